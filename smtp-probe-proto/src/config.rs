@@ -1,0 +1,489 @@
+//! What to check and how: [`ProbeConfig`], made with [`ProbeConfigBuilder`].
+//!
+//! Every caller-supplied string is validated when the configuration is built, so a probe never starts with a
+//! string that could inject SMTP commands, nor with credentials it would send in the clear by accident.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::capabilities::{AuthMechanism, Keyword};
+use crate::command::{Address, SafeText, Secret};
+use crate::error::ConfigError;
+use crate::reply::ReplyLimits;
+
+/// How the probe uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum TlsMode {
+    /// Plain SMTP; STARTTLS is not attempted.
+    None,
+    /// STARTTLS when the server offers it; carry on in plaintext when it does not (a finding, not a failure).
+    #[default]
+    StartTlsOpportunistic,
+    /// STARTTLS must be offered and must succeed.
+    StartTlsRequired,
+    /// TLS from the first byte (port 465, RFC 8314).
+    Implicit,
+}
+
+/// What to do once every recipient is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvelopeAction {
+    /// `RSET` before `DATA`: the envelope is checked and no mail is sent. The default.
+    StopBeforeData,
+    /// Send a small test message carrying a unique token header (`X-Smtp-Probe-Token`).
+    SendTestMessage {
+        /// The token, unique per probe (the caller makes it: the core has no randomness or clock).
+        token: SafeText,
+        /// An RFC 5322 `Date:` value, when the caller supplies one.
+        date: Option<SafeText>,
+    },
+}
+
+/// The envelope to try: MAIL FROM, then every RCPT TO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse path.
+    pub from: Address,
+    /// The recipients, at least one.
+    pub recipients: Vec<Address>,
+    /// Stop before DATA, or send a test message.
+    pub action: EnvelopeAction,
+}
+
+/// Credentials and how to use them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// The user name.
+    pub username: SafeText,
+    /// The password (redacted everywhere but on the wire).
+    pub password: Secret,
+    /// Mechanisms to use, most preferred first; the first the server offers is used.
+    pub mechanisms: Vec<AuthMechanism>,
+    /// Send credentials without TLS. Off by default.
+    pub allow_plaintext: bool,
+}
+
+/// What the server must show for the probe to pass.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Expectations {
+    /// A substring the greeting must contain (as check_smtp's `-e`).
+    pub greeting_contains: Option<String>,
+    /// Keywords the final EHLO must advertise.
+    pub capabilities: Vec<Keyword>,
+    /// The smallest acceptable SIZE limit, in bytes.
+    pub min_size: Option<u64>,
+}
+
+/// Where "slow" and "expiring" begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Thresholds {
+    /// Total response time above which the probe is degraded.
+    pub response_warning: Option<Duration>,
+    /// Total response time above which the probe is down.
+    pub response_critical: Option<Duration>,
+    /// Certificate days left below which the probe is degraded.
+    pub certificate_days_warning: Option<u32>,
+    /// Certificate days left below which the probe is down.
+    pub certificate_days_critical: Option<u32>,
+}
+
+/// Deadlines, each measured from the moment it starts. Every wait is also cut by `overall`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The whole probe, from the connection being established to the end.
+    pub overall: Duration,
+    /// From connection to the complete greeting.
+    pub greeting: Duration,
+    /// From a command sent to its complete reply.
+    pub reply: Duration,
+    /// The TLS handshake.
+    pub tls_handshake: Duration,
+    /// From the end of the message to the final reply (servers scan messages here).
+    pub data: Duration,
+    /// How long to wait for the reply to QUIT before closing anyway.
+    pub quit: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            overall: Duration::from_secs(30),
+            greeting: Duration::from_secs(15),
+            reply: Duration::from_secs(15),
+            tls_handshake: Duration::from_secs(15),
+            data: Duration::from_secs(30),
+            quit: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Everything a probe needs to know. Cheap to clone (shared), so one configuration can drive many probes.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig(Arc<ConfigInner>);
+
+#[derive(Debug)]
+pub(crate) struct ConfigInner {
+    pub(crate) target: String,
+    pub(crate) tls_mode: TlsMode,
+    pub(crate) tls_name: Option<String>,
+    pub(crate) ehlo_name: SafeText,
+    pub(crate) auth: Option<AuthConfig>,
+    pub(crate) envelope: Option<Envelope>,
+    pub(crate) expectations: Expectations,
+    pub(crate) thresholds: Thresholds,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) limits: ReplyLimits,
+    pub(crate) transcript: bool,
+}
+
+impl ProbeConfig {
+    /// Starts a configuration for probing `target`: the host name (or address) the report names, and by default
+    /// the name sent as SNI and verified in the certificate.
+    pub fn builder(target: impl Into<String>) -> ProbeConfigBuilder {
+        ProbeConfigBuilder::new(target.into())
+    }
+
+    pub(crate) fn inner(&self) -> &ConfigInner {
+        &self.0
+    }
+
+    /// The target as given.
+    pub fn target(&self) -> &str {
+        &self.0.target
+    }
+
+    /// The TLS mode.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.0.tls_mode
+    }
+
+    /// The name to send as SNI and to verify the certificate against; `None` for an IP target with no name set.
+    pub fn tls_name(&self) -> Option<&str> {
+        self.0.tls_name.as_deref()
+    }
+
+    /// The deadlines.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.0.timeouts
+    }
+
+    /// The thresholds.
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.0.thresholds
+    }
+}
+
+/// Builds a [`ProbeConfig`]; [`build`](Self::build) validates everything.
+#[derive(Debug, Clone)]
+pub struct ProbeConfigBuilder {
+    target: String,
+    tls_mode: TlsMode,
+    tls_name: Option<String>,
+    ehlo_name: String,
+    auth: Option<(String, Secret)>,
+    auth_mechanisms: Vec<AuthMechanism>,
+    allow_plaintext_auth: bool,
+    mail_from: Option<String>,
+    recipients: Vec<String>,
+    test_message: Option<(String, Option<String>)>,
+    expectations: Expectations,
+    thresholds: Thresholds,
+    timeouts: Timeouts,
+    limits: ReplyLimits,
+    transcript: bool,
+}
+
+impl ProbeConfigBuilder {
+    fn new(target: String) -> Self {
+        ProbeConfigBuilder {
+            target,
+            tls_mode: TlsMode::default(),
+            tls_name: None,
+            ehlo_name: "localhost".to_owned(),
+            auth: None,
+            auth_mechanisms: vec![AuthMechanism::Plain, AuthMechanism::Login],
+            allow_plaintext_auth: false,
+            mail_from: None,
+            recipients: Vec::new(),
+            test_message: None,
+            expectations: Expectations::default(),
+            thresholds: Thresholds::default(),
+            timeouts: Timeouts::default(),
+            limits: ReplyLimits::default(),
+            transcript: true,
+        }
+    }
+
+    /// How to use TLS (default: STARTTLS when offered).
+    pub fn tls(mut self, mode: TlsMode) -> Self {
+        self.tls_mode = mode;
+        self
+    }
+
+    /// The name sent as SNI and verified in the certificate, when it differs from the target (probing an MX by
+    /// address, or a host with several certificates).
+    pub fn tls_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_name = Some(name.into());
+        self
+    }
+
+    /// The name sent in EHLO/HELO. Use the probing host's FQDN: some receivers reject odd names.
+    /// Default `localhost`.
+    pub fn ehlo_name(mut self, name: impl Into<String>) -> Self {
+        self.ehlo_name = name.into();
+        self
+    }
+
+    /// Authenticate with these credentials.
+    pub fn auth(mut self, username: impl Into<String>, password: Secret) -> Self {
+        self.auth = Some((username.into(), password));
+        self
+    }
+
+    /// The SASL mechanisms to try, most preferred first (default PLAIN, then LOGIN).
+    pub fn auth_mechanisms(mut self, mechanisms: impl IntoIterator<Item = AuthMechanism>) -> Self {
+        self.auth_mechanisms = mechanisms.into_iter().collect();
+        self
+    }
+
+    /// Allow credentials over a connection without TLS. Off by default.
+    pub fn allow_plaintext_auth(mut self, allow: bool) -> Self {
+        self.allow_plaintext_auth = allow;
+        self
+    }
+
+    /// Check the envelope from this sender (`""` for the null sender `<>`).
+    pub fn mail_from(mut self, from: impl Into<String>) -> Self {
+        self.mail_from = Some(from.into());
+        self
+    }
+
+    /// Add a recipient to check (repeatable).
+    pub fn rcpt_to(mut self, to: impl Into<String>) -> Self {
+        self.recipients.push(to.into());
+        self
+    }
+
+    /// Send a test message carrying this unique token instead of stopping before DATA.
+    pub fn send_test_message(mut self, token: impl Into<String>) -> Self {
+        let date = self.test_message.take().and_then(|(_, d)| d);
+        self.test_message = Some((token.into(), date));
+        self
+    }
+
+    /// The `Date:` header of the test message (the core reads no clock).
+    pub fn test_message_date(mut self, date: impl Into<String>) -> Self {
+        if let Some((_, d)) = &mut self.test_message {
+            *d = Some(date.into());
+        }
+        self
+    }
+
+    /// The greeting must contain this text.
+    pub fn expect_greeting(mut self, text: impl Into<String>) -> Self {
+        self.expectations.greeting_contains = Some(text.into());
+        self
+    }
+
+    /// The final EHLO must advertise this keyword (repeatable).
+    pub fn require_capability(mut self, keyword: Keyword) -> Self {
+        self.expectations.capabilities.push(keyword);
+        self
+    }
+
+    /// The SIZE limit must be at least this many bytes.
+    pub fn min_size(mut self, bytes: u64) -> Self {
+        self.expectations.min_size = Some(bytes);
+        self
+    }
+
+    /// Total response time thresholds (as check_smtp's `-w`/`-c`).
+    pub fn response_time(mut self, warning: Option<Duration>, critical: Option<Duration>) -> Self {
+        self.thresholds.response_warning = warning;
+        self.thresholds.response_critical = critical;
+        self
+    }
+
+    /// Certificate days-left thresholds (as check_smtp's `-D`).
+    pub fn certificate_days(mut self, warning: Option<u32>, critical: Option<u32>) -> Self {
+        self.thresholds.certificate_days_warning = warning;
+        self.thresholds.certificate_days_critical = critical;
+        self
+    }
+
+    /// All deadlines at once.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The overall deadline; per-phase deadlines are cut to it.
+    pub fn overall_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.overall = timeout;
+        self
+    }
+
+    /// Parser limits (line length, lines per reply, buffered bytes).
+    pub fn reply_limits(mut self, limits: ReplyLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Record a transcript in the report (default on; credentials are always redacted).
+    pub fn transcript(mut self, record: bool) -> Self {
+        self.transcript = record;
+        self
+    }
+
+    /// Validates and freezes the configuration.
+    pub fn build(self) -> Result<ProbeConfig, ConfigError> {
+        let target = SafeText::new("target", self.target)?;
+        if target.as_str().is_empty() {
+            return Err(ConfigError::Empty { field: "target" });
+        }
+        let ehlo_name = SafeText::new("ehlo_name", self.ehlo_name)?;
+        if ehlo_name.as_str().is_empty() {
+            return Err(ConfigError::Empty { field: "ehlo_name" });
+        }
+        let tls_name = match self.tls_name {
+            Some(name) => Some(SafeText::new("tls_name", name)?.as_str().to_owned()),
+            // An address is not a name: verify its IP SANs and send no SNI (RFC 6066).
+            None => looks_like_a_name(target.as_str()).then(|| target.as_str().to_owned()),
+        };
+        let auth = match self.auth {
+            None => None,
+            Some((username, password)) => {
+                let username = SafeText::new("auth username", username)?;
+                SafeText::new("auth password", password.expose())?;
+                if self.auth_mechanisms.is_empty() {
+                    return Err(ConfigError::Empty { field: "auth mechanisms" });
+                }
+                if !self.auth_mechanisms.iter().all(crate::auth::is_implemented) {
+                    return Err(ConfigError::Conflict("only the PLAIN and LOGIN AUTH mechanisms are supported"));
+                }
+                if self.tls_mode == TlsMode::None && !self.allow_plaintext_auth {
+                    return Err(ConfigError::Conflict(
+                        "AUTH without TLS would send credentials in the clear: enable STARTTLS or implicit TLS, \
+                         or allow plaintext AUTH explicitly",
+                    ));
+                }
+                Some(AuthConfig {
+                    username,
+                    password,
+                    mechanisms: self.auth_mechanisms,
+                    allow_plaintext: self.allow_plaintext_auth,
+                })
+            }
+        };
+        let envelope = match (self.mail_from, self.recipients.is_empty()) {
+            (None, true) => {
+                if self.test_message.is_some() {
+                    return Err(ConfigError::Conflict("a test message needs a sender and at least one recipient"));
+                }
+                None
+            }
+            (None, false) => return Err(ConfigError::Conflict("recipients need a sender (mail_from)")),
+            (Some(_), true) => return Err(ConfigError::Conflict("a sender needs at least one recipient (rcpt_to)")),
+            (Some(from), false) => Some(Envelope {
+                from: Address::new("mail_from", from)?,
+                recipients: self
+                    .recipients
+                    .into_iter()
+                    .map(|r| Address::new("rcpt_to", r))
+                    .collect::<Result<_, _>>()?,
+                action: match self.test_message {
+                    None => EnvelopeAction::StopBeforeData,
+                    Some((token, date)) => EnvelopeAction::SendTestMessage {
+                        token: SafeText::new("test message token", token)?,
+                        date: date.map(|d| SafeText::new("test message date", d)).transpose()?,
+                    },
+                },
+            }),
+        };
+        if let Some(text) = &self.expectations.greeting_contains {
+            SafeText::new("expected greeting", text.as_str())?;
+        }
+        let t = &self.timeouts;
+        if [t.overall, t.greeting, t.reply, t.tls_handshake, t.data].contains(&Duration::ZERO) {
+            return Err(ConfigError::Conflict("timeouts must be greater than zero"));
+        }
+        if self.limits.max_line_len == 0 || self.limits.max_lines == 0 || self.limits.max_buffered < 512 {
+            return Err(ConfigError::Conflict("reply limits are too small for any SMTP server"));
+        }
+        Ok(ProbeConfig(Arc::new(ConfigInner {
+            target: target.as_str().to_owned(),
+            tls_mode: self.tls_mode,
+            tls_name,
+            ehlo_name,
+            auth,
+            envelope,
+            expectations: self.expectations,
+            thresholds: self.thresholds,
+            timeouts: self.timeouts,
+            limits: self.limits,
+            transcript: self.transcript,
+        })))
+    }
+}
+
+/// Whether a target is a DNS name rather than an IP address literal.
+fn looks_like_a_name(target: &str) -> bool {
+    let bare = target.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injection_is_refused_at_build() {
+        let err = ProbeConfig::builder("mx").ehlo_name("a\r\nMAIL FROM:<x>").build().unwrap_err();
+        assert_eq!(err, ConfigError::ForbiddenByte { field: "ehlo_name", byte: b'\r' });
+        let err = ProbeConfig::builder("mx").mail_from("a@b").rcpt_to("c@d>\nDATA").build().unwrap_err();
+        assert!(matches!(err, ConfigError::ForbiddenByte { field: "rcpt_to", .. }));
+        let err = ProbeConfig::builder("mx").tls(TlsMode::Implicit).auth("u\0", Secret::new("p")).build().unwrap_err();
+        assert!(matches!(err, ConfigError::ForbiddenByte { field: "auth username", .. }));
+        let err = ProbeConfig::builder("mx").tls(TlsMode::Implicit).auth("u", Secret::new("p\n")).build().unwrap_err();
+        assert!(matches!(err, ConfigError::ForbiddenByte { field: "auth password", .. }));
+    }
+
+    #[test]
+    fn plaintext_auth_needs_explicit_consent() {
+        assert!(ProbeConfig::builder("mx").tls(TlsMode::None).auth("u", Secret::new("p")).build().is_err());
+        assert!(
+            ProbeConfig::builder("mx")
+                .tls(TlsMode::None)
+                .auth("u", Secret::new("p"))
+                .allow_plaintext_auth(true)
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn ip_targets_send_no_sni_by_default() {
+        assert_eq!(ProbeConfig::builder("192.0.2.1").build().unwrap().tls_name(), None);
+        assert_eq!(ProbeConfig::builder("::1").build().unwrap().tls_name(), None);
+        assert_eq!(ProbeConfig::builder("mx.example").build().unwrap().tls_name(), Some("mx.example"));
+        let named = ProbeConfig::builder("192.0.2.1").tls_name("mx.example").build().unwrap();
+        assert_eq!(named.tls_name(), Some("mx.example"));
+    }
+
+    #[test]
+    fn envelope_must_be_whole() {
+        assert!(ProbeConfig::builder("mx").rcpt_to("a@b").build().is_err());
+        assert!(ProbeConfig::builder("mx").mail_from("a@b").build().is_err());
+        assert!(ProbeConfig::builder("mx").send_test_message("t").build().is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let config = ProbeConfig::builder("mx").tls(TlsMode::Implicit).auth("user", Secret::new("hunter2")).build().unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,80 @@
+//! The sans-IO core of smtp-probe: it tells whether an SMTP server can take mail, from bytes and time the caller
+//! feeds in. No sockets, no clock, no runtime: adapters move bytes, this crate understands them.
+//!
+//! A whole probe, driven by hand from a scripted server's bytes to a [`Report`]:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use smtp_probe_proto::{Output, Probe, ProbeConfig, TlsMode, Verdict};
+//!
+//! let config = ProbeConfig::builder("mx.example.com")
+//!     .tls(TlsMode::None)
+//!     .ehlo_name("probe.example.org")
+//!     .build()?;
+//! // What the server says, in order; one reply for each command the probe sends.
+//! let mut server = [
+//!     &b"220 mx.example.com ESMTP ready\r\n"[..],
+//!     b"250-mx.example.com\r\n250-SIZE 10240000\r\n250 STARTTLS\r\n",
+//!     b"221 2.0.0 Bye\r\n",
+//! ]
+//! .into_iter();
+//!
+//! let mut now = Instant::now(); // the caller's clock; the probe only ever receives it
+//! let mut probe = Probe::new(config, now);
+//! probe.handle_input(now, server.next().unwrap()); // the greeting arrived
+//! let report = loop {
+//!     match probe.poll_output(now) {
+//!         // A real adapter writes these bytes to the socket; here the next scripted reply comes back.
+//!         Output::Transmit(bytes) => {
+//!             now += Duration::from_millis(2);
+//!             probe.handle_input(now, server.next().expect("one reply per command"));
+//!             assert!(bytes.ends_with(b"\r\n"));
+//!         }
+//!         // Nothing to do until more bytes arrive or this deadline passes.
+//!         Output::Timeout(deadline) => probe.handle_timeout(deadline),
+//!         Output::StartTls(_) => unreachable!("TLS is off in this example"),
+//!         Output::Done(report) => break report,
+//!         _ => unreachable!(),
+//!     }
+//! };
+//! assert_eq!(report.verdict, Verdict::Up);
+//! assert_eq!(report.cause, None);
+//! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
+//! assert_eq!(report.steps.len(), 3); // greeting, EHLO, QUIT
+//! # Ok::<(), smtp_probe_proto::ConfigError>(())
+//! ```
+//!
+//! The loop is always the same: feed what happened (`handle_input`, `handle_eof`, `handle_timeout`, and after an
+//! [`Output::StartTls`] `handle_tls_established` or `handle_tls_failed`), then drain [`Probe::poll_output`] until
+//! it returns [`Output::Timeout`] (wait for IO or that instant) or [`Output::Done`] (close the connection).
+//!
+//! What the server does wrong is never an `Err` here: it is a [`Finding`] in the [`Report`], which ends with a
+//! [`Verdict`] and one primary [`Cause`]. Errors are only for the caller: a [`ConfigError`] when a configuration
+//! would be unsafe or contradictory, a [`UsageError`] when the drive protocol is misused.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+pub mod capabilities;
+pub mod command;
+mod config;
+mod error;
+mod probe;
+pub mod reply;
+mod report;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use capabilities::{AuthMechanism, Capabilities, Keyword};
+pub use command::Secret;
+pub use config::{
+    AuthConfig, Envelope, EnvelopeAction, Expectations, ProbeConfig, ProbeConfigBuilder, Thresholds, Timeouts,
+    TlsMode,
+};
+pub use error::{ConfigError, UsageError};
+pub use probe::{Output, Probe, TlsRequest};
+pub use reply::{EnhancedCode, OwnedReply, Reply, ReplyCode, ReplyLimits, ReplyParser};
+pub use report::{
+    Cause, CertificateInfo, CertificateProblem, Direction, Finding, Phase, Report, Severity, Step, TlsFailure,
+    TlsInfo, TranscriptLine, Verdict,
+};

@@ -1,0 +1,818 @@
+//! The probe: the SMTP state machine, driven by bytes and time the caller feeds in.
+//!
+//! `handle_*` methods only record; [`Probe::poll_output`] does all parsing and every transition (h11's rule), so
+//! the order in which a caller reports events cannot change the outcome. Transitions live in one place,
+//! [`Probe::on_reply`], with one function per phase outcome beside it.
+
+use std::mem;
+use std::time::{Duration, Instant};
+
+use crate::auth;
+use crate::capabilities::Capabilities;
+use crate::command::{Command, encode_data};
+use crate::config::{ConfigInner, EnvelopeAction, ProbeConfig, TlsMode};
+use crate::error::UsageError;
+use crate::reply::{OwnedReply, ReplyCode, ReplyError, ReplyParser};
+use crate::report::{
+    Cause, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo, TranscriptLine,
+};
+
+/// What the caller must do next. Drain [`Probe::poll_output`] until it returns `Timeout` or `Done`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Write all these bytes to the connection, then poll again.
+    Transmit(Vec<u8>),
+    /// Run a TLS client handshake on the connection now (STARTTLS was accepted, or the mode is implicit TLS),
+    /// then call [`Probe::handle_tls_established`] or [`Probe::handle_tls_failed`]. Until then, bytes from the
+    /// connection belong to the handshake, not to the probe.
+    StartTls(TlsRequest),
+    /// Wait for bytes, end of stream, or this instant, whichever comes first; report it with `handle_input`,
+    /// `handle_eof` or `handle_timeout`, then poll again.
+    Timeout(Instant),
+    /// The probe is over: close the connection. Every later poll returns the same report.
+    Done(Box<Report>),
+}
+
+/// Parameters for the TLS handshake the probe asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsRequest {
+    /// The name to send as SNI and to verify the certificate against; `None` for an address target with no name.
+    pub server_name: Option<String>,
+    /// True for implicit TLS (before the greeting), false after STARTTLS.
+    pub implicit: bool,
+}
+
+/// What the probe is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    AuthPlain { response_sent: bool },
+    AuthLogin { step: u8 },
+    MailFrom,
+    RcptTo(usize),
+    Data,
+    Message,
+    Rset,
+    Quit,
+}
+
+/// A command in flight.
+#[derive(Debug, Clone)]
+struct Pending {
+    expect: Expect,
+    phase: Phase,
+    command: Option<String>,
+    sent: Instant,
+    deadline: Instant,
+}
+
+#[derive(Debug)]
+enum State {
+    Await(Pending),
+    Tls { requested: bool, implicit: bool, started: Instant, deadline: Instant },
+    Done,
+}
+
+/// What to do with the connection after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Say goodbye properly: the conversation is still in sync.
+    Quit,
+    /// Just close: the peer is gone, out of sync, or not to be trusted.
+    Close,
+}
+
+/// One probe of one connection. See the [crate documentation](crate) for the drive loop.
+#[derive(Debug)]
+pub struct Probe {
+    config: ProbeConfig,
+    start: Instant,
+    now: Instant,
+    /// When the last bytes arrived: a reply is complete when its last byte is.
+    input_at: Instant,
+    overall_deadline: Instant,
+    parser: ReplyParser,
+    state: State,
+    tx: Vec<u8>,
+    eof: bool,
+    tls_active: bool,
+    used_helo: bool,
+    bare_lf_noted: bool,
+    last_reply: Option<String>,
+    main_sequence_end: Option<Instant>,
+    report: Report,
+    done: Option<Box<Report>>,
+}
+
+impl Probe {
+    /// A probe of a connection established at `now`.
+    pub fn new(config: ProbeConfig, now: Instant) -> Probe {
+        let inner = config.inner();
+        let overall_deadline = now + inner.timeouts.overall;
+        let state = if inner.tls_mode == TlsMode::Implicit {
+            State::Tls {
+                requested: false,
+                implicit: true,
+                started: now,
+                deadline: overall_deadline.min(now + inner.timeouts.tls_handshake),
+            }
+        } else {
+            State::Await(Pending {
+                expect: Expect::Greeting,
+                phase: Phase::Greeting,
+                command: None,
+                sent: now,
+                deadline: overall_deadline.min(now + inner.timeouts.greeting),
+            })
+        };
+        Probe {
+            parser: ReplyParser::new(inner.limits),
+            report: Report::empty(inner.target.clone()),
+            config,
+            start: now,
+            now,
+            input_at: now,
+            overall_deadline,
+            state,
+            tx: Vec::new(),
+            eof: false,
+            tls_active: false,
+            used_helo: false,
+            bare_lf_noted: false,
+            last_reply: None,
+            main_sequence_end: None,
+            done: None,
+        }
+    }
+
+    fn cfg(&self) -> &ConfigInner {
+        self.config.inner()
+    }
+
+    /// Bytes received from the server (plaintext: after TLS, the decrypted stream). Only buffers; bounded by
+    /// the configured reply limits (excess is a protocol violation reported by the next poll). Ignored once the
+    /// probe is done.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.done.is_some() || bytes.is_empty() {
+            return;
+        }
+        self.advance(now);
+        self.input_at = self.now;
+        // An overflow poisons the parser; the next poll turns it into a finding.
+        let _ = self.parser.feed(bytes);
+    }
+
+    /// The server closed its side of the connection (or it was reset).
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.advance(now);
+        self.eof = true;
+    }
+
+    /// Time has passed: the caller woke at (or after) a deadline from [`Output::Timeout`]. Spurious calls are
+    /// harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+    }
+
+    /// The TLS handshake the probe asked for succeeded.
+    pub fn handle_tls_established(&mut self, now: Instant, info: TlsInfo) -> Result<(), UsageError> {
+        let implicit = self.expect_tls()?;
+        self.advance(now);
+        // Anything buffered now arrived in plaintext after the STARTTLS 220: never let it pass as a TLS reply.
+        if !self.parser.buffered().is_empty() {
+            self.note_event("plaintext received during the TLS hand-off");
+            self.report.tls = Some(info);
+            self.fail(
+                Severity::Critical,
+                Cause::ProtocolViolation,
+                Phase::TlsHandshake,
+                "plaintext injected after the STARTTLS 220 reply (RFC 3207 §5 response injection); not processed"
+                    .to_owned(),
+                None,
+                Then::Close,
+            );
+            return Ok(());
+        }
+        self.parser.clear();
+        self.tls_active = true;
+        let started = match self.state {
+            State::Tls { started, .. } => started,
+            _ => self.now,
+        };
+        self.report.steps.push(Step { phase: Phase::TlsHandshake, command: None, reply: None, duration: self.now - started });
+        self.note_event(&format!(
+            "TLS established: {} {}",
+            info.version.as_deref().unwrap_or("?"),
+            info.cipher.as_deref().unwrap_or("?")
+        ));
+        self.assess_certificate(&info);
+        self.report.tls = Some(info);
+        if implicit {
+            self.await_reply(Expect::Greeting, Phase::Greeting, None, self.cfg().timeouts.greeting);
+        } else {
+            let ehlo = Command::Ehlo(self.cfg().ehlo_name.clone());
+            self.send(Expect::Ehlo, Phase::EhloTls, ehlo);
+        }
+        Ok(())
+    }
+
+    /// The TLS handshake the probe asked for failed. The probe ends; close the connection.
+    pub fn handle_tls_failed(&mut self, now: Instant, failure: TlsFailure) -> Result<(), UsageError> {
+        self.expect_tls()?;
+        self.advance(now);
+        let (cause, message) = match failure {
+            TlsFailure::Certificate { problem, info } => {
+                let message = describe_certificate_problem(&problem, &info);
+                self.report.tls = Some(*info);
+                (Cause::CertificateInvalid, message)
+            }
+            TlsFailure::Handshake { reason } => (Cause::TlsHandshakeFailed, format!("TLS handshake failed: {reason}")),
+            TlsFailure::Closed => {
+                (Cause::TlsHandshakeFailed, "the server closed the connection during the TLS handshake".to_owned())
+            }
+        };
+        self.fail(Severity::Critical, cause, Phase::TlsHandshake, message, None, Then::Close);
+        Ok(())
+    }
+
+    fn expect_tls(&self) -> Result<bool, UsageError> {
+        match self.state {
+            State::Tls { requested: true, implicit, .. } => Ok(implicit),
+            State::Done => Err(UsageError::Finished),
+            _ => Err(UsageError::TlsNotRequested),
+        }
+    }
+
+    /// The next thing to do. All parsing and every transition happen here.
+    pub fn poll_output(&mut self, now: Instant) -> Output {
+        self.advance(now);
+        loop {
+            if let Some(report) = &self.done {
+                return Output::Done(report.clone());
+            }
+            if !self.tx.is_empty() {
+                return Output::Transmit(mem::take(&mut self.tx));
+            }
+            match &mut self.state {
+                State::Done => self.finish(),
+                State::Tls { requested, implicit, deadline, .. } => {
+                    if !*requested {
+                        *requested = true;
+                        let request = TlsRequest { server_name: self.config.tls_name().map(str::to_owned), implicit: *implicit };
+                        return Output::StartTls(request);
+                    }
+                    let deadline = *deadline;
+                    if self.now >= deadline {
+                        let message = format!("TLS handshake did not complete within {}", self.phase_limit(deadline));
+                        self.fail(Severity::Critical, Cause::TlsHandshakeFailed, Phase::TlsHandshake, message, None, Then::Close);
+                        continue;
+                    }
+                    return Output::Timeout(deadline);
+                }
+                State::Await(pending) => {
+                    let deadline = pending.deadline;
+                    match self.parser.next_reply() {
+                        Ok(Some(reply)) => {
+                            let taken = (reply.to_owned(), reply.has_bare_lf());
+                            self.take_reply(taken);
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(err) => {
+                            self.on_parse_error(err);
+                            continue;
+                        }
+                    }
+                    if self.eof {
+                        self.on_eof();
+                        continue;
+                    }
+                    if self.now >= deadline {
+                        self.on_timeout();
+                        continue;
+                    }
+                    return Output::Timeout(deadline);
+                }
+            }
+        }
+    }
+
+    /// The report so far (final once [`Output::Done`] was returned).
+    pub fn report(&self) -> &Report {
+        self.done.as_deref().unwrap_or(&self.report)
+    }
+
+    /// Whether the probe has finished.
+    pub fn is_done(&self) -> bool {
+        self.done.is_some()
+    }
+
+    /// The next deadline the probe waits on, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match &self.state {
+            State::Await(p) => Some(p.deadline),
+            State::Tls { deadline, .. } => Some(*deadline),
+            State::Done => None,
+        }
+    }
+
+    /// Bytes of receive buffer held (for memory accounting).
+    pub fn buffer_capacity(&self) -> usize {
+        self.parser.buffer_capacity() + self.tx.capacity()
+    }
+
+    fn advance(&mut self, now: Instant) {
+        // Time never runs backwards inside the probe, whatever the caller passes.
+        self.now = self.now.max(now);
+    }
+
+    fn phase_limit(&self, deadline: Instant) -> String {
+        if deadline >= self.overall_deadline {
+            format!("the overall deadline of {:?}", self.cfg().timeouts.overall)
+        } else {
+            "its deadline".to_owned()
+        }
+    }
+
+    // ---- sending ------------------------------------------------------------------------------------------------
+
+    fn send(&mut self, expect: Expect, phase: Phase, command: Command) {
+        command.encode(&mut self.tx);
+        let shown = command.redacted();
+        self.transcribe(Direction::Client, || shown.clone());
+        let timeout = match expect {
+            Expect::Message => self.cfg().timeouts.data,
+            Expect::Quit => self.cfg().timeouts.quit,
+            _ => self.cfg().timeouts.reply,
+        };
+        self.await_reply(expect, phase, Some(shown), timeout);
+    }
+
+    fn await_reply(&mut self, expect: Expect, phase: Phase, command: Option<String>, timeout: Duration) {
+        let deadline = self.overall_deadline.min(self.now + timeout);
+        self.state = State::Await(Pending { expect, phase, command, sent: self.now, deadline });
+    }
+
+    fn transcribe(&mut self, direction: Direction, text: impl FnOnce() -> String) {
+        if self.cfg().transcript {
+            self.report.transcript.push(TranscriptLine { at: self.now - self.start, direction, text: text() });
+        }
+    }
+
+    fn note_event(&mut self, text: &str) {
+        self.transcribe(Direction::Event, || text.to_owned());
+    }
+
+    // ---- receiving ----------------------------------------------------------------------------------------------
+
+    fn take_reply(&mut self, (reply, bare_lf): (OwnedReply, bool)) {
+        let State::Await(pending) = mem::replace(&mut self.state, State::Done) else {
+            unreachable!("take_reply is only called while awaiting a reply");
+        };
+        let at = self.input_at.max(pending.sent);
+        if self.cfg().transcript {
+            let last = reply.lines.len().saturating_sub(1);
+            for (i, line) in reply.lines.iter().enumerate() {
+                let sep = if i == last { ' ' } else { '-' };
+                let text = format!("{}{sep}{}", reply.code, String::from_utf8_lossy(line));
+                self.report.transcript.push(TranscriptLine { at: at - self.start, direction: Direction::Server, text });
+            }
+        }
+        if bare_lf && !self.bare_lf_noted {
+            self.bare_lf_noted = true;
+            self.add_finding(Severity::Info, None, Some(pending.phase), "the server ends lines with a bare LF instead of CRLF (tolerated)".to_owned(), None);
+        }
+        self.last_reply = Some(format!("{} {}", reply.code, reply.text_lossy()));
+        self.report.steps.push(Step {
+            phase: pending.phase,
+            command: pending.command,
+            reply: Some(reply.clone()),
+            duration: at - pending.sent,
+        });
+        self.on_reply(pending.expect, pending.phase, reply);
+    }
+
+    /// Every transition on a reply, in one place.
+    fn on_reply(&mut self, expect: Expect, phase: Phase, reply: OwnedReply) {
+        let code = reply.code;
+        match expect {
+            Expect::Greeting => self.on_greeting(reply),
+            Expect::Ehlo if code == ReplyCode::OK => {
+                let caps = Capabilities::from_ehlo(&reply);
+                if self.tls_active {
+                    self.report.capabilities_tls = Some(caps);
+                } else {
+                    self.report.capabilities = Some(caps);
+                }
+                self.after_hello();
+            }
+            Expect::Ehlo if matches!(code.get(), 500 | 502) && !self.tls_active => {
+                // Only "command not recognised" means "try HELO"; 421 or a close never does.
+                self.used_helo = true;
+                let helo = Command::Helo(self.cfg().ehlo_name.clone());
+                self.send(Expect::Helo, Phase::Helo, helo);
+            }
+            Expect::Ehlo => self.rejected(phase, Cause::EhloRejected, &reply, "the server refused EHLO"),
+            Expect::Helo if code == ReplyCode::OK => self.after_hello(),
+            Expect::Helo => self.rejected(phase, Cause::EhloRejected, &reply, "the server refused HELO"),
+            Expect::StartTls if code == ReplyCode::SERVICE_READY => self.on_starttls_ready(),
+            Expect::StartTls => self.rejected(phase, Cause::StarttlsRejected, &reply, "the server refused STARTTLS"),
+            Expect::AuthPlain { .. } | Expect::AuthLogin { .. } if code == ReplyCode::AUTH_OK => {
+                self.start_envelope_or_quit();
+            }
+            Expect::AuthPlain { response_sent: false } if code == ReplyCode::AUTH_CHALLENGE => {
+                // The server ignored the initial response and asked for it (an empty challenge).
+                let auth = self.cfg().auth.as_ref().expect("AUTH is only sent with credentials");
+                let response = auth::plain_response(&auth.username, &auth.password);
+                self.send(Expect::AuthPlain { response_sent: true }, Phase::Auth, Command::AuthResponse(response));
+            }
+            Expect::AuthLogin { step } if code == ReplyCode::AUTH_CHALLENGE && step < 2 => {
+                let auth = self.cfg().auth.as_ref().expect("AUTH is only sent with credentials");
+                let challenge = reply.lines.first().map(Vec::as_slice).unwrap_or_default();
+                let response = auth::login_response(challenge, step, &auth.username, &auth.password);
+                self.send(Expect::AuthLogin { step: step + 1 }, Phase::Auth, Command::AuthResponse(response));
+            }
+            Expect::AuthPlain { .. } | Expect::AuthLogin { .. } => {
+                let what = if code.get() == 535 {
+                    "the server rejected the credentials"
+                } else {
+                    "authentication failed"
+                };
+                self.rejected(phase, Cause::AuthFailed, &reply, what);
+            }
+            Expect::MailFrom if code.is_positive_completion() => self.send_rcpt(0),
+            Expect::MailFrom => self.rejected(phase, Cause::SenderRejected, &reply, "the server refused the sender"),
+            Expect::RcptTo(i) if matches!(code.get(), 250 | 251) => self.after_rcpt(i),
+            Expect::RcptTo(_) => self.rejected(phase, Cause::RecipientRejected, &reply, "the server refused the recipient"),
+            Expect::Data if code == ReplyCode::START_DATA => self.send_message(),
+            Expect::Data => self.rejected(phase, Cause::DataRejected, &reply, "the server refused DATA"),
+            Expect::Message if code == ReplyCode::OK => {
+                if let Some(EnvelopeAction::SendTestMessage { token, .. }) = self.cfg().envelope.as_ref().map(|e| &e.action) {
+                    self.report.message_token = Some(token.as_str().to_owned());
+                }
+                self.quit();
+            }
+            Expect::Message => self.rejected(phase, Cause::DataRejected, &reply, "the server refused the message"),
+            Expect::Rset => {
+                if code != ReplyCode::OK {
+                    self.add_finding(Severity::Info, None, Some(phase), "RSET was not accepted".to_owned(), Some(&reply));
+                }
+                self.quit();
+            }
+            Expect::Quit => {
+                if code != ReplyCode::CLOSING {
+                    self.add_finding(Severity::Info, None, Some(phase), format!("QUIT answered with {code}"), Some(&reply));
+                }
+                self.finish();
+            }
+        }
+    }
+
+    fn on_greeting(&mut self, reply: OwnedReply) {
+        self.report.greeting = Some(reply.clone());
+        let code = reply.code;
+        if code == ReplyCode::SERVICE_READY {
+            if let Some(expected) = &self.cfg().expectations.greeting_contains {
+                if !reply.text_lossy().contains(expected.as_str()) {
+                    let message = format!("the greeting does not contain {expected:?}");
+                    self.add_finding(Severity::Critical, Some(Cause::ExpectationFailed), Some(Phase::Greeting), message, Some(&reply));
+                }
+            }
+            let ehlo = Command::Ehlo(self.cfg().ehlo_name.clone());
+            let phase = if self.tls_active { Phase::EhloTls } else { Phase::Ehlo };
+            self.send(Expect::Ehlo, phase, ehlo);
+        } else {
+            self.rejected(Phase::Greeting, Cause::GreetingRejected, &reply, "the server refused the connection in its greeting");
+        }
+    }
+
+    /// After a successful EHLO or HELO: STARTTLS if wanted, expectations, then AUTH, the envelope, QUIT.
+    fn after_hello(&mut self) {
+        let mode = self.cfg().tls_mode;
+        let wants_starttls = matches!(mode, TlsMode::StartTlsOpportunistic | TlsMode::StartTlsRequired);
+        if wants_starttls && !self.tls_active {
+            let offered = self.report.capabilities.as_ref().is_some_and(Capabilities::starttls);
+            if offered {
+                self.send(Expect::StartTls, Phase::Starttls, Command::StartTls);
+                return;
+            }
+            let why = if self.used_helo { "the server only speaks HELO, so no STARTTLS" } else { "STARTTLS is not offered" };
+            if mode == TlsMode::StartTlsRequired {
+                self.fail(Severity::Critical, Cause::StarttlsUnavailable, Phase::Ehlo, format!("{why}, and TLS is required"), None, Then::Quit);
+                return;
+            }
+            self.add_finding(Severity::Info, None, Some(Phase::Ehlo), format!("{why}: continuing without TLS"), None);
+        }
+        self.check_capability_expectations();
+        if self.cfg().auth.is_some() {
+            self.start_auth();
+        } else {
+            self.start_envelope_or_quit();
+        }
+    }
+
+    fn check_capability_expectations(&mut self) {
+        let expectations = self.cfg().expectations.clone();
+        let caps = self.report.effective_capabilities().cloned().unwrap_or_default();
+        let phase = if self.tls_active { Phase::EhloTls } else { Phase::Ehlo };
+        for keyword in &expectations.capabilities {
+            if !caps.has(*keyword) {
+                let message = format!("the server does not advertise {keyword}");
+                self.add_finding(Severity::Critical, Some(Cause::ExpectationFailed), Some(phase), message, None);
+            }
+        }
+        if let Some(min) = expectations.min_size {
+            let message = match caps.size_limit {
+                _ if !caps.size() => Some(format!("SIZE is not advertised (at least {min} bytes expected)")),
+                Some(limit) if limit < min => Some(format!("SIZE limit {limit} is below the expected {min} bytes")),
+                _ => None,
+            };
+            if let Some(message) = message {
+                self.add_finding(Severity::Critical, Some(Cause::ExpectationFailed), Some(phase), message, None);
+            }
+        }
+    }
+
+    fn on_starttls_ready(&mut self) {
+        if !self.parser.buffered().is_empty() {
+            // RFC 3207 §5: bytes after the 220 and before the handshake were injected by someone; drop them all.
+            let message = "plaintext injected after the STARTTLS 220 reply (RFC 3207 §5 response injection); not processed";
+            self.fail(Severity::Critical, Cause::ProtocolViolation, Phase::Starttls, message.to_owned(), None, Then::Close);
+            return;
+        }
+        let timeout = self.cfg().timeouts.tls_handshake;
+        self.note_event("TLS handshake requested");
+        self.state = State::Tls {
+            requested: false,
+            implicit: false,
+            started: self.now,
+            deadline: self.overall_deadline.min(self.now + timeout),
+        };
+    }
+
+    fn start_auth(&mut self) {
+        let auth = self.cfg().auth.clone().expect("start_auth is only called with credentials");
+        if !self.tls_active && !auth.allow_plaintext {
+            let message = "credentials not sent: the connection is not encrypted (allow plaintext AUTH to override)";
+            self.fail(Severity::Critical, Cause::AuthUnavailable, Phase::Auth, message.to_owned(), None, Then::Quit);
+            return;
+        }
+        let offered = self.report.effective_capabilities().map(|c| c.auth_mechanisms.clone()).unwrap_or_default();
+        let Some(mechanism) = auth.mechanisms.iter().find(|m| offered.contains(m)).cloned() else {
+            let message = if offered.is_empty() {
+                "the server does not offer AUTH".to_owned()
+            } else {
+                let offered: Vec<&str> = offered.iter().map(|m| m.as_str()).collect();
+                let wanted: Vec<&str> = auth.mechanisms.iter().map(|m| m.as_str()).collect();
+                format!("no common AUTH mechanism: the server offers {}, the probe uses {}", offered.join(" "), wanted.join(" "))
+            };
+            self.fail(Severity::Critical, Cause::AuthUnavailable, Phase::Auth, message, None, Then::Quit);
+            return;
+        };
+        match mechanism {
+            crate::AuthMechanism::Plain => {
+                let response = auth::plain_response(&auth.username, &auth.password);
+                let command = Command::Auth { mechanism, initial_response: Some(response) };
+                self.send(Expect::AuthPlain { response_sent: false }, Phase::Auth, command);
+            }
+            _ => {
+                let command = Command::Auth { mechanism, initial_response: None };
+                self.send(Expect::AuthLogin { step: 0 }, Phase::Auth, command);
+            }
+        }
+    }
+
+    fn start_envelope_or_quit(&mut self) {
+        let Some(envelope) = self.cfg().envelope.clone() else {
+            self.quit();
+            return;
+        };
+        let caps = self.report.effective_capabilities();
+        let size = match &envelope.action {
+            EnvelopeAction::SendTestMessage { .. } if caps.is_some_and(Capabilities::size) => {
+                Some(self.test_message().len() as u64)
+            }
+            _ => None,
+        };
+        let needs_utf8 = envelope.from.is_internationalized() || envelope.recipients.iter().any(|r| r.is_internationalized());
+        let smtputf8 = needs_utf8 && caps.is_some_and(Capabilities::smtputf8);
+        self.send(Expect::MailFrom, Phase::MailFrom, Command::MailFrom { from: envelope.from, size, smtputf8 });
+    }
+
+    fn send_rcpt(&mut self, index: usize) {
+        let to = self.cfg().envelope.as_ref().expect("envelope checked").recipients[index].clone();
+        self.send(Expect::RcptTo(index), Phase::RcptTo, Command::RcptTo(to));
+    }
+
+    fn after_rcpt(&mut self, index: usize) {
+        let envelope = self.cfg().envelope.as_ref().expect("envelope checked");
+        if index + 1 < envelope.recipients.len() {
+            self.send_rcpt(index + 1);
+        } else if envelope.action == EnvelopeAction::StopBeforeData {
+            self.send(Expect::Rset, Phase::Rset, Command::Rset);
+        } else {
+            self.send(Expect::Data, Phase::Data, Command::Data);
+        }
+    }
+
+    fn send_message(&mut self) {
+        let message = self.test_message();
+        encode_data(message.as_bytes(), &mut self.tx);
+        self.transcribe(Direction::Client, || format!("<test message, {} bytes>", message.len()));
+        let timeout = self.cfg().timeouts.data;
+        self.await_reply(Expect::Message, Phase::Message, Some("<message>".to_owned()), timeout);
+    }
+
+    fn test_message(&self) -> String {
+        let cfg = self.cfg();
+        let envelope = cfg.envelope.as_ref().expect("a test message needs an envelope");
+        let EnvelopeAction::SendTestMessage { token, date } = &envelope.action else {
+            return String::new();
+        };
+        let to: Vec<String> = envelope.recipients.iter().map(|r| format!("<{r}>")).collect();
+        let mut m = String::with_capacity(512);
+        m.push_str(&format!("From: <{}>\r\n", envelope.from));
+        m.push_str(&format!("To: {}\r\n", to.join(", ")));
+        m.push_str(&format!("Subject: smtp-probe test message {token}\r\n"));
+        if let Some(date) = date {
+            m.push_str(&format!("Date: {date}\r\n"));
+        }
+        m.push_str(&format!("Message-ID: <{token}@{}>\r\n", cfg.ehlo_name));
+        m.push_str(&format!("X-Smtp-Probe-Token: {token}\r\n"));
+        m.push_str("Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+        m.push_str("This message was sent by smtp-probe to check that this server accepts mail.\r\n");
+        m.push_str(&format!("It can be deleted. Token: {token}\r\n"));
+        m
+    }
+
+    // ---- endings ------------------------------------------------------------------------------------------------
+
+    /// The reply did not say yes: 4xx is "try later" (degraded), 5xx is this phase's cause (down), anything else
+    /// is a reply that makes no sense here.
+    fn rejected(&mut self, phase: Phase, cause_5xx: Cause, reply: &OwnedReply, what: &str) {
+        let text = format!("{} {}", reply.code, reply.text_lossy());
+        let (severity, cause, message) = if reply.code.is_transient() {
+            (Severity::Warning, Cause::TemporaryFailure, format!("{what} for now: {text}"))
+        } else if reply.code.is_permanent() {
+            (Severity::Critical, cause_5xx, format!("{what}: {text}"))
+        } else {
+            (Severity::Critical, Cause::ProtocolViolation, format!("unexpected reply in {phase}: {text}"))
+        };
+        self.fail(severity, cause, phase, message, Some(reply), Then::Quit);
+    }
+
+    fn on_parse_error(&mut self, err: ReplyError) {
+        let phase = self.current_phase();
+        let cause = match err {
+            ReplyError::NotSmtp { .. } => Cause::NotSmtp,
+            _ => Cause::ProtocolViolation,
+        };
+        self.fail(Severity::Critical, cause, phase, err.to_string(), None, Then::Close);
+    }
+
+    fn on_eof(&mut self) {
+        let State::Await(pending) = &self.state else { return };
+        let (expect, phase, sent) = (pending.expect, pending.phase, pending.sent);
+        if expect == Expect::Quit {
+            // Servers may close without answering QUIT: that is not a failure.
+            self.push_unanswered_step();
+            self.finish();
+            return;
+        }
+        let _ = sent;
+        let partial = self.partial_note();
+        let message = match &self.last_reply {
+            None => format!("the server closed the connection without a greeting{partial}"),
+            Some(last) => format!("the server closed the connection while waiting for the {phase} reply, after \"{last}\"{partial}"),
+        };
+        self.push_unanswered_step();
+        self.fail(Severity::Critical, Cause::ConnectionClosed, phase, message, None, Then::Close);
+    }
+
+    fn on_timeout(&mut self) {
+        let State::Await(pending) = &self.state else { return };
+        let (expect, phase, deadline) = (pending.expect, pending.phase, pending.deadline);
+        self.push_unanswered_step();
+        if expect == Expect::Quit {
+            self.add_finding(Severity::Info, None, Some(phase), "no reply to QUIT; closing".to_owned(), None);
+            self.finish();
+            return;
+        }
+        let limit = self.phase_limit(deadline);
+        let partial = self.partial_note();
+        let (cause, message) = if expect == Expect::Greeting {
+            (Cause::GreetingTimeout, format!("no complete greeting within {limit}{partial}"))
+        } else {
+            (Cause::ReplyTimeout, format!("no complete {phase} reply within {limit}{partial}"))
+        };
+        self.fail(Severity::Critical, cause, phase, message, None, Then::Close);
+    }
+
+    fn partial_note(&self) -> String {
+        let buffered = self.parser.buffered();
+        if buffered.is_empty() {
+            String::new()
+        } else {
+            let shown = &buffered[..buffered.len().min(64)];
+            format!(" (partial reply received: \"{}\")", shown.escape_ascii())
+        }
+    }
+
+    fn push_unanswered_step(&mut self) {
+        if let State::Await(pending) = &self.state {
+            let step = Step { phase: pending.phase, command: pending.command.clone(), reply: None, duration: self.now - pending.sent };
+            self.report.steps.push(step);
+        }
+    }
+
+    fn current_phase(&self) -> Phase {
+        match &self.state {
+            State::Await(p) => p.phase,
+            State::Tls { .. } => Phase::TlsHandshake,
+            State::Done => Phase::Quit,
+        }
+    }
+
+    fn add_finding(&mut self, severity: Severity, cause: Option<Cause>, phase: Option<Phase>, message: String, reply: Option<&OwnedReply>) {
+        let server_text = reply.map(|r| format!("{} {}", r.code, r.text_lossy()));
+        self.report.add_finding(Finding { severity, cause, phase, message, server_text });
+    }
+
+    fn fail(&mut self, severity: Severity, cause: Cause, phase: Phase, message: String, reply: Option<&OwnedReply>, then: Then) {
+        self.add_finding(severity, Some(cause), Some(phase), message, reply);
+        match then {
+            Then::Quit if !self.eof && self.now < self.overall_deadline => self.quit(),
+            _ => self.finish(),
+        }
+    }
+
+    fn quit(&mut self) {
+        self.main_sequence_end = Some(self.now);
+        self.send(Expect::Quit, Phase::Quit, Command::Quit);
+    }
+
+    fn finish(&mut self) {
+        if self.done.is_some() {
+            return;
+        }
+        self.state = State::Done;
+        self.tx.clear();
+        let end = self.main_sequence_end.unwrap_or(self.now);
+        self.report.response_time = end - self.start;
+        self.report.total = self.now - self.start;
+        let thresholds = *self.config.thresholds();
+        let rt = self.report.response_time;
+        let slow = match (thresholds.response_critical, thresholds.response_warning) {
+            (Some(crit), _) if rt > crit => Some((Severity::Critical, crit)),
+            (_, Some(warn)) if rt > warn => Some((Severity::Warning, warn)),
+            _ => None,
+        };
+        if let Some((severity, limit)) = slow {
+            let message = format!("response time {} ms is over the {} ms threshold", rt.as_millis(), limit.as_millis());
+            self.add_finding(severity, Some(Cause::SlowResponse), None, message, None);
+        }
+        self.done = Some(Box::new(mem::replace(&mut self.report, Report::empty(String::new()))));
+    }
+
+    // ---- certificates -------------------------------------------------------------------------------------------
+
+    fn assess_certificate(&mut self, info: &TlsInfo) {
+        if let Some(problem) = &info.verify_error {
+            // Inspect-only mode: the handshake went ahead, but the certificate is still not valid.
+            let message = format!("{} (inspect-only mode: the probe carried on)", describe_certificate_problem(problem, info));
+            self.add_finding(Severity::Warning, Some(Cause::CertificateInvalid), Some(Phase::TlsHandshake), message, None);
+        }
+        let thresholds = *self.config.thresholds();
+        let Some(earliest) = info.chain_earliest_expiry() else { return };
+        let days = earliest.days_left;
+        let severity = match (thresholds.certificate_days_critical, thresholds.certificate_days_warning) {
+            (Some(crit), _) if days < i64::from(crit) => Severity::Critical,
+            (_, Some(warn)) if days < i64::from(warn) => Severity::Warning,
+            _ => return,
+        };
+        let which = if std::ptr::eq(earliest, info.certificates.first().expect("non-empty")) { "certificate" } else { "a chain certificate" };
+        let message = format!("{which} {} expires in {days} days ({})", earliest.subject, earliest.not_after);
+        self.add_finding(severity, Some(Cause::CertificateExpiring), Some(Phase::TlsHandshake), message, None);
+    }
+}
+
+fn describe_certificate_problem(problem: &crate::report::CertificateProblem, info: &TlsInfo) -> String {
+    use crate::report::CertificateProblem as P;
+    let Some(leaf) = info.leaf() else { return problem.to_string() };
+    match problem {
+        P::Expired => format!("certificate {} expired {} days ago ({})", leaf.subject, -leaf.days_left, leaf.not_after),
+        P::NotYetValid => format!("certificate {} is not valid before {}", leaf.subject, leaf.not_before),
+        P::NameMismatch => format!(
+            "certificate {} is not valid for {} (it names {})",
+            leaf.subject,
+            info.verified_name.as_deref().unwrap_or("the target"),
+            leaf.sans.join(", ")
+        ),
+        P::UnknownIssuer => format!("certificate {} is issued by an untrusted authority ({})", leaf.subject, leaf.issuer),
+        other => format!("{other}: {}", leaf.subject),
+    }
+}

@@ -1,0 +1,527 @@
+//! The result of a probe: a [`Verdict`] with one primary [`Cause`], the findings behind it, every step with its
+//! reply and timing, the capabilities before and after TLS, TLS details, and a redacted transcript.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::capabilities::Capabilities;
+use crate::reply::OwnedReply;
+
+/// The overall answer: can this server take mail right now?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Verdict {
+    /// Everything checked passed.
+    Up,
+    /// It works, but something needs attention: a temporary failure (4xx), a slow reply, a certificate close to
+    /// expiry.
+    Degraded,
+    /// It does not work as required.
+    Down,
+}
+
+impl Verdict {
+    /// `"up"`, `"degraded"` or `"down"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Up => "up",
+            Verdict::Degraded => "degraded",
+            Verdict::Down => "down",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! causes {
+    ($($variant:ident => $name:literal, $doc:literal;)*) => {
+        /// Why a probe is not up: a fixed vocabulary, `snake_case` in every serialized form.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+        #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+        #[non_exhaustive]
+        pub enum Cause {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Cause {
+            /// Every cause, in documentation order.
+            pub const ALL: &'static [Cause] = &[$(Cause::$variant,)*];
+
+            /// The `snake_case` name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Cause::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+causes! {
+    DnsFailure => "dns_failure", "The name did not resolve (filled in by adapters).";
+    ConnectRefused => "connect_refused", "The TCP connection was refused (filled in by adapters).";
+    ConnectTimeout => "connect_timeout", "The TCP connection did not complete in time (filled in by adapters).";
+    NetworkUnreachable => "network_unreachable", "No route to the address (filled in by adapters).";
+    GreetingTimeout => "greeting_timeout", "Connected, but no complete greeting in time.";
+    GreetingRejected => "greeting_rejected", "The server greeted with a permanent refusal (554 and the like).";
+    NotSmtp => "not_smtp", "The peer does not speak SMTP.";
+    ProtocolViolation => "protocol_violation", "The server broke SMTP (malformed or oversized reply, mixed codes, data injected after STARTTLS).";
+    ReplyTimeout => "reply_timeout", "A command got no complete reply in time.";
+    ConnectionClosed => "connection_closed", "The server closed or reset the connection before the probe finished.";
+    EhloRejected => "ehlo_rejected", "EHLO (and HELO, where tried) was refused.";
+    StarttlsUnavailable => "starttls_unavailable", "STARTTLS was required but not offered.";
+    StarttlsRejected => "starttls_rejected", "The server refused the STARTTLS command.";
+    TlsHandshakeFailed => "tls_handshake_failed", "The TLS handshake failed for a reason other than the certificate.";
+    CertificateInvalid => "certificate_invalid", "The certificate did not verify (expired, wrong name, untrusted, ...).";
+    CertificateExpiring => "certificate_expiring", "The certificate expires within the configured number of days.";
+    AuthUnavailable => "auth_unavailable", "Authentication was configured but cannot be done (not offered, no common mechanism, no TLS).";
+    AuthFailed => "auth_failed", "The server rejected the credentials.";
+    SenderRejected => "sender_rejected", "MAIL FROM was refused.";
+    RecipientRejected => "recipient_rejected", "RCPT TO was refused.";
+    DataRejected => "data_rejected", "DATA or the message was refused.";
+    TemporaryFailure => "temporary_failure", "A 4xx reply: the server says try again later.";
+    SlowResponse => "slow_response", "The probe took longer than the response-time threshold.";
+    ExpectationFailed => "expectation_failed", "An expectation (greeting text, capability, SIZE) was not met.";
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A step of the SMTP conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Phase {
+    /// DNS resolution (adapters).
+    Resolve,
+    /// The TCP connection (adapters).
+    Connect,
+    /// Waiting for the server's greeting.
+    Greeting,
+    /// EHLO before TLS (or the only EHLO).
+    Ehlo,
+    /// HELO, after EHLO was not recognised.
+    Helo,
+    /// The STARTTLS command.
+    Starttls,
+    /// The TLS handshake.
+    TlsHandshake,
+    /// EHLO again, inside TLS.
+    EhloTls,
+    /// Authentication.
+    Auth,
+    /// MAIL FROM.
+    MailFrom,
+    /// RCPT TO.
+    RcptTo,
+    /// The DATA command.
+    Data,
+    /// The message body and its final reply.
+    Message,
+    /// RSET, ending the envelope check without sending mail.
+    Rset,
+    /// QUIT.
+    Quit,
+}
+
+impl Phase {
+    /// The `snake_case` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Resolve => "resolve",
+            Phase::Connect => "connect",
+            Phase::Greeting => "greeting",
+            Phase::Ehlo => "ehlo",
+            Phase::Helo => "helo",
+            Phase::Starttls => "starttls",
+            Phase::TlsHandshake => "tls_handshake",
+            Phase::EhloTls => "ehlo_tls",
+            Phase::Auth => "auth",
+            Phase::MailFrom => "mail_from",
+            Phase::RcptTo => "rcpt_to",
+            Phase::Data => "data",
+            Phase::Message => "message",
+            Phase::Rset => "rset",
+            Phase::Quit => "quit",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How much a finding weighs on the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Severity {
+    /// Worth knowing; no effect on the verdict (a bare LF, QUIT unanswered, no STARTTLS where optional).
+    Info,
+    /// Makes the verdict at least degraded.
+    Warning,
+    /// Makes the verdict down.
+    Critical,
+}
+
+/// One thing the probe observed, in the server's own words where there are any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Finding {
+    /// Its weight.
+    pub severity: Severity,
+    /// The cause it stands for, if it affects the verdict.
+    pub cause: Option<Cause>,
+    /// The phase it happened in.
+    pub phase: Option<Phase>,
+    /// What happened, for people.
+    pub message: String,
+    /// The server's reply text, when a reply was involved.
+    pub server_text: Option<String>,
+}
+
+/// A command and its reply, timed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Step {
+    /// Which phase.
+    pub phase: Phase,
+    /// The command as sent, credentials redacted; `None` for the greeting and the TLS handshake.
+    pub command: Option<String>,
+    /// The reply, when one came.
+    pub reply: Option<OwnedReply>,
+    /// From sending the command (or connecting, for the greeting) to the complete reply.
+    #[cfg_attr(feature = "serde", serde(rename = "duration_ms", serialize_with = "crate::report::serialize_ms"))]
+    pub duration: Duration,
+}
+
+/// Who said a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Direction {
+    /// The probe.
+    Client,
+    /// The server.
+    Server,
+    /// An event that is not a line on the wire (the TLS handshake, a close).
+    Event,
+}
+
+/// One line of the conversation. Credentials are never here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TranscriptLine {
+    /// Time since the connection was established.
+    #[cfg_attr(feature = "serde", serde(rename = "at_ms", serialize_with = "crate::report::serialize_ms"))]
+    pub at: Duration,
+    /// Who.
+    pub direction: Direction,
+    /// The line, without its line ending; invalid UTF-8 replaced.
+    pub text: String,
+}
+
+/// Why a certificate did not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// Past its notAfter.
+    Expired,
+    /// Before its notBefore.
+    NotYetValid,
+    /// Not valid for the name (or address) checked.
+    NameMismatch,
+    /// Not issued by a trusted authority (self-signed, private CA not configured).
+    UnknownIssuer,
+    /// Did not match the configured SHA-256 pin.
+    PinMismatch,
+    /// Anything else, as the verifier said it.
+    Other(String),
+}
+
+impl fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateProblem::Expired => f.write_str("certificate expired"),
+            CertificateProblem::NotYetValid => f.write_str("certificate not yet valid"),
+            CertificateProblem::NameMismatch => f.write_str("certificate not valid for the name"),
+            CertificateProblem::UnknownIssuer => f.write_str("certificate issuer not trusted"),
+            CertificateProblem::PinMismatch => f.write_str("certificate does not match the pinned fingerprint"),
+            CertificateProblem::Other(why) => write!(f, "certificate invalid: {why}"),
+        }
+    }
+}
+
+/// One presented certificate, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct CertificateInfo {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Subject alternative names (DNS names and addresses).
+    pub sans: Vec<String>,
+    /// Serial number, hex.
+    pub serial: String,
+    /// notBefore, RFC 3339 UTC.
+    pub not_before: String,
+    /// notAfter, RFC 3339 UTC.
+    pub not_after: String,
+    /// notAfter as Unix seconds.
+    pub not_after_unix: i64,
+    /// Whole days from the probe's wall time to notAfter (negative once expired).
+    pub days_left: i64,
+    /// Public key algorithm, e.g. `"EC P-256"` or `"RSA 2048"`.
+    pub key_algorithm: String,
+    /// Signature algorithm, e.g. `"ecdsa-with-SHA256"`.
+    pub signature_algorithm: String,
+    /// SHA-256 of the DER, lower-case hex.
+    pub sha256: String,
+}
+
+/// TLS as negotiated, handed to the probe by whoever ran the handshake (the crate's `Session`, or the caller).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct TlsInfo {
+    /// Protocol version, e.g. `"TLSv1.3"`.
+    pub version: Option<String>,
+    /// Cipher suite, e.g. `"TLS13_AES_256_GCM_SHA384"`.
+    pub cipher: Option<String>,
+    /// The SNI sent, if any.
+    pub sni: Option<String>,
+    /// The name (or address) the certificate was verified against.
+    pub verified_name: Option<String>,
+    /// Whether the chain verified for that name.
+    pub verified: bool,
+    /// Why it did not, when it did not.
+    pub verify_error: Option<CertificateProblem>,
+    /// Handshake duration.
+    #[cfg_attr(feature = "serde", serde(rename = "handshake_ms", serialize_with = "crate::report::serialize_ms"))]
+    pub handshake: Duration,
+    /// Every certificate presented, leaf first.
+    pub certificates: Vec<CertificateInfo>,
+}
+
+impl TlsInfo {
+    /// The leaf certificate.
+    pub fn leaf(&self) -> Option<&CertificateInfo> {
+        self.certificates.first()
+    }
+
+    /// The presented certificate that expires first.
+    pub fn chain_earliest_expiry(&self) -> Option<&CertificateInfo> {
+        self.certificates.iter().min_by_key(|c| c.not_after_unix)
+    }
+}
+
+/// How a TLS handshake failed, handed to the probe by whoever ran it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The certificate did not verify. The details presented are in `info`.
+    Certificate {
+        /// Why.
+        problem: CertificateProblem,
+        /// What was presented and negotiated so far.
+        info: Box<TlsInfo>,
+    },
+    /// The handshake itself failed: no common version or cipher, an alert, garbage instead of TLS.
+    Handshake {
+        /// What the TLS library said.
+        reason: String,
+    },
+    /// The peer closed the connection during the handshake.
+    Closed,
+}
+
+/// Everything a probe learned. Made by the probe; adapters add where they connected and how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Report {
+    /// The target as configured.
+    pub target: String,
+    /// The address connected to, when an adapter knows it.
+    pub address: Option<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The primary cause: that of the first finding with the highest severity; `None` when up.
+    pub cause: Option<Cause>,
+    /// Everything observed, in order.
+    pub findings: Vec<Finding>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// The greeting.
+    pub greeting: Option<OwnedReply>,
+    /// Capabilities from EHLO before TLS (or without TLS).
+    pub capabilities: Option<Capabilities>,
+    /// Capabilities from EHLO inside TLS.
+    pub capabilities_tls: Option<Capabilities>,
+    /// TLS details, when a handshake got far enough to have any.
+    pub tls: Option<TlsInfo>,
+    /// The redacted transcript, when recorded.
+    pub transcript: Vec<TranscriptLine>,
+    /// How long the TCP connection took (adapters).
+    #[cfg_attr(feature = "serde", serde(rename = "connect_ms", serialize_with = "crate::report::serialize_opt_ms"))]
+    pub connect: Option<Duration>,
+    /// From connection to the last reply before QUIT: what response-time thresholds compare.
+    #[cfg_attr(feature = "serde", serde(rename = "response_ms", serialize_with = "crate::report::serialize_ms"))]
+    pub response_time: Duration,
+    /// From connection to the end of the probe, QUIT included.
+    #[cfg_attr(feature = "serde", serde(rename = "total_ms", serialize_with = "crate::report::serialize_ms"))]
+    pub total: Duration,
+    /// The test message token, when a test message was accepted.
+    pub message_token: Option<String>,
+}
+
+impl Report {
+    /// A report with no conversation, for outcomes decided before SMTP began (DNS failure, connection refused):
+    /// adapters use it.
+    pub fn without_session(target: impl Into<String>, cause: Cause, phase: Phase, message: impl Into<String>) -> Report {
+        let mut report = Report::empty(target.into());
+        report.add_finding(Finding {
+            severity: Severity::Critical,
+            cause: Some(cause),
+            phase: Some(phase),
+            message: message.into(),
+            server_text: None,
+        });
+        report
+    }
+
+    pub(crate) fn empty(target: String) -> Report {
+        Report {
+            target,
+            address: None,
+            verdict: Verdict::Up,
+            cause: None,
+            findings: Vec::new(),
+            steps: Vec::new(),
+            greeting: None,
+            capabilities: None,
+            capabilities_tls: None,
+            tls: None,
+            transcript: Vec::new(),
+            connect: None,
+            response_time: Duration::ZERO,
+            total: Duration::ZERO,
+            message_token: None,
+        }
+    }
+
+    /// Adds a finding and updates the verdict and primary cause: the first finding of the highest severity wins.
+    pub fn add_finding(&mut self, finding: Finding) {
+        let verdict = match finding.severity {
+            Severity::Info => Verdict::Up,
+            Severity::Warning => Verdict::Degraded,
+            Severity::Critical => Verdict::Down,
+        };
+        if verdict > self.verdict {
+            self.verdict = verdict;
+            self.cause = finding.cause;
+        }
+        self.findings.push(finding);
+    }
+
+    /// The capabilities that count: those inside TLS when TLS was established, else the plaintext ones.
+    pub fn effective_capabilities(&self) -> Option<&Capabilities> {
+        self.capabilities_tls.as_ref().or(self.capabilities.as_ref())
+    }
+
+    /// The finding that set the verdict, if the probe is not up.
+    pub fn primary_finding(&self) -> Option<&Finding> {
+        let severity = match self.verdict {
+            Verdict::Up => return None,
+            Verdict::Degraded => Severity::Warning,
+            Verdict::Down => Severity::Critical,
+        };
+        self.findings.iter().find(|f| f.severity == severity)
+    }
+
+    /// One line for people: `down: recipient_rejected (rcpt_to): 550 5.1.1 <x@y>: User unknown`.
+    pub fn summary(&self) -> String {
+        match self.primary_finding() {
+            None => format!("{}: {} answered in {} ms", self.verdict, self.target, self.response_time.as_millis()),
+            Some(f) => {
+                let mut line = format!("{}: {}", self.verdict, f.cause.map_or("unknown", Cause::as_str));
+                if let Some(phase) = f.phase {
+                    line.push_str(&format!(" ({phase})"));
+                }
+                line.push_str(": ");
+                line.push_str(&f.message);
+                line
+            }
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+pub(crate) fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(feature = "serde")]
+pub(crate) fn serialize_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => serialize_ms(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for OwnedReply {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let lines: Vec<String> = self.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+        let mut s = serializer.serialize_struct("Reply", 3)?;
+        s.serialize_field("code", &self.code.get())?;
+        s.serialize_field("enhanced", &self.enhanced.map(|e| e.to_string()))?;
+        s.serialize_field("lines", &lines)?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(severity: Severity, cause: Cause) -> Finding {
+        Finding { severity, cause: Some(cause), phase: None, message: String::new(), server_text: None }
+    }
+
+    #[test]
+    fn first_most_severe_finding_sets_verdict_and_cause() {
+        let mut r = Report::empty("mx".into());
+        r.add_finding(Finding { severity: Severity::Info, cause: None, phase: None, message: "bare LF".into(), server_text: None });
+        assert_eq!((r.verdict, r.cause), (Verdict::Up, None));
+        r.add_finding(finding(Severity::Warning, Cause::CertificateExpiring));
+        r.add_finding(finding(Severity::Warning, Cause::SlowResponse));
+        assert_eq!((r.verdict, r.cause), (Verdict::Degraded, Some(Cause::CertificateExpiring)));
+        r.add_finding(finding(Severity::Critical, Cause::RecipientRejected));
+        r.add_finding(finding(Severity::Warning, Cause::TemporaryFailure));
+        assert_eq!((r.verdict, r.cause), (Verdict::Down, Some(Cause::RecipientRejected)));
+    }
+
+    #[test]
+    fn cause_names_are_the_fixed_vocabulary() {
+        let names: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), 24);
+        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        assert_eq!(Cause::StarttlsUnavailable.as_str(), "starttls_unavailable");
+    }
+}
