@@ -333,14 +333,7 @@ mod parse {
 
     /// A keyword and its parameters. `AUTH=PLAIN LOGIN` (a pre-standard form) reads as `AUTH PLAIN LOGIN`.
     pub(super) fn ehlo_line(line: &str) -> Option<(&str, Vec<&str>)> {
-        let mut parser = (
-            space0,
-            keyword,
-            opt(char('=')),
-            space0,
-            separated_list0(space1, param),
-            space0,
-        );
+        let mut parser = (space0, keyword, opt(char('=')), space0, separated_list0(space1, param), space0);
         let (rest, (_, keyword, _, _, params, _)) = parser.parse(line).ok()?;
         rest.is_empty().then_some((keyword, params))
     }
@@ -396,7 +389,10 @@ mod tests {
     #[test]
     fn unknown_keywords_are_kept() {
         let c = caps(&["mx", "X-EXPS GSSAPI NTLM", "XCLIENT NAME ADDR", "SIZE"]);
-        assert_eq!(c.unknown[0], UnknownCapability { keyword: "X-EXPS".into(), params: vec!["GSSAPI".into(), "NTLM".into()] });
+        assert_eq!(
+            c.unknown[0],
+            UnknownCapability { keyword: "X-EXPS".into(), params: vec!["GSSAPI".into(), "NTLM".into()] }
+        );
         assert_eq!(c.unknown[1].keyword, "XCLIENT");
         assert!(c.size());
         assert_eq!(c.size_limit, None);
@@ -404,7 +400,8 @@ mod tests {
 
     #[test]
     fn gmail_style_auth_mechanisms() {
-        let c = caps(&["smtp.gmail.com at your service", "AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH"]);
+        let c =
+            caps(&["smtp.gmail.com at your service", "AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH"]);
         assert_eq!(c.auth_mechanisms.len(), 6);
         assert!(c.supports_auth(&AuthMechanism::XOauth2));
         assert_eq!(c.auth_mechanisms[3], AuthMechanism::Other("PLAIN-CLIENTTOKEN".into()));

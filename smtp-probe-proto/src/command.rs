@@ -247,7 +247,10 @@ mod tests {
     #[test]
     fn crlf_and_nul_are_refused() {
         for bad in ["a\r\nRCPT TO:<x>", "a\nb", "a\rb", "a\0b"] {
-            assert!(matches!(SafeText::new("ehlo_name", bad), Err(ConfigError::ForbiddenByte { field: "ehlo_name", .. })));
+            assert!(matches!(
+                SafeText::new("ehlo_name", bad),
+                Err(ConfigError::ForbiddenByte { field: "ehlo_name", .. })
+            ));
         }
         assert!(Address::new("from", "a b@c").is_err());
         assert!(Address::new("from", "a>@c").is_err());
@@ -257,8 +260,14 @@ mod tests {
     #[test]
     fn encodes_commands() {
         let from = Address::new("from", "probe@example.com").unwrap();
-        assert_eq!(wire(&Command::MailFrom { from: from.clone(), size: Some(512), smtputf8: true }), "MAIL FROM:<probe@example.com> SIZE=512 SMTPUTF8\r\n");
-        assert_eq!(wire(&Command::MailFrom { from: Address::new("from", "").unwrap(), size: None, smtputf8: false }), "MAIL FROM:<>\r\n");
+        assert_eq!(
+            wire(&Command::MailFrom { from: from.clone(), size: Some(512), smtputf8: true }),
+            "MAIL FROM:<probe@example.com> SIZE=512 SMTPUTF8\r\n"
+        );
+        assert_eq!(
+            wire(&Command::MailFrom { from: Address::new("from", "").unwrap(), size: None, smtputf8: false }),
+            "MAIL FROM:<>\r\n"
+        );
         assert_eq!(wire(&Command::RcptTo(from)), "RCPT TO:<probe@example.com>\r\n");
         assert_eq!(wire(&Command::Ehlo(SafeText::new("n", "probe.example").unwrap())), "EHLO probe.example\r\n");
         assert_eq!(wire(&Command::Quit), "QUIT\r\n");
@@ -266,7 +275,10 @@ mod tests {
 
     #[test]
     fn credentials_never_show() {
-        let cmd = Command::Auth { mechanism: AuthMechanism::Plain, initial_response: Some(Secret::new("AHVzZXIAaHVudGVyMg==")) };
+        let cmd = Command::Auth {
+            mechanism: AuthMechanism::Plain,
+            initial_response: Some(Secret::new("AHVzZXIAaHVudGVyMg==")),
+        };
         assert!(wire(&cmd).contains("AHVzZXIAaHVudGVyMg=="));
         assert_eq!(cmd.redacted(), "AUTH PLAIN <redacted>");
         assert!(!format!("{cmd:?}").contains("AHVz"));

@@ -94,6 +94,8 @@ pub struct Thresholds {
 /// Deadlines, each measured from the moment it starts. Every wait is also cut by `overall`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
+    /// The TCP connection (enforced by adapters; not part of `overall`, which starts once connected).
+    pub connect: Duration,
     /// The whole probe, from the connection being established to the end.
     pub overall: Duration,
     /// From connection to the complete greeting.
@@ -111,6 +113,7 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
+            connect: Duration::from_secs(10),
             overall: Duration::from_secs(30),
             greeting: Duration::from_secs(15),
             reply: Duration::from_secs(15),
@@ -138,6 +141,30 @@ pub(crate) struct ConfigInner {
     pub(crate) timeouts: Timeouts,
     pub(crate) limits: ReplyLimits,
     pub(crate) transcript: bool,
+    pub(crate) address_family: AddressFamily,
+    #[cfg(feature = "rustls")]
+    pub(crate) tls_config: Option<crate::tls::TlsConfig>,
+}
+
+/// Which addresses of a name adapters connect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum AddressFamily {
+    /// Addresses in resolver order; the first that connects is probed. The default.
+    #[default]
+    Any,
+    /// IPv4 only (check_smtp's `-4`).
+    Ipv4Only,
+    /// IPv6 only (check_smtp's `-6`).
+    Ipv6Only,
+    /// IPv4 first, IPv6 if no IPv4 address connects.
+    PreferIpv4,
+    /// IPv6 first, IPv4 if no IPv6 address connects.
+    PreferIpv6,
+    /// One probe per address family, each with its own report: a broken family cannot hide behind the other.
+    Both,
 }
 
 impl ProbeConfig {
@@ -175,6 +202,17 @@ impl ProbeConfig {
     pub fn thresholds(&self) -> &Thresholds {
         &self.0.thresholds
     }
+
+    /// The address-family policy adapters follow.
+    pub fn address_family(&self) -> AddressFamily {
+        self.0.address_family
+    }
+
+    /// The TLS trust settings (the shared default when none were set).
+    #[cfg(feature = "rustls")]
+    pub fn tls_config(&self) -> crate::tls::TlsConfig {
+        self.0.tls_config.clone().unwrap_or_default()
+    }
 }
 
 /// Builds a [`ProbeConfig`]; [`build`](Self::build) validates everything.
@@ -195,6 +233,9 @@ pub struct ProbeConfigBuilder {
     timeouts: Timeouts,
     limits: ReplyLimits,
     transcript: bool,
+    address_family: AddressFamily,
+    #[cfg(feature = "rustls")]
+    tls_config: Option<crate::tls::TlsConfig>,
 }
 
 impl ProbeConfigBuilder {
@@ -215,7 +256,30 @@ impl ProbeConfigBuilder {
             timeouts: Timeouts::default(),
             limits: ReplyLimits::default(),
             transcript: true,
+            address_family: AddressFamily::default(),
+            #[cfg(feature = "rustls")]
+            tls_config: None,
         }
+    }
+
+    /// TLS trust settings: roots, private CAs, pins, inspect-only mode (default: webpki roots, full
+    /// verification).
+    #[cfg(feature = "rustls")]
+    pub fn tls_config(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.tls_config = Some(config);
+        self
+    }
+
+    /// Which addresses to connect to (adapters).
+    pub fn address_family(mut self, family: AddressFamily) -> Self {
+        self.address_family = family;
+        self
+    }
+
+    /// The TCP connect deadline (adapters).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = timeout;
+        self
     }
 
     /// How to use TLS (default: STARTTLS when offered).
@@ -408,7 +472,7 @@ impl ProbeConfigBuilder {
             SafeText::new("expected greeting", text.as_str())?;
         }
         let t = &self.timeouts;
-        if [t.overall, t.greeting, t.reply, t.tls_handshake, t.data].contains(&Duration::ZERO) {
+        if [t.connect, t.overall, t.greeting, t.reply, t.tls_handshake, t.data].contains(&Duration::ZERO) {
             return Err(ConfigError::Conflict("timeouts must be greater than zero"));
         }
         if self.limits.max_line_len == 0 || self.limits.max_lines == 0 || self.limits.max_buffered < 512 {
@@ -426,6 +490,9 @@ impl ProbeConfigBuilder {
             timeouts: self.timeouts,
             limits: self.limits,
             transcript: self.transcript,
+            address_family: self.address_family,
+            #[cfg(feature = "rustls")]
+            tls_config: self.tls_config,
         })))
     }
 }
@@ -483,7 +550,8 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug() {
-        let config = ProbeConfig::builder("mx").tls(TlsMode::Implicit).auth("user", Secret::new("hunter2")).build().unwrap();
+        let config =
+            ProbeConfig::builder("mx").tls(TlsMode::Implicit).auth("user", Secret::new("hunter2")).build().unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

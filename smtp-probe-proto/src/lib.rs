@@ -56,25 +56,37 @@
 
 mod auth;
 pub mod capabilities;
+#[cfg(feature = "rustls")]
+mod certificate;
 pub mod command;
 mod config;
 mod error;
 mod probe;
 pub mod reply;
 mod report;
+#[cfg(feature = "rustls")]
+mod session;
+mod target;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "rustls")]
+mod tls;
 
 pub use capabilities::{AuthMechanism, Capabilities, Keyword};
 pub use command::Secret;
 pub use config::{
-    AuthConfig, Envelope, EnvelopeAction, Expectations, ProbeConfig, ProbeConfigBuilder, Thresholds, Timeouts,
-    TlsMode,
+    AddressFamily, AuthConfig, Envelope, EnvelopeAction, Expectations, ProbeConfig, ProbeConfigBuilder, Thresholds,
+    Timeouts, TlsMode,
 };
 pub use error::{ConfigError, UsageError};
 pub use probe::{Output, Probe, TlsRequest};
 pub use reply::{EnhancedCode, OwnedReply, Reply, ReplyCode, ReplyLimits, ReplyParser};
 pub use report::{
-    Cause, CertificateInfo, CertificateProblem, Direction, Finding, Phase, Report, Severity, Step, TlsFailure,
-    TlsInfo, TranscriptLine, Verdict,
+    Cause, CertificateInfo, CertificateProblem, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo,
+    TranscriptLine, Verdict,
 };
+#[cfg(feature = "rustls")]
+pub use session::{Session, SessionOutput};
+pub use target::Target;
+#[cfg(feature = "rustls")]
+pub use tls::{TlsConfig, TlsConfigBuilder, TlsConfigError};

@@ -13,9 +13,7 @@ use crate::command::{Command, encode_data};
 use crate::config::{ConfigInner, EnvelopeAction, ProbeConfig, TlsMode};
 use crate::error::UsageError;
 use crate::reply::{OwnedReply, ReplyCode, ReplyError, ReplyParser};
-use crate::report::{
-    Cause, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo, TranscriptLine,
-};
+use crate::report::{Cause, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo, TranscriptLine};
 
 /// What the caller must do next. Drain [`Probe::poll_output`] until it returns `Timeout` or `Done`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,7 +201,12 @@ impl Probe {
             State::Tls { started, .. } => started,
             _ => self.now,
         };
-        self.report.steps.push(Step { phase: Phase::TlsHandshake, command: None, reply: None, duration: self.now - started });
+        self.report.steps.push(Step {
+            phase: Phase::TlsHandshake,
+            command: None,
+            reply: None,
+            duration: self.now - started,
+        });
         self.note_event(&format!(
             "TLS established: {} {}",
             info.version.as_deref().unwrap_or("?"),
@@ -262,13 +265,21 @@ impl Probe {
                 State::Tls { requested, implicit, deadline, .. } => {
                     if !*requested {
                         *requested = true;
-                        let request = TlsRequest { server_name: self.config.tls_name().map(str::to_owned), implicit: *implicit };
+                        let request =
+                            TlsRequest { server_name: self.config.tls_name().map(str::to_owned), implicit: *implicit };
                         return Output::StartTls(request);
                     }
                     let deadline = *deadline;
                     if self.now >= deadline {
                         let message = format!("TLS handshake did not complete within {}", self.phase_limit(deadline));
-                        self.fail(Severity::Critical, Cause::TlsHandshakeFailed, Phase::TlsHandshake, message, None, Then::Close);
+                        self.fail(
+                            Severity::Critical,
+                            Cause::TlsHandshakeFailed,
+                            Phase::TlsHandshake,
+                            message,
+                            None,
+                            Then::Close,
+                        );
                         continue;
                     }
                     return Output::Timeout(deadline);
@@ -384,7 +395,13 @@ impl Probe {
         }
         if bare_lf && !self.bare_lf_noted {
             self.bare_lf_noted = true;
-            self.add_finding(Severity::Info, None, Some(pending.phase), "the server ends lines with a bare LF instead of CRLF (tolerated)".to_owned(), None);
+            self.add_finding(
+                Severity::Info,
+                None,
+                Some(pending.phase),
+                "the server ends lines with a bare LF instead of CRLF (tolerated)".to_owned(),
+                None,
+            );
         }
         self.last_reply = Some(format!("{} {}", reply.code, reply.text_lossy()));
         self.report.steps.push(Step {
@@ -437,21 +454,22 @@ impl Probe {
                 self.send(Expect::AuthLogin { step: step + 1 }, Phase::Auth, Command::AuthResponse(response));
             }
             Expect::AuthPlain { .. } | Expect::AuthLogin { .. } => {
-                let what = if code.get() == 535 {
-                    "the server rejected the credentials"
-                } else {
-                    "authentication failed"
-                };
+                let what =
+                    if code.get() == 535 { "the server rejected the credentials" } else { "authentication failed" };
                 self.rejected(phase, Cause::AuthFailed, &reply, what);
             }
             Expect::MailFrom if code.is_positive_completion() => self.send_rcpt(0),
             Expect::MailFrom => self.rejected(phase, Cause::SenderRejected, &reply, "the server refused the sender"),
             Expect::RcptTo(i) if matches!(code.get(), 250 | 251) => self.after_rcpt(i),
-            Expect::RcptTo(_) => self.rejected(phase, Cause::RecipientRejected, &reply, "the server refused the recipient"),
+            Expect::RcptTo(_) => {
+                self.rejected(phase, Cause::RecipientRejected, &reply, "the server refused the recipient")
+            }
             Expect::Data if code == ReplyCode::START_DATA => self.send_message(),
             Expect::Data => self.rejected(phase, Cause::DataRejected, &reply, "the server refused DATA"),
             Expect::Message if code == ReplyCode::OK => {
-                if let Some(EnvelopeAction::SendTestMessage { token, .. }) = self.cfg().envelope.as_ref().map(|e| &e.action) {
+                if let Some(EnvelopeAction::SendTestMessage { token, .. }) =
+                    self.cfg().envelope.as_ref().map(|e| &e.action)
+                {
                     self.report.message_token = Some(token.as_str().to_owned());
                 }
                 self.quit();
@@ -459,13 +477,25 @@ impl Probe {
             Expect::Message => self.rejected(phase, Cause::DataRejected, &reply, "the server refused the message"),
             Expect::Rset => {
                 if code != ReplyCode::OK {
-                    self.add_finding(Severity::Info, None, Some(phase), "RSET was not accepted".to_owned(), Some(&reply));
+                    self.add_finding(
+                        Severity::Info,
+                        None,
+                        Some(phase),
+                        "RSET was not accepted".to_owned(),
+                        Some(&reply),
+                    );
                 }
                 self.quit();
             }
             Expect::Quit => {
                 if code != ReplyCode::CLOSING {
-                    self.add_finding(Severity::Info, None, Some(phase), format!("QUIT answered with {code}"), Some(&reply));
+                    self.add_finding(
+                        Severity::Info,
+                        None,
+                        Some(phase),
+                        format!("QUIT answered with {code}"),
+                        Some(&reply),
+                    );
                 }
                 self.finish();
             }
@@ -479,14 +509,25 @@ impl Probe {
             if let Some(expected) = &self.cfg().expectations.greeting_contains {
                 if !reply.text_lossy().contains(expected.as_str()) {
                     let message = format!("the greeting does not contain {expected:?}");
-                    self.add_finding(Severity::Critical, Some(Cause::ExpectationFailed), Some(Phase::Greeting), message, Some(&reply));
+                    self.add_finding(
+                        Severity::Critical,
+                        Some(Cause::ExpectationFailed),
+                        Some(Phase::Greeting),
+                        message,
+                        Some(&reply),
+                    );
                 }
             }
             let ehlo = Command::Ehlo(self.cfg().ehlo_name.clone());
             let phase = if self.tls_active { Phase::EhloTls } else { Phase::Ehlo };
             self.send(Expect::Ehlo, phase, ehlo);
         } else {
-            self.rejected(Phase::Greeting, Cause::GreetingRejected, &reply, "the server refused the connection in its greeting");
+            self.rejected(
+                Phase::Greeting,
+                Cause::GreetingRejected,
+                &reply,
+                "the server refused the connection in its greeting",
+            );
         }
     }
 
@@ -500,9 +541,17 @@ impl Probe {
                 self.send(Expect::StartTls, Phase::Starttls, Command::StartTls);
                 return;
             }
-            let why = if self.used_helo { "the server only speaks HELO, so no STARTTLS" } else { "STARTTLS is not offered" };
+            let why =
+                if self.used_helo { "the server only speaks HELO, so no STARTTLS" } else { "STARTTLS is not offered" };
             if mode == TlsMode::StartTlsRequired {
-                self.fail(Severity::Critical, Cause::StarttlsUnavailable, Phase::Ehlo, format!("{why}, and TLS is required"), None, Then::Quit);
+                self.fail(
+                    Severity::Critical,
+                    Cause::StarttlsUnavailable,
+                    Phase::Ehlo,
+                    format!("{why}, and TLS is required"),
+                    None,
+                    Then::Quit,
+                );
                 return;
             }
             self.add_finding(Severity::Info, None, Some(Phase::Ehlo), format!("{why}: continuing without TLS"), None);
@@ -540,8 +589,16 @@ impl Probe {
     fn on_starttls_ready(&mut self) {
         if !self.parser.buffered().is_empty() {
             // RFC 3207 §5: bytes after the 220 and before the handshake were injected by someone; drop them all.
-            let message = "plaintext injected after the STARTTLS 220 reply (RFC 3207 §5 response injection); not processed";
-            self.fail(Severity::Critical, Cause::ProtocolViolation, Phase::Starttls, message.to_owned(), None, Then::Close);
+            let message =
+                "plaintext injected after the STARTTLS 220 reply (RFC 3207 §5 response injection); not processed";
+            self.fail(
+                Severity::Critical,
+                Cause::ProtocolViolation,
+                Phase::Starttls,
+                message.to_owned(),
+                None,
+                Then::Close,
+            );
             return;
         }
         let timeout = self.cfg().timeouts.tls_handshake;
@@ -568,7 +625,11 @@ impl Probe {
             } else {
                 let offered: Vec<&str> = offered.iter().map(|m| m.as_str()).collect();
                 let wanted: Vec<&str> = auth.mechanisms.iter().map(|m| m.as_str()).collect();
-                format!("no common AUTH mechanism: the server offers {}, the probe uses {}", offered.join(" "), wanted.join(" "))
+                format!(
+                    "no common AUTH mechanism: the server offers {}, the probe uses {}",
+                    offered.join(" "),
+                    wanted.join(" ")
+                )
             };
             self.fail(Severity::Critical, Cause::AuthUnavailable, Phase::Auth, message, None, Then::Quit);
             return;
@@ -598,7 +659,8 @@ impl Probe {
             }
             _ => None,
         };
-        let needs_utf8 = envelope.from.is_internationalized() || envelope.recipients.iter().any(|r| r.is_internationalized());
+        let needs_utf8 =
+            envelope.from.is_internationalized() || envelope.recipients.iter().any(|r| r.is_internationalized());
         let smtputf8 = needs_utf8 && caps.is_some_and(Capabilities::smtputf8);
         self.send(Expect::MailFrom, Phase::MailFrom, Command::MailFrom { from: envelope.from, size, smtputf8 });
     }
@@ -643,7 +705,9 @@ impl Probe {
         }
         m.push_str(&format!("Message-ID: <{token}@{}>\r\n", cfg.ehlo_name));
         m.push_str(&format!("X-Smtp-Probe-Token: {token}\r\n"));
-        m.push_str("Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+        m.push_str(
+            "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+        );
         m.push_str("This message was sent by smtp-probe to check that this server accepts mail.\r\n");
         m.push_str(&format!("It can be deleted. Token: {token}\r\n"));
         m
@@ -687,7 +751,9 @@ impl Probe {
         let partial = self.partial_note();
         let message = match &self.last_reply {
             None => format!("the server closed the connection without a greeting{partial}"),
-            Some(last) => format!("the server closed the connection while waiting for the {phase} reply, after \"{last}\"{partial}"),
+            Some(last) => format!(
+                "the server closed the connection while waiting for the {phase} reply, after \"{last}\"{partial}"
+            ),
         };
         self.push_unanswered_step();
         self.fail(Severity::Critical, Cause::ConnectionClosed, phase, message, None, Then::Close);
@@ -724,7 +790,12 @@ impl Probe {
 
     fn push_unanswered_step(&mut self) {
         if let State::Await(pending) = &self.state {
-            let step = Step { phase: pending.phase, command: pending.command.clone(), reply: None, duration: self.now - pending.sent };
+            let step = Step {
+                phase: pending.phase,
+                command: pending.command.clone(),
+                reply: None,
+                duration: self.now - pending.sent,
+            };
             self.report.steps.push(step);
         }
     }
@@ -737,12 +808,27 @@ impl Probe {
         }
     }
 
-    fn add_finding(&mut self, severity: Severity, cause: Option<Cause>, phase: Option<Phase>, message: String, reply: Option<&OwnedReply>) {
+    fn add_finding(
+        &mut self,
+        severity: Severity,
+        cause: Option<Cause>,
+        phase: Option<Phase>,
+        message: String,
+        reply: Option<&OwnedReply>,
+    ) {
         let server_text = reply.map(|r| format!("{} {}", r.code, r.text_lossy()));
         self.report.add_finding(Finding { severity, cause, phase, message, server_text });
     }
 
-    fn fail(&mut self, severity: Severity, cause: Cause, phase: Phase, message: String, reply: Option<&OwnedReply>, then: Then) {
+    fn fail(
+        &mut self,
+        severity: Severity,
+        cause: Cause,
+        phase: Phase,
+        message: String,
+        reply: Option<&OwnedReply>,
+        then: Then,
+    ) {
         self.add_finding(severity, Some(cause), Some(phase), message, reply);
         match then {
             Then::Quit if !self.eof && self.now < self.overall_deadline => self.quit(),
@@ -783,8 +869,15 @@ impl Probe {
     fn assess_certificate(&mut self, info: &TlsInfo) {
         if let Some(problem) = &info.verify_error {
             // Inspect-only mode: the handshake went ahead, but the certificate is still not valid.
-            let message = format!("{} (inspect-only mode: the probe carried on)", describe_certificate_problem(problem, info));
-            self.add_finding(Severity::Warning, Some(Cause::CertificateInvalid), Some(Phase::TlsHandshake), message, None);
+            let message =
+                format!("{} (inspect-only mode: the probe carried on)", describe_certificate_problem(problem, info));
+            self.add_finding(
+                Severity::Warning,
+                Some(Cause::CertificateInvalid),
+                Some(Phase::TlsHandshake),
+                message,
+                None,
+            );
         }
         let thresholds = *self.config.thresholds();
         let Some(earliest) = info.chain_earliest_expiry() else { return };
@@ -794,7 +887,11 @@ impl Probe {
             (_, Some(warn)) if days < i64::from(warn) => Severity::Warning,
             _ => return,
         };
-        let which = if std::ptr::eq(earliest, info.certificates.first().expect("non-empty")) { "certificate" } else { "a chain certificate" };
+        let which = if std::ptr::eq(earliest, info.certificates.first().expect("non-empty")) {
+            "certificate"
+        } else {
+            "a chain certificate"
+        };
         let message = format!("{which} {} expires in {days} days ({})", earliest.subject, earliest.not_after);
         self.add_finding(severity, Some(Cause::CertificateExpiring), Some(Phase::TlsHandshake), message, None);
     }
@@ -812,7 +909,9 @@ fn describe_certificate_problem(problem: &crate::report::CertificateProblem, inf
             info.verified_name.as_deref().unwrap_or("the target"),
             leaf.sans.join(", ")
         ),
-        P::UnknownIssuer => format!("certificate {} is issued by an untrusted authority ({})", leaf.subject, leaf.issuer),
+        P::UnknownIssuer => {
+            format!("certificate {} is issued by an untrusted authority ({})", leaf.subject, leaf.issuer)
+        }
         other => format!("{other}: {}", leaf.subject),
     }
 }

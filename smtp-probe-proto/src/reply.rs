@@ -173,7 +173,11 @@ impl<'a> Reply<'a> {
 
     /// Copies the reply out of the receive buffer.
     pub fn to_owned(&self) -> OwnedReply {
-        OwnedReply { code: self.code, enhanced: self.enhanced_code(), lines: self.lines().map(<[u8]>::to_vec).collect() }
+        OwnedReply {
+            code: self.code,
+            enhanced: self.enhanced_code(),
+            lines: self.lines().map(<[u8]>::to_vec).collect(),
+        }
     }
 }
 

@@ -392,7 +392,12 @@ pub struct Report {
 impl Report {
     /// A report with no conversation, for outcomes decided before SMTP began (DNS failure, connection refused):
     /// adapters use it.
-    pub fn without_session(target: impl Into<String>, cause: Cause, phase: Phase, message: impl Into<String>) -> Report {
+    pub fn without_session(
+        target: impl Into<String>,
+        cause: Cause,
+        phase: Phase,
+        message: impl Into<String>,
+    ) -> Report {
         let mut report = Report::empty(target.into());
         report.add_finding(Finding {
             severity: Severity::Critical,
@@ -507,7 +512,13 @@ mod tests {
     #[test]
     fn first_most_severe_finding_sets_verdict_and_cause() {
         let mut r = Report::empty("mx".into());
-        r.add_finding(Finding { severity: Severity::Info, cause: None, phase: None, message: "bare LF".into(), server_text: None });
+        r.add_finding(Finding {
+            severity: Severity::Info,
+            cause: None,
+            phase: None,
+            message: "bare LF".into(),
+            server_text: None,
+        });
         assert_eq!((r.verdict, r.cause), (Verdict::Up, None));
         r.add_finding(finding(Severity::Warning, Cause::CertificateExpiring));
         r.add_finding(finding(Severity::Warning, Cause::SlowResponse));

@@ -1,0 +1,132 @@
+//! Certificates as people read them: parsed with x509-parser from the DER the server presented, whether or not
+//! it verified, so a report can say "expired 12 days ago" rather than "handshake failed".
+
+use x509_parser::extensions::GeneralName;
+use x509_parser::objects::{oid_registry, oid2sn};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::report::CertificateInfo;
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// Parses one DER certificate. `now_unix` is the wall time the days left are counted from.
+pub(crate) fn describe(der: &[u8], now_unix: i64) -> CertificateInfo {
+    let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref());
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return CertificateInfo {
+            subject: "<unparseable certificate>".to_owned(),
+            sha256,
+            ..CertificateInfo::default()
+        };
+    };
+    let not_before = cert.validity().not_before.timestamp();
+    let not_after = cert.validity().not_after.timestamp();
+    let sans = match cert.subject_alternative_name() {
+        Ok(Some(ext)) => ext.value.general_names.iter().filter_map(general_name).collect(),
+        _ => Vec::new(),
+    };
+    CertificateInfo {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        sans,
+        serial: cert.raw_serial_as_string().replace(':', ""),
+        not_before: rfc3339(not_before),
+        not_after: rfc3339(not_after),
+        not_after_unix: not_after,
+        days_left: (not_after - now_unix).div_euclid(SECONDS_PER_DAY),
+        key_algorithm: key_algorithm(&cert),
+        signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
+        sha256,
+    }
+}
+
+fn general_name(name: &GeneralName<'_>) -> Option<String> {
+    match name {
+        GeneralName::DNSName(dns) => Some(format!("DNS:{dns}")),
+        GeneralName::IPAddress(bytes) => match bytes.len() {
+            4 => Some(format!("IP:{}", std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).ok()?))),
+            16 => Some(format!("IP:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).ok()?))),
+            _ => None,
+        },
+        GeneralName::RFC822Name(mail) => Some(format!("email:{mail}")),
+        GeneralName::URI(uri) => Some(format!("URI:{uri}")),
+        _ => None,
+    }
+}
+
+fn key_algorithm(cert: &X509Certificate<'_>) -> String {
+    let spki = cert.public_key();
+    let algorithm = oid_name(&spki.algorithm.algorithm);
+    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|oid| oid_name(&oid));
+    let bits = spki.parsed().map(|k| k.key_size()).unwrap_or(0);
+    match (curve, bits) {
+        (Some(curve), _) => format!("{algorithm} {curve}"),
+        (None, 0) => algorithm,
+        (None, bits) => format!("{algorithm} {bits}"),
+    }
+}
+
+fn oid_name(oid: &x509_parser::der_parser::oid::Oid<'_>) -> String {
+    oid2sn(oid, oid_registry()).map(str::to_owned).unwrap_or_else(|_| oid.to_id_string())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, Howard Hinnant's civil-from-days).
+pub(crate) fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(SECONDS_PER_DAY);
+    let secs = unix.rem_euclid(SECONDS_PER_DAY);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn describes_a_generated_certificate() {
+        let mut params = rcgen::CertificateParams::new(vec!["mx.test".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2026, 12, 31);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "mx.test");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let now = 1_795_000_000; // 2026-11-18
+        let info = describe(cert.der(), now);
+        assert_eq!(info.subject, "CN=mx.test");
+        assert_eq!(info.sans, ["DNS:mx.test", "IP:127.0.0.1"]);
+        assert_eq!(info.not_after, "2026-12-31T00:00:00Z");
+        assert_eq!(info.days_left, 42);
+        assert!(
+            info.key_algorithm.contains("prime256v1") || info.key_algorithm.contains("P-256"),
+            "{}",
+            info.key_algorithm
+        );
+        assert_eq!(info.signature_algorithm, "ecdsa-with-SHA256");
+        assert_eq!(info.sha256.len(), 64);
+        assert_eq!(describe(cert.der(), 1_798_675_200 + 3 * 86_400).days_left, -3);
+    }
+}
