@@ -60,6 +60,7 @@ pub mod capabilities;
 mod certificate;
 pub mod command;
 mod config;
+pub mod connect;
 mod error;
 mod probe;
 pub mod reply;
@@ -78,6 +79,7 @@ pub use config::{
     AddressFamily, AuthConfig, Envelope, EnvelopeAction, Expectations, ProbeConfig, ProbeConfigBuilder, Thresholds,
     Timeouts, TlsMode,
 };
+pub use connect::RunError;
 pub use error::{ConfigError, UsageError};
 pub use probe::{Output, Probe, TlsRequest};
 pub use reply::{EnhancedCode, OwnedReply, Reply, ReplyCode, ReplyLimits, ReplyParser};

@@ -109,8 +109,14 @@ pub struct Probe {
 impl Probe {
     /// A probe of a connection established at `now`.
     pub fn new(config: ProbeConfig, now: Instant) -> Probe {
+        let overall_deadline = now + config.inner().timeouts.overall;
+        Probe::with_deadline(config, now, overall_deadline)
+    }
+
+    /// A probe of a connection established at `now` that must end by `overall_deadline`: adapters start the
+    /// overall clock before DNS and connect, so the configured overall timeout bounds the whole check.
+    pub fn with_deadline(config: ProbeConfig, now: Instant, overall_deadline: Instant) -> Probe {
         let inner = config.inner();
-        let overall_deadline = now + inner.timeouts.overall;
         let state = if inner.tls_mode == TlsMode::Implicit {
             State::Tls {
                 requested: false,

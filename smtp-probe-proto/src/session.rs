@@ -58,7 +58,14 @@ impl Session {
     /// A session on a connection established at `now`. `wall` is the current wall-clock time, against which
     /// certificates are checked and their days left counted.
     pub fn new(config: ProbeConfig, now: Instant, wall: SystemTime) -> Session {
-        Session { probe: Probe::new(config.clone(), now), config, wall, tls: None, scratch: Vec::new(), closing: false }
+        let overall_deadline = now + config.timeouts().overall;
+        Session::with_deadline(config, now, wall, overall_deadline)
+    }
+
+    /// As [`new`](Self::new), with the overall deadline given: adapters start it before DNS and connect.
+    pub fn with_deadline(config: ProbeConfig, now: Instant, wall: SystemTime, overall_deadline: Instant) -> Session {
+        let probe = Probe::with_deadline(config.clone(), now, overall_deadline);
+        Session { probe, config, wall, tls: None, scratch: Vec::new(), closing: false }
     }
 
     /// Bytes read from the socket.

@@ -1,0 +1,148 @@
+//! Probe SMTP servers from tokio: a thin byte pump around [`smtp_probe_proto::Session`], which does all SMTP and
+//! TLS work in memory. This crate resolves, connects, moves bytes and sleeps until the deadlines the session
+//! asks for — nothing else.
+//!
+//! ```no_run
+//! use smtp_probe_tokio::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (target, _) = Target::parse("submission://mail.example.com")?;
+//! let config = ProbeConfig::builder(&target.host)
+//!     .tls(TlsMode::StartTlsRequired)
+//!     .ehlo_name("monitor.example.com")
+//!     .certificate_days(Some(21), Some(7))
+//!     .build()?;
+//! let report = probe(&target, &config).await?;
+//! if report.verdict != Verdict::Up {
+//!     eprintln!("{}", report.summary());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! A runnable version against a local test server:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use smtp_probe_tokio::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//! let server = smtp_probe_testserver::Responder::new().start()?;
+//! let target = Target::new("127.0.0.1", server.port());
+//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
+//! let report = probe(&target, &config).await?;
+//! assert_eq!(report.verdict, Verdict::Up);
+//! # Ok(()) }
+//! ```
+//!
+//! Dropping the future closes the socket: a probe never outlives its caller's interest.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+use smtp_probe_proto::connect::{self, ConnectFailure};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout_at;
+
+pub use smtp_probe_proto::{
+    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+};
+use smtp_probe_proto::{Session, SessionOutput};
+
+/// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
+const READ_CHUNK: usize = 4096;
+
+/// Probes `target` once and returns the report. With [`AddressFamily::Both`], each family is probed and the worst
+/// report is returned (the others are noted in its findings); use [`probe_each`] for all of them.
+///
+/// `Err` only when the probe cannot run at all (an invalid target); everything the network or the server does is
+/// in the report.
+pub async fn probe(target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
+    let reports = probe_each(target, config).await?;
+    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+}
+
+/// Probes `target`, one report per address group of the address-family policy (one, or one per family for
+/// [`AddressFamily::Both`]).
+pub async fn probe_each(target: &Target, config: &ProbeConfig) -> Result<Vec<Report>, Error> {
+    connect::check_target(target)?;
+    let start = Instant::now();
+    let deadline = connect::overall_deadline(config, start);
+    let addrs = match connect::literal_address(target) {
+        Some(addr) => vec![addr],
+        None => match timeout_at(deadline.into(), tokio::net::lookup_host((target.host.as_str(), target.port))).await {
+            Ok(Ok(addrs)) => addrs.collect(),
+            Ok(Err(e)) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
+            Err(_) => return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]),
+        },
+    };
+    let groups = connect::plan(&addrs, config.address_family());
+    if groups.is_empty() {
+        return Ok(vec![connect::no_address(config, target)]);
+    }
+    let mut reports = Vec::with_capacity(groups.len());
+    for group in groups {
+        reports.push(probe_group(&group, config, deadline).await);
+    }
+    Ok(reports)
+}
+
+async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: Instant) -> Report {
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for &addr in &group.addrs {
+        let attempt = Instant::now();
+        let budget = connect::connect_budget(config, attempt, deadline);
+        match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let connected = Instant::now();
+                let mut report = drive(stream, config, connected, deadline).await;
+                connect::finish_report(&mut report, addr, connected - attempt, group.family);
+                return report;
+            }
+            Ok(Err(e)) => failures.push((addr, ConnectFailure::Io(e))),
+            Err(_) => failures.push((addr, ConnectFailure::TimedOut(budget))),
+        }
+    }
+    connect::connect_failed(config, &failures, started.elapsed())
+}
+
+/// Runs a session over an already connected stream (for callers who connect themselves, e.g. through a proxy).
+pub async fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
+    let now = Instant::now();
+    let peer: Option<SocketAddr> = stream.peer_addr().ok();
+    let mut report = drive(stream, config, now, connect::overall_deadline(config, now)).await;
+    report.address = peer.map(|a| a.to_string());
+    report
+}
+
+/// The pump: session output to the socket, socket input and deadlines to the session.
+async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
+    let _ = stream.set_nodelay(true);
+    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let mut buf = [0u8; READ_CHUNK];
+    loop {
+        match session.poll_output(Instant::now()) {
+            SessionOutput::Transmit(bytes) => {
+                // A peer that stops reading cannot hold the probe past its deadline.
+                let until = session.next_deadline().unwrap_or(deadline);
+                match timeout_at(until.into(), stream.write_all(&bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => session.handle_eof(Instant::now()),
+                    Err(_) => session.handle_timeout(Instant::now()),
+                }
+            }
+            SessionOutput::Timeout(until) => match timeout_at(until.into(), stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(Instant::now()),
+                Ok(Ok(n)) => session.handle_input(Instant::now(), &buf[..n]),
+                Err(_) => session.handle_timeout(Instant::now()),
+            },
+            SessionOutput::Done(report) => {
+                let _ = stream.shutdown().await;
+                return *report;
+            }
+            _ => unreachable!("SessionOutput has no other variants yet"),
+        }
+    }
+}
