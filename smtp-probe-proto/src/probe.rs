@@ -748,8 +748,11 @@ impl Probe {
         let State::Await(pending) = &self.state else { return };
         let (expect, phase, sent) = (pending.expect, pending.phase, pending.sent);
         if expect == Expect::Quit {
-            // Servers may close without answering QUIT: that is not a failure.
+            // Servers may close without answering QUIT (often right after a 5xx): not a failure, but say so, with
+            // the reply it followed, rather than leave an unexplained EOF.
+            let message = self.closed_after("without answering QUIT");
             self.push_unanswered_step();
+            self.add_finding(Severity::Info, None, Some(phase), message, None);
             self.finish();
             return;
         }
@@ -791,6 +794,14 @@ impl Probe {
         } else {
             let shown = &buffered[..buffered.len().min(64)];
             format!(" (partial reply received: \"{}\")", shown.escape_ascii())
+        }
+    }
+
+    /// `the server closed the connection <what>, after "<last reply>"`: item 22, never an opaque EOF.
+    fn closed_after(&self, what: &str) -> String {
+        match &self.last_reply {
+            Some(last) => format!("the server closed the connection {what}, after \"{last}\""),
+            None => format!("the server closed the connection {what}"),
         }
     }
 
@@ -838,6 +849,12 @@ impl Probe {
         self.add_finding(severity, Some(cause), Some(phase), message, reply);
         match then {
             Then::Quit if !self.eof && self.now < self.overall_deadline => self.quit(),
+            Then::Quit if self.eof => {
+                // The peer closed right after this reply: no QUIT to send, but say so rather than drop the EOF.
+                let message = self.closed_after("before QUIT could be sent");
+                self.add_finding(Severity::Info, None, Some(phase), message, None);
+                self.finish();
+            }
             _ => self.finish(),
         }
     }
