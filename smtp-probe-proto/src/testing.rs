@@ -262,17 +262,23 @@ impl Harness {
         };
         self.fed += bytes.len();
         let last = pieces.len() - 1;
+        let mut tls_requested = false;
         for (i, piece) in pieces.into_iter().enumerate() {
             self.probe.handle_input(self.now, piece);
-            if i < last {
+            if i < last && !tls_requested {
                 // Let the probe look at the partial input, as it would between two reads.
                 match self.probe.poll_output(self.now) {
                     Output::Timeout(_) => {}
                     Output::Transmit(bytes) => self.client_sent(&bytes),
                     Output::Done(_) => return,
-                    Output::StartTls(_) => self.tls(),
+                    // The rest of this write went out in plaintext before any handshake: it reaches the probe
+                    // before the handshake's result does, never as if it had come through TLS.
+                    Output::StartTls(_) => tls_requested = true,
                 }
             }
+        }
+        if tls_requested {
+            self.tls();
         }
     }
 }
