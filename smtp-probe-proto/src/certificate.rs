@@ -44,8 +44,8 @@ fn general_name(name: &GeneralName<'_>) -> Option<String> {
     match name {
         GeneralName::DNSName(dns) => Some(format!("DNS:{dns}")),
         GeneralName::IPAddress(bytes) => match bytes.len() {
-            4 => Some(format!("IP:{}", std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).ok()?))),
-            16 => Some(format!("IP:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).ok()?))),
+            4 => Some(format!("IP:{}", core::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).ok()?))),
+            16 => Some(format!("IP:{}", core::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).ok()?))),
             _ => None,
         },
         GeneralName::RFC822Name(mail) => Some(format!("email:{mail}")),

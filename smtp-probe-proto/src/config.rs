@@ -500,7 +500,7 @@ impl ProbeConfigBuilder {
 /// Whether a target is a DNS name rather than an IP address literal.
 fn looks_like_a_name(target: &str) -> bool {
     let bare = target.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<std::net::IpAddr>().is_err()
+    bare.parse::<core::net::IpAddr>().is_err()
 }
 
 #[cfg(test)]

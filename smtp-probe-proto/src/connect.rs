@@ -3,7 +3,7 @@
 //! Adapters only resolve, connect and pump bytes; the meaning lives here, once.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::config::{AddressFamily, ProbeConfig};
