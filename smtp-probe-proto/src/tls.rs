@@ -327,7 +327,9 @@ impl TlsLayer {
     ) -> Result<TlsLayer, TlsFailure> {
         let server_name = ServerName::try_from(name.trim_start_matches('[').trim_end_matches(']').to_owned())
             .map_err(|e| TlsFailure::Handshake { reason: format!("{name:?} is not a valid TLS server name: {e}") })?;
-        let sni = matches!(server_name, ServerName::DnsName(_)).then(|| name.to_owned());
+        // rustls sends a DNS name without its trailing dot (RFC 6066): report what is sent.
+        let sni =
+            matches!(server_name, ServerName::DnsName(_)).then(|| name.strip_suffix('.').unwrap_or(name).to_owned());
         let wall_since_epoch = wall.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
         let seen = Arc::new(Mutex::new(Seen::default()));
         let verifier = RecordingVerifier {
