@@ -34,6 +34,7 @@ pub(crate) fn describe(der: &[u8], now_unix: i64) -> CertificateInfo {
         not_after: rfc3339(not_after),
         not_after_unix: not_after,
         days_left: (not_after - now_unix).div_euclid(SECONDS_PER_DAY),
+        seconds_left: not_after - now_unix,
         key_algorithm: key_algorithm(&cert),
         signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
         sha256,

@@ -924,7 +924,14 @@ fn describe_certificate_problem(problem: &crate::report::CertificateProblem, inf
     use crate::report::CertificateProblem as P;
     let Some(leaf) = info.leaf() else { return problem.to_string() };
     match problem {
-        P::Expired => format!("certificate {} expired {} days ago ({})", leaf.subject, -leaf.days_left, leaf.not_after),
+        P::Expired => {
+            let ago = match (-leaf.seconds_left).div_euclid(86_400) {
+                0 => "less than a day ago".to_owned(),
+                1 => "1 day ago".to_owned(),
+                days => format!("{days} days ago"),
+            };
+            format!("certificate {} expired {ago} ({})", leaf.subject, leaf.not_after)
+        }
         P::NotYetValid => format!("certificate {} is not valid before {}", leaf.subject, leaf.not_before),
         P::NameMismatch => format!(
             "certificate {} is not valid for {} (it names {})",

@@ -284,8 +284,10 @@ pub struct CertificateInfo {
     pub not_after: String,
     /// notAfter as Unix seconds.
     pub not_after_unix: i64,
-    /// Whole days from the probe's wall time to notAfter (negative once expired).
+    /// Whole days from the probe's wall time to notAfter, rounded down (negative once expired).
     pub days_left: i64,
+    /// Seconds from the probe's wall time to notAfter (negative once expired).
+    pub seconds_left: i64,
     /// Public key algorithm, e.g. `"EC P-256"` or `"RSA 2048"`.
     pub key_algorithm: String,
     /// Signature algorithm, e.g. `"ecdsa-with-SHA256"`.
