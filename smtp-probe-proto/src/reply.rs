@@ -472,9 +472,9 @@ impl ReplyParser {
                 line
             }
         };
-        if line.len() > self.limits.max_line_len {
-            return Err(self.fail(ReplyError::LineTooLong { limit: self.limits.max_line_len }));
-        }
+        // The head is judged before the length, as in `check_partial_line`: however the line was cut into
+        // reads, it fails the same way.
+        let too_long = line.len() > self.limits.max_line_len;
         let (code, is_last) = match parse_line_head(line) {
             Ok(head) => head,
             Err(kind) => {
@@ -482,6 +482,9 @@ impl ReplyParser {
                 return Err(self.fail(err));
             }
         };
+        if too_long {
+            return Err(self.fail(ReplyError::LineTooLong { limit: self.limits.max_line_len }));
+        }
         self.seen_line = true;
         match self.code {
             None => self.code = Some(code),
@@ -501,13 +504,13 @@ impl ReplyParser {
     /// peer cannot make us wait for a line end that will never come.
     fn check_partial_line(&mut self) -> Result<(), ReplyError> {
         let partial = &self.buf[self.line_start..];
-        if partial.len() > self.limits.max_line_len + 1 {
-            return Err(self.fail(ReplyError::LineTooLong { limit: self.limits.max_line_len }));
-        }
         let head = &partial[..partial.len().min(4)];
         if let Some(kind) = prefix_error(head) {
             let err = self.line_error(kind, partial);
             return Err(self.fail(err));
+        }
+        if partial.len() > self.limits.max_line_len + 1 {
+            return Err(self.fail(ReplyError::LineTooLong { limit: self.limits.max_line_len }));
         }
         Ok(())
     }
@@ -568,18 +571,20 @@ fn parse_line_head(line: &[u8]) -> Result<(ReplyCode, bool), LineError> {
     }
 }
 
-/// What is wrong with the first bytes (up to four) of a line, if anything is already certain.
+/// What is wrong with the first bytes (up to four) of a line, if anything is already certain. Checked in the
+/// order of `parse_line_head` (three digits, then their range, then the separator), so a cut line fails as the
+/// whole line would: `0` then `\0` is not a code at all (not SMTP), not an out-of-range one.
 fn prefix_error(head: &[u8]) -> Option<LineError> {
-    for (i, &b) in head.iter().enumerate() {
-        match i {
-            0..=2 if !b.is_ascii_digit() => return Some(LineError::NotACode),
-            0 if !(b'2'..=b'5').contains(&b) => return Some(LineError::CodeOutOfRange),
-            1 if !(b'0'..=b'5').contains(&b) => return Some(LineError::CodeOutOfRange),
-            3 if !matches!(b, b' ' | b'-' | b'\r') => return Some(LineError::BadSeparator),
-            _ => {}
-        }
+    if head.iter().take(3).any(|b| !b.is_ascii_digit()) {
+        return Some(LineError::NotACode);
     }
-    None
+    match head {
+        [d0, d1, _, ..] if !(b'2'..=b'5').contains(d0) || !(b'0'..=b'5').contains(d1) => {
+            Some(LineError::CodeOutOfRange)
+        }
+        [_, _, _, sep, ..] if !matches!(sep, b' ' | b'-' | b'\r') => Some(LineError::BadSeparator),
+        _ => None,
+    }
 }
 
 /// Names what a non-SMTP byte stream looks like, so a report can say more than "garbage".
