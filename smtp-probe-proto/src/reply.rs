@@ -509,7 +509,7 @@ impl ReplyParser {
             let err = self.line_error(kind, partial);
             return Err(self.fail(err));
         }
-        if partial.len() > self.limits.max_line_len + 1 {
+        if partial.len() > self.limits.max_line_len.saturating_add(1) {
             return Err(self.fail(ReplyError::LineTooLong { limit: self.limits.max_line_len }));
         }
         Ok(())
