@@ -575,7 +575,12 @@ impl Probe {
         let caps = self.report.effective_capabilities().cloned().unwrap_or_default();
         let phase = if self.tls_active { Phase::EhloTls } else { Phase::Ehlo };
         for keyword in &expectations.capabilities {
-            if !caps.has(*keyword) {
+            // STARTTLS is offered only before TLS (RFC 3207 §4.2 forbids it after): judge it on the first EHLO.
+            let offered = match keyword {
+                crate::Keyword::StartTls => self.report.capabilities.as_ref().is_some_and(Capabilities::starttls),
+                _ => caps.has(*keyword),
+            };
+            if !offered {
                 let message = format!("the server does not advertise {keyword}");
                 self.add_finding(Severity::Critical, Some(Cause::ExpectationFailed), Some(phase), message, None);
             }
