@@ -126,7 +126,7 @@ impl Default for Timeouts {
 
 /// Everything a probe needs to know. Cheap to clone (shared), so one configuration can drive many probes.
 #[derive(Debug, Clone)]
-pub struct ProbeConfig(Arc<ConfigInner>);
+pub struct ProbeConfig(pub(crate) Arc<ConfigInner>);
 
 #[derive(Debug)]
 pub(crate) struct ConfigInner {

@@ -62,6 +62,7 @@ pub mod command;
 mod config;
 pub mod connect;
 mod error;
+pub mod mx;
 mod probe;
 pub mod reply;
 mod report;

@@ -50,6 +50,13 @@ pub use smtp_probe_proto::{
 };
 use smtp_probe_proto::{Session, SessionOutput};
 
+#[cfg(feature = "mx")]
+mod mx;
+#[cfg(feature = "mx")]
+pub use mx::{hickory_resolver, probe_mx, probe_mx_with_resolver, system_resolver};
+#[cfg(feature = "mx")]
+pub use smtp_probe_proto::mx::{MxHostReport, MxReport};
+
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;
 
@@ -77,15 +84,20 @@ pub async fn probe_each(target: &Target, config: &ProbeConfig) -> Result<Vec<Rep
             Err(_) => return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]),
         },
     };
-    let groups = connect::plan(&addrs, config.address_family());
+    Ok(probe_addrs(target, &addrs, config, deadline).await)
+}
+
+/// Probes resolved addresses of `target`, one report per address group of the policy.
+async fn probe_addrs(target: &Target, addrs: &[SocketAddr], config: &ProbeConfig, deadline: Instant) -> Vec<Report> {
+    let groups = connect::plan(addrs, config.address_family());
     if groups.is_empty() {
-        return Ok(vec![connect::no_address(config, target)]);
+        return vec![connect::no_address(config, target)];
     }
     let mut reports = Vec::with_capacity(groups.len());
     for group in groups {
         reports.push(probe_group(&group, config, deadline).await);
     }
-    Ok(reports)
+    reports
 }
 
 async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: Instant) -> Report {

@@ -1,0 +1,631 @@
+//! MX mode, without IO: from a domain and what its MX lookup returned, which hosts to probe, and from their
+//! reports one [`MxReport`] for the domain. Adapters resolve (MX, then A/AAAA of each host), probe each host
+//! and hand the reports back; the meaning lives here.
+//!
+//! The rules:
+//!
+//! - **MX records**: hosts in preference order (lowest first); equal preferences keep the resolver's order
+//!   (senders pick among them at random, a monitor wants a stable order). Trailing dots are trimmed, a host
+//!   listed twice is probed once, at its best preference.
+//! - **No MX records** (the name exists, NODATA): the implicit MX of RFC 5321 §5.1, the domain itself at
+//!   preference 0, flagged [`MxReport::implicit_mx`]. If the domain has no address either, that host's report
+//!   is a `dns_failure`.
+//! - **Null MX** (RFC 7505, a single MX record whose exchange is `.`): nothing is probed; the report is
+//!   **down** with cause `dns_failure` and [`MxReport::null_mx`] set. Someone who checks a domain in MX mode
+//!   wants to know whether mail to it can be delivered, and with a null MX it cannot: every sender bounces at
+//!   once (`556 5.1.10`). That is decided entirely in DNS before any server is contacted, hence `dns_failure`
+//!   (the cause vocabulary is fixed); `null_mx` tells it apart from a lookup that failed, so a domain that
+//!   deliberately receives no mail can be recognised (and should not be monitored in MX mode). A `.` mixed
+//!   with real MX records breaks RFC 7505 §3; it is skipped (senders cannot deliver to it either) and noted.
+//! - **NXDOMAIN**, or a lookup that failed (SERVFAIL, refused, no answer): down, `dns_failure`, no hosts.
+//! - **Aggregate verdict** over the hosts, each host's verdict being the worst of its reports (with
+//!   [`AddressFamily::Both`](crate::AddressFamily::Both) every family of a host must work, as in a single
+//!   probe):
+//!   - **up** when every host is up;
+//!   - **degraded** when at least one host is not down (mail still flows, maybe only through a backup MX) but
+//!     not every host is up;
+//!   - **down** when every host is down: no MX host can take mail.
+//!
+//!   The cause is that of the best-preference host that is not up: the one senders try first.
+
+use core::fmt;
+use core::net::IpAddr;
+use std::sync::Arc;
+
+use crate::command::SafeText;
+use crate::config::{ConfigInner, ProbeConfig};
+use crate::error::ConfigError;
+use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict};
+
+/// One MX record as the resolver returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxRecord {
+    /// The preference: lower is tried first.
+    pub preference: u16,
+    /// The exchange host, with or without its trailing dot; `.` (or empty) is the null MX target.
+    pub exchange: String,
+}
+
+impl MxRecord {
+    /// A record from its parts.
+    pub fn new(preference: u16, exchange: impl Into<String>) -> MxRecord {
+        MxRecord { preference, exchange: exchange.into() }
+    }
+}
+
+/// What the MX lookup of a domain said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MxAnswer {
+    /// MX records, in the order the resolver returned them. An empty list counts as [`MxAnswer::NoData`].
+    Records(Vec<MxRecord>),
+    /// The name exists but has no MX records (NOERROR with an empty answer): the implicit MX applies.
+    NoData,
+    /// The name does not exist (NXDOMAIN).
+    NxDomain,
+    /// No usable answer: SERVFAIL, REFUSED, a timeout, no resolver configuration. The text says which.
+    Failed(String),
+}
+
+/// A host to probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MxHost {
+    /// Its MX preference (0 for the implicit MX).
+    pub preference: u16,
+    /// The host name, without a trailing dot.
+    pub host: String,
+}
+
+/// What to do for a domain, decided from its MX answer by [`plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MxPlan {
+    /// Probe these hosts, then hand the reports to [`MxProbe::finish`].
+    Probe(MxProbe),
+    /// Nothing to probe (null MX, NXDOMAIN, failed lookup): this is the result.
+    Done(MxReport),
+}
+
+/// The hosts of a domain to probe, in preference order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxProbe {
+    /// The domain, without a trailing dot.
+    pub domain: String,
+    /// Whether the host is the domain itself because it has no MX records.
+    pub implicit_mx: bool,
+    /// The hosts, best preference first. Never empty.
+    pub hosts: Vec<MxHost>,
+    findings: Vec<Finding>,
+}
+
+/// One MX host and every report made for it (one per address group of the address-family policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct MxHostReport {
+    /// Its MX preference (0 for the implicit MX).
+    pub preference: u16,
+    /// The host name, without a trailing dot.
+    pub host: String,
+    /// The worst verdict of its reports (down when there are none).
+    pub verdict: Verdict,
+    /// The cause of the first report with that verdict.
+    pub cause: Option<Cause>,
+    /// The reports, as the adapter made them.
+    pub reports: Vec<Report>,
+}
+
+impl MxHostReport {
+    /// A host's result from its reports.
+    pub fn new(host: MxHost, reports: Vec<Report>) -> MxHostReport {
+        let (verdict, cause) = match reports.iter().max_by_key(|r| r.verdict) {
+            // max_by_key returns the last maximum; the cause is that of the first.
+            Some(worst) => (worst.verdict, reports.iter().find(|r| r.verdict == worst.verdict).and_then(|r| r.cause)),
+            None => (Verdict::Down, None),
+        };
+        MxHostReport { preference: host.preference, host: host.host, verdict, cause, reports }
+    }
+}
+
+/// The result of MX mode for a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct MxReport {
+    /// The domain, without a trailing dot.
+    pub domain: String,
+    /// The aggregate verdict (see the [module documentation](self)).
+    pub verdict: Verdict,
+    /// The primary cause: that of the best-preference host that is not up, or `dns_failure` when nothing
+    /// could be probed; `None` when up.
+    pub cause: Option<Cause>,
+    /// The domain publishes a null MX (RFC 7505): it accepts no mail. Nothing was probed.
+    pub null_mx: bool,
+    /// The domain has no MX records; its own address was probed (RFC 5321 §5.1).
+    pub implicit_mx: bool,
+    /// Every host probed, best preference first.
+    pub hosts: Vec<MxHostReport>,
+    /// What was decided and why, in order: DNS outcomes, skipped records, hosts that are not up. The first
+    /// finding of the highest severity carries the verdict's cause, as in a [`Report`].
+    pub findings: Vec<Finding>,
+}
+
+impl MxReport {
+    fn new(domain: String, findings: Vec<Finding>) -> MxReport {
+        let mut report = MxReport {
+            domain,
+            verdict: Verdict::Up,
+            cause: None,
+            null_mx: false,
+            implicit_mx: false,
+            hosts: Vec::new(),
+            findings: Vec::new(),
+        };
+        for finding in findings {
+            report.add_finding(finding);
+        }
+        report
+    }
+
+    fn add_finding(&mut self, finding: Finding) {
+        let verdict = match finding.severity {
+            Severity::Info => Verdict::Up,
+            Severity::Warning => Verdict::Degraded,
+            Severity::Critical => Verdict::Down,
+        };
+        if verdict > self.verdict {
+            self.verdict = verdict;
+            self.cause = finding.cause;
+        }
+        self.findings.push(finding);
+    }
+
+    /// The finding that set the verdict, if the domain is not up.
+    pub fn primary_finding(&self) -> Option<&Finding> {
+        let severity = match self.verdict {
+            Verdict::Up => return None,
+            Verdict::Degraded => Severity::Warning,
+            Verdict::Down => Severity::Critical,
+        };
+        self.findings.iter().find(|f| f.severity == severity)
+    }
+
+    /// One line for people: `degraded: connect_refused (connect): mx1.example.com (preference 10) is down: ...`.
+    pub fn summary(&self) -> String {
+        match self.primary_finding() {
+            None => format!("{}: all {} MX host(s) of {} are up", self.verdict, self.hosts.len(), self.domain),
+            Some(f) => {
+                let mut line = format!("{}: {}", self.verdict, f.cause.map_or("unknown", Cause::as_str));
+                if let Some(phase) = f.phase {
+                    line.push_str(&format!(" ({phase})"));
+                }
+                line.push_str(": ");
+                line.push_str(&f.message);
+                line
+            }
+        }
+    }
+}
+
+impl fmt::Display for MxReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())
+    }
+}
+
+/// Checks a domain for MX mode and returns it without its trailing dot.
+pub fn normalize_domain(domain: &str) -> Result<String, ConfigError> {
+    let domain = domain.trim();
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if domain.is_empty() {
+        return Err(ConfigError::Empty { field: "domain" });
+    }
+    if let Some(bad) = domain.bytes().find(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b"/:[]@".contains(b))
+    {
+        return Err(ConfigError::ForbiddenByte { field: "domain", byte: bad });
+    }
+    if domain.parse::<IpAddr>().is_ok() {
+        return Err(ConfigError::Conflict("MX mode needs a domain name, not an address"));
+    }
+    Ok(domain.to_owned())
+}
+
+fn trim_dot(name: &str) -> &str {
+    name.trim().strip_suffix('.').unwrap_or(name.trim())
+}
+
+fn info(message: String) -> Finding {
+    Finding { severity: Severity::Info, cause: None, phase: Some(Phase::Resolve), message, server_text: None }
+}
+
+fn dns_failure(message: String) -> Finding {
+    Finding {
+        severity: Severity::Critical,
+        cause: Some(Cause::DnsFailure),
+        phase: Some(Phase::Resolve),
+        message,
+        server_text: None,
+    }
+}
+
+/// Decides what to probe for `domain` (trailing dot optional) from its MX answer.
+pub fn plan(domain: &str, answer: MxAnswer) -> MxPlan {
+    let domain = trim_dot(domain).to_owned();
+    let records = match answer {
+        MxAnswer::NxDomain => {
+            let finding = dns_failure(format!("{domain} does not exist (NXDOMAIN)"));
+            return MxPlan::Done(MxReport::new(domain, vec![finding]));
+        }
+        MxAnswer::Failed(why) => {
+            let finding = dns_failure(format!("MX lookup for {domain} failed: {why}"));
+            return MxPlan::Done(MxReport::new(domain, vec![finding]));
+        }
+        MxAnswer::Records(records) if !records.is_empty() => records,
+        MxAnswer::Records(_) | MxAnswer::NoData => {
+            let finding = info(format!("{domain} has no MX records: its own address is probed (implicit MX)"));
+            return MxPlan::Probe(MxProbe {
+                hosts: vec![MxHost { preference: 0, host: domain.clone() }],
+                domain,
+                implicit_mx: true,
+                findings: vec![finding],
+            });
+        }
+    };
+
+    let (null, mut real): (Vec<MxRecord>, Vec<MxRecord>) =
+        records.into_iter().partition(|r| trim_dot(&r.exchange).is_empty());
+    if real.is_empty() {
+        // Only null MX records: the domain accepts no mail.
+        let mut findings = Vec::new();
+        if null.len() > 1 || null[0].preference != 0 {
+            findings.push(info(format!(
+                "the null MX of {domain} should be a single record with preference 0 (RFC 7505 §3)"
+            )));
+        }
+        findings.push(dns_failure(format!(
+            "{domain} publishes a null MX (RFC 7505): it accepts no mail, senders bounce it at once"
+        )));
+        let mut report = MxReport::new(domain, findings);
+        report.null_mx = true;
+        return MxPlan::Done(report);
+    }
+
+    let mut findings = Vec::new();
+    if !null.is_empty() {
+        findings.push(info(format!(
+            "{domain} mixes a null MX ('.') with other MX records (RFC 7505 §3); the '.' record is skipped"
+        )));
+    }
+    real.sort_by_key(|r| r.preference); // stable: ties keep the resolver's order
+    let mut hosts: Vec<MxHost> = Vec::with_capacity(real.len());
+    for record in real {
+        let host = trim_dot(&record.exchange);
+        if hosts.iter().any(|h| h.host.eq_ignore_ascii_case(host)) {
+            findings.push(info(format!("{host} is listed more than once; probed once, at its best preference")));
+            continue;
+        }
+        hosts.push(MxHost { preference: record.preference, host: host.to_owned() });
+    }
+    MxPlan::Probe(MxProbe { domain, implicit_mx: false, hosts, findings })
+}
+
+impl MxProbe {
+    /// The report for the domain from each host's reports, given in the order of [`MxProbe::hosts`].
+    ///
+    /// # Panics
+    ///
+    /// If there is not exactly one list of reports per host.
+    pub fn finish(self, reports: Vec<Vec<Report>>) -> MxReport {
+        assert_eq!(reports.len(), self.hosts.len(), "one list of reports per MX host");
+        let hosts: Vec<MxHostReport> =
+            self.hosts.into_iter().zip(reports).map(|(host, reports)| MxHostReport::new(host, reports)).collect();
+        let mut report = MxReport::new(self.domain, self.findings);
+        report.implicit_mx = self.implicit_mx;
+        let working = hosts.iter().filter(|h| h.verdict != Verdict::Down).count();
+        // Failing hosts in preference order, so the first finding of the top severity is the best-preference one.
+        for host in hosts.iter().filter(|h| h.verdict != Verdict::Up) {
+            let what = host.reports.iter().find(|r| r.verdict == host.verdict).map(Report::summary);
+            let severity = if working > 0 { Severity::Warning } else { Severity::Critical };
+            let mut message = format!("{} (preference {}) is {}", host.host, host.preference, host.verdict);
+            if let Some(what) = what {
+                message.push_str(": ");
+                message.push_str(&what);
+            }
+            if working > 0 && host.verdict == Verdict::Down {
+                message.push_str("; mail still reaches another MX host");
+            }
+            let phase = host
+                .reports
+                .iter()
+                .find(|r| r.verdict == host.verdict)
+                .and_then(|r| r.primary_finding().and_then(|f| f.phase));
+            report.add_finding(Finding { severity, cause: host.cause, phase, message, server_text: None });
+        }
+        if working == 0 {
+            // Make the headline say it plainly, after the per-host findings that carry the cause.
+            report.findings.push(Finding {
+                severity: Severity::Info,
+                cause: None,
+                phase: None,
+                message: format!("no MX host of {} can take mail", report.domain),
+                server_text: None,
+            });
+        }
+        report.hosts = hosts;
+        report
+    }
+}
+
+/// The configuration for probing one MX host: `config` with the host as its target, and as the TLS name
+/// (SNI and certificate verification) unless `config` names one explicitly. Everything else is kept.
+pub fn host_config(config: &ProbeConfig, host: &str) -> Result<ProbeConfig, ConfigError> {
+    if let Some(bad) = host.bytes().find(|b| b.is_ascii_whitespace() || b.is_ascii_control() || *b == b'/') {
+        return Err(ConfigError::ForbiddenByte { field: "MX host", byte: bad });
+    }
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let target = SafeText::new("MX host", host)?;
+    if target.as_str().is_empty() {
+        return Err(ConfigError::Empty { field: "MX host" });
+    }
+    let inner = config.inner();
+    let is_name = |t: &str| t.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_err();
+    // The TLS name the builder derived from the old target, or one the caller set on purpose?
+    let derived = is_name(&inner.target).then(|| inner.target.clone());
+    let tls_name =
+        if inner.tls_name == derived { is_name(host).then(|| host.to_owned()) } else { inner.tls_name.clone() };
+    Ok(ProbeConfig(Arc::new(ConfigInner {
+        target: target.as_str().to_owned(),
+        tls_mode: inner.tls_mode,
+        tls_name,
+        ehlo_name: inner.ehlo_name.clone(),
+        auth: inner.auth.clone(),
+        envelope: inner.envelope.clone(),
+        expectations: inner.expectations.clone(),
+        thresholds: inner.thresholds,
+        timeouts: inner.timeouts,
+        limits: inner.limits,
+        transcript: inner.transcript,
+        address_family: inner.address_family,
+        #[cfg(feature = "rustls")]
+        tls_config: inner.tls_config.clone(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(list: &[(u16, &str)]) -> MxAnswer {
+        MxAnswer::Records(list.iter().map(|&(p, e)| MxRecord::new(p, e)).collect())
+    }
+
+    fn probe_of(plan: MxPlan) -> MxProbe {
+        match plan {
+            MxPlan::Probe(probe) => probe,
+            MxPlan::Done(report) => panic!("expected hosts to probe, got {report:?}"),
+        }
+    }
+
+    fn done(plan: MxPlan) -> MxReport {
+        match plan {
+            MxPlan::Done(report) => report,
+            MxPlan::Probe(probe) => panic!("expected a final report, got {probe:?}"),
+        }
+    }
+
+    fn hosts(probe: &MxProbe) -> Vec<(u16, &str)> {
+        probe.hosts.iter().map(|h| (h.preference, h.host.as_str())).collect()
+    }
+
+    fn up(target: &str) -> Report {
+        Report::empty(target.into())
+    }
+
+    fn degraded(target: &str, cause: Cause) -> Report {
+        let mut report = Report::empty(target.into());
+        report.add_finding(Finding {
+            severity: Severity::Warning,
+            cause: Some(cause),
+            phase: Some(Phase::Greeting),
+            message: "slow".into(),
+            server_text: None,
+        });
+        report
+    }
+
+    fn down(target: &str, cause: Cause) -> Report {
+        Report::without_session(target, cause, Phase::Connect, "no")
+    }
+
+    #[test]
+    fn hosts_in_preference_order_ties_keep_resolver_order_dots_trimmed() {
+        let probe = probe_of(plan(
+            "example.com.",
+            records(&[(20, "mx3.example.com."), (10, "mx2.example.com."), (20, "mx1.example.com."), (5, "a.")]),
+        ));
+        assert_eq!(probe.domain, "example.com");
+        assert!(!probe.implicit_mx);
+        assert_eq!(
+            hosts(&probe),
+            [(5, "a"), (10, "mx2.example.com"), (20, "mx3.example.com"), (20, "mx1.example.com")]
+        );
+        assert!(probe.findings.is_empty());
+    }
+
+    #[test]
+    fn a_host_listed_twice_is_probed_once_at_its_best_preference() {
+        let probe = probe_of(plan("example.com", records(&[(20, "MX.example.com."), (10, "mx.example.com")])));
+        assert_eq!(hosts(&probe), [(10, "mx.example.com")]);
+        assert_eq!(probe.findings.len(), 1);
+        assert_eq!(probe.findings[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn no_mx_records_means_the_implicit_mx() {
+        for answer in [MxAnswer::NoData, MxAnswer::Records(vec![])] {
+            let probe = probe_of(plan("example.com.", answer));
+            assert!(probe.implicit_mx);
+            assert_eq!(hosts(&probe), [(0, "example.com")]);
+            let report = probe.finish(vec![vec![up("example.com")]]);
+            assert!(report.implicit_mx && !report.null_mx);
+            assert_eq!((report.verdict, report.cause), (Verdict::Up, None));
+            assert!(report.findings[0].message.contains("implicit MX"));
+        }
+        // The domain without an address: the adapter's report for the host says so.
+        let probe = probe_of(plan("example.com", MxAnswer::NoData));
+        let report = probe.finish(vec![vec![down("example.com", Cause::DnsFailure)]]);
+        assert!(report.implicit_mx);
+        assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
+    }
+
+    #[test]
+    fn null_mx_is_down_with_dns_failure_and_flagged() {
+        for exchange in [".", ""] {
+            let report = done(plan("example.com", records(&[(0, exchange)])));
+            assert!(report.null_mx && !report.implicit_mx);
+            assert!(report.hosts.is_empty());
+            assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
+            assert!(report.summary().contains("null MX"), "{}", report.summary());
+            assert_eq!(report.findings.len(), 1);
+        }
+        // Not quite RFC 7505 (preference 10, or repeated), still no host to deliver to.
+        let report = done(plan("example.com", records(&[(10, ".")])));
+        assert!(report.null_mx);
+        assert_eq!(report.verdict, Verdict::Down);
+        assert_eq!(report.findings.len(), 2);
+        let report = done(plan("example.com", records(&[(0, "."), (0, ".")])));
+        assert!(report.null_mx);
+    }
+
+    #[test]
+    fn a_null_mx_among_real_records_is_skipped_and_noted() {
+        let probe = probe_of(plan("example.com", records(&[(0, "."), (10, "mx.example.com")])));
+        assert_eq!(hosts(&probe), [(10, "mx.example.com")]);
+        let report = probe.finish(vec![vec![up("mx.example.com")]]);
+        assert!(!report.null_mx);
+        assert_eq!(report.verdict, Verdict::Up);
+        assert!(report.findings[0].message.contains("RFC 7505"));
+    }
+
+    #[test]
+    fn nxdomain_and_failed_lookups_are_dns_failures() {
+        let report = done(plan("nope.example.", MxAnswer::NxDomain));
+        assert_eq!(report.domain, "nope.example");
+        assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
+        assert!(!report.null_mx && !report.implicit_mx && report.hosts.is_empty());
+        assert!(report.summary().contains("NXDOMAIN"), "{}", report.summary());
+        let report = done(plan("example.com", MxAnswer::Failed("SERVFAIL".into())));
+        assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
+        assert!(report.summary().contains("SERVFAIL"));
+    }
+
+    fn two() -> MxProbe {
+        probe_of(plan("example.com", records(&[(10, "mx1.example.com"), (20, "mx2.example.com")])))
+    }
+
+    #[test]
+    fn every_host_up_is_up() {
+        let report = two().finish(vec![vec![up("mx1")], vec![up("mx2")]]);
+        assert_eq!((report.verdict, report.cause), (Verdict::Up, None));
+        assert_eq!(report.hosts.len(), 2);
+        assert_eq!((report.hosts[0].preference, report.hosts[0].host.as_str()), (10, "mx1.example.com"));
+        assert!(report.summary().starts_with("up: all 2 MX host(s)"));
+    }
+
+    #[test]
+    fn a_down_backup_mx_is_degraded() {
+        let report = two().finish(vec![vec![up("mx1")], vec![down("mx2", Cause::ConnectRefused)]]);
+        assert_eq!((report.verdict, report.cause), (Verdict::Degraded, Some(Cause::ConnectRefused)));
+        assert_eq!(report.hosts[1].verdict, Verdict::Down);
+        assert!(report.summary().contains("mx2.example.com (preference 20) is down"), "{}", report.summary());
+    }
+
+    #[test]
+    fn a_down_primary_with_a_working_backup_is_degraded_with_the_primary_cause() {
+        let report =
+            two().finish(vec![vec![down("mx1", Cause::ConnectTimeout)], vec![degraded("mx2", Cause::SlowResponse)]]);
+        assert_eq!((report.verdict, report.cause), (Verdict::Degraded, Some(Cause::ConnectTimeout)));
+        let primary = report.primary_finding().unwrap();
+        assert_eq!(primary.phase, Some(Phase::Connect));
+        assert!(primary.message.starts_with("mx1.example.com"));
+    }
+
+    #[test]
+    fn every_host_degraded_is_degraded() {
+        let report = two().finish(vec![
+            vec![degraded("mx1", Cause::CertificateExpiring)],
+            vec![degraded("mx2", Cause::SlowResponse)],
+        ]);
+        assert_eq!((report.verdict, report.cause), (Verdict::Degraded, Some(Cause::CertificateExpiring)));
+    }
+
+    #[test]
+    fn every_host_down_is_down_with_the_best_preference_cause() {
+        let report =
+            two().finish(vec![vec![down("mx1", Cause::GreetingRejected)], vec![down("mx2", Cause::ConnectRefused)]]);
+        assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::GreetingRejected)));
+        assert!(report.summary().starts_with("down: greeting_rejected (connect): mx1.example.com"));
+        assert!(report.findings.last().unwrap().message.contains("no MX host"));
+    }
+
+    #[test]
+    fn a_host_is_as_bad_as_its_worst_family() {
+        let host = MxHost { preference: 10, host: "mx".into() };
+        let both = MxHostReport::new(host.clone(), vec![up("v4"), down("v6", Cause::NetworkUnreachable)]);
+        assert_eq!((both.verdict, both.cause), (Verdict::Down, Some(Cause::NetworkUnreachable)));
+        let first = MxHostReport::new(
+            host.clone(),
+            vec![down("v4", Cause::ConnectRefused), down("v6", Cause::NetworkUnreachable)],
+        );
+        assert_eq!(first.cause, Some(Cause::ConnectRefused));
+        let none = MxHostReport::new(host, vec![]);
+        assert_eq!(none.verdict, Verdict::Down);
+    }
+
+    #[test]
+    #[should_panic(expected = "one list of reports per MX host")]
+    fn finish_wants_one_list_per_host() {
+        two().finish(vec![vec![up("mx1")]]);
+    }
+
+    #[test]
+    fn domains_are_checked() {
+        assert_eq!(normalize_domain(" example.com. ").unwrap(), "example.com");
+        assert_eq!(normalize_domain("."), Err(ConfigError::Empty { field: "domain" }));
+        assert!(matches!(normalize_domain("a b"), Err(ConfigError::ForbiddenByte { byte: b' ', .. })));
+        assert!(matches!(normalize_domain("a\r\nb"), Err(ConfigError::ForbiddenByte { .. })));
+        assert!(normalize_domain("user@example.com").is_err());
+        assert!(normalize_domain("example.com:25").is_err());
+        assert!(normalize_domain("192.0.2.1").is_err());
+    }
+
+    #[test]
+    fn host_config_retargets_and_keeps_the_rest() {
+        let config = ProbeConfig::builder("example.com").ehlo_name("probe.example.org").build().unwrap();
+        let host = host_config(&config, "mx1.example.com.").unwrap();
+        assert_eq!(host.target(), "mx1.example.com");
+        assert_eq!(host.tls_name(), Some("mx1.example.com"));
+        assert_eq!(host.inner().ehlo_name.as_str(), "probe.example.org");
+        assert_eq!(host.timeouts(), config.timeouts());
+        // A TLS name set on purpose is kept.
+        let config = ProbeConfig::builder("example.com").tls_name("mail.example.net").build().unwrap();
+        assert_eq!(host_config(&config, "mx1.example.com").unwrap().tls_name(), Some("mail.example.net"));
+        // An address as the old target: no TLS name was derived, the host's is.
+        let config = ProbeConfig::builder("192.0.2.1").build().unwrap();
+        assert_eq!(host_config(&config, "mx1.example.com").unwrap().tls_name(), Some("mx1.example.com"));
+        assert!(host_config(&config, "mx\r\n").is_err());
+        assert!(host_config(&config, ".").is_err());
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serializes() {
+        let report = two().finish(vec![vec![up("mx1")], vec![down("mx2", Cause::ConnectRefused)]]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["verdict"], "degraded");
+        assert_eq!(json["cause"], "connect_refused");
+        assert_eq!(json["null_mx"], false);
+        assert_eq!(json["hosts"][1]["host"], "mx2.example.com");
+        assert_eq!(json["hosts"][1]["reports"][0]["cause"], "connect_refused");
+    }
+}

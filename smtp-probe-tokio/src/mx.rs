@@ -1,0 +1,191 @@
+//! MX mode (feature `mx`): probe every MX host of a domain, each address per the address-family policy, and
+//! sum them up in an [`MxReport`]. The rules (implicit MX, null MX, the aggregate verdict) are in
+//! [`smtp_probe_proto::mx`]; this module only resolves and runs the probes.
+//!
+//! Every name, the MX hosts' addresses included, is resolved through the one hickory resolver given (or the
+//! system's, read from `/etc/resolv.conf`), never through the OS's `getaddrinfo`, so a caller pointing the
+//! resolver at a DNS server of their choice gets exactly that server's view.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+pub use hickory_resolver;
+use hickory_resolver::proto::ProtoErrorKind;
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::{ResolveError, TokioResolver};
+use smtp_probe_proto::mx::{self, MxAnswer, MxHost, MxPlan, MxRecord, MxReport};
+use smtp_probe_proto::{AddressFamily, Cause, ConfigError, Phase, ProbeConfig, Report, Target, connect};
+use tokio::time::timeout_at;
+
+use crate::Error;
+
+/// The SMTP port mail exchangers listen on.
+const MX_PORT: u16 = 25;
+
+/// A resolver from the system configuration (`/etc/resolv.conf` on Unix, the registry on Windows).
+pub fn system_resolver() -> Result<TokioResolver, ResolveError> {
+    Ok(TokioResolver::builder_tokio()?.build())
+}
+
+/// Probes every MX host of `domain` on port 25 with the system resolver, all hosts at once.
+///
+/// `config` applies to each host, with the host as target and, unless `config` sets one explicitly, as the TLS
+/// name (see [`mx::host_config`]); its overall timeout bounds the MX lookup, and each host's own lookup and
+/// probe. A system resolver configuration that cannot be read is reported as a `dns_failure`.
+///
+/// To probe many domains, build one resolver and use [`probe_mx_with_resolver`]: it keeps its cache.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use smtp_probe_tokio::{probe_mx, ProbeConfig, Verdict};
+/// let config = ProbeConfig::builder("example.com").ehlo_name("monitor.example.org").build()?;
+/// let report = probe_mx("example.com", &config).await?;
+/// for host in &report.hosts {
+///     println!("{} {}: {}", host.preference, host.host, host.verdict);
+/// }
+/// if report.verdict != Verdict::Up {
+///     eprintln!("{}", report.summary());
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// `Err` only for a domain that is not one (empty, an address, forbidden bytes).
+pub async fn probe_mx(domain: &str, config: &ProbeConfig) -> Result<MxReport, Error> {
+    let domain = mx::normalize_domain(domain)?;
+    match system_resolver() {
+        Ok(resolver) => probe_mx_with_resolver(&resolver, &domain, MX_PORT, config).await,
+        Err(e) => Ok(finish_without_hosts(
+            &domain,
+            MxAnswer::Failed(format!("the system resolver configuration is unusable: {e}")),
+        )),
+    }
+}
+
+/// Probes every MX host of `domain` on `port`, resolving the MX records and then each host's A/AAAA records
+/// with `resolver`. The hosts are probed concurrently; each host's addresses as [`crate::probe_each`] does
+/// (one report, or one per family with [`AddressFamily::Both`]).
+pub async fn probe_mx_with_resolver(
+    resolver: &TokioResolver,
+    domain: &str,
+    port: u16,
+    config: &ProbeConfig,
+) -> Result<MxReport, Error> {
+    let domain = mx::normalize_domain(domain)?;
+    if port == 0 {
+        return Err(ConfigError::Conflict("the port must be a number from 1 to 65535").into());
+    }
+    let deadline = connect::overall_deadline(config, Instant::now());
+    let answer = match timeout_at(deadline.into(), resolver.mx_lookup(fqdn(&domain))).await {
+        Ok(Ok(lookup)) => MxAnswer::Records(
+            lookup.iter().map(|mx| MxRecord::new(mx.preference(), mx.exchange().to_ascii())).collect(),
+        ),
+        Ok(Err(e)) => match classify(&e) {
+            Negative::NoData => MxAnswer::NoData,
+            Negative::NxDomain => MxAnswer::NxDomain,
+            Negative::Failed(why) => MxAnswer::Failed(why),
+        },
+        Err(_) => MxAnswer::Failed("no answer before the deadline".into()),
+    };
+    match mx::plan(&domain, answer) {
+        MxPlan::Done(report) => Ok(report),
+        MxPlan::Probe(plan) => {
+            let probes = plan.hosts.iter().map(|host| probe_host(resolver, host, port, config));
+            let reports = futures_util::future::join_all(probes).await;
+            Ok(plan.finish(reports))
+        }
+    }
+}
+
+fn finish_without_hosts(domain: &str, answer: MxAnswer) -> MxReport {
+    match mx::plan(domain, answer) {
+        MxPlan::Done(report) => report,
+        MxPlan::Probe(_) => unreachable!("a failed lookup has no hosts to probe"),
+    }
+}
+
+/// One MX host: its addresses through `resolver`, then the probes, with a deadline of its own.
+async fn probe_host(resolver: &TokioResolver, host: &MxHost, port: u16, config: &ProbeConfig) -> Vec<Report> {
+    let config = match mx::host_config(config, &host.host) {
+        Ok(config) => config,
+        Err(e) => {
+            let message = format!("{}: unusable MX host name: {e}", host.host);
+            return vec![Report::without_session(host.host.clone(), Cause::DnsFailure, Phase::Resolve, message)];
+        }
+    };
+    let target = Target::new(host.host.clone(), port);
+    let deadline = connect::overall_deadline(&config, Instant::now());
+    let addrs = match timeout_at(deadline.into(), addresses(resolver, &host.host, config.address_family())).await {
+        Ok(Ok(ips)) => ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect::<Vec<_>>(),
+        Ok(Err(why)) => return vec![connect::dns_failed(&config, &target, &why)],
+        Err(_) => return vec![connect::dns_failed(&config, &target, "no answer before the deadline")],
+    };
+    crate::probe_addrs(&target, &addrs, &config, deadline).await
+}
+
+/// The addresses of `host` the policy can use: A and AAAA looked up side by side (IPv4 first, which is the
+/// order [`AddressFamily::Any`] tries them in), only one of them for the single-family policies. Empty when
+/// the name exists without such addresses; `Err` when the name does not exist or no lookup got an answer.
+async fn addresses(resolver: &TokioResolver, host: &str, family: AddressFamily) -> Result<Vec<IpAddr>, String> {
+    let name = fqdn(host);
+    let want_v4 = family != AddressFamily::Ipv6Only;
+    let want_v6 = family != AddressFamily::Ipv4Only;
+    let v4 = async {
+        if !want_v4 {
+            return Ok(Vec::new());
+        }
+        resolver.ipv4_lookup(name.as_str()).await.map(|l| l.iter().map(|a| IpAddr::V4(a.0)).collect::<Vec<_>>())
+    };
+    let v6 = async {
+        if !want_v6 {
+            return Ok(Vec::new());
+        }
+        resolver.ipv6_lookup(name.as_str()).await.map(|l| l.iter().map(|a| IpAddr::V6(a.0)).collect::<Vec<_>>())
+    };
+    let (v4, v6) = tokio::join!(v4, v6);
+    let mut addrs = Vec::new();
+    let mut failure = None;
+    for result in [v4, v6] {
+        match result {
+            Ok(found) => addrs.extend(found),
+            Err(e) => match classify(&e) {
+                Negative::NoData => {}
+                Negative::NxDomain => return Err("no such host (NXDOMAIN)".into()),
+                Negative::Failed(why) => failure = failure.or(Some(why)),
+            },
+        }
+    }
+    match failure {
+        // One family failed but the other answered: probe what there is (the failure is logged).
+        Some(why) if !addrs.is_empty() => {
+            tracing::debug!(host, %why, "one address lookup failed; probing the addresses found");
+            Ok(addrs)
+        }
+        Some(why) => Err(why),
+        None => Ok(addrs),
+    }
+}
+
+/// A name as a fully qualified one, so the resolver's search list is never applied.
+fn fqdn(name: &str) -> String {
+    format!("{}.", name.strip_suffix('.').unwrap_or(name))
+}
+
+enum Negative {
+    NoData,
+    NxDomain,
+    Failed(String),
+}
+
+/// What a failed lookup means. hickory reports SERVFAIL and REFUSED as "no records found" too, with their
+/// response code: only NOERROR is an empty answer (NODATA).
+fn classify(error: &ResolveError) -> Negative {
+    match error.proto().map(|p| p.kind()) {
+        Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) => match *response_code {
+            ResponseCode::NoError => Negative::NoData,
+            ResponseCode::NXDomain => Negative::NxDomain,
+            code => Negative::Failed(format!("the DNS server answered {code}")),
+        },
+        _ => Negative::Failed(error.to_string()),
+    }
+}
