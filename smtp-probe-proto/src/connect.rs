@@ -2,8 +2,8 @@
 //! which order, how long a connect may take, and what a failed DNS lookup or connect means as a [`Report`].
 //! Adapters only resolve, connect and pump bytes; the meaning lives here, once.
 
-use std::io;
 use core::net::{IpAddr, SocketAddr};
+use std::io;
 use std::time::{Duration, Instant};
 
 use crate::config::{AddressFamily, ProbeConfig};

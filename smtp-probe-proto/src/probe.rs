@@ -416,6 +416,18 @@ impl Probe {
             reply: Some(reply.clone()),
             duration: at - pending.sent,
         });
+        // The probe never pipelines: bytes beyond this reply arrived before the next command was sent. STARTTLS
+        // has its own, more specific check (the response-injection attack), and after QUIT nothing matters.
+        let starttls_ready = pending.expect == Expect::StartTls && reply.code == ReplyCode::SERVICE_READY;
+        if !self.parser.buffered().is_empty() && pending.expect != Expect::Quit && !starttls_ready {
+            let message = format!(
+                "the server sent data nobody asked for after the {} reply: {}",
+                pending.phase,
+                escape_head(self.parser.buffered())
+            );
+            self.fail(Severity::Critical, Cause::ProtocolViolation, pending.phase, message, Some(&reply), Then::Close);
+            return;
+        }
         self.on_reply(pending.expect, pending.phase, reply);
     }
 
@@ -797,8 +809,7 @@ impl Probe {
         if buffered.is_empty() {
             String::new()
         } else {
-            let shown = &buffered[..buffered.len().min(64)];
-            format!(" (partial reply received: \"{}\")", shown.escape_ascii())
+            format!(" (partial reply received: {})", escape_head(buffered))
         }
     }
 
@@ -949,4 +960,11 @@ fn describe_certificate_problem(problem: &crate::report::CertificateProblem, inf
         }
         other => format!("{other}: {}", leaf.subject),
     }
+}
+
+/// The first bytes of `bytes`, quoted and escaped, for messages.
+fn escape_head(bytes: &[u8]) -> String {
+    let shown = &bytes[..bytes.len().min(64)];
+    let more = if bytes.len() > shown.len() { "…" } else { "" };
+    format!("\"{}{more}\"", shown.escape_ascii())
 }

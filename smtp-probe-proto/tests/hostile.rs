@@ -405,3 +405,20 @@ fn tls_record_instead_of_greeting_is_not_smtp_with_implicit_tls_hint() {
     assert_eq!(report.cause, Some(Cause::NotSmtp));
     assert!(finding(&report, Cause::NotSmtp).message.contains("HTTP"));
 }
+
+// ---- no pipelining: a reply nobody asked for ----------------------------------------------------------------------
+
+#[test]
+fn unsolicited_reply_after_the_greeting_is_a_violation_and_never_taken_as_the_ehlo_reply() {
+    let start = start();
+    let config = builder(TlsMode::StartTlsOpportunistic).build().unwrap();
+    // A fake EHLO reply arrives with the greeting, before the probe said anything.
+    let script = vec![lines(&["220 mx.example.com ESMTP", "250 fake.example"]), expect("EHLO"), line("250 real")];
+    let (report, harness) = run_whole(&config, start, &script);
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ProtocolViolation)));
+    let violation = finding(&report, Cause::ProtocolViolation);
+    assert!(violation.message.contains("250 fake.example"), "{}", violation.message);
+    assert_eq!(violation.phase, Some(Phase::Greeting));
+    assert!(report.capabilities.is_none(), "the fake reply must not count as EHLO");
+    assert!(harness.client_lines().is_empty(), "nothing is sent to a server that breaks the protocol");
+}
