@@ -504,12 +504,13 @@ impl ReplyParser {
     /// peer cannot make us wait for a line end that will never come.
     fn check_partial_line(&mut self) -> Result<(), ReplyError> {
         let partial = &self.buf[self.line_start..];
-        let head = &partial[..partial.len().min(4)];
+        let head = &partial[..partial.len().min(5)];
         if let Some(kind) = prefix_error(head) {
             let err = self.line_error(kind, partial);
             return Err(self.fail(err));
         }
-        if partial.len() > self.limits.max_line_len.saturating_add(1) {
+        // The length counts only once the head is known good (past a CR after the code, which may yet end the line).
+        if partial.len() > self.limits.max_line_len.saturating_add(1).max(4) {
             return Err(self.fail(ReplyError::LineTooLong { limit: self.limits.max_line_len }));
         }
         Ok(())
@@ -571,7 +572,7 @@ fn parse_line_head(line: &[u8]) -> Result<(ReplyCode, bool), LineError> {
     }
 }
 
-/// What is wrong with the first bytes (up to four) of a line, if anything is already certain. Checked in the
+/// What is wrong with the first bytes (up to five) of a line, if anything is already certain. Checked in the
 /// order of `parse_line_head` (three digits, then their range, then the separator), so a cut line fails as the
 /// whole line would: `0` then `\0` is not a code at all (not SMTP), not an out-of-range one.
 fn prefix_error(head: &[u8]) -> Option<LineError> {
@@ -582,6 +583,8 @@ fn prefix_error(head: &[u8]) -> Option<LineError> {
         [d0, d1, _, ..] if !(b'2'..=b'5').contains(d0) || !(b'0'..=b'5').contains(d1) => {
             Some(LineError::CodeOutOfRange)
         }
+        // A CR after the code is the line ending only if LF comes next.
+        [_, _, _, b'\r', _, ..] => Some(LineError::BadSeparator),
         [_, _, _, sep, ..] if !matches!(sep, b' ' | b'-' | b'\r') => Some(LineError::BadSeparator),
         _ => None,
     }
