@@ -1,0 +1,226 @@
+//! The command line, as clap reads it. Meanings follow check_smtp where the option exists there.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Probe SMTP servers: can they take mail right now?
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "smtp-probe",
+    version,
+    about,
+    long_about = "Probe SMTP servers: connect, read the greeting, EHLO, STARTTLS, AUTH, MAIL FROM and RCPT TO as \
+                  asked, stop before DATA (or send a test message), and say whether each server can take mail.\n\n\
+                  TLS: without a scheme or flag, STARTTLS is used when the server offers it (opportunistic: a \
+                  server without STARTTLS is still up; once TLS is used, the certificate must verify: see --ca-file, \
+                  --tls-name, --insecure). -S (or submission://) requires STARTTLS; -s (or smtps://) uses implicit \
+                  TLS. With -D, STARTTLS is required unless a scheme or flag says otherwise.\n\n\
+                  Without any TARGET, smtp-probe starts its bundled loopback demo server and probes it.",
+    after_help = "Exit status: 0 up, 1 degraded, 2 down, 3 could not run (bad arguments, unreadable files). With \
+                  several targets, the worst.\nPassword sources, first found wins: -P, --authpass-file, the \
+                  SMTP_PROBE_PASSWORD environment variable (the last two keep it out of the process list)."
+)]
+pub struct Args {
+    /// Servers to probe: `host[:port]`, `smtp://`, `submission://` or `smtps://` URLs.
+    #[arg(
+        value_name = "TARGET",
+        help = "Servers to probe: host[:port], smtp://host[:25], submission://host[:587] (STARTTLS required) or \
+                smtps://host[:465] (implicit TLS). Several are probed concurrently"
+    )]
+    pub targets: Vec<String>,
+
+    /// Host name or address to probe (as check_smtp); added to the TARGETs.
+    #[arg(short = 'H', long = "hostname", value_name = "HOST")]
+    pub hostname: Option<String>,
+
+    /// Port for targets that do not name one (default 25; 465 with -s).
+    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Connect over IPv4 only.
+    #[arg(short = '4', long = "use-ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Connect over IPv6 only.
+    #[arg(short = '6', long = "use-ipv6")]
+    pub ipv6: bool,
+
+    /// Text the greeting must contain.
+    #[arg(short = 'e', long, value_name = "STRING")]
+    pub expect: Option<String>,
+
+    /// Name sent in EHLO/HELO [default: this machine's host name if it has a dot, else localhost].
+    #[arg(short = 'F', long, value_name = "FQDN")]
+    pub fqdn: Option<String>,
+
+    /// Sender for MAIL FROM; without `--rcpt`, the postmaster recipient is checked.
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "ADDR",
+        help = "Sender for MAIL FROM (\"\" for <>). Without --rcpt, RCPT TO:<postmaster> is checked (RFC 5321 §4.5.1)"
+    )]
+    pub from: Option<String>,
+
+    /// Recipient for RCPT TO (repeatable); needs -f. The probe stops before DATA.
+    #[arg(long, value_name = "ADDR")]
+    pub rcpt: Vec<String>,
+
+    /// Send a small test message (a unique token in X-Smtp-Probe-Token) instead of stopping before DATA.
+    #[arg(long, requires = "rcpt")]
+    pub send_test_message: bool,
+
+    /// SASL mechanism to use [default: PLAIN, then LOGIN, whichever the server offers first].
+    #[arg(short = 'A', long, value_name = "TYPE", ignore_case = true)]
+    pub authtype: Option<AuthType>,
+
+    /// User name for AUTH.
+    #[arg(short = 'U', long, value_name = "USER")]
+    pub authuser: Option<String>,
+
+    /// Password for AUTH (visible in the process list: prefer --authpass-file or SMTP_PROBE_PASSWORD).
+    #[arg(short = 'P', long, value_name = "PASSWORD", conflicts_with = "authpass_file")]
+    pub authpass: Option<String>,
+
+    /// Read the AUTH password from this file (its first line).
+    #[arg(long, value_name = "PATH")]
+    pub authpass_file: Option<PathBuf>,
+
+    /// Allow AUTH over a connection without TLS.
+    #[arg(long)]
+    pub allow_plaintext_auth: bool,
+
+    /// Require STARTTLS (down when the server does not offer it).
+    #[arg(short = 'S', long, conflicts_with = "ssl")]
+    pub starttls: bool,
+
+    /// Implicit TLS from the first byte (SMTPS; default port 465).
+    #[arg(short = 's', long = "ssl", visible_alias = "tls")]
+    pub ssl: bool,
+
+    /// Name to send as SNI and to verify the certificate against [default: the target host].
+    #[arg(long, value_name = "NAME")]
+    pub tls_name: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Report certificate problems (degraded) but carry on with the probe.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Certificate days left below which the probe is degraded (WARN) or down (CRIT).
+    #[arg(short = 'D', long = "certificate", value_name = "WARN[,CRIT]", value_parser = parse_days)]
+    pub certificate: Option<CertificateDays>,
+
+    /// Total response time, in seconds, above which the probe is degraded.
+    #[arg(short = 'w', long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub warning: Option<Duration>,
+
+    /// Total response time, in seconds, above which the probe is down.
+    #[arg(short = 'c', long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub critical: Option<Duration>,
+
+    /// Overall deadline per target, in seconds.
+    #[arg(short = 't', long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// Accepted for check_smtp compatibility: an unanswered QUIT never fails a probe.
+    #[arg(short = 'q', long)]
+    pub ignore_quit_failure: bool,
+
+    /// More detail in human output (repeatable).
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Record the conversation (credentials redacted) and show it.
+    #[arg(long)]
+    pub transcript: bool,
+
+    /// Output format.
+    #[arg(long, value_name = "FORMAT", default_value = "human", ignore_case = true)]
+    pub format: Format,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: verdict first, then phases, TLS and capabilities.
+    Human,
+    /// One JSON object per target (an array when several); see JSON-SCHEMA.md.
+    Json,
+    /// A Nagios plugin status line with perfdata.
+    Nagios,
+    /// Prometheus text exposition.
+    Prometheus,
+}
+
+/// A SASL mechanism the probe can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthType {
+    /// AUTH PLAIN (RFC 4616).
+    Plain,
+    /// AUTH LOGIN.
+    Login,
+}
+
+/// `-D WARN[,CRIT]`: certificate days-left thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateDays {
+    /// Fewer days left than this: degraded.
+    pub warning: u32,
+    /// Fewer days left than this: down.
+    pub critical: Option<u32>,
+}
+
+fn parse_days(text: &str) -> Result<CertificateDays, String> {
+    let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("{s:?} is not a number of days"));
+    match text.split_once(',') {
+        None => Ok(CertificateDays { warning: number(text)?, critical: None }),
+        Some((warning, critical)) => {
+            let days = CertificateDays { warning: number(warning)?, critical: Some(number(critical)?) };
+            if days.critical.is_some_and(|c| c > days.warning) {
+                return Err("the critical number of days must not exceed the warning one".to_owned());
+            }
+            Ok(days)
+        }
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    parse_seconds(text).and_then(|d| if d.is_zero() { Err("the timeout must be above zero".to_owned()) } else { Ok(d) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_smtp_style_values() {
+        assert_eq!(parse_days("30").unwrap(), CertificateDays { warning: 30, critical: None });
+        assert_eq!(parse_days("30,7").unwrap(), CertificateDays { warning: 30, critical: Some(7) });
+        assert!(parse_days("7,30").is_err());
+        assert!(parse_days("x").is_err());
+        assert_eq!(parse_seconds("0.25").unwrap(), Duration::from_millis(250));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("nan").is_err());
+        assert!(parse_timeout("0").is_err());
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,123 @@
+//! `smtp-probe`, the command-line SMTP monitor: can these servers take mail right now?
+//!
+//! ```text
+//! smtp-probe [OPTIONS] [TARGET]...
+//! smtp-probe mx.example.com                                   # STARTTLS when offered, human output
+//! smtp-probe -H mx.example.com -S -D 21,7 -w 2 -c 5 --format nagios
+//! smtp-probe submission://mail.example.com -U me --authpass-file pw -f me@example.com --rcpt you@example.com
+//! smtp-probe smtps://mail.example.com mx1.example.com mx2.example.com --format prometheus
+//! smtp-probe                                                  # probes the bundled loopback demo server
+//! ```
+//!
+//! The options follow check_smtp's where it has them (`-H -p -4 -6 -e -F -f -A -U -P -S -s -D -w -c -t -q -v`);
+//! the rest are smtp-probe's own (`--rcpt`, `--send-test-message`, `--tls-name`, `--ca-file`, `--insecure`,
+//! `--allow-plaintext-auth`, `--authpass-file`, `--transcript`, `--format`). Several targets are probed
+//! concurrently.
+//!
+//! Every format is rendered from the same [`Report`](smtp_probe_tokio::Report) and every format exits the same
+//! way: 0 up, 1 degraded, 2 down, 3 could not run (bad arguments included), the worst of several targets.
+//!
+//! The crate is a thin shell around `smtp-probe-tokio`: [`args`] reads the command line, [`plan`] turns it into
+//! validated probe configurations, [`runner`] probes, [`render`] prints, [`status`] maps verdicts to exit codes.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use smtp_probe_tokio::proto::ConfigError;
+
+pub mod args;
+pub mod credentials;
+pub mod demo;
+pub mod hostname;
+pub mod plan;
+pub mod render;
+pub mod runner;
+pub mod status;
+pub mod token;
+
+use args::{Args, Format};
+use status::Status;
+
+/// Why the command could not run: it exits 3 (UNKNOWN) with this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(String);
+
+impl Failure {
+    /// A failure with this message.
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure(message.into())
+    }
+
+    /// A configuration the core refused.
+    pub fn config(error: ConfigError) -> Failure {
+        Failure(format!("invalid configuration: {error}"))
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Runs the command with these arguments (the first is the program name) and returns its exit code.
+pub fn main_with_args(raw: impl IntoIterator<Item = impl Into<OsString>>) -> ExitCode {
+    let raw: Vec<OsString> = raw.into_iter().map(Into::into).collect();
+    let args = match Args::try_parse_from(&raw) {
+        Ok(args) => args,
+        Err(error) => {
+            let _ = error.print();
+            if !error.use_stderr() {
+                return ExitCode::SUCCESS; // --help, --version
+            }
+            if wants_nagios(&raw) {
+                let first =
+                    error.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+                println!("SMTP UNKNOWN - {first}");
+            }
+            return Status::Unknown.exit_code();
+        }
+    };
+    match run(&args) {
+        Ok(status) => status.exit_code(),
+        Err(failure) => {
+            eprintln!("smtp-probe: {failure}");
+            if args.format == Format::Nagios {
+                println!("SMTP UNKNOWN - {failure}");
+            }
+            Status::Unknown.exit_code()
+        }
+    }
+}
+
+/// Plans, probes, prints; returns the worst status.
+pub fn run(args: &Args) -> Result<Status, Failure> {
+    let plan = plan::plan(args)?;
+    if let Some(demo) = &plan.demo {
+        eprintln!("{}", demo.announcement());
+    }
+    let reports = runner::probe_all(&plan.probes)?;
+    let options = render::Options {
+        verbose: args.verbose,
+        transcript: args.transcript,
+        color: args.format == Format::Human && render::color_wanted(),
+        thresholds: plan.thresholds,
+    };
+    let out = render::render(args.format, &reports, &options);
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not a probe failure.
+    let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+    Ok(Status::worst(&reports))
+}
+
+/// Whether the raw arguments ask for Nagios output, so that even a rejected command line prints a status line.
+fn wants_nagios(raw: &[OsString]) -> bool {
+    let raw: Vec<String> = raw.iter().map(|a| a.to_string_lossy().to_ascii_lowercase()).collect();
+    raw.iter().any(|a| a == "--format=nagios") || raw.windows(2).any(|w| w[0] == "--format" && w[1] == "nagios")
+}

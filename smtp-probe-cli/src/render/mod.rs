@@ -1,0 +1,65 @@
+//! Every output format, rendered from the same [`Report`]s: one module per format.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use smtp_probe_tokio::Report;
+use smtp_probe_tokio::proto::{Phase, Thresholds};
+
+use crate::args::Format;
+
+pub mod human;
+pub mod json;
+pub mod nagios;
+pub mod prometheus;
+
+/// What renderers need besides the reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `-v` count: more detail in human output.
+    pub verbose: u8,
+    /// Show the transcript (human, Nagios long output) or include it (JSON).
+    pub transcript: bool,
+    /// ANSI colour in human output.
+    pub color: bool,
+    /// The thresholds the probes used (Nagios perfdata shows them).
+    pub thresholds: Thresholds,
+}
+
+/// Renders the reports in this format, ending with a newline.
+pub fn render(format: Format, reports: &[Report], options: &Options) -> String {
+    match format {
+        Format::Human => human::render(reports, options),
+        Format::Json => json::render(reports, options),
+        Format::Nagios => nagios::render(reports, options),
+        Format::Prometheus => prometheus::render(reports),
+    }
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set to something (<https://no-color.org>).
+pub fn color_wanted() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Time spent in each phase: `connect` first (when the adapter measured it), then the conversation's phases in
+/// order of first appearance, a repeated phase (several RCPT TO) added up.
+pub fn phase_durations(report: &Report) -> Vec<(&'static str, Duration)> {
+    let mut phases: Vec<(&'static str, Duration)> = Vec::new();
+    let connect_step = report.steps.iter().any(|s| s.phase == Phase::Connect);
+    if let Some(connect) = report.connect.filter(|_| !connect_step) {
+        phases.push((Phase::Connect.as_str(), connect));
+    }
+    for step in &report.steps {
+        let name = step.phase.as_str();
+        match phases.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += step.duration,
+            None => phases.push((name, step.duration)),
+        }
+    }
+    phases
+}
+
+/// A duration in milliseconds, rounded to the microsecond.
+pub fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}

@@ -1,0 +1,49 @@
+//! Nagios-style status and exit codes: 0 up, 1 degraded, 2 down, 3 could not run. Every format exits this way.
+
+use std::process::ExitCode;
+
+use smtp_probe_tokio::{Report, Verdict};
+
+/// The outcome of a run, ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Every target is up (exit 0).
+    Ok,
+    /// The worst target is degraded (exit 1).
+    Warning,
+    /// The worst target is down (exit 2).
+    Critical,
+    /// The probe could not run: bad arguments, unreadable files (exit 3).
+    Unknown,
+}
+
+impl Status {
+    /// The status a verdict stands for.
+    pub fn from_verdict(verdict: Verdict) -> Status {
+        match verdict {
+            Verdict::Up => Status::Ok,
+            Verdict::Degraded => Status::Warning,
+            Verdict::Down => Status::Critical,
+        }
+    }
+
+    /// The worst status of these reports (`Ok` for none).
+    pub fn worst(reports: &[Report]) -> Status {
+        reports.iter().map(|r| Status::from_verdict(r.verdict)).max().unwrap_or(Status::Ok)
+    }
+
+    /// The Nagios label: `OK`, `WARNING`, `CRITICAL` or `UNKNOWN`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warning => "WARNING",
+            Status::Critical => "CRITICAL",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The process exit code.
+    pub fn exit_code(self) -> ExitCode {
+        ExitCode::from(self as u8)
+    }
+}
