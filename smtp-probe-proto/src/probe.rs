@@ -907,9 +907,14 @@ impl Probe {
 
     fn assess_certificate(&mut self, info: &TlsInfo) {
         if let Some(problem) = &info.verify_error {
-            // Inspect-only mode: the handshake went ahead, but the certificate is still not valid.
-            let message =
-                format!("{} (inspect-only mode: the probe carried on)", describe_certificate_problem(problem, info));
+            // Inspect-only mode or opportunistic STARTTLS: the handshake went ahead, but the certificate is still
+            // not valid, and the report says so.
+            let why = if self.cfg().tls_mode == TlsMode::StartTlsOpportunistic {
+                "opportunistic STARTTLS: mail still flows, but the certificate does not verify"
+            } else {
+                "inspect-only mode: the probe carried on"
+            };
+            let message = format!("{} ({why})", describe_certificate_problem(problem, info));
             self.add_finding(
                 Severity::Warning,
                 Some(Cause::CertificateInvalid),

@@ -3,7 +3,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::config::ProbeConfig;
+use crate::config::{ProbeConfig, TlsMode};
 use crate::probe::{Output, Probe};
 use crate::report::{Report, TlsFailure};
 use crate::tls::{Fed, TlsLayer};
@@ -127,7 +127,10 @@ impl Session {
                 Output::StartTls(request) => {
                     let name = request.server_name.unwrap_or_else(|| self.config.target().to_owned());
                     let tls_config = self.config.tls_config();
-                    match TlsLayer::start(&tls_config, &name, now, self.wall) {
+                    // Opportunistic STARTTLS is how MTAs deliver: they encrypt without verifying, so an invalid
+                    // certificate there degrades the probe (and is reported in full) rather than stopping it.
+                    let opportunistic = self.config.tls_mode() == TlsMode::StartTlsOpportunistic;
+                    match TlsLayer::start(&tls_config, &name, opportunistic, now, self.wall) {
                         Ok(layer) => self.tls = Some(layer),
                         Err(failure) => {
                             let _ = self.probe.handle_tls_failed(now, failure);

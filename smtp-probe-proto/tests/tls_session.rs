@@ -681,3 +681,30 @@ fn greeting_in_the_handshake_read(mode: Mode) {
         }
     }
 }
+
+// ---- opportunistic STARTTLS: how MTAs deliver ---------------------------------------------------------------------
+
+/// Senders using opportunistic STARTTLS encrypt without verifying, so mail still flows to a server whose
+/// certificate does not verify: the probe carries on, reports the certificate in full, and says degraded.
+#[test]
+fn opportunistic_starttls_with_an_untrusted_certificate_is_degraded_not_down() {
+    let ca = Ca::new(CA_NAME);
+    let leaf = valid_leaf(&ca);
+    let config = ProbeConfig::builder(TARGET)
+        .tls(TlsMode::StartTlsOpportunistic)
+        .ehlo_name("probe.test")
+        .tls_config(TlsConfig::builder().build().unwrap()) // the private CA is not trusted
+        .build()
+        .unwrap();
+    let run = run(Mode::StartTls, config, &ServerTls::new(leaf.clone()));
+    let report = &run.report;
+    assert_outcome(report, Verdict::Degraded, Some(Cause::CertificateInvalid));
+    let f = finding(report, Cause::CertificateInvalid);
+    assert!(f.message.contains("untrusted authority"), "{}", f.message);
+    assert!(f.message.contains("opportunistic STARTTLS"), "{}", f.message);
+    let tls = report.tls.as_ref().unwrap();
+    assert_eq!(tls.verify_error, Some(CertificateProblem::UnknownIssuer));
+    assert_eq!(tls.leaf().unwrap().sha256, leaf.sha256());
+    assert!(run.server.received.iter().any(|r| r.tls && r.line == "EHLO probe.test"), "EHLO inside TLS");
+    assert_eq!(phases(report).last(), Some(&Phase::Quit));
+}
