@@ -61,6 +61,7 @@ mod certificate;
 pub mod command;
 mod config;
 pub mod connect;
+pub mod date;
 mod error;
 pub mod mx;
 mod probe;

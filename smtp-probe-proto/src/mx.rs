@@ -168,41 +168,19 @@ impl MxReport {
     }
 
     fn add_finding(&mut self, finding: Finding) {
-        let verdict = match finding.severity {
-            Severity::Info => Verdict::Up,
-            Severity::Warning => Verdict::Degraded,
-            Severity::Critical => Verdict::Down,
-        };
-        if verdict > self.verdict {
-            self.verdict = verdict;
-            self.cause = finding.cause;
-        }
-        self.findings.push(finding);
+        crate::report::record_finding(&mut self.verdict, &mut self.cause, &mut self.findings, finding);
     }
 
     /// The finding that set the verdict, if the domain is not up.
     pub fn primary_finding(&self) -> Option<&Finding> {
-        let severity = match self.verdict {
-            Verdict::Up => return None,
-            Verdict::Degraded => Severity::Warning,
-            Verdict::Down => Severity::Critical,
-        };
-        self.findings.iter().find(|f| f.severity == severity)
+        crate::report::primary_finding(self.verdict, &self.findings)
     }
 
     /// One line for people: `degraded: connect_refused (connect): mx1.example.com (preference 10) is down: ...`.
     pub fn summary(&self) -> String {
         match self.primary_finding() {
             None => format!("{}: all {} MX host(s) of {} are up", self.verdict, self.hosts.len(), self.domain),
-            Some(f) => {
-                let mut line = format!("{}: {}", self.verdict, f.cause.map_or("unknown", Cause::as_str));
-                if let Some(phase) = f.phase {
-                    line.push_str(&format!(" ({phase})"));
-                }
-                line.push_str(": ");
-                line.push_str(&f.message);
-                line
-            }
+            Some(f) => crate::report::verdict_line(self.verdict, f),
         }
     }
 }

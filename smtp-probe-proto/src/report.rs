@@ -176,6 +176,46 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The verdict this severity leads to on its own.
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Severity::Info => Verdict::Up,
+            Severity::Warning => Verdict::Degraded,
+            Severity::Critical => Verdict::Down,
+        }
+    }
+}
+
+/// The one rule for verdicts, shared by every report kind: the first finding of the highest severity sets the
+/// verdict and the primary cause.
+pub(crate) fn record_finding(
+    verdict: &mut Verdict,
+    cause: &mut Option<Cause>,
+    findings: &mut Vec<Finding>,
+    finding: Finding,
+) {
+    if finding.severity.verdict() > *verdict {
+        *verdict = finding.severity.verdict();
+        *cause = finding.cause;
+    }
+    findings.push(finding);
+}
+
+/// `verdict: cause (phase): message`, the one-line form of a primary finding.
+pub(crate) fn verdict_line(verdict: Verdict, f: &Finding) -> String {
+    let cause = f.cause.map_or("unknown", Cause::as_str);
+    match f.phase {
+        Some(phase) => format!("{verdict}: {cause} ({phase}): {}", f.message),
+        None => format!("{verdict}: {cause}: {}", f.message),
+    }
+}
+
+/// The finding that set `verdict` (the first of its severity), if not up.
+pub(crate) fn primary_finding(verdict: Verdict, findings: &[Finding]) -> Option<&Finding> {
+    findings.iter().find(|f| f.severity.verdict() == verdict && verdict != Verdict::Up)
+}
+
 /// One thing the probe observed, in the server's own words where there are any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -433,16 +473,7 @@ impl Report {
 
     /// Adds a finding and updates the verdict and primary cause: the first finding of the highest severity wins.
     pub fn add_finding(&mut self, finding: Finding) {
-        let verdict = match finding.severity {
-            Severity::Info => Verdict::Up,
-            Severity::Warning => Verdict::Degraded,
-            Severity::Critical => Verdict::Down,
-        };
-        if verdict > self.verdict {
-            self.verdict = verdict;
-            self.cause = finding.cause;
-        }
-        self.findings.push(finding);
+        record_finding(&mut self.verdict, &mut self.cause, &mut self.findings, finding);
     }
 
     /// The capabilities that count: those inside TLS when TLS was established, else the plaintext ones.
@@ -452,27 +483,14 @@ impl Report {
 
     /// The finding that set the verdict, if the probe is not up.
     pub fn primary_finding(&self) -> Option<&Finding> {
-        let severity = match self.verdict {
-            Verdict::Up => return None,
-            Verdict::Degraded => Severity::Warning,
-            Verdict::Down => Severity::Critical,
-        };
-        self.findings.iter().find(|f| f.severity == severity)
+        primary_finding(self.verdict, &self.findings)
     }
 
     /// One line for people: `down: recipient_rejected (rcpt_to): 550 5.1.1 <x@y>: User unknown`.
     pub fn summary(&self) -> String {
         match self.primary_finding() {
             None => format!("{}: {} answered in {} ms", self.verdict, self.target, self.response_time.as_millis()),
-            Some(f) => {
-                let mut line = format!("{}: {}", self.verdict, f.cause.map_or("unknown", Cause::as_str));
-                if let Some(phase) = f.phase {
-                    line.push_str(&format!(" ({phase})"));
-                }
-                line.push_str(": ");
-                line.push_str(&f.message);
-                line
-            }
+            Some(f) => verdict_line(self.verdict, f),
         }
     }
 }
