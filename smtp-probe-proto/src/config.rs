@@ -126,13 +126,15 @@ impl Default for Timeouts {
 
 /// Everything a probe needs to know. Cheap to clone (shared), so one configuration can drive many probes.
 #[derive(Debug, Clone)]
-pub struct ProbeConfig(pub(crate) Arc<ConfigInner>);
+pub struct ProbeConfig(Arc<ConfigInner>);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ConfigInner {
     pub(crate) target: String,
     pub(crate) tls_mode: TlsMode,
     pub(crate) tls_name: Option<String>,
+    /// Whether `tls_name` was set by the caller rather than derived from the target.
+    pub(crate) tls_name_explicit: bool,
     pub(crate) ehlo_name: SafeText,
     pub(crate) auth: Option<AuthConfig>,
     pub(crate) envelope: Option<Envelope>,
@@ -176,6 +178,21 @@ impl ProbeConfig {
 
     pub(crate) fn inner(&self) -> &ConfigInner {
         &self.0
+    }
+
+    /// The same configuration for another target (an MX host, one of several servers): the TLS name follows the
+    /// new target unless it was set explicitly.
+    pub fn with_target(&self, target: impl Into<String>) -> Result<ProbeConfig, ConfigError> {
+        let target = SafeText::new("target", target)?;
+        if target.as_str().is_empty() {
+            return Err(ConfigError::Empty { field: "target" });
+        }
+        let mut inner = ConfigInner::clone(&self.0);
+        if !inner.tls_name_explicit {
+            inner.tls_name = looks_like_a_name(target.as_str()).then(|| target.as_str().to_owned());
+        }
+        inner.target = target.as_str().to_owned();
+        Ok(ProbeConfig(Arc::new(inner)))
     }
 
     /// The target as given.
@@ -413,6 +430,7 @@ impl ProbeConfigBuilder {
         if ehlo_name.as_str().is_empty() {
             return Err(ConfigError::Empty { field: "ehlo_name" });
         }
+        let tls_name_explicit = self.tls_name.is_some();
         let tls_name = match self.tls_name {
             Some(name) => Some(SafeText::new("tls_name", name)?.as_str().to_owned()),
             // An address is not a name: verify its IP SANs and send no SNI (RFC 6066).
@@ -482,6 +500,7 @@ impl ProbeConfigBuilder {
             target: target.as_str().to_owned(),
             tls_mode: self.tls_mode,
             tls_name,
+            tls_name_explicit,
             ehlo_name,
             auth,
             envelope,

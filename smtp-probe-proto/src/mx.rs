@@ -30,10 +30,9 @@
 
 use core::fmt;
 use core::net::IpAddr;
-use std::sync::Arc;
 
 use crate::command::SafeText;
-use crate::config::{ConfigInner, ProbeConfig};
+use crate::config::ProbeConfig;
 use crate::error::ConfigError;
 use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict};
 
@@ -345,28 +344,7 @@ pub fn host_config(config: &ProbeConfig, host: &str) -> Result<ProbeConfig, Conf
     if target.as_str().is_empty() {
         return Err(ConfigError::Empty { field: "MX host" });
     }
-    let inner = config.inner();
-    let is_name = |t: &str| t.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_err();
-    // The TLS name the builder derived from the old target, or one the caller set on purpose?
-    let derived = is_name(&inner.target).then(|| inner.target.clone());
-    let tls_name =
-        if inner.tls_name == derived { is_name(host).then(|| host.to_owned()) } else { inner.tls_name.clone() };
-    Ok(ProbeConfig(Arc::new(ConfigInner {
-        target: target.as_str().to_owned(),
-        tls_mode: inner.tls_mode,
-        tls_name,
-        ehlo_name: inner.ehlo_name.clone(),
-        auth: inner.auth.clone(),
-        envelope: inner.envelope.clone(),
-        expectations: inner.expectations.clone(),
-        thresholds: inner.thresholds,
-        timeouts: inner.timeouts,
-        limits: inner.limits,
-        transcript: inner.transcript,
-        address_family: inner.address_family,
-        #[cfg(feature = "rustls")]
-        tls_config: inner.tls_config.clone(),
-    })))
+    config.with_target(target.as_str())
 }
 
 #[cfg(test)]
