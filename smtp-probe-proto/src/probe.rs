@@ -758,6 +758,8 @@ impl Probe {
             ReplyError::NotSmtp { .. } => Cause::NotSmtp,
             _ => Cause::ProtocolViolation,
         };
+        // The command was sent: it is a step, with no (valid) reply, as on a timeout or a close.
+        self.push_unanswered_step();
         self.fail(Severity::Critical, cause, phase, err.to_string(), None, Then::Close);
     }
 
