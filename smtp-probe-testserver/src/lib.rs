@@ -44,9 +44,15 @@
 //! Either way the handle records what every client sent
 //! ([`TestServer::transcripts`], [`TestServer::connection_logs`]).
 //! Certificates come from [`certs::TestPki`].
+//!
+//! The adapters share two suites from here: [`conformance`] (scenarios, expected outcomes, a report
+//! normalizer, and the [`conformance_tests!`] macro) and [`postfix`] (the real loopback Postfix of
+//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro).
 
 pub mod certs;
+pub mod conformance;
 mod conn;
+pub mod postfix;
 pub mod responder;
 pub mod script;
 mod server;

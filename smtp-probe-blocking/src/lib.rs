@@ -1,0 +1,244 @@
+//! Probe SMTP servers from blocking code (std::net, no async runtime): a thin byte pump around
+//! [`smtp_probe_proto::Session`], which does all SMTP and TLS work in memory.
+//!
+//! ```
+//! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//!
+//! let server = smtp_probe_testserver::Responder::new().start()?; // a loopback SMTP server
+//! let target = Target::new("127.0.0.1", server.port());
+//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
+//! let report = probe(&target, &config)?;
+//! assert_eq!(report.verdict, Verdict::Up);
+//! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Usage
+//!
+//! - [`probe`]: resolve, connect, probe, one [`Report`]. `Err` only when the probe cannot run at all (an
+//!   invalid target); everything the network and the server do is in the report.
+//! - [`probe_each`]: one report per address group of the [`AddressFamily`] policy (one per family for
+//!   [`AddressFamily::Both`]).
+//! - [`probe_stream`]: probe over a [`TcpStream`] you connected yourself (through a proxy, from a pool).
+//!
+//! ```no_run
+//! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//!
+//! let (target, mode) = Target::parse("submission://mail.example.com")?;
+//! let config = ProbeConfig::builder(&target.host)
+//!     .tls(mode.unwrap_or(TlsMode::StartTlsRequired))
+//!     .ehlo_name("monitor.example.com")
+//!     .certificate_days(Some(21), Some(7))
+//!     .build()?;
+//! let report = probe(&target, &config)?;
+//! if report.verdict != Verdict::Up {
+//!     eprintln!("{}", report.summary());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The calling thread blocks for the whole probe. Deadlines: the overall deadline starts before DNS;
+//! each connect attempt gets [`connect_budget`](smtp_probe_proto::connect::connect_budget); every read and
+//! write gets a socket timeout recomputed from the session's next deadline just before the call, so a
+//! silent or stalled server cannot hold the probe past its deadline.
+//!
+//! **DNS has no timeout.** Names are resolved with [`ToSocketAddrs`], i.e. the OS resolver
+//! (`getaddrinfo`), which offers no way to give up early: a resolver that hangs holds the probe for as
+//! long as the OS lets it (on glibc, `timeout`/`attempts` in `resolv.conf`). A lookup that returns after the
+//! overall deadline is reported as `dns_failure`. Probe an IP literal (with
+//! [`tls_name`](smtp_probe_proto::ProbeConfigBuilder::tls_name) for the certificate) or resolve yourself and
+//! use [`probe_stream`] when that matters.
+#![forbid(unsafe_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant, SystemTime};
+
+use smtp_probe_proto::connect::{self, ConnectFailure};
+use smtp_probe_proto::{Session, SessionOutput};
+
+pub use smtp_probe_proto::{
+    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+};
+
+/// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
+const READ_CHUNK: usize = 4096;
+
+/// Probes `target` once and returns the report. With [`AddressFamily::Both`], each family is probed and the worst
+/// report is returned (the others are noted in its findings); use [`probe_each`] for all of them.
+///
+/// `Err` only when the probe cannot run at all (an invalid target); everything the network or the server does is
+/// in the report.
+pub fn probe(target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
+    let reports = probe_each(target, config)?;
+    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+}
+
+/// Probes `target`, one report per address group of the address-family policy (one, or one per family for
+/// [`AddressFamily::Both`]).
+pub fn probe_each(target: &Target, config: &ProbeConfig) -> Result<Vec<Report>, Error> {
+    connect::check_target(target)?;
+    let start = Instant::now();
+    let deadline = connect::overall_deadline(config, start);
+    let addrs = match connect::literal_address(target) {
+        Some(addr) => vec![addr],
+        // The OS resolver cannot be given a timeout (see the crate docs).
+        None => match (target.host.as_str(), target.port).to_socket_addrs() {
+            Ok(_) if Instant::now() >= deadline => {
+                return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]);
+            }
+            Ok(addrs) => addrs.collect::<Vec<_>>(),
+            Err(e) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
+        },
+    };
+    let groups = connect::plan(&addrs, config.address_family());
+    if groups.is_empty() {
+        return Ok(vec![connect::no_address(config, target)]);
+    }
+    Ok(groups.iter().map(|group| probe_group(group, config, deadline)).collect())
+}
+
+fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: Instant) -> Report {
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for &addr in &group.addrs {
+        let attempt = Instant::now();
+        let budget = connect::connect_budget(config, attempt, deadline);
+        // `connect_timeout` refuses a zero timeout: no time left is a timed-out attempt.
+        let connected = if budget.is_zero() {
+            Err(ConnectFailure::TimedOut(budget))
+        } else {
+            TcpStream::connect_timeout(&addr, budget).map_err(|e| match e.kind() {
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectFailure::TimedOut(budget),
+                _ => ConnectFailure::Io(e),
+            })
+        };
+        match connected {
+            Ok(stream) => {
+                let connected = Instant::now();
+                let mut report = drive(stream, config, connected, deadline);
+                connect::finish_report(&mut report, addr, connected - attempt, group.family);
+                return report;
+            }
+            Err(failure) => failures.push((addr, failure)),
+        }
+    }
+    connect::connect_failed(config, &failures, started.elapsed())
+}
+
+/// Runs a session over an already connected stream (for callers who connect themselves, e.g. through a proxy).
+/// The overall deadline starts now.
+pub fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
+    let now = Instant::now();
+    let peer = stream.peer_addr().ok();
+    let mut report = drive(stream, config, now, connect::overall_deadline(config, now));
+    report.address = peer.map(|a| a.to_string());
+    report
+}
+
+/// The pump: session output to the socket, socket input and deadlines to the session.
+fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
+    let _ = stream.set_nodelay(true);
+    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let mut buf = [0u8; READ_CHUNK];
+    loop {
+        match session.poll_output(Instant::now()) {
+            SessionOutput::Transmit(bytes) => {
+                // A peer that stops reading cannot hold the probe past its deadline.
+                let until = session.next_deadline().unwrap_or(deadline);
+                match write_before(&mut stream, &bytes, until) {
+                    Ok(true) => {}
+                    Ok(false) => session.handle_timeout(Instant::now()),
+                    Err(_) => session.handle_eof(Instant::now()),
+                }
+            }
+            SessionOutput::Timeout(until) => match read_before(&mut stream, &mut buf, until) {
+                Ok(Some(0)) | Err(_) => session.handle_eof(Instant::now()),
+                Ok(Some(n)) => session.handle_input(Instant::now(), &buf[..n]),
+                Ok(None) => session.handle_timeout(Instant::now()),
+            },
+            SessionOutput::Done(report) => {
+                let _ = stream.shutdown(Shutdown::Write);
+                return *report;
+            }
+            _ => unreachable!("SessionOutput has no other variants yet"),
+        }
+    }
+}
+
+/// Waits shorter than this are made in one go.
+const LAST_WAIT: Duration = Duration::from_millis(50);
+
+/// The socket timeout for the next wait towards `until`; `None` once it has passed. Never zero: std refuses a
+/// zero socket timeout, and `None` as a socket timeout would mean "block forever".
+///
+/// Socket timeouts run on the kernel's timer wheel, which rounds a long timeout up by as much as an eighth
+/// (up to 32 ms late at 1.5 s with HZ=250). So a long wait is made 7/8 at a time, which can never pass the
+/// deadline, and the last few milliseconds in one go, on the wheel's finest level: the probe ends within a
+/// jiffy or so of its deadline, for a few more wakeups.
+fn next_wait(until: Instant) -> Option<Duration> {
+    let left = until.saturating_duration_since(Instant::now());
+    match left {
+        Duration::ZERO => None,
+        left if left <= LAST_WAIT => Some(left),
+        left => Some(left * 7 / 8),
+    }
+}
+
+fn timed_out(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
+}
+
+/// One read that gives up at `until`: `Ok(None)` when it passed first. A socket timeout that fires before
+/// `until` (see [`next_wait`]) waits again for what is left.
+fn read_before(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> io::Result<Option<usize>> {
+    while let Some(wait) = next_wait(until) {
+        stream.set_read_timeout(Some(wait))?;
+        match stream.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if timed_out(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Writes all of `bytes` unless `until` passes first (`Ok(false)`).
+fn write_before(stream: &mut TcpStream, mut bytes: &[u8], until: Instant) -> io::Result<bool> {
+    while !bytes.is_empty() {
+        let Some(wait) = next_wait(until) else { return Ok(false) };
+        stream.set_write_timeout(Some(wait))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if timed_out(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn an_elapsed_deadline_never_blocks() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let past = Instant::now() - Duration::from_millis(1);
+        assert_eq!(read_before(&mut stream, &mut [0; 8], past).unwrap(), None);
+        assert!(!write_before(&mut stream, b"x", past).unwrap());
+        assert!(write_before(&mut stream, b"", past).unwrap());
+    }
+
+    #[test]
+    fn a_silent_peer_times_out_on_time() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let until = Instant::now() + Duration::from_millis(50);
+        assert_eq!(read_before(&mut stream, &mut [0; 8], until).unwrap(), None);
+        assert!(Instant::now() >= until);
+    }
+}

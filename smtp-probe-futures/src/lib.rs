@@ -1,0 +1,268 @@
+//! Probe SMTP servers from any futures-io runtime — smol, async-std, or your own — with one byte pump
+//! around [`smtp_probe_proto::Session`], which does all SMTP and TLS work in memory.
+//!
+//! ```
+//! # #[cfg(feature = "smol")] {
+//! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
+//!
+//! let server = smtp_probe_testserver::Responder::new().start()?; // a loopback SMTP server
+//! let target = Target::new("127.0.0.1", server.port());
+//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
+//! let report = smol::block_on(smtp_probe_futures::smol::probe(&target, &config))?;
+//! assert_eq!(report.verdict, Verdict::Up);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Usage
+//!
+//! Pick a runtime with a feature; each gives the same three functions in a module:
+//!
+//! | feature | module | streams, DNS, timers |
+//! | --- | --- | --- |
+//! | `smol` | `smtp_probe_futures::smol` | smol 2: `async-net`, `async-io` |
+//! | `async-std` | `smtp_probe_futures::async_std` | async-std 1.13 (discontinued upstream, still working) |
+//!
+//! - `probe(target, config)`: resolve, connect, probe, one [`Report`]. `Err` only when the probe cannot run
+//!   at all (an invalid target); everything the network and the server do is in the report.
+//! - `probe_each(target, config)`: one report per address group of the [`AddressFamily`] policy (one per
+//!   family for [`AddressFamily::Both`]).
+//! - `probe_stream(stream, config)`: probe over a TCP stream you connected yourself.
+//!
+//! Any other runtime: implement [`Timer`] (sleep until an instant) to probe a stream with
+//! [`probe_stream_with`], and [`Runtime`] (connect, resolve) as well for [`probe_with`] and
+//! [`probe_each_with`]. Streams are [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`]; a tokio stream
+//! works through `tokio_util::compat`, though the `smtp-probe-tokio` crate is the better fit there.
+//!
+//! ```no_run
+//! # #[cfg(feature = "async-std")] {
+//! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
+//!
+//! # async_std::task::block_on(async {
+//! let (target, mode) = Target::parse("smtps://mail.example.com")?;
+//! let config = ProbeConfig::builder(&target.host).tls(mode.unwrap_or(TlsMode::Implicit)).build()?;
+//! let report = smtp_probe_futures::async_std::probe(&target, &config).await?;
+//! if report.verdict != Verdict::Up {
+//!     eprintln!("{}", report.summary());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Deadlines: the overall deadline starts before DNS, each connect attempt gets
+//! [`connect_budget`](smtp_probe_proto::connect::connect_budget), and every read and write races the
+//! session's next deadline. DNS is bounded by the overall deadline too (the lookup runs on the runtime's
+//! blocking pool and is abandoned when the deadline passes).
+//!
+//! Dropping a probe's future drops its socket, which closes the connection: a probe never outlives its
+//! caller's interest.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use smtp_probe_proto::connect::{self, ConnectFailure};
+use smtp_probe_proto::{Session, SessionOutput};
+
+pub use smtp_probe_proto::{
+    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+};
+
+#[cfg(feature = "async-std")]
+pub mod async_std;
+#[cfg(feature = "smol")]
+pub mod smol;
+
+/// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
+const READ_CHUNK: usize = 4096;
+
+/// A runtime's timer: all [`probe_stream_with`] needs besides the stream.
+pub trait Timer {
+    /// Completes at `deadline`, or at once when it has passed.
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send;
+}
+
+/// What [`probe_with`] needs from a runtime besides its timer: TCP connections and name resolution.
+pub trait Runtime: Timer {
+    /// The runtime's TCP stream.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send;
+
+    /// Connects to `addr` (the caller bounds the attempt with the timer).
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// Resolves `host` (a DNS name) to addresses with `port` (the caller bounds the lookup with the timer).
+    fn resolve(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send;
+
+    /// The address a stream is connected to, when known.
+    fn peer_addr(stream: &Self::Stream) -> Option<SocketAddr>;
+}
+
+/// `Some(output)` when `future` completes before `deadline`, `None` when the deadline comes first. The
+/// future is polled first, so a result that is ready at the deadline still counts.
+async fn before<T: Timer, F: Future>(timer: &T, deadline: Instant, future: F) -> Option<F::Output> {
+    futures_lite::future::or(async { Some(future.await) }, async {
+        timer.sleep_until(deadline).await;
+        None
+    })
+    .await
+}
+
+/// Probes `target` once on `runtime` and returns the report. With [`AddressFamily::Both`], each family is probed
+/// and the worst report is returned (the others are noted in its findings); use [`probe_each_with`] for all.
+///
+/// `Err` only when the probe cannot run at all (an invalid target).
+pub async fn probe_with<R: Runtime>(runtime: &R, target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
+    let reports = probe_each_with(runtime, target, config).await?;
+    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+}
+
+/// Probes `target` on `runtime`, one report per address group of the address-family policy.
+pub async fn probe_each_with<R: Runtime>(
+    runtime: &R,
+    target: &Target,
+    config: &ProbeConfig,
+) -> Result<Vec<Report>, Error> {
+    connect::check_target(target)?;
+    let start = Instant::now();
+    let deadline = connect::overall_deadline(config, start);
+    let addrs = match connect::literal_address(target) {
+        Some(addr) => vec![addr],
+        None => match before(runtime, deadline, runtime.resolve(&target.host, target.port)).await {
+            Some(Ok(addrs)) => addrs,
+            Some(Err(e)) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
+            None => return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]),
+        },
+    };
+    let groups = connect::plan(&addrs, config.address_family());
+    if groups.is_empty() {
+        return Ok(vec![connect::no_address(config, target)]);
+    }
+    let mut reports = Vec::with_capacity(groups.len());
+    for group in groups {
+        reports.push(probe_group(runtime, &group, config, deadline).await);
+    }
+    Ok(reports)
+}
+
+async fn probe_group<R: Runtime>(
+    runtime: &R,
+    group: &connect::AddressGroup,
+    config: &ProbeConfig,
+    deadline: Instant,
+) -> Report {
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for &addr in &group.addrs {
+        let attempt = Instant::now();
+        let budget = connect::connect_budget(config, attempt, deadline);
+        match before(runtime, attempt + budget, runtime.connect(addr)).await {
+            Some(Ok(stream)) => {
+                let connected = Instant::now();
+                let mut report = drive(stream, runtime, config, connected, deadline).await;
+                connect::finish_report(&mut report, addr, connected - attempt, group.family);
+                return report;
+            }
+            Some(Err(e)) => failures.push((addr, ConnectFailure::Io(e))),
+            None => failures.push((addr, ConnectFailure::TimedOut(budget))),
+        }
+    }
+    connect::connect_failed(config, &failures, started.elapsed())
+}
+
+/// Runs a session over an already connected stream of any runtime, with that runtime's timer. The overall
+/// deadline starts now. The report has no address (a generic stream does not say where it goes): set
+/// `report.address` yourself if you know it.
+pub async fn probe_stream_with<S, T>(stream: S, config: &ProbeConfig, timer: &T) -> Report
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    let now = Instant::now();
+    drive(stream, timer, config, now, connect::overall_deadline(config, now)).await
+}
+
+/// [`probe_stream_with`] for a runtime's own TCP stream, with the peer address in the report.
+pub async fn probe_runtime_stream<R: Runtime>(runtime: &R, stream: R::Stream, config: &ProbeConfig) -> Report {
+    let peer = R::peer_addr(&stream);
+    let mut report = probe_stream_with(stream, config, runtime).await;
+    report.address = peer.map(|a| a.to_string());
+    report
+}
+
+/// The pump: session output to the stream, stream input and deadlines to the session.
+async fn drive<S, T>(mut stream: S, timer: &T, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let mut buf = [0u8; READ_CHUNK];
+    loop {
+        match session.poll_output(Instant::now()) {
+            SessionOutput::Transmit(bytes) => {
+                // A peer that stops reading cannot hold the probe past its deadline.
+                let until = session.next_deadline().unwrap_or(deadline);
+                let write = async {
+                    stream.write_all(&bytes).await?;
+                    stream.flush().await
+                };
+                match before(timer, until, write).await {
+                    Some(Ok(())) => {}
+                    Some(Err(_)) => session.handle_eof(Instant::now()),
+                    None => session.handle_timeout(Instant::now()),
+                }
+            }
+            SessionOutput::Timeout(until) => match before(timer, until, stream.read(&mut buf)).await {
+                Some(Ok(0) | Err(_)) => session.handle_eof(Instant::now()),
+                Some(Ok(n)) => session.handle_input(Instant::now(), &buf[..n]),
+                None => session.handle_timeout(Instant::now()),
+            },
+            SessionOutput::Done(report) => {
+                // A TCP stream closes at once; a wrapper that flushes is cut off at the deadline.
+                let _ = before(timer, deadline, stream.close()).await;
+                return *report;
+            }
+            _ => unreachable!("SessionOutput has no other variants yet"),
+        }
+    }
+}
+
+/// The runtime module's `probe`, `probe_each` and `probe_stream`, for the runtime type `$runtime`.
+#[cfg(any(feature = "smol", feature = "async-std"))]
+macro_rules! runtime_functions {
+    ($runtime:expr, $stream:ty, $name:literal) => {
+        /// Probes `target` once and returns the report. With [`AddressFamily::Both`](crate::AddressFamily::Both),
+        /// each family is probed and the worst report is returned; use [`probe_each`] for all of them.
+        ///
+        /// `Err` only when the probe cannot run at all (an invalid target); everything the network or the
+        /// server does is in the report.
+        #[doc = concat!("Runs on ", $name, ".")]
+        pub async fn probe(target: &crate::Target, config: &crate::ProbeConfig) -> Result<crate::Report, crate::Error> {
+            crate::probe_with(&$runtime, target, config).await
+        }
+
+        /// Probes `target`, one report per address group of the address-family policy (one, or one per
+        /// family for [`AddressFamily::Both`](crate::AddressFamily::Both)).
+        #[doc = concat!("Runs on ", $name, ".")]
+        pub async fn probe_each(
+            target: &crate::Target,
+            config: &crate::ProbeConfig,
+        ) -> Result<Vec<crate::Report>, crate::Error> {
+            crate::probe_each_with(&$runtime, target, config).await
+        }
+
+        /// Runs a session over an already connected stream (for callers who connect themselves, e.g. through
+        /// a proxy). The overall deadline starts now.
+        #[doc = concat!("Runs on ", $name, ".")]
+        pub async fn probe_stream(stream: $stream, config: &crate::ProbeConfig) -> crate::Report {
+            crate::probe_runtime_stream(&$runtime, stream, config).await
+        }
+    };
+}
+#[cfg(any(feature = "smol", feature = "async-std"))]
+use runtime_functions;

@@ -1,0 +1,54 @@
+//! smol 2: TCP and DNS from `async-net`, timers from `async-io` (what `smol::net` and `smol::Timer` are).
+//!
+//! ```
+//! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
+//!
+//! let server = smtp_probe_testserver::Responder::new().start()?;
+//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
+//! let report = smol::block_on(async {
+//!     let stream = smol::net::TcpStream::connect(server.addr()).await?;
+//!     Ok::<_, std::io::Error>(smtp_probe_futures::smol::probe_stream(stream, &config).await)
+//! })?;
+//! assert_eq!(report.verdict, Verdict::Up);
+//! assert_eq!(report.address, Some(server.addr().to_string()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::{Runtime, Timer};
+
+/// The smol runtime (any executor works: the reactor and timers of `async-io` run on their own thread).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Smol;
+
+impl Timer for Smol {
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
+        let timer = async_io::Timer::at(deadline);
+        async move {
+            timer.await;
+        }
+    }
+}
+
+impl Runtime for Smol {
+    type Stream = async_net::TcpStream;
+
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send {
+        async_net::TcpStream::connect(addr)
+    }
+
+    fn resolve(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send {
+        let host = host.to_owned();
+        async move { async_net::resolve((host.as_str(), port)).await }
+    }
+
+    fn peer_addr(stream: &Self::Stream) -> Option<SocketAddr> {
+        stream.peer_addr().ok()
+    }
+}
+
+crate::runtime_functions!(Smol, async_net::TcpStream, "smol");

@@ -1,0 +1,822 @@
+//! The adapters' shared conformance suite: scenarios, the outcome each must have, and a
+//! normalizer that makes reports from different adapters comparable, timings aside.
+//!
+//! A [`Scenario`] says how to start the server (a [`Responder`] or a [`Script`], with certificates from a fresh
+//! [`TestPki`]), how to build the [`ProbeConfig`] from the server's address and the test CA, and what the
+//! probe must conclude ([`Expected`]: verdict, cause, text the findings must contain). Every adapter crate runs
+//! each scenario through its own `probe` with [`conformance_tests!`](crate::conformance_tests), and one
+//! cross-adapter test checks that all adapters produce the same [`normalize`]d report.
+//!
+//! ```
+//! use smtp_probe_testserver::conformance;
+//!
+//! let scenario = conformance::scenario("plain_up");
+//! let prepared = scenario.prepare().expect("local scenarios always run");
+//! assert_eq!(prepared.target.host, "127.0.0.1");
+//! // An adapter probes `prepared.target` with `prepared.config`; `Scenario::run` does both and checks the
+//! // report against `scenario.expected`.
+//! assert_eq!(scenario.expected.verdict, smtp_probe_proto::Verdict::Up);
+//! ```
+//!
+//! # Deadlines
+//!
+//! The three deadline scenarios (`silent_server`, `dripping_greeting`, `implicit_tls_port_in_starttls_mode`)
+//! configure an overall deadline of [`DEADLINE`] (1.5 s) and check the probe's wall-clock duration: at least
+//! the deadline (a probe must not give up early) and at most the deadline plus [`SLACK`] (250 ms: timer
+//! granularity, scheduling on a loaded CI machine, closing the socket).
+//!
+//! # Scenarios
+//!
+//! | name | server | expected |
+//! | --- | --- | --- |
+//! | `plain_up` | responder, no TLS | up |
+//! | `starttls_up` | responder, valid certificate, STARTTLS required | up, verified |
+//! | `implicit_tls_up` | responder, implicit TLS | up, verified |
+//! | `auth_up` | AUTH PLAIN with the right password | up, AUTH step 235 |
+//! | `auth_failed` | AUTH with a wrong password | down, `auth_failed`, `535 5.7.8` |
+//! | `recipient_unknown` | RCPT to an unknown local user | down, `recipient_rejected`, `550 5.1.1` |
+//! | `relay_denied` | RCPT to another domain | down, `recipient_rejected`, `554 5.7.1` |
+//! | `rcpt_greylisted` | RCPT answered 450 | degraded, `temporary_failure` |
+//! | `greeting_421` | greeting `421` | degraded, `temporary_failure` |
+//! | `garbage_greeting` | an SSH banner | down, `not_smtp` |
+//! | `helo_only_up` | EHLO answered 502, HELO 250 | up |
+//! | `reset_after_greeting` | greets, reads EHLO, resets | down, `connection_closed` |
+//! | `{starttls,implicit}_cert_expired` | expired certificate | down, `certificate_invalid`, subject |
+//! | `{starttls,implicit}_cert_wrong_name` | certificate for `wrong.test` | down, `certificate_invalid`, subject |
+//! | `{starttls,implicit}_cert_untrusted` | issued by an untrusted CA | down, `certificate_invalid`, subject |
+//! | `{starttls,implicit}_cert_expiring` | 5½ days left, warning under 14 | degraded, `certificate_expiring`, days |
+//! | `connect_refused` | a port bound, then released | down, `connect_refused` |
+//! | `silent_server` | accepts, never speaks | down, `greeting_timeout`, on time |
+//! | `dripping_greeting` | the greeting at one byte a second | down, `greeting_timeout`, on time |
+//! | `implicit_tls_port_in_starttls_mode` | implicit-TLS server, probed with STARTTLS | down, `greeting_timeout`, on time |
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use smtp_probe_proto::{
+    Capabilities, Cause, CertificateProblem, Finding, Phase, ProbeConfig, ProbeConfigBuilder, Report, Secret, Target,
+    TlsConfig, TlsMode, Verdict,
+};
+
+use crate::certs::{CertSpec, IssuedBy, TestPki, Validity};
+use crate::postfix::PostfixEnv;
+use crate::{Error, Responder, Script, TestServer};
+
+/// The overall deadline of the deadline scenarios.
+pub const DEADLINE: Duration = Duration::from_millis(1500);
+
+/// How far past [`DEADLINE`] a deadline scenario may finish.
+pub const SLACK: Duration = Duration::from_millis(250);
+
+/// The overall deadline of every other scenario: generous, so that a broken adapter fails instead of hanging.
+pub const GENEROUS: Duration = Duration::from_secs(10);
+
+/// The user and password the AUTH scenarios' responder knows.
+pub const USER: (&str, &str) = ("probe", "probe-secret");
+
+/// A server for a scenario.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Server {
+    /// A running test server.
+    Running(TestServer),
+    /// Nothing listens here: the port was bound, then released.
+    Refusing(SocketAddr),
+}
+
+impl Server {
+    /// Where to connect.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Server::Running(server) => server.addr(),
+            Server::Refusing(addr) => *addr,
+        }
+    }
+}
+
+/// What a probe must conclude in a scenario.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The primary cause.
+    pub cause: Option<Cause>,
+    /// Texts that must each appear in some finding (message or server text).
+    pub findings: Vec<&'static str>,
+    /// For deadline scenarios: the probe must take at least this long, and at most this plus [`SLACK`].
+    pub deadline: Option<Duration>,
+    /// More assertions on the report.
+    pub check: Option<fn(&Report)>,
+}
+
+impl Expected {
+    /// This verdict and cause, nothing else checked.
+    pub fn new(verdict: Verdict, cause: Option<Cause>) -> Expected {
+        Expected { verdict, cause, findings: Vec::new(), deadline: None, check: None }
+    }
+
+    /// Also require this text in some finding.
+    pub fn finding(mut self, text: &'static str) -> Expected {
+        self.findings.push(text);
+        self
+    }
+
+    /// Also require the probe to end on time: at [`DEADLINE`], within [`SLACK`].
+    pub fn on_time(mut self) -> Expected {
+        self.deadline = Some(DEADLINE);
+        self
+    }
+
+    /// Also run these assertions on the report.
+    pub fn with_check(mut self, check: fn(&Report)) -> Expected {
+        self.check = Some(check);
+        self
+    }
+
+    /// Panics, showing the report, unless `outcome` is what was expected.
+    pub fn assert(&self, scenario: &str, outcome: &Outcome) {
+        let report = &outcome.report;
+        let shown = || format!("scenario {scenario}: {}\nfindings: {:#?}", report.summary(), report.findings);
+        assert_eq!((report.verdict, report.cause), (self.verdict, self.cause), "{}", shown());
+        for text in &self.findings {
+            let found = report
+                .findings
+                .iter()
+                .any(|f| f.message.contains(text) || f.server_text.as_deref().is_some_and(|t| t.contains(text)));
+            assert!(found, "no finding mentions {text:?}; {}", shown());
+        }
+        if let Some(deadline) = self.deadline {
+            let elapsed = outcome.elapsed;
+            assert!(
+                elapsed >= deadline,
+                "scenario {scenario}: finished in {elapsed:?}, before the {deadline:?} deadline"
+            );
+            assert!(
+                elapsed <= deadline + SLACK,
+                "scenario {scenario}: finished in {elapsed:?}, more than {SLACK:?} past the {deadline:?} deadline"
+            );
+        }
+        if let Some(check) = self.check {
+            check(report);
+        }
+    }
+}
+
+type LocalServer = fn(&TestPki) -> Result<Server, Error>;
+type LocalConfig = fn(SocketAddr, &str) -> ProbeConfig;
+type PostfixCase = fn(&PostfixEnv) -> (Target, ProbeConfig);
+
+#[derive(Clone, Copy)]
+enum Setup {
+    Local { server: LocalServer, config: LocalConfig },
+    Postfix(PostfixCase),
+}
+
+/// One situation every adapter must handle the same way.
+#[derive(Clone)]
+pub struct Scenario {
+    /// A unique `snake_case` name (also the name of the generated test).
+    pub name: &'static str,
+    /// What happens, for people.
+    pub description: &'static str,
+    /// What the probe must conclude.
+    pub expected: Expected,
+    setup: Setup,
+}
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario").field("name", &self.name).field("expected", &self.expected).finish_non_exhaustive()
+    }
+}
+
+/// A scenario ready to probe: its server is running (and stops when this is dropped).
+#[derive(Debug)]
+pub struct Prepared {
+    /// Where to connect.
+    pub target: Target,
+    /// How to probe.
+    pub config: ProbeConfig,
+    /// The server, when the scenario runs one.
+    pub server: Option<Server>,
+}
+
+/// A probe's report and how long the probe took (wall clock, around the adapter's call).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The report.
+    pub report: Report,
+    /// How long the adapter's `probe` took.
+    pub elapsed: Duration,
+}
+
+impl Prepared {
+    /// Runs one probe, timing it.
+    pub fn probe(&self, probe: impl FnOnce(&Target, &ProbeConfig) -> Report) -> Outcome {
+        let started = Instant::now();
+        let report = probe(&self.target, &self.config);
+        Outcome { report, elapsed: started.elapsed() }
+    }
+}
+
+impl Scenario {
+    fn local(
+        name: &'static str,
+        description: &'static str,
+        expected: Expected,
+        server: LocalServer,
+        config: LocalConfig,
+    ) -> Scenario {
+        Scenario { name, description, expected, setup: Setup::Local { server, config } }
+    }
+
+    pub(crate) fn postfix(
+        name: &'static str,
+        description: &'static str,
+        expected: Expected,
+        case: PostfixCase,
+    ) -> Scenario {
+        Scenario { name, description, expected, setup: Setup::Postfix(case) }
+    }
+
+    /// Starts the server and builds the configuration. `None` only for the Postfix cases when there is no
+    /// loopback Postfix (the skip line is printed then).
+    pub fn prepare(&self) -> Option<Prepared> {
+        match self.setup {
+            Setup::Local { server, config } => {
+                let pki = TestPki::new().expect("test PKI");
+                let server = server(&pki).expect("the scenario's server starts");
+                let addr = server.addr();
+                let target = Target::new(addr.ip().to_string(), addr.port());
+                Some(Prepared { target, config: config(addr, pki.ca_pem()), server: Some(server) })
+            }
+            Setup::Postfix(case) => {
+                let env = crate::postfix::env_or_skip(self.name)?;
+                let (target, config) = case(&env);
+                Some(Prepared { target, config, server: None })
+            }
+        }
+    }
+
+    /// Prepares, probes with `probe` (an adapter's `probe`, made synchronous) and asserts the expected outcome.
+    /// `None` when a Postfix case is skipped.
+    pub fn run(&self, probe: impl FnOnce(&Target, &ProbeConfig) -> Report) -> Option<Outcome> {
+        let prepared = self.prepare()?;
+        let outcome = prepared.probe(probe);
+        self.expected.assert(self.name, &outcome);
+        Some(outcome)
+    }
+}
+
+/// Runs `future` to completion on a fresh current-thread tokio runtime (IO and timers on): how the tokio
+/// adapter's tests, and the cross-adapter tests, call its `probe` from a synchronous [`Scenario::run`].
+pub fn on_tokio<F: std::future::Future>(future: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    runtime.block_on(future)
+}
+
+/// Every local scenario, in the order of the module docs.
+pub fn all() -> Vec<Scenario> {
+    use Cause::*;
+    use Verdict::*;
+    let up = || Expected::new(Up, None);
+    let mut list = vec![
+        Scenario::local(
+            "plain_up",
+            "plain SMTP, no TLS",
+            up(),
+            |_| responder(Responder::new()),
+            |a, ca| config(a, ca, TlsMode::None).build().expect("config"),
+        ),
+        Scenario::local(
+            "starttls_up",
+            "STARTTLS with a valid certificate",
+            up().with_check(checks::verified),
+            |pki| responder(Responder::new().cert(&pki.default_cert()?)),
+            |a, ca| config(a, ca, TlsMode::StartTlsRequired).build().expect("config"),
+        ),
+        Scenario::local(
+            "implicit_tls_up",
+            "implicit TLS with a valid certificate",
+            up().with_check(checks::verified),
+            |pki| responder(Responder::new().cert(&pki.default_cert()?).implicit_tls(true)),
+            |a, ca| config(a, ca, TlsMode::Implicit).build().expect("config"),
+        ),
+        Scenario::local(
+            "auth_up",
+            "AUTH inside STARTTLS with the right password",
+            up().with_check(checks::auth_235),
+            auth_server,
+            |a, ca| auth_config(a, ca, USER.1),
+        ),
+        Scenario::local(
+            "auth_failed",
+            "AUTH inside STARTTLS with a wrong password",
+            Expected::new(Down, Some(AuthFailed)).finding("535 5.7.8"),
+            auth_server,
+            |a, ca| auth_config(a, ca, "wrong-password"),
+        ),
+        Scenario::local(
+            "recipient_unknown",
+            "RCPT to a local user that does not exist",
+            Expected::new(Down, Some(RecipientRejected)).finding("550 5.1.1"),
+            |_| responder(Responder::new()),
+            |a, ca| envelope(a, ca, "nosuchuser@mx.test"),
+        ),
+        Scenario::local(
+            "relay_denied",
+            "RCPT to another domain without AUTH",
+            Expected::new(Down, Some(RecipientRejected)).finding("554 5.7.1"),
+            |_| responder(Responder::new()),
+            |a, ca| envelope(a, ca, "someone@example.net"),
+        ),
+        Scenario::local(
+            "rcpt_greylisted",
+            "RCPT answered 450 (greylisting)",
+            Expected::new(Degraded, Some(TemporaryFailure)).finding("450 4.7.1"),
+            |_| responder(Responder::new().greylist(true)),
+            |a, ca| envelope(a, ca, "postmaster@mx.test"),
+        ),
+        Scenario::local(
+            "greeting_421",
+            "the greeting is 421: service not available",
+            Expected::new(Degraded, Some(TemporaryFailure)).finding("421 4.3.2"),
+            |_| responder(Responder::new().greeting("421 4.3.2 mx.test Service shutting down")),
+            |a, ca| config(a, ca, TlsMode::None).build().expect("config"),
+        ),
+        Scenario::local(
+            "garbage_greeting",
+            "the peer is an SSH server",
+            Expected::new(Down, Some(NotSmtp)),
+            |_| script(Script::new().send("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n").hang()),
+            |a, ca| config(a, ca, TlsMode::None).build().expect("config"),
+        ),
+        Scenario::local(
+            "helo_only_up",
+            "EHLO is not recognised; HELO works",
+            up().with_check(checks::used_helo),
+            |_| responder(Responder::new().helo_only(true)),
+            |a, ca| config(a, ca, TlsMode::None).build().expect("config"),
+        ),
+        Scenario::local(
+            "reset_after_greeting",
+            "the server greets, reads EHLO and resets the connection",
+            Expected::new(Down, Some(ConnectionClosed)),
+            |_| script(Script::new().reply("220 mx.test ESMTP").expect("EHLO").reset()),
+            |a, ca| config(a, ca, TlsMode::None).build().expect("config"),
+        ),
+    ];
+    list.extend(certificate_scenarios());
+    list.extend([
+        Scenario::local(
+            "connect_refused",
+            "nothing listens on the port",
+            Expected::new(Down, Some(ConnectRefused)),
+            |_| {
+                let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+                Ok(Server::Refusing(listener.local_addr()?))
+            },
+            |a, ca| config(a, ca, TlsMode::None).build().expect("config"),
+        ),
+        Scenario::local(
+            "silent_server",
+            "the server accepts and never says a word",
+            Expected::new(Down, Some(GreetingTimeout)).on_time(),
+            |_| script(Script::new().hang()),
+            |a, ca| deadline_config(a, ca, TlsMode::None),
+        ),
+        Scenario::local(
+            "dripping_greeting",
+            "the greeting comes one byte a second",
+            Expected::new(Down, Some(GreetingTimeout)).on_time(),
+            |_| script(Script::new().drip("220 mx.test ESMTP slowly\r\n", Duration::from_secs(1)).hang()),
+            |a, ca| deadline_config(a, ca, TlsMode::None),
+        ),
+        Scenario::local(
+            "implicit_tls_port_in_starttls_mode",
+            "an implicit-TLS port probed in STARTTLS mode: each side waits for the other",
+            Expected::new(Down, Some(GreetingTimeout)).on_time(),
+            |pki| responder(Responder::new().cert(&pki.default_cert()?).implicit_tls(true)),
+            |a, ca| deadline_config(a, ca, TlsMode::StartTlsRequired),
+        ),
+    ]);
+    list
+}
+
+/// The scenario called `name`, among the local ones and the Postfix cases.
+///
+/// # Panics
+/// When there is no such scenario.
+pub fn scenario(name: &str) -> Scenario {
+    all()
+        .into_iter()
+        .chain(crate::postfix::cases())
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no conformance scenario called {name:?}"))
+}
+
+/// The names of [`all`] the local scenarios.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|s| s.name).collect()
+}
+
+fn certificate_scenarios() -> Vec<Scenario> {
+    use Cause::*;
+    use Verdict::*;
+    // (name, description, expected, certificate) × (STARTTLS, implicit TLS)
+    macro_rules! both {
+        ($name:literal, $description:literal, $expected:expr, $spec:expr, $config:expr) => {
+            [
+                Scenario::local(
+                    concat!("starttls_", $name),
+                    concat!("STARTTLS, ", $description),
+                    $expected,
+                    |pki| responder(Responder::new().cert(&pki.issue($spec)?)),
+                    |a, ca| $config(config(a, ca, TlsMode::StartTlsRequired)).build().expect("config"),
+                ),
+                Scenario::local(
+                    concat!("implicit_", $name),
+                    concat!("implicit TLS, ", $description),
+                    $expected,
+                    |pki| responder(Responder::new().cert(&pki.issue($spec)?).implicit_tls(true)),
+                    |a, ca| $config(config(a, ca, TlsMode::Implicit)).build().expect("config"),
+                ),
+            ]
+        };
+    }
+    let invalid = |problem| Expected::new(Down, Some(CertificateInvalid)).with_check(problem);
+    [
+        both!(
+            "cert_expired",
+            "the certificate expired 3 days ago",
+            invalid(checks::expired).finding("CN=mx.test").finding("expired 3 days ago"),
+            CertSpec::default().validity(Validity::Expired { days_ago: 3 }),
+            |c: ProbeConfigBuilder| c
+        ),
+        both!(
+            "cert_wrong_name",
+            "the certificate is for wrong.test",
+            invalid(checks::name_mismatch).finding("CN=wrong.test").finding("not valid for mx.test"),
+            CertSpec::default().names(["wrong.test"]),
+            |c: ProbeConfigBuilder| c
+        ),
+        both!(
+            "cert_untrusted",
+            "the certificate is issued by an untrusted CA",
+            invalid(checks::unknown_issuer).finding("CN=mx.test").finding("untrusted authority"),
+            CertSpec::default().issued_by(IssuedBy::UntrustedCa),
+            |c: ProbeConfigBuilder| c
+        ),
+        both!(
+            "cert_expiring",
+            "the certificate expires in 5½ days; the warning threshold is 14",
+            Expected::new(Degraded, Some(CertificateExpiring)).finding("CN=mx.test").finding("expires in 5 days"),
+            CertSpec::default().validity(expires_in_five_and_a_half_days()),
+            |c: ProbeConfigBuilder| c.certificate_days(Some(14), None)
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Half a day past five days, so that the whole days left (5) cannot change between issuing the certificate
+/// and probing, whichever second either happens in.
+fn expires_in_five_and_a_half_days() -> Validity {
+    let now = time::OffsetDateTime::now_utc();
+    Validity::Between { not_before: now - time::Duration::days(1), not_after: now + time::Duration::hours(5 * 24 + 12) }
+}
+
+/// A [`TlsConfig`] trusting only this CA (PEM).
+pub fn trusting(ca_pem: &str) -> TlsConfig {
+    TlsConfig::builder()
+        .webpki_roots(false)
+        .add_ca_pem("the test CA", ca_pem.as_bytes())
+        .and_then(|b| b.build())
+        .expect("the test CA is a valid trust anchor")
+}
+
+/// The base configuration of the local scenarios: the server's address as the target, `mx.test` (the name
+/// the certificates carry) as the TLS name, trusting only the test CA, with a generous overall deadline.
+pub fn config(addr: SocketAddr, ca_pem: &str, mode: TlsMode) -> ProbeConfigBuilder {
+    ProbeConfig::builder(addr.ip().to_string())
+        .tls(mode)
+        .tls_name("mx.test")
+        .tls_config(trusting(ca_pem))
+        .ehlo_name("probe.smtp-probe.test")
+        .overall_timeout(GENEROUS)
+        .connect_timeout(GENEROUS)
+}
+
+fn deadline_config(addr: SocketAddr, ca_pem: &str, mode: TlsMode) -> ProbeConfig {
+    config(addr, ca_pem, mode).overall_timeout(DEADLINE).build().expect("config")
+}
+
+fn envelope(addr: SocketAddr, ca_pem: &str, rcpt: &str) -> ProbeConfig {
+    config(addr, ca_pem, TlsMode::None).mail_from("probe@mx.test").rcpt_to(rcpt).build().expect("config")
+}
+
+fn auth_server(pki: &TestPki) -> Result<Server, Error> {
+    responder(Responder::new().cert(&pki.default_cert()?).user(USER.0, USER.1))
+}
+
+fn auth_config(addr: SocketAddr, ca_pem: &str, password: &str) -> ProbeConfig {
+    config(addr, ca_pem, TlsMode::StartTlsRequired).auth(USER.0, Secret::new(password)).build().expect("config")
+}
+
+fn responder(responder: Responder) -> Result<Server, Error> {
+    responder.start().map(Server::Running)
+}
+
+fn script(script: Script) -> Result<Server, Error> {
+    script.start().map(Server::Running)
+}
+
+mod checks {
+    use super::*;
+
+    pub(super) fn verified(report: &Report) {
+        let tls = report.tls.as_ref().expect("TLS details");
+        assert!(tls.verified, "certificate not verified: {:?}", tls.verify_error);
+        assert_eq!(tls.verified_name.as_deref(), Some("mx.test"));
+    }
+
+    pub(super) fn auth_235(report: &Report) {
+        verified(report);
+        let auth = report.steps.iter().find(|s| s.phase == Phase::Auth).expect("an AUTH step");
+        assert_eq!(auth.reply.as_ref().map(|r| r.code.get()), Some(235));
+    }
+
+    pub(super) fn used_helo(report: &Report) {
+        assert!(report.steps.iter().any(|s| s.phase == Phase::Helo), "no HELO step");
+    }
+
+    fn problem(report: &Report, expected: CertificateProblem) {
+        let tls = report.tls.as_ref().expect("TLS details of the failed handshake");
+        assert!(!tls.verified);
+        assert_eq!(tls.verify_error, Some(expected));
+    }
+
+    pub(super) fn expired(report: &Report) {
+        problem(report, CertificateProblem::Expired);
+    }
+
+    pub(super) fn name_mismatch(report: &Report) {
+        problem(report, CertificateProblem::NameMismatch);
+    }
+
+    pub(super) fn unknown_issuer(report: &Report) {
+        problem(report, CertificateProblem::UnknownIssuer);
+    }
+}
+
+/// A report with everything that depends on timing removed: what two adapters probing the same server must
+/// agree on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Normalized {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The primary cause.
+    pub cause: Option<Cause>,
+    /// The address connected to.
+    pub address: Option<String>,
+    /// Whether the adapter recorded a connect time.
+    pub connected: bool,
+    /// The findings, their messages with timings masked ([`mask_timings`]).
+    pub findings: Vec<Finding>,
+    /// The steps, without their durations.
+    pub steps: Vec<NormalizedStep>,
+    /// Capabilities before TLS.
+    pub capabilities: Option<Capabilities>,
+    /// Capabilities inside TLS.
+    pub capabilities_tls: Option<Capabilities>,
+    /// TLS: version, cipher, SNI, verified name, verified, verify error, leaf subject, leaf days left.
+    pub tls: Option<NormalizedTls>,
+}
+
+/// A [`Step`](smtp_probe_proto::Step) without its duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NormalizedStep {
+    /// Which phase.
+    pub phase: Phase,
+    /// The command as sent (redacted).
+    pub command: Option<String>,
+    /// The reply code, when a reply came.
+    pub code: Option<u16>,
+    /// The reply's lines (lossy UTF-8).
+    pub lines: Vec<String>,
+}
+
+/// The comparable part of [`TlsInfo`](smtp_probe_proto::TlsInfo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NormalizedTls {
+    /// Protocol version.
+    pub version: Option<String>,
+    /// Cipher suite.
+    pub cipher: Option<String>,
+    /// SNI sent.
+    pub sni: Option<String>,
+    /// Name verified.
+    pub verified_name: Option<String>,
+    /// Whether it verified.
+    pub verified: bool,
+    /// Why not.
+    pub verify_error: Option<CertificateProblem>,
+    /// The leaf certificate's subject.
+    pub leaf_subject: Option<String>,
+    /// The leaf certificate's days left.
+    pub leaf_days_left: Option<i64>,
+}
+
+/// The parts of a report that do not depend on timing (see [`Normalized`]).
+pub fn normalize(report: &Report) -> Normalized {
+    Normalized {
+        verdict: report.verdict,
+        cause: report.cause,
+        address: report.address.clone(),
+        connected: report.connect.is_some(),
+        findings: report.findings.iter().map(|f| Finding { message: mask_timings(&f.message), ..f.clone() }).collect(),
+        steps: report
+            .steps
+            .iter()
+            .map(|s| {
+                let reply = s.reply.as_ref();
+                let lines = reply.map_or_else(Vec::new, |r| {
+                    r.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect()
+                });
+                NormalizedStep { phase: s.phase, command: s.command.clone(), code: reply.map(|r| r.code.get()), lines }
+            })
+            .collect(),
+        capabilities: report.capabilities.clone(),
+        capabilities_tls: report.capabilities_tls.clone(),
+        tls: report.tls.as_ref().map(|t| NormalizedTls {
+            version: t.version.clone(),
+            cipher: t.cipher.clone(),
+            sni: t.sni.clone(),
+            verified_name: t.verified_name.clone(),
+            verified: t.verified,
+            verify_error: t.verify_error.clone(),
+            leaf_subject: t.leaf().map(|c| c.subject.clone()),
+            leaf_days_left: t.leaf().map(|c| c.days_left),
+        }),
+    }
+}
+
+/// Masks what depends on timing in a finding message: millisecond counts (`N ms`) and the partial reply
+/// received before a timeout (how many bytes of a slow greeting arrived depends on scheduling).
+pub fn mask_timings(message: &str) -> String {
+    let message = match message.find(" (partial reply received") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let digits = rest[start..].find(|c: char| !c.is_ascii_digit()).map_or(rest.len(), |n| start + n);
+        out.push_str(&rest[..start]);
+        if rest[digits..].starts_with(" ms") {
+            out.push('N');
+        } else {
+            out.push_str(&rest[start..digits]);
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Asserts that every adapter's report normalizes to the same thing, naming the adapters that differ.
+///
+/// # Panics
+/// When two normalized reports differ.
+pub fn assert_same(scenario: &str, reports: &[(&str, &Report)]) {
+    let Some(((first_name, first), rest)) = reports.split_first() else { return };
+    let reference = normalize(first);
+    for (name, report) in rest {
+        let normalized = normalize(report);
+        assert!(
+            normalized == reference,
+            "scenario {scenario}: {name} and {first_name} disagree\n{name}: {normalized:#?}\n{first_name}: {reference:#?}"
+        );
+    }
+}
+
+/// Generates one `#[test]` per local conformance scenario, each running `$body` (a closure taking
+/// `&Scenario`), plus a test that the list of generated tests is complete.
+///
+/// In an adapter's `tests/conformance.rs`:
+///
+/// ```no_run
+/// use smtp_probe_proto::{ProbeConfig, Report, Target};
+/// use smtp_probe_testserver::conformance::Scenario;
+///
+/// /// The adapter's `probe`, made synchronous.
+/// fn probe(target: &Target, config: &ProbeConfig) -> Report {
+///     unimplemented!("run the adapter's probe on {target} to completion, with {config:?}")
+/// }
+///
+/// smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
+///     scenario.run(probe);
+/// });
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($body:expr) => {
+        $crate::__scenario_tests! { $body; $crate::conformance::names();
+            plain_up starttls_up implicit_tls_up auth_up auth_failed recipient_unknown relay_denied rcpt_greylisted
+            greeting_421 garbage_greeting helo_only_up reset_after_greeting
+            starttls_cert_expired implicit_cert_expired starttls_cert_wrong_name implicit_cert_wrong_name
+            starttls_cert_untrusted implicit_cert_untrusted starttls_cert_expiring implicit_cert_expiring
+            connect_refused silent_server dripping_greeting implicit_tls_port_in_starttls_mode
+        }
+    };
+}
+
+/// Generates one `#[test]` per loopback-Postfix case (see [`postfix::cases`](crate::postfix::cases)), each
+/// running `$body` (a closure taking `&Scenario`; the scenario's `run` and `prepare` skip when there is no
+/// Postfix), plus a test that the list is complete.
+#[macro_export]
+macro_rules! postfix_tests {
+    ($body:expr) => {
+        $crate::__scenario_tests! { $body;
+            $crate::postfix::cases().iter().map(|s| s.name).collect::<::std::vec::Vec<_>>();
+            postfix_plain_starttls_up postfix_submission_auth_up postfix_submission_auth_failed
+            postfix_unknown_recipient postfix_relay_denied postfix_smtps_up
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __scenario_tests {
+    ($body:expr; $names:expr; $($name:ident)*) => {
+        $(
+            #[test]
+            fn $name() {
+                let scenario = $crate::conformance::scenario(stringify!($name));
+                #[allow(clippy::redundant_closure_call)]
+                ($body)(&scenario);
+            }
+        )*
+
+        #[test]
+        fn every_scenario_has_a_test() {
+            let generated: &[&str] = &[$(stringify!($name)),*];
+            assert_eq!(generated, $names.as_slice());
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names = names();
+        names.extend(crate::postfix::cases().iter().map(|s| s.name));
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
+
+    #[test]
+    fn normalizing_drops_timings_and_keeps_the_rest() {
+        let mut a = Report::without_session("mx.test", Cause::GreetingTimeout, Phase::Greeting, "no greeting in 20 ms");
+        a.connect = Some(Duration::from_millis(1));
+        let mut b = a.clone();
+        b.connect = Some(Duration::from_millis(7));
+        b.total = Duration::from_secs(2);
+        b.response_time = Duration::from_secs(1);
+        b.findings[0].message = "no greeting in 31 ms".into();
+        assert_eq!(normalize(&a), normalize(&b));
+        assert_same("timings", &[("a", &a), ("b", &b)]);
+        b.connect = None;
+        assert_ne!(normalize(&a), normalize(&b), "a missing connect time is a difference");
+        let mut c = a.clone();
+        c.findings[0].message = "no greeting at all".into();
+        assert_ne!(normalize(&a), normalize(&c));
+        let mut d = a.clone();
+        d.address = Some("127.0.0.1:25".into());
+        assert_ne!(normalize(&a), normalize(&d));
+    }
+
+    #[test]
+    fn masks_timings_only() {
+        assert_eq!(
+            mask_timings("response time 1234 ms is over the 50 ms threshold"),
+            "response time N ms is over the N ms threshold"
+        );
+        assert_eq!(
+            mask_timings("no complete greeting within the overall deadline of 1.5s (partial reply received: \"22\")"),
+            "no complete greeting within the overall deadline of 1.5s"
+        );
+        assert_eq!(mask_timings("550 5.1.1 <x@mx.test>"), "550 5.1.1 <x@mx.test>");
+    }
+}

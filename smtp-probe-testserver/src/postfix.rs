@@ -1,0 +1,244 @@
+//! The real loopback Postfix that `.ci/postfix.sh` sets up, as the adapters' interop tests see it.
+//!
+//! [`env()`] reads the `SMTP_PROBE_POSTFIX_*` variables. `.ci/run` exports them (it sources the env file
+//! that `.ci/postfix.sh` writes); when they are unset — a plain `cargo test` on a machine where the script
+//! ran — [`env()`] loads `$SMTP_PROBE_POSTFIX_DIR/env` (default `/var/tmp/smtp-probe-postfix/env`) itself.
+//! When neither is there, [`env_or_skip`] prints
+//! `skipped: no loopback Postfix (run .ci/postfix.sh)` to stderr and the test returns without failing.
+//!
+//! [`cases`] lists the interop cases as [`Scenario`](crate::conformance::Scenario)s, so every adapter runs
+//! the same ones (with [`postfix_tests!`](crate::postfix_tests)) and their reports can be compared with the
+//! conformance normalizer.
+//!
+//! ```
+//! if let Some(postfix) = smtp_probe_testserver::postfix::env_or_skip("doc example") {
+//!     assert!(postfix.host.parse::<std::net::IpAddr>()?.is_loopback());
+//!     assert!(postfix.ca_pem.contains("BEGIN CERTIFICATE"));
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// The default state directory of `.ci/postfix.sh`.
+pub const DEFAULT_DIR: &str = "/var/tmp/smtp-probe-postfix";
+
+/// What `.ci/postfix.sh` wrote to its `env` file (see `.ci/README.md`), with the CA certificate read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PostfixEnv {
+    /// The state directory.
+    pub dir: PathBuf,
+    /// The IPv4 loopback address Postfix listens on.
+    pub host: String,
+    /// The IPv6 loopback address, when the machine has one.
+    pub host6: Option<String>,
+    /// Plain SMTP with STARTTLS offered (2525).
+    pub plain_port: u16,
+    /// Submission: STARTTLS required, AUTH (2587).
+    pub submission_port: u16,
+    /// Implicit TLS (2465).
+    pub smtps_port: u16,
+    /// The test CA certificate, PEM.
+    pub ca_pem: String,
+    /// The name in the server certificate (`mx.test`).
+    pub tls_name: String,
+    /// The SASL user.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// A recipient Postfix accepts.
+    pub good_rcpt: String,
+    /// A local recipient that does not exist (`550 5.1.1`).
+    pub unknown_rcpt: String,
+    /// A recipient in another domain (`554 5.7.1` relay access denied without AUTH).
+    pub relay_rcpt: String,
+    /// The sender to use.
+    pub from: String,
+    /// Postfix's log file.
+    pub log: PathBuf,
+}
+
+/// The loopback Postfix, from the environment or from its `env` file; `None` when neither is there (or the
+/// values are unusable, e.g. a non-loopback host).
+pub fn env() -> Option<PostfixEnv> {
+    let vars: HashMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("SMTP_PROBE_POSTFIX_")).collect();
+    if vars.contains_key("SMTP_PROBE_POSTFIX_HOST") {
+        return from_vars(&vars);
+    }
+    let dir = vars.get("SMTP_PROBE_POSTFIX_DIR").map_or(DEFAULT_DIR, String::as_str);
+    let text = std::fs::read_to_string(Path::new(dir).join("env")).ok()?;
+    from_vars(&parse_env_file(&text))
+}
+
+/// [`env()`], or `None` after printing `skipped: no loopback Postfix (run .ci/postfix.sh)` (naming `test`) to
+/// stderr. Interop tests return early on `None`: without the server there is nothing to check.
+pub fn env_or_skip(test: &str) -> Option<PostfixEnv> {
+    let env = env();
+    if env.is_none() {
+        eprintln!("{test}: skipped: no loopback Postfix (run .ci/postfix.sh)");
+    }
+    env
+}
+
+/// Reads `KEY=value` lines (values as written by bash's `printf %q`: plain words or single-quoted).
+fn parse_env_file(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
+            (k.trim().to_owned(), v.replace("\\ ", " "))
+        })
+        .collect()
+}
+
+fn from_vars(vars: &HashMap<String, String>) -> Option<PostfixEnv> {
+    let get = |name: &str| vars.get(&format!("SMTP_PROBE_POSTFIX_{name}")).filter(|v| !v.is_empty()).cloned();
+    let port = |name: &str| get(name)?.parse::<u16>().ok();
+    let loopback = |host: &str| host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let dir = PathBuf::from(get("DIR").unwrap_or_else(|| DEFAULT_DIR.to_owned()));
+    let host = get("HOST").filter(|h| loopback(h))?;
+    let ca_path = get("CA").map_or_else(|| dir.join("ca.pem"), PathBuf::from);
+    Some(PostfixEnv {
+        host,
+        host6: get("HOST6").filter(|h| loopback(h)),
+        plain_port: port("PLAIN_PORT")?,
+        submission_port: port("SUBMISSION_PORT")?,
+        smtps_port: port("SMTPS_PORT")?,
+        ca_pem: std::fs::read_to_string(ca_path).ok()?,
+        tls_name: get("TLS_NAME")?,
+        user: get("USER")?,
+        password: get("PASSWORD")?,
+        good_rcpt: get("GOOD_RCPT")?,
+        unknown_rcpt: get("UNKNOWN_RCPT")?,
+        relay_rcpt: get("RELAY_RCPT")?,
+        from: get("FROM")?,
+        log: get("LOG").map_or_else(|| dir.join("maillog"), PathBuf::from),
+        dir,
+    })
+}
+
+pub use cases::cases;
+
+mod cases {
+    use smtp_probe_proto::{Cause, ProbeConfig, ProbeConfigBuilder, Secret, Target, TlsMode, Verdict};
+
+    use super::PostfixEnv;
+    use crate::conformance::{Expected, Scenario, trusting};
+
+    fn base(env: &PostfixEnv, port: u16, mode: TlsMode) -> (Target, ProbeConfigBuilder) {
+        let config = ProbeConfig::builder(env.tls_name.as_str())
+            .tls(mode)
+            .tls_name(env.tls_name.as_str())
+            .tls_config(trusting(&env.ca_pem))
+            .ehlo_name("probe.smtp-probe.test");
+        (Target::new(env.host.as_str(), port), config)
+    }
+
+    fn build((target, config): (Target, ProbeConfigBuilder)) -> (Target, ProbeConfig) {
+        (target, config.build().expect("a valid Postfix case configuration"))
+    }
+
+    fn envelope(env: &PostfixEnv, rcpt: &str) -> (Target, ProbeConfig) {
+        let (target, config) = base(env, env.plain_port, TlsMode::StartTlsOpportunistic);
+        build((target, config.mail_from(env.from.as_str()).rcpt_to(rcpt)))
+    }
+
+    fn submission(env: &PostfixEnv, password: &str) -> (Target, ProbeConfig) {
+        let (target, config) = base(env, env.submission_port, TlsMode::StartTlsRequired);
+        build((target, config.auth(env.user.as_str(), Secret::new(password))))
+    }
+
+    /// The interop cases against the loopback Postfix (names start with `postfix_`). Their
+    /// [`prepare`](Scenario::prepare) returns `None` (after printing the skip line) when there is no Postfix.
+    pub fn cases() -> Vec<Scenario> {
+        let up = Expected::new(Verdict::Up, None);
+        vec![
+            Scenario::postfix(
+                "postfix_plain_starttls_up",
+                "port 2525, STARTTLS when offered: verified with the test CA for mx.test",
+                up.clone().with_check(checks::verified_tls),
+                |env| build(base(env, env.plain_port, TlsMode::StartTlsOpportunistic)),
+            ),
+            Scenario::postfix(
+                "postfix_submission_auth_up",
+                "port 2587, STARTTLS required, AUTH with the good password: 235",
+                up.clone().with_check(checks::auth_235),
+                |env| submission(env, &env.password),
+            ),
+            Scenario::postfix(
+                "postfix_submission_auth_failed",
+                "port 2587, AUTH with a bad password: 535 5.7.8",
+                Expected::new(Verdict::Down, Some(Cause::AuthFailed)).finding("535 5.7.8"),
+                |env| submission(env, "not-the-password"),
+            ),
+            Scenario::postfix(
+                "postfix_unknown_recipient",
+                "port 2525, RCPT to a local user that does not exist: 550 5.1.1",
+                Expected::new(Verdict::Down, Some(Cause::RecipientRejected)).finding("550 5.1.1"),
+                |env| envelope(env, &env.unknown_rcpt),
+            ),
+            Scenario::postfix(
+                "postfix_relay_denied",
+                "port 2525, RCPT to another domain without AUTH: 554 5.7.1 relay access denied",
+                Expected::new(Verdict::Down, Some(Cause::RecipientRejected)).finding("554 5.7.1"),
+                |env| envelope(env, &env.relay_rcpt),
+            ),
+            Scenario::postfix(
+                "postfix_smtps_up",
+                "port 2465, implicit TLS: TLSv1.3, certificate verified",
+                up.with_check(checks::tls13_verified),
+                |env| build(base(env, env.smtps_port, TlsMode::Implicit)),
+            ),
+        ]
+    }
+
+    mod checks {
+        use smtp_probe_proto::{Phase, Report};
+
+        pub(super) fn verified_tls(report: &Report) {
+            let tls = report.tls.as_ref().expect("STARTTLS was offered and used");
+            assert!(tls.verified, "certificate not verified: {:?}", tls.verify_error);
+            assert_eq!(tls.verified_name.as_deref(), Some("mx.test"));
+            assert!(report.capabilities_tls.is_some(), "no EHLO inside TLS");
+        }
+
+        pub(super) fn auth_235(report: &Report) {
+            verified_tls(report);
+            let auth = report.steps.iter().find(|s| s.phase == Phase::Auth).expect("an AUTH step");
+            let reply = auth.reply.as_ref().expect("AUTH was answered");
+            assert_eq!(reply.code.get(), 235, "{}", reply.text_lossy());
+        }
+
+        pub(super) fn tls13_verified(report: &Report) {
+            verified_tls(report);
+            let tls = report.tls.as_ref().expect("TLS");
+            assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_env_file_format() {
+        let vars =
+            parse_env_file("# comment\nSMTP_PROBE_POSTFIX_HOST=127.0.0.1\nSMTP_PROBE_POSTFIX_HOST6=''\nX='a b'\n");
+        assert_eq!(vars["SMTP_PROBE_POSTFIX_HOST"], "127.0.0.1");
+        assert_eq!(vars["SMTP_PROBE_POSTFIX_HOST6"], "");
+        assert_eq!(vars["X"], "a b");
+    }
+
+    #[test]
+    fn refuses_a_non_loopback_host() {
+        let vars = HashMap::from([("SMTP_PROBE_POSTFIX_HOST".to_owned(), "192.0.2.1".to_owned())]);
+        assert_eq!(from_vars(&vars), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! Every conformance scenario (`smtp_probe_testserver::conformance`) through the tokio adapter's `probe`.
+
+use smtp_probe_testserver::conformance::{Scenario, on_tokio};
+
+smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
+    scenario.run(|target, config| on_tokio(smtp_probe_tokio::probe(target, config)).expect("a valid target"));
+});

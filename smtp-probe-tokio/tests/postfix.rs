@@ -1,0 +1,8 @@
+//! Interop with the real loopback Postfix of `.ci/postfix.sh` through the tokio adapter. Skipped (with a line
+//! on stderr) when there is none; see `smtp_probe_testserver::postfix`.
+
+use smtp_probe_testserver::conformance::{Scenario, on_tokio};
+
+smtp_probe_testserver::postfix_tests!(|scenario: &Scenario| {
+    scenario.run(|target, config| on_tokio(smtp_probe_tokio::probe(target, config)).expect("a valid target"));
+});
