@@ -17,10 +17,12 @@ use clap::{Parser, ValueEnum};
                   server without STARTTLS is still up; once TLS is used, the certificate must verify: see --ca-file, \
                   --tls-name, --insecure). -S (or submission://) requires STARTTLS; -s (or smtps://) uses implicit \
                   TLS. With -D, STARTTLS is required unless a scheme or flag says otherwise.\n\n\
-                  Without any TARGET, smtp-probe starts its bundled loopback demo server and probes it.",
+                  --mx DOMAIN probes every MX host of a domain, looked up through the system's DNS resolver.\n\n\
+                  Without any TARGET or --mx, smtp-probe starts its bundled loopback demo server and probes it.",
     after_help = "Exit status: 0 up, 1 degraded, 2 down, 3 could not run (bad arguments, unreadable files). With \
-                  several targets, the worst.\nPassword sources, first found wins: -P, --authpass-file, the \
-                  SMTP_PROBE_PASSWORD environment variable (the last two keep it out of the process list)."
+                  several targets or MX domains, the worst (an MX domain counts by its aggregate verdict).\n\
+                  Password sources, first found wins: -P, --authpass-file, the SMTP_PROBE_PASSWORD environment \
+                  variable (the last two keep it out of the process list)."
 )]
 pub struct Args {
     /// Servers to probe: `host[:port]`, `smtp://`, `submission://` or `smtps://` URLs.
@@ -30,6 +32,18 @@ pub struct Args {
                 smtps://host[:465] (implicit TLS). Several are probed concurrently"
     )]
     pub targets: Vec<String>,
+
+    /// Probe every MX host of this domain (repeatable); combines with TARGETs.
+    #[arg(
+        long = "mx",
+        value_name = "DOMAIN",
+        help = "Probe every MX host of DOMAIN (repeatable; with or without TARGETs): port 25 unless -p (465 \
+                with -s), each host's certificate checked against its own name (so not with --tls-name). A \
+                domain without MX records is probed itself (implicit MX); a null MX is down. The exit status \
+                follows the domain's aggregate verdict: up when every host is up, degraded when some host \
+                still takes mail, down when none does"
+    )]
+    pub mx: Vec<String>,
 
     /// Host name or address to probe (as check_smtp); added to the TARGETs.
     #[arg(short = 'H', long = "hostname", value_name = "HOST")]
@@ -150,7 +164,7 @@ pub struct Args {
 pub enum Format {
     /// For people: verdict first, then phases, TLS and capabilities.
     Human,
-    /// One JSON object per target (an array when several); see JSON-SCHEMA.md.
+    /// One JSON object per target and per MX domain (an array when several); see JSON-SCHEMA.md.
     Json,
     /// A Nagios plugin status line with perfdata.
     Nagios,

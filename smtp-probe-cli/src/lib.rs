@@ -6,19 +6,28 @@
 //! smtp-probe -H mx.example.com -S -D 21,7 -w 2 -c 5 --format nagios
 //! smtp-probe submission://mail.example.com -U me --authpass-file pw -f me@example.com --rcpt you@example.com
 //! smtp-probe smtps://mail.example.com mx1.example.com mx2.example.com --format prometheus
+//! smtp-probe --mx example.com -D 21,7                          # every MX host of the domain
 //! smtp-probe                                                  # probes the bundled loopback demo server
 //! ```
 //!
 //! The options follow check_smtp's where it has them (`-H -p -4 -6 -e -F -f -A -U -P -S -s -D -w -c -t -q -v`);
 //! the rest are smtp-probe's own (`--rcpt`, `--send-test-message`, `--tls-name`, `--ca-file`, `--insecure`,
-//! `--allow-plaintext-auth`, `--authpass-file`, `--transcript`, `--format`). Several targets are probed
+//! `--allow-plaintext-auth`, `--authpass-file`, `--transcript`, `--format`, `--mx`). Several targets are probed
 //! concurrently.
 //!
-//! Every format is rendered from the same [`Report`](smtp_probe_tokio::Report) and every format exits the same
-//! way: 0 up, 1 degraded, 2 down, 3 could not run (bad arguments included), the worst of several targets.
+//! `--mx DOMAIN` (repeatable, with or without targets) probes every MX host of the domain with the same options,
+//! through the tokio adapter's MX mode, and counts by the domain's aggregate verdict. For testing only, the
+//! `SMTP_PROBE_DNS_SERVER` environment variable (`IP[:PORT]`) points MX lookups at that one DNS server instead
+//! of the system's (see [`mx`]).
+//!
+//! Every format is rendered from the same [`Results`](runner::Results) (the targets'
+//! [`Report`](smtp_probe_tokio::Report)s and the MX domains' [`MxReport`](smtp_probe_tokio::MxReport)s) and every
+//! format exits the same way: 0 up, 1 degraded, 2 down, 3 could not run (bad arguments included), the worst of
+//! several targets and MX domains.
 //!
 //! The crate is a thin shell around `smtp-probe-tokio`: [`args`] reads the command line, [`plan`] turns it into
-//! validated probe configurations, [`runner`] probes, [`render`] prints, [`status`] maps verdicts to exit codes.
+//! validated probe configurations, [`runner`] probes (and [`mx`] resolves for `--mx`), [`render`] prints,
+//! [`status`] maps verdicts to exit codes.
 #![forbid(unsafe_code)]
 
 use std::ffi::OsString;
@@ -33,6 +42,7 @@ pub mod args;
 pub mod credentials;
 pub mod demo;
 pub mod hostname;
+pub mod mx;
 pub mod plan;
 pub mod render;
 pub mod runner;
@@ -102,18 +112,18 @@ pub fn run(args: &Args) -> Result<Status, Failure> {
     if let Some(demo) = &plan.demo {
         eprintln!("{}", demo.announcement());
     }
-    let reports = runner::probe_all(&plan.probes)?;
+    let results = runner::probe_all(&plan)?;
     let options = render::Options {
         verbose: args.verbose,
         transcript: args.transcript,
         color: args.format == Format::Human && render::color_wanted(),
         thresholds: plan.thresholds,
     };
-    let out = render::render(args.format, &reports, &options);
+    let out = render::render(args.format, &results, &options);
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not a probe failure.
     let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
-    Ok(Status::worst(&reports))
+    Ok(results.status())
 }
 
 /// Whether the raw arguments ask for Nagios output, so that even a rejected command line prints a status line.

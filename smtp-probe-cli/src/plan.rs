@@ -1,6 +1,9 @@
 //! From the command line to what to probe: one `(Target, ProbeConfig)` per target, every configuration validated
 //! before anything connects. Everything refused here exits 3.
 
+use std::net::SocketAddr;
+
+use smtp_probe_tokio::proto::mx::normalize_domain;
 use smtp_probe_tokio::proto::{AuthMechanism, ProbeConfigBuilder, Thresholds};
 use smtp_probe_tokio::{AddressFamily, ProbeConfig, Target, TlsConfig, TlsMode};
 
@@ -19,10 +22,26 @@ pub const DEFAULT_RCPT: &str = "postmaster";
 pub struct Plan {
     /// The targets and their configurations, in command-line order.
     pub probes: Vec<(Target, ProbeConfig)>,
+    /// The `--mx` domains, in command-line order.
+    pub mx: Vec<MxCheck>,
+    /// The DNS server `--mx` asks instead of the system's ([`crate::mx::DNS_SERVER_ENV`], for tests).
+    pub dns_server: Option<SocketAddr>,
     /// The thresholds shared by every probe (renderers show them).
     pub thresholds: Thresholds,
     /// The bundled demo server, when no target was given (kept alive while probing).
     pub demo: Option<Demo>,
+}
+
+/// One `--mx` domain: every MX host is probed on `port` with `config`, retargeted to the host (and its TLS name
+/// to the host's name) by the adapter.
+#[derive(Debug, Clone)]
+pub struct MxCheck {
+    /// The domain, checked, without a trailing dot.
+    pub domain: String,
+    /// The port of every MX host: `-p`, else 25 (465 with `-s`).
+    pub port: u16,
+    /// The configuration each host's probe starts from.
+    pub config: ProbeConfig,
 }
 
 /// Reads the command line into a plan. Without any target, starts the demo server and plans a probe of it.
@@ -30,46 +49,69 @@ pub fn plan(args: &Args) -> Result<Plan, Failure> {
     if args.warning.zip(args.critical).is_some_and(|(w, c)| w > c) {
         return Err(Failure::new("the warning time (-w) must not exceed the critical time (-c)"));
     }
+    if !args.mx.is_empty() && args.tls_name.is_some() {
+        return Err(Failure::new(
+            "--tls-name cannot be used with --mx: each MX host's certificate is checked against its own name",
+        ));
+    }
     let inputs: Vec<&str> = args.hostname.iter().chain(&args.targets).map(String::as_str).collect();
-    let (probes, demo) = if inputs.is_empty() {
+    if inputs.is_empty() && args.mx.is_empty() {
         let demo = demo_options_allowed(args).and_then(|()| Demo::start())?;
         let config = demo.configure(common(args, "127.0.0.1")).build().map_err(Failure::config)?;
-        (vec![(demo.target(), config)], Some(demo))
-    } else {
-        let tls = tls_config(args)?;
-        let auth = credentials(args)?;
-        let mut probes = Vec::with_capacity(inputs.len());
-        for (index, input) in inputs.into_iter().enumerate() {
-            let (mut target, scheme) =
-                Target::parse(input).map_err(|e| Failure::new(format!("invalid target {input:?}: {e}")))?;
-            let mode = tls_mode(args, scheme)?;
-            if !has_explicit_port(input) {
-                match args.port {
-                    Some(port) => target.port = port,
-                    None if scheme.is_none() && mode == TlsMode::Implicit => target.port = 465,
-                    None => {}
-                }
-            }
-            let mut builder = common(args, &target.host).tls(mode);
-            if let Some(name) = &args.tls_name {
-                builder = builder.tls_name(name);
-            }
-            if let Some(tls) = &tls {
-                builder = builder.tls_config(tls.clone());
-            }
-            if let Some((user, password)) = &auth {
-                builder = builder.auth(user, password.clone());
-                if let Some(mechanism) = args.authtype {
-                    builder = builder.auth_mechanisms([mechanism_of(mechanism)]);
-                }
-            }
-            let config = envelope(args, builder, index)?.build().map_err(Failure::config)?;
-            probes.push((target, config));
+        let thresholds = *config.thresholds();
+        return Ok(Plan {
+            probes: vec![(demo.target(), config)],
+            mx: Vec::new(),
+            dns_server: None,
+            thresholds,
+            demo: Some(demo),
+        });
+    }
+    let tls = tls_config(args)?;
+    let auth = credentials(args)?;
+    let configure = |host: &str, mode: TlsMode, index: usize| -> Result<ProbeConfig, Failure> {
+        let mut builder = common(args, host).tls(mode);
+        if let Some(name) = &args.tls_name {
+            builder = builder.tls_name(name);
         }
-        (probes, None)
+        if let Some(tls) = &tls {
+            builder = builder.tls_config(tls.clone());
+        }
+        if let Some((user, password)) = &auth {
+            builder = builder.auth(user, password.clone());
+            if let Some(mechanism) = args.authtype {
+                builder = builder.auth_mechanisms([mechanism_of(mechanism)]);
+            }
+        }
+        envelope(args, builder, index)?.build().map_err(Failure::config)
     };
-    let thresholds = *probes[0].1.thresholds();
-    Ok(Plan { probes, thresholds, demo })
+    let mut probes = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.iter().enumerate() {
+        let (mut target, scheme) =
+            Target::parse(input).map_err(|e| Failure::new(format!("invalid target {input:?}: {e}")))?;
+        let mode = tls_mode(args, scheme)?;
+        if !has_explicit_port(input) {
+            match args.port {
+                Some(port) => target.port = port,
+                None if scheme.is_none() && mode == TlsMode::Implicit => target.port = 465,
+                None => {}
+            }
+        }
+        let config = configure(&target.host, mode, index)?;
+        probes.push((target, config));
+    }
+    let mut mx = Vec::with_capacity(args.mx.len());
+    for (index, input) in args.mx.iter().enumerate() {
+        let domain =
+            normalize_domain(input).map_err(|e| Failure::new(format!("invalid --mx domain {input:?}: {e}")))?;
+        let mode = tls_mode(args, None)?;
+        let port = args.port.unwrap_or(if mode == TlsMode::Implicit { 465 } else { 25 });
+        let config = configure(&domain, mode, inputs.len() + index)?;
+        mx.push(MxCheck { domain, port, config });
+    }
+    let dns_server = if mx.is_empty() { None } else { crate::mx::dns_server_from_env()? };
+    let thresholds = probes.first().map_or_else(|| *mx[0].config.thresholds(), |(_, c)| *c.thresholds());
+    Ok(Plan { probes, mx, dns_server, thresholds, demo: None })
 }
 
 /// The settings every target shares.
@@ -236,6 +278,40 @@ mod tests {
         assert!(plan(&args(&["smtp://192.0.2.1", "-s"])).is_err());
         let (_, config) = one(&["smtp://192.0.2.1", "-S"]);
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
+    }
+
+    #[test]
+    fn mx_domains() {
+        let mixed = plan(&args(&["--mx", "example.com.", "192.0.2.1", "--mx", "example.org"])).unwrap();
+        assert!(mixed.demo.is_none());
+        assert_eq!(mixed.probes.len(), 1);
+        let domains: Vec<_> = mixed.mx.iter().map(|m| (m.domain.as_str(), m.port)).collect();
+        assert_eq!(domains, [("example.com", 25), ("example.org", 25)]);
+        assert_eq!(mixed.mx[0].config.tls_mode(), TlsMode::StartTlsOpportunistic);
+        assert_eq!(mixed.mx[0].config.tls_name(), Some("example.com"), "replaced by each host's name");
+
+        let only = |line: &[&str]| {
+            let mut only = plan(&args(line)).unwrap();
+            assert!(only.probes.is_empty() && only.demo.is_none());
+            only.mx.remove(0)
+        };
+        let check = only(&["--mx", "example.com", "-p", "2525", "-D", "30,7", "-w", "1"]);
+        assert_eq!((check.port, check.config.tls_mode()), (2525, TlsMode::StartTlsRequired));
+        assert_eq!(check.config.thresholds().certificate_days_critical, Some(7));
+        let check = only(&["--mx", "example.com", "-s"]);
+        assert_eq!((check.port, check.config.tls_mode()), (465, TlsMode::Implicit));
+        let check = only(&["--mx", "example.com", "-6"]);
+        assert_eq!(check.config.address_family(), AddressFamily::Ipv6Only);
+
+        for line in [
+            &["--mx", "example.com", "--tls-name", "mx.example.com"][..],
+            &["--mx", "192.0.2.1"],
+            &["--mx", "example.com:25"],
+            &["--mx", "."],
+            &["--mx", "example.com", "--rcpt", "a@b"],
+        ] {
+            assert!(plan(&args(line)).is_err(), "{line:?}");
+        }
     }
 
     #[test]

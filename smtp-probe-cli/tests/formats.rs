@@ -145,13 +145,18 @@ fn schema_names_every_cause() {
 }
 
 #[test]
-fn documented_example_matches_the_schema() {
+fn documented_examples_match_the_schema() {
     let validator = jsonschema::validator_for(&schema()).unwrap();
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/JSON-SCHEMA.md")).unwrap();
-    let example = doc.split("```json\n").nth(1).and_then(|rest| rest.split("```").next()).expect("an example");
-    let example: Value = serde_json::from_str(example).expect("the example is JSON");
-    let errors: Vec<String> = validator.iter_errors(&example).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    let examples: Vec<&str> =
+        doc.split("```json\n").skip(1).map(|rest| rest.split("```").next().expect("a closed block")).collect();
+    assert_eq!(examples.len(), 2, "a target example and an MX example");
+    for example in examples {
+        let example: Value = serde_json::from_str(example).expect("the example is JSON");
+        let errors: Vec<String> =
+            validator.iter_errors(&example).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
 }
 
 /// The Nagios plugin output grammar: status line `SMTP <STATE> - <text>|<perfdata>`, each perfdata item

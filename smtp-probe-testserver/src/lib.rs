@@ -43,7 +43,8 @@
 //!
 //! Either way the handle records what every client sent
 //! ([`TestServer::transcripts`], [`TestServer::connection_logs`]).
-//! Certificates come from [`certs::TestPki`].
+//! Certificates come from [`certs::TestPki`]. MX-mode tests get their DNS from
+//! `dns` (feature `dns`): a tiny loopback DNS server.
 //!
 //! The adapters share two suites from here: [`conformance`] (scenarios, expected outcomes, a report
 //! normalizer, and the [`conformance_tests!`] macro) and [`postfix`] (the real loopback Postfix of
@@ -52,6 +53,8 @@
 pub mod certs;
 pub mod conformance;
 mod conn;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod postfix;
 pub mod responder;
 pub mod script;

@@ -1,152 +1,35 @@
-//! MX mode end to end, on loopback only: a tiny authoritative DNS server on 127.0.0.1 (UDP, hickory-proto
-//! message encoding) answers for a few `.test` domains, and test SMTP servers listen on 127.0.0.1, 127.0.0.2,
-//! 127.0.0.3 (and ::1) on one port chosen at runtime. The resolver is pointed at that DNS server only; the
+//! MX mode end to end, on loopback only: a tiny authoritative DNS server on 127.0.0.1
+//! (`smtp_probe_testserver::dns`) answers for a few `.test` domains, and test SMTP servers listen on 127.0.0.1,
+//! 127.0.0.2, 127.0.0.3 (and ::1) on one port chosen at runtime. The resolver is pointed at that DNS server only; the
 //! system resolver is never asked.
 #![cfg(feature = "mx")]
 
-use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use smtp_probe_testserver::dns::{DnsServer, RecordType, Zone};
 use smtp_probe_testserver::{CertSpec, Responder, Script, ServerBuilder, TestPki, TestServer};
 use smtp_probe_tokio::hickory_resolver::TokioResolver;
 use smtp_probe_tokio::hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use smtp_probe_tokio::hickory_resolver::name_server::TokioConnectionProvider;
-use smtp_probe_tokio::hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
-use smtp_probe_tokio::hickory_resolver::proto::rr::rdata::{A, AAAA, MX};
-use smtp_probe_tokio::hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use smtp_probe_tokio::hickory_resolver::proto::xfer::Protocol;
 use smtp_probe_tokio::{
     AddressFamily, Cause, MxReport, ProbeConfig, TlsConfig, TlsMode, Verdict, probe_mx_with_resolver,
 };
 
-// ---------------------------------------------------------------------------------------------------------
-// A tiny authoritative DNS server.
-
-#[derive(Default)]
-struct Zone {
-    /// Lower-case FQDN → its records. A name in here exists (NOERROR); any other is NXDOMAIN.
-    names: HashMap<String, Vec<RData>>,
-    /// Names answered with SERVFAIL.
-    servfail: Vec<String>,
-}
-
-impl Zone {
-    fn add(&mut self, name: &str, rdata: RData) -> &mut Self {
-        self.names.entry(fqdn(name)).or_default().push(rdata);
-        self
-    }
-
-    fn exists(&mut self, name: &str) -> &mut Self {
-        self.names.entry(fqdn(name)).or_default();
-        self
-    }
-
-    fn mx(&mut self, domain: &str, preference: u16, exchange: &str) -> &mut Self {
-        self.add(domain, RData::MX(MX::new(preference, Name::from_ascii(fqdn(exchange)).unwrap())))
-    }
-
-    fn a(&mut self, name: &str, ip: Ipv4Addr) -> &mut Self {
-        self.add(name, RData::A(A(ip)))
-    }
-
-    fn aaaa(&mut self, name: &str, ip: Ipv6Addr) -> &mut Self {
-        self.add(name, RData::AAAA(AAAA(ip)))
-    }
-
-    fn answer(&self, request: &Message) -> Message {
-        let mut response = Message::new();
-        response
-            .set_id(request.id())
-            .set_message_type(MessageType::Response)
-            .set_op_code(request.op_code())
-            .set_authoritative(true)
-            .set_recursion_desired(request.recursion_desired());
-        let Some(query) = request.queries().first() else {
-            response.set_response_code(ResponseCode::FormErr);
-            return response;
-        };
-        response.add_query(query.clone());
-        let name = query.name().to_ascii().to_ascii_lowercase();
-        if self.servfail.contains(&name) {
-            response.set_response_code(ResponseCode::ServFail);
-        } else if let Some(records) = self.names.get(&name) {
-            for rdata in records.iter().filter(|r| r.record_type() == query.query_type()) {
-                response.add_answer(Record::from_rdata(query.name().clone(), 60, rdata.clone()));
-            }
-        } else {
-            response.set_response_code(ResponseCode::NXDomain);
-        }
-        response
-    }
-}
-
-fn fqdn(name: &str) -> String {
-    if name.ends_with('.') { name.to_ascii_lowercase() } else { format!("{}.", name.to_ascii_lowercase()) }
-}
-
-struct DnsServer {
-    addr: SocketAddr,
-    queries: Arc<Mutex<Vec<(String, RecordType)>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl DnsServer {
-    fn start(zone: Zone) -> DnsServer {
-        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        let addr = socket.local_addr().unwrap();
-        let queries = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::spawn({
-            let (queries, stop) = (queries.clone(), stop.clone());
-            move || {
-                let mut buf = [0u8; 4096];
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((n, peer)) = socket.recv_from(&mut buf) else { continue };
-                    let Ok(request) = Message::from_vec(&buf[..n]) else { continue };
-                    if let Some(q) = request.queries().first() {
-                        queries.lock().unwrap().push((q.name().to_ascii().to_ascii_lowercase(), q.query_type()));
-                    }
-                    let response = zone.answer(&request);
-                    let _ = socket.send_to(&response.to_vec().unwrap(), peer);
-                }
-            }
-        });
-        DnsServer { addr, queries, stop, thread: Some(thread) }
-    }
-
-    /// A resolver that asks this server and nothing else: no system configuration, no hosts file.
-    fn resolver(&self) -> TokioResolver {
-        let mut server = NameServerConfig::new(self.addr, Protocol::Udp);
-        server.trust_negative_responses = true;
-        let mut config = ResolverConfig::new();
-        config.add_name_server(server);
-        let mut builder = TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
-        let options = builder.options_mut();
-        options.use_hosts_file = ResolveHosts::Never;
-        options.timeout = Duration::from_secs(2);
-        options.attempts = 1;
-        options.cache_size = 0;
-        builder.build()
-    }
-
-    fn asked(&self, name: &str, kind: RecordType) -> bool {
-        self.queries.lock().unwrap().iter().any(|(n, k)| *n == fqdn(name) && *k == kind)
-    }
-}
-
-impl Drop for DnsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// A resolver that asks this DNS server and nothing else: no system configuration, no hosts file.
+fn resolver(dns: &DnsServer) -> TokioResolver {
+    let mut server = NameServerConfig::new(dns.addr(), Protocol::Udp);
+    server.trust_negative_responses = true;
+    let mut config = ResolverConfig::new();
+    config.add_name_server(server);
+    let mut builder = TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
+    let options = builder.options_mut();
+    options.use_hosts_file = ResolveHosts::Never;
+    options.timeout = Duration::from_secs(2);
+    options.attempts = 1;
+    options.cache_size = 0;
+    builder.build()
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -212,9 +95,9 @@ impl Fixture {
             .mx("dual.test", 10, "dual.test")
             .a("dual.test", MX1)
             .aaaa("dual.test", Ipv6Addr::LOCALHOST);
-        zone.servfail.push(fqdn("servfail.test"));
-        let dns = DnsServer::start(zone);
-        let resolver = dns.resolver();
+        zone.servfail("servfail.test");
+        let dns = DnsServer::start(zone).unwrap();
+        let resolver = resolver(&dns);
         Fixture { dns, resolver, port, pki, mx1, mx2, rejecting, _v6: v6 }
     }
 

@@ -1,14 +1,17 @@
 //! Output for people: the verdict and its cause first, then the phases with timings and replies, TLS and the
 //! certificate, capabilities before and after TLS, and the findings. `-v` adds commands, every reply line and
 //! certificate details; `--transcript` adds the conversation. Colour only when [`Options::color`] says so.
+//!
+//! An `--mx` domain gets a header (its aggregate verdict and cause, null or implicit MX, its hosts by
+//! preference; `-v` adds its findings) before its hosts' blocks.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use smtp_probe_tokio::proto::{CertificateInfo, OwnedReply, Phase, Severity, TlsInfo};
-use smtp_probe_tokio::{Report, Verdict};
+use smtp_probe_tokio::proto::{CertificateInfo, Finding, OwnedReply, Phase, Severity, TlsInfo};
+use smtp_probe_tokio::{MxReport, Report, Verdict};
 
-use super::{Options, millis};
+use super::{Options, Results, millis};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -17,16 +20,36 @@ const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
 
-/// Every report, one block each, with a tally at the end when there are several.
-pub fn render(reports: &[Report], options: &Options) -> String {
-    let blocks: Vec<String> = reports.iter().map(|r| Block { out: String::new(), options }.render(r)).collect();
+/// Every target, one block each, then every MX domain: its header (verdict, cause, null or implicit MX, the
+/// hosts by preference) and each host's reports as blocks. A tally at the end when there are several.
+pub fn render(results: &Results, options: &Options) -> String {
+    let mut blocks: Vec<String> =
+        results.targets.iter().map(|r| Block { out: String::new(), options }.render(r)).collect();
+    for mx in &results.mx {
+        blocks.push(Block { out: String::new(), options }.mx_header(mx));
+        for report in mx.hosts.iter().flat_map(|h| &h.reports) {
+            blocks.push(Block { out: String::new(), options }.render(report));
+        }
+    }
     let mut out = blocks.join("\n");
-    if reports.len() > 1 {
-        let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+    if results.len() > 1 {
+        let verdicts: Vec<Verdict> =
+            results.targets.iter().map(|r| r.verdict).chain(results.mx.iter().map(|m| m.verdict)).collect();
+        let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count();
+        let what = if results.mx.is_empty() {
+            format!("{} targets", results.len())
+        } else {
+            let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+            format!(
+                "{} ({}, {})",
+                plural(results.len(), "check", "checks"),
+                plural(results.targets.len(), "target", "targets"),
+                plural(results.mx.len(), "MX domain", "MX domains")
+            )
+        };
         let _ = writeln!(
             out,
-            "\n{} targets: {} up, {} degraded, {} down",
-            reports.len(),
+            "\n{what}: {} up, {} degraded, {} down",
             count(Verdict::Up),
             count(Verdict::Degraded),
             count(Verdict::Down)
@@ -64,13 +87,57 @@ impl Block<'_> {
         self.out
     }
 
-    fn headline(&mut self, report: &Report) {
-        let (color, word) = match report.verdict {
+    fn verdict(&self, verdict: Verdict, bold: bool) -> String {
+        let (color, word) = match verdict {
             Verdict::Up => (GREEN, "UP"),
             Verdict::Degraded => (YELLOW, "DEGRADED"),
             Verdict::Down => (RED, "DOWN"),
         };
-        let verdict = self.paint(&format!("{BOLD}{color}"), word);
+        if bold { self.paint(&format!("{BOLD}{color}"), word) } else { self.paint(color, word) }
+    }
+
+    /// `MX <domain>  <VERDICT>  <cause (phase): message>`, then null/implicit MX and the hosts by preference.
+    fn mx_header(mut self, mx: &MxReport) -> String {
+        let verdict = self.verdict(mx.verdict, true);
+        let domain = self.paint(BOLD, &mx.domain);
+        match mx.primary_finding() {
+            None => self.line(format!("MX {domain}  {verdict}  all {} MX host(s) are up", mx.hosts.len())),
+            Some(finding) => {
+                let cause = finding.cause.map_or("unknown", |c| c.as_str());
+                let phase = finding.phase.map(|p| format!(" ({p})")).unwrap_or_default();
+                self.line(format!("MX {domain}  {verdict}  {cause}{phase}: {}", finding.message));
+            }
+        }
+        if mx.null_mx {
+            self.line("  null MX      the domain accepts no mail (RFC 7505): nothing was probed");
+        }
+        if mx.implicit_mx {
+            self.line("  implicit MX  no MX records: the domain's own address is probed (RFC 5321 §5.1)");
+        }
+        if mx.hosts.is_empty() && !mx.null_mx {
+            self.line("  hosts        none");
+        }
+        let width = mx.hosts.iter().map(|h| h.host.len()).max().unwrap_or(0);
+        let digits = mx.hosts.iter().map(|h| h.preference.to_string().len()).max().unwrap_or(0);
+        for (i, host) in mx.hosts.iter().enumerate() {
+            let title = if i == 0 { "hosts" } else { "" };
+            let cause = host.cause.map(|c| format!(" ({c})")).unwrap_or_default();
+            let verdict = self.verdict(host.verdict, false);
+            let line = format!("  {title:<12} {:>digits$} {:<width$}  {verdict}{cause}", host.preference, host.host);
+            self.line(line);
+        }
+        if self.options.verbose > 0 && !mx.findings.is_empty() {
+            self.line("");
+            self.line("  findings");
+            for finding in &mx.findings {
+                self.finding(finding);
+            }
+        }
+        self.out
+    }
+
+    fn headline(&mut self, report: &Report) {
+        let verdict = self.verdict(report.verdict, true);
         let target = self.paint(BOLD, &report.target);
         match report.primary_finding() {
             None => self.line(format!("{target}  {verdict}  in {}", ms(report.response_time))),
@@ -196,17 +263,21 @@ impl Block<'_> {
         self.line("");
         self.line("  findings");
         for finding in &report.findings {
-            let (style, label) = match finding.severity {
-                Severity::Info => (DIM, "info"),
-                Severity::Warning => (YELLOW, "warning"),
-                Severity::Critical => (RED, "critical"),
-            };
-            let label = self.paint(style, &format!("{label:<8}"));
-            let cause = finding.cause.map(|c| format!("{c}: ")).unwrap_or_default();
-            self.line(format!("    {label} {cause}{}", finding.message));
-            if let Some(text) = finding.server_text.as_deref().filter(|t| !finding.message.contains(t)) {
-                self.line(format!("             server said: {text}"));
-            }
+            self.finding(finding);
+        }
+    }
+
+    fn finding(&mut self, finding: &Finding) {
+        let (style, label) = match finding.severity {
+            Severity::Info => (DIM, "info"),
+            Severity::Warning => (YELLOW, "warning"),
+            Severity::Critical => (RED, "critical"),
+        };
+        let label = self.paint(style, &format!("{label:<8}"));
+        let cause = finding.cause.map(|c| format!("{c}: ")).unwrap_or_default();
+        self.line(format!("    {label} {cause}{}", finding.message));
+        if let Some(text) = finding.server_text.as_deref().filter(|t| !finding.message.contains(t)) {
+            self.line(format!("             server said: {text}"));
         }
     }
 

@@ -1,25 +1,84 @@
-//! JSON output: one object per target, an array when there are several. The object is built here, field by
-//! field, from the report, so its shape is this crate's contract (JSON-SCHEMA.md, schema/report.schema.json) and
-//! does not follow the core's types as they change.
+//! JSON output: one object per target and per `--mx` domain, an array when there are several. The objects are
+//! built here, field by field, from the reports, so their shape is this crate's contract (JSON-SCHEMA.md,
+//! schema/report.schema.json) and does not follow the core's types as they change.
 
 use serde::Serialize;
-use smtp_probe_tokio::Report;
 use smtp_probe_tokio::proto::{
     Capabilities, CertificateInfo, CertificateProblem, Direction, Finding, OwnedReply, Phase, Severity, TlsInfo,
 };
+use smtp_probe_tokio::{MxReport, Report};
 
-use super::{Options, millis};
+use super::{Options, Results, millis};
 
-/// Renders the reports: an object for one, an array for several.
-pub fn render(reports: &[Report], options: &Options) -> String {
-    let objects: Vec<JsonReport<'_>> = reports.iter().map(|r| JsonReport::new(r, options.transcript)).collect();
-    let mut out = match objects.as_slice() {
+/// Renders the results: an object for one target or MX domain, an array for several (the targets first, then
+/// the MX domains, each in command-line order).
+pub fn render(results: &Results, options: &Options) -> String {
+    let targets = results.targets.iter().map(|r| JsonItem::Target(Box::new(JsonReport::new(r, options.transcript))));
+    let domains = results.mx.iter().map(|m| JsonItem::Mx(JsonMx::new(m, options.transcript)));
+    let items: Vec<JsonItem<'_>> = targets.chain(domains).collect();
+    let mut out = match items.as_slice() {
         [one] => serde_json::to_string_pretty(one),
         many => serde_json::to_string_pretty(many),
     }
     .expect("these types always serialize");
     out.push('\n');
     out
+}
+
+/// A target's report or an MX domain's.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum JsonItem<'a> {
+    Target(Box<JsonReport<'a>>),
+    Mx(JsonMx<'a>),
+}
+
+/// One `--mx` domain: the aggregate, then every host with its reports.
+#[derive(Debug, Serialize)]
+pub struct JsonMx<'a> {
+    mx: &'a str,
+    verdict: &'static str,
+    cause: Option<&'static str>,
+    summary: String,
+    null_mx: bool,
+    implicit_mx: bool,
+    findings: Vec<JsonFinding<'a>>,
+    hosts: Vec<JsonMxHost<'a>>,
+}
+
+impl<'a> JsonMx<'a> {
+    /// Maps an MX report; the hosts' transcripts are included only when asked for.
+    pub fn new(report: &'a MxReport, transcript: bool) -> Self {
+        JsonMx {
+            mx: &report.domain,
+            verdict: report.verdict.as_str(),
+            cause: report.cause.map(|c| c.as_str()),
+            summary: report.summary(),
+            null_mx: report.null_mx,
+            implicit_mx: report.implicit_mx,
+            findings: report.findings.iter().map(JsonFinding::new).collect(),
+            hosts: report
+                .hosts
+                .iter()
+                .map(|host| JsonMxHost {
+                    preference: host.preference,
+                    host: &host.host,
+                    verdict: host.verdict.as_str(),
+                    cause: host.cause.map(|c| c.as_str()),
+                    reports: host.reports.iter().map(|r| JsonReport::new(r, transcript)).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct JsonMxHost<'a> {
+    preference: u16,
+    host: &'a str,
+    verdict: &'static str,
+    cause: Option<&'static str>,
+    reports: Vec<JsonReport<'a>>,
 }
 
 /// One target's result.

@@ -1,4 +1,5 @@
-//! Every output format, rendered from the same [`Report`]s: one module per format.
+//! Every output format, rendered from the same [`Results`]: the targets' [`Report`]s and the `--mx` domains'
+//! [`MxReport`](smtp_probe_tokio::MxReport)s. One module per format.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use smtp_probe_tokio::Report;
 use smtp_probe_tokio::proto::{Phase, Thresholds};
 
 use crate::args::Format;
+pub use crate::runner::Results;
 
 pub mod human;
 pub mod json;
@@ -26,13 +28,13 @@ pub struct Options {
     pub thresholds: Thresholds,
 }
 
-/// Renders the reports in this format, ending with a newline.
-pub fn render(format: Format, reports: &[Report], options: &Options) -> String {
+/// Renders the results in this format, ending with a newline.
+pub fn render(format: Format, results: &Results, options: &Options) -> String {
     match format {
-        Format::Human => human::render(reports, options),
-        Format::Json => json::render(reports, options),
-        Format::Nagios => nagios::render(reports, options),
-        Format::Prometheus => prometheus::render(reports),
+        Format::Human => human::render(results, options),
+        Format::Json => json::render(results, options),
+        Format::Nagios => nagios::render(results, options),
+        Format::Prometheus => prometheus::render(results),
     }
 }
 

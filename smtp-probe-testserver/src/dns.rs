@@ -1,0 +1,179 @@
+//! A tiny authoritative DNS server on loopback (feature `dns`), for MX-mode tests: it answers UDP queries
+//! for the names of a [`Zone`] and NXDOMAIN for every other name, so a resolver pointed at it (and nothing
+//! else) never reaches the system's resolver or the network.
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use smtp_probe_testserver::dns::{DnsServer, RecordType, Zone};
+//!
+//! let mut zone = Zone::default();
+//! zone.mx("example.test", 10, "mx1.example.test")
+//!     .a("mx1.example.test", Ipv4Addr::new(127, 0, 0, 1))
+//!     .mx("null.test", 0, ".")
+//!     .exists("bare.test")
+//!     .servfail("broken.test");
+//! let dns = DnsServer::start(zone)?; // 127.0.0.1, ephemeral UDP port
+//! assert!(dns.addr().ip().is_loopback());
+//! assert!(!dns.asked("example.test", RecordType::MX));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Messages are encoded with hickory-proto, re-exported as [`hickory_proto`] for callers that need other
+//! record types ([`Zone::add`]).
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use hickory_proto;
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+pub use hickory_proto::rr::RecordType;
+use hickory_proto::rr::rdata::{A, AAAA, MX};
+use hickory_proto::rr::{Name, RData, Record};
+
+/// The records the server answers with.
+#[derive(Debug, Clone, Default)]
+pub struct Zone {
+    /// Lower-case FQDN → its records. A name in here exists (NOERROR); any other is NXDOMAIN.
+    names: HashMap<String, Vec<RData>>,
+    /// Names answered with SERVFAIL.
+    servfail: Vec<String>,
+}
+
+impl Zone {
+    /// Adds a record of any type to `name` (trailing dot optional).
+    pub fn add(&mut self, name: &str, rdata: RData) -> &mut Self {
+        self.names.entry(fqdn(name)).or_default().push(rdata);
+        self
+    }
+
+    /// Makes `name` exist without records of its own: its queries get NOERROR with an empty answer (NODATA).
+    pub fn exists(&mut self, name: &str) -> &mut Self {
+        self.names.entry(fqdn(name)).or_default();
+        self
+    }
+
+    /// An MX record; `exchange` `.` is the null MX of RFC 7505.
+    ///
+    /// # Panics
+    ///
+    /// If `exchange` is not a valid DNS name.
+    pub fn mx(&mut self, domain: &str, preference: u16, exchange: &str) -> &mut Self {
+        let exchange = Name::from_ascii(fqdn(exchange)).expect("a valid exchange name");
+        self.add(domain, RData::MX(MX::new(preference, exchange)))
+    }
+
+    /// An A record.
+    pub fn a(&mut self, name: &str, ip: Ipv4Addr) -> &mut Self {
+        self.add(name, RData::A(A(ip)))
+    }
+
+    /// An AAAA record.
+    pub fn aaaa(&mut self, name: &str, ip: Ipv6Addr) -> &mut Self {
+        self.add(name, RData::AAAA(AAAA(ip)))
+    }
+
+    /// Answers every query for `name` with SERVFAIL.
+    pub fn servfail(&mut self, name: &str) -> &mut Self {
+        self.servfail.push(fqdn(name));
+        self
+    }
+
+    /// The response to one request.
+    pub fn answer(&self, request: &Message) -> Message {
+        let mut response = Message::new();
+        response
+            .set_id(request.id())
+            .set_message_type(MessageType::Response)
+            .set_op_code(request.op_code())
+            .set_authoritative(true)
+            .set_recursion_desired(request.recursion_desired());
+        let Some(query) = request.queries().first() else {
+            response.set_response_code(ResponseCode::FormErr);
+            return response;
+        };
+        response.add_query(query.clone());
+        let name = query.name().to_ascii().to_ascii_lowercase();
+        if self.servfail.contains(&name) {
+            response.set_response_code(ResponseCode::ServFail);
+        } else if let Some(records) = self.names.get(&name) {
+            for rdata in records.iter().filter(|r| r.record_type() == query.query_type()) {
+                response.add_answer(Record::from_rdata(query.name().clone(), 60, rdata.clone()));
+            }
+        } else {
+            response.set_response_code(ResponseCode::NXDomain);
+        }
+        response
+    }
+}
+
+/// `name` lower-case with its trailing dot.
+pub fn fqdn(name: &str) -> String {
+    if name.ends_with('.') { name.to_ascii_lowercase() } else { format!("{}.", name.to_ascii_lowercase()) }
+}
+
+/// A running server; dropping it stops the server.
+#[derive(Debug)]
+pub struct DnsServer {
+    addr: SocketAddr,
+    queries: Arc<Mutex<Vec<(String, RecordType)>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    /// Serves `zone` over UDP on `127.0.0.1` (an ephemeral port), on a thread of its own.
+    pub fn start(zone: Zone) -> std::io::Result<DnsServer> {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        socket.set_read_timeout(Some(Duration::from_millis(50)))?;
+        let addr = socket.local_addr()?;
+        let queries = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new().name("smtp-probe-testserver dns".into()).spawn({
+            let (queries, stop) = (queries.clone(), stop.clone());
+            move || {
+                let mut buf = [0u8; 4096];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((n, peer)) = socket.recv_from(&mut buf) else { continue };
+                    let Ok(request) = Message::from_vec(&buf[..n]) else { continue };
+                    if let Some(q) = request.queries().first() {
+                        let mut queries = queries.lock().unwrap_or_else(|e| e.into_inner());
+                        queries.push((q.name().to_ascii().to_ascii_lowercase(), q.query_type()));
+                    }
+                    if let Ok(bytes) = zone.answer(&request).to_vec() {
+                        let _ = socket.send_to(&bytes, peer);
+                    }
+                }
+            }
+        })?;
+        Ok(DnsServer { addr, queries, stop, thread: Some(thread) })
+    }
+
+    /// Where the server listens (UDP).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every query received so far: lower-case FQDN and type, in order.
+    pub fn queries(&self) -> Vec<(String, RecordType)> {
+        self.queries.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether `name` (trailing dot optional) was asked for records of type `kind`.
+    pub fn asked(&self, name: &str, kind: RecordType) -> bool {
+        let name = fqdn(name);
+        self.queries.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|(n, k)| *n == name && *k == kind)
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
