@@ -301,12 +301,11 @@ impl MxProbe {
         let working = hosts.iter().filter(|h| h.verdict != Verdict::Down).count();
         // Failing hosts in preference order, so the first finding of the top severity is the best-preference one.
         for host in hosts.iter().filter(|h| h.verdict != Verdict::Up) {
-            let what = host.reports.iter().find(|r| r.verdict == host.verdict).map(Report::summary);
+            let what = host.reports.iter().find(|r| r.verdict == host.verdict).and_then(Report::primary_finding);
             let severity = if working > 0 { Severity::Warning } else { Severity::Critical };
             let mut message = format!("{} (preference {}) is {}", host.host, host.preference, host.verdict);
-            if let Some(what) = what {
-                message.push_str(": ");
-                message.push_str(&what);
+            if let Some(f) = what {
+                message.push_str(&format!(": {}", f.message));
             }
             if working > 0 && host.verdict == Verdict::Down {
                 message.push_str("; mail still reaches another MX host");
