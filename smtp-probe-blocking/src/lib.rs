@@ -139,6 +139,7 @@ pub fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
 /// The pump: session output to the socket, socket input and deadlines to the session.
 fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
     let _ = stream.set_nodelay(true);
+    quick_ack(&stream);
     let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
     let mut buf = [0u8; READ_CHUNK];
     loop {
@@ -195,7 +196,10 @@ fn read_before(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> io::Re
     while let Some(wait) = next_wait(until) {
         stream.set_read_timeout(Some(wait))?;
         match stream.read(buf) {
-            Ok(n) => return Ok(Some(n)),
+            Ok(n) => {
+                quick_ack(stream);
+                return Ok(Some(n));
+            }
             Err(e) if timed_out(&e) => {}
             Err(e) => return Err(e),
         }
@@ -242,3 +246,14 @@ mod tests {
         assert!(Instant::now() >= until);
     }
 }
+
+/// Acknowledge received segments at once. Servers that write a reply in two pieces with Nagle's algorithm on
+/// (OpenSSL's TLS 1.3 session tickets, then the EHLO reply) otherwise wait for our delayed ACK, and the report
+/// would show ~40 ms that are not the server's. Linux re-enters delayed ACKs by itself, so this is set per read.
+#[cfg(target_os = "linux")]
+fn quick_ack(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_: &TcpStream) {}

@@ -132,6 +132,7 @@ pub async fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
 /// The pump: session output to the socket, socket input and deadlines to the session.
 async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
     let _ = stream.set_nodelay(true);
+    quick_ack(&stream);
     let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
     let mut buf = [0u8; READ_CHUNK];
     loop {
@@ -147,7 +148,10 @@ async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, 
             }
             SessionOutput::Timeout(until) => match timeout_at(until.into(), stream.read(&mut buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(Instant::now()),
-                Ok(Ok(n)) => session.handle_input(Instant::now(), &buf[..n]),
+                Ok(Ok(n)) => {
+                    quick_ack(&stream);
+                    session.handle_input(Instant::now(), &buf[..n]);
+                }
                 Err(_) => session.handle_timeout(Instant::now()),
             },
             SessionOutput::Done(report) => {
@@ -158,3 +162,14 @@ async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, 
         }
     }
 }
+
+/// Acknowledge received segments at once. Servers that write a reply in two pieces with Nagle's algorithm on
+/// (OpenSSL's TLS 1.3 session tickets, then the EHLO reply) otherwise wait for our delayed ACK, and the report
+/// would show ~40 ms that are not the server's. Linux re-enters delayed ACKs by itself, so this is set per read.
+#[cfg(target_os = "linux")]
+fn quick_ack(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_: &TcpStream) {}
