@@ -222,6 +222,17 @@ fn write_before(stream: &mut TcpStream, mut bytes: &[u8], until: Instant) -> io:
     Ok(true)
 }
 
+/// Acknowledge received segments at once. Servers that write a reply in two pieces with Nagle's algorithm on
+/// (OpenSSL's TLS 1.3 session tickets, then the EHLO reply) otherwise wait for our delayed ACK, and the report
+/// would show ~40 ms that are not the server's. Linux re-enters delayed ACKs by itself, so this is set per read.
+#[cfg(target_os = "linux")]
+fn quick_ack(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_: &TcpStream) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,14 +257,3 @@ mod tests {
         assert!(Instant::now() >= until);
     }
 }
-
-/// Acknowledge received segments at once. Servers that write a reply in two pieces with Nagle's algorithm on
-/// (OpenSSL's TLS 1.3 session tickets, then the EHLO reply) otherwise wait for our delayed ACK, and the report
-/// would show ~40 ms that are not the server's. Linux re-enters delayed ACKs by itself, so this is set per read.
-#[cfg(target_os = "linux")]
-fn quick_ack(stream: &TcpStream) {
-    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
-}
-
-#[cfg(not(target_os = "linux"))]
-fn quick_ack(_: &TcpStream) {}
