@@ -132,12 +132,14 @@ pub async fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
 /// The pump: session output to the socket, socket input and deadlines to the session.
 async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
     let _ = stream.set_nodelay(true);
-    quick_ack(&stream);
     let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
     let mut buf = [0u8; READ_CHUNK];
+    // Whether the last thing done was feeding input to the session (see `quick_ack`).
+    let mut fed = false;
     loop {
         match session.poll_output(Instant::now()) {
             SessionOutput::Transmit(bytes) => {
+                fed = false;
                 // A peer that stops reading cannot hold the probe past its deadline.
                 let until = session.next_deadline().unwrap_or(deadline);
                 match timeout_at(until.into(), stream.write_all(&bytes)).await {
@@ -146,14 +148,21 @@ async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, 
                     Err(_) => session.handle_timeout(Instant::now()),
                 }
             }
-            SessionOutput::Timeout(until) => match timeout_at(until.into(), stream.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(Instant::now()),
-                Ok(Ok(n)) => {
+            SessionOutput::Timeout(until) => {
+                // Input was consumed and the session still waits for more: acknowledge what came at once. When it
+                // has something to send instead, that segment carries the ACK and no extra packet is needed.
+                if std::mem::take(&mut fed) {
                     quick_ack(&stream);
-                    session.handle_input(Instant::now(), &buf[..n]);
                 }
-                Err(_) => session.handle_timeout(Instant::now()),
-            },
+                match timeout_at(until.into(), stream.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(Instant::now()),
+                    Ok(Ok(n)) => {
+                        session.handle_input(Instant::now(), &buf[..n]);
+                        fed = true;
+                    }
+                    Err(_) => session.handle_timeout(Instant::now()),
+                }
+            }
             SessionOutput::Done(report) => {
                 let _ = stream.shutdown().await;
                 return *report;
@@ -165,7 +174,9 @@ async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, 
 
 /// Acknowledge received segments at once. Servers that write a reply in two pieces with Nagle's algorithm on
 /// (OpenSSL's TLS 1.3 session tickets, then the EHLO reply) otherwise wait for our delayed ACK, and the report
-/// would show ~40 ms that are not the server's. Linux re-enters delayed ACKs by itself, so this is set per read.
+/// would show ~40 ms that are not the server's. Linux re-enters delayed ACKs by itself, so this is set after every
+/// read that leaves the session waiting for more input; a read answered by a command needs none (the command's
+/// segment carries the ACK), which saves a syscall and a bare ACK packet per reply.
 #[cfg(target_os = "linux")]
 fn quick_ack(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
