@@ -765,7 +765,7 @@ impl Probe {
 
     fn on_eof(&mut self) {
         let State::Await(pending) = &self.state else { return };
-        let (expect, phase, sent) = (pending.expect, pending.phase, pending.sent);
+        let (expect, phase) = (pending.expect, pending.phase);
         if expect == Expect::Quit {
             // Servers may close without answering QUIT (often right after a 5xx): not a failure, but say so, with
             // the reply it followed, rather than leave an unexplained EOF.
@@ -775,7 +775,6 @@ impl Probe {
             self.finish();
             return;
         }
-        let _ = sent;
         let partial = self.partial_note();
         let message = match &self.last_reply {
             None => format!("the server closed the connection without a greeting{partial}"),
@@ -928,6 +927,9 @@ impl Probe {
         let thresholds = *self.config.thresholds();
         let Some(earliest) = info.chain_earliest_expiry() else { return };
         let days = earliest.days_left;
+        if info.verify_error == Some(crate::report::CertificateProblem::Expired) {
+            return; // already reported as invalid: "expired N days ago" says it all
+        }
         let severity = match (thresholds.certificate_days_critical, thresholds.certificate_days_warning) {
             (Some(crit), _) if days < i64::from(crit) => Severity::Critical,
             (_, Some(warn)) if days < i64::from(warn) => Severity::Warning,
