@@ -708,3 +708,21 @@ fn opportunistic_starttls_with_an_untrusted_certificate_is_degraded_not_down() {
     assert!(run.server.received.iter().any(|r| r.tls && r.line == "EHLO probe.test"), "EHLO inside TLS");
     assert_eq!(phases(report).last(), Some(&Phase::Quit));
 }
+
+/// In inspect-only mode an expired certificate is invalid (degraded), and not also "expiring in -12 days" (which
+/// a critical days threshold would turn into down).
+#[test]
+fn inspect_only_expired_certificate_is_not_also_expiring() {
+    let ca = Ca::new(CA_NAME);
+    let leaf = ca.leaf(&["mx.test"], -100 * DAY, -12 * DAY);
+    let tls_config = TlsConfig::builder().webpki_roots(false).add_ca_der(ca.der()).inspect_only(true).build().unwrap();
+    let config =
+        builder(Mode::Implicit, TARGET).tls_config(tls_config).certificate_days(Some(30), Some(7)).build().unwrap();
+    let run = run(Mode::Implicit, config, &ServerTls::new(leaf));
+    assert_outcome(&run.report, Verdict::Degraded, Some(Cause::CertificateInvalid));
+    assert!(
+        run.report.findings.iter().all(|f| f.cause != Some(Cause::CertificateExpiring)),
+        "{:#?}",
+        run.report.findings
+    );
+}
