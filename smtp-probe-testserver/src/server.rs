@@ -261,10 +261,9 @@ impl ServerBuilder {
         if let Behavior::Responder(r) = &self.behavior {
             r.validate()?;
         }
-        let listener = std::net::TcpListener::bind(self.bind)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
+        let listener = bind_listener(self.bind, &runtime)?;
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
@@ -279,6 +278,23 @@ impl ServerBuilder {
             .spawn(move || serve(runtime, listener, behavior, thread_shared, stop_rx))?;
         Ok(TestServer { addr, shared, stop: Some(stop_tx), thread: Some(thread) })
     }
+}
+
+/// The accept queue asked for; the kernel caps it at `net.core.somaxconn` (4096 by default).
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds a non-blocking listener with a deep accept queue. `std::net::TcpListener::bind` asks for 128: a load run
+/// that connects thousands of clients at once overflows that, and the kernel then drops handshakes that are only
+/// retried after 1 s, 3 s, 7 s, ... (clients see greeting timeouts).
+fn bind_listener(addr: SocketAddr, runtime: &tokio::runtime::Runtime) -> std::io::Result<std::net::TcpListener> {
+    // `TcpSocket::listen` registers with a runtime; `into_std` takes it back out for the server thread.
+    let _enter = runtime.enter();
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As std does on Unix: a restarted server can bind its fixed port again at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)?.into_std()
 }
 
 fn serve(
