@@ -583,7 +583,12 @@ impl Probe {
     }
 
     fn check_capability_expectations(&mut self) {
-        let expectations = self.cfg().expectations.clone();
+        let expectations = &self.cfg().expectations;
+        if expectations.capabilities.is_empty() && expectations.min_size.is_none() {
+            // The common case: nothing to check, and nothing to copy.
+            return;
+        }
+        let expectations = expectations.clone();
         let caps = self.report.effective_capabilities().cloned().unwrap_or_default();
         let phase = if self.tls_active { Phase::EhloTls } else { Phase::Ehlo };
         for keyword in &expectations.capabilities {
