@@ -100,7 +100,6 @@ pub struct Probe {
     tls_active: bool,
     used_helo: bool,
     bare_lf_noted: bool,
-    last_reply: Option<String>,
     main_sequence_end: Option<Instant>,
     report: Report,
     done: Option<Box<Report>>,
@@ -147,7 +146,6 @@ impl Probe {
             tls_active: false,
             used_helo: false,
             bare_lf_noted: false,
-            last_reply: None,
             main_sequence_end: None,
             done: None,
         }
@@ -409,7 +407,6 @@ impl Probe {
                 None,
             );
         }
-        self.last_reply = Some(format!("{} {}", reply.code, reply.text_lossy()));
         self.report.steps.push(Step {
             phase: pending.phase,
             command: pending.command,
@@ -781,7 +778,7 @@ impl Probe {
             return;
         }
         let partial = self.partial_note();
-        let message = match &self.last_reply {
+        let message = match self.last_reply() {
             None => format!("the server closed the connection without a greeting{partial}"),
             Some(last) => format!(
                 "the server closed the connection while waiting for the {phase} reply, after \"{last}\"{partial}"
@@ -821,10 +818,17 @@ impl Probe {
 
     /// `the server closed the connection <what>, after "<last reply>"`: item 22, never an opaque EOF.
     fn closed_after(&self, what: &str) -> String {
-        match &self.last_reply {
+        match self.last_reply() {
             Some(last) => format!("the server closed the connection {what}, after \"{last}\""),
             None => format!("the server closed the connection {what}"),
         }
+    }
+
+    /// The last reply received, as `code text`, for messages about what came after it. Every reply is kept in the
+    /// report's steps, so it is formatted only when such a message is written, not for every reply.
+    fn last_reply(&self) -> Option<String> {
+        let reply = self.report.steps.iter().rev().find_map(|step| step.reply.as_ref())?;
+        Some(format!("{} {}", reply.code, reply.text_lossy()))
     }
 
     fn push_unanswered_step(&mut self) {
