@@ -1,0 +1,314 @@
+//! Writes the hand-made seed corpus of every target into `fuzz/corpus/<target>/`.
+//!
+//! `cargo run --manifest-path fuzz/Cargo.toml --example gen_corpus` (stable is fine). Files are named after what
+//! they show; running it again rewrites the same files.
+
+use std::fs;
+use std::path::Path;
+
+use smtp_probe_fuzz::checks::{Action, SESSION_HEADER, encode_session};
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    fs::create_dir_all(&dir).expect("corpus directory");
+    fs::write(dir.join(name), bytes).expect("seed file");
+}
+
+const POSTFIX: &[u8] = b"220 mx.example.com ESMTP Postfix (Debian/GNU)\r\n250-mx.example.com\r\n250-PIPELINING\r\n\
+250-SIZE 10240000\r\n250-VRFY\r\n250-ETRN\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n\
+250-SMTPUTF8\r\n250 CHUNKING\r\n";
+const EXIM: &[u8] = b"220-mail.example.org ESMTP Exim 4.96 Mon, 01 Jan 2024 00:00:00 +0000\r\n\
+220-We do not authorize the use of this system to transport unsolicited,\r\n220 and/or bulk e-mail.\r\n\
+250-mail.example.org Hello probe.example.net [192.0.2.7]\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n250-PIPELINING\r\n\
+250-PIPECONNECT\r\n250-AUTH PLAIN LOGIN\r\n250-CHUNKING\r\n250-STARTTLS\r\n250-PRDR\r\n250 HELP\r\n";
+const GMAIL: &[u8] = b"220 mx.google.com ESMTP a1si123456wrb.12 - gsmtp\r\n\
+250-mx.google.com at your service, [203.0.113.5]\r\n250-SIZE 157286400\r\n250-8BITMIME\r\n250-STARTTLS\r\n\
+250-ENHANCEDSTATUSCODES\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SMTPUTF8\r\n";
+const EXCHANGE: &[u8] = b"220 BN8NAM11FT012.mail.protection.outlook.com Microsoft ESMTP MAIL Service ready at \
+Mon, 1 Jan 2024 00:00:00 +0000 08DC0A1B2C3D4E5F\r\n250-BN8NAM11FT012.mail.protection.outlook.com Hello [192.0.2.7]\r\n\
+250-SIZE 49283072\r\n250-PIPELINING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250-8BITMIME\r\n\
+250-BINARYMIME\r\n250-CHUNKING\r\n250 SMTPUTF8\r\n";
+const TLS_HELLO: &[u8] = b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03\x5f\x1e\x9c\x00\x01\x02\x03\x04\x05\x06\
+\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x20";
+
+fn reply_parser() {
+    // [chunking, limits1, limits2, stream...]: chunking 0 whole, 1..=127 fixed, 128.. random.
+    let seed = |name: &str, chunking: u8, l1: u8, l2: u8, stream: &[u8]| {
+        let mut bytes = vec![chunking, l1, l2];
+        bytes.extend_from_slice(stream);
+        write("reply_parser", name, &bytes);
+    };
+    seed("postfix-greeting-ehlo-whole", 0, 0, 0, POSTFIX);
+    seed("postfix-greeting-ehlo-bytewise", 1, 0, 0, POSTFIX);
+    seed("exim-multiline-greeting-chunk3", 3, 0, 0, EXIM);
+    seed("gmail-random-chunks", 0x9d, 0, 0, GMAIL);
+    seed("exchange-medium-limits", 7, 2, 0, EXCHANGE);
+    seed("bare-lf", 2, 0, 0, b"220 mx.example.com ESMTP\n250-mx.example.com\n250 SIZE 1000\n");
+    seed("mixed-line-endings", 0x81, 0, 0, b"220 hi\r\n250-a\n250 b\r\n221 bye\n");
+    seed("mismatched-codes", 4, 0, 0, b"250-mx.example.com\r\n354 oops\r\n");
+    seed("tls-server-hello", 2, 0, 0, TLS_HELLO);
+    seed("tls-alert", 0, 0, 0, b"\x15\x03\x01\x00\x02\x02\x46");
+    seed("http-response", 5, 0, 0, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    seed("ssh-banner", 1, 0, 0, b"SSH-2.0-OpenSSH_9.6p1 Debian-3\r\n");
+    seed("pop3-greeting", 0, 0, 0, b"+OK Dovecot ready.\r\n");
+    seed("imap-greeting", 0xc4, 0, 0, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n");
+    seed("code-out-of-range", 0, 0, 0, b"220 ok\r\n199 no\r\n");
+    seed("code-six-hundred", 1, 0, 0, b"600 x\r\n");
+    seed("code-second-digit-nine", 2, 0, 0, b"220 ok\r\n290 x\r\n");
+    seed("four-digit-code", 3, 0, 0, b"2502 x\r\n");
+    seed("bare-code-line", 0, 0, 0, b"250-first\r\n250\r\n250-\r\n250 \r\n");
+    seed(
+        "enhanced-codes",
+        6,
+        0,
+        0,
+        b"550 5.1.1 <x@example.com>: Recipient address rejected: User unknown in virtual mailbox table\r\n\
+451 4.7.1 Greylisted, see http://postgrey.example/help.html\r\n250 2.0 not enhanced\r\n\
+554 5.7.1000 not enhanced either\r\n",
+    );
+    // limits1 low bits 1: line length l1>>3, lines (l2&15)+1, buffer (l2>>4)*24.
+    seed("line-too-long-small-limit", 0, 1 | (10 << 3), 0xff, b"220 this line is far too long\r\n");
+    seed("line-too-long-partial", 1, 1 | (6 << 3), 0xff, b"220 xxxxxxxxxxxxxxxxxxxxxxxx");
+    seed("too-many-lines", 0, 1 | (31 << 3), 0xf1, b"250-a\r\n250-b\r\n250 c\r\n");
+    seed("buffer-full-small-buffer", 5, 1 | (31 << 3), 0x1f, b"250 one\r\n250 two\r\n250-three\r\n250 four\r\n");
+    seed("unbounded-limits", 3, 4, 0, POSTFIX);
+    seed("non-utf8-text", 0, 0, 0, b"220 caf\xe9 \xff\xfe\r\n250 \xc3\xa9t\xc3\xa9\r\n");
+    seed("starttls-then-injection", 0, 0, 0, b"220 2.0.0 Ready to start TLS\r\n250-injected\r\n250 x\r\n");
+    seed("empty", 0, 0, 0, b"");
+    seed("nul-and-cr-inside", 2, 0, 0, b"220 a\0b\r\n250 a\rb\r\n250 c\r\r\n");
+    seed(
+        "pipelined-replies",
+        0x90,
+        0,
+        0,
+        b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as 4XyZ\r\n221 2.0.0 Bye\r\n",
+    );
+    seed("partial-trailing-line", 7, 0, 0, b"220 mx\r\n250-mx\r\n250-SIZE 10");
+    seed(
+        "auth-login-challenges",
+        1,
+        0,
+        0,
+        b"334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 2.7.0 Authentication successful\r\n",
+    );
+    seed("short-lines", 1, 0, 0, b"2\r\n");
+    seed("code-then-garbage-short", 1, 0, 0, b"6x\r\n");
+    seed("line-length-equals-limit", 0, 3, 5, b"250 abcdef\r\n250 abcdefg\r\n");
+    // Regressions (fixed in reply.rs): a cut line failed differently from the whole line.
+    seed("regression-cr-after-code-then-more", 1, 6 | (3 << 3), 4, b"250\rxxxxxxxxxxxx\r\n");
+    seed("regression-tiny-line-limit-bad-code", 1, 126, 0, b"600M");
+}
+
+fn reply_roundtrip() {
+    // [code lo, code hi, flags, text...]; text lines split at LF; flags odd = no lines. The whole file is also
+    // parsed as a raw stream.
+    let seed = |name: &str, code: u16, flags: u8, text: &[u8]| {
+        let mut bytes = code.to_le_bytes().to_vec();
+        bytes.push(flags);
+        bytes.extend_from_slice(text);
+        write("reply_roundtrip", name, &bytes);
+    };
+    seed("ehlo-250-multiline", 250, 0, b"mx.example.com\nPIPELINING\nSIZE 10240000\nSTARTTLS\n8BITMIME");
+    seed("greeting-220", 220, 0, b"mx.example.com ESMTP Postfix");
+    seed("enhanced-550", 550, 0, b"5.1.1 <x@example.com>: Recipient address rejected");
+    seed("enhanced-451-multiline", 451, 0, b"4.7.1 Greylisted\nplease retry in 5 minutes");
+    seed("auth-334-empty", 334, 0, b"");
+    seed("no-lines", 221, 1, b"");
+    seed("empty-middle-lines", 250, 0, b"a\n\n\nb");
+    seed("non-utf8", 554, 0, b"caf\xe9 \xff\xfe\x00");
+    seed("cr-removed", 250, 0, b"a\rb\r\nc\r");
+    seed("invalid-code-599", 599, 0, b"x");
+    seed("invalid-code-199", 199, 0, b"x");
+    seed("invalid-code-600", 600, 0, b"x");
+    seed("invalid-code-099", 99, 0, b"x");
+    seed("long-line", 250, 0, &[b'x'; 600]);
+    seed("many-lines", 250, 0, &b"AUTH\n".repeat(40));
+    // Raw streams: the first bytes double as a code.
+    write("reply_roundtrip", "raw-postfix", POSTFIX);
+    write("reply_roundtrip", "raw-exim", EXIM);
+    write("reply_roundtrip", "raw-gmail", GMAIL);
+    write("reply_roundtrip", "raw-bare-lf", b"220 mx ESMTP\n250-mx\n250 SIZE 1000\n");
+    write("reply_roundtrip", "raw-bare-code-lines", b"250-first\r\n250\r\n354\n");
+    write("reply_roundtrip", "raw-cr-in-text", b"250 a\rb\r\n250 c\r\r\n250 \r\n");
+    write("reply_roundtrip", "raw-enhanced", b"550 5.7.1 Relaying denied\r\n250 2.0.0 Ok\r\n");
+    write("reply_roundtrip", "raw-non-utf8", b"220 \xe9\xff\r\n250-\x00\r\n250 \x80\n");
+}
+
+/// A header with roomy timeouts: overall 10 s, phases 2 s, QUIT 500 ms, default limits.
+fn header(h0: u8, h1: u8) -> [u8; SESSION_HEADER] {
+    [h0, h1, 249, 99, 99, 99, 99, 50, 0, 0, 0]
+}
+
+// h0: TLS mode in bits 0-1 (0 none, 1 opportunistic, 2 required, 3 implicit), 4 AUTH, 8 envelope, 0x10 test
+// message, 0x20 no transcript, 0x40 plaintext AUTH allowed, 0x80 late wake-ups.
+const NONE: u8 = 0;
+const OPPORTUNISTIC: u8 = 1;
+const REQUIRED: u8 = 2;
+const IMPLICIT: u8 = 3;
+const AUTH: u8 = 4;
+const ENVELOPE: u8 = 8;
+const MESSAGE: u8 = 0x10;
+const LATE: u8 = 0x80;
+
+// Canned replies by index (see `CANNED`).
+const GREETING: u8 = 0;
+const EHLO_FULL: u8 = 1;
+const OK: u8 = 2;
+const TLS_READY: u8 = 3;
+const AUTH_EMPTY: u8 = 4;
+const AUTH_USER: u8 = 5;
+const AUTH_PASS: u8 = 6;
+const AUTH_OK: u8 = 7;
+const DATA_GO: u8 = 8;
+const BYE: u8 = 9;
+const BUSY_421: u8 = 10;
+const RCPT_550: u8 = 11;
+const UNKNOWN_502: u8 = 12;
+const AUTH_535: u8 = 13;
+const EHLO_NO_TLS: u8 = 14;
+const BLOCKED_554: u8 = 15;
+const FORWARD_251: u8 = 16;
+const HELO_OK: u8 = 17;
+const LATER_451: u8 = 18;
+const EHLO_TLS_SMALL: u8 = 19;
+const EXIM_GREETING: u8 = 20;
+
+fn probe_session() {
+    use Action::*;
+    let seed = |name: &str, header: [u8; SESSION_HEADER], actions: &[Action]| {
+        write("probe_session", name, &encode_session(header, actions));
+    };
+    let c = Canned;
+    seed("plain-up", header(NONE, 0), &[c(GREETING), c(EHLO_NO_TLS), c(BYE)]);
+    seed(
+        "opportunistic-starttls-up",
+        header(OPPORTUNISTIC, 0x10),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(0x80 | 2), c(EHLO_FULL), c(BYE)],
+    );
+    seed(
+        "required-auth-plain-rset",
+        header(REQUIRED | AUTH | ENVELOPE, 0),
+        &[
+            c(GREETING),
+            c(EHLO_FULL),
+            c(TLS_READY),
+            TlsOk(0xf8 | 4),
+            c(EHLO_FULL),
+            c(AUTH_OK),
+            c(OK),
+            c(OK),
+            c(OK),
+            c(BYE),
+        ],
+    );
+    seed(
+        "required-auth-login-message",
+        header(REQUIRED | AUTH | ENVELOPE | MESSAGE, 0x03 | 0x08),
+        &[
+            c(EXIM_GREETING),
+            c(EHLO_FULL),
+            c(TLS_READY),
+            TlsOk(0x60 | 2),
+            c(EHLO_FULL),
+            c(AUTH_USER),
+            c(AUTH_PASS),
+            c(AUTH_OK),
+            c(OK),
+            c(OK),
+            c(FORWARD_251),
+            c(OK),
+            c(DATA_GO),
+            c(OK),
+            c(BYE),
+        ],
+    );
+    seed(
+        "plain-auth-plain-empty-challenge",
+        header(NONE | AUTH | 0x40, 0x02),
+        &[c(GREETING), c(EHLO_NO_TLS), c(AUTH_EMPTY), c(AUTH_OK), c(BYE)],
+    );
+    seed("implicit-up", header(IMPLICIT, 0), &[TlsOk(2), c(GREETING), c(EHLO_NO_TLS), c(BYE)]);
+    seed("implicit-handshake-fails", header(IMPLICIT | AUTH, 0), &[Advance(300), TlsFail(1)]);
+    seed("implicit-certificate-expired", header(IMPLICIT, 0), &[TlsFail(0)]);
+    seed("required-but-not-offered", header(REQUIRED, 0), &[c(GREETING), c(EHLO_NO_TLS), c(BYE)]);
+    seed("greeting-timeout", [0, 0, 20, 10, 10, 10, 10, 0, 0, 0, 0], &[Send(b"220-mx.fuzz.test\r\n".to_vec())]);
+    seed("greeting-554", header(OPPORTUNISTIC, 0), &[c(BLOCKED_554), c(BYE)]);
+    seed("greeting-421-then-close", header(OPPORTUNISTIC, 0), &[c(BUSY_421), Eof]);
+    seed("ehlo-502-helo", header(OPPORTUNISTIC, 0), &[c(GREETING), c(UNKNOWN_502), c(HELO_OK), c(BYE)]);
+    seed(
+        "bare-lf-session",
+        header(OPPORTUNISTIC, 0),
+        &[CannedBareLf(GREETING), CannedBareLf(EHLO_NO_TLS), CannedBareLf(BYE)],
+    );
+    seed(
+        "starttls-response-injection",
+        header(OPPORTUNISTIC, 0),
+        &[c(GREETING), c(EHLO_FULL), Send(b"220 2.0.0 Ready\r\n250-injected\r\n250 AUTH PLAIN\r\n".to_vec()), TlsOk(0)],
+    );
+    seed(
+        "plaintext-during-handshake",
+        header(OPPORTUNISTIC, 0),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), Send(b"250 sneaky\r\n".to_vec()), TlsOk(0)],
+    );
+    seed("tls-port-spoken-plain", header(NONE, 0), &[Send(TLS_HELLO.to_vec())]);
+    seed(
+        "slow-server-thresholds",
+        header(NONE, 0x40),
+        &[Advance(150), c(GREETING), Advance(400), c(EHLO_NO_TLS), Advance(600), c(BYE)],
+    );
+    seed(
+        "late-wakeups",
+        [LATE | OPPORTUNISTIC, 0, 20, 10, 10, 10, 10, 5, 0, 0, 0],
+        &[Advance(700), c(GREETING), Advance(4000), c(EHLO_FULL), c(TLS_READY), Advance(3000), TlsOk(0)],
+    );
+    seed(
+        "unbounded-limits",
+        [OPPORTUNISTIC, 0, 249, 99, 99, 99, 99, 50, 255, 0, 0],
+        &[c(GREETING), Send(b"250-mx\r\n250-SIZE 1".to_vec()), Send(b"000\r\n250 8BITMIME\r\n".to_vec()), c(BYE)],
+    );
+    seed("tiny-limits-big-ehlo", [OPPORTUNISTIC, 0, 249, 99, 99, 99, 99, 50, 2, 1, 0], &[c(GREETING), c(EHLO_FULL)]);
+    seed("eof-mid-reply", header(NONE, 0), &[c(GREETING), Send(b"250-mx.fuzz.test\r\n250-SIZ".to_vec()), Eof]);
+    seed("quit-timeout-zero", [NONE, 0, 249, 99, 99, 99, 99, 0, 0, 0, 0], &[c(GREETING), c(HELO_OK)]);
+    seed(
+        "certificate-expiring",
+        header(REQUIRED, 0x80),
+        &[c(GREETING), c(EHLO_TLS_SMALL), c(TLS_READY), TlsOk(6 | (10 << 3)), c(EHLO_TLS_SMALL), c(BYE)],
+    );
+    seed(
+        "recipient-rejected",
+        header(NONE | ENVELOPE, 0x08),
+        &[c(GREETING), c(EHLO_NO_TLS), c(OK), c(OK), c(RCPT_550), c(BYE)],
+    );
+    seed("mail-from-451", header(NONE | ENVELOPE, 0), &[c(GREETING), c(EHLO_NO_TLS), c(LATER_451), c(BYE)]);
+    seed(
+        "auth-535",
+        header(OPPORTUNISTIC | AUTH, 0x01),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(2), c(EHLO_FULL), c(AUTH_USER), c(AUTH_535), c(BYE)],
+    );
+    seed("auth-without-tls-refused", header(OPPORTUNISTIC | AUTH, 0), &[c(GREETING), c(EHLO_NO_TLS), c(BYE)]);
+    seed("stray-tls-result", header(NONE, 0), &[TlsOk(0), c(GREETING), TlsFail(2), c(EHLO_NO_TLS), c(BYE)]);
+    seed(
+        "ip-target-with-expectations",
+        [OPPORTUNISTIC, 0x30, 249, 99, 99, 99, 99, 50, 0, 0, 5],
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(2), c(EHLO_FULL), c(BYE)],
+    );
+    // Regression (fixed in probe.rs): the EHLO answered with garbage was missing from the steps.
+    seed("garbage-reply-to-ehlo", header(NONE, 0), &[c(GREETING), Send(b"hello\r\n".to_vec())]);
+    let mut pipelined = Vec::new();
+    for i in [GREETING, EHLO_NO_TLS, OK, OK, OK, BYE] {
+        pipelined.extend_from_slice(checks_canned(i));
+    }
+    seed("everything-in-one-segment", header(NONE | ENVELOPE, 0), &[Send(pipelined.clone())]);
+    let bytewise: Vec<Action> = pipelined.chunks(3).map(|c| Send(c.to_vec())).collect();
+    seed("three-bytes-at-a-time", header(NONE | ENVELOPE | 0x20, 0), &bytewise);
+}
+
+fn checks_canned(i: u8) -> &'static [u8] {
+    smtp_probe_fuzz::checks::CANNED[usize::from(i)].as_bytes()
+}
+
+fn main() {
+    reply_parser();
+    reply_roundtrip();
+    probe_session();
+}

@@ -1,0 +1,169 @@
+//! Replays the committed fuzz seed corpus (`fuzz/corpus/<target>/`) on stable Rust, with the very checks the
+//! cargo-fuzz targets run: `fuzz/src/checks.rs` is included as a module, and its inputs are hand-decoded byte
+//! formats, so no fuzzing toolchain or extra dependency is needed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use smtp_probe_proto::testing::{Harness, expect, send};
+use smtp_probe_proto::{Cause, ProbeConfig, ReplyLimits, TlsMode, Verdict};
+
+#[path = "../../fuzz/src/checks.rs"]
+#[allow(dead_code)]
+mod checks;
+
+/// Every file of one target's corpus, sorted by name.
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.is_file())
+        .map(|path| {
+            let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path, bytes)
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{} holds only {} seeds", dir.display(), files.len());
+    files
+}
+
+/// Runs `check` on every file, naming the file that fails.
+fn replay(target: &str, mut check: impl FnMut(&[u8])) -> usize {
+    let files = corpus(target);
+    for (path, bytes) in &files {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(bytes)));
+        if let Err(panic) = outcome {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            panic!("{target} seed {} failed: {message}", path.display());
+        }
+    }
+    files.len()
+}
+
+/// The simulated connection instant (the core itself never reads the clock).
+#[allow(clippy::disallowed_methods)]
+fn start() -> Instant {
+    Instant::now()
+}
+
+#[test]
+fn reply_parser_corpus() {
+    replay("reply_parser", |bytes| {
+        checks::check_reply_parser(bytes);
+    });
+}
+
+#[test]
+fn reply_roundtrip_corpus() {
+    replay("reply_roundtrip", checks::check_reply_roundtrip);
+}
+
+#[test]
+fn probe_session_corpus() {
+    let mut verdicts = Vec::new();
+    let mut causes = Vec::new();
+    let start = start();
+    replay("probe_session", |bytes| {
+        let report = checks::check_probe_session(bytes, start);
+        verdicts.push(report.verdict);
+        causes.push(report.cause);
+    });
+    // The seeds mean what they were made to mean: the decoder reaches the whole conversation and its failures.
+    for verdict in [Verdict::Up, Verdict::Degraded, Verdict::Down] {
+        assert!(verdicts.contains(&verdict), "no seed ends {verdict}");
+    }
+    for cause in [
+        Cause::GreetingTimeout,
+        Cause::NotSmtp,
+        Cause::ProtocolViolation,
+        Cause::StarttlsUnavailable,
+        Cause::TlsHandshakeFailed,
+        Cause::CertificateInvalid,
+        Cause::CertificateExpiring,
+        Cause::AuthUnavailable,
+        Cause::AuthFailed,
+        Cause::RecipientRejected,
+        Cause::TemporaryFailure,
+        Cause::SlowResponse,
+    ] {
+        assert!(causes.contains(&Some(cause)), "no seed ends with {cause}");
+    }
+}
+
+#[test]
+fn session_encoding_round_trips() {
+    use checks::Action::*;
+    let actions = vec![Send(vec![b'x'; 300]), Canned(3), CannedBareLf(200), Eof, Advance(4999), Advance(7), TlsOk(9)];
+    let header = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    let session = checks::decode_session(&checks::encode_session(header, &actions));
+    assert_eq!(session.header, header);
+    let mut expected = actions;
+    expected.splice(0..1, [Send(vec![b'x'; 255]), Send(vec![b'x'; 45])]);
+    assert_eq!(session.actions, expected);
+}
+
+#[test]
+fn base64_matches_rfc4616_example() {
+    assert_eq!(checks::base64(b"\0tim\0tanstaaftanstaaf"), "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
+    assert_eq!(checks::base64(b""), "");
+    assert_eq!(checks::base64(b"f"), "Zg==");
+    assert_eq!(checks::base64(b"fo"), "Zm8=");
+    assert_eq!(checks::base64(b"foo"), "Zm9v");
+}
+
+#[test]
+fn every_decoder_accepts_short_inputs() {
+    let start = start();
+    for len in 0..=16 {
+        let bytes = vec![0xa5; len];
+        checks::check_reply_parser(&bytes);
+        checks::check_reply_roundtrip(&bytes);
+        let report = checks::check_probe_session(&bytes, start);
+        assert!(report.total <= Duration::from_secs(11));
+    }
+}
+
+#[test]
+fn unbounded_limits_parse_replies() {
+    let limits = ReplyLimits { max_line_len: usize::MAX, max_lines: usize::MAX, max_buffered: usize::MAX };
+    let replies = checks::parse_all(b"220 mx ESMTP\r\n250-mx\r\n250 SIZE", limits).expect("parses");
+    assert_eq!(replies.len(), 1);
+}
+
+/// Found by `reply_parser` (fixed in `reply.rs`): the same bytes cut into reads failed with another error than
+/// the whole line. Inputs are `[chunking, limits1, limits2, stream...]`; chunking 1 is one byte per read.
+#[test]
+fn cut_lines_fail_like_whole_lines() {
+    for input in [
+        // "250\r" then more: MalformedLine whole, was LineTooLong byte by byte (line limit 8).
+        &b"\x01\x1e\x04250\rxxxxxxxxxxxx\r\n"[..],
+        // Line limit 0: InvalidCode whole, was LineTooLong after "60".
+        b"\x01\x7e\x00600M",
+        // NotSmtp whole, was InvalidCode after "6".
+        b"\x01\x00\x006x\r\n",
+        // usize::MAX line limit: an overflow panic on any partial line.
+        b"\x03\x04\x00220 a\r\n250",
+    ] {
+        checks::check_reply_parser(input);
+    }
+}
+
+/// Found by `probe_session` (fixed in `probe.rs`): a command answered with a malformed reply was missing from the
+/// report's steps, unlike one answered by a timeout or a close.
+#[test]
+fn a_command_answered_with_garbage_is_a_step() {
+    let config = ProbeConfig::builder("mx.test").tls(TlsMode::None).build().expect("valid");
+    let script = vec![send("220 mx.test ESMTP\r\n"), expect("EHLO"), send("hello\r\n")];
+    let report = Harness::new(config, start(), script).run();
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ProtocolViolation)));
+    assert_eq!(report.steps.len(), 2, "{:?}", report.steps);
+    assert_eq!(report.steps[1].command.as_deref(), Some("EHLO localhost"));
+    assert_eq!(report.steps[1].reply, None);
+}
