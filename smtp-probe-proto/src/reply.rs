@@ -403,8 +403,14 @@ impl ReplyParser {
             return Err(err.clone());
         }
         self.compact();
-        if self.buf.len() + bytes.len() > self.limits.max_buffered {
+        let needed = self.buf.len() + bytes.len();
+        if needed > self.limits.max_buffered {
             return Err(self.fail(ReplyError::BufferFull { limit: self.limits.max_buffered }));
+        }
+        if needed > self.buf.capacity() {
+            // Grow as a Vec would (doubling), but never past the cap: the cap bounds memory, not just length.
+            let capacity = (self.buf.capacity() * 2).max(needed).max(256).min(self.limits.max_buffered);
+            self.buf.reserve_exact(capacity - self.buf.len());
         }
         self.buf.extend_from_slice(bytes);
         Ok(())
