@@ -5,6 +5,8 @@
 //! Every driver returns a [`Tally`] (replies seen, sum of their codes) so each parser can be checked against the
 //! corpus totals, [`CORPUS_REPLIES`] and [`CORPUS_CODE_SUM`], before it is timed.
 
+pub mod load;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;
