@@ -257,6 +257,10 @@ for rep in $(seq "$R"); do
 done
 
 log "tables"
-report "$RESULTS" >"$OUT/results.md"
+{
+    echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC'): N=$N C=$C R=$R SCALE=$SCALE; $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r);"
+    echo "check_smtp $("$CHECK_SMTP" -V 2>&1 | awk '{print $2}'), blackbox_exporter $("$BLACKBOX" --version 2>&1 | head -1 | awk '{print $3}'), Postfix $(postconf -h mail_version 2>/dev/null || echo '?'), $(rustc --version)."
+    report "$RESULTS"
+} >"$OUT/results.md"
 cat "$OUT/results.md"
 log "results: $RESULTS, $OUT/results.md"

@@ -4,11 +4,14 @@
 //! is what the network exchange itself costs in this process (syscalls, the runtime, TLS), the floor a probe
 //! engine is measured against.
 
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -99,6 +102,45 @@ async fn ehlo_quit<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// The TCP stream under TLS, acknowledging at once when it is read again without a write in between: the same
+/// ACK policy as smtp-probe's adapters. An OpenSSL server (Postfix) sends its TLS 1.3 session tickets, then its
+/// next reply, and with Nagle on the reply waits for our delayed ACK of the tickets (40 ms per probe) unless the
+/// client acknowledges them as soon as it finds it needs more input. Reads answered by a write need nothing: the
+/// write carries the ACK.
+pub struct AckTcp {
+    tcp: TcpStream,
+    read_since_write: bool,
+}
+
+impl AsyncRead for AckTcp {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if std::mem::take(&mut self.read_since_write) {
+            let _ = self.tcp.set_quickack(true);
+        }
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.read_since_write = true;
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for AckTcp {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.read_since_write = false;
+        Pin::new(&mut self.tcp).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
 impl Floor {
     /// One probe. `Err` names the step that failed.
     pub async fn probe(&self) -> Result<(), &'static str> {
@@ -120,18 +162,27 @@ impl Floor {
                 }
                 command(&mut tcp, &mut buf, b"EHLO probe.example.org\r\n", 250, "ehlo_rejected").await?;
                 command(&mut tcp, &mut buf, b"STARTTLS\r\n", 220, "starttls_rejected").await?;
-                let mut tls = connector.connect(name.clone(), tcp).await.map_err(|_| "tls_handshake_failed")?;
+                let mut tls = connector
+                    .connect(name.clone(), AckTcp { tcp, read_since_write: false })
+                    .await
+                    .map_err(|_| "tls_handshake_failed")?;
                 ehlo_quit(&mut tls, &mut buf).await
             }
             (FloorTls::Implicit, Some((connector, name))) => {
-                let mut tls = connector.connect(name.clone(), tcp).await.map_err(|_| "tls_handshake_failed")?;
+                let mut tls = connector
+                    .connect(name.clone(), AckTcp { tcp, read_since_write: false })
+                    .await
+                    .map_err(|_| "tls_handshake_failed")?;
                 if reply(&mut tls, &mut buf).await? != 220 {
                     return Err("greeting_rejected");
                 }
                 ehlo_quit(&mut tls, &mut buf).await
             }
             (FloorTls::HandshakeOnly, Some((connector, name))) => {
-                let mut tls = connector.connect(name.clone(), tcp).await.map_err(|_| "tls_handshake_failed")?;
+                let mut tls = connector
+                    .connect(name.clone(), AckTcp { tcp, read_since_write: false })
+                    .await
+                    .map_err(|_| "tls_handshake_failed")?;
                 let _ = tls.shutdown().await;
                 Ok(())
             }
