@@ -939,7 +939,7 @@ fn run_session(session: &Session, start: Instant, bytewise: bool) -> Report {
             }
             Output::Done(report) => {
                 check_report(session, &mut d, &report);
-                return *report;
+                return std::sync::Arc::unwrap_or_clone(report);
             }
             other => panic!("unknown output {other:?}"),
         }
@@ -1035,5 +1035,5 @@ fn check_report(session: &Session, d: &mut Driver, report: &Report) {
     assert!(d.probe.is_done());
     assert_eq!(d.probe.next_deadline(), None);
     assert_eq!(d.probe.report(), report);
-    assert_eq!(d.probe.poll_output(later), Output::Done(Box::new(report.clone())));
+    assert_eq!(d.probe.poll_output(later), Output::Done(std::sync::Arc::new(report.clone())));
 }

@@ -160,7 +160,8 @@ fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadli
             },
             SessionOutput::Done(report) => {
                 let _ = stream.shutdown(Shutdown::Write);
-                return *report;
+                drop(session); // the last holder of the report: no copy
+                return std::sync::Arc::unwrap_or_clone(report);
             }
             _ => unreachable!("SessionOutput has no other variants yet"),
         }

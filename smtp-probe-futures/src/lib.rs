@@ -225,7 +225,8 @@ where
             SessionOutput::Done(report) => {
                 // A TCP stream closes at once; a wrapper that flushes is cut off at the deadline.
                 let _ = before(timer, deadline, stream.close()).await;
-                return *report;
+                drop(session); // the last holder of the report: no copy
+                return std::sync::Arc::unwrap_or_clone(report);
             }
             _ => unreachable!("SessionOutput has no other variants yet"),
         }

@@ -5,6 +5,7 @@
 //! [`Probe::on_reply`], with one function per phase outcome beside it.
 
 use std::mem;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth;
@@ -28,8 +29,10 @@ pub enum Output {
     /// Wait for bytes, end of stream, or this instant, whichever comes first; report it with `handle_input`,
     /// `handle_eof` or `handle_timeout`, then poll again.
     Timeout(Instant),
-    /// The probe is over: close the connection. Every later poll returns the same report.
-    Done(Box<Report>),
+    /// The probe is over: close the connection. Every later poll returns the same report. It is shared with the
+    /// probe (which keeps it for [`Probe::report`]), not copied: take it with `Arc::unwrap_or_clone` after dropping
+    /// the probe to own it without a copy.
+    Done(Arc<Report>),
 }
 
 /// Parameters for the TLS handshake the probe asks for.
@@ -102,7 +105,7 @@ pub struct Probe {
     bare_lf_noted: bool,
     main_sequence_end: Option<Instant>,
     report: Report,
-    done: Option<Box<Report>>,
+    done: Option<Arc<Report>>,
 }
 
 impl Probe {
@@ -259,7 +262,7 @@ impl Probe {
         self.advance(now);
         loop {
             if let Some(report) = &self.done {
-                return Output::Done(report.clone());
+                return Output::Done(Arc::clone(report));
             }
             if !self.tx.is_empty() {
                 return Output::Transmit(mem::take(&mut self.tx));
@@ -910,7 +913,7 @@ impl Probe {
             let message = format!("response time {} ms is over the {} ms threshold", rt.as_millis(), limit.as_millis());
             self.add_finding(severity, Some(Cause::SlowResponse), None, message, None);
         }
-        self.done = Some(Box::new(mem::replace(&mut self.report, Report::empty(String::new()))));
+        self.done = Some(Arc::new(mem::replace(&mut self.report, Report::empty(String::new()))));
     }
 
     // ---- certificates -------------------------------------------------------------------------------------------

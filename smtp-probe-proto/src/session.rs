@@ -1,6 +1,7 @@
 //! [`Session`]: a [`Probe`] with TLS inside. What every adapter drives: raw socket bytes in, raw socket bytes
 //! out, and deadlines — STARTTLS and implicit TLS are handled here, in memory, so adapters stay byte pumps.
 
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::config::{ProbeConfig, TlsMode};
@@ -17,8 +18,9 @@ pub enum SessionOutput {
     /// Wait for socket bytes, end of stream, or this instant; report it with `handle_input`, `handle_eof` or
     /// `handle_timeout`, then poll again.
     Timeout(Instant),
-    /// The probe is over: close the socket. Every later poll returns the same report.
-    Done(Box<Report>),
+    /// The probe is over: close the socket. Every later poll returns the same report (shared with the session, not
+    /// copied: drop the session, then `Arc::unwrap_or_clone` owns it without a copy).
+    Done(Arc<Report>),
 }
 
 /// A probe of one connection, TLS included.

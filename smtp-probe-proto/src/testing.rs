@@ -20,6 +20,7 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::probe::{Output, Probe};
@@ -117,7 +118,7 @@ impl Harness {
     pub fn run(&mut self) -> Report {
         for _ in 0..MAX_POLLS {
             match self.probe.poll_output(self.now) {
-                Output::Done(report) => return *report,
+                Output::Done(report) => return Arc::unwrap_or_clone(report),
                 Output::Transmit(bytes) => self.client_sent(&bytes),
                 Output::StartTls(_) => self.tls(),
                 Output::Timeout(deadline) => self.serve_until(deadline),

@@ -165,7 +165,8 @@ async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, 
             }
             SessionOutput::Done(report) => {
                 let _ = stream.shutdown().await;
-                return *report;
+                drop(session); // the last holder of the report: no copy
+                return std::sync::Arc::unwrap_or_clone(report);
             }
             _ => unreachable!("SessionOutput has no other variants yet"),
         }

@@ -437,7 +437,7 @@ pub enum Reads {
 
 /// The outcome of a run.
 pub struct Run {
-    pub report: Box<Report>,
+    pub report: Report,
     pub start: Instant,
     pub end: Instant,
     pub server: Server,
@@ -499,6 +499,7 @@ pub fn drive(mut session: Session, mut server: Server, start: Instant, reads: Re
             SessionOutput::Done(report) => {
                 // Every later poll returns the same report.
                 assert!(matches!(session.poll_output(now), SessionOutput::Done(again) if again == report));
+                let report = std::sync::Arc::unwrap_or_clone(report);
                 return Run { report, start, end: now, server, reads: count, client_bytes };
             }
             other => panic!("unexpected output {other:?}"),
