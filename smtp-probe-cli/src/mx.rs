@@ -8,12 +8,8 @@
 //! on loopback and nothing is asked of the real DNS.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use smtp_probe_tokio::hickory_resolver::TokioResolver;
-use smtp_probe_tokio::hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
-use smtp_probe_tokio::hickory_resolver::name_server::TokioConnectionProvider;
-use smtp_probe_tokio::hickory_resolver::proto::xfer::Protocol;
 use smtp_probe_tokio::proto::mx::{self, MxAnswer, MxPlan};
 use smtp_probe_tokio::{MxReport, Target, probe_mx_with_resolver, system_resolver};
 
@@ -44,16 +40,7 @@ pub fn resolver(dns_server: Option<SocketAddr>) -> Result<TokioResolver, String>
     let Some(addr) = dns_server else {
         return system_resolver().map_err(|e| format!("the system resolver configuration is unusable: {e}"));
     };
-    let mut server = NameServerConfig::new(addr, Protocol::Udp);
-    server.trust_negative_responses = true;
-    let mut config = ResolverConfig::new();
-    config.add_name_server(server);
-    let mut builder = TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
-    let options = builder.options_mut();
-    options.use_hosts_file = ResolveHosts::Never;
-    options.timeout = Duration::from_secs(2);
-    options.attempts = 1;
-    Ok(builder.build())
+    Ok(smtp_probe_tokio::single_server_resolver(addr))
 }
 
 /// Probes every MX host of one domain. Each host's reports are named `host:port`, as targets' are.

@@ -56,6 +56,7 @@ mod conn;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod postfix;
+pub mod promtool;
 pub mod responder;
 pub mod script;
 mod server;

@@ -53,7 +53,7 @@ use smtp_probe_proto::{Session, SessionOutput};
 #[cfg(feature = "mx")]
 mod mx;
 #[cfg(feature = "mx")]
-pub use mx::{hickory_resolver, probe_mx, probe_mx_with_resolver, system_resolver};
+pub use mx::{hickory_resolver, probe_mx, probe_mx_with_resolver, single_server_resolver, system_resolver};
 #[cfg(feature = "mx")]
 pub use smtp_probe_proto::mx::{MxHostReport, MxReport};
 

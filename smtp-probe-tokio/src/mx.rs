@@ -27,6 +27,26 @@ pub fn system_resolver() -> Result<TokioResolver, ResolveError> {
     Ok(TokioResolver::builder_tokio()?.build())
 }
 
+/// A resolver that asks this one DNS server (UDP) and nothing else: no system configuration, no hosts file, no
+/// cache, one attempt of at most 2 s. For tests on loopback and for private DNS views.
+pub fn single_server_resolver(addr: SocketAddr) -> TokioResolver {
+    use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
+    use hickory_resolver::name_server::TokioConnectionProvider;
+    use hickory_resolver::proto::xfer::Protocol;
+
+    let mut server = NameServerConfig::new(addr, Protocol::Udp);
+    server.trust_negative_responses = true;
+    let mut config = ResolverConfig::new();
+    config.add_name_server(server);
+    let mut builder = TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
+    let options = builder.options_mut();
+    options.use_hosts_file = ResolveHosts::Never;
+    options.timeout = std::time::Duration::from_secs(2);
+    options.attempts = 1;
+    options.cache_size = 0;
+    builder.build()
+}
+
 /// Probes every MX host of `domain` on port 25 with the system resolver, all hosts at once.
 ///
 /// `config` applies to each host, with the host as target and, unless `config` sets one explicitly, as the TLS

@@ -10,26 +10,13 @@ use std::time::Duration;
 use smtp_probe_testserver::dns::{DnsServer, RecordType, Zone};
 use smtp_probe_testserver::{CertSpec, Responder, Script, ServerBuilder, TestPki, TestServer};
 use smtp_probe_tokio::hickory_resolver::TokioResolver;
-use smtp_probe_tokio::hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
-use smtp_probe_tokio::hickory_resolver::name_server::TokioConnectionProvider;
-use smtp_probe_tokio::hickory_resolver::proto::xfer::Protocol;
 use smtp_probe_tokio::{
     AddressFamily, Cause, MxReport, ProbeConfig, TlsConfig, TlsMode, Verdict, probe_mx_with_resolver,
 };
 
 /// A resolver that asks this DNS server and nothing else: no system configuration, no hosts file.
 fn resolver(dns: &DnsServer) -> TokioResolver {
-    let mut server = NameServerConfig::new(dns.addr(), Protocol::Udp);
-    server.trust_negative_responses = true;
-    let mut config = ResolverConfig::new();
-    config.add_name_server(server);
-    let mut builder = TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
-    let options = builder.options_mut();
-    options.use_hosts_file = ResolveHosts::Never;
-    options.timeout = Duration::from_secs(2);
-    options.attempts = 1;
-    options.cache_size = 0;
-    builder.build()
+    smtp_probe_tokio::single_server_resolver(dns.addr())
 }
 
 // ---------------------------------------------------------------------------------------------------------

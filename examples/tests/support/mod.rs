@@ -2,9 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,23 +66,5 @@ pub async fn wait_for_status(addr: SocketAddr, path: &str, status: u16, limit: D
 
 /// Runs `promtool check metrics` on `text`; `None` (with the reason printed) when promtool is not installed.
 pub fn promtool_check(text: &str) -> Option<Result<(), String>> {
-    let promtool = std::env::var("SMTP_PROBE_PROMTOOL").unwrap_or_else(|_| "promtool".to_owned());
-    if Command::new(&promtool).arg("--version").output().is_err() {
-        eprintln!("skipped promtool check: {promtool} not found (install the Debian package prometheus)");
-        return None;
-    }
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    Some(if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-    })
+    smtp_probe_testserver::promtool::check_metrics(text)
 }
