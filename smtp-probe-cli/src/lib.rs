@@ -10,6 +10,15 @@
 //! smtp-probe                                                  # probes the bundled loopback demo server
 //! ```
 //!
+//! The command is also a library call: this runs the full demo probe (STARTTLS, AUTH, envelope) against the
+//! bundled loopback server and prints JSON, exactly as `smtp-probe --format json` does.
+//!
+//! ```
+//! use std::process::ExitCode;
+//! let code = smtp_probe_cli::main_with_args(["smtp-probe", "--format", "json"]);
+//! assert_eq!(code, ExitCode::SUCCESS); // 0: up
+//! ```
+//!
 //! The options follow check_smtp's where it has them (`-H -p -4 -6 -e -F -f -A -U -P -S -s -D -w -c -t -q -v`);
 //! the rest are smtp-probe's own (`--rcpt`, `--send-test-message`, `--tls-name`, `--ca-file`, `--insecure`,
 //! `--allow-plaintext-auth`, `--authpass-file`, `--transcript`, `--format`, `--mx`). Several targets are probed
