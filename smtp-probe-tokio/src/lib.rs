@@ -2,35 +2,42 @@
 //! TLS work in memory. This crate resolves, connects, moves bytes and sleeps until the deadlines the session
 //! asks for — nothing else.
 //!
-//! ```no_run
-//! use smtp_probe_tokio::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//! A probe of a local test server, with STARTTLS, a private CA and certificate-days thresholds:
 //!
+//! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let (target, _) = Target::parse("submission://mail.example.com")?;
-//! let config = ProbeConfig::builder(&target.host)
+//! use smtp_probe_testserver::{Responder, TestPki};
+//! use smtp_probe_tokio::{probe, ProbeConfig, Target, TlsConfig, TlsMode, Verdict};
+//!
+//! let pki = TestPki::new()?;
+//! let server = Responder::new().cert(&pki.default_cert()?).start()?; // mx.test on 127.0.0.1
+//! let target = Target::new("127.0.0.1", server.port());
+//! let config = ProbeConfig::builder("127.0.0.1")
 //!     .tls(TlsMode::StartTlsRequired)
+//!     .tls_name("mx.test") // verify this name, whatever address we connect to
+//!     .tls_config(TlsConfig::builder().add_ca_pem("test CA", pki.ca_pem().as_bytes())?.build()?)
 //!     .ehlo_name("monitor.example.com")
 //!     .certificate_days(Some(21), Some(7))
 //!     .build()?;
 //! let report = probe(&target, &config).await?;
-//! if report.verdict != Verdict::Up {
-//!     eprintln!("{}", report.summary());
-//! }
+//! assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
+//! assert!(report.tls.as_ref().is_some_and(|tls| tls.verified));
 //! # Ok(()) }
 //! ```
 //!
-//! A runnable version against a local test server:
+//! Against a real server, the target usually comes from the forms people type:
 //!
-//! ```
+//! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use smtp_probe_tokio::{probe, ProbeConfig, Target, TlsMode, Verdict};
-//! let server = smtp_probe_testserver::Responder::new().start()?;
-//! let target = Target::new("127.0.0.1", server.port());
-//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
+//! use smtp_probe_tokio::{probe, ProbeConfig, Target, Verdict};
+//! let (target, mode) = Target::parse("submission://mail.example.com")?; // port 587, STARTTLS required
+//! let config = ProbeConfig::builder(&target.host).tls(mode.unwrap_or_default()).build()?;
 //! let report = probe(&target, &config).await?;
-//! assert_eq!(report.verdict, Verdict::Up);
+//! if report.verdict != Verdict::Up {
+//!     eprintln!("{}", report.summary());
+//! }
 //! # Ok(()) }
 //! ```
 //!
