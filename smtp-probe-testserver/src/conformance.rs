@@ -710,13 +710,13 @@ pub fn assert_same(scenario: &str, reports: &[(&str, &Report)]) {
 ///
 /// In an adapter's `tests/conformance.rs`:
 ///
-/// ```no_run
+/// ```ignore
 /// use smtp_probe_proto::{ProbeConfig, Report, Target};
 /// use smtp_probe_testserver::conformance::Scenario;
 ///
-/// /// The adapter's `probe`, made synchronous.
+/// /// The adapter's `probe`, made synchronous (here the blocking adapter's, which already is).
 /// fn probe(target: &Target, config: &ProbeConfig) -> Report {
-///     unimplemented!("run the adapter's probe on {target} to completion, with {config:?}")
+///     smtp_probe_blocking::probe(target, config).expect("a valid target")
 /// }
 ///
 /// smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
