@@ -22,32 +22,9 @@ die() { printf '[peers.sh] ERROR: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 
-installed() {
-    dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed
-}
-
-missing=()
-for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing: ${missing[*]}"
-    # The prometheus packages' maintainer scripts would start the daemons (listening on all
-    # interfaces): policy-rc.d 101 tells invoke-rc.d / deb-systemd-invoke not to.
-    created_policy=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 0755 /usr/sbin/policy-rc.d
-        created_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || log "apt-get update failed; trying install anyway"
-    rc=0
-    timeout 900 apt-get install -y -qq --no-install-recommends \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        "${missing[@]}" </dev/null >/dev/null || rc=$?
-    if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
-    [ "$rc" = 0 ] || die "apt-get install failed ($rc)"
-fi
-for p in "${PACKAGES[@]}"; do installed "$p" || die "package $p is not installed"; done
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+apt_install_missing "${PACKAGES[@]}"
 for f in "$CHECK_SMTP" "$BLACKBOX" "$PROMETHEUS" "$PROMTOOL"; do
     [ -x "$f" ] || die "$f missing"
 done

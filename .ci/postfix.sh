@@ -52,37 +52,16 @@ elif [ $# -gt 0 ]; then
 fi
 
 # ---------------------------------------------------------------- 1. packages
-installed() {
-    dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed
-}
-
-missing=()
-for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing: ${missing[*]}"
-    debconf-set-selections <<EOF
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# Answers for the postfix package's questions, used only when it is installed now.
+debconf-set-selections <<EOF
 postfix postfix/main_mailer_type select Local only
 postfix postfix/mailname string $DOMAIN
 postfix postfix/destinations string $DOMAIN, localhost
 postfix postfix/mynetworks string 127.0.0.0/8 [::1]/128
 EOF
-    # Keep maintainer scripts from starting services (no systemd here anyway).
-    created_policy=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 0755 /usr/sbin/policy-rc.d
-        created_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || log "apt-get update failed; trying install anyway"
-    rc=0
-    apt-get install -y -qq --no-install-recommends \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        "${missing[@]}" >/dev/null || rc=$?
-    [ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
-    [ "$rc" = 0 ] || die "apt-get install failed ($rc)"
-fi
-for p in "${PACKAGES[@]}"; do installed "$p" || die "package $p is not installed"; done
+apt_install_missing "${PACKAGES[@]}"
 
 # ---------------------------------------------------------------- 2. state dir + certificates
 mkdir -p "$DIR"
