@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the .ci scripts (source it; needs log/die defined by the caller).
 
 # Whether a Debian package is installed.
@@ -9,7 +10,7 @@ installed() {
 # services (policy-rc.d 101: the prometheus packages would otherwise start daemons on all interfaces).
 # Fails unless every package ends up installed.
 apt_install_missing() {
-    local p missing=() created_policy= rc=0
+    local p missing=() created_policy='' rc=0
     for p in "$@"; do installed "$p" || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing: ${missing[*]}"

@@ -22,7 +22,7 @@ die() { printf '[peers.sh] ERROR: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 
-# shellcheck source=lib.sh
+# shellcheck source=.ci/lib.sh
 . "$(dirname "$0")/lib.sh"
 apt_install_missing "${PACKAGES[@]}"
 for f in "$CHECK_SMTP" "$BLACKBOX" "$PROMETHEUS" "$PROMTOOL"; do

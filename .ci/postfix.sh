@@ -52,7 +52,7 @@ elif [ $# -gt 0 ]; then
 fi
 
 # ---------------------------------------------------------------- 1. packages
-# shellcheck source=lib.sh
+# shellcheck source=.ci/lib.sh
 . "$(dirname "$0")/lib.sh"
 # Answers for the postfix package's questions, used only when it is installed now.
 debconf-set-selections <<EOF
