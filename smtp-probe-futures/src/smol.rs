@@ -49,6 +49,11 @@ impl Runtime for Smol {
     fn peer_addr(stream: &Self::Stream) -> Option<SocketAddr> {
         stream.peer_addr().ok()
     }
+
+    #[cfg(target_os = "linux")]
+    fn quick_ack(stream: &Self::Stream) {
+        let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+    }
 }
 
 crate::runtime_functions!(Smol, async_net::TcpStream, "smol");
