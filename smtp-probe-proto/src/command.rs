@@ -183,7 +183,8 @@ impl Command {
                 let mut line = Vec::new();
                 other.encode(&mut line);
                 line.truncate(line.len() - 2);
-                String::from_utf8_lossy(&line).into_owned()
+                // Caller strings are `SafeText` (valid UTF-8), so this keeps the buffer rather than copying it.
+                String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
             }
         }
     }

@@ -394,9 +394,14 @@ impl Probe {
         let at = self.input_at.max(pending.sent);
         if self.cfg().transcript {
             let last = reply.lines.len().saturating_sub(1);
+            let code = reply.code.get();
+            let digits = [code / 100, code / 10 % 10, code % 10].map(|d| char::from(b'0' + d as u8));
             for (i, line) in reply.lines.iter().enumerate() {
-                let sep = if i == last { ' ' } else { '-' };
-                let text = format!("{}{sep}{}", reply.code, String::from_utf8_lossy(line));
+                // Built by hand, not with `format!`: this runs for every reply line of every probe.
+                let mut text = String::with_capacity(line.len() + 4);
+                text.extend(digits);
+                text.push(if i == last { ' ' } else { '-' });
+                text.push_str(&String::from_utf8_lossy(line));
                 self.report.transcript.push(TranscriptLine { at: at - self.start, direction: Direction::Server, text });
             }
         }
