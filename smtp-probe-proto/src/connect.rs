@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn worst_of_several() {
         let config = ProbeConfig::builder("mx").build().unwrap();
-        let up = Report::empty("mx".into());
+        let up = Report::empty("mx".into(), 0);
         let down = dns_failed(&config, &Target::new("mx", 25), "nope");
         let chosen = worst(vec![up, down]).unwrap();
         assert_eq!(chosen.verdict, Verdict::Down);

@@ -373,11 +373,11 @@ mod tests {
     }
 
     fn up(target: &str) -> Report {
-        Report::empty(target.into())
+        Report::empty(target.into(), 0)
     }
 
     fn degraded(target: &str, cause: Cause) -> Report {
-        let mut report = Report::empty(target.into());
+        let mut report = Report::empty(target.into(), 0);
         report.add_finding(Finding {
             severity: Severity::Warning,
             cause: Some(cause),

@@ -16,6 +16,10 @@ use crate::error::UsageError;
 use crate::reply::{OwnedReply, ReplyCode, ReplyError, ReplyParser};
 use crate::report::{Cause, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo, TranscriptLine};
 
+/// Transcript lines reserved up front: a plain probe with STARTTLS and two EHLO replies of a dozen lines needs about
+/// this many, so the vector does not grow (and copy) five times on the way.
+const TRANSCRIPT_CAPACITY: usize = 32;
+
 /// What the caller must do next. Drain [`Probe::poll_output`] until it returns `Timeout` or `Done`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -137,7 +141,7 @@ impl Probe {
         };
         Probe {
             parser: ReplyParser::new(inner.limits),
-            report: Report::empty(inner.target.clone()),
+            report: Report::empty(inner.target.clone(), if inner.transcript { TRANSCRIPT_CAPACITY } else { 0 }),
             config,
             start: now,
             now,
@@ -918,7 +922,7 @@ impl Probe {
             let message = format!("response time {} ms is over the {} ms threshold", rt.as_millis(), limit.as_millis());
             self.add_finding(severity, Some(Cause::SlowResponse), None, message, None);
         }
-        self.done = Some(Arc::new(mem::replace(&mut self.report, Report::empty(String::new()))));
+        self.done = Some(Arc::new(mem::replace(&mut self.report, Report::empty(String::new(), 0))));
     }
 
     // ---- certificates -------------------------------------------------------------------------------------------

@@ -440,7 +440,7 @@ impl Report {
         phase: Phase,
         message: impl Into<String>,
     ) -> Report {
-        let mut report = Report::empty(target.into());
+        let mut report = Report::empty(target.into(), 0);
         report.add_finding(Finding {
             severity: Severity::Critical,
             cause: Some(cause),
@@ -451,7 +451,7 @@ impl Report {
         report
     }
 
-    pub(crate) fn empty(target: String) -> Report {
+    pub(crate) fn empty(target: String, transcript_capacity: usize) -> Report {
         Report {
             target,
             address: None,
@@ -463,7 +463,7 @@ impl Report {
             capabilities: None,
             capabilities_tls: None,
             tls: None,
-            transcript: Vec::new(),
+            transcript: Vec::with_capacity(transcript_capacity),
             connect: None,
             response_time: Duration::ZERO,
             total: Duration::ZERO,
@@ -531,7 +531,7 @@ mod tests {
 
     #[test]
     fn first_most_severe_finding_sets_verdict_and_cause() {
-        let mut r = Report::empty("mx".into());
+        let mut r = Report::empty("mx".into(), 0);
         r.add_finding(Finding {
             severity: Severity::Info,
             cause: None,
