@@ -9,7 +9,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 
-use common::{Run, run_command, temp_file};
+use common::{NagiosGrammar, Run, run_command, temp_file};
 use regex::Regex;
 use serde_json::Value;
 use smtp_probe_testserver::dns::{DnsServer, RecordType, Zone};
@@ -270,24 +270,14 @@ fn the_schema_rejects_a_broken_mx_object() {
 #[test]
 fn nagios_one_status_line_with_the_mx_aggregate() {
     let f = Fixture::start();
-    let status = Regex::new(r"^SMTP (OK|WARNING|CRITICAL|UNKNOWN) - ([^|\n]+)\|(.*)$").unwrap();
-    let number = r"-?[0-9]+(?:\.[0-9]+)?";
-    let range = format!(r"(?:@?(?:~|{number})?:?(?:{number})?)");
-    let item =
-        format!(r"'((?:[^'=]|'')+)'=({number})(s|ms|us|%|B|KB|MB|TB|c)?;({range});({range});({number})?;({number})?");
-    let whole = Regex::new(&format!("^{item}(?: {item})*$")).unwrap();
-    let perf = Regex::new(&item).unwrap();
+    let grammar = NagiosGrammar::new();
     let check = |args: &[&str], state: &str| {
         let mut all = args.to_vec();
         all.extend(["--format", "nagios"]);
         let run = f.run(&all);
         let first = run.stdout.lines().next().unwrap().to_owned();
-        let caps = status.captures(&first).unwrap_or_else(|| panic!("bad status line: {first:?}"));
-        assert_eq!(&caps[1], state, "{first}");
-        assert!(whole.is_match(&caps[3]), "bad perfdata in {first}");
-        let labels: Vec<String> = perf.captures_iter(&caps[3]).map(|p| p[1].to_owned()).collect();
-        let unique: std::collections::HashSet<_> = labels.iter().collect();
-        assert_eq!(unique.len(), labels.len(), "labels are unique: {first}");
+        let (got, labels) = grammar.check(&first);
+        assert_eq!(got, state, "{first}");
         (run, first, labels)
     };
     let (run, first, labels) = check(&["--mx", "backup-down.test"], "WARNING");

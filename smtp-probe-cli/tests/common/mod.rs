@@ -77,3 +77,39 @@ pub fn temp_file(text: &str) -> tempfile::NamedTempFile {
 pub fn phases(report: &Value) -> Vec<String> {
     report["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap().to_owned()).collect()
 }
+
+/// The Nagios plugin output grammar (plugin development guidelines): the status line
+/// `SMTP <STATE> - <text>|<perfdata>`, and each perfdata item `'label'=value[UOM];[warn];[crit];[min];[max]`.
+pub struct NagiosGrammar {
+    /// Captures the state, the text and the perfdata of a status line.
+    pub status: regex::Regex,
+    /// The whole perfdata part: items separated by single spaces.
+    pub perfdata: regex::Regex,
+    /// One item; captures label, value, unit, warn, crit, min, max.
+    pub item: regex::Regex,
+}
+
+impl NagiosGrammar {
+    pub fn new() -> NagiosGrammar {
+        let number = r"-?[0-9]+(?:\.[0-9]+)?";
+        let range = format!(r"(?:@?(?:~|{number})?:?(?:{number})?)");
+        let item = format!(
+            r"'((?:[^'=]|'')+)'=({number})(s|ms|us|%|B|KB|MB|TB|c)?;({range});({range});({number})?;({number})?"
+        );
+        NagiosGrammar {
+            status: regex::Regex::new(r"^SMTP (OK|WARNING|CRITICAL|UNKNOWN) - ([^|\n]+)\|(.*)$").unwrap(),
+            perfdata: regex::Regex::new(&format!("^{item}(?: {item})*$")).unwrap(),
+            item: regex::Regex::new(&item).unwrap(),
+        }
+    }
+
+    /// Checks a status line against the grammar and returns its state and perfdata labels (asserted unique).
+    pub fn check(&self, line: &str) -> (String, Vec<String>) {
+        let caps = self.status.captures(line).unwrap_or_else(|| panic!("bad status line: {line:?}"));
+        assert!(self.perfdata.is_match(&caps[3]), "bad perfdata in {line}");
+        let labels: Vec<String> = self.item.captures_iter(&caps[3]).map(|p| p[1].to_owned()).collect();
+        let unique: std::collections::HashSet<_> = labels.iter().collect();
+        assert_eq!(unique.len(), labels.len(), "labels are unique: {line}");
+        (caps[1].to_owned(), labels)
+    }
+}
