@@ -6,64 +6,33 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 
 use common::{NagiosGrammar, Run, run_command, temp_file};
 use regex::Regex;
 use serde_json::Value;
-use smtp_probe_testserver::dns::{DnsServer, RecordType, Zone};
-use smtp_probe_testserver::{CertSpec, Responder, Script, ServerBuilder, TestPki, TestServer};
-
-const MX1: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
-const MX2: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
-/// Greets with 554: down (greeting_rejected).
-const REJECTING: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+use smtp_probe_testserver::dns::{MX1, MX2, MxWorld, REJECTING, RecordType};
+use smtp_probe_testserver::{Responder, TestServer};
 
 struct Fixture {
-    dns: DnsServer,
-    port: u16,
+    world: MxWorld,
     ca_file: tempfile::NamedTempFile,
-    mx1: TestServer,
-    mx2: TestServer,
-    rejecting: TestServer,
     /// A plain target (no STARTTLS) to combine with `--mx`.
     plain: TestServer,
 }
 
+impl std::ops::Deref for Fixture {
+    type Target = MxWorld;
+    fn deref(&self) -> &MxWorld {
+        &self.world
+    }
+}
+
 impl Fixture {
     fn start() -> Fixture {
-        let pki = TestPki::new().unwrap();
-        let responder =
-            |name: &str| Responder::new().hostname(name).cert(&pki.issue(CertSpec::new().names([name])).unwrap());
-        // All servers share one port, so `-p` reaches each of them by address.
-        let (port, mx1, mx2, rejecting) = (0..50)
-            .find_map(|_| {
-                let mx1 = ServerBuilder::new(responder("mx1.two.test")).bind((MX1, 0).into()).start().ok()?;
-                let port = mx1.port();
-                let mx2 = ServerBuilder::new(responder("mx2.two.test")).bind((MX2, port).into()).start().ok()?;
-                let rejecting = ServerBuilder::new(Script::new().reply("554 5.3.2 rejecting.test not accepting mail"))
-                    .bind((REJECTING, port).into())
-                    .start()
-                    .ok()?;
-                Some((port, mx1, mx2, rejecting))
-            })
-            .expect("a port free on 127.0.0.1-3");
-        let mut zone = Zone::default();
-        zone.mx("two.test", 20, "mx2.two.test.") // out of order on purpose
-            .mx("two.test", 10, "mx1.two.test.")
-            .a("mx1.two.test", MX1)
-            .a("mx2.two.test", MX2)
-            .a("rejecting.test", REJECTING)
-            .mx("backup-down.test", 10, "mx1.two.test")
-            .mx("backup-down.test", 20, "rejecting.test")
-            .mx("null.test", 0, ".")
-            .a("null.test", MX1) // must not be probed
-            .a("implicit.test", MX2)
-            .mx("dangling.test", 10, "missing.test");
-        let dns = DnsServer::start(zone).unwrap();
-        let plain = Responder::new().start().unwrap();
-        Fixture { dns, port, ca_file: temp_file(pki.ca_pem()), mx1, mx2, rejecting, plain }
+        let world = MxWorld::start().unwrap();
+        let ca_file = temp_file(world.pki.ca_pem());
+        Fixture { world, ca_file, plain: Responder::new().start().unwrap() }
     }
 
     /// The binary asking only the test DNS server, the test servers' port and CA given.
@@ -99,10 +68,6 @@ impl Fixture {
     /// The plain target, `127.0.0.1:<its port>`.
     fn target(&self) -> String {
         self.plain.addr().to_string()
-    }
-
-    fn addr(&self, ip: Ipv4Addr) -> String {
-        SocketAddr::from((ip, self.port)).to_string()
     }
 }
 

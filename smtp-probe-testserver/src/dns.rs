@@ -177,3 +177,107 @@ impl Drop for DnsServer {
         }
     }
 }
+
+/// A loopback "internet" for MX tests: SMTP servers on several loopback addresses sharing one port, and a
+/// [`DnsServer`] whose zone points domains at them. Every MX-mode test (adapter and CLI) uses this one world.
+///
+/// | domain | MX records (preference → host) | what probing it meets |
+/// | --- | --- | --- |
+/// | `two.test` | 20 → `mx2.two.test`, 10 → `mx1.two.test` (out of order on purpose) | both up |
+/// | `backup-down.test` | 10 → `mx1.two.test`, 20 → `rejecting.test` | the backup greets 554 |
+/// | `primary-down.test` | 10 → `refusing.test`, 20 → `mx2.two.test` | the primary refuses connections |
+/// | `all-down.test` | 5 → `refusing.test`, 10 → `rejecting.test` | nothing takes mail |
+/// | `null.test` | 0 → `.` (null MX, RFC 7505); has an A record that must not be probed | — |
+/// | `implicit.test` | none; A → [`MX2`] (implicit MX) | up |
+/// | `bare.test` | none, and no address | — |
+/// | `dangling.test` | 10 → `missing.test` (NXDOMAIN) | — |
+/// | `dual.test` | 10 → itself; A → [`MX1`], AAAA → ::1 (when the machine has ::1) | up on both families |
+/// | `servfail.test` | SERVFAIL | — |
+///
+/// The SMTP servers are [`Responder`](crate::Responder)s with STARTTLS certificates from [`MxWorld::pki`] for
+/// their own names (`mx1.two.test`, `mx2.two.test`, `dual.test`), plus a scripted server that greets
+/// `554 5.3.2` on [`REJECTING`]; nothing listens on [`REFUSING`].
+pub struct MxWorld {
+    /// The DNS server; point the resolver at [`DnsServer::addr`] alone.
+    pub dns: DnsServer,
+    /// The port every SMTP server listens on.
+    pub port: u16,
+    /// The CA of every server certificate.
+    pub pki: crate::TestPki,
+    /// `mx1.two.test` on [`MX1`].
+    pub mx1: crate::TestServer,
+    /// `mx2.two.test` on [`MX2`].
+    pub mx2: crate::TestServer,
+    /// The 554 greeter on [`REJECTING`].
+    pub rejecting: crate::TestServer,
+    /// `dual.test` on ::1, when the machine has ::1.
+    pub v6: Option<crate::TestServer>,
+}
+
+/// Where `mx1.two.test` (and `dual.test`'s IPv4 address) listens.
+pub const MX1: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+/// Where `mx2.two.test` (and `implicit.test`) listens.
+pub const MX2: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+/// A server that greets with 554: down (greeting_rejected).
+pub const REJECTING: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+/// Nothing listens here: down (connect_refused).
+pub const REFUSING: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
+
+impl MxWorld {
+    /// Starts the servers (on a port free on all four addresses) and the DNS server.
+    pub fn start() -> std::io::Result<MxWorld> {
+        use crate::{CertSpec, Responder, Script, ServerBuilder, TestPki};
+        let pki = TestPki::new().map_err(std::io::Error::other)?;
+        let responder = |name: &str| {
+            let cert = pki.issue(CertSpec::new().names([name])).map_err(std::io::Error::other)?;
+            Ok::<_, std::io::Error>(Responder::new().hostname(name).cert(&cert))
+        };
+        let (mx1_responder, mx2_responder, dual) =
+            (responder("mx1.two.test")?, responder("mx2.two.test")?, responder("dual.test")?);
+        // All servers share one port, so a single port reaches each of them by address.
+        let (port, mx1, mx2, rejecting) = (0..50)
+            .find_map(|_| {
+                let mx1 = ServerBuilder::new(mx1_responder.clone()).bind((MX1, 0).into()).start().ok()?;
+                let port = mx1.port();
+                let mx2 = ServerBuilder::new(mx2_responder.clone()).bind((MX2, port).into()).start().ok()?;
+                let rejecting = ServerBuilder::new(Script::new().reply("554 5.3.2 rejecting.test not accepting mail"))
+                    .bind((REJECTING, port).into())
+                    .start()
+                    .ok()?;
+                std::net::TcpListener::bind((REFUSING, port)).ok()?; // free now, so nothing listens there
+                Some((port, mx1, mx2, rejecting))
+            })
+            .ok_or_else(|| std::io::Error::other("no port free on 127.0.0.1-4"))?;
+        let v6 = ServerBuilder::new(dual).bind((Ipv6Addr::LOCALHOST, port).into()).start().ok();
+
+        let mut zone = Zone::default();
+        zone.mx("two.test", 20, "mx2.two.test.")
+            .mx("two.test", 10, "mx1.two.test.")
+            .a("mx1.two.test", MX1)
+            .a("mx2.two.test", MX2)
+            .a("rejecting.test", REJECTING)
+            .a("refusing.test", REFUSING)
+            .mx("backup-down.test", 10, "mx1.two.test")
+            .mx("backup-down.test", 20, "rejecting.test")
+            .mx("primary-down.test", 10, "refusing.test")
+            .mx("primary-down.test", 20, "mx2.two.test")
+            .mx("all-down.test", 5, "refusing.test")
+            .mx("all-down.test", 10, "rejecting.test")
+            .mx("null.test", 0, ".")
+            .a("null.test", MX1)
+            .a("implicit.test", MX2)
+            .exists("bare.test")
+            .mx("dangling.test", 10, "missing.test")
+            .mx("dual.test", 10, "dual.test")
+            .a("dual.test", MX1)
+            .aaaa("dual.test", Ipv6Addr::LOCALHOST)
+            .servfail("servfail.test");
+        let dns = DnsServer::start(zone)?;
+        Ok(MxWorld { dns, port, pki, mx1, mx2, rejecting, v6 })
+    }
+
+    /// `ip:port` of the server on `ip`.
+    pub fn addr(&self, ip: Ipv4Addr) -> String {
+        SocketAddr::from((ip, self.port)).to_string()
+    }
+}

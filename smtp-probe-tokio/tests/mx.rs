@@ -4,88 +4,33 @@
 //! system resolver is never asked.
 #![cfg(feature = "mx")]
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use smtp_probe_testserver::dns::{DnsServer, RecordType, Zone};
-use smtp_probe_testserver::{CertSpec, Responder, Script, ServerBuilder, TestPki, TestServer};
+use smtp_probe_testserver::dns::{MX1, MX2, MxWorld, REFUSING, REJECTING, RecordType};
 use smtp_probe_tokio::hickory_resolver::TokioResolver;
 use smtp_probe_tokio::{
     AddressFamily, Cause, MxReport, ProbeConfig, TlsConfig, TlsMode, Verdict, probe_mx_with_resolver,
 };
 
-/// A resolver that asks this DNS server and nothing else: no system configuration, no hosts file.
-fn resolver(dns: &DnsServer) -> TokioResolver {
-    smtp_probe_tokio::single_server_resolver(dns.addr())
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// SMTP servers on several loopback addresses, one port.
-
-const MX1: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
-const MX2: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
-/// Greets with 554: down (greeting_rejected).
-const REJECTING: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
-/// Nothing listens here: down (connect_refused).
-const REFUSING: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
+// The shared loopback world: SMTP servers on 127.0.0.1-4 (one port) and the DNS zone that names them.
 
 struct Fixture {
-    dns: DnsServer,
+    world: MxWorld,
     resolver: TokioResolver,
-    port: u16,
-    pki: TestPki,
-    mx1: TestServer,
-    mx2: TestServer,
-    rejecting: TestServer,
-    _v6: Option<TestServer>,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = MxWorld;
+    fn deref(&self) -> &MxWorld {
+        &self.world
+    }
 }
 
 impl Fixture {
     fn start() -> Fixture {
-        let pki = TestPki::new().unwrap();
-        let cert = |name: &str| pki.issue(CertSpec::new().names([name])).unwrap();
-        let responder = |name: &str| Responder::new().hostname(name).cert(&cert(name));
-        // All servers share one port, so a single MX `port` reaches each of them by address.
-        let (port, mx1, mx2, rejecting) = (0..50)
-            .find_map(|_| {
-                let mx1 = ServerBuilder::new(responder("mx1.two.test")).bind((MX1, 0).into()).start().ok()?;
-                let port = mx1.port();
-                let mx2 = ServerBuilder::new(responder("mx2.two.test")).bind((MX2, port).into()).start().ok()?;
-                let rejecting = ServerBuilder::new(Script::new().reply("554 5.3.2 rejecting.test not accepting mail"))
-                    .bind((REJECTING, port).into())
-                    .start()
-                    .ok()?;
-                std::net::TcpListener::bind((REFUSING, port)).ok()?; // free now, so nothing listens there
-                Some((port, mx1, mx2, rejecting))
-            })
-            .expect("a port free on 127.0.0.1-4");
-        let v6 = ServerBuilder::new(responder("dual.test")).bind((Ipv6Addr::LOCALHOST, port).into()).start().ok();
-
-        let mut zone = Zone::default();
-        zone.mx("two.test", 20, "mx2.two.test.") // out of order on purpose
-            .mx("two.test", 10, "mx1.two.test.")
-            .a("mx1.two.test", MX1)
-            .a("mx2.two.test", MX2)
-            .a("rejecting.test", REJECTING)
-            .a("refusing.test", REFUSING)
-            .mx("backup-down.test", 10, "mx1.two.test")
-            .mx("backup-down.test", 20, "rejecting.test")
-            .mx("primary-down.test", 10, "refusing.test")
-            .mx("primary-down.test", 20, "mx2.two.test")
-            .mx("all-down.test", 5, "refusing.test")
-            .mx("all-down.test", 10, "rejecting.test")
-            .mx("null.test", 0, ".")
-            .a("null.test", MX1) // must not be probed
-            .a("implicit.test", MX1)
-            .exists("bare.test") // no MX, no address
-            .mx("dangling.test", 10, "missing.test")
-            .mx("dual.test", 10, "dual.test")
-            .a("dual.test", MX1)
-            .aaaa("dual.test", Ipv6Addr::LOCALHOST);
-        zone.servfail("servfail.test");
-        let dns = DnsServer::start(zone).unwrap();
-        let resolver = resolver(&dns);
-        Fixture { dns, resolver, port, pki, mx1, mx2, rejecting, _v6: v6 }
+        let world = MxWorld::start().unwrap();
+        let resolver = smtp_probe_tokio::single_server_resolver(world.dns.addr());
+        Fixture { world, resolver }
     }
 
     fn config(&self) -> ProbeConfig {
@@ -100,10 +45,6 @@ impl Fixture {
 
     async fn probe(&self, domain: &str, config: &ProbeConfig) -> MxReport {
         probe_mx_with_resolver(&self.resolver, domain, self.port, config).await.unwrap()
-    }
-
-    fn addr(&self, ip: Ipv4Addr) -> String {
-        SocketAddr::from((ip, self.port)).to_string()
     }
 }
 
@@ -184,7 +125,7 @@ async fn no_mx_records_probe_the_domain_itself() {
     let report = f.probe("implicit.test", &f.config()).await;
     assert!(report.implicit_mx && !report.null_mx);
     assert_eq!(hosts(&report), [(0, "implicit.test", Verdict::Up)]);
-    assert_eq!(report.hosts[0].reports[0].address.as_deref(), Some(f.addr(MX1).as_str()));
+    assert_eq!(report.hosts[0].reports[0].address.as_deref(), Some(f.addr(MX2).as_str()));
     assert_eq!((report.verdict, report.cause), (Verdict::Up, None));
 
     // No MX and no address either.
@@ -237,7 +178,7 @@ async fn each_mx_host_is_verified_against_its_own_name() {
 #[tokio::test]
 async fn both_families_give_one_report_each() {
     let f = Fixture::start();
-    if f._v6.is_none() {
+    if f.v6.is_none() {
         eprintln!("skipped: cannot bind [::1]");
         return;
     }
