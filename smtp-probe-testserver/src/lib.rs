@@ -60,6 +60,7 @@ pub mod promtool;
 pub mod responder;
 pub mod script;
 mod server;
+pub mod services;
 
 pub use certs::{CertSpec, IssuedBy, KeyType, TestCert, TestPki, Validity};
 pub use responder::Responder;

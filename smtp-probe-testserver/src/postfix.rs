@@ -4,7 +4,8 @@
 //! that `.ci/postfix.sh` writes); when they are unset — a plain `cargo test` on a machine where the script
 //! ran — [`env()`] loads `$SMTP_PROBE_POSTFIX_DIR/env` (default `/var/tmp/smtp-probe-postfix/env`) itself.
 //! When neither is there, [`env_or_skip`] prints
-//! `skipped: no loopback Postfix (run .ci/postfix.sh)` to stderr and the test returns without failing.
+//! `skipped: no loopback Postfix (run .ci/postfix.sh)` to stderr and the test returns without failing — unless
+//! `SMTP_PROBE_REQUIRE_SERVICES=1` is set (CI sets it), where it fails (see [`services`](crate::services)).
 //!
 //! [`cases`] lists the interop cases as [`Scenario`](crate::conformance::Scenario)s, so every adapter runs
 //! the same ones (with [`postfix_tests!`](crate::postfix_tests)) and their reports can be compared with the
@@ -21,6 +22,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+
+use crate::services;
 
 /// The default state directory of `.ci/postfix.sh`.
 pub const DEFAULT_DIR: &str = "/var/tmp/smtp-probe-postfix";
@@ -64,37 +67,14 @@ pub struct PostfixEnv {
 /// The loopback Postfix, from the environment or from its `env` file; `None` when neither is there (or the
 /// values are unusable, e.g. a non-loopback host).
 pub fn env() -> Option<PostfixEnv> {
-    let vars: HashMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("SMTP_PROBE_POSTFIX_")).collect();
-    if vars.contains_key("SMTP_PROBE_POSTFIX_HOST") {
-        return from_vars(&vars);
-    }
-    let dir = vars.get("SMTP_PROBE_POSTFIX_DIR").map_or(DEFAULT_DIR, String::as_str);
-    let text = std::fs::read_to_string(Path::new(dir).join("env")).ok()?;
-    from_vars(&parse_env_file(&text))
+    let dir = std::env::var("SMTP_PROBE_POSTFIX_DIR").unwrap_or_else(|_| DEFAULT_DIR.to_owned());
+    from_vars(&services::vars("SMTP_PROBE_POSTFIX_", "HOST", Path::new(&dir))?)
 }
 
 /// [`env()`], or `None` after printing `skipped: no loopback Postfix (run .ci/postfix.sh)` (naming `test`) to
 /// stderr. Interop tests return early on `None`: without the server there is nothing to check.
 pub fn env_or_skip(test: &str) -> Option<PostfixEnv> {
-    let env = env();
-    if env.is_none() {
-        eprintln!("{test}: skipped: no loopback Postfix (run .ci/postfix.sh)");
-    }
-    env
-}
-
-/// Reads `KEY=value` lines (values as written by bash's `printf %q`: plain words or single-quoted).
-fn parse_env_file(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
-            (k.trim().to_owned(), v.replace("\\ ", " "))
-        })
-        .collect()
+    env().or_else(|| services::skip(test, "loopback Postfix", "run .ci/postfix.sh"))
 }
 
 fn from_vars(vars: &HashMap<String, String>) -> Option<PostfixEnv> {
@@ -229,8 +209,9 @@ mod tests {
 
     #[test]
     fn reads_the_env_file_format() {
-        let vars =
-            parse_env_file("# comment\nSMTP_PROBE_POSTFIX_HOST=127.0.0.1\nSMTP_PROBE_POSTFIX_HOST6=''\nX='a b'\n");
+        let vars = services::parse_env_file(
+            "# comment\nSMTP_PROBE_POSTFIX_HOST=127.0.0.1\nSMTP_PROBE_POSTFIX_HOST6=''\nX='a b'\n",
+        );
         assert_eq!(vars["SMTP_PROBE_POSTFIX_HOST"], "127.0.0.1");
         assert_eq!(vars["SMTP_PROBE_POSTFIX_HOST6"], "");
         assert_eq!(vars["X"], "a b");
