@@ -152,7 +152,7 @@ pub const PLAIN_PROBE_SERVER: [&[u8]; 3] = [GREETING, EHLO_POSTFIX, b"221 2.0.0 
 
 /// A configuration for the in-memory plain probe: no TLS, transcript on or off.
 pub fn plain_probe_config(transcript: bool) -> ProbeConfig {
-    ProbeConfig::builder("mx.example.com")
+    ProbeConfig::builder("mx.example.com".parse().expect("a valid target"))
         .tls(TlsMode::None)
         .ehlo_name("probe.example.org")
         .transcript(transcript)

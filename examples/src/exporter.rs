@@ -238,7 +238,8 @@ impl Module {
             auth,
             demo: None,
         };
-        module.config(&Target::new("localhost", 25), None, module.timeout).map_err(|e| invalid(&e.to_string()))?;
+        let any_target = Target::new("localhost", 25).expect("a valid target");
+        module.config(any_target, module.timeout).map_err(|e| invalid(&e.to_string()))?;
         Ok(module)
     }
 
@@ -257,15 +258,11 @@ impl Module {
         }
     }
 
-    /// The probe configuration for `target` (whose scheme implied `scheme_mode`), bounded by `budget`.
-    pub fn config(
-        &self,
-        target: &Target,
-        scheme_mode: Option<TlsMode>,
-        budget: Duration,
-    ) -> Result<ProbeConfig, Error> {
+    /// The probe configuration for `target`, bounded by `budget`. The module's TLS mode, when it sets one, wins
+    /// over the one the target's scheme implies.
+    pub fn config(&self, target: Target, budget: Duration) -> Result<ProbeConfig, Error> {
         let mut builder = common::builder(target, budget).ehlo_name(self.ehlo_name.as_str()).transcript(false);
-        if let Some(mode) = self.tls.or(scheme_mode) {
+        if let Some(mode) = self.tls {
             builder = builder.tls(mode);
         }
         if let Some(name) = &self.tls_name {
@@ -412,13 +409,13 @@ impl Exporter {
         let Some(spec) = self.modules.get(module) else {
             return Err(Error::new(format!("unknown module {module:?}")));
         };
-        let (parsed, scheme_mode) = common::parse_target(target)?;
+        let parsed = common::parse_target(target)?;
         let budget = match scrape_timeout {
             Some(limit) => spec.timeout.min(limit.saturating_sub(TIMEOUT_OFFSET)).max(MIN_BUDGET),
             None => spec.timeout,
         };
-        let config = spec.config(&parsed, scheme_mode, budget)?;
-        let report = common::probe_bounded(&parsed, &config).await;
+        let config = spec.config(parsed, budget)?;
+        let report = common::probe_bounded(&config).await;
         self.counters.probed(module, report.verdict);
         Ok(report)
     }
@@ -512,7 +509,7 @@ mod tests {
         let spec = &file.modules["submission"];
         assert_eq!(spec.tls, Some(TlsSetting::StarttlsRequired));
         let module = Module::from_spec("submission", spec).unwrap();
-        let config = module.config(&Target::new("mx.example", 587), None, Duration::from_secs(3)).unwrap();
+        let config = module.config(Target::new("mx.example", 587).unwrap(), Duration::from_secs(3)).unwrap();
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
         assert_eq!(config.timeouts().overall, Duration::from_secs(3));
         assert_eq!(config.thresholds().response_warning, Some(Duration::from_millis(2500)));

@@ -83,12 +83,10 @@ pub struct Args {
     pub demo: bool,
 }
 
-/// What the background prober needs: the target, its configuration and the interval.
+/// What the background prober needs: the configuration (target included) and the interval.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Where to probe.
-    pub target: Target,
-    /// How to probe (its overall timeout bounds each probe).
+    /// What and how to probe (its overall timeout bounds each probe).
     pub config: ProbeConfig,
     /// Time between the starts of two probes.
     pub interval: Duration,
@@ -99,27 +97,24 @@ impl Args {
     /// the returned handle is dropped.
     pub fn settings(&self) -> Result<(Settings, Option<Demo>), Error> {
         let ehlo = self.ehlo_name.clone().unwrap_or_else(smtp_probe_cli::hostname::default_ehlo_name);
-        let (target, mut builder, demo) = if self.demo {
+        let (mut builder, demo) = if self.demo {
             let (demo, target) = common::start_demo()?;
-            let builder = demo.configure(common::builder(&target, self.timeout));
-            (target, builder, Some(demo))
+            let builder = demo.configure(common::builder(target, self.timeout));
+            (builder, Some(demo))
         } else {
-            let (target, mode) = common::parse_target(self.target.as_deref().unwrap_or_default())?;
-            let mut builder = common::builder(&target, self.timeout);
-            if let Some(mode) = mode {
-                builder = builder.tls(mode);
-            }
+            let target = common::parse_target(self.target.as_deref().unwrap_or_default())?;
+            let mut builder = common::builder(target, self.timeout);
             if let Some(name) = &self.tls_name {
                 builder = builder.tls_name(name);
             }
             if let Some(path) = &self.ca_file {
                 builder = builder.tls_config(common::tls_config_with_ca_file(path)?);
             }
-            (target, builder, None)
+            (builder, None)
         };
         builder = builder.ehlo_name(ehlo).transcript(false);
         let config = builder.build().map_err(|e| Error::new(format!("invalid configuration: {e}")))?;
-        Ok((Settings { target, config, interval: self.interval }, demo))
+        Ok((Settings { config, interval: self.interval }, demo))
     }
 }
 
@@ -148,7 +143,7 @@ pub fn stale_after(settings: &Settings) -> Duration {
 /// rather than causing a burst). It stops when every [`Latest`] receiver is dropped.
 pub fn spawn_prober(settings: &Settings) -> Latest {
     let (tx, rx) = watch::channel(None);
-    let Settings { target, config, interval } = settings.clone();
+    let Settings { config, interval } = settings.clone();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -159,7 +154,7 @@ pub fn spawn_prober(settings: &Settings) -> Latest {
             }
             let report = tokio::select! {
                 _ = tx.closed() => return,
-                report = common::probe_bounded(&target, &config) => report,
+                report = common::probe_bounded(&config) => report,
             };
             let snapshot = Snapshot { report, finished: Instant::now(), finished_unix: common::unix_now() };
             if tx.send(Some(snapshot)).is_err() {
@@ -234,7 +229,7 @@ async fn health_mail(State(state): State<AppState>) -> Response {
 
 /// The HTTP routes: `GET /health/mail` (and HEAD), answered from `latest`.
 pub fn router(settings: &Settings, latest: Latest) -> Router {
-    let state = AppState { latest, target: settings.target.clone(), max_age: stale_after(settings) };
+    let state = AppState { latest, target: settings.config.target().clone(), max_age: stale_after(settings) };
     Router::new().route("/health/mail", get(health_mail)).with_state(state)
 }
 
@@ -257,7 +252,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     eprintln!(
         "health-endpoint: serving http://{}/health/mail, probing {} every {} s (timeout {} s)",
         args.listen,
-        settings.target,
+        settings.config.target(),
         settings.interval.as_secs_f64(),
         settings.config.timeouts().overall.as_secs_f64()
     );
@@ -270,9 +265,9 @@ mod tests {
     use smtp_probe_tokio::proto::{Cause, Phase};
 
     fn settings() -> Settings {
-        let target = Target::new("127.0.0.1", 2525);
-        let config = ProbeConfig::builder("127.0.0.1").overall_timeout(Duration::from_secs(10)).build().unwrap();
-        Settings { target, config, interval: Duration::from_secs(60) }
+        let target = Target::new("127.0.0.1", 2525).unwrap();
+        let config = ProbeConfig::builder(target).overall_timeout(Duration::from_secs(10)).build().unwrap();
+        Settings { config, interval: Duration::from_secs(60) }
     }
 
     #[test]
@@ -281,20 +276,20 @@ mod tests {
         let max_age = stale_after(&settings);
         assert_eq!(max_age, Duration::from_secs(130));
         let now = Instant::now();
-        let (status, health) = answer(None, &settings.target, max_age, now);
+        let (status, health) = answer(None, settings.config.target(), max_age, now);
         assert_eq!(
             (status, health.verdict, health.cause),
             (StatusCode::SERVICE_UNAVAILABLE, "unknown", Some("pending"))
         );
 
-        let report = Report::without_session("127.0.0.1", Cause::ConnectRefused, Phase::Connect, "refused");
+        let report = Report::without_session("127.0.0.1:2525", Cause::ConnectRefused, Phase::Connect, "refused");
         let down = Snapshot { report, finished: now, finished_unix: 0 };
-        let (status, health) = answer(Some(&down), &settings.target, max_age, now);
+        let (status, health) = answer(Some(&down), settings.config.target(), max_age, now);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!((health.verdict, health.cause), ("down", Some("connect_refused")));
         assert_eq!(health.checked_at.as_deref(), Some("1970-01-01T00:00:00Z"));
 
-        let (status, health) = answer(Some(&down), &settings.target, max_age, now + Duration::from_secs(131));
+        let (status, health) = answer(Some(&down), settings.config.target(), max_age, now + Duration::from_secs(131));
         assert_eq!((status, health.cause), (StatusCode::SERVICE_UNAVAILABLE, Some("stale")));
     }
 }

@@ -497,7 +497,7 @@ pub fn decode_session(data: &[u8]) -> Session {
     let auth = h0 & 4 != 0;
     let allow_plaintext_auth = h0 & 0x40 != 0 || (auth && mode == TlsMode::None);
     let target = if h10 & 1 != 0 { "192.0.2.25" } else { "mx.fuzz.test" };
-    let mut builder = ProbeConfig::builder(target)
+    let mut builder = ProbeConfig::builder(target.parse().expect("a valid target"))
         .tls(mode)
         .ehlo_name("probe.fuzz.test")
         .transcript(h0 & 0x20 == 0)
@@ -1024,7 +1024,7 @@ fn check_report(session: &Session, d: &mut Driver, report: &Report) {
             assert!(!finding.message.contains(secret.as_str()), "the credential is in a finding: {finding:?}");
         }
     }
-    assert_eq!(report.target, config.target());
+    assert_eq!(report.target, config.target().to_string());
     // Finished stays finished: later events change nothing.
     let later = d.now + Duration::from_secs(60);
     d.probe.handle_input(later, b"250 late\r\n");

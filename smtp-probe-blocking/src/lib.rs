@@ -5,9 +5,8 @@
 //! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};
 //!
 //! let server = smtp_probe_testserver::Responder::new().start()?; // a loopback SMTP server
-//! let target = Target::new("127.0.0.1", server.port());
-//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
-//! let report = probe(&target, &config)?;
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?).tls(TlsMode::None).build()?;
+//! let report = probe(&config);
 //! assert_eq!(report.verdict, Verdict::Up);
 //! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -15,26 +14,24 @@
 //!
 //! # Usage
 //!
-//! - [`probe`]: resolve, connect, probe, one [`Report`]. `Err` only when the probe cannot run at all (an
-//!   invalid target); everything the network and the server do is in the report.
+//! - [`probe`]: resolve, connect, probe, one [`Report`]. Everything the network and the server do is in the
+//!   report; only setting up can fail ([`Error`]: a target, TLS settings or a configuration refused).
 //! - [`probe_each`]: one report per address group of the [`AddressFamily`] policy (one per family for
 //!   [`AddressFamily::Both`]).
 //! - [`probe_stream`]: probe over a [`TcpStream`] you connected yourself (through a proxy, from a pool).
 //!
 //! ```no_run
-//! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//! use smtp_probe_blocking::{probe, Error, ProbeConfig, Verdict};
 //!
-//! let (target, mode) = Target::parse("submission://mail.example.com")?;
-//! let config = ProbeConfig::builder(&target.host)
-//!     .tls(mode.unwrap_or(TlsMode::StartTlsRequired))
+//! let config = ProbeConfig::builder("submission://mail.example.com".parse()?) // STARTTLS required
 //!     .ehlo_name("monitor.example.com")
 //!     .certificate_days(Some(21), Some(7))
 //!     .build()?;
-//! let report = probe(&target, &config)?;
+//! let report = probe(&config);
 //! if report.verdict != Verdict::Up {
 //!     eprintln!("{}", report.summary());
 //! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), Error>(())
 //! ```
 //!
 //! The calling thread blocks for the whole probe. Deadlines: the overall deadline starts before DNS;
@@ -58,44 +55,45 @@ use smtp_probe_proto::connect::{self, ConnectFailure};
 use smtp_probe_proto::{Session, SessionOutput};
 
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+    self as proto, AddressFamily, Cause, ConfigError, Error, ProbeConfig, Report, Target, TargetError, TlsConfig,
+    TlsConfigError, TlsMode, Verdict,
 };
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;
 
-/// Probes `target` once and returns the report. With [`AddressFamily::Both`], each family is probed and the worst
-/// report is returned (the others are noted in its findings); use [`probe_each`] for all of them.
+/// Probes the configuration's target once and returns the report. With [`AddressFamily::Both`], each family is
+/// probed and the worst report is returned (the others are noted in its findings); use [`probe_each`] for all of
+/// them.
 ///
-/// `Err` only when the probe cannot run at all (an invalid target); everything the network or the server does is
-/// in the report.
-pub fn probe(target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
-    let reports = probe_each(target, config)?;
-    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+/// Everything the network or the server does is in the report: a name that does not resolve, a refused
+/// connection, a timeout are verdicts, not errors.
+pub fn probe(config: &ProbeConfig) -> Report {
+    connect::worst(probe_each(config)).expect("probe_each returns at least one report")
 }
 
-/// Probes `target`, one report per address group of the address-family policy (one, or one per family for
-/// [`AddressFamily::Both`]).
-pub fn probe_each(target: &Target, config: &ProbeConfig) -> Result<Vec<Report>, Error> {
-    connect::check_target(target)?;
+/// Probes the configuration's target, one report per address group of the address-family policy (one, or one per
+/// family for [`AddressFamily::Both`]). Never empty.
+pub fn probe_each(config: &ProbeConfig) -> Vec<Report> {
+    let target = config.target();
     let start = Instant::now();
     let deadline = connect::overall_deadline(config, start);
     let addrs = match connect::literal_address(target) {
         Some(addr) => vec![addr],
         // The OS resolver cannot be given a timeout (see the crate docs).
-        None => match (target.host.as_str(), target.port).to_socket_addrs() {
+        None => match (target.host(), target.port()).to_socket_addrs() {
             Ok(_) if Instant::now() >= deadline => {
-                return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]);
+                return vec![connect::dns_failed(config, "no answer before the deadline")];
             }
             Ok(addrs) => addrs.collect::<Vec<_>>(),
-            Err(e) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
+            Err(e) => return vec![connect::dns_failed(config, &e.to_string())],
         },
     };
     let groups = connect::plan(&addrs, config.address_family());
     if groups.is_empty() {
-        return Ok(vec![connect::no_address(config, target)]);
+        return vec![connect::no_address(config)];
     }
-    Ok(groups.iter().map(|group| probe_group(group, config, deadline)).collect())
+    groups.iter().map(|group| probe_group(group, config, deadline)).collect()
 }
 
 fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: Instant) -> Report {

@@ -6,9 +6,8 @@
 //! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
 //!
 //! let server = smtp_probe_testserver::Responder::new().start()?; // a loopback SMTP server
-//! let target = Target::new("127.0.0.1", server.port());
-//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
-//! let report = smol::block_on(smtp_probe_futures::smol::probe(&target, &config))?;
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?).tls(TlsMode::None).build()?;
+//! let report = smol::block_on(smtp_probe_futures::smol::probe(&config));
 //! assert_eq!(report.verdict, Verdict::Up);
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -23,10 +22,10 @@
 //! | `smol` | `smtp_probe_futures::smol` | smol 2: `async-net`, `async-io` |
 //! | `async-std` | `smtp_probe_futures::async_std` | async-std 1.13 (discontinued upstream, still working) |
 //!
-//! - `probe(target, config)`: resolve, connect, probe, one [`Report`]. `Err` only when the probe cannot run
-//!   at all (an invalid target); everything the network and the server do is in the report.
-//! - `probe_each(target, config)`: one report per address group of the [`AddressFamily`] policy (one per
-//!   family for [`AddressFamily::Both`]).
+//! - `probe(config)`: resolve, connect, probe, one [`Report`]. Everything the network and the server do is in
+//!   the report; only setting up can fail ([`Error`]: a target, TLS settings or a configuration refused).
+//! - `probe_each(config)`: one report per address group of the [`AddressFamily`] policy (one per family for
+//!   [`AddressFamily::Both`]).
 //! - `probe_stream(stream, config)`: probe over a TCP stream you connected yourself.
 //!
 //! Any other runtime: implement [`Timer`] (sleep until an instant) to probe a stream with
@@ -36,12 +35,11 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "async-std")] {
-//! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
+//! use smtp_probe_futures::{ProbeConfig, Verdict};
 //!
 //! # async_std::task::block_on(async {
-//! let (target, mode) = Target::parse("smtps://mail.example.com")?;
-//! let config = ProbeConfig::builder(&target.host).tls(mode.unwrap_or(TlsMode::Implicit)).build()?;
-//! let report = smtp_probe_futures::async_std::probe(&target, &config).await?;
+//! let config = ProbeConfig::builder("smtps://mail.example.com".parse()?).build()?; // implicit TLS, port 465
+//! let report = smtp_probe_futures::async_std::probe(&config).await;
 //! if report.verdict != Verdict::Up {
 //!     eprintln!("{}", report.summary());
 //! }
@@ -70,7 +68,8 @@ use smtp_probe_proto::connect::{self, ConnectFailure};
 use smtp_probe_proto::{Session, SessionOutput};
 
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+    self as proto, AddressFamily, Cause, ConfigError, Error, ProbeConfig, Report, Target, TargetError, TlsConfig,
+    TlsConfigError, TlsMode, Verdict,
 };
 
 #[cfg(feature = "async-std")]
@@ -118,41 +117,39 @@ async fn before<T: Timer, F: Future>(timer: &T, deadline: Instant, future: F) ->
     .await
 }
 
-/// Probes `target` once on `runtime` and returns the report. With [`AddressFamily::Both`], each family is probed
-/// and the worst report is returned (the others are noted in its findings); use [`probe_each_with`] for all.
+/// Probes the configuration's target once on `runtime` and returns the report. With [`AddressFamily::Both`], each
+/// family is probed and the worst report is returned (the others are noted in its findings); use
+/// [`probe_each_with`] for all.
 ///
-/// `Err` only when the probe cannot run at all (an invalid target).
-pub async fn probe_with<R: Runtime>(runtime: &R, target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
-    let reports = probe_each_with(runtime, target, config).await?;
-    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+/// Everything the network or the server does is in the report: a name that does not resolve, a refused
+/// connection, a timeout are verdicts, not errors.
+pub async fn probe_with<R: Runtime>(runtime: &R, config: &ProbeConfig) -> Report {
+    connect::worst(probe_each_with(runtime, config).await).expect("probe_each returns at least one report")
 }
 
-/// Probes `target` on `runtime`, one report per address group of the address-family policy.
-pub async fn probe_each_with<R: Runtime>(
-    runtime: &R,
-    target: &Target,
-    config: &ProbeConfig,
-) -> Result<Vec<Report>, Error> {
-    connect::check_target(target)?;
+/// Probes the configuration's target on `runtime`, one report per address group of the address-family policy.
+/// Never empty.
+pub async fn probe_each_with<R: Runtime>(runtime: &R, config: &ProbeConfig) -> Vec<Report> {
+    let target = config.target();
     let start = Instant::now();
     let deadline = connect::overall_deadline(config, start);
     let addrs = match connect::literal_address(target) {
         Some(addr) => vec![addr],
-        None => match before(runtime, deadline, runtime.resolve(&target.host, target.port)).await {
+        None => match before(runtime, deadline, runtime.resolve(target.host(), target.port())).await {
             Some(Ok(addrs)) => addrs,
-            Some(Err(e)) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
-            None => return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]),
+            Some(Err(e)) => return vec![connect::dns_failed(config, &e.to_string())],
+            None => return vec![connect::dns_failed(config, "no answer before the deadline")],
         },
     };
     let groups = connect::plan(&addrs, config.address_family());
     if groups.is_empty() {
-        return Ok(vec![connect::no_address(config, target)]);
+        return vec![connect::no_address(config)];
     }
     let mut reports = Vec::with_capacity(groups.len());
     for group in groups {
         reports.push(probe_group(runtime, &group, config, deadline).await);
     }
-    Ok(reports)
+    reports
 }
 
 async fn probe_group<R: Runtime>(
@@ -263,24 +260,21 @@ where
 #[cfg(any(feature = "smol", feature = "async-std"))]
 macro_rules! runtime_functions {
     ($runtime:expr, $stream:ty, $name:literal) => {
-        /// Probes `target` once and returns the report. With [`AddressFamily::Both`](crate::AddressFamily::Both),
-        /// each family is probed and the worst report is returned; use [`probe_each`] for all of them.
+        /// Probes the configuration's target once and returns the report. With
+        /// [`AddressFamily::Both`](crate::AddressFamily::Both), each family is probed and the worst report is
+        /// returned; use [`probe_each`] for all of them.
         ///
-        /// `Err` only when the probe cannot run at all (an invalid target); everything the network or the
-        /// server does is in the report.
+        /// Everything the network or the server does is in the report.
         #[doc = concat!("Runs on ", $name, ".")]
-        pub async fn probe(target: &crate::Target, config: &crate::ProbeConfig) -> Result<crate::Report, crate::Error> {
-            crate::probe_with(&$runtime, target, config).await
+        pub async fn probe(config: &crate::ProbeConfig) -> crate::Report {
+            crate::probe_with(&$runtime, config).await
         }
 
-        /// Probes `target`, one report per address group of the address-family policy (one, or one per
-        /// family for [`AddressFamily::Both`](crate::AddressFamily::Both)).
+        /// Probes the configuration's target, one report per address group of the address-family policy (one,
+        /// or one per family for [`AddressFamily::Both`](crate::AddressFamily::Both)).
         #[doc = concat!("Runs on ", $name, ".")]
-        pub async fn probe_each(
-            target: &crate::Target,
-            config: &crate::ProbeConfig,
-        ) -> Result<Vec<crate::Report>, crate::Error> {
-            crate::probe_each_with(&$runtime, target, config).await
+        pub async fn probe_each(config: &crate::ProbeConfig) -> Vec<crate::Report> {
+            crate::probe_each_with(&$runtime, config).await
         }
 
         /// Runs a session over an already connected stream (for callers who connect themselves, e.g. through
@@ -293,3 +287,9 @@ macro_rules! runtime_functions {
 }
 #[cfg(any(feature = "smol", feature = "async-std"))]
 use runtime_functions;
+
+/// The code blocks of the repository's README, compiled as doctests here: this crate's dev-dependencies include
+/// every adapter the README shows.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use crate::capabilities::{AuthMechanism, Keyword};
 use crate::command::{Address, SafeText, Secret};
 use crate::error::ConfigError;
+use crate::name::check_hostname;
 use crate::reply::ReplyLimits;
+use crate::target::Target;
 
 /// How the probe uses TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,8 +132,12 @@ pub struct ProbeConfig(Arc<ConfigInner>);
 
 #[derive(Debug, Clone)]
 pub(crate) struct ConfigInner {
-    pub(crate) target: String,
+    pub(crate) target: Target,
+    /// `target` as reports name it (`host:port`), made once rather than for every probe.
+    pub(crate) report_target: String,
     pub(crate) tls_mode: TlsMode,
+    /// Whether `tls_mode` was set by the caller rather than implied by the target's scheme.
+    pub(crate) tls_mode_explicit: bool,
     pub(crate) tls_name: Option<String>,
     /// Whether `tls_name` was set by the caller rather than derived from the target.
     pub(crate) tls_name_explicit: bool,
@@ -170,33 +176,48 @@ pub enum AddressFamily {
 }
 
 impl ProbeConfig {
-    /// Starts a configuration for probing `target`: the host name (or address) the report names, and by default
-    /// the name sent as SNI and verified in the certificate.
-    pub fn builder(target: impl Into<String>) -> ProbeConfigBuilder {
-        ProbeConfigBuilder::new(target.into())
+    /// Starts a configuration for probing `target`. Its host is, by default, the name sent as SNI and verified in
+    /// the certificate (none for an address); its scheme, if any, the TLS mode. The configuration owns the target:
+    /// there is no other place a host or port could be given, so none can disagree with it.
+    ///
+    /// ```
+    /// use smtp_probe_proto::{ProbeConfig, TlsMode};
+    /// let config = ProbeConfig::builder("smtps://mail.example.com".parse()?).build()?;
+    /// assert_eq!(config.target().to_string(), "mail.example.com:465");
+    /// assert_eq!((config.tls_mode(), config.tls_name()), (TlsMode::Implicit, Some("mail.example.com")));
+    /// # Ok::<(), smtp_probe_proto::Error>(())
+    /// ```
+    ///
+    /// A string is not a target: it has to be parsed (and so checked) first.
+    ///
+    /// ```compile_fail
+    /// let config = smtp_probe_proto::ProbeConfig::builder("mail.example.com:25");
+    /// ```
+    pub fn builder(target: Target) -> ProbeConfigBuilder {
+        ProbeConfigBuilder::new(target)
     }
 
     pub(crate) fn inner(&self) -> &ConfigInner {
         &self.0
     }
 
-    /// The same configuration for another target (an MX host, one of several servers): the TLS name follows the
-    /// new target unless it was set explicitly.
-    pub fn with_target(&self, target: impl Into<String>) -> Result<ProbeConfig, ConfigError> {
-        let target = SafeText::new("target", target)?;
-        if target.as_str().is_empty() {
-            return Err(ConfigError::Empty { field: "target" });
-        }
+    /// The same configuration for another target (an MX host, one of several servers). The TLS name and the TLS
+    /// mode follow the new target (its host, its scheme) unless they were set explicitly; everything else is kept.
+    pub fn with_target(&self, target: Target) -> ProbeConfig {
         let mut inner = ConfigInner::clone(&self.0);
         if !inner.tls_name_explicit {
-            inner.tls_name = looks_like_a_name(target.as_str()).then(|| target.as_str().to_owned());
+            inner.tls_name = derived_tls_name(&target);
         }
-        inner.target = target.as_str().to_owned();
-        Ok(ProbeConfig(Arc::new(inner)))
+        if !inner.tls_mode_explicit {
+            inner.tls_mode = target.tls_mode().unwrap_or_default();
+        }
+        inner.report_target = target.to_string();
+        inner.target = target;
+        ProbeConfig(Arc::new(inner))
     }
 
-    /// The target as given.
-    pub fn target(&self) -> &str {
+    /// Where to probe.
+    pub fn target(&self) -> &Target {
         &self.0.target
     }
 
@@ -235,8 +256,8 @@ impl ProbeConfig {
 /// Builds a [`ProbeConfig`]; [`build`](Self::build) validates everything.
 #[derive(Debug, Clone)]
 pub struct ProbeConfigBuilder {
-    target: String,
-    tls_mode: TlsMode,
+    target: Target,
+    tls_mode: Option<TlsMode>,
     tls_name: Option<String>,
     ehlo_name: String,
     auth: Option<(String, Secret)>,
@@ -256,10 +277,10 @@ pub struct ProbeConfigBuilder {
 }
 
 impl ProbeConfigBuilder {
-    fn new(target: String) -> Self {
+    fn new(target: Target) -> Self {
         ProbeConfigBuilder {
             target,
-            tls_mode: TlsMode::default(),
+            tls_mode: None,
             tls_name: None,
             ehlo_name: "localhost".to_owned(),
             auth: None,
@@ -299,14 +320,14 @@ impl ProbeConfigBuilder {
         self
     }
 
-    /// How to use TLS (default: STARTTLS when offered).
+    /// How to use TLS (default: what the target's scheme implies, else STARTTLS when offered).
     pub fn tls(mut self, mode: TlsMode) -> Self {
-        self.tls_mode = mode;
+        self.tls_mode = Some(mode);
         self
     }
 
-    /// The name sent as SNI and verified in the certificate, when it differs from the target (probing an MX by
-    /// address, or a host with several certificates).
+    /// The name sent as SNI and verified in the certificate, when it differs from the target's host (probing an
+    /// MX by address, or a host with several certificates). A DNS name or an IP address; checked by `build`.
     pub fn tls_name(mut self, name: impl Into<String>) -> Self {
         self.tls_name = Some(name.into());
         self
@@ -422,19 +443,16 @@ impl ProbeConfigBuilder {
 
     /// Validates and freezes the configuration.
     pub fn build(self) -> Result<ProbeConfig, ConfigError> {
-        let target = SafeText::new("target", self.target)?;
-        if target.as_str().is_empty() {
-            return Err(ConfigError::Empty { field: "target" });
-        }
+        let tls_mode_explicit = self.tls_mode.is_some();
+        let tls_mode = self.tls_mode.or(self.target.tls_mode()).unwrap_or_default();
         let ehlo_name = SafeText::new("ehlo_name", self.ehlo_name)?;
         if ehlo_name.as_str().is_empty() {
             return Err(ConfigError::Empty { field: "ehlo_name" });
         }
         let tls_name_explicit = self.tls_name.is_some();
         let tls_name = match self.tls_name {
-            Some(name) => Some(SafeText::new("tls_name", name)?.as_str().to_owned()),
-            // An address is not a name: verify its IP SANs and send no SNI (RFC 6066).
-            None => looks_like_a_name(target.as_str()).then(|| target.as_str().to_owned()),
+            Some(name) => Some(check_tls_name(name)?),
+            None => derived_tls_name(&self.target),
         };
         let auth = match self.auth {
             None => None,
@@ -447,7 +465,7 @@ impl ProbeConfigBuilder {
                 if !self.auth_mechanisms.iter().all(crate::auth::is_implemented) {
                     return Err(ConfigError::Conflict("only the PLAIN and LOGIN AUTH mechanisms are supported"));
                 }
-                if self.tls_mode == TlsMode::None && !self.allow_plaintext_auth {
+                if tls_mode == TlsMode::None && !self.allow_plaintext_auth {
                     return Err(ConfigError::Conflict(
                         "AUTH without TLS would send credentials in the clear: enable STARTTLS or implicit TLS, \
                          or allow plaintext AUTH explicitly",
@@ -497,8 +515,10 @@ impl ProbeConfigBuilder {
             return Err(ConfigError::Conflict("reply limits are too small for any SMTP server"));
         }
         Ok(ProbeConfig(Arc::new(ConfigInner {
-            target: target.as_str().to_owned(),
-            tls_mode: self.tls_mode,
+            report_target: self.target.to_string(),
+            target: self.target,
+            tls_mode,
+            tls_mode_explicit,
             tls_name,
             tls_name_explicit,
             ehlo_name,
@@ -516,61 +536,126 @@ impl ProbeConfigBuilder {
     }
 }
 
-/// Whether a target is a DNS name rather than an IP address literal.
-fn looks_like_a_name(target: &str) -> bool {
-    let bare = target.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<core::net::IpAddr>().is_err()
+/// The TLS name a target implies: its host when that is a DNS name. An address is not a name: its IP SANs are
+/// verified and no SNI is sent (RFC 6066).
+fn derived_tls_name(target: &Target) -> Option<String> {
+    target.ip().is_none().then(|| target.host().to_owned())
+}
+
+/// Checks an explicit TLS name the way the TLS stack will (an IPv6 address may come in brackets), so a bad name is
+/// a configuration error now rather than a failed handshake later.
+fn check_tls_name(name: String) -> Result<String, ConfigError> {
+    let invalid = |name: &str, reason: String| ConfigError::InvalidTlsName { name: name.to_owned(), reason };
+    let bare = match name.strip_prefix('[') {
+        Some(bracketed) => bracketed.strip_suffix(']').ok_or_else(|| invalid(&name, "unclosed '['".to_owned()))?,
+        None => name.as_str(),
+    };
+    if bare.parse::<core::net::IpAddr>().is_ok() {
+        return Ok(bare.to_owned());
+    }
+    if let Some(byte) = crate::name::forbidden_byte(bare) {
+        return Err(ConfigError::ForbiddenByte { field: "tls_name", byte });
+    }
+    check_hostname(bare).map_err(|reason| invalid(&name, reason.to_string()))?;
+    #[cfg(feature = "rustls")]
+    {
+        // The syntax above is rustls', checked by hand so the check holds without the feature too; this keeps the
+        // two from ever drifting apart.
+        let unrooted = bare.strip_suffix('.').unwrap_or(bare);
+        rustls::pki_types::ServerName::try_from(unrooted).map_err(|e| invalid(&name, e.to_string()))?;
+    }
+    Ok(bare.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn builder(target: &str) -> ProbeConfigBuilder {
+        ProbeConfig::builder(target.parse().unwrap())
+    }
+
     #[test]
     fn injection_is_refused_at_build() {
-        let err = ProbeConfig::builder("mx").ehlo_name("a\r\nMAIL FROM:<x>").build().unwrap_err();
+        let err = builder("mx").ehlo_name("a\r\nMAIL FROM:<x>").build().unwrap_err();
         assert_eq!(err, ConfigError::ForbiddenByte { field: "ehlo_name", byte: b'\r' });
-        let err = ProbeConfig::builder("mx").mail_from("a@b").rcpt_to("c@d>\nDATA").build().unwrap_err();
+        let err = builder("mx").mail_from("a@b").rcpt_to("c@d>\nDATA").build().unwrap_err();
         assert!(matches!(err, ConfigError::ForbiddenByte { field: "rcpt_to", .. }));
-        let err = ProbeConfig::builder("mx").tls(TlsMode::Implicit).auth("u\0", Secret::new("p")).build().unwrap_err();
+        let err = builder("mx").tls(TlsMode::Implicit).auth("u\0", Secret::new("p")).build().unwrap_err();
         assert!(matches!(err, ConfigError::ForbiddenByte { field: "auth username", .. }));
-        let err = ProbeConfig::builder("mx").tls(TlsMode::Implicit).auth("u", Secret::new("p\n")).build().unwrap_err();
+        let err = builder("mx").tls(TlsMode::Implicit).auth("u", Secret::new("p\n")).build().unwrap_err();
         assert!(matches!(err, ConfigError::ForbiddenByte { field: "auth password", .. }));
     }
 
     #[test]
     fn plaintext_auth_needs_explicit_consent() {
-        assert!(ProbeConfig::builder("mx").tls(TlsMode::None).auth("u", Secret::new("p")).build().is_err());
+        assert!(builder("mx").tls(TlsMode::None).auth("u", Secret::new("p")).build().is_err());
         assert!(
-            ProbeConfig::builder("mx")
-                .tls(TlsMode::None)
-                .auth("u", Secret::new("p"))
-                .allow_plaintext_auth(true)
-                .build()
-                .is_ok()
+            builder("mx").tls(TlsMode::None).auth("u", Secret::new("p")).allow_plaintext_auth(true).build().is_ok()
         );
     }
 
     #[test]
     fn ip_targets_send_no_sni_by_default() {
-        assert_eq!(ProbeConfig::builder("192.0.2.1").build().unwrap().tls_name(), None);
-        assert_eq!(ProbeConfig::builder("::1").build().unwrap().tls_name(), None);
-        assert_eq!(ProbeConfig::builder("mx.example").build().unwrap().tls_name(), Some("mx.example"));
-        let named = ProbeConfig::builder("192.0.2.1").tls_name("mx.example").build().unwrap();
+        assert_eq!(builder("192.0.2.1").build().unwrap().tls_name(), None);
+        assert_eq!(builder("::1").build().unwrap().tls_name(), None);
+        assert_eq!(builder("mx.example").build().unwrap().tls_name(), Some("mx.example"));
+        let named = builder("192.0.2.1").tls_name("mx.example").build().unwrap();
         assert_eq!(named.tls_name(), Some("mx.example"));
     }
 
     #[test]
+    fn the_target_is_given_once_and_its_scheme_sets_the_default_tls_mode() {
+        let config = builder("submission://mail.example").build().unwrap();
+        assert_eq!(config.target().to_string(), "mail.example:587");
+        assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
+        assert_eq!(config.tls_name(), Some("mail.example"));
+        assert_eq!(builder("mx").build().unwrap().tls_mode(), TlsMode::StartTlsOpportunistic);
+        let explicit = builder("smtps://mx").tls(TlsMode::None).build().unwrap();
+        assert_eq!(explicit.tls_mode(), TlsMode::None, "an explicit mode wins over the scheme");
+    }
+
+    #[test]
+    fn retargeting_follows_the_new_target_unless_set_explicitly() {
+        let config = builder("submission://mail.example").ehlo_name("probe.example").build().unwrap();
+        let other = config.with_target("smtps://[2001:db8::1]".parse().unwrap());
+        assert_eq!(other.target().to_string(), "[2001:db8::1]:465");
+        assert_eq!((other.tls_mode(), other.tls_name()), (TlsMode::Implicit, None));
+        assert_eq!(other.inner().ehlo_name.as_str(), "probe.example");
+        assert_eq!(other.inner().report_target, "[2001:db8::1]:465");
+        let pinned = builder("mx.example").tls(TlsMode::StartTlsRequired).tls_name("mail.example").build().unwrap();
+        let other = pinned.with_target("smtps://mx2.example".parse().unwrap());
+        assert_eq!((other.tls_mode(), other.tls_name()), (TlsMode::StartTlsRequired, Some("mail.example")));
+    }
+
+    #[test]
+    fn an_invalid_tls_name_is_refused_at_build() {
+        for bad in ["mx example", "-mx.example", "mx..example", "mx_é.example", "192.0.2.300", "[mx.example"] {
+            match builder("192.0.2.1").tls_name(bad).build() {
+                Err(ConfigError::InvalidTlsName { name, reason }) => {
+                    assert_eq!(name, bad);
+                    assert!(!reason.is_empty());
+                }
+                Err(ConfigError::ForbiddenByte { field: "tls_name", .. }) if bad.contains(' ') => {}
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let err = builder("192.0.2.1").tls_name("mx..example").build().unwrap_err();
+        assert!(err.to_string().starts_with("invalid TLS name \"mx..example\": "), "{err}");
+        assert_eq!(builder("mx.example").tls_name("[2001:db8::1]").build().unwrap().tls_name(), Some("2001:db8::1"));
+        assert_eq!(builder("mx.example").tls_name("mail.example.").build().unwrap().tls_name(), Some("mail.example."));
+    }
+
+    #[test]
     fn envelope_must_be_whole() {
-        assert!(ProbeConfig::builder("mx").rcpt_to("a@b").build().is_err());
-        assert!(ProbeConfig::builder("mx").mail_from("a@b").build().is_err());
-        assert!(ProbeConfig::builder("mx").send_test_message("t").build().is_err());
+        assert!(builder("mx").rcpt_to("a@b").build().is_err());
+        assert!(builder("mx").mail_from("a@b").build().is_err());
+        assert!(builder("mx").send_test_message("t").build().is_err());
     }
 
     #[test]
     fn secrets_do_not_show_in_debug() {
-        let config =
-            ProbeConfig::builder("mx").tls(TlsMode::Implicit).auth("user", Secret::new("hunter2")).build().unwrap();
+        let config = builder("mx").tls(TlsMode::Implicit).auth("user", Secret::new("hunter2")).build().unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

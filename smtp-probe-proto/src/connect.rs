@@ -2,23 +2,13 @@
 //! which order, how long a connect may take, and what a failed DNS lookup or connect means as a [`Report`].
 //! Adapters only resolve, connect and pump bytes; the meaning lives here, once.
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::SocketAddr;
 use std::io;
 use std::time::{Duration, Instant};
 
 use crate::config::{AddressFamily, ProbeConfig};
-use crate::error::ConfigError;
 use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict};
 use crate::target::Target;
-
-/// Why an adapter could not run a probe at all. Everything the *server* does is a [`Report`] instead.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunError {
-    /// The target or configuration is not usable.
-    #[error("invalid configuration: {0}")]
-    Config(#[from] ConfigError),
-}
 
 /// Addresses to try one after another until one connects; each group yields one report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,14 +19,9 @@ pub struct AddressGroup {
     pub addrs: Vec<SocketAddr>,
 }
 
-/// Validates a target before any IO.
-pub fn check_target(target: &Target) -> Result<(), RunError> {
-    Target::parse(&target.to_string()).map(|_| ()).map_err(RunError::from)
-}
-
 /// The target as an address, when it is an IP literal (no DNS needed).
 pub fn literal_address(target: &Target) -> Option<SocketAddr> {
-    target.host.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, target.port))
+    target.ip().map(|ip| SocketAddr::new(ip, target.port()))
 }
 
 /// Orders resolved addresses by the address-family policy. An empty result means no address of the wanted
@@ -80,14 +65,15 @@ pub enum ConnectFailure {
 }
 
 /// The report for a name that did not resolve.
-pub fn dns_failed(config: &ProbeConfig, target: &Target, why: &str) -> Report {
-    Report::without_session(config.target(), Cause::DnsFailure, Phase::Resolve, format!("{}: {why}", target.host))
+pub fn dns_failed(config: &ProbeConfig, why: &str) -> Report {
+    let message = format!("{}: {why}", config.target().host());
+    Report::without_session(config.target().to_string(), Cause::DnsFailure, Phase::Resolve, message)
 }
 
 /// The report for a name with no address of the wanted family.
-pub fn no_address(config: &ProbeConfig, target: &Target) -> Report {
-    let message = format!("{} has no address for the policy {:?}", target.host, config.address_family());
-    Report::without_session(config.target(), Cause::DnsFailure, Phase::Resolve, message)
+pub fn no_address(config: &ProbeConfig) -> Report {
+    let message = format!("{} has no address for the policy {:?}", config.target().host(), config.address_family());
+    Report::without_session(config.target().to_string(), Cause::DnsFailure, Phase::Resolve, message)
 }
 
 /// The report for a group of addresses none of which connected: the cause of the last attempt, every attempt
@@ -99,7 +85,7 @@ pub fn connect_failed(config: &ProbeConfig, failures: &[(SocketAddr, ConnectFail
     if cause == Cause::ConnectTimeout && failures.iter().any(|(a, _)| a.port() == 25) {
         message.push_str(". A timeout on port 25 often means outbound port 25 is blocked by the network or provider");
     }
-    let mut report = Report::without_session(config.target(), cause, Phase::Connect, message);
+    let mut report = Report::without_session(config.target().to_string(), cause, Phase::Connect, message);
     report.address = failures.last().map(|(a, _)| a.to_string());
     report.connect = Some(elapsed);
     report.total = elapsed;
@@ -190,7 +176,7 @@ mod tests {
 
     #[test]
     fn connect_errors_become_causes() {
-        let config = ProbeConfig::builder("mx").build().unwrap();
+        let config = ProbeConfig::builder("mx".parse().unwrap()).build().unwrap();
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         let report = connect_failed(&config, &[(addrs()[1], ConnectFailure::Io(refused))], Duration::from_millis(1));
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ConnectRefused)));
@@ -208,9 +194,10 @@ mod tests {
 
     #[test]
     fn worst_of_several() {
-        let config = ProbeConfig::builder("mx").build().unwrap();
-        let up = Report::empty("mx".into(), 0);
-        let down = dns_failed(&config, &Target::new("mx", 25), "nope");
+        let config = ProbeConfig::builder("mx".parse().unwrap()).build().unwrap();
+        let up = Report::empty("mx:25".into(), 0);
+        let down = dns_failed(&config, "nope");
+        assert_eq!(down.target, "mx:25");
         let chosen = worst(vec![up, down]).unwrap();
         assert_eq!(chosen.verdict, Verdict::Down);
         assert_eq!(chosen.findings.len(), 2);

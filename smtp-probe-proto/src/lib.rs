@@ -7,7 +7,7 @@
 //! use std::time::{Duration, Instant};
 //! use smtp_probe_proto::{Output, Probe, ProbeConfig, TlsMode, Verdict};
 //!
-//! let config = ProbeConfig::builder("mx.example.com")
+//! let config = ProbeConfig::builder("mx.example.com".parse()?)
 //!     .tls(TlsMode::None)
 //!     .ehlo_name("probe.example.org")
 //!     .build()?;
@@ -41,7 +41,7 @@
 //! assert_eq!(report.cause, None);
 //! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
 //! assert_eq!(report.steps.len(), 3); // greeting, EHLO, QUIT
-//! # Ok::<(), smtp_probe_proto::ConfigError>(())
+//! # Ok::<(), smtp_probe_proto::Error>(())
 //! ```
 //!
 //! The loop is always the same: feed what happened (`handle_input`, `handle_eof`, `handle_timeout`, and after an
@@ -64,9 +64,12 @@ pub mod connect;
 pub mod date;
 mod error;
 pub mod mx;
+mod name;
 mod probe;
 pub mod reply;
 mod report;
+#[cfg(feature = "serde")]
+mod schema;
 #[cfg(feature = "rustls")]
 mod session;
 mod target;
@@ -81,8 +84,10 @@ pub use config::{
     AddressFamily, AuthConfig, Envelope, EnvelopeAction, Expectations, ProbeConfig, ProbeConfigBuilder, Thresholds,
     Timeouts, TlsMode,
 };
-pub use connect::RunError;
-pub use error::{ConfigError, UsageError};
+#[cfg(feature = "rustls")]
+pub use error::TlsConfigError;
+pub use error::{ConfigError, DomainError, Error, HostnameError, TargetError, UsageError};
+pub use name::Domain;
 pub use probe::{Output, Probe, TlsRequest};
 pub use reply::{EnhancedCode, OwnedReply, Reply, ReplyCode, ReplyLimits, ReplyParser};
 pub use report::{
@@ -93,4 +98,4 @@ pub use report::{
 pub use session::{Session, SessionOutput};
 pub use target::Target;
 #[cfg(feature = "rustls")]
-pub use tls::{TlsConfig, TlsConfigBuilder, TlsConfigError};
+pub use tls::{TlsConfig, TlsConfigBuilder};

@@ -141,7 +141,7 @@ impl Probe {
         };
         Probe {
             parser: ReplyParser::new(inner.limits),
-            report: Report::empty(inner.target.clone(), if inner.transcript { TRANSCRIPT_CAPACITY } else { 0 }),
+            report: Report::empty(inner.report_target.clone(), if inner.transcript { TRANSCRIPT_CAPACITY } else { 0 }),
             config,
             start: now,
             now,

@@ -29,7 +29,7 @@ pub enum SessionOutput {
 /// use std::time::{Instant, SystemTime};
 /// use smtp_probe_proto::{ProbeConfig, Session, SessionOutput, TlsMode, Verdict, Cause};
 ///
-/// let config = ProbeConfig::builder("mx.example.com").tls(TlsMode::StartTlsRequired).build()?;
+/// let config = ProbeConfig::builder("mx.example.com".parse()?).tls(TlsMode::StartTlsRequired).build()?;
 /// let now = Instant::now();
 /// let mut session = Session::new(config, now, SystemTime::now());
 /// // A server that offers no STARTTLS, then says goodbye.
@@ -44,7 +44,7 @@ pub enum SessionOutput {
 ///     }
 /// };
 /// assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StarttlsUnavailable)));
-/// # Ok::<(), smtp_probe_proto::ConfigError>(())
+/// # Ok::<(), smtp_probe_proto::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Session {
@@ -127,7 +127,7 @@ impl Session {
                     None => return SessionOutput::Transmit(bytes),
                 },
                 Output::StartTls(request) => {
-                    let name = request.server_name.unwrap_or_else(|| self.config.target().to_owned());
+                    let name = request.server_name.unwrap_or_else(|| self.config.target().host().to_owned());
                     let tls_config = self.config.tls_config();
                     // Opportunistic STARTTLS is how MTAs deliver: they encrypt without verifying, so an invalid
                     // certificate there degrades the probe (and is reported in full) rather than stopping it.

@@ -10,13 +10,13 @@
 //! use smtp_probe_proto::testing::{Harness, ServerStep::*};
 //! use smtp_probe_proto::{Cause, ProbeConfig, TlsMode, Verdict};
 //!
-//! let config = ProbeConfig::builder("mx.test").tls(TlsMode::None).overall_timeout(Duration::from_secs(5)).build()?;
+//! let config = ProbeConfig::builder("mx.test".parse()?).tls(TlsMode::None).overall_timeout(Duration::from_secs(5)).build()?;
 //! let script = vec![Send(b"220-mx.test\r\n".to_vec()), Hang];
 //! let mut harness = Harness::new(config, Instant::now(), script);
 //! let report = harness.run();
 //! assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::GreetingTimeout)));
 //! assert_eq!(harness.elapsed(), Duration::from_secs(5)); // simulated: the test took no time
-//! # Ok::<(), smtp_probe_proto::ConfigError>(())
+//! # Ok::<(), smtp_probe_proto::Error>(())
 //! ```
 
 use std::collections::VecDeque;

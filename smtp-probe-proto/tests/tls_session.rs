@@ -30,7 +30,7 @@ fn builder(mode: Mode, target: &str) -> ProbeConfigBuilder {
         Mode::StartTls => TlsMode::StartTlsRequired,
         Mode::Implicit => TlsMode::Implicit,
     };
-    ProbeConfig::builder(target).tls(tls).ehlo_name("probe.test")
+    ProbeConfig::builder(target.parse().unwrap()).tls(tls).ehlo_name("probe.test")
 }
 
 /// Trust only the test CA.
@@ -525,7 +525,7 @@ fn ip_target(mode: Mode) {
     assert_eq!(tls.sni.as_deref(), Some("mx.test"));
     assert_eq!(run.server.sni.as_deref(), Some("mx.test"));
     assert_eq!(tls.verified_name.as_deref(), Some("mx.test"));
-    assert_eq!(run.report.target, "127.0.0.1");
+    assert_eq!(run.report.target, "127.0.0.1:25");
 
     // IPv6, bare or bracketed.
     let v6 = ServerTls::new(ca.leaf(&["mx.test", "::1"], -30 * DAY, 60 * DAY));
@@ -690,7 +690,7 @@ fn greeting_in_the_handshake_read(mode: Mode) {
 fn opportunistic_starttls_with_an_untrusted_certificate_is_degraded_not_down() {
     let ca = Ca::new(CA_NAME);
     let leaf = valid_leaf(&ca);
-    let config = ProbeConfig::builder(TARGET)
+    let config = ProbeConfig::builder(TARGET.parse().unwrap())
         .tls(TlsMode::StartTlsOpportunistic)
         .ehlo_name("probe.test")
         .tls_config(TlsConfig::builder().build().unwrap()) // the private CA is not trusted

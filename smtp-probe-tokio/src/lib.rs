@@ -12,15 +12,14 @@
 //!
 //! let pki = TestPki::new()?;
 //! let server = Responder::new().cert(&pki.default_cert()?).start()?; // mx.test on 127.0.0.1
-//! let target = Target::new("127.0.0.1", server.port());
-//! let config = ProbeConfig::builder("127.0.0.1")
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?)
 //!     .tls(TlsMode::StartTlsRequired)
 //!     .tls_name("mx.test") // verify this name, whatever address we connect to
 //!     .tls_config(TlsConfig::builder().add_ca_pem("test CA", pki.ca_pem().as_bytes())?.build()?)
 //!     .ehlo_name("monitor.example.com")
 //!     .certificate_days(Some(21), Some(7))
 //!     .build()?;
-//! let report = probe(&target, &config).await?;
+//! let report = probe(&config).await;
 //! assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
 //! assert!(report.tls.as_ref().is_some_and(|tls| tls.verified));
 //! # Ok(()) }
@@ -31,10 +30,10 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use smtp_probe_tokio::{probe, ProbeConfig, Target, Verdict};
-//! let (target, mode) = Target::parse("submission://mail.example.com")?; // port 587, STARTTLS required
-//! let config = ProbeConfig::builder(&target.host).tls(mode.unwrap_or_default()).build()?;
-//! let report = probe(&target, &config).await?;
+//! use smtp_probe_tokio::{probe, ProbeConfig, Verdict};
+//! // Port 587, STARTTLS required; the host is the name verified in the certificate.
+//! let config = ProbeConfig::builder("submission://mail.example.com".parse()?).build()?;
+//! let report = probe(&config).await;
 //! if report.verdict != Verdict::Up {
 //!     eprintln!("{}", report.summary());
 //! }
@@ -53,7 +52,8 @@ use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+    self as proto, AddressFamily, Cause, ConfigError, Error, ProbeConfig, Report, Target, TargetError, TlsConfig,
+    TlsConfigError, TlsMode, Verdict,
 };
 use smtp_probe_proto::{Session, SessionOutput};
 
@@ -63,42 +63,44 @@ mod mx;
 pub use mx::{hickory_resolver, probe_mx, probe_mx_with_resolver, single_server_resolver, system_resolver};
 #[cfg(feature = "mx")]
 pub use smtp_probe_proto::mx::{MxHostReport, MxReport};
+#[cfg(feature = "mx")]
+pub use smtp_probe_proto::{Domain, DomainError};
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;
 
-/// Probes `target` once and returns the report. With [`AddressFamily::Both`], each family is probed and the worst
-/// report is returned (the others are noted in its findings); use [`probe_each`] for all of them.
+/// Probes the configuration's target once and returns the report. With [`AddressFamily::Both`], each family is
+/// probed and the worst report is returned (the others are noted in its findings); use [`probe_each`] for all of
+/// them.
 ///
-/// `Err` only when the probe cannot run at all (an invalid target); everything the network or the server does is
-/// in the report.
-pub async fn probe(target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
-    let reports = probe_each(target, config).await?;
-    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+/// Everything the network or the server does is in the report: a name that does not resolve, a refused
+/// connection, a timeout are verdicts, not errors.
+pub async fn probe(config: &ProbeConfig) -> Report {
+    connect::worst(probe_each(config).await).expect("probe_each returns at least one report")
 }
 
-/// Probes `target`, one report per address group of the address-family policy (one, or one per family for
-/// [`AddressFamily::Both`]).
-pub async fn probe_each(target: &Target, config: &ProbeConfig) -> Result<Vec<Report>, Error> {
-    connect::check_target(target)?;
+/// Probes the configuration's target, one report per address group of the address-family policy (one, or one per
+/// family for [`AddressFamily::Both`]). Never empty.
+pub async fn probe_each(config: &ProbeConfig) -> Vec<Report> {
+    let target = config.target();
     let start = Instant::now();
     let deadline = connect::overall_deadline(config, start);
     let addrs = match connect::literal_address(target) {
         Some(addr) => vec![addr],
-        None => match timeout_at(deadline.into(), tokio::net::lookup_host((target.host.as_str(), target.port))).await {
+        None => match timeout_at(deadline.into(), tokio::net::lookup_host((target.host(), target.port()))).await {
             Ok(Ok(addrs)) => addrs.collect(),
-            Ok(Err(e)) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
-            Err(_) => return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]),
+            Ok(Err(e)) => return vec![connect::dns_failed(config, &e.to_string())],
+            Err(_) => return vec![connect::dns_failed(config, "no answer before the deadline")],
         },
     };
-    Ok(probe_addrs(target, &addrs, config, deadline).await)
+    probe_addrs(&addrs, config, deadline).await
 }
 
-/// Probes resolved addresses of `target`, one report per address group of the policy.
-async fn probe_addrs(target: &Target, addrs: &[SocketAddr], config: &ProbeConfig, deadline: Instant) -> Vec<Report> {
+/// Probes resolved addresses of the configuration's target, one report per address group of the policy.
+async fn probe_addrs(addrs: &[SocketAddr], config: &ProbeConfig, deadline: Instant) -> Vec<Report> {
     let groups = connect::plan(addrs, config.address_family());
     if groups.is_empty() {
-        return vec![connect::no_address(config, target)];
+        return vec![connect::no_address(config)];
     }
     let mut reports = Vec::with_capacity(groups.len());
     for group in groups {

@@ -99,7 +99,7 @@ impl Block<'_> {
     /// `MX <domain>  <VERDICT>  <cause (phase): message>`, then null/implicit MX and the hosts by preference.
     fn mx_header(mut self, mx: &MxReport) -> String {
         let verdict = self.verdict(mx.verdict, true);
-        let domain = self.paint(BOLD, &mx.domain);
+        let domain = self.paint(BOLD, mx.domain.as_str());
         match mx.primary_finding() {
             None => self.line(format!("MX {domain}  {verdict}  all {} MX host(s) are up", mx.hosts.len())),
             Some(finding) => {

@@ -50,7 +50,7 @@ impl<'a> JsonMx<'a> {
     /// Maps an MX report; the hosts' transcripts are included only when asked for.
     pub fn new(report: &'a MxReport, transcript: bool) -> Self {
         JsonMx {
-            mx: &report.domain,
+            mx: report.domain.as_str(),
             verdict: report.verdict.as_str(),
             cause: report.cause.map(|c| c.as_str()),
             summary: report.summary(),

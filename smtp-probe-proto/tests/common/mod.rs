@@ -27,7 +27,7 @@ pub fn start() -> Instant {
 }
 
 pub fn builder(mode: TlsMode) -> ProbeConfigBuilder {
-    ProbeConfig::builder(TARGET).tls(mode).ehlo_name(EHLO_NAME)
+    ProbeConfig::builder(TARGET.parse().unwrap()).tls(mode).ehlo_name(EHLO_NAME)
 }
 
 pub fn with_auth(b: ProbeConfigBuilder) -> ProbeConfigBuilder {
