@@ -482,7 +482,7 @@ pub struct Session {
 /// LOGIN), bits 2–3 recipients (1–3), bit 4 expect "ESMTP" in the greeting, bit 5 require PIPELINING and a
 /// 1 MB SIZE, bit 6 response-time thresholds 200 ms / 1 s, bit 7 certificate thresholds 30 / 7 days. `h2` the
 /// overall timeout, (h2+1)×40 ms; `h3`–`h6` greeting, reply, TLS and DATA timeouts, (h+1)×20 ms; `h7` the QUIT
-/// timeout, h7×10 ms. `h8`/`h9` reply limits: h8 = 0 defaults, 255 unbounded, else line h8×8, lines
+/// timeout, h7×10 ms but at least 1 ms (the shortest a configuration accepts). `h8`/`h9` reply limits: h8 = 0 defaults, 255 unbounded, else line h8×8, lines
 /// (h9 & 31)+1, buffer 512+(h9>>5)×512. `h10` bit 0 an IP-address target, bit 1 an internationalized
 /// recipient, bit 2 an explicit TLS name.
 pub fn decode_session(data: &[u8]) -> Session {
@@ -547,7 +547,7 @@ pub fn decode_session(data: &[u8]) -> Session {
         reply: step(h4, 20),
         tls_handshake: step(h5, 20),
         data: step(h6, 20),
-        quit: Duration::from_millis(u64::from(h7) * 10),
+        quit: Duration::from_millis((u64::from(h7) * 10).max(1)),
         ..Timeouts::default()
     });
     let limits = match h8 {

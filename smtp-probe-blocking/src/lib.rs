@@ -55,8 +55,8 @@ use smtp_probe_proto::connect::{self, ConnectFailure};
 use smtp_probe_proto::{Session, SessionOutput};
 
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ConfigError, Error, ProbeConfig, Report, Target, TargetError, TlsConfig,
-    TlsConfigError, TlsMode, Verdict,
+    self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
+    TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.

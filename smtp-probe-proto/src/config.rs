@@ -4,11 +4,11 @@
 //! string that could inject SMTP commands, nor with credentials it would send in the clear by accident.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::capabilities::{AuthMechanism, Keyword};
 use crate::command::{Address, SafeText, Secret};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, EnvelopePart, MIN_BUFFERED};
 use crate::name::check_hostname;
 use crate::reply::ReplyLimits;
 use crate::target::Target;
@@ -93,12 +93,40 @@ pub struct Thresholds {
     pub certificate_days_critical: Option<u32>,
 }
 
-/// Deadlines, each measured from the moment it starts. Every wait is also cut by `overall`.
+/// The longest timeout a configuration accepts: 24 hours. No probe needs more, and the bound keeps every deadline
+/// the core computes from overflowing.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `start + timeout`, for a timeout of at most [`MAX_TIMEOUT`], without ever overflowing.
+///
+/// Every deadline in the crate is made here. `Instant` holds at least 63 bits of seconds on every platform std
+/// supports, and no clock comes within a day of their end, so with the timeouts checked at build this addition
+/// cannot overflow for any instant a clock produced. A caller can still construct such an instant (with
+/// `checked_add`); the deadline is then the latest instant that can be represented, found by halving the step,
+/// at most one addition per halving: never a panic.
+pub(crate) fn deadline_after(start: Instant, timeout: Duration) -> Instant {
+    if let Some(deadline) = start.checked_add(timeout) {
+        return deadline;
+    }
+    let (mut latest, mut step) = (start, timeout);
+    while !step.is_zero() {
+        match latest.checked_add(step) {
+            Some(later) => latest = later,
+            None => step /= 2,
+        }
+    }
+    latest
+}
+
+/// Deadlines, each measured from the moment it starts. Every wait is also cut by `overall`. Each must be greater
+/// than zero and at most [`MAX_TIMEOUT`] (checked when the configuration is built).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// The TCP connection (enforced by adapters; not part of `overall`, which starts once connected).
+    /// Each TCP connection attempt (enforced by adapters), also cut by `overall`.
     pub connect: Duration,
-    /// The whole probe, from the connection being established to the end.
+    /// The whole probe. Adapters start it before resolving the name, so it bounds DNS, connecting and the SMTP
+    /// session, QUIT included (every other deadline is cut to it). A [`Probe`](crate::Probe) or `Session` made
+    /// with `new` starts it at the instant it is given; `with_deadline` takes the deadline from the caller.
     pub overall: Duration,
     /// From connection to the complete greeting.
     pub greeting: Duration,
@@ -462,14 +490,11 @@ impl ProbeConfigBuilder {
                 if self.auth_mechanisms.is_empty() {
                     return Err(ConfigError::Empty { field: "auth mechanisms" });
                 }
-                if !self.auth_mechanisms.iter().all(crate::auth::is_implemented) {
-                    return Err(ConfigError::Conflict("only the PLAIN and LOGIN AUTH mechanisms are supported"));
+                if let Some(mechanism) = self.auth_mechanisms.iter().find(|m| !crate::auth::is_implemented(m)) {
+                    return Err(ConfigError::UnsupportedMechanism { mechanism: mechanism.clone() });
                 }
                 if tls_mode == TlsMode::None && !self.allow_plaintext_auth {
-                    return Err(ConfigError::Conflict(
-                        "AUTH without TLS would send credentials in the clear: enable STARTTLS or implicit TLS, \
-                         or allow plaintext AUTH explicitly",
-                    ));
+                    return Err(ConfigError::PlaintextAuth);
                 }
                 Some(AuthConfig {
                     username,
@@ -479,15 +504,17 @@ impl ProbeConfigBuilder {
                 })
             }
         };
+        let incomplete =
+            |missing| ConfigError::IncompleteEnvelope { missing, test_message: self.test_message.is_some() };
         let envelope = match (self.mail_from, self.recipients.is_empty()) {
             (None, true) => {
                 if self.test_message.is_some() {
-                    return Err(ConfigError::Conflict("a test message needs a sender and at least one recipient"));
+                    return Err(incomplete(EnvelopePart::Sender));
                 }
                 None
             }
-            (None, false) => return Err(ConfigError::Conflict("recipients need a sender (mail_from)")),
-            (Some(_), true) => return Err(ConfigError::Conflict("a sender needs at least one recipient (rcpt_to)")),
+            (None, false) => return Err(incomplete(EnvelopePart::Sender)),
+            (Some(_), true) => return Err(incomplete(EnvelopePart::Recipient)),
             (Some(from), false) => Some(Envelope {
                 from: Address::new("mail_from", from)?,
                 recipients: self
@@ -508,11 +535,21 @@ impl ProbeConfigBuilder {
             SafeText::new("expected greeting", text.as_str())?;
         }
         let t = &self.timeouts;
-        if [t.connect, t.overall, t.greeting, t.reply, t.tls_handshake, t.data].contains(&Duration::ZERO) {
-            return Err(ConfigError::Conflict("timeouts must be greater than zero"));
+        let each = [
+            ("connect", t.connect),
+            ("overall", t.overall),
+            ("greeting", t.greeting),
+            ("reply", t.reply),
+            ("tls_handshake", t.tls_handshake),
+            ("data", t.data),
+            ("quit", t.quit),
+        ];
+        if let Some((field, value)) = each.into_iter().find(|(_, t)| t.is_zero() || *t > MAX_TIMEOUT) {
+            return Err(ConfigError::TimeoutOutOfRange { field, value, max: MAX_TIMEOUT });
         }
-        if self.limits.max_line_len == 0 || self.limits.max_lines == 0 || self.limits.max_buffered < 512 {
-            return Err(ConfigError::Conflict("reply limits are too small for any SMTP server"));
+        let limits = self.limits;
+        if limits.max_line_len == 0 || limits.max_lines == 0 || limits.max_buffered < MIN_BUFFERED {
+            return Err(ConfigError::ReplyLimitsTooSmall { limits });
         }
         Ok(ProbeConfig(Arc::new(ConfigInner {
             report_target: self.target.to_string(),
@@ -589,7 +626,9 @@ mod tests {
 
     #[test]
     fn plaintext_auth_needs_explicit_consent() {
-        assert!(builder("mx").tls(TlsMode::None).auth("u", Secret::new("p")).build().is_err());
+        let err = builder("mx").tls(TlsMode::None).auth("u", Secret::new("p")).build().unwrap_err();
+        assert_eq!(err, ConfigError::PlaintextAuth);
+        assert!(err.to_string().contains("credentials in the clear"), "{err}");
         assert!(
             builder("mx").tls(TlsMode::None).auth("u", Secret::new("p")).allow_plaintext_auth(true).build().is_ok()
         );
@@ -648,9 +687,86 @@ mod tests {
 
     #[test]
     fn envelope_must_be_whole() {
-        assert!(builder("mx").rcpt_to("a@b").build().is_err());
-        assert!(builder("mx").mail_from("a@b").build().is_err());
-        assert!(builder("mx").send_test_message("t").build().is_err());
+        let missing = |missing, test_message| Err(ConfigError::IncompleteEnvelope { missing, test_message });
+        assert_eq!(builder("mx").rcpt_to("a@b").build().map(drop), missing(EnvelopePart::Sender, false));
+        assert_eq!(builder("mx").mail_from("a@b").build().map(drop), missing(EnvelopePart::Recipient, false));
+        assert_eq!(builder("mx").send_test_message("t").build().map(drop), missing(EnvelopePart::Sender, true));
+        let err = builder("mx").mail_from("a@b").send_test_message("t").build().unwrap_err();
+        assert_eq!(err, ConfigError::IncompleteEnvelope { missing: EnvelopePart::Recipient, test_message: true });
+        assert!(err.to_string().starts_with("a test message needs a sender (mail_from) and at least one"), "{err}");
+    }
+
+    #[test]
+    fn only_plain_and_login_can_be_used() {
+        let err = builder("mx")
+            .auth("u", Secret::new("p"))
+            .auth_mechanisms([AuthMechanism::Plain, AuthMechanism::CramMd5])
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::UnsupportedMechanism { mechanism: AuthMechanism::CramMd5 });
+        assert!(err.to_string().contains("CRAM-MD5"), "{err}");
+    }
+
+    #[test]
+    fn every_timeout_is_bounded_at_build() {
+        type Set = fn(&mut Timeouts, Duration);
+        let fields: [(&str, Set); 7] = [
+            ("connect", |t, d| t.connect = d),
+            ("overall", |t, d| t.overall = d),
+            ("greeting", |t, d| t.greeting = d),
+            ("reply", |t, d| t.reply = d),
+            ("tls_handshake", |t, d| t.tls_handshake = d),
+            ("data", |t, d| t.data = d),
+            ("quit", |t, d| t.quit = d),
+        ];
+        for (field, set) in fields {
+            for value in
+                [Duration::ZERO, MAX_TIMEOUT + Duration::from_nanos(1), Duration::from_secs(u64::MAX), Duration::MAX]
+            {
+                let mut timeouts = Timeouts::default();
+                set(&mut timeouts, value);
+                let err = builder("mx").timeouts(timeouts).build().unwrap_err();
+                assert_eq!(err, ConfigError::TimeoutOutOfRange { field, value, max: MAX_TIMEOUT });
+                assert!(err.to_string().contains("at most 24 h"), "{err}");
+            }
+            let mut timeouts = Timeouts::default();
+            set(&mut timeouts, MAX_TIMEOUT);
+            assert!(builder("mx").timeouts(timeouts).build().is_ok(), "{field}: 24 h is allowed");
+        }
+        let err = builder("mx").overall_timeout(Duration::MAX).build().unwrap_err();
+        assert!(matches!(err, ConfigError::TimeoutOutOfRange { field: "overall", .. }));
+        let err = builder("mx").connect_timeout(Duration::ZERO).build().unwrap_err();
+        assert!(matches!(err, ConfigError::TimeoutOutOfRange { field: "connect", .. }));
+    }
+
+    #[test]
+    fn deadlines_never_overflow() {
+        #[allow(clippy::disallowed_methods)] // a test may read the clock to find an instant to start from
+        let now = Instant::now();
+        assert_eq!(deadline_after(now, MAX_TIMEOUT), now + MAX_TIMEOUT);
+        // The latest instant that can be represented (found the way deadline_after finds it).
+        let latest = deadline_after(now, Duration::MAX);
+        assert!(latest > now + MAX_TIMEOUT);
+        assert_eq!(latest.checked_add(Duration::from_nanos(1)), None, "nothing later can be represented");
+        assert_eq!(deadline_after(latest, MAX_TIMEOUT), latest);
+        let almost = latest - Duration::from_secs(60);
+        assert_eq!(deadline_after(almost, MAX_TIMEOUT), latest);
+        assert_eq!(deadline_after(almost, Duration::from_secs(1)), almost + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn reply_limits_must_fit_a_reply() {
+        let limits = ReplyLimits { max_line_len: 0, ..ReplyLimits::default() };
+        assert_eq!(
+            builder("mx").reply_limits(limits).build().unwrap_err(),
+            ConfigError::ReplyLimitsTooSmall { limits }
+        );
+        let limits = ReplyLimits { max_buffered: 511, ..ReplyLimits::default() };
+        let err = builder("mx").reply_limits(limits).build().unwrap_err();
+        assert_eq!(err, ConfigError::ReplyLimitsTooSmall { limits });
+        assert!(err.to_string().contains("at least 512 bytes"), "{err}");
+        let limits = ReplyLimits { max_buffered: 512, ..ReplyLimits::default() };
+        assert!(builder("mx").reply_limits(limits).build().is_ok());
     }
 
     #[test]

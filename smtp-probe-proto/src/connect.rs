@@ -52,7 +52,7 @@ pub fn connect_budget(config: &ProbeConfig, now: Instant, overall_deadline: Inst
 
 /// The overall deadline for a probe starting now (before DNS and connect).
 pub fn overall_deadline(config: &ProbeConfig, start: Instant) -> Instant {
-    start + config.timeouts().overall
+    crate::config::deadline_after(start, config.timeouts().overall)
 }
 
 /// A connect attempt that failed.
@@ -118,8 +118,8 @@ fn describe(failure: &ConnectFailure) -> String {
 pub fn finish_report(report: &mut Report, addr: SocketAddr, connect: Duration, family: Option<&'static str>) {
     report.address = Some(addr.to_string());
     report.connect = Some(connect);
-    report.total += connect;
-    report.response_time += connect;
+    report.total = report.total.saturating_add(connect);
+    report.response_time = report.response_time.saturating_add(connect);
     if let Some(family) = family {
         report.findings.push(Finding {
             severity: Severity::Info,

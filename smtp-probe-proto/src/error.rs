@@ -3,6 +3,11 @@
 //!
 //! What the *server* does wrong is never an error here: it is a finding in the [`Report`](crate::Report).
 
+use std::time::Duration;
+
+use crate::capabilities::AuthMechanism;
+use crate::reply::ReplyLimits;
+
 pub use crate::name::{DomainError, HostnameError};
 pub use crate::target::TargetError;
 #[cfg(feature = "rustls")]
@@ -65,9 +70,70 @@ pub enum ConfigError {
         /// Why it is not valid.
         reason: String,
     },
-    /// Settings that contradict each other or a safety rule.
-    #[error("{0}")]
-    Conflict(&'static str),
+    /// Credentials with TLS off, without the explicit override
+    /// ([`allow_plaintext_auth`](crate::ProbeConfigBuilder::allow_plaintext_auth)).
+    #[error(
+        "AUTH without TLS would send credentials in the clear: enable STARTTLS or implicit TLS, or allow plaintext \
+         AUTH explicitly"
+    )]
+    PlaintextAuth,
+    /// An AUTH mechanism the probe cannot perform (only PLAIN and LOGIN are).
+    #[error("the {mechanism} AUTH mechanism is not supported: only PLAIN and LOGIN are")]
+    UnsupportedMechanism {
+        /// The mechanism asked for.
+        mechanism: AuthMechanism,
+    },
+    /// An envelope check, or a test message, without a sender or without a recipient.
+    #[error("{}", incomplete_envelope(*missing, *test_message))]
+    IncompleteEnvelope {
+        /// What is missing.
+        missing: EnvelopePart,
+        /// Whether a test message was asked for (it needs the whole envelope).
+        test_message: bool,
+    },
+    /// A timeout of zero, or longer than [`MAX_TIMEOUT`](crate::MAX_TIMEOUT) (24 h).
+    #[error(
+        "the {field} timeout of {value:?} is out of range: it must be greater than zero and at most {} h",
+        max.as_secs() / 3600
+    )]
+    TimeoutOutOfRange {
+        /// Which timeout: `connect`, `overall`, `greeting`, `reply`, `tls_handshake`, `data` or `quit`.
+        field: &'static str,
+        /// The value given.
+        value: Duration,
+        /// The largest value allowed.
+        max: Duration,
+    },
+    /// Reply limits no SMTP server could be read with.
+    #[error(
+        "reply limits are too small for any SMTP server: {limits:?} (each must be at least 1, and max_buffered at \
+         least {MIN_BUFFERED} bytes)"
+    )]
+    ReplyLimitsTooSmall {
+        /// The limits given.
+        limits: ReplyLimits,
+    },
+}
+
+/// The smallest [`ReplyLimits::max_buffered`] a configuration accepts: room for a few whole reply lines.
+pub(crate) const MIN_BUFFERED: usize = 512;
+
+/// The part of an envelope that is missing ([`ConfigError::IncompleteEnvelope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EnvelopePart {
+    /// The sender (`mail_from`).
+    Sender,
+    /// A recipient (`rcpt_to`).
+    Recipient,
+}
+
+fn incomplete_envelope(missing: EnvelopePart, test_message: bool) -> &'static str {
+    match (missing, test_message) {
+        (_, true) => "a test message needs a sender (mail_from) and at least one recipient (rcpt_to)",
+        (EnvelopePart::Sender, false) => "recipients need a sender (mail_from)",
+        (EnvelopePart::Recipient, false) => "a sender needs at least one recipient (rcpt_to)",
+    }
 }
 
 /// The caller drove the probe in a way the drive protocol does not allow. The probe is unchanged.

@@ -81,12 +81,12 @@ mod tls;
 pub use capabilities::{AuthMechanism, Capabilities, Keyword};
 pub use command::Secret;
 pub use config::{
-    AddressFamily, AuthConfig, Envelope, EnvelopeAction, Expectations, ProbeConfig, ProbeConfigBuilder, Thresholds,
-    Timeouts, TlsMode,
+    AddressFamily, AuthConfig, Envelope, EnvelopeAction, Expectations, MAX_TIMEOUT, ProbeConfig, ProbeConfigBuilder,
+    Thresholds, Timeouts, TlsMode,
 };
 #[cfg(feature = "rustls")]
 pub use error::TlsConfigError;
-pub use error::{ConfigError, DomainError, Error, HostnameError, TargetError, UsageError};
+pub use error::{ConfigError, DomainError, EnvelopePart, Error, HostnameError, TargetError, UsageError};
 pub use name::Domain;
 pub use probe::{Output, Probe, TlsRequest};
 pub use reply::{EnhancedCode, OwnedReply, Reply, ReplyCode, ReplyLimits, ReplyParser};

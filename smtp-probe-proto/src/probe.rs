@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::auth;
 use crate::capabilities::Capabilities;
 use crate::command::{Command, encode_data};
-use crate::config::{ConfigInner, EnvelopeAction, ProbeConfig, TlsMode};
+use crate::config::{ConfigInner, EnvelopeAction, ProbeConfig, TlsMode, deadline_after};
 use crate::error::UsageError;
 use crate::reply::{OwnedReply, ReplyCode, ReplyError, ReplyParser};
 use crate::report::{Cause, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo, TranscriptLine};
@@ -115,7 +115,7 @@ pub struct Probe {
 impl Probe {
     /// A probe of a connection established at `now`.
     pub fn new(config: ProbeConfig, now: Instant) -> Probe {
-        let overall_deadline = now + config.inner().timeouts.overall;
+        let overall_deadline = deadline_after(now, config.inner().timeouts.overall);
         Probe::with_deadline(config, now, overall_deadline)
     }
 
@@ -128,7 +128,7 @@ impl Probe {
                 requested: false,
                 implicit: true,
                 started: now,
-                deadline: overall_deadline.min(now + inner.timeouts.tls_handshake),
+                deadline: overall_deadline.min(deadline_after(now, inner.timeouts.tls_handshake)),
             }
         } else {
             State::Await(Pending {
@@ -136,7 +136,7 @@ impl Probe {
                 phase: Phase::Greeting,
                 command: None,
                 sent: now,
-                deadline: overall_deadline.min(now + inner.timeouts.greeting),
+                deadline: overall_deadline.min(deadline_after(now, inner.timeouts.greeting)),
             })
         };
         Probe {
@@ -216,7 +216,7 @@ impl Probe {
             phase: Phase::TlsHandshake,
             command: None,
             reply: None,
-            duration: self.now - started,
+            duration: self.now.saturating_duration_since(started),
         });
         self.note_event(&format!(
             "TLS established: {} {}",
@@ -347,6 +347,11 @@ impl Probe {
         self.parser.buffer_capacity() + self.tx.capacity()
     }
 
+    /// Time from the connection to `at` (never negative: the probe's clock never runs backwards).
+    fn since_start(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.start)
+    }
+
     fn advance(&mut self, now: Instant) {
         // Time never runs backwards inside the probe, whatever the caller passes.
         self.now = self.now.max(now);
@@ -375,13 +380,13 @@ impl Probe {
     }
 
     fn await_reply(&mut self, expect: Expect, phase: Phase, command: Option<String>, timeout: Duration) {
-        let deadline = self.overall_deadline.min(self.now + timeout);
+        let deadline = self.overall_deadline.min(deadline_after(self.now, timeout));
         self.state = State::Await(Pending { expect, phase, command, sent: self.now, deadline });
     }
 
     fn transcribe(&mut self, direction: Direction, text: impl FnOnce() -> String) {
         if self.cfg().transcript {
-            self.report.transcript.push(TranscriptLine { at: self.now - self.start, direction, text: text() });
+            self.report.transcript.push(TranscriptLine { at: self.since_start(self.now), direction, text: text() });
         }
     }
 
@@ -406,7 +411,11 @@ impl Probe {
                 text.extend(digits);
                 text.push(if i == last { ' ' } else { '-' });
                 text.push_str(&String::from_utf8_lossy(line));
-                self.report.transcript.push(TranscriptLine { at: at - self.start, direction: Direction::Server, text });
+                self.report.transcript.push(TranscriptLine {
+                    at: self.since_start(at),
+                    direction: Direction::Server,
+                    text,
+                });
             }
         }
         if bare_lf && !self.bare_lf_noted {
@@ -423,7 +432,7 @@ impl Probe {
             phase: pending.phase,
             command: pending.command,
             reply: Some(reply.clone()),
-            duration: at - pending.sent,
+            duration: at.saturating_duration_since(pending.sent),
         });
         // The probe never pipelines: bytes beyond this reply arrived before the next command was sent. STARTTLS
         // has its own, more specific check (the response-injection attack), and after QUIT nothing matters.
@@ -644,7 +653,7 @@ impl Probe {
             requested: false,
             implicit: false,
             started: self.now,
-            deadline: self.overall_deadline.min(self.now + timeout),
+            deadline: self.overall_deadline.min(deadline_after(self.now, timeout)),
         };
     }
 
@@ -849,7 +858,7 @@ impl Probe {
                 phase: pending.phase,
                 command: pending.command.clone(),
                 reply: None,
-                duration: self.now - pending.sent,
+                duration: self.now.saturating_duration_since(pending.sent),
             };
             self.report.steps.push(step);
         }
@@ -909,8 +918,8 @@ impl Probe {
         self.state = State::Done;
         self.tx.clear();
         let end = self.main_sequence_end.unwrap_or(self.now);
-        self.report.response_time = end - self.start;
-        self.report.total = self.now - self.start;
+        self.report.response_time = self.since_start(end);
+        self.report.total = self.since_start(self.now);
         let thresholds = *self.config.thresholds();
         let rt = self.report.response_time;
         let slow = match (thresholds.response_critical, thresholds.response_warning) {

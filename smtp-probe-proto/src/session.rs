@@ -60,7 +60,7 @@ impl Session {
     /// A session on a connection established at `now`. `wall` is the current wall-clock time, against which
     /// certificates are checked and their days left counted.
     pub fn new(config: ProbeConfig, now: Instant, wall: SystemTime) -> Session {
-        let overall_deadline = now + config.timeouts().overall;
+        let overall_deadline = crate::config::deadline_after(now, config.timeouts().overall);
         Session::with_deadline(config, now, wall, overall_deadline)
     }
 

@@ -144,7 +144,7 @@ impl Harness {
 
     /// Simulated time since the start.
     pub fn elapsed(&self) -> Duration {
-        self.now - self.start
+        self.now.saturating_duration_since(self.start)
     }
 
     /// The probe (for inspecting buffers after a run).
@@ -217,10 +217,11 @@ impl Harness {
                     }
                 },
                 ServerStep::Delay(d) => {
-                    if self.now + d < deadline {
-                        self.now += d;
+                    let until = crate::config::deadline_after(self.now, d);
+                    if until < deadline {
+                        self.now = until;
                     } else {
-                        let left = self.now + d - deadline;
+                        let left = d.saturating_sub(deadline.saturating_duration_since(self.now));
                         self.script.push_front(ServerStep::Delay(left));
                         self.jump(deadline);
                         return;

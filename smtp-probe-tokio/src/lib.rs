@@ -52,8 +52,8 @@ use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ConfigError, Error, ProbeConfig, Report, Target, TargetError, TlsConfig,
-    TlsConfigError, TlsMode, Verdict,
+    self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
+    TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
 use smtp_probe_proto::{Session, SessionOutput};
 
