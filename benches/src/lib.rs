@@ -173,11 +173,8 @@ pub fn run_plain_probe(config: &ProbeConfig, now: Instant) -> Report {
                 probe.handle_input(now, server.next().expect("one reply per command"));
             }
             Output::Timeout(deadline) => probe.handle_timeout(deadline),
-            Output::Done(report) => {
-                drop(probe); // the last holder of the report: no copy
-                return std::sync::Arc::unwrap_or_clone(report);
-            }
-            other => panic!("unexpected output of a plain probe: {other:?}"),
+            Output::Done => return probe.into_report(),
+            other @ Output::StartTls(_) => panic!("unexpected output of a plain probe: {other:?}"),
         }
     }
 }

@@ -156,12 +156,10 @@ fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadli
                 Ok(Some(n)) => session.handle_input(Instant::now(), &buf[..n]),
                 Ok(None) => session.handle_timeout(Instant::now()),
             },
-            SessionOutput::Done(report) => {
+            SessionOutput::Done => {
                 let _ = stream.shutdown(Shutdown::Write);
-                drop(session); // the last holder of the report: no copy
-                return std::sync::Arc::unwrap_or_clone(report);
+                return session.into_report();
             }
-            _ => unreachable!("SessionOutput has no other variants yet"),
         }
     }
 }

@@ -245,13 +245,11 @@ where
                     None => session.handle_timeout(Instant::now()),
                 }
             }
-            SessionOutput::Done(report) => {
+            SessionOutput::Done => {
                 // A TCP stream closes at once; a wrapper that flushes is cut off at the deadline.
                 let _ = before(timer, deadline, stream.close()).await;
-                drop(session); // the last holder of the report: no copy
-                return std::sync::Arc::unwrap_or_clone(report);
+                return session.into_report();
             }
-            _ => unreachable!("SessionOutput has no other variants yet"),
         }
     }
 }

@@ -143,6 +143,9 @@ pub enum UsageError {
     /// `handle_tls_established`/`handle_tls_failed` called when the probe had not asked for TLS.
     #[error("TLS reported while the probe was not waiting for a TLS handshake")]
     TlsNotRequested,
+    /// `handle_tls_established`/`handle_tls_failed` called a second time for the same handshake.
+    #[error("the outcome of this TLS handshake was already reported")]
+    TlsAlreadyReported,
     /// The probe has already finished.
     #[error("the probe has finished")]
     Finished,

@@ -32,9 +32,8 @@
 //!         }
 //!         // Nothing to do until more bytes arrive or this deadline passes.
 //!         Output::Timeout(deadline) => probe.handle_timeout(deadline),
-//!         Output::StartTls(_) => unreachable!("TLS is off in this example"),
-//!         Output::Done(report) => break report,
-//!         _ => unreachable!(),
+//!         Output::StartTls(_) => panic!("TLS is off in this example"),
+//!         Output::Done => break probe.into_report(),
 //!     }
 //! };
 //! assert_eq!(report.verdict, Verdict::Up);
@@ -46,11 +45,15 @@
 //!
 //! The loop is always the same: feed what happened (`handle_input`, `handle_eof`, `handle_timeout`, and after an
 //! [`Output::StartTls`] `handle_tls_established` or `handle_tls_failed`), then drain [`Probe::poll_output`] until
-//! it returns [`Output::Timeout`] (wait for IO or that instant) or [`Output::Done`] (close the connection).
+//! it returns [`Output::Timeout`] (wait for IO or that instant) or [`Output::Done`] (close the connection and take
+//! the report with [`Probe::into_report`]). The `handle_*` methods only record; every decision is taken in
+//! `poll_output`, so the order of events reported between two polls does not matter. [`Session`] is the same loop
+//! with TLS inside (feature `rustls`): what adapters drive.
 //!
 //! What the server does wrong is never an `Err` here: it is a [`Finding`] in the [`Report`], which ends with a
-//! [`Verdict`] and one primary [`Cause`]. Errors are only for the caller: a [`ConfigError`] when a configuration
-//! would be unsafe or contradictory, a [`UsageError`] when the drive protocol is misused.
+//! [`Verdict`] and one primary [`Cause`]. Errors are only for the caller: an [`Error`] while setting up (a
+//! [`TargetError`], [`DomainError`], [`ConfigError`] or `TlsConfigError`, each convertible into it with `?`), a
+//! [`UsageError`] when the drive protocol is misused.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

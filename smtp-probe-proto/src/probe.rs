@@ -1,11 +1,11 @@
 //! The probe: the SMTP state machine, driven by bytes and time the caller feeds in.
 //!
-//! `handle_*` methods only record; [`Probe::poll_output`] does all parsing and every transition (h11's rule), so
-//! the order in which a caller reports events cannot change the outcome. Transitions live in one place,
+//! `handle_*` methods only record (bytes into the parser's buffer, the end of the stream, the time, a TLS
+//! outcome); [`Probe::poll_output`] does all parsing and every transition (h11's rule), so the order in which a
+//! caller reports events between two polls cannot change the outcome. Transitions on replies live in one place,
 //! [`Probe::on_reply`], with one function per phase outcome beside it.
 
 use std::mem;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth;
@@ -21,8 +21,9 @@ use crate::report::{Cause, Direction, Finding, Phase, Report, Severity, Step, Tl
 const TRANSCRIPT_CAPACITY: usize = 32;
 
 /// What the caller must do next. Drain [`Probe::poll_output`] until it returns `Timeout` or `Done`.
+///
+/// The set of variants is closed: a driver handles each of them, and a new one would be a breaking change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Output {
     /// Write all these bytes to the connection, then poll again.
     Transmit(Vec<u8>),
@@ -33,10 +34,9 @@ pub enum Output {
     /// Wait for bytes, end of stream, or this instant, whichever comes first; report it with `handle_input`,
     /// `handle_eof` or `handle_timeout`, then poll again.
     Timeout(Instant),
-    /// The probe is over: close the connection. Every later poll returns the same report. It is shared with the
-    /// probe (which keeps it for [`Probe::report`]), not copied: take it with `Arc::unwrap_or_clone` after dropping
-    /// the probe to own it without a copy.
-    Done(Arc<Report>),
+    /// The probe is over: close the connection, then take the report with [`Probe::into_report`] (or look at it
+    /// with [`Probe::report`]). Every later poll returns `Done` again.
+    Done,
 }
 
 /// Parameters for the TLS handshake the probe asks for.
@@ -82,6 +82,17 @@ enum State {
     Done,
 }
 
+/// How the TLS handshake the probe asked for ended, as reported by `handle_tls_*` and applied by the next poll.
+#[derive(Debug)]
+enum TlsOutcome {
+    Established {
+        info: TlsInfo,
+        /// Whether plaintext had arrived before the handshake's result: bytes injected after the STARTTLS 220.
+        injected: bool,
+    },
+    Failed(TlsFailure),
+}
+
 /// What to do with the connection after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Then {
@@ -108,8 +119,12 @@ pub struct Probe {
     used_helo: bool,
     bare_lf_noted: bool,
     main_sequence_end: Option<Instant>,
+    /// A TLS outcome reported and not yet applied, with the time it was reported at.
+    tls_outcome: Option<(Instant, TlsOutcome)>,
+    /// A buffer limit a caller's layer (the `Session`'s ciphertext buffer) reported exceeded.
+    overflow: Option<usize>,
     report: Report,
-    done: Option<Arc<Report>>,
+    finished: bool,
 }
 
 impl Probe {
@@ -154,7 +169,9 @@ impl Probe {
             used_helo: false,
             bare_lf_noted: false,
             main_sequence_end: None,
-            done: None,
+            tls_outcome: None,
+            overflow: None,
+            finished: false,
         }
     }
 
@@ -166,7 +183,7 @@ impl Probe {
     /// the configured reply limits (excess is a protocol violation reported by the next poll). Ignored once the
     /// probe is done.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.done.is_some() || bytes.is_empty() {
+        if self.finished || bytes.is_empty() {
             return;
         }
         self.advance(now);
@@ -187,76 +204,40 @@ impl Probe {
         self.advance(now);
     }
 
-    /// The TLS handshake the probe asked for succeeded.
+    /// The TLS handshake the probe asked for succeeded. Only recorded: the next poll goes on inside TLS (or refuses
+    /// plaintext that came before this news, RFC 3207 §5).
     pub fn handle_tls_established(&mut self, now: Instant, info: TlsInfo) -> Result<(), UsageError> {
-        let implicit = self.expect_tls()?;
+        self.expect_tls()?;
         self.advance(now);
-        // Anything buffered now arrived in plaintext after the STARTTLS 220: never let it pass as a TLS reply.
-        if !self.parser.buffered().is_empty() {
-            self.note_event("plaintext received during the TLS hand-off");
-            self.report.tls = Some(info);
-            self.fail(
-                Severity::Critical,
-                Cause::ProtocolViolation,
-                Phase::TlsHandshake,
-                "plaintext injected after the STARTTLS 220 reply (RFC 3207 §5 response injection); not processed"
-                    .to_owned(),
-                None,
-                Then::Close,
-            );
-            return Ok(());
-        }
-        self.parser.clear();
-        self.tls_active = true;
-        let started = match self.state {
-            State::Tls { started, .. } => started,
-            _ => self.now,
-        };
-        self.report.steps.push(Step {
-            phase: Phase::TlsHandshake,
-            command: None,
-            reply: None,
-            duration: self.now.saturating_duration_since(started),
-        });
-        self.note_event(&format!(
-            "TLS established: {} {}",
-            info.version.as_deref().unwrap_or("?"),
-            info.cipher.as_deref().unwrap_or("?")
-        ));
-        self.assess_certificate(&info);
-        self.report.tls = Some(info);
-        if implicit {
-            self.await_reply(Expect::Greeting, Phase::Greeting, None, self.cfg().timeouts.greeting);
-        } else {
-            let ehlo = Command::Ehlo(self.cfg().ehlo_name.clone());
-            self.send(Expect::Ehlo, Phase::EhloTls, ehlo);
-        }
+        // Anything buffered now arrived in plaintext before the handshake's result: bytes that come after it are
+        // TLS data, so take note of which is which now.
+        let injected = !self.parser.buffered().is_empty();
+        self.tls_outcome = Some((self.now, TlsOutcome::Established { info, injected }));
         Ok(())
     }
 
-    /// The TLS handshake the probe asked for failed. The probe ends; close the connection.
+    /// The TLS handshake the probe asked for failed. Only recorded: the next poll ends the probe (close the
+    /// connection when it says `Done`).
     pub fn handle_tls_failed(&mut self, now: Instant, failure: TlsFailure) -> Result<(), UsageError> {
         self.expect_tls()?;
         self.advance(now);
-        let (cause, message) = match failure {
-            TlsFailure::Certificate { problem, info } => {
-                let message = describe_certificate_problem(&problem, &info);
-                self.report.tls = Some(*info);
-                (Cause::CertificateInvalid, message)
-            }
-            TlsFailure::Handshake { reason } => (Cause::TlsHandshakeFailed, format!("TLS handshake failed: {reason}")),
-            TlsFailure::Closed => {
-                (Cause::TlsHandshakeFailed, "the server closed the connection during the TLS handshake".to_owned())
-            }
-        };
-        self.fail(Severity::Critical, cause, Phase::TlsHandshake, message, None, Then::Close);
+        self.tls_outcome = Some((self.now, TlsOutcome::Failed(failure)));
         Ok(())
     }
 
-    fn expect_tls(&self) -> Result<bool, UsageError> {
+    /// Records that a layer below the probe (the `Session`'s buffer of received ciphertext) went over `limit`
+    /// bytes: the next poll ends the probe as a protocol violation, as a full reply buffer does.
+    #[cfg(feature = "rustls")]
+    pub(crate) fn handle_overflow(&mut self, now: Instant, limit: usize) {
+        self.advance(now);
+        self.overflow.get_or_insert(limit);
+    }
+
+    fn expect_tls(&self) -> Result<(), UsageError> {
         match self.state {
-            State::Tls { requested: true, implicit, .. } => Ok(implicit),
-            State::Done => Err(UsageError::Finished),
+            _ if self.finished => Err(UsageError::Finished),
+            State::Tls { requested: true, .. } if self.tls_outcome.is_some() => Err(UsageError::TlsAlreadyReported),
+            State::Tls { requested: true, .. } => Ok(()),
             _ => Err(UsageError::TlsNotRequested),
         }
     }
@@ -265,23 +246,32 @@ impl Probe {
     pub fn poll_output(&mut self, now: Instant) -> Output {
         self.advance(now);
         loop {
-            if let Some(report) = &self.done {
-                return Output::Done(Arc::clone(report));
+            if self.finished {
+                return Output::Done;
             }
             if !self.tx.is_empty() {
                 return Output::Transmit(mem::take(&mut self.tx));
             }
+            if let Some(limit) = self.overflow.take() {
+                self.on_parse_error(ReplyError::BufferFull { limit });
+                continue;
+            }
             match &mut self.state {
                 State::Done => self.finish(),
-                State::Tls { requested, implicit, deadline, .. } => {
+                State::Tls { requested, implicit, deadline, started } => {
                     if !*requested {
                         *requested = true;
                         let request =
                             TlsRequest { server_name: self.config.tls_name().map(str::to_owned), implicit: *implicit };
                         return Output::StartTls(request);
                     }
-                    let deadline = *deadline;
+                    let (implicit, deadline, started) = (*implicit, *deadline, *started);
+                    if let Some((at, outcome)) = self.tls_outcome.take() {
+                        self.on_tls_outcome(at, outcome, started, implicit);
+                        continue;
+                    }
                     if self.now >= deadline {
+                        self.push_tls_step(started, self.now);
                         let message = format!("TLS handshake did not complete within {}", self.phase_limit(deadline));
                         self.fail(
                             Severity::Critical,
@@ -323,14 +313,21 @@ impl Probe {
         }
     }
 
-    /// The report so far (final once [`Output::Done`] was returned).
+    /// The report: final once [`poll_output`](Self::poll_output) returned [`Output::Done`], the findings so far
+    /// before that.
     pub fn report(&self) -> &Report {
-        self.done.as_deref().unwrap_or(&self.report)
+        &self.report
+    }
+
+    /// The report, without a copy: final once [`poll_output`](Self::poll_output) returned [`Output::Done`]
+    /// (see [`is_done`](Self::is_done)); before that, what the probe had found when it was given up.
+    pub fn into_report(self) -> Report {
+        self.report
     }
 
     /// Whether the probe has finished.
     pub fn is_done(&self) -> bool {
-        self.done.is_some()
+        self.finished
     }
 
     /// The next deadline the probe waits on, if any.
@@ -380,8 +377,20 @@ impl Probe {
     }
 
     fn await_reply(&mut self, expect: Expect, phase: Phase, command: Option<String>, timeout: Duration) {
-        let deadline = self.overall_deadline.min(deadline_after(self.now, timeout));
-        self.state = State::Await(Pending { expect, phase, command, sent: self.now, deadline });
+        self.await_reply_since(self.now, expect, phase, command, timeout);
+    }
+
+    /// Waits for a reply counted from `since`: the instant the command went out, or the handshake ended.
+    fn await_reply_since(
+        &mut self,
+        since: Instant,
+        expect: Expect,
+        phase: Phase,
+        command: Option<String>,
+        timeout: Duration,
+    ) {
+        let deadline = self.overall_deadline.min(deadline_after(since, timeout));
+        self.state = State::Await(Pending { expect, phase, command, sent: since, deadline });
     }
 
     fn transcribe(&mut self, direction: Direction, text: impl FnOnce() -> String) {
@@ -912,7 +921,7 @@ impl Probe {
     }
 
     fn finish(&mut self) {
-        if self.done.is_some() {
+        if self.finished {
             return;
         }
         self.state = State::Done;
@@ -931,7 +940,72 @@ impl Probe {
             let message = format!("response time {} ms is over the {} ms threshold", rt.as_millis(), limit.as_millis());
             self.add_finding(severity, Some(Cause::SlowResponse), None, message, None);
         }
-        self.done = Some(Arc::new(mem::replace(&mut self.report, Report::empty(String::new(), 0))));
+        self.finished = true;
+    }
+
+    // ---- TLS ----------------------------------------------------------------------------------------------------
+
+    fn on_tls_outcome(&mut self, at: Instant, outcome: TlsOutcome, started: Instant, implicit: bool) {
+        self.push_tls_step(started, at);
+        match outcome {
+            TlsOutcome::Established { info, injected: true } => {
+                // Plaintext that came after the STARTTLS 220 and before the handshake: never let it pass as a reply.
+                self.note_event("plaintext received during the TLS hand-off");
+                self.report.tls = Some(info);
+                let message =
+                    "plaintext injected after the STARTTLS 220 reply (RFC 3207 §5 response injection); not processed";
+                self.fail(
+                    Severity::Critical,
+                    Cause::ProtocolViolation,
+                    Phase::TlsHandshake,
+                    message.to_owned(),
+                    None,
+                    Then::Close,
+                );
+            }
+            TlsOutcome::Established { info, injected: false } => {
+                // What the parser holds arrived after the handshake: the first bytes inside TLS.
+                self.tls_active = true;
+                self.note_event(&format!(
+                    "TLS established: {} {}",
+                    info.version.as_deref().unwrap_or("?"),
+                    info.cipher.as_deref().unwrap_or("?")
+                ));
+                self.assess_certificate(&info);
+                self.report.tls = Some(info);
+                if implicit {
+                    // The greeting is due from the end of the handshake, not from the poll that learnt of it.
+                    let timeout = self.cfg().timeouts.greeting;
+                    self.await_reply_since(at, Expect::Greeting, Phase::Greeting, None, timeout);
+                } else {
+                    let ehlo = Command::Ehlo(self.cfg().ehlo_name.clone());
+                    self.send(Expect::Ehlo, Phase::EhloTls, ehlo);
+                }
+            }
+            TlsOutcome::Failed(failure) => {
+                let (cause, message) = match failure {
+                    TlsFailure::Certificate { problem, info } => {
+                        let message = describe_certificate_problem(&problem, &info);
+                        self.report.tls = Some(*info);
+                        (Cause::CertificateInvalid, message)
+                    }
+                    TlsFailure::Handshake { reason } => {
+                        (Cause::TlsHandshakeFailed, format!("TLS handshake failed: {reason}"))
+                    }
+                    TlsFailure::Closed => (
+                        Cause::TlsHandshakeFailed,
+                        "the server closed the connection during the TLS handshake".to_owned(),
+                    ),
+                };
+                self.fail(Severity::Critical, cause, Phase::TlsHandshake, message, None, Then::Close);
+            }
+        }
+    }
+
+    /// The handshake as a step, from its start to `end`, whatever its outcome: its time counts either way.
+    fn push_tls_step(&mut self, started: Instant, end: Instant) {
+        let duration = end.saturating_duration_since(started);
+        self.report.steps.push(Step { phase: Phase::TlsHandshake, command: None, reply: None, duration });
     }
 
     // ---- certificates -------------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::probe::{Output, Probe};
@@ -118,7 +117,8 @@ impl Harness {
     pub fn run(&mut self) -> Report {
         for _ in 0..MAX_POLLS {
             match self.probe.poll_output(self.now) {
-                Output::Done(report) => return Arc::unwrap_or_clone(report),
+                // A copy: the harness keeps the probe for inspection after the run.
+                Output::Done => return self.probe.report().clone(),
                 Output::Transmit(bytes) => self.client_sent(&bytes),
                 Output::StartTls(_) => self.tls(),
                 Output::Timeout(deadline) => self.serve_until(deadline),
@@ -276,7 +276,7 @@ impl Harness {
                 match self.probe.poll_output(self.now) {
                     Output::Timeout(_) => {}
                     Output::Transmit(bytes) => self.client_sent(&bytes),
-                    Output::Done(_) => return,
+                    Output::Done => return,
                     // The rest of this write went out in plaintext before any handshake: it reaches the probe
                     // before the handshake's result does, never as if it had come through TLS.
                     Output::StartTls(_) => tls_requested = true,

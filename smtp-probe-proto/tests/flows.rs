@@ -675,7 +675,8 @@ fn a_5xx_and_the_close_in_one_read_still_say_closed_after_that_reply() {
     let mut probe = Probe::new(builder(TlsMode::None).build().unwrap(), start);
     probe.handle_input(start, b"554 5.7.1 Go away\r\n");
     probe.handle_eof(start);
-    let Output::Done(report) = probe.poll_output(start) else { panic!("no QUIT onto a closed connection") };
+    assert_eq!(probe.poll_output(start), Output::Done, "no QUIT onto a closed connection");
+    let report = probe.into_report();
     assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::GreetingRejected)));
     assert_eq!(finding(&report, Cause::GreetingRejected).server_text.as_deref(), Some("554 5.7.1 Go away"));
     let notes = infos(&report);
@@ -904,11 +905,48 @@ fn a_handshake_that_never_completes_fails_at_the_tls_deadline() {
     assert!(matches!(probe.poll_output(start), Output::StartTls(TlsRequest { implicit: true, .. })));
     assert_eq!(probe.poll_output(start), Output::Timeout(start + secs(6)));
     probe.handle_timeout(start + secs(6));
-    let Output::Done(report) = probe.poll_output(start + secs(6)) else { panic!("the probe must give up") };
+    assert_eq!(probe.poll_output(start + secs(6)), Output::Done, "the probe must give up");
+    assert_eq!(probe.handle_tls_established(start + secs(7), tls13()), Err(UsageError::Finished));
+    let report = probe.into_report();
     assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::TlsHandshakeFailed)));
     assert!(finding(&report, Cause::TlsHandshakeFailed).message.contains("did not complete"));
     assert_eq!(report.total, secs(6));
-    assert_eq!(probe.handle_tls_established(start + secs(7), tls13()), Err(UsageError::Finished));
+    // The handshake that never completed is a step too: its time is the probe's.
+    assert_eq!((step(&report, Phase::TlsHandshake).duration, report.steps.len()), (secs(6), 1));
+}
+
+#[test]
+fn tls_outcomes_are_only_recorded_until_the_next_poll() {
+    let start = start();
+    let mut probe = Probe::new(builder(TlsMode::Implicit).build().unwrap(), start);
+    assert!(matches!(probe.poll_output(start), Output::StartTls(TlsRequest { implicit: true, .. })));
+    assert_eq!(probe.handle_tls_established(start + ms(40), tls13()), Ok(()));
+    // Recorded, not applied: nothing in the report yet, and a second outcome for the same handshake is refused.
+    assert_eq!(probe.report().tls, None);
+    assert!(probe.report().steps.is_empty());
+    assert_eq!(probe.handle_tls_failed(start + ms(41), TlsFailure::Closed), Err(UsageError::TlsAlreadyReported));
+    // Bytes after the news are TLS data: the implicit-TLS greeting, whichever comes first of it and the poll.
+    probe.handle_input(start + ms(45), b"220 mx.example.com ESMTP\r\n");
+    assert_eq!(probe.poll_output(start + ms(45)), Output::Transmit(b"EHLO probe.example.org\r\n".to_vec()));
+    let report = probe.report();
+    assert_eq!(report.tls.as_ref().and_then(|t| t.version.as_deref()), Some("TLSv1.3"));
+    let steps: Vec<_> = report.steps.iter().map(|s| (s.phase, s.duration)).collect();
+    assert_eq!(steps, [(Phase::TlsHandshake, ms(40)), (Phase::Greeting, ms(5))]);
+}
+
+#[test]
+fn a_failed_handshake_is_a_step_with_its_time() {
+    let start = start();
+    let mut probe = Probe::new(builder(TlsMode::Implicit).build().unwrap(), start);
+    assert!(matches!(probe.poll_output(start), Output::StartTls(_)));
+    let failure = TlsFailure::Handshake { reason: "received fatal alert: HandshakeFailure".into() };
+    assert_eq!(probe.handle_tls_failed(start + ms(30), failure), Ok(()));
+    assert!(!probe.is_done(), "only recorded");
+    assert_eq!(probe.poll_output(start + ms(31)), Output::Done);
+    let report = probe.into_report();
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::TlsHandshakeFailed)));
+    let tls = step(&report, Phase::TlsHandshake);
+    assert_eq!((tls.duration, tls.command.as_deref(), tls.reply.as_ref()), (ms(30), None, None));
 }
 
 #[test]

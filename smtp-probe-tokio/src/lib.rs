@@ -172,12 +172,10 @@ async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, 
                     Err(_) => session.handle_timeout(Instant::now()),
                 }
             }
-            SessionOutput::Done(report) => {
+            SessionOutput::Done => {
                 let _ = stream.shutdown().await;
-                drop(session); // the last holder of the report: no copy
-                return std::sync::Arc::unwrap_or_clone(report);
+                return session.into_report();
             }
-            _ => unreachable!("SessionOutput has no other variants yet"),
         }
     }
 }
