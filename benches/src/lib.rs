@@ -10,7 +10,7 @@ pub mod load;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use lettre::transport::smtp::response::Response as LettreResponse;
 use smtp_probe_proto::reply::ReplyParser;
@@ -164,7 +164,7 @@ pub fn plain_probe_config(transcript: bool) -> ProbeConfig {
 /// `now`, and returns its report. Panics if the probe asks for more than the script holds.
 pub fn run_plain_probe(config: &ProbeConfig, now: Instant) -> Report {
     let mut server = PLAIN_PROBE_SERVER.into_iter();
-    let mut probe = Probe::new(config.clone(), now);
+    let mut probe = Probe::new(config.clone(), now, SystemTime::UNIX_EPOCH);
     probe.handle_input(now, server.next().expect("greeting"));
     loop {
         match probe.poll_output(now) {

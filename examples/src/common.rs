@@ -78,10 +78,12 @@ pub fn start_demo() -> Result<(Demo, Target), Error> {
 /// socket is closed and the report says `reply_timeout`.
 pub async fn probe_bounded(config: &ProbeConfig) -> Report {
     let bound = config.timeouts().overall + config.timeouts().quit + SAFETY_MARGIN;
+    let started_at = SystemTime::now();
     match tokio::time::timeout(bound, probe(config)).await {
         Ok(report) => report,
         Err(_) => Report::without_session(
             config.target().to_string(),
+            started_at,
             Cause::ReplyTimeout,
             Phase::Connect,
             format!("the probe did not finish within {} s", bound.as_secs_f64()),

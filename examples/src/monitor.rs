@@ -210,8 +210,10 @@ mod tests {
     #[test]
     fn lines_only_on_change() {
         let target = Target::new("mx.example", 25).unwrap();
-        let refused = Report::without_session("mx.example:25", Cause::ConnectRefused, Phase::Connect, "refused");
-        let timeout = Report::without_session("mx.example:25", Cause::ConnectTimeout, Phase::Connect, "no answer");
+        let epoch = std::time::SystemTime::UNIX_EPOCH;
+        let refused = Report::without_session("mx.example:25", epoch, Cause::ConnectRefused, Phase::Connect, "refused");
+        let timeout =
+            Report::without_session("mx.example:25", epoch, Cause::ConnectTimeout, Phase::Connect, "no answer");
         let mut monitor = Monitor::new();
         let first = monitor.observe(&target, &refused, 0).unwrap();
         assert!(first.starts_with("1970-01-01T00:00:00Z mx.example:25 unknown -> down (connect_refused): down:"));

@@ -901,7 +901,7 @@ fn run_session(session: &Session, start: Instant, bytewise: bool) -> Report {
     let overall = session.config.timeouts().overall;
     let capacity_bound = session.limits.max_buffered.saturating_add(4096);
     let mut d = Driver {
-        probe: Probe::new(session.config.clone(), start),
+        probe: Probe::new(session.config.clone(), start, std::time::SystemTime::UNIX_EPOCH),
         start,
         now: start,
         overall_deadline: start + overall,

@@ -48,10 +48,10 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime};
 
-use smtp_probe_proto::connect::{self, ConnectFailure};
+use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
 use smtp_probe_proto::{Session, SessionOutput};
 
 pub use smtp_probe_proto::{
@@ -76,32 +76,39 @@ pub fn probe(config: &ProbeConfig) -> Report {
 /// family for [`AddressFamily::Both`]). Never empty.
 pub fn probe_each(config: &ProbeConfig) -> Vec<Report> {
     let target = config.target();
-    let start = Instant::now();
-    let deadline = connect::overall_deadline(config, start);
-    let addrs = match connect::literal_address(target) {
-        Some(addr) => vec![addr],
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
+    let Some(addr) = connect::literal_address(target) else {
         // The OS resolver cannot be given a timeout (see the crate docs).
-        None => match (target.host(), target.port()).to_socket_addrs() {
-            Ok(_) if Instant::now() >= deadline => {
-                return vec![connect::dns_failed(config, "no answer before the deadline")];
+        let resolved = (target.host(), target.port()).to_socket_addrs();
+        let resolve = start.at.elapsed();
+        let mut reports = match resolved {
+            Ok(_) if Instant::now() >= start.deadline => {
+                vec![connect::dns_failed(config, start.wall, "no answer before the deadline")]
             }
-            Ok(addrs) => addrs.collect::<Vec<_>>(),
-            Err(e) => return vec![connect::dns_failed(config, &e.to_string())],
-        },
+            Ok(addrs) => probe_addrs(&addrs.collect::<Vec<_>>(), config, start),
+            Err(e) => vec![connect::dns_failed(config, start.wall, &e.to_string())],
+        };
+        connect::record_resolve(&mut reports, resolve);
+        return reports;
     };
-    let groups = connect::plan(&addrs, config.address_family());
-    if groups.is_empty() {
-        return vec![connect::no_address(config)];
-    }
-    groups.iter().map(|group| probe_group(group, config, deadline)).collect()
+    probe_addrs(&[addr], config, start)
 }
 
-fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: Instant) -> Report {
+/// Probes resolved addresses of the configuration's target, one report per address group of the policy.
+fn probe_addrs(addrs: &[SocketAddr], config: &ProbeConfig, start: ProbeStart) -> Vec<Report> {
+    let groups = connect::plan(addrs, config.address_family());
+    if groups.is_empty() {
+        return vec![connect::no_address(config, start.wall)];
+    }
+    groups.iter().map(|group| probe_group(group, config, start)).collect()
+}
+
+fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, start: ProbeStart) -> Report {
     let started = Instant::now();
     let mut failures = Vec::new();
     for &addr in &group.addrs {
         let attempt = Instant::now();
-        let budget = connect::connect_budget(config, attempt, deadline);
+        let budget = connect::connect_budget(config, attempt, start.deadline);
         // `connect_timeout` refuses a zero timeout: no time left is a timed-out attempt.
         let connected = if budget.is_zero() {
             Err(ConnectFailure::TimedOut(budget))
@@ -114,14 +121,14 @@ fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: In
         match connected {
             Ok(stream) => {
                 let connected = Instant::now();
-                let mut report = drive(stream, config, connected, deadline);
+                let mut report = drive(stream, config, connected, start);
                 connect::finish_report(&mut report, addr, connected - attempt, group.family);
                 return report;
             }
             Err(failure) => failures.push((addr, failure)),
         }
     }
-    connect::connect_failed(config, &failures, started.elapsed())
+    connect::connect_failed(config, start.wall, &failures, started.elapsed())
 }
 
 /// Runs a session over an already connected stream (for callers who connect themselves, e.g. through a proxy).
@@ -129,16 +136,17 @@ fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: In
 pub fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
     let now = Instant::now();
     let peer = stream.peer_addr().ok();
-    let mut report = drive(stream, config, now, connect::overall_deadline(config, now));
+    let mut report = drive(stream, config, now, ProbeStart::new(config, now, SystemTime::now()));
     report.address = peer.map(|a| a.to_string());
     report
 }
 
 /// The pump: session output to the socket, socket input and deadlines to the session.
-fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
+fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, start: ProbeStart) -> Report {
     let _ = stream.set_nodelay(true);
     quick_ack(&stream);
-    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let deadline = start.deadline;
+    let mut session = Session::with_deadline(config.clone(), connected, start.wall, deadline);
     let mut buf = [0u8; READ_CHUNK];
     loop {
         match session.poll_output(Instant::now()) {

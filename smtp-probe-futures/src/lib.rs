@@ -64,7 +64,7 @@ use std::time::{Instant, SystemTime};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use smtp_probe_proto::connect::{self, ConnectFailure};
+use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
 use smtp_probe_proto::{Session, SessionOutput};
 
 pub use smtp_probe_proto::{
@@ -131,23 +131,35 @@ pub async fn probe_with<R: Runtime>(runtime: &R, config: &ProbeConfig) -> Report
 /// Never empty.
 pub async fn probe_each_with<R: Runtime>(runtime: &R, config: &ProbeConfig) -> Vec<Report> {
     let target = config.target();
-    let start = Instant::now();
-    let deadline = connect::overall_deadline(config, start);
-    let addrs = match connect::literal_address(target) {
-        Some(addr) => vec![addr],
-        None => match before(runtime, deadline, runtime.resolve(target.host(), target.port())).await {
-            Some(Ok(addrs)) => addrs,
-            Some(Err(e)) => return vec![connect::dns_failed(config, &e.to_string())],
-            None => return vec![connect::dns_failed(config, "no answer before the deadline")],
-        },
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
+    let Some(addr) = connect::literal_address(target) else {
+        let resolved = before(runtime, start.deadline, runtime.resolve(target.host(), target.port())).await;
+        let resolve = start.at.elapsed();
+        let mut reports = match resolved {
+            Some(Ok(addrs)) => probe_addrs(runtime, &addrs, config, start).await,
+            Some(Err(e)) => vec![connect::dns_failed(config, start.wall, &e.to_string())],
+            None => vec![connect::dns_failed(config, start.wall, "no answer before the deadline")],
+        };
+        connect::record_resolve(&mut reports, resolve);
+        return reports;
     };
-    let groups = connect::plan(&addrs, config.address_family());
+    probe_addrs(runtime, &[addr], config, start).await
+}
+
+/// Probes resolved addresses of the configuration's target, one report per address group of the policy.
+async fn probe_addrs<R: Runtime>(
+    runtime: &R,
+    addrs: &[SocketAddr],
+    config: &ProbeConfig,
+    start: ProbeStart,
+) -> Vec<Report> {
+    let groups = connect::plan(addrs, config.address_family());
     if groups.is_empty() {
-        return vec![connect::no_address(config)];
+        return vec![connect::no_address(config, start.wall)];
     }
     let mut reports = Vec::with_capacity(groups.len());
     for group in groups {
-        reports.push(probe_group(runtime, &group, config, deadline).await);
+        reports.push(probe_group(runtime, &group, config, start).await);
     }
     reports
 }
@@ -156,17 +168,18 @@ async fn probe_group<R: Runtime>(
     runtime: &R,
     group: &connect::AddressGroup,
     config: &ProbeConfig,
-    deadline: Instant,
+    start: ProbeStart,
 ) -> Report {
     let started = Instant::now();
     let mut failures = Vec::new();
     for &addr in &group.addrs {
         let attempt = Instant::now();
-        let budget = connect::connect_budget(config, attempt, deadline);
+        let budget = connect::connect_budget(config, attempt, start.deadline);
+        // The budget is at most the connect timeout (24 h at most): the sum cannot overflow for a clock's instant.
         match before(runtime, attempt + budget, runtime.connect(addr)).await {
             Some(Ok(stream)) => {
                 let connected = Instant::now();
-                let mut report = drive(stream, runtime, R::quick_ack, config, connected, deadline).await;
+                let mut report = drive(stream, runtime, R::quick_ack, config, connected, start).await;
                 connect::finish_report(&mut report, addr, connected - attempt, group.family);
                 return report;
             }
@@ -174,7 +187,7 @@ async fn probe_group<R: Runtime>(
             None => failures.push((addr, ConnectFailure::TimedOut(budget))),
         }
     }
-    connect::connect_failed(config, &failures, started.elapsed())
+    connect::connect_failed(config, start.wall, &failures, started.elapsed())
 }
 
 /// Runs a session over an already connected stream of any runtime, with that runtime's timer. The overall
@@ -186,14 +199,15 @@ where
     T: Timer,
 {
     let now = Instant::now();
-    drive(stream, timer, |_: &S| {}, config, now, connect::overall_deadline(config, now)).await
+    drive(stream, timer, |_: &S| {}, config, now, ProbeStart::new(config, now, SystemTime::now())).await
 }
 
 /// [`probe_stream_with`] for a runtime's own TCP stream, with the peer address in the report.
 pub async fn probe_runtime_stream<R: Runtime>(runtime: &R, stream: R::Stream, config: &ProbeConfig) -> Report {
     let peer = R::peer_addr(&stream);
     let now = Instant::now();
-    let mut report = drive(stream, runtime, R::quick_ack, config, now, connect::overall_deadline(config, now)).await;
+    let start = ProbeStart::new(config, now, SystemTime::now());
+    let mut report = drive(stream, runtime, R::quick_ack, config, now, start).await;
     report.address = peer.map(|a| a.to_string());
     report
 }
@@ -206,13 +220,14 @@ async fn drive<S, T>(
     quick_ack: impl Fn(&S),
     config: &ProbeConfig,
     connected: Instant,
-    deadline: Instant,
+    start: ProbeStart,
 ) -> Report
 where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
-    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let deadline = start.deadline;
+    let mut session = Session::with_deadline(config.clone(), connected, start.wall, deadline);
     let mut buf = [0u8; READ_CHUNK];
     // Whether the last thing done was feeding input to the session.
     let mut fed = false;

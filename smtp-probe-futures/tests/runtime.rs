@@ -103,5 +103,6 @@ fn names_resolve_through_the_runtime() {
         assert_eq!(reports.len(), 1);
         assert_eq!(reports[0].verdict, Verdict::Up, "{}", reports[0].summary());
         assert_eq!(reports[0].address, Some(server.addr().to_string()));
+        assert!(reports[0].resolve.is_some(), "the lookup is timed");
     }
 }

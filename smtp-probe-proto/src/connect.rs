@@ -4,7 +4,7 @@
 
 use core::net::SocketAddr;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{AddressFamily, ProbeConfig};
 use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict};
@@ -55,6 +55,32 @@ pub fn overall_deadline(config: &ProbeConfig, start: Instant) -> Instant {
     crate::config::deadline_after(start, config.timeouts().overall)
 }
 
+/// When a probe started, on both of the adapter's clocks, and the overall deadline that follows: handed through
+/// resolving, connecting and the session, so that every report of the probe carries the same start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeStart {
+    /// The monotonic instant, before DNS.
+    pub at: Instant,
+    /// The wall-clock time at that instant: the reports' `started_at`.
+    pub wall: SystemTime,
+    /// `at` plus the configured overall timeout.
+    pub deadline: Instant,
+}
+
+impl ProbeStart {
+    /// A probe of `config` starting at `at` (monotonic) and `wall` (the same moment on the wall clock).
+    pub fn new(config: &ProbeConfig, at: Instant, wall: SystemTime) -> ProbeStart {
+        ProbeStart { at, wall, deadline: overall_deadline(config, at) }
+    }
+}
+
+/// Records in each report how long resolving the target's name took.
+pub fn record_resolve(reports: &mut [Report], resolve: Duration) {
+    for report in reports {
+        report.resolve = Some(resolve);
+    }
+}
+
 /// A connect attempt that failed.
 #[derive(Debug)]
 pub enum ConnectFailure {
@@ -64,28 +90,33 @@ pub enum ConnectFailure {
     TimedOut(Duration),
 }
 
-/// The report for a name that did not resolve.
-pub fn dns_failed(config: &ProbeConfig, why: &str) -> Report {
+/// The report for a name that did not resolve, for a probe that started at `started_at`.
+pub fn dns_failed(config: &ProbeConfig, started_at: SystemTime, why: &str) -> Report {
     let message = format!("{}: {why}", config.target().host());
-    Report::without_session(config.target().to_string(), Cause::DnsFailure, Phase::Resolve, message)
+    Report::without_session(config.target().to_string(), started_at, Cause::DnsFailure, Phase::Resolve, message)
 }
 
 /// The report for a name with no address of the wanted family.
-pub fn no_address(config: &ProbeConfig) -> Report {
+pub fn no_address(config: &ProbeConfig, started_at: SystemTime) -> Report {
     let message = format!("{} has no address for the policy {:?}", config.target().host(), config.address_family());
-    Report::without_session(config.target().to_string(), Cause::DnsFailure, Phase::Resolve, message)
+    Report::without_session(config.target().to_string(), started_at, Cause::DnsFailure, Phase::Resolve, message)
 }
 
 /// The report for a group of addresses none of which connected: the cause of the last attempt, every attempt
 /// in the message.
-pub fn connect_failed(config: &ProbeConfig, failures: &[(SocketAddr, ConnectFailure)], elapsed: Duration) -> Report {
+pub fn connect_failed(
+    config: &ProbeConfig,
+    started_at: SystemTime,
+    failures: &[(SocketAddr, ConnectFailure)],
+    elapsed: Duration,
+) -> Report {
     let cause = failures.last().map_or(Cause::ConnectTimeout, |(_, f)| connect_cause(f));
     let tried: Vec<String> = failures.iter().map(|(addr, f)| format!("{addr}: {}", describe(f))).collect();
     let mut message = format!("could not connect ({})", tried.join("; "));
     if cause == Cause::ConnectTimeout && failures.iter().any(|(a, _)| a.port() == 25) {
         message.push_str(". A timeout on port 25 often means outbound port 25 is blocked by the network or provider");
     }
-    let mut report = Report::without_session(config.target().to_string(), cause, Phase::Connect, message);
+    let mut report = Report::without_session(config.target().to_string(), started_at, cause, Phase::Connect, message);
     report.address = failures.last().map(|(a, _)| a.to_string());
     report.connect = Some(elapsed);
     report.total = elapsed;
@@ -178,25 +209,28 @@ mod tests {
     fn connect_errors_become_causes() {
         let config = ProbeConfig::builder("mx".parse().unwrap()).build().unwrap();
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        let report = connect_failed(&config, &[(addrs()[1], ConnectFailure::Io(refused))], Duration::from_millis(1));
+        let at = SystemTime::UNIX_EPOCH;
+        let report =
+            connect_failed(&config, at, &[(addrs()[1], ConnectFailure::Io(refused))], Duration::from_millis(1));
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ConnectRefused)));
         let report = connect_failed(
             &config,
+            at,
             &[(addrs()[1], ConnectFailure::TimedOut(Duration::from_secs(1)))],
             Duration::from_secs(1),
         );
         assert_eq!(report.cause, Some(Cause::ConnectTimeout));
         assert!(report.findings[0].message.contains("port 25"));
         let unreachable = io::Error::from(io::ErrorKind::NetworkUnreachable);
-        let report = connect_failed(&config, &[(addrs()[0], ConnectFailure::Io(unreachable))], Duration::ZERO);
+        let report = connect_failed(&config, at, &[(addrs()[0], ConnectFailure::Io(unreachable))], Duration::ZERO);
         assert_eq!(report.cause, Some(Cause::NetworkUnreachable));
     }
 
     #[test]
     fn worst_of_several() {
         let config = ProbeConfig::builder("mx".parse().unwrap()).build().unwrap();
-        let up = Report::empty("mx:25".into(), 0);
-        let down = dns_failed(&config, "nope");
+        let up = Report::empty("mx:25".into(), SystemTime::UNIX_EPOCH, 0);
+        let down = dns_failed(&config, SystemTime::UNIX_EPOCH, "nope");
         assert_eq!(down.target, "mx:25");
         let chosen = worst(vec![up, down]).unwrap();
         assert_eq!(chosen.verdict, Verdict::Down);

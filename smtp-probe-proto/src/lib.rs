@@ -4,7 +4,7 @@
 //! A whole probe, driven by hand from a scripted server's bytes to a [`Report`]:
 //!
 //! ```
-//! use std::time::{Duration, Instant};
+//! use std::time::{Duration, Instant, SystemTime};
 //! use smtp_probe_proto::{Output, Probe, ProbeConfig, TlsMode, Verdict};
 //!
 //! let config = ProbeConfig::builder("mx.example.com".parse()?)
@@ -19,8 +19,8 @@
 //! ]
 //! .into_iter();
 //!
-//! let mut now = Instant::now(); // the caller's clock; the probe only ever receives it
-//! let mut probe = Probe::new(config, now);
+//! let mut now = Instant::now(); // the caller's clocks; the probe only ever receives them
+//! let mut probe = Probe::new(config, now, SystemTime::now());
 //! probe.handle_input(now, server.next().unwrap()); // the greeting arrived
 //! let report = loop {
 //!     match probe.poll_output(now) {

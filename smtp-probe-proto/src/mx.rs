@@ -356,11 +356,11 @@ mod tests {
     }
 
     fn up(target: &str) -> Report {
-        Report::empty(target.into(), 0)
+        Report::empty(target.into(), std::time::SystemTime::UNIX_EPOCH, 0)
     }
 
     fn degraded(target: &str, cause: Cause) -> Report {
-        let mut report = Report::empty(target.into(), 0);
+        let mut report = Report::empty(target.into(), std::time::SystemTime::UNIX_EPOCH, 0);
         report.add_finding(Finding {
             severity: Severity::Warning,
             cause: Some(cause),
@@ -372,7 +372,7 @@ mod tests {
     }
 
     fn down(target: &str, cause: Cause) -> Report {
-        Report::without_session(target, cause, Phase::Connect, "no")
+        Report::without_session(target, std::time::SystemTime::UNIX_EPOCH, cause, Phase::Connect, "no")
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! [`Probe::on_reply`], with one function per phase outcome beside it.
 
 use std::mem;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::auth;
 use crate::capabilities::Capabilities;
@@ -128,15 +128,17 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// A probe of a connection established at `now`.
-    pub fn new(config: ProbeConfig, now: Instant) -> Probe {
+    /// A probe of a connection established at `now`; `wall` is the wall-clock time the probe started, the
+    /// report's [`started_at`](Report::started_at). The overall timeout starts at `now`.
+    pub fn new(config: ProbeConfig, now: Instant, wall: SystemTime) -> Probe {
         let overall_deadline = deadline_after(now, config.inner().timeouts.overall);
-        Probe::with_deadline(config, now, overall_deadline)
+        Probe::with_deadline(config, now, wall, overall_deadline)
     }
 
     /// A probe of a connection established at `now` that must end by `overall_deadline`: adapters start the
-    /// overall clock before DNS and connect, so the configured overall timeout bounds the whole check.
-    pub fn with_deadline(config: ProbeConfig, now: Instant, overall_deadline: Instant) -> Probe {
+    /// overall clock before DNS and connect, so the configured overall timeout bounds the whole check. `wall` is
+    /// the wall-clock time the probe started (for adapters, before DNS).
+    pub fn with_deadline(config: ProbeConfig, now: Instant, wall: SystemTime, overall_deadline: Instant) -> Probe {
         let inner = config.inner();
         let state = if inner.tls_mode == TlsMode::Implicit {
             State::Tls {
@@ -156,7 +158,11 @@ impl Probe {
         };
         Probe {
             parser: ReplyParser::new(inner.limits),
-            report: Report::empty(inner.report_target.clone(), if inner.transcript { TRANSCRIPT_CAPACITY } else { 0 }),
+            report: Report::empty(
+                inner.report_target.clone(),
+                wall,
+                if inner.transcript { TRANSCRIPT_CAPACITY } else { 0 },
+            ),
             config,
             start: now,
             now,

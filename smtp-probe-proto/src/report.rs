@@ -2,7 +2,7 @@
 //! reply and timing, the capabilities before and after TLS, TLS details, and a redacted transcript.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::capabilities::Capabilities;
 use crate::reply::OwnedReply;
@@ -391,15 +391,18 @@ pub enum TlsFailure {
     Closed,
 }
 
-/// Everything a probe learned. Made by the probe; adapters add where they connected and how long it took.
+/// Everything a probe learned. Made by the probe; adapters add where they connected and how long DNS and the
+/// connection took.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Report {
-    /// The target as configured.
+    /// The target, `host:port` (`[v6]:port`).
     pub target: String,
     /// The address connected to, when an adapter knows it.
     pub address: Option<String>,
+    /// The wall-clock time the probe started (adapters: before resolving the name), so a kept report can be aged.
+    pub started_at: SystemTime,
     /// The verdict.
     pub verdict: Verdict,
     /// The primary cause: that of the first finding with the highest severity; `None` when up.
@@ -418,13 +421,16 @@ pub struct Report {
     pub tls: Option<TlsInfo>,
     /// The redacted transcript, when recorded.
     pub transcript: Vec<TranscriptLine>,
+    /// How long resolving the target's name took (adapters); `None` for an address, or when nothing was resolved.
+    pub resolve: Option<Duration>,
     /// How long the TCP connection took (adapters).
     #[cfg_attr(feature = "serde", serde(rename = "connect_ms", serialize_with = "crate::report::serialize_opt_ms"))]
     pub connect: Option<Duration>,
-    /// From connection to the last reply before QUIT: what response-time thresholds compare.
+    /// From starting to connect (adapters; the connection, for a bare `Probe`) to the last reply before QUIT: what
+    /// response-time thresholds compare. DNS is not included: see [`resolve`](Self::resolve).
     #[cfg_attr(feature = "serde", serde(rename = "response_ms", serialize_with = "crate::report::serialize_ms"))]
     pub response_time: Duration,
-    /// From connection to the end of the probe, QUIT included.
+    /// From starting to connect to the end of the probe, QUIT included (DNS not included).
     #[cfg_attr(feature = "serde", serde(rename = "total_ms", serialize_with = "crate::report::serialize_ms"))]
     pub total: Duration,
     /// The test message token, when a test message was accepted.
@@ -436,11 +442,12 @@ impl Report {
     /// adapters use it.
     pub fn without_session(
         target: impl Into<String>,
+        started_at: SystemTime,
         cause: Cause,
         phase: Phase,
         message: impl Into<String>,
     ) -> Report {
-        let mut report = Report::empty(target.into(), 0);
+        let mut report = Report::empty(target.into(), started_at, 0);
         report.add_finding(Finding {
             severity: Severity::Critical,
             cause: Some(cause),
@@ -451,10 +458,11 @@ impl Report {
         report
     }
 
-    pub(crate) fn empty(target: String, transcript_capacity: usize) -> Report {
+    pub(crate) fn empty(target: String, started_at: SystemTime, transcript_capacity: usize) -> Report {
         Report {
             target,
             address: None,
+            started_at,
             verdict: Verdict::Up,
             cause: None,
             findings: Vec::new(),
@@ -464,6 +472,7 @@ impl Report {
             capabilities_tls: None,
             tls: None,
             transcript: Vec::with_capacity(transcript_capacity),
+            resolve: None,
             connect: None,
             response_time: Duration::ZERO,
             total: Duration::ZERO,
@@ -484,6 +493,47 @@ impl Report {
     /// The finding that set the verdict, if the probe is not up.
     pub fn primary_finding(&self) -> Option<&Finding> {
         primary_finding(self.verdict, &self.findings)
+    }
+
+    /// Time spent in each phase, in the order the probe went through them: DNS resolution and the connection
+    /// (when an adapter measured them), then each step of the conversation, the TLS handshake included whether
+    /// it succeeded or not. A phase that happened more than once (one RCPT TO per recipient, the AUTH exchange)
+    /// appears once, with its times added up.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use smtp_probe_proto::{Cause, Phase, Report};
+    ///
+    /// let mut report = Report::without_session("mx.example.com:25", SystemTime::now(), Cause::ConnectRefused,
+    ///     Phase::Connect, "connection refused");
+    /// report.resolve = Some(Duration::from_millis(12));
+    /// report.connect = Some(Duration::from_millis(3));
+    /// let phases = report.phase_durations();
+    /// assert_eq!(phases, [(Phase::Resolve, Duration::from_millis(12)), (Phase::Connect, Duration::from_millis(3))]);
+    /// ```
+    pub fn phase_durations(&self) -> Vec<(Phase, Duration)> {
+        let mut phases: Vec<(Phase, Duration)> = Vec::with_capacity(self.steps.len() + 2);
+        let mut add = |phase: Phase, duration: Duration| match phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, total)) => *total = total.saturating_add(duration),
+            None => phases.push((phase, duration)),
+        };
+        // The adapters' measurements, unless a step stands for them already.
+        let stepped = |phase: Phase| self.steps.iter().any(|s| s.phase == phase);
+        if let Some(resolve) = self.resolve.filter(|_| !stepped(Phase::Resolve)) {
+            add(Phase::Resolve, resolve);
+        }
+        if let Some(connect) = self.connect.filter(|_| !stepped(Phase::Connect)) {
+            add(Phase::Connect, connect);
+        }
+        for step in &self.steps {
+            add(step.phase, step.duration);
+        }
+        phases
+    }
+
+    /// How old the report is at `now` (wall clock): from when the probe started. Zero if `now` is earlier.
+    pub fn age(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.started_at).unwrap_or(Duration::ZERO)
     }
 
     /// One line for people: `down: recipient_rejected (rcpt_to): 550 5.1.1 <x@y>: User unknown`.
@@ -531,7 +581,7 @@ mod tests {
 
     #[test]
     fn first_most_severe_finding_sets_verdict_and_cause() {
-        let mut r = Report::empty("mx".into(), 0);
+        let mut r = Report::empty("mx".into(), SystemTime::UNIX_EPOCH, 0);
         r.add_finding(Finding {
             severity: Severity::Info,
             cause: None,

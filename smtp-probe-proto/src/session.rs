@@ -73,16 +73,18 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session on a connection established at `now`. `wall` is the current wall-clock time, against which
-    /// certificates are checked and their days left counted. The overall timeout starts at `now`.
+    /// A session on a connection established at `now`. `wall` is the wall-clock time the probe started (the
+    /// report's `started_at`), against which certificates are checked and their days left counted. The overall
+    /// timeout starts at `now`.
     pub fn new(config: ProbeConfig, now: Instant, wall: SystemTime) -> Session {
         let overall_deadline = crate::config::deadline_after(now, config.timeouts().overall);
         Session::with_deadline(config, now, wall, overall_deadline)
     }
 
-    /// As [`new`](Self::new), with the overall deadline given: adapters start it before DNS and connect.
+    /// As [`new`](Self::new), with the overall deadline given: adapters start it, and take `wall`, before DNS and
+    /// connect.
     pub fn with_deadline(config: ProbeConfig, now: Instant, wall: SystemTime, overall_deadline: Instant) -> Session {
-        let probe = Probe::with_deadline(config.clone(), now, overall_deadline);
+        let probe = Probe::with_deadline(config.clone(), now, wall, overall_deadline);
         let max_received = config.inner().limits.max_buffered.saturating_add(MAX_TLS_RECORD);
         Session {
             probe,

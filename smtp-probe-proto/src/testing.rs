@@ -20,7 +20,7 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::probe::{Output, Probe};
 use crate::{ProbeConfig, Report, TlsFailure, TlsInfo};
@@ -85,14 +85,19 @@ pub struct Harness {
     server_closed: bool,
 }
 
+/// The wall-clock time a harness's probe starts at, 2026-01-01T00:00:00Z: fixed, so that reports are reproducible.
+pub fn wall_start() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+}
+
 /// Polls after which a probe that has not finished is a bug: a finite script and finite deadlines must end.
 const MAX_POLLS: usize = 100_000;
 
 impl Harness {
-    /// A harness starting at `start` (the connection instant).
+    /// A harness starting at `start` (the connection instant), at the wall-clock time [`wall_start`].
     pub fn new(config: ProbeConfig, start: Instant, script: Script) -> Harness {
         Harness {
-            probe: Probe::new(config, start),
+            probe: Probe::new(config, start, wall_start()),
             script: script.into(),
             start,
             now: start,

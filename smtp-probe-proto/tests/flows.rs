@@ -672,7 +672,7 @@ fn close_right_after_a_5xx_says_closed_after_that_reply() {
 #[test]
 fn a_5xx_and_the_close_in_one_read_still_say_closed_after_that_reply() {
     let start = start();
-    let mut probe = Probe::new(builder(TlsMode::None).build().unwrap(), start);
+    let mut probe = Probe::new(builder(TlsMode::None).build().unwrap(), start, wall_start());
     probe.handle_input(start, b"554 5.7.1 Go away\r\n");
     probe.handle_eof(start);
     assert_eq!(probe.poll_output(start), Output::Done, "no QUIT onto a closed connection");
@@ -877,7 +877,7 @@ fn handshake_failure_is_tls_handshake_failed() {
 fn implicit_tls_asks_for_tls_before_the_greeting() {
     let start = start();
     let config = builder(TlsMode::Implicit).build().unwrap();
-    let mut probe = Probe::new(config.clone(), start);
+    let mut probe = Probe::new(config.clone(), start, wall_start());
     let request = TlsRequest { server_name: Some(TARGET.into()), implicit: true };
     assert_eq!(probe.poll_output(start), Output::StartTls(request));
 
@@ -901,7 +901,7 @@ fn implicit_tls_asks_for_tls_before_the_greeting() {
 fn a_handshake_that_never_completes_fails_at_the_tls_deadline() {
     let start = start();
     let timeouts = Timeouts { tls_handshake: secs(6), ..Timeouts::default() };
-    let mut probe = Probe::new(builder(TlsMode::Implicit).timeouts(timeouts).build().unwrap(), start);
+    let mut probe = Probe::new(builder(TlsMode::Implicit).timeouts(timeouts).build().unwrap(), start, wall_start());
     assert!(matches!(probe.poll_output(start), Output::StartTls(TlsRequest { implicit: true, .. })));
     assert_eq!(probe.poll_output(start), Output::Timeout(start + secs(6)));
     probe.handle_timeout(start + secs(6));
@@ -918,7 +918,7 @@ fn a_handshake_that_never_completes_fails_at_the_tls_deadline() {
 #[test]
 fn tls_outcomes_are_only_recorded_until_the_next_poll() {
     let start = start();
-    let mut probe = Probe::new(builder(TlsMode::Implicit).build().unwrap(), start);
+    let mut probe = Probe::new(builder(TlsMode::Implicit).build().unwrap(), start, wall_start());
     assert!(matches!(probe.poll_output(start), Output::StartTls(TlsRequest { implicit: true, .. })));
     assert_eq!(probe.handle_tls_established(start + ms(40), tls13()), Ok(()));
     // Recorded, not applied: nothing in the report yet, and a second outcome for the same handshake is refused.
@@ -937,7 +937,7 @@ fn tls_outcomes_are_only_recorded_until_the_next_poll() {
 #[test]
 fn a_failed_handshake_is_a_step_with_its_time() {
     let start = start();
-    let mut probe = Probe::new(builder(TlsMode::Implicit).build().unwrap(), start);
+    let mut probe = Probe::new(builder(TlsMode::Implicit).build().unwrap(), start, wall_start());
     assert!(matches!(probe.poll_output(start), Output::StartTls(_)));
     let failure = TlsFailure::Handshake { reason: "received fatal alert: HandshakeFailure".into() };
     assert_eq!(probe.handle_tls_failed(start + ms(30), failure), Ok(()));
@@ -952,7 +952,7 @@ fn a_failed_handshake_is_a_step_with_its_time() {
 #[test]
 fn tls_reported_when_not_requested_is_a_usage_error() {
     let start = start();
-    let mut probe = Probe::new(builder(TlsMode::StartTlsRequired).build().unwrap(), start);
+    let mut probe = Probe::new(builder(TlsMode::StartTlsRequired).build().unwrap(), start, wall_start());
     assert_eq!(probe.handle_tls_established(start, tls13()), Err(UsageError::TlsNotRequested));
     assert_eq!(probe.handle_tls_failed(start, TlsFailure::Closed), Err(UsageError::TlsNotRequested));
     probe.handle_input(start, b"220 ok\r\n");

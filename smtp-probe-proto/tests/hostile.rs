@@ -66,7 +66,7 @@ fn nothing_is_sent_until_the_final_greeting_line() {
     }
 
     // By hand: after each non-final line the probe only waits; after the final one it sends EHLO.
-    let mut probe = Probe::new(config, start);
+    let mut probe = Probe::new(config, start, wall_start());
     for part in [&b"220-mx.example.com ESMTP postscreen\r\n"[..], b"220-please wait\r\n", b"220 rea"] {
         probe.handle_input(start, part);
         assert!(matches!(probe.poll_output(start), Output::Timeout(_)), "spoke early");

@@ -577,6 +577,8 @@ pub struct Normalized {
     pub cause: Option<Cause>,
     /// The address connected to.
     pub address: Option<String>,
+    /// Whether the adapter recorded a DNS time (it did not for an address).
+    pub resolved: bool,
     /// Whether the adapter recorded a connect time.
     pub connected: bool,
     /// The findings, their messages with timings masked ([`mask_timings`]).
@@ -633,6 +635,7 @@ pub fn normalize(report: &Report) -> Normalized {
         verdict: report.verdict,
         cause: report.cause,
         address: report.address.clone(),
+        resolved: report.resolve.is_some(),
         connected: report.connect.is_some(),
         findings: report.findings.iter().map(|f| Finding { message: mask_timings(&f.message), ..f.clone() }).collect(),
         steps: report
@@ -783,12 +786,19 @@ mod tests {
 
     #[test]
     fn normalizing_drops_timings_and_keeps_the_rest() {
-        let mut a =
-            Report::without_session("mx.test:25", Cause::GreetingTimeout, Phase::Greeting, "no greeting in 20 ms");
+        use std::time::UNIX_EPOCH;
+        let mut a = Report::without_session(
+            "mx.test:25",
+            UNIX_EPOCH,
+            Cause::GreetingTimeout,
+            Phase::Greeting,
+            "no greeting in 20 ms",
+        );
         a.connect = Some(Duration::from_millis(1));
         let mut b = a.clone();
         b.connect = Some(Duration::from_millis(7));
         b.total = Duration::from_secs(2);
+        b.started_at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         b.response_time = Duration::from_secs(1);
         b.findings[0].message = "no greeting in 31 ms".into();
         assert_eq!(normalize(&a), normalize(&b));

@@ -46,7 +46,7 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use smtp_probe_proto::connect::{self, ConnectFailure};
+use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
@@ -57,8 +57,11 @@ pub use smtp_probe_proto::{
 };
 use smtp_probe_proto::{Session, SessionOutput};
 
+mod cache;
 #[cfg(feature = "mx")]
 mod mx;
+
+pub use cache::{CachedProbe, CachedReport};
 #[cfg(feature = "mx")]
 pub use mx::{hickory_resolver, probe_mx, probe_mx_with_resolver, single_server_resolver, system_resolver};
 #[cfg(feature = "mx")]
@@ -83,42 +86,45 @@ pub async fn probe(config: &ProbeConfig) -> Report {
 /// family for [`AddressFamily::Both`]). Never empty.
 pub async fn probe_each(config: &ProbeConfig) -> Vec<Report> {
     let target = config.target();
-    let start = Instant::now();
-    let deadline = connect::overall_deadline(config, start);
-    let addrs = match connect::literal_address(target) {
-        Some(addr) => vec![addr],
-        None => match timeout_at(deadline.into(), tokio::net::lookup_host((target.host(), target.port()))).await {
-            Ok(Ok(addrs)) => addrs.collect(),
-            Ok(Err(e)) => return vec![connect::dns_failed(config, &e.to_string())],
-            Err(_) => return vec![connect::dns_failed(config, "no answer before the deadline")],
-        },
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
+    let Some(addr) = connect::literal_address(target) else {
+        let lookup = tokio::net::lookup_host((target.host(), target.port()));
+        let resolved = timeout_at(start.deadline.into(), lookup).await;
+        let resolve = start.at.elapsed();
+        let mut reports = match resolved {
+            Ok(Ok(addrs)) => probe_addrs(&addrs.collect::<Vec<_>>(), config, start).await,
+            Ok(Err(e)) => vec![connect::dns_failed(config, start.wall, &e.to_string())],
+            Err(_) => vec![connect::dns_failed(config, start.wall, "no answer before the deadline")],
+        };
+        connect::record_resolve(&mut reports, resolve);
+        return reports;
     };
-    probe_addrs(&addrs, config, deadline).await
+    probe_addrs(&[addr], config, start).await
 }
 
 /// Probes resolved addresses of the configuration's target, one report per address group of the policy.
-async fn probe_addrs(addrs: &[SocketAddr], config: &ProbeConfig, deadline: Instant) -> Vec<Report> {
+async fn probe_addrs(addrs: &[SocketAddr], config: &ProbeConfig, start: ProbeStart) -> Vec<Report> {
     let groups = connect::plan(addrs, config.address_family());
     if groups.is_empty() {
-        return vec![connect::no_address(config)];
+        return vec![connect::no_address(config, start.wall)];
     }
     let mut reports = Vec::with_capacity(groups.len());
     for group in groups {
-        reports.push(probe_group(&group, config, deadline).await);
+        reports.push(probe_group(&group, config, start).await);
     }
     reports
 }
 
-async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: Instant) -> Report {
+async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, start: ProbeStart) -> Report {
     let started = Instant::now();
     let mut failures = Vec::new();
     for &addr in &group.addrs {
         let attempt = Instant::now();
-        let budget = connect::connect_budget(config, attempt, deadline);
+        let budget = connect::connect_budget(config, attempt, start.deadline);
         match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 let connected = Instant::now();
-                let mut report = drive(stream, config, connected, deadline).await;
+                let mut report = drive(stream, config, connected, start).await;
                 connect::finish_report(&mut report, addr, connected - attempt, group.family);
                 return report;
             }
@@ -126,22 +132,24 @@ async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadli
             Err(_) => failures.push((addr, ConnectFailure::TimedOut(budget))),
         }
     }
-    connect::connect_failed(config, &failures, started.elapsed())
+    connect::connect_failed(config, start.wall, &failures, started.elapsed())
 }
 
 /// Runs a session over an already connected stream (for callers who connect themselves, e.g. through a proxy).
+/// The overall deadline starts now.
 pub async fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
     let now = Instant::now();
     let peer: Option<SocketAddr> = stream.peer_addr().ok();
-    let mut report = drive(stream, config, now, connect::overall_deadline(config, now)).await;
+    let mut report = drive(stream, config, now, ProbeStart::new(config, now, SystemTime::now())).await;
     report.address = peer.map(|a| a.to_string());
     report
 }
 
 /// The pump: session output to the socket, socket input and deadlines to the session.
-async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
+async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, start: ProbeStart) -> Report {
     let _ = stream.set_nodelay(true);
-    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let deadline = start.deadline;
+    let mut session = Session::with_deadline(config.clone(), connected, start.wall, deadline);
     let mut buf = [0u8; READ_CHUNK];
     // Whether the last thing done was feeding input to the session (see `quick_ack`).
     let mut fed = false;

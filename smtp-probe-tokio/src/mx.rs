@@ -7,12 +7,13 @@
 //! resolver at a DNS server of their choice gets exactly that server's view.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 pub use hickory_resolver;
 use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::{ResolveError, TokioResolver};
+use smtp_probe_proto::connect::ProbeStart;
 use smtp_probe_proto::mx::{self, MxAnswer, MxHost, MxPlan, MxRecord, MxReport};
 use smtp_probe_proto::{AddressFamily, Cause, Domain, Phase, ProbeConfig, Report, connect};
 use tokio::time::timeout_at;
@@ -102,22 +103,29 @@ pub async fn probe_mx_with_resolver(resolver: &TokioResolver, domain: &Domain, c
 /// One MX host: its addresses through `resolver`, then the probes, with a deadline of its own.
 async fn probe_host(resolver: &TokioResolver, host: &MxHost, config: &ProbeConfig) -> Vec<Report> {
     let port = config.target().port();
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
     let config = match mx::host_config(config, host) {
         Ok(config) => config,
         Err(e) => {
             // A name from DNS that is no host name: nothing to resolve or connect to.
             let message = format!("{}: unusable MX host name: {e}", host.host);
             let name = format!("{}:{port}", host.host);
-            return vec![Report::without_session(name, Cause::DnsFailure, Phase::Resolve, message)];
+            return vec![Report::without_session(name, start.wall, Cause::DnsFailure, Phase::Resolve, message)];
         }
     };
-    let deadline = connect::overall_deadline(&config, Instant::now());
-    let addrs = match timeout_at(deadline.into(), addresses(resolver, &host.host, config.address_family())).await {
-        Ok(Ok(ips)) => ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect::<Vec<_>>(),
-        Ok(Err(why)) => return vec![connect::dns_failed(&config, &why)],
-        Err(_) => return vec![connect::dns_failed(&config, "no answer before the deadline")],
+    let lookup = addresses(resolver, &host.host, config.address_family());
+    let resolved = timeout_at(start.deadline.into(), lookup).await;
+    let resolve = start.at.elapsed();
+    let mut reports = match resolved {
+        Ok(Ok(ips)) => {
+            let addrs: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
+            crate::probe_addrs(&addrs, &config, start).await
+        }
+        Ok(Err(why)) => vec![connect::dns_failed(&config, start.wall, &why)],
+        Err(_) => vec![connect::dns_failed(&config, start.wall, "no answer before the deadline")],
     };
-    crate::probe_addrs(&addrs, &config, deadline).await
+    connect::record_resolve(&mut reports, resolve);
+    reports
 }
 
 /// The addresses of `host` the policy can use: A and AAAA looked up side by side (IPv4 first, which is the

@@ -4,8 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use smtp_probe_tokio::Report;
-use smtp_probe_tokio::proto::{Phase, Thresholds};
+use smtp_probe_tokio::proto::Thresholds;
 
 use crate::args::Format;
 pub use crate::runner::Results;
@@ -41,24 +40,6 @@ pub fn render(format: Format, results: &Results, options: &Options) -> String {
 /// Colour only on a terminal, and never when `NO_COLOR` is set to something (<https://no-color.org>).
 pub fn color_wanted() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Time spent in each phase: `connect` first (when the adapter measured it), then the conversation's phases in
-/// order of first appearance, a repeated phase (several RCPT TO) added up.
-pub fn phase_durations(report: &Report) -> Vec<(&'static str, Duration)> {
-    let mut phases: Vec<(&'static str, Duration)> = Vec::new();
-    let connect_step = report.steps.iter().any(|s| s.phase == Phase::Connect);
-    if let Some(connect) = report.connect.filter(|_| !connect_step) {
-        phases.push((Phase::Connect.as_str(), connect));
-    }
-    for step in &report.steps {
-        let name = step.phase.as_str();
-        match phases.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, total)) => *total += step.duration,
-            None => phases.push((name, step.duration)),
-        }
-    }
-    phases
 }
 
 /// A duration in milliseconds, rounded to the microsecond.

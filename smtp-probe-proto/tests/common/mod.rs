@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // each test file uses its own subset
+pub use smtp_probe_proto::testing::wall_start;
 use smtp_probe_proto::testing::{Feed, Harness, Script, ServerStep};
 use smtp_probe_proto::{
     Cause, Direction, Finding, Phase, ProbeConfig, ProbeConfigBuilder, Report, Secret, Severity, TlsInfo, TlsMode,
