@@ -17,7 +17,7 @@
 //! How it behaves, and why:
 //!
 //! - **Probes run in the background, never per request.** The tokio adapter's
-//!   [`CachedProbe`](smtp_probe_tokio::CachedProbe) probes on a fixed interval (default 60 s) and keeps the latest
+//!   `CachedProbe` probes on a fixed interval (default 60 s) and keeps the latest
 //!   report; a request only reads it, so it answers at once however many orchestrators, load balancers and
 //!   dashboards poll, and never makes the mail server see more than one connection per interval. A probe is
 //!   bounded by `--timeout` (default 10 s), so a hung server cannot stall the loop.

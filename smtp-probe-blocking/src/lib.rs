@@ -46,6 +46,7 @@
 //! [`tls_name`](smtp_probe_proto::ProbeConfigBuilder::tls_name) for the certificate) or resolve yourself and
 //! use [`probe_stream`] when that matters.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};

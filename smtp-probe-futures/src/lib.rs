@@ -56,6 +56,7 @@
 //! Dropping a probe's future drops its socket, which closes the connection: a probe never outlives its
 //! caller's interest.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::future::Future;
 use std::io;
@@ -73,8 +74,10 @@ pub use smtp_probe_proto::{
 };
 
 #[cfg(feature = "async-std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 pub mod async_std;
 #[cfg(feature = "smol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 pub mod smol;
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.

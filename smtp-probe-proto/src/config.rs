@@ -13,10 +13,9 @@ use crate::name::check_hostname;
 use crate::reply::ReplyLimits;
 use crate::target::Target;
 
-/// How the probe uses TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+/// How the probe uses TLS. Named `none`, `starttls`, `starttls_required` and `implicit` (`Display`, serde);
+/// `FromStr` also takes the variants' `snake_case` names (`start_tls_opportunistic`, `start_tls_required`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum TlsMode {
     /// Plain SMTP; STARTTLS is not attempted.
@@ -29,6 +28,17 @@ pub enum TlsMode {
     /// TLS from the first byte (port 465, RFC 8314).
     Implicit,
 }
+
+crate::vocabulary::names!(TlsMode, "TLS mode", {
+    None => "none",
+    StartTlsOpportunistic => "starttls",
+    StartTlsRequired => "starttls_required",
+    Implicit => "implicit",
+}, aliases {
+    "start_tls_opportunistic" => StartTlsOpportunistic,
+    "starttls_opportunistic" => StartTlsOpportunistic,
+    "start_tls_required" => StartTlsRequired,
+});
 
 /// What to do once every recipient is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,9 +192,9 @@ pub(crate) struct ConfigInner {
     pub(crate) tls_config: Option<crate::tls::TlsConfig>,
 }
 
-/// Which addresses of a name adapters connect to.
+/// Which addresses of a name adapters connect to (`snake_case` names with serde: `ipv4_only`, `both`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum AddressFamily {
@@ -276,6 +286,7 @@ impl ProbeConfig {
 
     /// The TLS trust settings (the shared default when none were set).
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn tls_config(&self) -> crate::tls::TlsConfig {
         self.0.tls_config.clone().unwrap_or_default()
     }
@@ -331,6 +342,7 @@ impl ProbeConfigBuilder {
     /// TLS trust settings: roots, private CAs, pins, inspect-only mode (default: webpki roots, full
     /// verification).
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn tls_config(mut self, config: crate::tls::TlsConfig) -> Self {
         self.tls_config = Some(config);
         self
@@ -767,6 +779,18 @@ mod tests {
         assert!(err.to_string().contains("at least 512 bytes"), "{err}");
         let limits = ReplyLimits { max_buffered: 512, ..ReplyLimits::default() };
         assert!(builder("mx").reply_limits(limits).build().is_ok());
+    }
+
+    #[test]
+    fn tls_modes_by_name() {
+        let names = ["none", "starttls", "starttls_required", "implicit"];
+        for (mode, name) in TlsMode::ALL.iter().zip(names) {
+            assert_eq!((mode.as_str(), name.parse::<TlsMode>()), (name, Ok(*mode)));
+        }
+        assert_eq!("start_tls_opportunistic".parse::<TlsMode>(), Ok(TlsMode::StartTlsOpportunistic));
+        assert_eq!("start_tls_required".parse::<TlsMode>(), Ok(TlsMode::StartTlsRequired));
+        assert!("STARTTLS".parse::<TlsMode>().is_err());
+        assert_eq!(format!("{:<18}|", TlsMode::StartTlsRequired), "starttls_required |");
     }
 
     #[test]

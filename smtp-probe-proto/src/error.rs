@@ -11,6 +11,7 @@ use crate::reply::ReplyLimits;
 pub use crate::name::{DomainError, HostnameError};
 pub use crate::target::TargetError;
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use crate::tls::TlsConfigError;
 
 /// Anything that can go wrong while setting a probe up: a target, a domain, TLS settings or a configuration

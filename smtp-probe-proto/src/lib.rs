@@ -55,6 +55,7 @@
 //! [`TargetError`], [`DomainError`], [`ConfigError`] or `TlsConfigError`, each convertible into it with `?`), a
 //! [`UsageError`] when the drive protocol is misused.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod auth;
@@ -77,9 +78,11 @@ mod schema;
 mod session;
 mod target;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 #[cfg(feature = "rustls")]
 mod tls;
+mod vocabulary;
 
 pub use capabilities::{AuthMechanism, Capabilities, Keyword};
 pub use command::Secret;
@@ -88,6 +91,7 @@ pub use config::{
     Thresholds, Timeouts, TlsMode,
 };
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use error::TlsConfigError;
 pub use error::{ConfigError, DomainError, EnvelopePart, Error, HostnameError, TargetError, UsageError};
 pub use name::Domain;
@@ -98,7 +102,10 @@ pub use report::{
     TranscriptLine, Verdict,
 };
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use session::{Session, SessionOutput};
 pub use target::Target;
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tls::{TlsConfig, TlsConfigBuilder};
+pub use vocabulary::UnknownName;

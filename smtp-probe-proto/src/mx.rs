@@ -125,9 +125,9 @@ impl MxHostReport {
     }
 }
 
-/// The result of MX mode for a domain.
+/// The result of MX mode for a domain. With the `serde` feature it serializes as the documented JSON object (the
+/// crate's `JSON-SCHEMA.md`, "MX domain"), the domain under `mx`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MxReport {
     /// The domain.

@@ -197,6 +197,7 @@ impl AsRef<str> for Domain {
 }
 
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl serde::Serialize for Domain {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.0)
@@ -204,6 +205,7 @@ impl serde::Serialize for Domain {
 }
 
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl<'de> serde::Deserialize<'de> for Domain {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Domain, D::Error> {
         crate::schema::deserialize_from_str(deserializer)

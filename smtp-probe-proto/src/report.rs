@@ -6,11 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::capabilities::Capabilities;
 use crate::reply::OwnedReply;
+use crate::vocabulary::names;
 
-/// The overall answer: can this server take mail right now?
+/// The overall answer: can this server take mail right now? Named `up`, `degraded`, `down` in every output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Verdict {
     /// Everything checked passed.
     Up,
@@ -21,45 +20,18 @@ pub enum Verdict {
     Down,
 }
 
-impl Verdict {
-    /// `"up"`, `"degraded"` or `"down"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Up => "up",
-            Verdict::Degraded => "degraded",
-            Verdict::Down => "down",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(Verdict, "verdict", { Up => "up", Degraded => "degraded", Down => "down" });
 
 macro_rules! causes {
     ($($variant:ident => $name:literal, $doc:literal;)*) => {
         /// Why a probe is not up: a fixed vocabulary, `snake_case` in every serialized form.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-        #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
         #[non_exhaustive]
         pub enum Cause {
             $(#[doc = $doc] $variant,)*
         }
 
-        impl Cause {
-            /// Every cause, in documentation order.
-            pub const ALL: &'static [Cause] = &[$(Cause::$variant,)*];
-
-            /// The `snake_case` name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Cause::$variant => $name,)*
-                }
-            }
-        }
+        names!(Cause, "cause", { $($variant => $name),* });
     };
 }
 
@@ -90,16 +62,8 @@ causes! {
     ExpectationFailed => "expectation_failed", "An expectation (greeting text, capability, SIZE) was not met.";
 }
 
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A step of the SMTP conversation.
+/// A step of the SMTP conversation (`snake_case` names in every output: `tls_handshake`, `rcpt_to`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Phase {
     /// DNS resolution (adapters).
@@ -134,39 +98,26 @@ pub enum Phase {
     Quit,
 }
 
-impl Phase {
-    /// The `snake_case` name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Resolve => "resolve",
-            Phase::Connect => "connect",
-            Phase::Greeting => "greeting",
-            Phase::Ehlo => "ehlo",
-            Phase::Helo => "helo",
-            Phase::Starttls => "starttls",
-            Phase::TlsHandshake => "tls_handshake",
-            Phase::EhloTls => "ehlo_tls",
-            Phase::Auth => "auth",
-            Phase::MailFrom => "mail_from",
-            Phase::RcptTo => "rcpt_to",
-            Phase::Data => "data",
-            Phase::Message => "message",
-            Phase::Rset => "rset",
-            Phase::Quit => "quit",
-        }
-    }
-}
+names!(Phase, "phase", {
+    Resolve => "resolve",
+    Connect => "connect",
+    Greeting => "greeting",
+    Ehlo => "ehlo",
+    Helo => "helo",
+    Starttls => "starttls",
+    TlsHandshake => "tls_handshake",
+    EhloTls => "ehlo_tls",
+    Auth => "auth",
+    MailFrom => "mail_from",
+    RcptTo => "rcpt_to",
+    Data => "data",
+    Message => "message",
+    Rset => "rset",
+    Quit => "quit",
+});
 
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How much a finding weighs on the verdict.
+/// How much a finding weighs on the verdict (`info`, `warning`, `critical`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Severity {
     /// Worth knowing; no effect on the verdict (a bare LF, QUIT unanswered, no STARTTLS where optional).
     Info,
@@ -175,6 +126,8 @@ pub enum Severity {
     /// Makes the verdict down.
     Critical,
 }
+
+names!(Severity, "severity", { Info => "info", Warning => "warning", Critical => "critical" });
 
 impl Severity {
     /// The verdict this severity leads to on its own.
@@ -243,14 +196,12 @@ pub struct Step {
     /// The reply, when one came.
     pub reply: Option<OwnedReply>,
     /// From sending the command (or connecting, for the greeting) to the complete reply.
-    #[cfg_attr(feature = "serde", serde(rename = "duration_ms", serialize_with = "crate::report::serialize_ms"))]
+    #[cfg_attr(feature = "serde", serde(rename = "duration_ms", serialize_with = "crate::schema::millis"))]
     pub duration: Duration,
 }
 
-/// Who said a transcript line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+/// Who said a transcript line (`client`, `server`, `event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// The probe.
     Client,
@@ -260,12 +211,14 @@ pub enum Direction {
     Event,
 }
 
+names!(Direction, "direction", { Client => "client", Server => "server", Event => "event" });
+
 /// One line of the conversation. Credentials are never here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TranscriptLine {
     /// Time since the connection was established.
-    #[cfg_attr(feature = "serde", serde(rename = "at_ms", serialize_with = "crate::report::serialize_ms"))]
+    #[cfg_attr(feature = "serde", serde(rename = "at_ms", serialize_with = "crate::schema::millis"))]
     pub at: Duration,
     /// Who.
     pub direction: Direction,
@@ -275,8 +228,6 @@ pub struct TranscriptLine {
 
 /// Why a certificate did not verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CertificateProblem {
     /// Past its notAfter.
@@ -291,6 +242,20 @@ pub enum CertificateProblem {
     PinMismatch,
     /// Anything else, as the verifier said it.
     Other(String),
+}
+
+impl CertificateProblem {
+    /// The stable name: `expired`, `not_yet_valid`, `name_mismatch`, `unknown_issuer`, `pin_mismatch` or `other`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CertificateProblem::Expired => "expired",
+            CertificateProblem::NotYetValid => "not_yet_valid",
+            CertificateProblem::NameMismatch => "name_mismatch",
+            CertificateProblem::UnknownIssuer => "unknown_issuer",
+            CertificateProblem::PinMismatch => "pin_mismatch",
+            CertificateProblem::Other(_) => "other",
+        }
+    }
 }
 
 impl fmt::Display for CertificateProblem {
@@ -327,6 +292,7 @@ pub struct CertificateInfo {
     /// Whole days from the probe's wall time to notAfter, rounded down (negative once expired).
     pub days_left: i64,
     /// Seconds from the probe's wall time to notAfter (negative once expired).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub seconds_left: i64,
     /// Public key algorithm, e.g. `"EC P-256"` or `"RSA 2048"`.
     pub key_algorithm: String,
@@ -338,7 +304,6 @@ pub struct CertificateInfo {
 
 /// TLS as negotiated, handed to the probe by whoever ran the handshake (the crate's `Session`, or the caller).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TlsInfo {
     /// Protocol version, e.g. `"TLSv1.3"`.
     pub version: Option<String>,
@@ -353,7 +318,6 @@ pub struct TlsInfo {
     /// Why it did not, when it did not.
     pub verify_error: Option<CertificateProblem>,
     /// Handshake duration.
-    #[cfg_attr(feature = "serde", serde(rename = "handshake_ms", serialize_with = "crate::report::serialize_ms"))]
     pub handshake: Duration,
     /// Every certificate presented, leaf first.
     pub certificates: Vec<CertificateInfo>,
@@ -393,8 +357,10 @@ pub enum TlsFailure {
 
 /// Everything a probe learned. Made by the probe; adapters add where they connected and how long DNS and the
 /// connection took.
+///
+/// With the `serde` feature, a report serializes as the documented JSON object (the crate's `JSON-SCHEMA.md`,
+/// validated by `schema/report.schema.json`), computed fields such as `summary` and `phases` included.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Report {
     /// The target, `host:port` (`[v6]:port`).
@@ -424,14 +390,11 @@ pub struct Report {
     /// How long resolving the target's name took (adapters); `None` for an address, or when nothing was resolved.
     pub resolve: Option<Duration>,
     /// How long the TCP connection took (adapters).
-    #[cfg_attr(feature = "serde", serde(rename = "connect_ms", serialize_with = "crate::report::serialize_opt_ms"))]
     pub connect: Option<Duration>,
     /// From starting to connect (adapters; the connection, for a bare `Probe`) to the last reply before QUIT: what
     /// response-time thresholds compare. DNS is not included: see [`resolve`](Self::resolve).
-    #[cfg_attr(feature = "serde", serde(rename = "response_ms", serialize_with = "crate::report::serialize_ms"))]
     pub response_time: Duration,
     /// From starting to connect to the end of the probe, QUIT included (DNS not included).
-    #[cfg_attr(feature = "serde", serde(rename = "total_ms", serialize_with = "crate::report::serialize_ms"))]
     pub total: Duration,
     /// The test message token, when a test message was accepted.
     pub message_token: Option<String>,
@@ -545,32 +508,6 @@ impl Report {
     }
 }
 
-#[cfg(feature = "serde")]
-pub(crate) fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
-}
-
-#[cfg(feature = "serde")]
-pub(crate) fn serialize_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => serialize_ms(d, s),
-        None => s.serialize_none(),
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for OwnedReply {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let lines: Vec<String> = self.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
-        let mut s = serializer.serialize_struct("Reply", 3)?;
-        s.serialize_field("code", &self.code.get())?;
-        s.serialize_field("enhanced", &self.enhanced.map(|e| e.to_string()))?;
-        s.serialize_field("lines", &lines)?;
-        s.end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,6 +533,26 @@ mod tests {
         r.add_finding(finding(Severity::Critical, Cause::RecipientRejected));
         r.add_finding(finding(Severity::Warning, Cause::TemporaryFailure));
         assert_eq!((r.verdict, r.cause), (Verdict::Down, Some(Cause::RecipientRejected)));
+    }
+
+    #[test]
+    fn names_read_back_and_pad() {
+        for verdict in Verdict::ALL {
+            assert_eq!(verdict.as_str().parse::<Verdict>(), Ok(*verdict));
+        }
+        for cause in Cause::ALL {
+            assert_eq!(cause.to_string().parse::<Cause>(), Ok(*cause));
+        }
+        for phase in Phase::ALL {
+            assert_eq!(phase.to_string().parse::<Phase>(), Ok(*phase));
+        }
+        assert_eq!(format!("[{:<10}]", Verdict::Up), "[up        ]");
+        assert_eq!(format!("[{:>10}]", Phase::Rset), "[      rset]");
+        assert_eq!(format!("[{:^9}]", Severity::Info), "[  info   ]");
+        assert_eq!(format!("{:.3}", Cause::DnsFailure), "dns", "precision truncates, as for strings");
+        let err = "Up".parse::<Verdict>().unwrap_err();
+        assert_eq!(err.to_string(), "unknown verdict \"Up\": expected one of up, degraded, down");
+        assert!("reply-timeout".parse::<Cause>().is_err());
     }
 
     #[test]

@@ -365,6 +365,7 @@ impl fmt::Display for Target {
 }
 
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl serde::Serialize for Target {
     /// The alternate `Display` form: `host:port`, or a URL with its scheme when the target has one.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -373,6 +374,7 @@ impl serde::Serialize for Target {
 }
 
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl<'de> serde::Deserialize<'de> for Target {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Target, D::Error> {
         crate::schema::deserialize_from_str(deserializer)

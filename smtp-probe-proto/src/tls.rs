@@ -106,6 +106,7 @@ impl TlsConfigBuilder {
 
     /// Trust the platform's certificate store too (feature `native-roots`; read once, at `build`).
     #[cfg(feature = "native-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "native-roots")))]
     pub fn native_roots(mut self, on: bool) -> Self {
         self.native_roots = on;
         self

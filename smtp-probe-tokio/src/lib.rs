@@ -42,6 +42,7 @@
 //!
 //! Dropping the future closes the socket: a probe never outlives its caller's interest.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
@@ -63,10 +64,13 @@ mod mx;
 
 pub use cache::{CachedProbe, CachedReport};
 #[cfg(feature = "mx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
 pub use mx::{hickory_resolver, probe_mx, probe_mx_with_resolver, single_server_resolver, system_resolver};
 #[cfg(feature = "mx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
 pub use smtp_probe_proto::mx::{MxHostReport, MxReport};
 #[cfg(feature = "mx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
 pub use smtp_probe_proto::{Domain, DomainError};
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.

@@ -1,4 +1,4 @@
-//! Every output format, rendered from the same [`Results`]: the targets' [`Report`]s and the `--mx` domains'
+//! Every output format, rendered from the same [`Results`]: the targets' [`Report`](smtp_probe_tokio::Report)s and the `--mx` domains'
 //! [`MxReport`](smtp_probe_tokio::MxReport)s. One module per format.
 
 use std::io::IsTerminal;
@@ -31,7 +31,7 @@ pub struct Options {
 pub fn render(format: Format, results: &Results, options: &Options) -> String {
     match format {
         Format::Human => human::render(results, options),
-        Format::Json => json::render(results, options),
+        Format::Json => json::render(results),
         Format::Nagios => nagios::render(results, options),
         Format::Prometheus => prometheus::render(results),
     }
