@@ -112,31 +112,6 @@ pub struct Args {
     pub demo: bool,
 }
 
-/// The TLS setting of a module, as written in the config file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TlsSetting {
-    /// Plain SMTP.
-    None,
-    /// STARTTLS when offered.
-    Starttls,
-    /// STARTTLS, which must succeed.
-    StarttlsRequired,
-    /// TLS from the first byte.
-    Implicit,
-}
-
-impl From<TlsSetting> for TlsMode {
-    fn from(setting: TlsSetting) -> TlsMode {
-        match setting {
-            TlsSetting::None => TlsMode::None,
-            TlsSetting::Starttls => TlsMode::StartTlsOpportunistic,
-            TlsSetting::StarttlsRequired => TlsMode::StartTlsRequired,
-            TlsSetting::Implicit => TlsMode::Implicit,
-        }
-    }
-}
-
 /// Credentials of a module: the user name, and the environment variable holding the password.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,8 +129,9 @@ pub struct AuthSpec {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleSpec {
-    /// How to use TLS (default: the target's scheme, else STARTTLS when offered).
-    pub tls: Option<TlsSetting>,
+    /// How to use TLS, by the library's names: `none`, `starttls` (when offered), `starttls_required` or
+    /// `implicit` (default: the target's scheme, else STARTTLS when offered).
+    pub tls: Option<TlsMode>,
     /// The SNI and certificate name, when it differs from the target.
     pub tls_name: Option<String>,
     /// A PEM file of CAs to trust besides the bundled roots.
@@ -225,7 +201,7 @@ impl Module {
             }
         };
         let module = Module {
-            tls: spec.tls.map(TlsMode::from),
+            tls: spec.tls,
             tls_name: spec.tls_name.clone(),
             tls_config: spec.ca_file.as_deref().map(common::tls_config_with_ca_file).transpose()?,
             ehlo_name: spec.ehlo_name.clone().unwrap_or_else(smtp_probe_cli::hostname::default_ehlo_name),
@@ -287,10 +263,10 @@ impl Module {
 pub fn builtin_modules(timeout: Duration, ehlo_name: Option<&str>, ca_file: Option<&Path>) -> Result<Modules, Error> {
     let mut modules = Modules::new();
     for (name, tls) in [
-        ("smtp", TlsSetting::Starttls),
-        ("submission", TlsSetting::StarttlsRequired),
-        ("smtps", TlsSetting::Implicit),
-        ("plain", TlsSetting::None),
+        ("smtp", TlsMode::StartTlsOpportunistic),
+        ("submission", TlsMode::StartTlsRequired),
+        ("smtps", TlsMode::Implicit),
+        ("plain", TlsMode::None),
     ] {
         let spec = ModuleSpec {
             tls: Some(tls),
@@ -507,7 +483,7 @@ mod tests {
         )
         .unwrap();
         let spec = &file.modules["submission"];
-        assert_eq!(spec.tls, Some(TlsSetting::StarttlsRequired));
+        assert_eq!(spec.tls, Some(TlsMode::StartTlsRequired));
         let module = Module::from_spec("submission", spec).unwrap();
         let config = module.config(Target::new("mx.example", 587).unwrap(), Duration::from_secs(3)).unwrap();
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);

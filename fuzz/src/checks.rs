@@ -928,7 +928,7 @@ fn run_session(session: &Session, start: Instant, bytewise: bool) -> Report {
                 assert_eq!(d.tls_requests, 1, "TLS requested twice");
                 assert_ne!(mode, TlsMode::None, "TLS requested in plain mode");
                 assert_eq!(request.implicit, mode == TlsMode::Implicit);
-                assert_eq!(request.server_name.as_deref(), session.config.tls_name());
+                assert_eq!(request.tls_name.as_deref(), session.config.tls_name());
                 assert!(d.now < d.overall_deadline, "a TLS handshake requested after the overall deadline");
                 d.handshake();
             }

@@ -41,66 +41,69 @@ pub struct MxCheck {
     pub config: ProbeConfig,
 }
 
-/// Reads the command line into a plan. Without any target, starts the demo server and plans a probe of it.
-pub fn plan(args: &Args) -> Result<Plan, Failure> {
-    if args.warning.zip(args.critical).is_some_and(|(w, c)| w > c) {
-        return Err(Failure::new("the warning time (-w) must not exceed the critical time (-c)"));
-    }
-    if !args.mx.is_empty() && args.tls_name.is_some() {
-        return Err(Failure::new(
-            "--tls-name cannot be used with --mx: each MX host's certificate is checked against its own name",
-        ));
-    }
-    let inputs: Vec<&str> = args.hostname.iter().chain(&args.targets).map(String::as_str).collect();
-    if inputs.is_empty() && args.mx.is_empty() {
-        let demo = demo_options_allowed(args).and_then(|()| Demo::start())?;
-        let config = demo.configure(common(args, demo.target())).build().map_err(Failure::config)?;
-        let thresholds = *config.thresholds();
-        return Ok(Plan { probes: vec![config], mx: Vec::new(), dns_server: None, thresholds, demo: Some(demo) });
-    }
-    let tls = tls_config(args)?;
-    let auth = credentials(args)?;
-    let configure = |target: Target, mode: TlsMode, index: usize| -> Result<ProbeConfig, Failure> {
-        let mut builder = common(args, target).tls(mode);
-        if let Some(name) = &args.tls_name {
-            builder = builder.tls_name(name);
+impl Plan {
+    /// Reads the command line into a plan. Without any target, starts the demo server and plans a probe of it.
+    pub fn from_args(args: &Args) -> Result<Plan, Failure> {
+        if args.warning.zip(args.critical).is_some_and(|(w, c)| w > c) {
+            return Err(Failure::new("the warning time (-w) must not exceed the critical time (-c)"));
         }
-        if let Some(tls) = &tls {
-            builder = builder.tls_config(tls.clone());
+        if !args.mx.is_empty() && args.tls_name.is_some() {
+            return Err(Failure::new(
+                "--tls-name cannot be used with --mx: each MX host's certificate is checked against its own name",
+            ));
         }
-        if let Some((user, password)) = &auth {
-            builder = builder.auth(user, password.clone());
-            if let Some(mechanism) = args.authtype {
-                builder = builder.auth_mechanisms([mechanism_of(mechanism)]);
+        let inputs: Vec<&str> = args.hostname.iter().chain(&args.targets).map(String::as_str).collect();
+        if inputs.is_empty() && args.mx.is_empty() {
+            let demo = demo_options_allowed(args).and_then(|()| Demo::start())?;
+            let config = demo.configure(common(args, demo.target())).build().map_err(Failure::config)?;
+            let thresholds = *config.thresholds();
+            return Ok(Plan { probes: vec![config], mx: Vec::new(), dns_server: None, thresholds, demo: Some(demo) });
+        }
+        let tls = tls_config(args)?;
+        let auth = credentials(args)?;
+        let configure = |target: Target, mode: TlsMode, index: usize| -> Result<ProbeConfig, Failure> {
+            let mut builder = common(args, target).tls(mode);
+            if let Some(name) = &args.tls_name {
+                builder = builder.tls_name(name);
             }
-        }
-        envelope(args, builder, index)?.build().map_err(Failure::config)
-    };
-    let mut probes = Vec::with_capacity(inputs.len());
-    for (index, input) in inputs.iter().enumerate() {
-        let invalid = |e: smtp_probe_tokio::TargetError| Failure::new(format!("invalid target {input:?}: {e}"));
-        let target: Target = input.parse().map_err(invalid)?;
-        let mode = tls_mode(args, target.tls_mode())?;
-        // `-p` stands in for a port the target does not name; so does 465 for `-s` without a scheme.
-        let implicit_port = (target.tls_mode().is_none() && mode == TlsMode::Implicit).then_some(465);
-        let target = match args.port.or(implicit_port) {
-            Some(port) => Target::parse_with_default_port(input, port).map_err(invalid)?,
-            None => target,
+            if let Some(tls) = &tls {
+                builder = builder.tls_config(tls.clone());
+            }
+            if let Some((user, password)) = &auth {
+                builder = builder.auth(user, password.clone());
+                if let Some(mechanism) = args.authtype {
+                    builder = builder.auth_mechanisms([mechanism_of(mechanism)]);
+                }
+            }
+            envelope(args, builder, index)?.build().map_err(Failure::config)
         };
-        probes.push(configure(target, mode, index)?);
+        let mut probes = Vec::with_capacity(inputs.len());
+        for (index, input) in inputs.iter().enumerate() {
+            let invalid = |e: smtp_probe_tokio::TargetError| Failure::new(format!("invalid target {input:?}: {e}"));
+            let target: Target = input.parse().map_err(invalid)?;
+            let mode = tls_mode(args, target.tls_mode())?;
+            // `-p` stands in for a port the target does not name; so does 465 for `-s` without a scheme.
+            let implicit_port = (target.tls_mode().is_none() && mode == TlsMode::Implicit).then_some(465);
+            let target = match args.port.or(implicit_port) {
+                Some(port) => Target::parse_with_default_port(input, port).map_err(invalid)?,
+                None => target,
+            };
+            probes.push(configure(target, mode, index)?);
+        }
+        let mut mx = Vec::with_capacity(args.mx.len());
+        for (index, input) in args.mx.iter().enumerate() {
+            let domain: Domain =
+                input.parse().map_err(|e| Failure::new(format!("invalid --mx domain {input:?}: {e}")))?;
+            let mode = tls_mode(args, None)?;
+            let port = args.port.unwrap_or(if mode == TlsMode::Implicit { 465 } else { 25 });
+            let target = domain.mx_target().with_port(port).map_err(|e| Failure::new(e.to_string()))?;
+            let config = configure(target, mode, inputs.len() + index)?;
+            mx.push(MxCheck { domain, config });
+        }
+        let dns_server = if mx.is_empty() { None } else { crate::mx::dns_server_from_env()? };
+        let thresholds = probes.first().map_or_else(|| *mx[0].config.thresholds(), |c| *c.thresholds());
+        Ok(Plan { probes, mx, dns_server, thresholds, demo: None })
     }
-    let mut mx = Vec::with_capacity(args.mx.len());
-    for (index, input) in args.mx.iter().enumerate() {
-        let domain: Domain = input.parse().map_err(|e| Failure::new(format!("invalid --mx domain {input:?}: {e}")))?;
-        let mode = tls_mode(args, None)?;
-        let port = args.port.unwrap_or(if mode == TlsMode::Implicit { 465 } else { 25 });
-        let target = domain.mx_target().with_port(port).map_err(|e| Failure::new(e.to_string()))?;
-        let config = configure(target, mode, inputs.len() + index)?;
-        mx.push(MxCheck { domain, config });
-    }
-    let dns_server = if mx.is_empty() { None } else { crate::mx::dns_server_from_env()? };
-    let thresholds = probes.first().map_or_else(|| *mx[0].config.thresholds(), |c| *c.thresholds());
-    Ok(Plan { probes, mx, dns_server, thresholds, demo: None })
 }
 
 /// The settings every target shares.
@@ -225,7 +228,7 @@ mod tests {
     }
 
     fn one(line: &[&str]) -> (Target, ProbeConfig) {
-        let config = plan(&args(line)).unwrap().probes.remove(0);
+        let config = Plan::from_args(&args(line)).unwrap().probes.remove(0);
         (config.target().clone(), config)
     }
 
@@ -257,16 +260,16 @@ mod tests {
         let (_, config) = one(&["smtp://192.0.2.1", "-D", "30,5"]);
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
         assert_eq!(config.thresholds().certificate_days_critical, Some(5));
-        assert!(plan(&args(&["smtps://192.0.2.1", "-S"])).is_err());
-        assert!(plan(&args(&["submission://192.0.2.1", "-s"])).is_err());
-        assert!(plan(&args(&["smtp://192.0.2.1", "-s"])).is_err());
+        assert!(Plan::from_args(&args(&["smtps://192.0.2.1", "-S"])).is_err());
+        assert!(Plan::from_args(&args(&["submission://192.0.2.1", "-s"])).is_err());
+        assert!(Plan::from_args(&args(&["smtp://192.0.2.1", "-s"])).is_err());
         let (_, config) = one(&["smtp://192.0.2.1", "-S"]);
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
     }
 
     #[test]
     fn mx_domains() {
-        let mixed = plan(&args(&["--mx", "example.com.", "192.0.2.1", "--mx", "example.org"])).unwrap();
+        let mixed = Plan::from_args(&args(&["--mx", "example.com.", "192.0.2.1", "--mx", "example.org"])).unwrap();
         assert!(mixed.demo.is_none());
         assert_eq!(mixed.probes.len(), 1);
         let domains: Vec<_> = mixed.mx.iter().map(|m| (m.domain.as_str(), m.config.target().port())).collect();
@@ -275,7 +278,7 @@ mod tests {
         assert_eq!(mixed.mx[0].config.tls_name(), Some("example.com"), "replaced by each host's name");
 
         let only = |line: &[&str]| {
-            let mut only = plan(&args(line)).unwrap();
+            let mut only = Plan::from_args(&args(line)).unwrap();
             assert!(only.probes.is_empty() && only.demo.is_none());
             only.mx.remove(0)
         };
@@ -294,7 +297,7 @@ mod tests {
             &["--mx", "."],
             &["--mx", "example.com", "--rcpt", "a@b"],
         ] {
-            assert!(plan(&args(line)).is_err(), "{line:?}");
+            assert!(Plan::from_args(&args(line)).is_err(), "{line:?}");
         }
     }
 
@@ -309,7 +312,7 @@ mod tests {
             &["-f", "a@b"],
             &["-U", "a"],
         ] {
-            assert!(plan(&args(line)).is_err(), "{line:?}");
+            assert!(Plan::from_args(&args(line)).is_err(), "{line:?}");
         }
     }
 }

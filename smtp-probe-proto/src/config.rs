@@ -304,7 +304,8 @@ pub struct ProbeConfigBuilder {
     allow_plaintext_auth: bool,
     mail_from: Option<String>,
     recipients: Vec<String>,
-    test_message: Option<(String, Option<String>)>,
+    test_message: Option<String>,
+    test_message_date: Option<String>,
     expectations: Expectations,
     thresholds: Thresholds,
     timeouts: Timeouts,
@@ -328,6 +329,7 @@ impl ProbeConfigBuilder {
             mail_from: None,
             recipients: Vec::new(),
             test_message: None,
+            test_message_date: None,
             expectations: Expectations::default(),
             thresholds: Thresholds::default(),
             timeouts: Timeouts::default(),
@@ -412,16 +414,14 @@ impl ProbeConfigBuilder {
 
     /// Send a test message carrying this unique token instead of stopping before DATA.
     pub fn send_test_message(mut self, token: impl Into<String>) -> Self {
-        let date = self.test_message.take().and_then(|(_, d)| d);
-        self.test_message = Some((token.into(), date));
+        self.test_message = Some(token.into());
         self
     }
 
-    /// The `Date:` header of the test message (the core reads no clock).
+    /// The `Date:` header of the test message (the core reads no clock), given before or after
+    /// [`send_test_message`](Self::send_test_message). Without a test message there is nothing to date.
     pub fn test_message_date(mut self, date: impl Into<String>) -> Self {
-        if let Some((_, d)) = &mut self.test_message {
-            *d = Some(date.into());
-        }
+        self.test_message_date = Some(date.into());
         self
     }
 
@@ -536,9 +536,9 @@ impl ProbeConfigBuilder {
                     .collect::<Result<_, _>>()?,
                 action: match self.test_message {
                     None => EnvelopeAction::StopBeforeData,
-                    Some((token, date)) => EnvelopeAction::SendTestMessage {
+                    Some(token) => EnvelopeAction::SendTestMessage {
                         token: SafeText::new("test message token", token)?,
-                        date: date.map(|d| SafeText::new("test message date", d)).transpose()?,
+                        date: self.test_message_date.map(|d| SafeText::new("test message date", d)).transpose()?,
                     },
                 },
             }),
@@ -706,6 +706,21 @@ mod tests {
         let err = builder("mx").mail_from("a@b").send_test_message("t").build().unwrap_err();
         assert_eq!(err, ConfigError::IncompleteEnvelope { missing: EnvelopePart::Recipient, test_message: true });
         assert!(err.to_string().starts_with("a test message needs a sender (mail_from) and at least one"), "{err}");
+    }
+
+    #[test]
+    fn the_test_message_date_may_come_before_or_after_the_token() {
+        let envelope = |b: ProbeConfigBuilder| b.mail_from("a@b").rcpt_to("c@d").build().unwrap().0.envelope.clone();
+        let date = "Thu, 01 Jan 2026 00:00:00 +0000";
+        let before = envelope(builder("mx").test_message_date(date).send_test_message("t"));
+        let after = envelope(builder("mx").send_test_message("t").test_message_date(date));
+        assert_eq!(before, after);
+        let Some(Envelope { action: EnvelopeAction::SendTestMessage { date: Some(d), .. }, .. }) = before else {
+            panic!("a dated test message: {before:?}");
+        };
+        assert_eq!(d.as_str(), date);
+        let err = builder("mx").test_message_date("a\r\nb").mail_from("a@b").rcpt_to("c@d").send_test_message("t");
+        assert!(matches!(err.build(), Err(ConfigError::ForbiddenByte { field: "test message date", .. })));
     }
 
     #[test]

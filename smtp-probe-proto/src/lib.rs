@@ -58,6 +58,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod assess;
 mod auth;
 pub mod capabilities;
 #[cfg(feature = "rustls")]
@@ -67,6 +68,7 @@ mod config;
 pub mod connect;
 pub mod date;
 mod error;
+mod message;
 pub mod mx;
 mod name;
 mod probe;

@@ -75,7 +75,7 @@ pub struct MxHost {
     pub host: String,
 }
 
-/// What to do for a domain, decided from its MX answer by [`plan`].
+/// What to do for a domain, decided from its MX answer by [`MxPlan::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MxPlan {
     /// Probe these hosts, then hand the reports to [`MxProbe::finish`].
@@ -214,9 +214,14 @@ fn dns_failure(message: String) -> Finding {
     }
 }
 
-/// Decides what to probe for `domain` from its MX answer.
-pub fn plan(domain: &Domain, answer: MxAnswer) -> MxPlan {
-    let domain = domain.clone();
+impl MxPlan {
+    /// Decides what to probe for `domain` from its MX answer (the rules are in the [module documentation](self)).
+    pub fn new(domain: &Domain, answer: MxAnswer) -> MxPlan {
+        decide(domain.clone(), answer)
+    }
+}
+
+fn decide(domain: Domain, answer: MxAnswer) -> MxPlan {
     let records = match answer {
         MxAnswer::NxDomain => {
             let finding = dns_failure(format!("{domain} does not exist (NXDOMAIN)"));
@@ -377,7 +382,7 @@ mod tests {
 
     #[test]
     fn hosts_in_preference_order_ties_keep_resolver_order_dots_trimmed() {
-        let probe = probe_of(plan(
+        let probe = probe_of(MxPlan::new(
             &dom("example.com."),
             records(&[(20, "mx3.example.com."), (10, "mx2.example.com."), (20, "mx1.example.com."), (5, "a.")]),
         ));
@@ -392,7 +397,8 @@ mod tests {
 
     #[test]
     fn a_host_listed_twice_is_probed_once_at_its_best_preference() {
-        let probe = probe_of(plan(&dom("example.com"), records(&[(20, "MX.example.com."), (10, "mx.example.com")])));
+        let probe =
+            probe_of(MxPlan::new(&dom("example.com"), records(&[(20, "MX.example.com."), (10, "mx.example.com")])));
         assert_eq!(hosts(&probe), [(10, "mx.example.com")]);
         assert_eq!(probe.findings.len(), 1);
         assert_eq!(probe.findings[0].severity, Severity::Info);
@@ -401,7 +407,7 @@ mod tests {
     #[test]
     fn no_mx_records_means_the_implicit_mx() {
         for answer in [MxAnswer::NoData, MxAnswer::Records(vec![])] {
-            let probe = probe_of(plan(&dom("example.com."), answer));
+            let probe = probe_of(MxPlan::new(&dom("example.com."), answer));
             assert!(probe.implicit_mx);
             assert_eq!(hosts(&probe), [(0, "example.com")]);
             let report = probe.finish(vec![vec![up("example.com")]]);
@@ -410,7 +416,7 @@ mod tests {
             assert!(report.findings[0].message.contains("implicit MX"));
         }
         // The domain without an address: the adapter's report for the host says so.
-        let probe = probe_of(plan(&dom("example.com"), MxAnswer::NoData));
+        let probe = probe_of(MxPlan::new(&dom("example.com"), MxAnswer::NoData));
         let report = probe.finish(vec![vec![down("example.com", Cause::DnsFailure)]]);
         assert!(report.implicit_mx);
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
@@ -419,7 +425,7 @@ mod tests {
     #[test]
     fn null_mx_is_down_with_dns_failure_and_flagged() {
         for exchange in [".", ""] {
-            let report = done(plan(&dom("example.com"), records(&[(0, exchange)])));
+            let report = done(MxPlan::new(&dom("example.com"), records(&[(0, exchange)])));
             assert!(report.null_mx && !report.implicit_mx);
             assert!(report.hosts.is_empty());
             assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
@@ -427,17 +433,17 @@ mod tests {
             assert_eq!(report.findings.len(), 1);
         }
         // Not quite RFC 7505 (preference 10, or repeated), still no host to deliver to.
-        let report = done(plan(&dom("example.com"), records(&[(10, ".")])));
+        let report = done(MxPlan::new(&dom("example.com"), records(&[(10, ".")])));
         assert!(report.null_mx);
         assert_eq!(report.verdict, Verdict::Down);
         assert_eq!(report.findings.len(), 2);
-        let report = done(plan(&dom("example.com"), records(&[(0, "."), (0, ".")])));
+        let report = done(MxPlan::new(&dom("example.com"), records(&[(0, "."), (0, ".")])));
         assert!(report.null_mx);
     }
 
     #[test]
     fn a_null_mx_among_real_records_is_skipped_and_noted() {
-        let probe = probe_of(plan(&dom("example.com"), records(&[(0, "."), (10, "mx.example.com")])));
+        let probe = probe_of(MxPlan::new(&dom("example.com"), records(&[(0, "."), (10, "mx.example.com")])));
         assert_eq!(hosts(&probe), [(10, "mx.example.com")]);
         let report = probe.finish(vec![vec![up("mx.example.com")]]);
         assert!(!report.null_mx);
@@ -447,18 +453,18 @@ mod tests {
 
     #[test]
     fn nxdomain_and_failed_lookups_are_dns_failures() {
-        let report = done(plan(&dom("nope.example."), MxAnswer::NxDomain));
+        let report = done(MxPlan::new(&dom("nope.example."), MxAnswer::NxDomain));
         assert_eq!(report.domain.as_str(), "nope.example");
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
         assert!(!report.null_mx && !report.implicit_mx && report.hosts.is_empty());
         assert!(report.summary().contains("NXDOMAIN"), "{}", report.summary());
-        let report = done(plan(&dom("example.com"), MxAnswer::Failed("SERVFAIL".into())));
+        let report = done(MxPlan::new(&dom("example.com"), MxAnswer::Failed("SERVFAIL".into())));
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
         assert!(report.summary().contains("SERVFAIL"));
     }
 
     fn two() -> MxProbe {
-        probe_of(plan(&dom("example.com"), records(&[(10, "mx1.example.com"), (20, "mx2.example.com")])))
+        probe_of(MxPlan::new(&dom("example.com"), records(&[(10, "mx1.example.com"), (20, "mx2.example.com")])))
     }
 
     #[test]

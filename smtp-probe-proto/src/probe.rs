@@ -8,11 +8,13 @@
 use std::mem;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::assess;
 use crate::auth;
 use crate::capabilities::Capabilities;
 use crate::command::{Command, encode_data};
 use crate::config::{ConfigInner, EnvelopeAction, ProbeConfig, TlsMode, deadline_after};
 use crate::error::UsageError;
+use crate::message;
 use crate::reply::{OwnedReply, ReplyCode, ReplyError, ReplyParser};
 use crate::report::{Cause, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo, TranscriptLine};
 
@@ -43,7 +45,7 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsRequest {
     /// The name to send as SNI and to verify the certificate against; `None` for an address target with no name.
-    pub server_name: Option<String>,
+    pub tls_name: Option<String>,
     /// True for implicit TLS (before the greeting), false after STARTTLS.
     pub implicit: bool,
 }
@@ -268,7 +270,7 @@ impl Probe {
                     if !*requested {
                         *requested = true;
                         let request =
-                            TlsRequest { server_name: self.config.tls_name().map(str::to_owned), implicit: *implicit };
+                            TlsRequest { tls_name: self.config.tls_name().map(str::to_owned), implicit: *implicit };
                         return Output::StartTls(request);
                     }
                     let (implicit, deadline, started) = (*implicit, *deadline, *started);
@@ -488,7 +490,7 @@ impl Probe {
             Expect::Helo if code == ReplyCode::OK => self.after_hello(),
             Expect::Helo => self.rejected(phase, Cause::EhloRejected, &reply, "the server refused HELO"),
             Expect::StartTls if code == ReplyCode::SERVICE_READY => self.on_starttls_ready(),
-            Expect::StartTls => self.rejected(phase, Cause::StarttlsRejected, &reply, "the server refused STARTTLS"),
+            Expect::StartTls => self.rejected(phase, Cause::StartTlsRejected, &reply, "the server refused STARTTLS"),
             Expect::AuthPlain { .. } | Expect::AuthLogin { .. } if code == ReplyCode::AUTH_OK => {
                 self.start_envelope_or_quit();
             }
@@ -589,7 +591,7 @@ impl Probe {
         if wants_starttls && !self.tls_active {
             let offered = self.report.capabilities.as_ref().is_some_and(Capabilities::starttls);
             if offered {
-                self.send(Expect::StartTls, Phase::Starttls, Command::StartTls);
+                self.send(Expect::StartTls, Phase::StartTls, Command::StartTls);
                 return;
             }
             let why =
@@ -597,7 +599,7 @@ impl Probe {
             if mode == TlsMode::StartTlsRequired {
                 self.fail(
                     Severity::Critical,
-                    Cause::StarttlsUnavailable,
+                    Cause::StartTlsUnavailable,
                     Phase::Ehlo,
                     format!("{why}, and TLS is required"),
                     None,
@@ -655,7 +657,7 @@ impl Probe {
             self.fail(
                 Severity::Critical,
                 Cause::ProtocolViolation,
-                Phase::Starttls,
+                Phase::StartTls,
                 message.to_owned(),
                 None,
                 Then::Close,
@@ -753,25 +755,12 @@ impl Probe {
     fn test_message(&self) -> String {
         let cfg = self.cfg();
         let envelope = cfg.envelope.as_ref().expect("a test message needs an envelope");
-        let EnvelopeAction::SendTestMessage { token, date } = &envelope.action else {
-            return String::new();
-        };
-        let to: Vec<String> = envelope.recipients.iter().map(|r| format!("<{r}>")).collect();
-        let mut m = String::with_capacity(512);
-        m.push_str(&format!("From: <{}>\r\n", envelope.from));
-        m.push_str(&format!("To: {}\r\n", to.join(", ")));
-        m.push_str(&format!("Subject: smtp-probe test message {token}\r\n"));
-        if let Some(date) = date {
-            m.push_str(&format!("Date: {date}\r\n"));
+        match &envelope.action {
+            EnvelopeAction::SendTestMessage { token, date } => {
+                message::compose(envelope, token, date.as_ref(), &cfg.ehlo_name)
+            }
+            EnvelopeAction::StopBeforeData => String::new(),
         }
-        m.push_str(&format!("Message-ID: <{token}@{}>\r\n", cfg.ehlo_name));
-        m.push_str(&format!("X-Smtp-Probe-Token: {token}\r\n"));
-        m.push_str(
-            "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
-        );
-        m.push_str("This message was sent by smtp-probe to check that this server accepts mail.\r\n");
-        m.push_str(&format!("It can be deleted. Token: {token}\r\n"));
-        m
     }
 
     // ---- endings ------------------------------------------------------------------------------------------------
@@ -977,7 +966,9 @@ impl Probe {
                     info.version.as_deref().unwrap_or("?"),
                     info.cipher.as_deref().unwrap_or("?")
                 ));
-                self.assess_certificate(&info);
+                for finding in assess::established(self.cfg(), &info) {
+                    self.report.add_finding(finding);
+                }
                 self.report.tls = Some(info);
                 if implicit {
                     // The greeting is due from the end of the handshake, not from the poll that learnt of it.
@@ -989,21 +980,11 @@ impl Probe {
                 }
             }
             TlsOutcome::Failed(failure) => {
-                let (cause, message) = match failure {
-                    TlsFailure::Certificate { problem, info } => {
-                        let message = describe_certificate_problem(&problem, &info);
-                        self.report.tls = Some(*info);
-                        (Cause::CertificateInvalid, message)
-                    }
-                    TlsFailure::Handshake { reason } => {
-                        (Cause::TlsHandshakeFailed, format!("TLS handshake failed: {reason}"))
-                    }
-                    TlsFailure::Closed => (
-                        Cause::TlsHandshakeFailed,
-                        "the server closed the connection during the TLS handshake".to_owned(),
-                    ),
-                };
-                self.fail(Severity::Critical, cause, Phase::TlsHandshake, message, None, Then::Close);
+                let failed = assess::failed(failure);
+                if failed.tls.is_some() {
+                    self.report.tls = failed.tls;
+                }
+                self.fail(failed.severity, failed.cause, Phase::TlsHandshake, failed.message, None, Then::Close);
             }
         }
     }
@@ -1012,72 +993,6 @@ impl Probe {
     fn push_tls_step(&mut self, started: Instant, end: Instant) {
         let duration = end.saturating_duration_since(started);
         self.report.steps.push(Step { phase: Phase::TlsHandshake, command: None, reply: None, duration });
-    }
-
-    // ---- certificates -------------------------------------------------------------------------------------------
-
-    fn assess_certificate(&mut self, info: &TlsInfo) {
-        if let Some(problem) = &info.verify_error {
-            // Inspect-only mode or opportunistic STARTTLS: the handshake went ahead, but the certificate is still
-            // not valid, and the report says so.
-            let why = if self.cfg().tls_mode == TlsMode::StartTlsOpportunistic {
-                "opportunistic STARTTLS: mail still flows, but the certificate does not verify"
-            } else {
-                "inspect-only mode: the probe carried on"
-            };
-            let message = format!("{} ({why})", describe_certificate_problem(problem, info));
-            self.add_finding(
-                Severity::Warning,
-                Some(Cause::CertificateInvalid),
-                Some(Phase::TlsHandshake),
-                message,
-                None,
-            );
-        }
-        let thresholds = *self.config.thresholds();
-        let Some(earliest) = info.chain_earliest_expiry() else { return };
-        let days = earliest.days_left;
-        if info.verify_error == Some(crate::report::CertificateProblem::Expired) {
-            return; // already reported as invalid: "expired N days ago" says it all
-        }
-        let severity = match (thresholds.certificate_days_critical, thresholds.certificate_days_warning) {
-            (Some(crit), _) if days < i64::from(crit) => Severity::Critical,
-            (_, Some(warn)) if days < i64::from(warn) => Severity::Warning,
-            _ => return,
-        };
-        let which = if std::ptr::eq(earliest, info.certificates.first().expect("non-empty")) {
-            "certificate"
-        } else {
-            "a chain certificate"
-        };
-        let message = format!("{which} {} expires in {days} days ({})", earliest.subject, earliest.not_after);
-        self.add_finding(severity, Some(Cause::CertificateExpiring), Some(Phase::TlsHandshake), message, None);
-    }
-}
-
-fn describe_certificate_problem(problem: &crate::report::CertificateProblem, info: &TlsInfo) -> String {
-    use crate::report::CertificateProblem as P;
-    let Some(leaf) = info.leaf() else { return problem.to_string() };
-    match problem {
-        P::Expired => {
-            let ago = match (-leaf.seconds_left).div_euclid(86_400) {
-                0 => "less than a day ago".to_owned(),
-                1 => "1 day ago".to_owned(),
-                days => format!("{days} days ago"),
-            };
-            format!("certificate {} expired {ago} ({})", leaf.subject, leaf.not_after)
-        }
-        P::NotYetValid => format!("certificate {} is not valid before {}", leaf.subject, leaf.not_before),
-        P::NameMismatch => format!(
-            "certificate {} is not valid for {} (it names {})",
-            leaf.subject,
-            info.verified_name.as_deref().unwrap_or("the target"),
-            leaf.sans.join(", ")
-        ),
-        P::UnknownIssuer => {
-            format!("certificate {} is issued by an untrusted authority ({})", leaf.subject, leaf.issuer)
-        }
-        other => format!("{other}: {}", leaf.subject),
     }
 }
 

@@ -47,8 +47,8 @@ causes! {
     ReplyTimeout => "reply_timeout", "A command got no complete reply in time.";
     ConnectionClosed => "connection_closed", "The server closed or reset the connection before the probe finished.";
     EhloRejected => "ehlo_rejected", "EHLO (and HELO, where tried) was refused.";
-    StarttlsUnavailable => "starttls_unavailable", "STARTTLS was required but not offered.";
-    StarttlsRejected => "starttls_rejected", "The server refused the STARTTLS command.";
+    StartTlsUnavailable => "starttls_unavailable", "STARTTLS was required but not offered.";
+    StartTlsRejected => "starttls_rejected", "The server refused the STARTTLS command.";
     TlsHandshakeFailed => "tls_handshake_failed", "The TLS handshake failed for a reason other than the certificate.";
     CertificateInvalid => "certificate_invalid", "The certificate did not verify (expired, wrong name, untrusted, ...).";
     CertificateExpiring => "certificate_expiring", "The certificate expires within the configured number of days.";
@@ -77,7 +77,7 @@ pub enum Phase {
     /// HELO, after EHLO was not recognised.
     Helo,
     /// The STARTTLS command.
-    Starttls,
+    StartTls,
     /// The TLS handshake.
     TlsHandshake,
     /// EHLO again, inside TLS.
@@ -104,7 +104,7 @@ names!(Phase, "phase", {
     Greeting => "greeting",
     Ehlo => "ehlo",
     Helo => "helo",
-    Starttls => "starttls",
+    StartTls => "starttls",
     TlsHandshake => "tls_handshake",
     EhloTls => "ehlo_tls",
     Auth => "auth",
@@ -560,6 +560,6 @@ mod tests {
         let names: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), 24);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
-        assert_eq!(Cause::StarttlsUnavailable.as_str(), "starttls_unavailable");
+        assert_eq!(Cause::StartTlsUnavailable.as_str(), "starttls_unavailable");
     }
 }

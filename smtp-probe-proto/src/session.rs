@@ -3,7 +3,8 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::config::{ProbeConfig, TlsMode};
+use crate::assess;
+use crate::config::ProbeConfig;
 use crate::probe::{Output, Probe};
 use crate::report::{Report, TlsFailure};
 use crate::tls::{Fed, TlsLayer};
@@ -50,7 +51,7 @@ pub enum SessionOutput {
 ///     }
 /// }
 /// let report = session.into_report();
-/// assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StarttlsUnavailable)));
+/// assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StartTlsUnavailable)));
 /// # Ok::<(), smtp_probe_proto::Error>(())
 /// ```
 #[derive(Debug)]
@@ -147,12 +148,13 @@ impl Session {
                     None => return SessionOutput::Transmit(bytes),
                 },
                 Output::StartTls(request) => {
-                    let name = request.server_name.unwrap_or_else(|| self.config.target().host().to_owned());
+                    let name = request.tls_name.unwrap_or_else(|| self.config.target().host().to_owned());
                     let tls_config = self.config.tls_config();
-                    // Opportunistic STARTTLS is how MTAs deliver: they encrypt without verifying, so an invalid
-                    // certificate there degrades the probe (and is reported in full) rather than stopping it.
-                    let opportunistic = self.config.tls_mode() == TlsMode::StartTlsOpportunistic;
-                    match TlsLayer::start(&tls_config, &name, opportunistic, now, self.wall) {
+                    let go_on = assess::handshake_despite_invalid_certificate(
+                        self.config.tls_mode(),
+                        tls_config.inspect_only(),
+                    );
+                    match TlsLayer::start(&tls_config, &name, go_on, now, self.wall) {
                         Ok(layer) => self.tls = Some(layer),
                         Err(failure) => {
                             // The probe asked for this handshake, so it takes the news.

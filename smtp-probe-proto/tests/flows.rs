@@ -112,8 +112,8 @@ fn starttls_required_but_not_offered_is_down_and_sends_no_credentials() {
     let config = with_auth(builder(TlsMode::StartTlsRequired)).build().unwrap();
     let script = then_quit(greeted([lines(&["250-mx.example.com", "250 AUTH PLAIN LOGIN"])]));
     let (report, harness) = run_whole(&config, start, &script);
-    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StarttlsUnavailable)));
-    assert!(finding(&report, Cause::StarttlsUnavailable).message.contains("TLS is required"));
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StartTlsUnavailable)));
+    assert!(finding(&report, Cause::StartTlsUnavailable).message.contains("TLS is required"));
     assert_eq!(harness.client_lines(), client(&[EHLO, "QUIT"]));
     assert!(!contains(harness.client_bytes(), b"AUTH"));
     assert!(!contains(harness.client_bytes(), PLAIN_RESPONSE.as_bytes()));
@@ -142,7 +142,7 @@ fn starttls_454_is_a_temporary_failure() {
     let (report, harness) = run_whole(&config, start, &script);
     assert_eq!((report.verdict, report.cause), (Verdict::Degraded, Some(Cause::TemporaryFailure)));
     let temporary = finding(&report, Cause::TemporaryFailure);
-    assert_eq!((temporary.phase, temporary.server_text.as_deref()), (Some(Phase::Starttls), Some(text)));
+    assert_eq!((temporary.phase, temporary.server_text.as_deref()), (Some(Phase::StartTls), Some(text)));
     assert_eq!(harness.client_lines(), client(&[EHLO, "STARTTLS", "QUIT"]));
     assert_eq!(report.tls, None);
 }
@@ -154,8 +154,8 @@ fn starttls_5xx_is_starttls_rejected() {
     let text = "554 5.7.3 Unable to initialize security subsystem";
     let script = then_quit(greeted([lines(&["250-mx.example.com", "250 STARTTLS"]), expect("STARTTLS"), line(text)]));
     let (report, harness) = run_whole(&config, start, &script);
-    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StarttlsRejected)));
-    assert_eq!(finding(&report, Cause::StarttlsRejected).server_text.as_deref(), Some(text));
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StartTlsRejected)));
+    assert_eq!(finding(&report, Cause::StartTlsRejected).server_text.as_deref(), Some(text));
     assert_eq!(harness.client_lines(), client(&[EHLO, "STARTTLS", "QUIT"]));
 }
 
@@ -197,7 +197,7 @@ fn plaintext_injected_after_the_starttls_220_is_never_processed() {
     assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ProtocolViolation)));
     let violation = finding(&report, Cause::ProtocolViolation);
     assert!(violation.message.contains("injected"), "{violation:?}");
-    assert_eq!(violation.phase, Some(Phase::Starttls));
+    assert_eq!(violation.phase, Some(Phase::StartTls));
     assert_eq!(harness.client_lines(), client(&[EHLO, "STARTTLS"]), "no TLS, no second EHLO, no AUTH, no QUIT");
     assert_eq!(report.tls, None, "TLS was never requested");
     assert_eq!(report.capabilities_tls, None);
@@ -251,7 +251,7 @@ fn ehlo_is_sent_again_after_tls_and_pre_tls_capabilities_are_forgotten() {
         [
             Phase::Greeting,
             Phase::Ehlo,
-            Phase::Starttls,
+            Phase::StartTls,
             Phase::TlsHandshake,
             Phase::EhloTls,
             Phase::Auth,
@@ -878,7 +878,7 @@ fn implicit_tls_asks_for_tls_before_the_greeting() {
     let start = start();
     let config = builder(TlsMode::Implicit).build().unwrap();
     let mut probe = Probe::new(config.clone(), start, wall_start());
-    let request = TlsRequest { server_name: Some(TARGET.into()), implicit: true };
+    let request = TlsRequest { tls_name: Some(TARGET.into()), implicit: true };
     assert_eq!(probe.poll_output(start), Output::StartTls(request));
 
     let script = then_quit(vec![

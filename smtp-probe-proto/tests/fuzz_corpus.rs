@@ -83,7 +83,7 @@ fn probe_session_corpus() {
         Cause::GreetingTimeout,
         Cause::NotSmtp,
         Cause::ProtocolViolation,
-        Cause::StarttlsUnavailable,
+        Cause::StartTlsUnavailable,
         Cause::TlsHandshakeFailed,
         Cause::CertificateInvalid,
         Cause::CertificateExpiring,

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use serde_json::{Value, json};
-use smtp_probe_proto::mx::{self, MxAnswer, MxRecord, MxReport};
+use smtp_probe_proto::mx::{MxAnswer, MxPlan, MxRecord, MxReport};
 use smtp_probe_proto::testing::{ServerStep, expect};
 use smtp_probe_proto::{
     AddressFamily, Cause, CertificateInfo, CertificateProblem, Domain, Phase, Report, Target, TlsFailure, TlsInfo,
@@ -160,8 +160,8 @@ fn every_kind_of_report_validates() {
 #[test]
 fn mx_reports_validate() {
     let domain: Domain = "example.com".parse().unwrap();
-    let plan = mx::plan(&domain, MxAnswer::Records(vec![MxRecord::new(10, "mx1.example.com.")]));
-    let mx::MxPlan::Probe(probe) = plan else { panic!("one host to probe") };
+    let plan = MxPlan::new(&domain, MxAnswer::Records(vec![MxRecord::new(10, "mx1.example.com.")]));
+    let MxPlan::Probe(probe) = plan else { panic!("one host to probe") };
     let host_report = full_report();
     let report = probe.finish(vec![vec![host_report]]);
     let value = serde_json::to_value(&report).unwrap();
@@ -169,8 +169,8 @@ fn mx_reports_validate() {
     assert_eq!((value["mx"].as_str(), value["verdict"].as_str()), (Some("example.com"), Some("up")));
     assert_eq!(value["hosts"][0]["reports"][0]["target"], "mx.example.com:25");
 
-    let null = mx::plan(&domain, MxAnswer::Records(vec![MxRecord::new(0, ".")]));
-    let mx::MxPlan::Done(report) = null else { panic!("nothing to probe") };
+    let null = MxPlan::new(&domain, MxAnswer::Records(vec![MxRecord::new(0, ".")]));
+    let MxPlan::Done(report) = null else { panic!("nothing to probe") };
     let value = serde_json::to_value(&report).unwrap();
     assert_valid(&value);
     assert_eq!((value["null_mx"].as_bool(), value["hosts"].as_array().map(Vec::len)), (Some(true), Some(0)));
@@ -208,7 +208,7 @@ fn the_documented_examples_validate() {
 fn names_read_back() {
     let read = |text: &str| -> Value { serde_json::from_str(text).unwrap() };
     assert_eq!(serde_json::from_value::<Verdict>(read(r#""degraded""#)).unwrap(), Verdict::Degraded);
-    assert_eq!(serde_json::from_value::<Cause>(read(r#""starttls_unavailable""#)).unwrap(), Cause::StarttlsUnavailable);
+    assert_eq!(serde_json::from_value::<Cause>(read(r#""starttls_unavailable""#)).unwrap(), Cause::StartTlsUnavailable);
     assert_eq!(serde_json::from_value::<Phase>(read(r#""tls_handshake""#)).unwrap(), Phase::TlsHandshake);
     assert_eq!(serde_json::from_value::<TlsMode>(read(r#""starttls_required""#)).unwrap(), TlsMode::StartTlsRequired);
     assert_eq!(serde_json::from_value::<AddressFamily>(read(r#""ipv6_only""#)).unwrap(), AddressFamily::Ipv6Only);

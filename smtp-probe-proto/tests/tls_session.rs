@@ -68,7 +68,7 @@ fn assert_outcome(report: &Report, verdict: Verdict, cause: Option<Cause>) {
 /// The failed handshake is the last step, with its time.
 fn assert_stopped_at_handshake(run: &Run, mode: Mode) {
     let expected: &[Phase] = match mode {
-        Mode::StartTls => &[Phase::Greeting, Phase::Ehlo, Phase::Starttls, Phase::TlsHandshake],
+        Mode::StartTls => &[Phase::Greeting, Phase::Ehlo, Phase::StartTls, Phase::TlsHandshake],
         Mode::Implicit => &[Phase::TlsHandshake],
     };
     assert_eq!(phases(&run.report), expected);
@@ -209,7 +209,7 @@ fn valid_certificate(mode: Mode) {
                 [
                     Phase::Greeting,
                     Phase::Ehlo,
-                    Phase::Starttls,
+                    Phase::StartTls,
                     Phase::TlsHandshake,
                     Phase::EhloTls,
                     Phase::Auth,

@@ -90,7 +90,7 @@ pub async fn probe_mx_with_resolver(resolver: &TokioResolver, domain: &Domain, c
         },
         Err(_) => MxAnswer::Failed("no answer before the deadline".into()),
     };
-    match mx::plan(domain, answer) {
+    match MxPlan::new(domain, answer) {
         MxPlan::Done(report) => report,
         MxPlan::Probe(plan) => {
             let probes = plan.hosts.iter().map(|host| probe_host(resolver, host, config));
