@@ -10,7 +10,7 @@ pub mod load;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use lettre::transport::smtp::response::Response as LettreResponse;
 use smtp_probe_proto::reply::ReplyParser;
@@ -152,7 +152,7 @@ pub const PLAIN_PROBE_SERVER: [&[u8]; 3] = [GREETING, EHLO_POSTFIX, b"221 2.0.0 
 
 /// A configuration for the in-memory plain probe: no TLS, transcript on or off.
 pub fn plain_probe_config(transcript: bool) -> ProbeConfig {
-    ProbeConfig::builder("mx.example.com")
+    ProbeConfig::builder("mx.example.com".parse().expect("a valid target"))
         .tls(TlsMode::None)
         .ehlo_name("probe.example.org")
         .transcript(transcript)
@@ -164,7 +164,7 @@ pub fn plain_probe_config(transcript: bool) -> ProbeConfig {
 /// `now`, and returns its report. Panics if the probe asks for more than the script holds.
 pub fn run_plain_probe(config: &ProbeConfig, now: Instant) -> Report {
     let mut server = PLAIN_PROBE_SERVER.into_iter();
-    let mut probe = Probe::new(config.clone(), now);
+    let mut probe = Probe::new(config.clone(), now, SystemTime::UNIX_EPOCH);
     probe.handle_input(now, server.next().expect("greeting"));
     loop {
         match probe.poll_output(now) {
@@ -173,11 +173,8 @@ pub fn run_plain_probe(config: &ProbeConfig, now: Instant) -> Report {
                 probe.handle_input(now, server.next().expect("one reply per command"));
             }
             Output::Timeout(deadline) => probe.handle_timeout(deadline),
-            Output::Done(report) => {
-                drop(probe); // the last holder of the report: no copy
-                return std::sync::Arc::unwrap_or_clone(report);
-            }
-            other => panic!("unexpected output of a plain probe: {other:?}"),
+            Output::Done => return probe.into_report(),
+            other @ Output::StartTls(_) => panic!("unexpected output of a plain probe: {other:?}"),
         }
     }
 }

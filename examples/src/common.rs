@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use smtp_probe_cli::demo::Demo;
 use smtp_probe_tokio::proto::{Cause, Phase, ProbeConfigBuilder};
-use smtp_probe_tokio::{ProbeConfig, Report, Target, TlsConfig, TlsMode, probe};
+use smtp_probe_tokio::{ProbeConfig, Report, Target, TlsConfig, probe};
 
 /// Why a program could not start: a bad argument, an unreadable file, a port already taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +42,10 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Reads a target as the CLI does (`host`, `host:port`, `[v6]:port`, `smtp://`, `submission://`, `smtps://`),
-/// returning the TLS mode its scheme implies, if any.
-pub fn parse_target(text: &str) -> Result<(Target, Option<TlsMode>), Error> {
-    Target::parse(text).map_err(|e| Error::new(format!("invalid target {text:?}: {e}")))
+/// Reads a target as the CLI does (`host`, `host:port`, `[v6]:port`, `smtp://`, `submission://`, `smtps://`;
+/// a scheme sets the TLS mode).
+pub fn parse_target(text: &str) -> Result<Target, Error> {
+    text.parse().map_err(|e| Error::new(format!("invalid target {text:?}: {e}")))
 }
 
 /// Trust settings with the CAs of a PEM file added to the bundled roots (a private CA, a test server's).
@@ -60,8 +60,8 @@ pub fn tls_config_with_ca_file(path: &Path) -> Result<TlsConfig, Error> {
 
 /// A probe configuration builder for `target` with the deadlines cut to `budget`: connecting and the whole
 /// probe (DNS included) each get at most `budget`, so a dead server costs one budget, not several.
-pub fn builder(target: &Target, budget: Duration) -> ProbeConfigBuilder {
-    ProbeConfig::builder(target.host.as_str()).connect_timeout(budget).overall_timeout(budget)
+pub fn builder(target: Target, budget: Duration) -> ProbeConfigBuilder {
+    ProbeConfig::builder(target).connect_timeout(budget).overall_timeout(budget)
 }
 
 /// The bundled demo server ([`smtp_probe_cli::demo`]): smtp-probe-testserver's ESMTP responder on
@@ -76,16 +76,14 @@ pub fn start_demo() -> Result<(Demo, Target), Error> {
 /// Probes once, never for (much) longer than the configuration's overall timeout. The library sends QUIT at
 /// the end of every conversation it gets to have and closes the socket; if the hard bound ever fires, the
 /// socket is closed and the report says `reply_timeout`.
-///
-/// An invalid target (refused before any network traffic) is reported as a `dns_failure`, so callers always
-/// get a report to show.
-pub async fn probe_bounded(target: &Target, config: &ProbeConfig) -> Report {
+pub async fn probe_bounded(config: &ProbeConfig) -> Report {
     let bound = config.timeouts().overall + config.timeouts().quit + SAFETY_MARGIN;
-    match tokio::time::timeout(bound, probe(target, config)).await {
-        Ok(Ok(report)) => report,
-        Ok(Err(e)) => Report::without_session(config.target(), Cause::DnsFailure, Phase::Resolve, e.to_string()),
+    let started_at = SystemTime::now();
+    match tokio::time::timeout(bound, probe(config)).await {
+        Ok(report) => report,
         Err(_) => Report::without_session(
-            config.target(),
+            config.target().to_string(),
+            started_at,
             Cause::ReplyTimeout,
             Phase::Connect,
             format!("the probe did not finish within {} s", bound.as_secs_f64()),

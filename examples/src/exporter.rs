@@ -112,31 +112,6 @@ pub struct Args {
     pub demo: bool,
 }
 
-/// The TLS setting of a module, as written in the config file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TlsSetting {
-    /// Plain SMTP.
-    None,
-    /// STARTTLS when offered.
-    Starttls,
-    /// STARTTLS, which must succeed.
-    StarttlsRequired,
-    /// TLS from the first byte.
-    Implicit,
-}
-
-impl From<TlsSetting> for TlsMode {
-    fn from(setting: TlsSetting) -> TlsMode {
-        match setting {
-            TlsSetting::None => TlsMode::None,
-            TlsSetting::Starttls => TlsMode::StartTlsOpportunistic,
-            TlsSetting::StarttlsRequired => TlsMode::StartTlsRequired,
-            TlsSetting::Implicit => TlsMode::Implicit,
-        }
-    }
-}
-
 /// Credentials of a module: the user name, and the environment variable holding the password.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,8 +129,9 @@ pub struct AuthSpec {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleSpec {
-    /// How to use TLS (default: the target's scheme, else STARTTLS when offered).
-    pub tls: Option<TlsSetting>,
+    /// How to use TLS, by the library's names: `none`, `starttls` (when offered), `starttls_required` or
+    /// `implicit` (default: the target's scheme, else STARTTLS when offered).
+    pub tls: Option<TlsMode>,
     /// The SNI and certificate name, when it differs from the target.
     pub tls_name: Option<String>,
     /// A PEM file of CAs to trust besides the bundled roots.
@@ -225,7 +201,7 @@ impl Module {
             }
         };
         let module = Module {
-            tls: spec.tls.map(TlsMode::from),
+            tls: spec.tls,
             tls_name: spec.tls_name.clone(),
             tls_config: spec.ca_file.as_deref().map(common::tls_config_with_ca_file).transpose()?,
             ehlo_name: spec.ehlo_name.clone().unwrap_or_else(smtp_probe_cli::hostname::default_ehlo_name),
@@ -238,7 +214,8 @@ impl Module {
             auth,
             demo: None,
         };
-        module.config(&Target::new("localhost", 25), None, module.timeout).map_err(|e| invalid(&e.to_string()))?;
+        let any_target = Target::new("localhost", 25).expect("a valid target");
+        module.config(any_target, module.timeout).map_err(|e| invalid(&e.to_string()))?;
         Ok(module)
     }
 
@@ -257,15 +234,11 @@ impl Module {
         }
     }
 
-    /// The probe configuration for `target` (whose scheme implied `scheme_mode`), bounded by `budget`.
-    pub fn config(
-        &self,
-        target: &Target,
-        scheme_mode: Option<TlsMode>,
-        budget: Duration,
-    ) -> Result<ProbeConfig, Error> {
+    /// The probe configuration for `target`, bounded by `budget`. The module's TLS mode, when it sets one, wins
+    /// over the one the target's scheme implies.
+    pub fn config(&self, target: Target, budget: Duration) -> Result<ProbeConfig, Error> {
         let mut builder = common::builder(target, budget).ehlo_name(self.ehlo_name.as_str()).transcript(false);
-        if let Some(mode) = self.tls.or(scheme_mode) {
+        if let Some(mode) = self.tls {
             builder = builder.tls(mode);
         }
         if let Some(name) = &self.tls_name {
@@ -290,10 +263,10 @@ impl Module {
 pub fn builtin_modules(timeout: Duration, ehlo_name: Option<&str>, ca_file: Option<&Path>) -> Result<Modules, Error> {
     let mut modules = Modules::new();
     for (name, tls) in [
-        ("smtp", TlsSetting::Starttls),
-        ("submission", TlsSetting::StarttlsRequired),
-        ("smtps", TlsSetting::Implicit),
-        ("plain", TlsSetting::None),
+        ("smtp", TlsMode::StartTlsOpportunistic),
+        ("submission", TlsMode::StartTlsRequired),
+        ("smtps", TlsMode::Implicit),
+        ("plain", TlsMode::None),
     ] {
         let spec = ModuleSpec {
             tls: Some(tls),
@@ -412,13 +385,13 @@ impl Exporter {
         let Some(spec) = self.modules.get(module) else {
             return Err(Error::new(format!("unknown module {module:?}")));
         };
-        let (parsed, scheme_mode) = common::parse_target(target)?;
+        let parsed = common::parse_target(target)?;
         let budget = match scrape_timeout {
             Some(limit) => spec.timeout.min(limit.saturating_sub(TIMEOUT_OFFSET)).max(MIN_BUDGET),
             None => spec.timeout,
         };
-        let config = spec.config(&parsed, scheme_mode, budget)?;
-        let report = common::probe_bounded(&parsed, &config).await;
+        let config = spec.config(parsed, budget)?;
+        let report = common::probe_bounded(&config).await;
         self.counters.probed(module, report.verdict);
         Ok(report)
     }
@@ -510,9 +483,9 @@ mod tests {
         )
         .unwrap();
         let spec = &file.modules["submission"];
-        assert_eq!(spec.tls, Some(TlsSetting::StarttlsRequired));
+        assert_eq!(spec.tls, Some(TlsMode::StartTlsRequired));
         let module = Module::from_spec("submission", spec).unwrap();
-        let config = module.config(&Target::new("mx.example", 587), None, Duration::from_secs(3)).unwrap();
+        let config = module.config(Target::new("mx.example", 587).unwrap(), Duration::from_secs(3)).unwrap();
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
         assert_eq!(config.timeouts().overall, Duration::from_secs(3));
         assert_eq!(config.thresholds().response_warning, Some(Duration::from_millis(2500)));

@@ -16,10 +16,11 @@
 //!
 //! How it behaves, and why:
 //!
-//! - **Probes run in the background, never per request.** One task probes on a fixed interval (default 60 s)
-//!   and keeps the latest result; a request only reads it, so it answers at once however many orchestrators,
-//!   load balancers and dashboards poll, and never makes the mail server see more than one connection per
-//!   interval. A probe is bounded by `--timeout` (default 10 s), so a hung server cannot stall the loop.
+//! - **Probes run in the background, never per request.** The tokio adapter's
+//!   `CachedProbe` probes on a fixed interval (default 60 s) and keeps the latest
+//!   report; a request only reads it, so it answers at once however many orchestrators, load balancers and
+//!   dashboards poll, and never makes the mail server see more than one connection per interval. A probe is
+//!   bounded by `--timeout` (default 10 s), so a hung server cannot stall the loop.
 //! - **Probe every minute or few, not every few seconds.** Receivers rate-limit and greylist clients that
 //!   connect too often, and a monitor that gets itself blocked reports an outage it caused. Each probe ends
 //!   with QUIT (the library always sends it when it got to talk), so the server logs a clean session.
@@ -37,7 +38,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::State;
@@ -47,9 +48,8 @@ use axum::routing::get;
 use clap::Parser;
 use serde::Serialize;
 use smtp_probe_cli::demo::Demo;
-use smtp_probe_tokio::{ProbeConfig, Report, Target, Verdict};
+use smtp_probe_tokio::{CachedProbe, CachedReport, ProbeConfig, Target, Verdict};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::common::{self, Error, parse_seconds};
 
@@ -83,12 +83,10 @@ pub struct Args {
     pub demo: bool,
 }
 
-/// What the background prober needs: the target, its configuration and the interval.
+/// What the background prober needs: the configuration (target included) and the interval.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Where to probe.
-    pub target: Target,
-    /// How to probe (its overall timeout bounds each probe).
+    /// What and how to probe (its overall timeout bounds each probe).
     pub config: ProbeConfig,
     /// Time between the starts of two probes.
     pub interval: Duration,
@@ -99,75 +97,31 @@ impl Args {
     /// the returned handle is dropped.
     pub fn settings(&self) -> Result<(Settings, Option<Demo>), Error> {
         let ehlo = self.ehlo_name.clone().unwrap_or_else(smtp_probe_cli::hostname::default_ehlo_name);
-        let (target, mut builder, demo) = if self.demo {
+        let (mut builder, demo) = if self.demo {
             let (demo, target) = common::start_demo()?;
-            let builder = demo.configure(common::builder(&target, self.timeout));
-            (target, builder, Some(demo))
+            let builder = demo.configure(common::builder(target, self.timeout));
+            (builder, Some(demo))
         } else {
-            let (target, mode) = common::parse_target(self.target.as_deref().unwrap_or_default())?;
-            let mut builder = common::builder(&target, self.timeout);
-            if let Some(mode) = mode {
-                builder = builder.tls(mode);
-            }
+            let target = common::parse_target(self.target.as_deref().unwrap_or_default())?;
+            let mut builder = common::builder(target, self.timeout);
             if let Some(name) = &self.tls_name {
                 builder = builder.tls_name(name);
             }
             if let Some(path) = &self.ca_file {
                 builder = builder.tls_config(common::tls_config_with_ca_file(path)?);
             }
-            (target, builder, None)
+            (builder, None)
         };
         builder = builder.ehlo_name(ehlo).transcript(false);
         let config = builder.build().map_err(|e| Error::new(format!("invalid configuration: {e}")))?;
-        Ok((Settings { target, config, interval: self.interval }, demo))
+        Ok((Settings { config, interval: self.interval }, demo))
     }
 }
-
-/// The result of one probe, as kept between probes.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// The report of the probe.
-    pub report: Report,
-    /// When the probe finished (monotonic, for the age).
-    pub finished: Instant,
-    /// When the probe finished, as a Unix time (for people).
-    pub finished_unix: i64,
-}
-
-/// The latest probe result, shared between the prober and the request handlers; `None` until the first probe
-/// finished.
-pub type Latest = watch::Receiver<Option<Snapshot>>;
 
 /// How old a result may be before it is no longer trusted: two intervals and one timeout (one probe may be
 /// late, and one may time out, before the answer turns to 503 `stale`).
 pub fn stale_after(settings: &Settings) -> Duration {
     settings.interval * 2 + settings.config.timeouts().overall
-}
-
-/// Starts the background prober: a probe at once, then one every `interval` (a late probe delays the next
-/// rather than causing a burst). It stops when every [`Latest`] receiver is dropped.
-pub fn spawn_prober(settings: &Settings) -> Latest {
-    let (tx, rx) = watch::channel(None);
-    let Settings { target, config, interval } = settings.clone();
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tx.closed() => return,
-                _ = ticks.tick() => {}
-            }
-            let report = tokio::select! {
-                _ = tx.closed() => return,
-                report = common::probe_bounded(&target, &config) => report,
-            };
-            let snapshot = Snapshot { report, finished: Instant::now(), finished_unix: common::unix_now() };
-            if tx.send(Some(snapshot)).is_err() {
-                return;
-            }
-        }
-    });
-    rx
 }
 
 /// The JSON body of `/health/mail`.
@@ -181,7 +135,7 @@ pub struct Health {
     pub summary: String,
     /// The probed target.
     pub target: String,
-    /// When the last probe finished (RFC 3339, UTC).
+    /// When the last probe started (RFC 3339, UTC).
     pub checked_at: Option<String>,
     /// How many seconds ago the last probe finished.
     pub age_seconds: Option<f64>,
@@ -189,23 +143,24 @@ pub struct Health {
 
 /// The answer to `/health/mail` for the latest result: 200 when the server can take mail (up or degraded),
 /// else 503. Pure: reads no clock but `now`.
-pub fn answer(latest: Option<&Snapshot>, target: &Target, max_age: Duration, now: Instant) -> (StatusCode, Health) {
+pub fn answer(latest: Option<&CachedReport>, target: &Target, max_age: Duration, now: Instant) -> (StatusCode, Health) {
     let target = target.to_string();
-    let Some(snapshot) = latest else {
+    let Some(cached) = latest else {
         let summary = "no probe has finished yet".to_owned();
         let health =
             Health { verdict: "unknown", cause: Some("pending"), summary, target, checked_at: None, age_seconds: None };
         return (StatusCode::SERVICE_UNAVAILABLE, health);
     };
-    let age = now.saturating_duration_since(snapshot.finished);
-    let checked_at = Some(smtp_probe_tokio::proto::date::rfc3339(snapshot.finished_unix));
+    let report = cached.report();
+    let age = cached.age_at(now);
+    let started = report.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let checked_at = Some(smtp_probe_tokio::proto::date::rfc3339(i64::try_from(started).unwrap_or(i64::MAX)));
     let age_seconds = Some((age.as_secs_f64() * 1000.0).round() / 1000.0);
     if age > max_age {
         let summary = format!("the last probe finished {} s ago: the prober is stuck", age.as_secs());
         let health = Health { verdict: "unknown", cause: Some("stale"), summary, target, checked_at, age_seconds };
         return (StatusCode::SERVICE_UNAVAILABLE, health);
     }
-    let report = &snapshot.report;
     let status = if report.verdict == Verdict::Down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     let health = Health {
         verdict: report.verdict.as_str(),
@@ -220,21 +175,21 @@ pub fn answer(latest: Option<&Snapshot>, target: &Target, max_age: Duration, now
 
 #[derive(Clone)]
 struct AppState {
-    latest: Latest,
-    target: Target,
+    cache: CachedProbe,
     max_age: Duration,
 }
 
 async fn health_mail(State(state): State<AppState>) -> Response {
-    // `borrow` never waits for a probe: it reads whatever the prober last published.
-    let (status, health) = answer(state.latest.borrow().as_ref(), &state.target, state.max_age, Instant::now());
+    // `latest` never waits for a probe: it reads whatever the prober last published.
+    let target = state.cache.config().target();
+    let (status, health) = answer(state.cache.latest().as_ref(), target, state.max_age, Instant::now());
     let body = serde_json::to_string(&health).unwrap_or_else(|_| "{}".to_owned());
     (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
-/// The HTTP routes: `GET /health/mail` (and HEAD), answered from `latest`.
-pub fn router(settings: &Settings, latest: Latest) -> Router {
-    let state = AppState { latest, target: settings.target.clone(), max_age: stale_after(settings) };
+/// The HTTP routes: `GET /health/mail` (and HEAD), answered from `cache`.
+pub fn router(settings: &Settings, cache: CachedProbe) -> Router {
+    let state = AppState { cache, max_age: stale_after(settings) };
     Router::new().route("/health/mail", get(health_mail)).with_state(state)
 }
 
@@ -244,8 +199,9 @@ pub async fn serve(
     settings: &Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let latest = spawn_prober(settings);
-    axum::serve(listener, router(settings, latest)).with_graceful_shutdown(shutdown).await
+    // The prober stops when the router (and with it the last handle on the cache) is dropped.
+    let cache = CachedProbe::spawn(settings.config.clone(), settings.interval);
+    axum::serve(listener, router(settings, cache)).with_graceful_shutdown(shutdown).await
 }
 
 /// The program: parse, bind, serve until Ctrl-C.
@@ -257,7 +213,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     eprintln!(
         "health-endpoint: serving http://{}/health/mail, probing {} every {} s (timeout {} s)",
         args.listen,
-        settings.target,
+        settings.config.target(),
         settings.interval.as_secs_f64(),
         settings.config.timeouts().overall.as_secs_f64()
     );
@@ -267,12 +223,13 @@ pub async fn run(args: Args) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smtp_probe_tokio::Report;
     use smtp_probe_tokio::proto::{Cause, Phase};
 
     fn settings() -> Settings {
-        let target = Target::new("127.0.0.1", 2525);
-        let config = ProbeConfig::builder("127.0.0.1").overall_timeout(Duration::from_secs(10)).build().unwrap();
-        Settings { target, config, interval: Duration::from_secs(60) }
+        let target = Target::new("127.0.0.1", 2525).unwrap();
+        let config = ProbeConfig::builder(target).overall_timeout(Duration::from_secs(10)).build().unwrap();
+        Settings { config, interval: Duration::from_secs(60) }
     }
 
     #[test]
@@ -281,20 +238,21 @@ mod tests {
         let max_age = stale_after(&settings);
         assert_eq!(max_age, Duration::from_secs(130));
         let now = Instant::now();
-        let (status, health) = answer(None, &settings.target, max_age, now);
+        let (status, health) = answer(None, settings.config.target(), max_age, now);
         assert_eq!(
             (status, health.verdict, health.cause),
             (StatusCode::SERVICE_UNAVAILABLE, "unknown", Some("pending"))
         );
 
-        let report = Report::without_session("127.0.0.1", Cause::ConnectRefused, Phase::Connect, "refused");
-        let down = Snapshot { report, finished: now, finished_unix: 0 };
-        let (status, health) = answer(Some(&down), &settings.target, max_age, now);
+        let epoch = std::time::SystemTime::UNIX_EPOCH;
+        let report = Report::without_session("127.0.0.1:2525", epoch, Cause::ConnectRefused, Phase::Connect, "refused");
+        let down = CachedReport::new(report, now);
+        let (status, health) = answer(Some(&down), settings.config.target(), max_age, now);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!((health.verdict, health.cause), ("down", Some("connect_refused")));
         assert_eq!(health.checked_at.as_deref(), Some("1970-01-01T00:00:00Z"));
 
-        let (status, health) = answer(Some(&down), &settings.target, max_age, now + Duration::from_secs(131));
+        let (status, health) = answer(Some(&down), settings.config.target(), max_age, now + Duration::from_secs(131));
         assert_eq!((status, health.cause), (StatusCode::SERVICE_UNAVAILABLE, Some("stale")));
     }
 }

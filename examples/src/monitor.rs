@@ -36,8 +36,8 @@ use smtp_probe_tokio::{ProbeConfig, Report, Target, Verdict};
 
 use crate::common::{self, Error, parse_seconds};
 
-/// The targets to watch, each with its probe configuration.
-pub type Probes = Vec<(Target, ProbeConfig)>;
+/// The probe configuration of each target to watch.
+pub type Probes = Vec<ProbeConfig>;
 
 /// The command line of `monitor`.
 #[derive(Debug, Clone, Parser)]
@@ -82,21 +82,17 @@ impl Args {
         let mut probes = Vec::new();
         let demo = if self.demo {
             let (demo, target) = common::start_demo()?;
-            probes.push((target.clone(), build(demo.configure(common::builder(&target, self.timeout)))?));
+            probes.push(build(demo.configure(common::builder(target, self.timeout)))?);
             Some(demo)
         } else {
             None
         };
         for text in &self.targets {
-            let (target, mode) = common::parse_target(text)?;
-            let mut builder = common::builder(&target, self.timeout);
-            if let Some(mode) = mode {
-                builder = builder.tls(mode);
-            }
+            let mut builder = common::builder(common::parse_target(text)?, self.timeout);
             if let Some(tls) = &tls {
                 builder = builder.tls_config(tls.clone());
             }
-            probes.push((target, build(builder)?));
+            probes.push(build(builder)?);
         }
         Ok((probes, demo))
     }
@@ -156,17 +152,17 @@ impl Monitor {
     }
 
     /// Probes every target once, concurrently, and writes a line for each change, in target order.
-    pub async fn round(&mut self, probes: &[(Target, ProbeConfig)], out: &mut impl Write) -> std::io::Result<()> {
+    pub async fn round(&mut self, probes: &[ProbeConfig], out: &mut impl Write) -> std::io::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
-        for (index, (target, config)) in probes.iter().enumerate() {
-            let (target, config) = (target.clone(), config.clone());
-            tasks.spawn(async move { (index, common::probe_bounded(&target, &config).await) });
+        for (index, config) in probes.iter().enumerate() {
+            let config = config.clone();
+            tasks.spawn(async move { (index, common::probe_bounded(&config).await) });
         }
         let mut reports: Vec<(usize, Report)> = tasks.join_all().await;
         reports.sort_by_key(|(index, _)| *index);
         let now = common::unix_now();
         for (index, report) in reports {
-            if let Some(line) = self.observe(&probes[index].0, &report, now) {
+            if let Some(line) = self.observe(probes[index].target(), &report, now) {
                 writeln!(out, "{line}")?;
                 out.flush()?;
             }
@@ -177,7 +173,7 @@ impl Monitor {
 
 /// Runs rounds every `interval` (the first at once) until `rounds` have run, or forever.
 pub async fn watch(
-    probes: &[(Target, ProbeConfig)],
+    probes: &[ProbeConfig],
     interval: Duration,
     rounds: Option<u64>,
     out: &mut impl Write,
@@ -213,16 +209,18 @@ mod tests {
 
     #[test]
     fn lines_only_on_change() {
-        let target = Target::new("mx.example", 25);
-        let refused = Report::without_session("mx.example", Cause::ConnectRefused, Phase::Connect, "refused");
-        let timeout = Report::without_session("mx.example", Cause::ConnectTimeout, Phase::Connect, "no answer");
+        let target = Target::new("mx.example", 25).unwrap();
+        let epoch = std::time::SystemTime::UNIX_EPOCH;
+        let refused = Report::without_session("mx.example:25", epoch, Cause::ConnectRefused, Phase::Connect, "refused");
+        let timeout =
+            Report::without_session("mx.example:25", epoch, Cause::ConnectTimeout, Phase::Connect, "no answer");
         let mut monitor = Monitor::new();
         let first = monitor.observe(&target, &refused, 0).unwrap();
         assert!(first.starts_with("1970-01-01T00:00:00Z mx.example:25 unknown -> down (connect_refused): down:"));
         assert_eq!(monitor.observe(&target, &refused, 60), None);
         let changed = monitor.observe(&target, &timeout, 120).unwrap();
         assert!(changed.contains(" down -> down (connect_timeout): "), "{changed}");
-        let other = Target::new("mx2.example", 25);
+        let other = Target::new("mx2.example", 25).unwrap();
         assert!(monitor.observe(&other, &timeout, 120).unwrap().contains("unknown -> down"));
     }
 }

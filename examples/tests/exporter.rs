@@ -38,8 +38,9 @@ async fn probe_serves_the_cli_metrics() {
     assert_eq!(up.status, 200, "{up:?}");
     assert_eq!(up.header("content-type"), Some(CONTENT_TYPE));
     assert!(up.body.contains("# TYPE smtp_probe_up gauge\n"), "{}", up.body);
-    assert!(up.body.contains("smtp_probe_up{target=\"127.0.0.1\"} 1\n"), "{}", up.body);
-    assert!(up.body.contains("smtp_probe_verdict{target=\"127.0.0.1\",verdict=\"up\"} 1\n"), "{}", up.body);
+    // The target label is host:port, as in the CLI's metrics.
+    assert!(up.body.contains(&format!("smtp_probe_up{{target=\"{target}\"}} 1\n")), "{}", up.body);
+    assert!(up.body.contains(&format!("smtp_probe_verdict{{target=\"{target}\",verdict=\"up\"}} 1\n")), "{}", up.body);
     promtool(&up.body);
 
     // The scrape timeout Prometheus announces is honoured (and a default module is used).
@@ -47,14 +48,14 @@ async fn probe_serves_the_cli_metrics() {
         support::get_with(addr, &format!("/probe?target={target}"), &[("X-Prometheus-Scrape-Timeout-Seconds", "2")])
             .await;
     assert_eq!(timed.status, 200);
-    assert!(timed.body.contains("smtp_probe_up{target=\"127.0.0.1\"} 1\n"), "{}", timed.body);
+    assert!(timed.body.contains(&format!("smtp_probe_up{{target=\"{target}\"}} 1\n")), "{}", timed.body);
 
     tokio::task::spawn_blocking(move || server.shutdown()).await.unwrap();
     let down = support::get(addr, &format!("/probe?target={target}&module=plain")).await;
     assert_eq!(down.status, 200, "a down target is a successful scrape");
-    assert!(down.body.contains("smtp_probe_up{target=\"127.0.0.1\"} 0\n"), "{}", down.body);
+    assert!(down.body.contains(&format!("smtp_probe_up{{target=\"{target}\"}} 0\n")), "{}", down.body);
     assert!(
-        down.body.contains("smtp_probe_cause{target=\"127.0.0.1\",cause=\"connect_refused\"} 1\n"),
+        down.body.contains(&format!("smtp_probe_cause{{target=\"{target}\",cause=\"connect_refused\"}} 1\n")),
         "{}",
         down.body
     );

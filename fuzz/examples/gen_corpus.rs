@@ -268,6 +268,7 @@ fn probe_session() {
     );
     seed("tiny-limits-big-ehlo", [OPPORTUNISTIC, 0, 249, 99, 99, 99, 99, 50, 2, 1, 0], &[c(GREETING), c(EHLO_FULL)]);
     seed("eof-mid-reply", header(NONE, 0), &[c(GREETING), Send(b"250-mx.fuzz.test\r\n250-SIZ".to_vec()), Eof]);
+    // h7 = 0: the shortest QUIT timeout a configuration accepts (1 ms).
     seed("quit-timeout-zero", [NONE, 0, 249, 99, 99, 99, 99, 0, 0, 0, 0], &[c(GREETING), c(HELO_OK)]);
     seed(
         "certificate-expiring",

@@ -482,7 +482,7 @@ pub struct Session {
 /// LOGIN), bits 2–3 recipients (1–3), bit 4 expect "ESMTP" in the greeting, bit 5 require PIPELINING and a
 /// 1 MB SIZE, bit 6 response-time thresholds 200 ms / 1 s, bit 7 certificate thresholds 30 / 7 days. `h2` the
 /// overall timeout, (h2+1)×40 ms; `h3`–`h6` greeting, reply, TLS and DATA timeouts, (h+1)×20 ms; `h7` the QUIT
-/// timeout, h7×10 ms. `h8`/`h9` reply limits: h8 = 0 defaults, 255 unbounded, else line h8×8, lines
+/// timeout, h7×10 ms but at least 1 ms (the shortest a configuration accepts). `h8`/`h9` reply limits: h8 = 0 defaults, 255 unbounded, else line h8×8, lines
 /// (h9 & 31)+1, buffer 512+(h9>>5)×512. `h10` bit 0 an IP-address target, bit 1 an internationalized
 /// recipient, bit 2 an explicit TLS name.
 pub fn decode_session(data: &[u8]) -> Session {
@@ -497,7 +497,7 @@ pub fn decode_session(data: &[u8]) -> Session {
     let auth = h0 & 4 != 0;
     let allow_plaintext_auth = h0 & 0x40 != 0 || (auth && mode == TlsMode::None);
     let target = if h10 & 1 != 0 { "192.0.2.25" } else { "mx.fuzz.test" };
-    let mut builder = ProbeConfig::builder(target)
+    let mut builder = ProbeConfig::builder(target.parse().expect("a valid target"))
         .tls(mode)
         .ehlo_name("probe.fuzz.test")
         .transcript(h0 & 0x20 == 0)
@@ -547,7 +547,7 @@ pub fn decode_session(data: &[u8]) -> Session {
         reply: step(h4, 20),
         tls_handshake: step(h5, 20),
         data: step(h6, 20),
-        quit: Duration::from_millis(u64::from(h7) * 10),
+        quit: Duration::from_millis((u64::from(h7) * 10).max(1)),
         ..Timeouts::default()
     });
     let limits = match h8 {
@@ -733,8 +733,8 @@ impl Driver {
             match self.probe.poll_output(self.now) {
                 Output::Transmit(sent) => self.transmitted(&sent),
                 Output::Timeout(deadline) => assert!(deadline > self.now),
-                Output::Done(_) => return,
-                other => panic!("{other:?} in a plain session"),
+                Output::Done => return,
+                other @ Output::StartTls(_) => panic!("{other:?} in a plain session"),
             }
         }
     }
@@ -788,7 +788,8 @@ impl Driver {
                 Some(Action::TlsOk(b)) => {
                     let result = self.probe.handle_tls_established(self.now, tls_info(b));
                     assert_eq!(result, Ok(()), "the probe asked for TLS");
-                    self.tls_up = !self.probe.is_done();
+                    // Recorded; the next poll goes on inside TLS (or refuses plaintext injected before this).
+                    self.tls_up = true;
                     return;
                 }
                 Some(Action::TlsFail(b)) => {
@@ -900,7 +901,7 @@ fn run_session(session: &Session, start: Instant, bytewise: bool) -> Report {
     let overall = session.config.timeouts().overall;
     let capacity_bound = session.limits.max_buffered.saturating_add(4096);
     let mut d = Driver {
-        probe: Probe::new(session.config.clone(), start),
+        probe: Probe::new(session.config.clone(), start, std::time::SystemTime::UNIX_EPOCH),
         start,
         now: start,
         overall_deadline: start + overall,
@@ -927,7 +928,7 @@ fn run_session(session: &Session, start: Instant, bytewise: bool) -> Report {
                 assert_eq!(d.tls_requests, 1, "TLS requested twice");
                 assert_ne!(mode, TlsMode::None, "TLS requested in plain mode");
                 assert_eq!(request.implicit, mode == TlsMode::Implicit);
-                assert_eq!(request.server_name.as_deref(), session.config.tls_name());
+                assert_eq!(request.tls_name.as_deref(), session.config.tls_name());
                 assert!(d.now < d.overall_deadline, "a TLS handshake requested after the overall deadline");
                 d.handshake();
             }
@@ -937,11 +938,11 @@ fn run_session(session: &Session, start: Instant, bytewise: bool) -> Report {
                 assert_eq!(d.probe.next_deadline(), Some(deadline));
                 d.wait(deadline);
             }
-            Output::Done(report) => {
+            Output::Done => {
+                let report = d.probe.report().clone();
                 check_report(session, &mut d, &report);
-                return std::sync::Arc::unwrap_or_clone(report);
+                return d.probe.into_report();
             }
-            other => panic!("unknown output {other:?}"),
         }
     }
     panic!("the probe did not finish within {MAX_POLLS} polls");
@@ -1024,7 +1025,7 @@ fn check_report(session: &Session, d: &mut Driver, report: &Report) {
             assert!(!finding.message.contains(secret.as_str()), "the credential is in a finding: {finding:?}");
         }
     }
-    assert_eq!(report.target, config.target());
+    assert_eq!(report.target, config.target().to_string());
     // Finished stays finished: later events change nothing.
     let later = d.now + Duration::from_secs(60);
     d.probe.handle_input(later, b"250 late\r\n");
@@ -1035,5 +1036,5 @@ fn check_report(session: &Session, d: &mut Driver, report: &Report) {
     assert!(d.probe.is_done());
     assert_eq!(d.probe.next_deadline(), None);
     assert_eq!(d.probe.report(), report);
-    assert_eq!(d.probe.poll_output(later), Output::Done(std::sync::Arc::new(report.clone())));
+    assert_eq!(d.probe.poll_output(later), Output::Done);
 }

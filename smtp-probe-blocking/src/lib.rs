@@ -5,9 +5,8 @@
 //! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};
 //!
 //! let server = smtp_probe_testserver::Responder::new().start()?; // a loopback SMTP server
-//! let target = Target::new("127.0.0.1", server.port());
-//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
-//! let report = probe(&target, &config)?;
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?).tls(TlsMode::None).build()?;
+//! let report = probe(&config);
 //! assert_eq!(report.verdict, Verdict::Up);
 //! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -15,26 +14,24 @@
 //!
 //! # Usage
 //!
-//! - [`probe`]: resolve, connect, probe, one [`Report`]. `Err` only when the probe cannot run at all (an
-//!   invalid target); everything the network and the server do is in the report.
+//! - [`probe`]: resolve, connect, probe, one [`Report`]. Everything the network and the server do is in the
+//!   report; only setting up can fail ([`Error`]: a target, TLS settings or a configuration refused).
 //! - [`probe_each`]: one report per address group of the [`AddressFamily`] policy (one per family for
 //!   [`AddressFamily::Both`]).
 //! - [`probe_stream`]: probe over a [`TcpStream`] you connected yourself (through a proxy, from a pool).
 //!
 //! ```no_run
-//! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//! use smtp_probe_blocking::{probe, Error, ProbeConfig, Verdict};
 //!
-//! let (target, mode) = Target::parse("submission://mail.example.com")?;
-//! let config = ProbeConfig::builder(&target.host)
-//!     .tls(mode.unwrap_or(TlsMode::StartTlsRequired))
+//! let config = ProbeConfig::builder("submission://mail.example.com".parse()?) // STARTTLS required
 //!     .ehlo_name("monitor.example.com")
 //!     .certificate_days(Some(21), Some(7))
 //!     .build()?;
-//! let report = probe(&target, &config)?;
+//! let report = probe(&config);
 //! if report.verdict != Verdict::Up {
 //!     eprintln!("{}", report.summary());
 //! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), Error>(())
 //! ```
 //!
 //! The calling thread blocks for the whole probe. Deadlines: the overall deadline starts before DNS;
@@ -49,61 +46,70 @@
 //! [`tls_name`](smtp_probe_proto::ProbeConfigBuilder::tls_name) for the certificate) or resolve yourself and
 //! use [`probe_stream`] when that matters.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime};
 
-use smtp_probe_proto::connect::{self, ConnectFailure};
+use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
 use smtp_probe_proto::{Session, SessionOutput};
 
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+    self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
+    TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;
 
-/// Probes `target` once and returns the report. With [`AddressFamily::Both`], each family is probed and the worst
-/// report is returned (the others are noted in its findings); use [`probe_each`] for all of them.
+/// Probes the configuration's target once and returns the report. With [`AddressFamily::Both`], each family is
+/// probed and the worst report is returned (the others are noted in its findings); use [`probe_each`] for all of
+/// them.
 ///
-/// `Err` only when the probe cannot run at all (an invalid target); everything the network or the server does is
-/// in the report.
-pub fn probe(target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
-    let reports = probe_each(target, config)?;
-    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+/// Everything the network or the server does is in the report: a name that does not resolve, a refused
+/// connection, a timeout are verdicts, not errors.
+pub fn probe(config: &ProbeConfig) -> Report {
+    connect::worst(probe_each(config)).expect("probe_each returns at least one report")
 }
 
-/// Probes `target`, one report per address group of the address-family policy (one, or one per family for
-/// [`AddressFamily::Both`]).
-pub fn probe_each(target: &Target, config: &ProbeConfig) -> Result<Vec<Report>, Error> {
-    connect::check_target(target)?;
-    let start = Instant::now();
-    let deadline = connect::overall_deadline(config, start);
-    let addrs = match connect::literal_address(target) {
-        Some(addr) => vec![addr],
+/// Probes the configuration's target, one report per address group of the address-family policy (one, or one per
+/// family for [`AddressFamily::Both`]). Never empty.
+pub fn probe_each(config: &ProbeConfig) -> Vec<Report> {
+    let target = config.target();
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
+    let Some(addr) = connect::literal_address(target) else {
         // The OS resolver cannot be given a timeout (see the crate docs).
-        None => match (target.host.as_str(), target.port).to_socket_addrs() {
-            Ok(_) if Instant::now() >= deadline => {
-                return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]);
+        let resolved = (target.host(), target.port()).to_socket_addrs();
+        let resolve = start.at.elapsed();
+        let mut reports = match resolved {
+            Ok(_) if Instant::now() >= start.deadline => {
+                vec![connect::dns_failed(config, start.wall, "no answer before the deadline")]
             }
-            Ok(addrs) => addrs.collect::<Vec<_>>(),
-            Err(e) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
-        },
+            Ok(addrs) => probe_addrs(&addrs.collect::<Vec<_>>(), config, start),
+            Err(e) => vec![connect::dns_failed(config, start.wall, &e.to_string())],
+        };
+        connect::record_resolve(&mut reports, resolve);
+        return reports;
     };
-    let groups = connect::plan(&addrs, config.address_family());
-    if groups.is_empty() {
-        return Ok(vec![connect::no_address(config, target)]);
-    }
-    Ok(groups.iter().map(|group| probe_group(group, config, deadline)).collect())
+    probe_addrs(&[addr], config, start)
 }
 
-fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: Instant) -> Report {
+/// Probes resolved addresses of the configuration's target, one report per address group of the policy.
+fn probe_addrs(addrs: &[SocketAddr], config: &ProbeConfig, start: ProbeStart) -> Vec<Report> {
+    let groups = connect::plan(addrs, config.address_family());
+    if groups.is_empty() {
+        return vec![connect::no_address(config, start.wall)];
+    }
+    groups.iter().map(|group| probe_group(group, config, start)).collect()
+}
+
+fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, start: ProbeStart) -> Report {
     let started = Instant::now();
     let mut failures = Vec::new();
     for &addr in &group.addrs {
         let attempt = Instant::now();
-        let budget = connect::connect_budget(config, attempt, deadline);
+        let budget = connect::connect_budget(config, attempt, start.deadline);
         // `connect_timeout` refuses a zero timeout: no time left is a timed-out attempt.
         let connected = if budget.is_zero() {
             Err(ConnectFailure::TimedOut(budget))
@@ -116,14 +122,14 @@ fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: In
         match connected {
             Ok(stream) => {
                 let connected = Instant::now();
-                let mut report = drive(stream, config, connected, deadline);
+                let mut report = drive(stream, config, connected, start);
                 connect::finish_report(&mut report, addr, connected - attempt, group.family);
                 return report;
             }
             Err(failure) => failures.push((addr, failure)),
         }
     }
-    connect::connect_failed(config, &failures, started.elapsed())
+    connect::connect_failed(config, start.wall, &failures, started.elapsed())
 }
 
 /// Runs a session over an already connected stream (for callers who connect themselves, e.g. through a proxy).
@@ -131,16 +137,17 @@ fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: In
 pub fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
     let now = Instant::now();
     let peer = stream.peer_addr().ok();
-    let mut report = drive(stream, config, now, connect::overall_deadline(config, now));
+    let mut report = drive(stream, config, now, ProbeStart::new(config, now, SystemTime::now()));
     report.address = peer.map(|a| a.to_string());
     report
 }
 
 /// The pump: session output to the socket, socket input and deadlines to the session.
-fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
+fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, start: ProbeStart) -> Report {
     let _ = stream.set_nodelay(true);
     quick_ack(&stream);
-    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let deadline = start.deadline;
+    let mut session = Session::with_deadline(config.clone(), connected, start.wall, deadline);
     let mut buf = [0u8; READ_CHUNK];
     loop {
         match session.poll_output(Instant::now()) {
@@ -158,12 +165,10 @@ fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadli
                 Ok(Some(n)) => session.handle_input(Instant::now(), &buf[..n]),
                 Ok(None) => session.handle_timeout(Instant::now()),
             },
-            SessionOutput::Done(report) => {
+            SessionOutput::Done => {
                 let _ = stream.shutdown(Shutdown::Write);
-                drop(session); // the last holder of the report: no copy
-                return std::sync::Arc::unwrap_or_clone(report);
+                return session.into_report();
             }
-            _ => unreachable!("SessionOutput has no other variants yet"),
         }
     }
 }

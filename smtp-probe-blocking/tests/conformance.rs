@@ -3,5 +3,5 @@
 use smtp_probe_testserver::conformance::Scenario;
 
 smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
-    scenario.run(|target, config| smtp_probe_blocking::probe(target, config).expect("a valid target"));
+    scenario.run(smtp_probe_blocking::probe);
 });

@@ -4,5 +4,5 @@
 use smtp_probe_testserver::conformance::Scenario;
 
 smtp_probe_testserver::postfix_tests!(|scenario: &Scenario| {
-    scenario.run(|target, config| smtp_probe_blocking::probe(target, config).expect("a valid target"));
+    scenario.run(smtp_probe_blocking::probe);
 });

@@ -164,7 +164,7 @@ pub struct Args {
 pub enum Format {
     /// For people: verdict first, then phases, TLS and capabilities.
     Human,
-    /// One JSON object per target and per MX domain (an array when several); see JSON-SCHEMA.md.
+    /// One JSON object per target and per MX domain (an array when several); see smtp-probe-proto's JSON-SCHEMA.md.
     Json,
     /// A Nagios plugin status line with perfdata.
     Nagios,

@@ -43,7 +43,7 @@ impl Demo {
 
     /// Where the server listens.
     pub fn target(&self) -> Target {
-        Target::new(self.server.addr().ip().to_string(), self.server.port())
+        Target::new(self.server.addr().ip().to_string(), self.server.port()).expect("a bound socket address")
     }
 
     /// The full sequence: STARTTLS required (verified against the demo CA), AUTH PLAIN as the demo user, MAIL FROM

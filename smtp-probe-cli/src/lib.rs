@@ -35,7 +35,7 @@
 //! several targets and MX domains.
 //!
 //! The crate is a thin shell around `smtp-probe-tokio`: [`args`] reads the command line, [`plan`] turns it into
-//! validated probe configurations, [`runner`] probes (and [`mx`] resolves for `--mx`), [`render`] prints,
+//! validated probe configurations ([`Plan::from_args`](plan::Plan::from_args)), [`runner`] probes (and [`mx`] resolves for `--mx`), [`render`] prints,
 //! [`status`] maps verdicts to exit codes.
 #![forbid(unsafe_code)]
 
@@ -117,7 +117,7 @@ pub fn main_with_args(raw: impl IntoIterator<Item = impl Into<OsString>>) -> Exi
 
 /// Plans, probes, prints; returns the worst status.
 pub fn run(args: &Args) -> Result<Status, Failure> {
-    let plan = plan::plan(args)?;
+    let plan = plan::Plan::from_args(args)?;
     if let Some(demo) = &plan.demo {
         eprintln!("{}", demo.announcement());
     }

@@ -10,8 +10,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use smtp_probe_tokio::hickory_resolver::TokioResolver;
-use smtp_probe_tokio::proto::mx::{self, MxAnswer, MxPlan};
-use smtp_probe_tokio::{MxReport, Target, probe_mx_with_resolver, system_resolver};
+use smtp_probe_tokio::{MxReport, probe_mx_with_resolver, system_resolver};
 
 use crate::Failure;
 use crate::plan::MxCheck;
@@ -44,23 +43,11 @@ pub fn resolver(dns_server: Option<SocketAddr>) -> Result<TokioResolver, String>
 }
 
 /// Probes every MX host of one domain. Each host's reports are named `host:port`, as targets' are.
-pub async fn probe_domain(resolver: Result<TokioResolver, String>, check: MxCheck) -> Result<MxReport, Failure> {
-    let mut report = match resolver {
-        Ok(resolver) => probe_mx_with_resolver(&resolver, &check.domain, check.port, &check.config)
-            .await
-            .map_err(|e| Failure::new(format!("--mx {}: {e}", check.domain)))?,
-        Err(why) => match mx::plan(&check.domain, MxAnswer::Failed(why)) {
-            MxPlan::Done(report) => report,
-            MxPlan::Probe(_) => unreachable!("a failed lookup has no hosts to probe"),
-        },
-    };
-    for host in &mut report.hosts {
-        let name = Target::new(host.host.clone(), check.port).to_string();
-        for r in host.reports.iter_mut().filter(|r| r.target == host.host) {
-            r.target.clone_from(&name);
-        }
+pub async fn probe_domain(resolver: Result<TokioResolver, String>, check: MxCheck) -> MxReport {
+    match resolver {
+        Ok(resolver) => probe_mx_with_resolver(&resolver, &check.domain, &check.config).await,
+        Err(why) => MxReport::lookup_failed(&check.domain, &why),
     }
-    Ok(report)
 }
 
 #[cfg(test)]
@@ -69,10 +56,11 @@ mod tests {
 
     #[test]
     fn a_system_resolver_failure_is_a_dns_failure_per_domain() {
-        let config = smtp_probe_tokio::ProbeConfig::builder("example.test").build().unwrap();
-        let check = MxCheck { domain: "example.test".into(), port: 25, config };
+        let domain: smtp_probe_tokio::Domain = "example.test".parse().unwrap();
+        let config = smtp_probe_tokio::ProbeConfig::builder(domain.mx_target()).build().unwrap();
+        let check = MxCheck { domain, config };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let report = runtime.block_on(probe_domain(Err("no resolv.conf".into()), check)).unwrap();
+        let report = runtime.block_on(probe_domain(Err("no resolv.conf".into()), check));
         assert_eq!(report.verdict, smtp_probe_tokio::Verdict::Down);
         assert_eq!(report.cause, Some(smtp_probe_tokio::Cause::DnsFailure));
         assert!(report.summary().contains("no resolv.conf"), "{}", report.summary());

@@ -1,11 +1,10 @@
-//! From the command line to what to probe: one `(Target, ProbeConfig)` per target, every configuration validated
-//! before anything connects. Everything refused here exits 3.
+//! From the command line to what to probe: one [`ProbeConfig`] per target (and per `--mx` domain), every
+//! configuration validated before anything connects. Everything refused here exits 3.
 
 use std::net::SocketAddr;
 
-use smtp_probe_tokio::proto::mx::normalize_domain;
 use smtp_probe_tokio::proto::{AuthMechanism, ProbeConfigBuilder, Thresholds};
-use smtp_probe_tokio::{AddressFamily, ProbeConfig, Target, TlsConfig, TlsMode};
+use smtp_probe_tokio::{AddressFamily, Domain, ProbeConfig, Target, TlsConfig, TlsMode};
 
 use crate::Failure;
 use crate::args::{Args, AuthType};
@@ -20,8 +19,8 @@ pub const DEFAULT_RCPT: &str = "postmaster";
 /// What to probe, and how.
 #[derive(Debug)]
 pub struct Plan {
-    /// The targets and their configurations, in command-line order.
-    pub probes: Vec<(Target, ProbeConfig)>,
+    /// The targets' configurations, in command-line order.
+    pub probes: Vec<ProbeConfig>,
     /// The `--mx` domains, in command-line order.
     pub mx: Vec<MxCheck>,
     /// The DNS server `--mx` asks instead of the system's ([`crate::mx::DNS_SERVER_ENV`], for tests).
@@ -32,97 +31,90 @@ pub struct Plan {
     pub demo: Option<Demo>,
 }
 
-/// One `--mx` domain: every MX host is probed on `port` with `config`, retargeted to the host (and its TLS name
-/// to the host's name) by the adapter.
+/// One `--mx` domain: every MX host is probed with `config`, retargeted to the host (and its TLS name to the
+/// host's name) by the adapter, on the port of `config`'s target: `-p`, else 25 (465 with `-s`).
 #[derive(Debug, Clone)]
 pub struct MxCheck {
-    /// The domain, checked, without a trailing dot.
-    pub domain: String,
-    /// The port of every MX host: `-p`, else 25 (465 with `-s`).
-    pub port: u16,
-    /// The configuration each host's probe starts from.
+    /// The domain.
+    pub domain: Domain,
+    /// The configuration each host's probe starts from; its target is the domain on the MX hosts' port.
     pub config: ProbeConfig,
 }
 
-/// Reads the command line into a plan. Without any target, starts the demo server and plans a probe of it.
-pub fn plan(args: &Args) -> Result<Plan, Failure> {
-    if args.warning.zip(args.critical).is_some_and(|(w, c)| w > c) {
-        return Err(Failure::new("the warning time (-w) must not exceed the critical time (-c)"));
-    }
-    if !args.mx.is_empty() && args.tls_name.is_some() {
-        return Err(Failure::new(
-            "--tls-name cannot be used with --mx: each MX host's certificate is checked against its own name",
-        ));
-    }
-    let inputs: Vec<&str> = args.hostname.iter().chain(&args.targets).map(String::as_str).collect();
-    if inputs.is_empty() && args.mx.is_empty() {
-        let demo = demo_options_allowed(args).and_then(|()| Demo::start())?;
-        let config = demo.configure(common(args, "127.0.0.1")).build().map_err(Failure::config)?;
-        let thresholds = *config.thresholds();
-        return Ok(Plan {
-            probes: vec![(demo.target(), config)],
-            mx: Vec::new(),
-            dns_server: None,
-            thresholds,
-            demo: Some(demo),
-        });
-    }
-    let tls = tls_config(args)?;
-    let auth = credentials(args)?;
-    let configure = |host: &str, mode: TlsMode, index: usize| -> Result<ProbeConfig, Failure> {
-        let mut builder = common(args, host).tls(mode);
-        if let Some(name) = &args.tls_name {
-            builder = builder.tls_name(name);
+impl Plan {
+    /// Reads the command line into a plan. Without any target, starts the demo server and plans a probe of it.
+    pub fn from_args(args: &Args) -> Result<Plan, Failure> {
+        if args.warning.zip(args.critical).is_some_and(|(w, c)| w > c) {
+            return Err(Failure::new("the warning time (-w) must not exceed the critical time (-c)"));
         }
-        if let Some(tls) = &tls {
-            builder = builder.tls_config(tls.clone());
+        if !args.mx.is_empty() && args.tls_name.is_some() {
+            return Err(Failure::new(
+                "--tls-name cannot be used with --mx: each MX host's certificate is checked against its own name",
+            ));
         }
-        if let Some((user, password)) = &auth {
-            builder = builder.auth(user, password.clone());
-            if let Some(mechanism) = args.authtype {
-                builder = builder.auth_mechanisms([mechanism_of(mechanism)]);
+        let inputs: Vec<&str> = args.hostname.iter().chain(&args.targets).map(String::as_str).collect();
+        if inputs.is_empty() && args.mx.is_empty() {
+            let demo = demo_options_allowed(args).and_then(|()| Demo::start())?;
+            let config = demo.configure(common(args, demo.target())).build().map_err(Failure::config)?;
+            let thresholds = *config.thresholds();
+            return Ok(Plan { probes: vec![config], mx: Vec::new(), dns_server: None, thresholds, demo: Some(demo) });
+        }
+        let tls = tls_config(args)?;
+        let auth = credentials(args)?;
+        let configure = |target: Target, mode: TlsMode, index: usize| -> Result<ProbeConfig, Failure> {
+            let mut builder = common(args, target).tls(mode);
+            if let Some(name) = &args.tls_name {
+                builder = builder.tls_name(name);
             }
-        }
-        envelope(args, builder, index)?.build().map_err(Failure::config)
-    };
-    let mut probes = Vec::with_capacity(inputs.len());
-    for (index, input) in inputs.iter().enumerate() {
-        let (mut target, scheme) =
-            Target::parse(input).map_err(|e| Failure::new(format!("invalid target {input:?}: {e}")))?;
-        let mode = tls_mode(args, scheme)?;
-        if !has_explicit_port(input) {
-            match args.port {
-                Some(port) => target.port = port,
-                None if scheme.is_none() && mode == TlsMode::Implicit => target.port = 465,
-                None => {}
+            if let Some(tls) = &tls {
+                builder = builder.tls_config(tls.clone());
             }
+            if let Some((user, password)) = &auth {
+                builder = builder.auth(user, password.clone());
+                if let Some(mechanism) = args.authtype {
+                    builder = builder.auth_mechanisms([mechanism_of(mechanism)]);
+                }
+            }
+            envelope(args, builder, index)?.build().map_err(Failure::config)
+        };
+        let mut probes = Vec::with_capacity(inputs.len());
+        for (index, input) in inputs.iter().enumerate() {
+            let invalid = |e: smtp_probe_tokio::TargetError| Failure::new(format!("invalid target {input:?}: {e}"));
+            let target: Target = input.parse().map_err(invalid)?;
+            let mode = tls_mode(args, target.tls_mode())?;
+            // `-p` stands in for a port the target does not name; so does 465 for `-s` without a scheme.
+            let implicit_port = (target.tls_mode().is_none() && mode == TlsMode::Implicit).then_some(465);
+            let target = match args.port.or(implicit_port) {
+                Some(port) => Target::parse_with_default_port(input, port).map_err(invalid)?,
+                None => target,
+            };
+            probes.push(configure(target, mode, index)?);
         }
-        let config = configure(&target.host, mode, index)?;
-        probes.push((target, config));
+        let mut mx = Vec::with_capacity(args.mx.len());
+        for (index, input) in args.mx.iter().enumerate() {
+            let domain: Domain =
+                input.parse().map_err(|e| Failure::new(format!("invalid --mx domain {input:?}: {e}")))?;
+            let mode = tls_mode(args, None)?;
+            let port = args.port.unwrap_or(if mode == TlsMode::Implicit { 465 } else { 25 });
+            let target = domain.mx_target().with_port(port).map_err(|e| Failure::new(e.to_string()))?;
+            let config = configure(target, mode, inputs.len() + index)?;
+            mx.push(MxCheck { domain, config });
+        }
+        let dns_server = if mx.is_empty() { None } else { crate::mx::dns_server_from_env()? };
+        let thresholds = probes.first().map_or_else(|| *mx[0].config.thresholds(), |c| *c.thresholds());
+        Ok(Plan { probes, mx, dns_server, thresholds, demo: None })
     }
-    let mut mx = Vec::with_capacity(args.mx.len());
-    for (index, input) in args.mx.iter().enumerate() {
-        let domain =
-            normalize_domain(input).map_err(|e| Failure::new(format!("invalid --mx domain {input:?}: {e}")))?;
-        let mode = tls_mode(args, None)?;
-        let port = args.port.unwrap_or(if mode == TlsMode::Implicit { 465 } else { 25 });
-        let config = configure(&domain, mode, inputs.len() + index)?;
-        mx.push(MxCheck { domain, port, config });
-    }
-    let dns_server = if mx.is_empty() { None } else { crate::mx::dns_server_from_env()? };
-    let thresholds = probes.first().map_or_else(|| *mx[0].config.thresholds(), |(_, c)| *c.thresholds());
-    Ok(Plan { probes, mx, dns_server, thresholds, demo: None })
 }
 
 /// The settings every target shares.
-fn common(args: &Args, host: &str) -> ProbeConfigBuilder {
+fn common(args: &Args, target: Target) -> ProbeConfigBuilder {
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => AddressFamily::Ipv4Only,
         (_, true) => AddressFamily::Ipv6Only,
         _ => AddressFamily::Any,
     };
     let days = args.certificate;
-    let mut builder = ProbeConfig::builder(host)
+    let mut builder = ProbeConfig::builder(target)
         .ehlo_name(args.fqdn.clone().unwrap_or_else(default_ehlo_name))
         .overall_timeout(args.timeout)
         .response_time(args.warning, args.critical)
@@ -226,15 +218,6 @@ fn demo_options_allowed(args: &Args) -> Result<(), Failure> {
     }
 }
 
-/// Whether a target as typed names its port (`host:port`, `[v6]:port`, `scheme://host:port`).
-fn has_explicit_port(input: &str) -> bool {
-    let rest = input.trim().split_once("://").map_or(input.trim(), |(_, rest)| rest).trim_end_matches('/');
-    match rest.strip_prefix('[') {
-        Some(bracketed) => bracketed.split_once(']').is_some_and(|(_, after)| after.starts_with(':')),
-        None => rest.matches(':').count() == 1,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,61 +228,65 @@ mod tests {
     }
 
     fn one(line: &[&str]) -> (Target, ProbeConfig) {
-        plan(&args(line)).unwrap().probes.remove(0)
+        let config = Plan::from_args(&args(line)).unwrap().probes.remove(0);
+        (config.target().clone(), config)
     }
 
     #[test]
     fn explicit_ports() {
-        assert!(has_explicit_port("mx:26"));
-        assert!(has_explicit_port("smtps://mx:466/"));
-        assert!(has_explicit_port("[::1]:25"));
-        assert!(!has_explicit_port("[::1]"));
-        assert!(!has_explicit_port("2001:db8::1"));
-        assert!(!has_explicit_port("submission://mx"));
+        let port = |line: &[&str]| one(line).0.port();
+        assert_eq!(port(&["mx:26", "-p", "1"]), 26);
+        assert_eq!(port(&["smtps://mx:466/", "-p", "1"]), 466);
+        assert_eq!(port(&["[::1]:25", "-p", "1"]), 25);
+        assert_eq!(port(&["[::1]", "-p", "1"]), 1);
+        assert_eq!(port(&["2001:db8::1", "-p", "1"]), 1);
+        assert_eq!(port(&["submission://mx", "-p", "1"]), 1);
+        assert_eq!(port(&["submission://mx"]), 587);
+        assert_eq!(port(&["[::1]", "-s"]), 465);
     }
 
     #[test]
     fn ports_and_modes() {
         let (target, config) = one(&["-H", "192.0.2.1"]);
-        assert_eq!((target.port, config.tls_mode()), (25, TlsMode::StartTlsOpportunistic));
+        assert_eq!((target.port(), config.tls_mode()), (25, TlsMode::StartTlsOpportunistic));
         let (target, config) = one(&["-H", "192.0.2.1", "-s"]);
-        assert_eq!((target.port, config.tls_mode()), (465, TlsMode::Implicit));
+        assert_eq!((target.port(), config.tls_mode()), (465, TlsMode::Implicit));
         let (target, config) = one(&["192.0.2.1:2465", "-s", "-p", "1"]);
-        assert_eq!((target.port, config.tls_mode()), (2465, TlsMode::Implicit));
+        assert_eq!((target.port(), config.tls_mode()), (2465, TlsMode::Implicit));
         let (target, config) = one(&["submission://192.0.2.1", "-S"]);
-        assert_eq!((target.port, config.tls_mode()), (587, TlsMode::StartTlsRequired));
+        assert_eq!((target.port(), config.tls_mode()), (587, TlsMode::StartTlsRequired));
         let (_, config) = one(&["192.0.2.1", "-D", "30"]);
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
         let (_, config) = one(&["smtp://192.0.2.1", "-D", "30,5"]);
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
         assert_eq!(config.thresholds().certificate_days_critical, Some(5));
-        assert!(plan(&args(&["smtps://192.0.2.1", "-S"])).is_err());
-        assert!(plan(&args(&["submission://192.0.2.1", "-s"])).is_err());
-        assert!(plan(&args(&["smtp://192.0.2.1", "-s"])).is_err());
+        assert!(Plan::from_args(&args(&["smtps://192.0.2.1", "-S"])).is_err());
+        assert!(Plan::from_args(&args(&["submission://192.0.2.1", "-s"])).is_err());
+        assert!(Plan::from_args(&args(&["smtp://192.0.2.1", "-s"])).is_err());
         let (_, config) = one(&["smtp://192.0.2.1", "-S"]);
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
     }
 
     #[test]
     fn mx_domains() {
-        let mixed = plan(&args(&["--mx", "example.com.", "192.0.2.1", "--mx", "example.org"])).unwrap();
+        let mixed = Plan::from_args(&args(&["--mx", "example.com.", "192.0.2.1", "--mx", "example.org"])).unwrap();
         assert!(mixed.demo.is_none());
         assert_eq!(mixed.probes.len(), 1);
-        let domains: Vec<_> = mixed.mx.iter().map(|m| (m.domain.as_str(), m.port)).collect();
+        let domains: Vec<_> = mixed.mx.iter().map(|m| (m.domain.as_str(), m.config.target().port())).collect();
         assert_eq!(domains, [("example.com", 25), ("example.org", 25)]);
         assert_eq!(mixed.mx[0].config.tls_mode(), TlsMode::StartTlsOpportunistic);
         assert_eq!(mixed.mx[0].config.tls_name(), Some("example.com"), "replaced by each host's name");
 
         let only = |line: &[&str]| {
-            let mut only = plan(&args(line)).unwrap();
+            let mut only = Plan::from_args(&args(line)).unwrap();
             assert!(only.probes.is_empty() && only.demo.is_none());
             only.mx.remove(0)
         };
         let check = only(&["--mx", "example.com", "-p", "2525", "-D", "30,7", "-w", "1"]);
-        assert_eq!((check.port, check.config.tls_mode()), (2525, TlsMode::StartTlsRequired));
+        assert_eq!((check.config.target().port(), check.config.tls_mode()), (2525, TlsMode::StartTlsRequired));
         assert_eq!(check.config.thresholds().certificate_days_critical, Some(7));
         let check = only(&["--mx", "example.com", "-s"]);
-        assert_eq!((check.port, check.config.tls_mode()), (465, TlsMode::Implicit));
+        assert_eq!((check.config.target().port(), check.config.tls_mode()), (465, TlsMode::Implicit));
         let check = only(&["--mx", "example.com", "-6"]);
         assert_eq!(check.config.address_family(), AddressFamily::Ipv6Only);
 
@@ -310,7 +297,7 @@ mod tests {
             &["--mx", "."],
             &["--mx", "example.com", "--rcpt", "a@b"],
         ] {
-            assert!(plan(&args(line)).is_err(), "{line:?}");
+            assert!(Plan::from_args(&args(line)).is_err(), "{line:?}");
         }
     }
 
@@ -325,7 +312,7 @@ mod tests {
             &["-f", "a@b"],
             &["-U", "a"],
         ] {
-            assert!(plan(&args(line)).is_err(), "{line:?}");
+            assert!(Plan::from_args(&args(line)).is_err(), "{line:?}");
         }
     }
 }

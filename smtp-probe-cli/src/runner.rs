@@ -1,7 +1,7 @@
 //! Runs every planned probe concurrently on one tokio runtime: the targets, and every `--mx` domain (its MX
 //! lookup, then all of its hosts). Results come back in plan order.
 
-use smtp_probe_tokio::{MxHostReport, MxReport, ProbeConfig, Report, Target, probe};
+use smtp_probe_tokio::{MxHostReport, MxReport, ProbeConfig, Report, probe};
 use tokio::task::JoinSet;
 
 use crate::Failure;
@@ -68,8 +68,8 @@ pub fn probe_all(plan: &Plan) -> Result<Results, Failure> {
         let mx = async {
             let mut reports: Vec<Option<MxReport>> = vec![None; plan.mx.len()];
             while let Some(joined) = domains.join_next().await {
-                let (index, result) = joined.map_err(|e| Failure::new(format!("an MX probe task failed: {e}")))?;
-                reports[index] = Some(result?);
+                let (index, report) = joined.map_err(|e| Failure::new(format!("an MX probe task failed: {e}")))?;
+                reports[index] = Some(report);
             }
             Ok::<_, Failure>(reports.into_iter().map(|r| r.expect("every task reported")).collect())
         };
@@ -78,23 +78,16 @@ pub fn probe_all(plan: &Plan) -> Result<Results, Failure> {
     })
 }
 
-/// Probes every target at once. Each report's `target` is set to `host:port`, so reports of the same host on
-/// different ports stay apart.
-async fn probe_targets(probes: &[(Target, ProbeConfig)]) -> Result<Vec<Report>, Failure> {
+/// Probes every target at once.
+async fn probe_targets(probes: &[ProbeConfig]) -> Result<Vec<Report>, Failure> {
     let mut tasks = JoinSet::new();
-    for (index, (target, config)) in probes.iter().cloned().enumerate() {
-        tasks.spawn(async move {
-            let result = probe(&target, &config).await.map(|mut report| {
-                report.target = target.to_string();
-                report
-            });
-            (index, result)
-        });
+    for (index, config) in probes.iter().cloned().enumerate() {
+        tasks.spawn(async move { (index, probe(&config).await) });
     }
     let mut reports: Vec<Option<Report>> = vec![None; probes.len()];
     while let Some(joined) = tasks.join_next().await {
-        let (index, result) = joined.map_err(|e| Failure::new(format!("a probe task failed: {e}")))?;
-        reports[index] = Some(result.map_err(|e| Failure::new(e.to_string()))?);
+        let (index, report) = joined.map_err(|e| Failure::new(format!("a probe task failed: {e}")))?;
+        reports[index] = Some(report);
     }
     Ok(reports.into_iter().map(|r| r.expect("every task reported")).collect())
 }

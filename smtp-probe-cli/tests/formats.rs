@@ -1,4 +1,4 @@
-//! Every output format, parsed: JSON against schema/report.schema.json, Nagios by a grammar of the status line
+//! Every output format, parsed: JSON against smtp-probe-proto/schema/report.schema.json, Nagios by a grammar of the status line
 //! and perfdata, Prometheus by `promtool check metrics`, human by its layout. The same outcomes feed each one.
 
 mod common;
@@ -89,7 +89,7 @@ fn run_case(case: &[String], format: &str) -> common::Run {
 }
 
 fn schema() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.schema.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../smtp-probe-proto/schema/report.schema.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -136,7 +136,8 @@ fn schema_names_every_cause() {
         schema["$defs"]["cause"]["enum"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     let known: Vec<&str> = smtp_probe_tokio::Cause::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(listed, known, "schema/report.schema.json and JSON-SCHEMA.md must list the core's causes");
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/JSON-SCHEMA.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../smtp-probe-proto/JSON-SCHEMA.md")).unwrap();
     for cause in known {
         assert!(doc.contains(&format!("`{cause}`")), "JSON-SCHEMA.md does not document {cause}");
     }
@@ -145,7 +146,8 @@ fn schema_names_every_cause() {
 #[test]
 fn documented_examples_match_the_schema() {
     let validator = jsonschema::validator_for(&schema()).unwrap();
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/JSON-SCHEMA.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../smtp-probe-proto/JSON-SCHEMA.md")).unwrap();
     let examples: Vec<&str> =
         doc.split("```json\n").skip(1).map(|rest| rest.split("```").next().expect("a closed block")).collect();
     assert_eq!(examples.len(), 2, "a target example and an MX example");

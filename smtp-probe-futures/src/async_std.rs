@@ -5,9 +5,8 @@
 //! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
 //!
 //! let server = smtp_probe_testserver::Responder::new().start()?;
-//! let target = Target::new("127.0.0.1", server.port());
-//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
-//! let report = async_std::task::block_on(smtp_probe_futures::async_std::probe(&target, &config))?;
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?).tls(TlsMode::None).build()?;
+//! let report = async_std::task::block_on(smtp_probe_futures::async_std::probe(&config));
 //! assert_eq!(report.verdict, Verdict::Up);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -6,9 +6,8 @@
 //! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
 //!
 //! let server = smtp_probe_testserver::Responder::new().start()?; // a loopback SMTP server
-//! let target = Target::new("127.0.0.1", server.port());
-//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
-//! let report = smol::block_on(smtp_probe_futures::smol::probe(&target, &config))?;
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?).tls(TlsMode::None).build()?;
+//! let report = smol::block_on(smtp_probe_futures::smol::probe(&config));
 //! assert_eq!(report.verdict, Verdict::Up);
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -23,10 +22,10 @@
 //! | `smol` | `smtp_probe_futures::smol` | smol 2: `async-net`, `async-io` |
 //! | `async-std` | `smtp_probe_futures::async_std` | async-std 1.13 (discontinued upstream, still working) |
 //!
-//! - `probe(target, config)`: resolve, connect, probe, one [`Report`]. `Err` only when the probe cannot run
-//!   at all (an invalid target); everything the network and the server do is in the report.
-//! - `probe_each(target, config)`: one report per address group of the [`AddressFamily`] policy (one per
-//!   family for [`AddressFamily::Both`]).
+//! - `probe(config)`: resolve, connect, probe, one [`Report`]. Everything the network and the server do is in
+//!   the report; only setting up can fail ([`Error`]: a target, TLS settings or a configuration refused).
+//! - `probe_each(config)`: one report per address group of the [`AddressFamily`] policy (one per family for
+//!   [`AddressFamily::Both`]).
 //! - `probe_stream(stream, config)`: probe over a TCP stream you connected yourself.
 //!
 //! Any other runtime: implement [`Timer`] (sleep until an instant) to probe a stream with
@@ -36,12 +35,11 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "async-std")] {
-//! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
+//! use smtp_probe_futures::{ProbeConfig, Verdict};
 //!
 //! # async_std::task::block_on(async {
-//! let (target, mode) = Target::parse("smtps://mail.example.com")?;
-//! let config = ProbeConfig::builder(&target.host).tls(mode.unwrap_or(TlsMode::Implicit)).build()?;
-//! let report = smtp_probe_futures::async_std::probe(&target, &config).await?;
+//! let config = ProbeConfig::builder("smtps://mail.example.com".parse()?).build()?; // implicit TLS, port 465
+//! let report = smtp_probe_futures::async_std::probe(&config).await;
 //! if report.verdict != Verdict::Up {
 //!     eprintln!("{}", report.summary());
 //! }
@@ -58,6 +56,7 @@
 //! Dropping a probe's future drops its socket, which closes the connection: a probe never outlives its
 //! caller's interest.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::future::Future;
 use std::io;
@@ -66,16 +65,19 @@ use std::time::{Instant, SystemTime};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use smtp_probe_proto::connect::{self, ConnectFailure};
+use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
 use smtp_probe_proto::{Session, SessionOutput};
 
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+    self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
+    TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
 
 #[cfg(feature = "async-std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 pub mod async_std;
 #[cfg(feature = "smol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 pub mod smol;
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
@@ -118,58 +120,69 @@ async fn before<T: Timer, F: Future>(timer: &T, deadline: Instant, future: F) ->
     .await
 }
 
-/// Probes `target` once on `runtime` and returns the report. With [`AddressFamily::Both`], each family is probed
-/// and the worst report is returned (the others are noted in its findings); use [`probe_each_with`] for all.
+/// Probes the configuration's target once on `runtime` and returns the report. With [`AddressFamily::Both`], each
+/// family is probed and the worst report is returned (the others are noted in its findings); use
+/// [`probe_each_with`] for all.
 ///
-/// `Err` only when the probe cannot run at all (an invalid target).
-pub async fn probe_with<R: Runtime>(runtime: &R, target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
-    let reports = probe_each_with(runtime, target, config).await?;
-    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+/// Everything the network or the server does is in the report: a name that does not resolve, a refused
+/// connection, a timeout are verdicts, not errors.
+pub async fn probe_with<R: Runtime>(runtime: &R, config: &ProbeConfig) -> Report {
+    connect::worst(probe_each_with(runtime, config).await).expect("probe_each returns at least one report")
 }
 
-/// Probes `target` on `runtime`, one report per address group of the address-family policy.
-pub async fn probe_each_with<R: Runtime>(
-    runtime: &R,
-    target: &Target,
-    config: &ProbeConfig,
-) -> Result<Vec<Report>, Error> {
-    connect::check_target(target)?;
-    let start = Instant::now();
-    let deadline = connect::overall_deadline(config, start);
-    let addrs = match connect::literal_address(target) {
-        Some(addr) => vec![addr],
-        None => match before(runtime, deadline, runtime.resolve(&target.host, target.port)).await {
-            Some(Ok(addrs)) => addrs,
-            Some(Err(e)) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
-            None => return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]),
-        },
+/// Probes the configuration's target on `runtime`, one report per address group of the address-family policy.
+/// Never empty.
+pub async fn probe_each_with<R: Runtime>(runtime: &R, config: &ProbeConfig) -> Vec<Report> {
+    let target = config.target();
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
+    let Some(addr) = connect::literal_address(target) else {
+        let resolved = before(runtime, start.deadline, runtime.resolve(target.host(), target.port())).await;
+        let resolve = start.at.elapsed();
+        let mut reports = match resolved {
+            Some(Ok(addrs)) => probe_addrs(runtime, &addrs, config, start).await,
+            Some(Err(e)) => vec![connect::dns_failed(config, start.wall, &e.to_string())],
+            None => vec![connect::dns_failed(config, start.wall, "no answer before the deadline")],
+        };
+        connect::record_resolve(&mut reports, resolve);
+        return reports;
     };
-    let groups = connect::plan(&addrs, config.address_family());
+    probe_addrs(runtime, &[addr], config, start).await
+}
+
+/// Probes resolved addresses of the configuration's target, one report per address group of the policy.
+async fn probe_addrs<R: Runtime>(
+    runtime: &R,
+    addrs: &[SocketAddr],
+    config: &ProbeConfig,
+    start: ProbeStart,
+) -> Vec<Report> {
+    let groups = connect::plan(addrs, config.address_family());
     if groups.is_empty() {
-        return Ok(vec![connect::no_address(config, target)]);
+        return vec![connect::no_address(config, start.wall)];
     }
     let mut reports = Vec::with_capacity(groups.len());
     for group in groups {
-        reports.push(probe_group(runtime, &group, config, deadline).await);
+        reports.push(probe_group(runtime, &group, config, start).await);
     }
-    Ok(reports)
+    reports
 }
 
 async fn probe_group<R: Runtime>(
     runtime: &R,
     group: &connect::AddressGroup,
     config: &ProbeConfig,
-    deadline: Instant,
+    start: ProbeStart,
 ) -> Report {
     let started = Instant::now();
     let mut failures = Vec::new();
     for &addr in &group.addrs {
         let attempt = Instant::now();
-        let budget = connect::connect_budget(config, attempt, deadline);
+        let budget = connect::connect_budget(config, attempt, start.deadline);
+        // The budget is at most the connect timeout (24 h at most): the sum cannot overflow for a clock's instant.
         match before(runtime, attempt + budget, runtime.connect(addr)).await {
             Some(Ok(stream)) => {
                 let connected = Instant::now();
-                let mut report = drive(stream, runtime, R::quick_ack, config, connected, deadline).await;
+                let mut report = drive(stream, runtime, R::quick_ack, config, connected, start).await;
                 connect::finish_report(&mut report, addr, connected - attempt, group.family);
                 return report;
             }
@@ -177,7 +190,7 @@ async fn probe_group<R: Runtime>(
             None => failures.push((addr, ConnectFailure::TimedOut(budget))),
         }
     }
-    connect::connect_failed(config, &failures, started.elapsed())
+    connect::connect_failed(config, start.wall, &failures, started.elapsed())
 }
 
 /// Runs a session over an already connected stream of any runtime, with that runtime's timer. The overall
@@ -189,14 +202,15 @@ where
     T: Timer,
 {
     let now = Instant::now();
-    drive(stream, timer, |_: &S| {}, config, now, connect::overall_deadline(config, now)).await
+    drive(stream, timer, |_: &S| {}, config, now, ProbeStart::new(config, now, SystemTime::now())).await
 }
 
 /// [`probe_stream_with`] for a runtime's own TCP stream, with the peer address in the report.
 pub async fn probe_runtime_stream<R: Runtime>(runtime: &R, stream: R::Stream, config: &ProbeConfig) -> Report {
     let peer = R::peer_addr(&stream);
     let now = Instant::now();
-    let mut report = drive(stream, runtime, R::quick_ack, config, now, connect::overall_deadline(config, now)).await;
+    let start = ProbeStart::new(config, now, SystemTime::now());
+    let mut report = drive(stream, runtime, R::quick_ack, config, now, start).await;
     report.address = peer.map(|a| a.to_string());
     report
 }
@@ -209,13 +223,14 @@ async fn drive<S, T>(
     quick_ack: impl Fn(&S),
     config: &ProbeConfig,
     connected: Instant,
-    deadline: Instant,
+    start: ProbeStart,
 ) -> Report
 where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
-    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let deadline = start.deadline;
+    let mut session = Session::with_deadline(config.clone(), connected, start.wall, deadline);
     let mut buf = [0u8; READ_CHUNK];
     // Whether the last thing done was feeding input to the session.
     let mut fed = false;
@@ -248,13 +263,11 @@ where
                     None => session.handle_timeout(Instant::now()),
                 }
             }
-            SessionOutput::Done(report) => {
+            SessionOutput::Done => {
                 // A TCP stream closes at once; a wrapper that flushes is cut off at the deadline.
                 let _ = before(timer, deadline, stream.close()).await;
-                drop(session); // the last holder of the report: no copy
-                return std::sync::Arc::unwrap_or_clone(report);
+                return session.into_report();
             }
-            _ => unreachable!("SessionOutput has no other variants yet"),
         }
     }
 }
@@ -263,24 +276,21 @@ where
 #[cfg(any(feature = "smol", feature = "async-std"))]
 macro_rules! runtime_functions {
     ($runtime:expr, $stream:ty, $name:literal) => {
-        /// Probes `target` once and returns the report. With [`AddressFamily::Both`](crate::AddressFamily::Both),
-        /// each family is probed and the worst report is returned; use [`probe_each`] for all of them.
+        /// Probes the configuration's target once and returns the report. With
+        /// [`AddressFamily::Both`](crate::AddressFamily::Both), each family is probed and the worst report is
+        /// returned; use [`probe_each`] for all of them.
         ///
-        /// `Err` only when the probe cannot run at all (an invalid target); everything the network or the
-        /// server does is in the report.
+        /// Everything the network or the server does is in the report.
         #[doc = concat!("Runs on ", $name, ".")]
-        pub async fn probe(target: &crate::Target, config: &crate::ProbeConfig) -> Result<crate::Report, crate::Error> {
-            crate::probe_with(&$runtime, target, config).await
+        pub async fn probe(config: &crate::ProbeConfig) -> crate::Report {
+            crate::probe_with(&$runtime, config).await
         }
 
-        /// Probes `target`, one report per address group of the address-family policy (one, or one per
-        /// family for [`AddressFamily::Both`](crate::AddressFamily::Both)).
+        /// Probes the configuration's target, one report per address group of the address-family policy (one,
+        /// or one per family for [`AddressFamily::Both`](crate::AddressFamily::Both)).
         #[doc = concat!("Runs on ", $name, ".")]
-        pub async fn probe_each(
-            target: &crate::Target,
-            config: &crate::ProbeConfig,
-        ) -> Result<Vec<crate::Report>, crate::Error> {
-            crate::probe_each_with(&$runtime, target, config).await
+        pub async fn probe_each(config: &crate::ProbeConfig) -> Vec<crate::Report> {
+            crate::probe_each_with(&$runtime, config).await
         }
 
         /// Runs a session over an already connected stream (for callers who connect themselves, e.g. through
@@ -293,3 +303,9 @@ macro_rules! runtime_functions {
 }
 #[cfg(any(feature = "smol", feature = "async-std"))]
 use runtime_functions;
+
+/// The code blocks of the repository's README, compiled as doctests here: this crate's dev-dependencies include
+/// every adapter the README shows.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

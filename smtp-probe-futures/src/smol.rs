@@ -4,7 +4,7 @@
 //! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
 //!
 //! let server = smtp_probe_testserver::Responder::new().start()?;
-//! let config = ProbeConfig::builder("127.0.0.1").tls(TlsMode::None).build()?;
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?).tls(TlsMode::None).build()?;
 //! let report = smol::block_on(async {
 //!     let stream = smol::net::TcpStream::connect(server.addr()).await?;
 //!     Ok::<_, std::io::Error>(smtp_probe_futures::smol::probe_stream(stream, &config).await)

@@ -285,29 +285,6 @@ impl Capabilities {
     }
 }
 
-#[cfg(feature = "serde")]
-impl serde::Serialize for Keyword {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for Capabilities {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let keywords: Vec<&str> = self.keywords().map(Keyword::as_str).collect();
-        let mut s = serializer.serialize_struct("Capabilities", 6)?;
-        s.serialize_field("domain", &self.domain)?;
-        s.serialize_field("keywords", &keywords)?;
-        s.serialize_field("auth_mechanisms", &self.auth_mechanisms)?;
-        s.serialize_field("size_limit", &self.size_limit)?;
-        s.serialize_field("unknown", &self.unknown)?;
-        s.serialize_field("raw_lines", &self.raw_lines)?;
-        s.end()
-    }
-}
-
 /// The EHLO line grammar (RFC 5321 §4.1.1.1), with nom: off the hot path, and clearer than hand-rolled code.
 mod parse {
     use nom::IResult;

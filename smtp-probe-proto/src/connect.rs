@@ -2,23 +2,13 @@
 //! which order, how long a connect may take, and what a failed DNS lookup or connect means as a [`Report`].
 //! Adapters only resolve, connect and pump bytes; the meaning lives here, once.
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::SocketAddr;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{AddressFamily, ProbeConfig};
-use crate::error::ConfigError;
 use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict};
 use crate::target::Target;
-
-/// Why an adapter could not run a probe at all. Everything the *server* does is a [`Report`] instead.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunError {
-    /// The target or configuration is not usable.
-    #[error("invalid configuration: {0}")]
-    Config(#[from] ConfigError),
-}
 
 /// Addresses to try one after another until one connects; each group yields one report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,14 +19,9 @@ pub struct AddressGroup {
     pub addrs: Vec<SocketAddr>,
 }
 
-/// Validates a target before any IO.
-pub fn check_target(target: &Target) -> Result<(), RunError> {
-    Target::parse(&target.to_string()).map(|_| ()).map_err(RunError::from)
-}
-
 /// The target as an address, when it is an IP literal (no DNS needed).
 pub fn literal_address(target: &Target) -> Option<SocketAddr> {
-    target.host.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, target.port))
+    target.ip().map(|ip| SocketAddr::new(ip, target.port()))
 }
 
 /// Orders resolved addresses by the address-family policy. An empty result means no address of the wanted
@@ -67,7 +52,33 @@ pub fn connect_budget(config: &ProbeConfig, now: Instant, overall_deadline: Inst
 
 /// The overall deadline for a probe starting now (before DNS and connect).
 pub fn overall_deadline(config: &ProbeConfig, start: Instant) -> Instant {
-    start + config.timeouts().overall
+    crate::config::deadline_after(start, config.timeouts().overall)
+}
+
+/// When a probe started, on both of the adapter's clocks, and the overall deadline that follows: handed through
+/// resolving, connecting and the session, so that every report of the probe carries the same start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeStart {
+    /// The monotonic instant, before DNS.
+    pub at: Instant,
+    /// The wall-clock time at that instant: the reports' `started_at`.
+    pub wall: SystemTime,
+    /// `at` plus the configured overall timeout.
+    pub deadline: Instant,
+}
+
+impl ProbeStart {
+    /// A probe of `config` starting at `at` (monotonic) and `wall` (the same moment on the wall clock).
+    pub fn new(config: &ProbeConfig, at: Instant, wall: SystemTime) -> ProbeStart {
+        ProbeStart { at, wall, deadline: overall_deadline(config, at) }
+    }
+}
+
+/// Records in each report how long resolving the target's name took.
+pub fn record_resolve(reports: &mut [Report], resolve: Duration) {
+    for report in reports {
+        report.resolve = Some(resolve);
+    }
 }
 
 /// A connect attempt that failed.
@@ -79,27 +90,33 @@ pub enum ConnectFailure {
     TimedOut(Duration),
 }
 
-/// The report for a name that did not resolve.
-pub fn dns_failed(config: &ProbeConfig, target: &Target, why: &str) -> Report {
-    Report::without_session(config.target(), Cause::DnsFailure, Phase::Resolve, format!("{}: {why}", target.host))
+/// The report for a name that did not resolve, for a probe that started at `started_at`.
+pub fn dns_failed(config: &ProbeConfig, started_at: SystemTime, why: &str) -> Report {
+    let message = format!("{}: {why}", config.target().host());
+    Report::without_session(config.target().to_string(), started_at, Cause::DnsFailure, Phase::Resolve, message)
 }
 
 /// The report for a name with no address of the wanted family.
-pub fn no_address(config: &ProbeConfig, target: &Target) -> Report {
-    let message = format!("{} has no address for the policy {:?}", target.host, config.address_family());
-    Report::without_session(config.target(), Cause::DnsFailure, Phase::Resolve, message)
+pub fn no_address(config: &ProbeConfig, started_at: SystemTime) -> Report {
+    let message = format!("{} has no address for the policy {:?}", config.target().host(), config.address_family());
+    Report::without_session(config.target().to_string(), started_at, Cause::DnsFailure, Phase::Resolve, message)
 }
 
 /// The report for a group of addresses none of which connected: the cause of the last attempt, every attempt
 /// in the message.
-pub fn connect_failed(config: &ProbeConfig, failures: &[(SocketAddr, ConnectFailure)], elapsed: Duration) -> Report {
+pub fn connect_failed(
+    config: &ProbeConfig,
+    started_at: SystemTime,
+    failures: &[(SocketAddr, ConnectFailure)],
+    elapsed: Duration,
+) -> Report {
     let cause = failures.last().map_or(Cause::ConnectTimeout, |(_, f)| connect_cause(f));
     let tried: Vec<String> = failures.iter().map(|(addr, f)| format!("{addr}: {}", describe(f))).collect();
     let mut message = format!("could not connect ({})", tried.join("; "));
     if cause == Cause::ConnectTimeout && failures.iter().any(|(a, _)| a.port() == 25) {
         message.push_str(". A timeout on port 25 often means outbound port 25 is blocked by the network or provider");
     }
-    let mut report = Report::without_session(config.target(), cause, Phase::Connect, message);
+    let mut report = Report::without_session(config.target().to_string(), started_at, cause, Phase::Connect, message);
     report.address = failures.last().map(|(a, _)| a.to_string());
     report.connect = Some(elapsed);
     report.total = elapsed;
@@ -132,8 +149,8 @@ fn describe(failure: &ConnectFailure) -> String {
 pub fn finish_report(report: &mut Report, addr: SocketAddr, connect: Duration, family: Option<&'static str>) {
     report.address = Some(addr.to_string());
     report.connect = Some(connect);
-    report.total += connect;
-    report.response_time += connect;
+    report.total = report.total.saturating_add(connect);
+    report.response_time = report.response_time.saturating_add(connect);
     if let Some(family) = family {
         report.findings.push(Finding {
             severity: Severity::Info,
@@ -190,27 +207,31 @@ mod tests {
 
     #[test]
     fn connect_errors_become_causes() {
-        let config = ProbeConfig::builder("mx").build().unwrap();
+        let config = ProbeConfig::builder("mx".parse().unwrap()).build().unwrap();
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        let report = connect_failed(&config, &[(addrs()[1], ConnectFailure::Io(refused))], Duration::from_millis(1));
+        let at = SystemTime::UNIX_EPOCH;
+        let report =
+            connect_failed(&config, at, &[(addrs()[1], ConnectFailure::Io(refused))], Duration::from_millis(1));
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ConnectRefused)));
         let report = connect_failed(
             &config,
+            at,
             &[(addrs()[1], ConnectFailure::TimedOut(Duration::from_secs(1)))],
             Duration::from_secs(1),
         );
         assert_eq!(report.cause, Some(Cause::ConnectTimeout));
         assert!(report.findings[0].message.contains("port 25"));
         let unreachable = io::Error::from(io::ErrorKind::NetworkUnreachable);
-        let report = connect_failed(&config, &[(addrs()[0], ConnectFailure::Io(unreachable))], Duration::ZERO);
+        let report = connect_failed(&config, at, &[(addrs()[0], ConnectFailure::Io(unreachable))], Duration::ZERO);
         assert_eq!(report.cause, Some(Cause::NetworkUnreachable));
     }
 
     #[test]
     fn worst_of_several() {
-        let config = ProbeConfig::builder("mx").build().unwrap();
-        let up = Report::empty("mx".into(), 0);
-        let down = dns_failed(&config, &Target::new("mx", 25), "nope");
+        let config = ProbeConfig::builder("mx".parse().unwrap()).build().unwrap();
+        let up = Report::empty("mx:25".into(), SystemTime::UNIX_EPOCH, 0);
+        let down = dns_failed(&config, SystemTime::UNIX_EPOCH, "nope");
+        assert_eq!(down.target, "mx:25");
         let chosen = worst(vec![up, down]).unwrap();
         assert_eq!(chosen.verdict, Verdict::Down);
         assert_eq!(chosen.findings.len(), 2);

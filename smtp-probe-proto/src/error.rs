@@ -1,6 +1,49 @@
-//! Errors for the caller: a configuration that cannot be built, and misuse of the drive API.
+//! Errors for the caller: setting a probe up ([`Error`] and the errors it gathers), and misuse of the drive API
+//! ([`UsageError`]).
 //!
 //! What the *server* does wrong is never an error here: it is a finding in the [`Report`](crate::Report).
+
+use std::time::Duration;
+
+use crate::capabilities::AuthMechanism;
+use crate::reply::ReplyLimits;
+
+pub use crate::name::{DomainError, HostnameError};
+pub use crate::target::TargetError;
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use crate::tls::TlsConfigError;
+
+/// Anything that can go wrong while setting a probe up: a target, a domain, TLS settings or a configuration
+/// refused before anything is sent. Each setup error converts into it, so `?` works across them:
+///
+/// ```
+/// use smtp_probe_proto::{Error, ProbeConfig, TargetError};
+///
+/// fn config(target: &str) -> Result<ProbeConfig, Error> {
+///     Ok(ProbeConfig::builder(target.parse()?).ehlo_name("probe.example.org").build()?)
+/// }
+/// assert!(config("submission://mail.example.com").is_ok());
+/// assert!(matches!(config("mail.example.com:0"), Err(Error::Target(TargetError::InvalidPort { .. }))));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A target that is not one.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A domain that is not one (MX mode).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// A configuration refused when it was built.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// TLS trust settings that could not be built.
+    #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    #[error(transparent)]
+    Tls(#[from] TlsConfigError),
+}
 
 /// A configuration refused when it was built. Nothing has been sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,9 +63,78 @@ pub enum ConfigError {
         /// Which setting.
         field: &'static str,
     },
-    /// Settings that contradict each other or a safety rule.
-    #[error("{0}")]
-    Conflict(&'static str),
+    /// The name to send as SNI and verify the certificate against is neither a valid DNS name nor an IP address.
+    #[error("invalid TLS name {name:?}: {reason}")]
+    InvalidTlsName {
+        /// The name, as given.
+        name: String,
+        /// Why it is not valid.
+        reason: String,
+    },
+    /// Credentials with TLS off, without the explicit override
+    /// ([`allow_plaintext_auth`](crate::ProbeConfigBuilder::allow_plaintext_auth)).
+    #[error(
+        "AUTH without TLS would send credentials in the clear: enable STARTTLS or implicit TLS, or allow plaintext \
+         AUTH explicitly"
+    )]
+    PlaintextAuth,
+    /// An AUTH mechanism the probe cannot perform (only PLAIN and LOGIN are).
+    #[error("the {mechanism} AUTH mechanism is not supported: only PLAIN and LOGIN are")]
+    UnsupportedMechanism {
+        /// The mechanism asked for.
+        mechanism: AuthMechanism,
+    },
+    /// An envelope check, or a test message, without a sender or without a recipient.
+    #[error("{}", incomplete_envelope(*missing, *test_message))]
+    IncompleteEnvelope {
+        /// What is missing.
+        missing: EnvelopePart,
+        /// Whether a test message was asked for (it needs the whole envelope).
+        test_message: bool,
+    },
+    /// A timeout of zero, or longer than [`MAX_TIMEOUT`](crate::MAX_TIMEOUT) (24 h).
+    #[error(
+        "the {field} timeout of {value:?} is out of range: it must be greater than zero and at most {} h",
+        max.as_secs() / 3600
+    )]
+    TimeoutOutOfRange {
+        /// Which timeout: `connect`, `overall`, `greeting`, `reply`, `tls_handshake`, `data` or `quit`.
+        field: &'static str,
+        /// The value given.
+        value: Duration,
+        /// The largest value allowed.
+        max: Duration,
+    },
+    /// Reply limits no SMTP server could be read with.
+    #[error(
+        "reply limits are too small for any SMTP server: {limits:?} (each must be at least 1, and max_buffered at \
+         least {MIN_BUFFERED} bytes)"
+    )]
+    ReplyLimitsTooSmall {
+        /// The limits given.
+        limits: ReplyLimits,
+    },
+}
+
+/// The smallest [`ReplyLimits::max_buffered`] a configuration accepts: room for a few whole reply lines.
+pub(crate) const MIN_BUFFERED: usize = 512;
+
+/// The part of an envelope that is missing ([`ConfigError::IncompleteEnvelope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EnvelopePart {
+    /// The sender (`mail_from`).
+    Sender,
+    /// A recipient (`rcpt_to`).
+    Recipient,
+}
+
+fn incomplete_envelope(missing: EnvelopePart, test_message: bool) -> &'static str {
+    match (missing, test_message) {
+        (_, true) => "a test message needs a sender (mail_from) and at least one recipient (rcpt_to)",
+        (EnvelopePart::Sender, false) => "recipients need a sender (mail_from)",
+        (EnvelopePart::Recipient, false) => "a sender needs at least one recipient (rcpt_to)",
+    }
 }
 
 /// The caller drove the probe in a way the drive protocol does not allow. The probe is unchanged.
@@ -32,6 +144,9 @@ pub enum UsageError {
     /// `handle_tls_established`/`handle_tls_failed` called when the probe had not asked for TLS.
     #[error("TLS reported while the probe was not waiting for a TLS handshake")]
     TlsNotRequested,
+    /// `handle_tls_established`/`handle_tls_failed` called a second time for the same handshake.
+    #[error("the outcome of this TLS handshake was already reported")]
+    TlsAlreadyReported,
     /// The probe has already finished.
     #[error("the probe has finished")]
     Finished,

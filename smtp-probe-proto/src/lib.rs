@@ -4,10 +4,10 @@
 //! A whole probe, driven by hand from a scripted server's bytes to a [`Report`]:
 //!
 //! ```
-//! use std::time::{Duration, Instant};
+//! use std::time::{Duration, Instant, SystemTime};
 //! use smtp_probe_proto::{Output, Probe, ProbeConfig, TlsMode, Verdict};
 //!
-//! let config = ProbeConfig::builder("mx.example.com")
+//! let config = ProbeConfig::builder("mx.example.com".parse()?)
 //!     .tls(TlsMode::None)
 //!     .ehlo_name("probe.example.org")
 //!     .build()?;
@@ -19,8 +19,8 @@
 //! ]
 //! .into_iter();
 //!
-//! let mut now = Instant::now(); // the caller's clock; the probe only ever receives it
-//! let mut probe = Probe::new(config, now);
+//! let mut now = Instant::now(); // the caller's clocks; the probe only ever receives them
+//! let mut probe = Probe::new(config, now, SystemTime::now());
 //! probe.handle_input(now, server.next().unwrap()); // the greeting arrived
 //! let report = loop {
 //!     match probe.poll_output(now) {
@@ -32,28 +32,33 @@
 //!         }
 //!         // Nothing to do until more bytes arrive or this deadline passes.
 //!         Output::Timeout(deadline) => probe.handle_timeout(deadline),
-//!         Output::StartTls(_) => unreachable!("TLS is off in this example"),
-//!         Output::Done(report) => break report,
-//!         _ => unreachable!(),
+//!         Output::StartTls(_) => panic!("TLS is off in this example"),
+//!         Output::Done => break probe.into_report(),
 //!     }
 //! };
 //! assert_eq!(report.verdict, Verdict::Up);
 //! assert_eq!(report.cause, None);
 //! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
 //! assert_eq!(report.steps.len(), 3); // greeting, EHLO, QUIT
-//! # Ok::<(), smtp_probe_proto::ConfigError>(())
+//! # Ok::<(), smtp_probe_proto::Error>(())
 //! ```
 //!
 //! The loop is always the same: feed what happened (`handle_input`, `handle_eof`, `handle_timeout`, and after an
 //! [`Output::StartTls`] `handle_tls_established` or `handle_tls_failed`), then drain [`Probe::poll_output`] until
-//! it returns [`Output::Timeout`] (wait for IO or that instant) or [`Output::Done`] (close the connection).
+//! it returns [`Output::Timeout`] (wait for IO or that instant) or [`Output::Done`] (close the connection and take
+//! the report with [`Probe::into_report`]). The `handle_*` methods only record; every decision is taken in
+//! `poll_output`, so the order of events reported between two polls does not matter. [`Session`] is the same loop
+//! with TLS inside (feature `rustls`): what adapters drive.
 //!
 //! What the server does wrong is never an `Err` here: it is a [`Finding`] in the [`Report`], which ends with a
-//! [`Verdict`] and one primary [`Cause`]. Errors are only for the caller: a [`ConfigError`] when a configuration
-//! would be unsafe or contradictory, a [`UsageError`] when the drive protocol is misused.
+//! [`Verdict`] and one primary [`Cause`]. Errors are only for the caller: an [`Error`] while setting up (a
+//! [`TargetError`], [`DomainError`], [`ConfigError`] or `TlsConfigError`, each convertible into it with `?`), a
+//! [`UsageError`] when the drive protocol is misused.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod assess;
 mod auth;
 pub mod capabilities;
 #[cfg(feature = "rustls")]
@@ -63,26 +68,35 @@ mod config;
 pub mod connect;
 pub mod date;
 mod error;
+mod message;
 pub mod mx;
+mod name;
 mod probe;
 pub mod reply;
 mod report;
+#[cfg(feature = "serde")]
+mod schema;
 #[cfg(feature = "rustls")]
 mod session;
 mod target;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 #[cfg(feature = "rustls")]
 mod tls;
+mod vocabulary;
 
 pub use capabilities::{AuthMechanism, Capabilities, Keyword};
 pub use command::Secret;
 pub use config::{
-    AddressFamily, AuthConfig, Envelope, EnvelopeAction, Expectations, ProbeConfig, ProbeConfigBuilder, Thresholds,
-    Timeouts, TlsMode,
+    AddressFamily, AuthConfig, Envelope, EnvelopeAction, Expectations, MAX_TIMEOUT, ProbeConfig, ProbeConfigBuilder,
+    Thresholds, Timeouts, TlsMode,
 };
-pub use connect::RunError;
-pub use error::{ConfigError, UsageError};
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use error::TlsConfigError;
+pub use error::{ConfigError, DomainError, EnvelopePart, Error, HostnameError, TargetError, UsageError};
+pub use name::Domain;
 pub use probe::{Output, Probe, TlsRequest};
 pub use reply::{EnhancedCode, OwnedReply, Reply, ReplyCode, ReplyLimits, ReplyParser};
 pub use report::{
@@ -90,7 +104,10 @@ pub use report::{
     TranscriptLine, Verdict,
 };
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use session::{Session, SessionOutput};
 pub use target::Target;
 #[cfg(feature = "rustls")]
-pub use tls::{TlsConfig, TlsConfigBuilder, TlsConfigError};
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use tls::{TlsConfig, TlsConfigBuilder};
+pub use vocabulary::UnknownName;

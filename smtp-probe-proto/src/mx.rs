@@ -29,12 +29,11 @@
 //!   The cause is that of the best-preference host that is not up: the one senders try first.
 
 use core::fmt;
-use core::net::IpAddr;
 
-use crate::command::SafeText;
 use crate::config::ProbeConfig;
-use crate::error::ConfigError;
+use crate::name::Domain;
 use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict};
+use crate::target::TargetError;
 
 /// One MX record as the resolver returned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +75,7 @@ pub struct MxHost {
     pub host: String,
 }
 
-/// What to do for a domain, decided from its MX answer by [`plan`].
+/// What to do for a domain, decided from its MX answer by [`MxPlan::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MxPlan {
     /// Probe these hosts, then hand the reports to [`MxProbe::finish`].
@@ -88,8 +87,8 @@ pub enum MxPlan {
 /// The hosts of a domain to probe, in preference order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MxProbe {
-    /// The domain, without a trailing dot.
-    pub domain: String,
+    /// The domain.
+    pub domain: Domain,
     /// Whether the host is the domain itself because it has no MX records.
     pub implicit_mx: bool,
     /// The hosts, best preference first. Never empty.
@@ -126,13 +125,13 @@ impl MxHostReport {
     }
 }
 
-/// The result of MX mode for a domain.
+/// The result of MX mode for a domain. With the `serde` feature it serializes as the documented JSON object (the
+/// crate's `JSON-SCHEMA.md`, "MX domain"), the domain under `mx`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MxReport {
-    /// The domain, without a trailing dot.
-    pub domain: String,
+    /// The domain.
+    pub domain: Domain,
     /// The aggregate verdict (see the [module documentation](self)).
     pub verdict: Verdict,
     /// The primary cause: that of the best-preference host that is not up, or `dns_failure` when nothing
@@ -150,7 +149,14 @@ pub struct MxReport {
 }
 
 impl MxReport {
-    fn new(domain: String, findings: Vec<Finding>) -> MxReport {
+    /// The report for a domain whose MX records could not be looked up at all (no resolver configuration, a
+    /// lookup that failed before any answer): down, `dns_failure`, no hosts.
+    pub fn lookup_failed(domain: &Domain, why: &str) -> MxReport {
+        let finding = dns_failure(format!("MX lookup for {domain} failed: {why}"));
+        MxReport::new(domain.clone(), vec![finding])
+    }
+
+    fn new(domain: Domain, findings: Vec<Finding>) -> MxReport {
         let mut report = MxReport {
             domain,
             verdict: Verdict::Up,
@@ -190,23 +196,6 @@ impl fmt::Display for MxReport {
     }
 }
 
-/// Checks a domain for MX mode and returns it without its trailing dot.
-pub fn normalize_domain(domain: &str) -> Result<String, ConfigError> {
-    let domain = domain.trim();
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
-    if domain.is_empty() {
-        return Err(ConfigError::Empty { field: "domain" });
-    }
-    if let Some(bad) = domain.bytes().find(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b"/:[]@".contains(b))
-    {
-        return Err(ConfigError::ForbiddenByte { field: "domain", byte: bad });
-    }
-    if domain.parse::<IpAddr>().is_ok() {
-        return Err(ConfigError::Conflict("MX mode needs a domain name, not an address"));
-    }
-    Ok(domain.to_owned())
-}
-
 fn trim_dot(name: &str) -> &str {
     name.trim().strip_suffix('.').unwrap_or(name.trim())
 }
@@ -225,23 +214,25 @@ fn dns_failure(message: String) -> Finding {
     }
 }
 
-/// Decides what to probe for `domain` (trailing dot optional) from its MX answer.
-pub fn plan(domain: &str, answer: MxAnswer) -> MxPlan {
-    let domain = trim_dot(domain).to_owned();
+impl MxPlan {
+    /// Decides what to probe for `domain` from its MX answer (the rules are in the [module documentation](self)).
+    pub fn new(domain: &Domain, answer: MxAnswer) -> MxPlan {
+        decide(domain.clone(), answer)
+    }
+}
+
+fn decide(domain: Domain, answer: MxAnswer) -> MxPlan {
     let records = match answer {
         MxAnswer::NxDomain => {
             let finding = dns_failure(format!("{domain} does not exist (NXDOMAIN)"));
             return MxPlan::Done(MxReport::new(domain, vec![finding]));
         }
-        MxAnswer::Failed(why) => {
-            let finding = dns_failure(format!("MX lookup for {domain} failed: {why}"));
-            return MxPlan::Done(MxReport::new(domain, vec![finding]));
-        }
+        MxAnswer::Failed(why) => return MxPlan::Done(MxReport::lookup_failed(&domain, &why)),
         MxAnswer::Records(records) if !records.is_empty() => records,
         MxAnswer::Records(_) | MxAnswer::NoData => {
             let finding = info(format!("{domain} has no MX records: its own address is probed (implicit MX)"));
             return MxPlan::Probe(MxProbe {
-                hosts: vec![MxHost { preference: 0, host: domain.clone() }],
+                hosts: vec![MxHost { preference: 0, host: domain.as_str().to_owned() }],
                 domain,
                 implicit_mx: true,
                 findings: vec![finding],
@@ -332,23 +323,20 @@ impl MxProbe {
     }
 }
 
-/// The configuration for probing one MX host: `config` with the host as its target, and as the TLS name
-/// (SNI and certificate verification) unless `config` names one explicitly. Everything else is kept.
-pub fn host_config(config: &ProbeConfig, host: &str) -> Result<ProbeConfig, ConfigError> {
-    if let Some(bad) = host.bytes().find(|b| b.is_ascii_whitespace() || b.is_ascii_control() || *b == b'/') {
-        return Err(ConfigError::ForbiddenByte { field: "MX host", byte: bad });
-    }
-    let host = host.strip_suffix('.').unwrap_or(host);
-    let target = SafeText::new("MX host", host)?;
-    if target.as_str().is_empty() {
-        return Err(ConfigError::Empty { field: "MX host" });
-    }
-    config.with_target(target.as_str())
+/// The configuration for probing one MX host: `config` retargeted to the host, on the port and with the scheme of
+/// `config`'s target; the host is the TLS name (SNI and certificate verification) unless `config` names one
+/// explicitly. Everything else is kept. `Err` for a host name from DNS that is not a valid name.
+pub fn host_config(config: &ProbeConfig, host: &MxHost) -> Result<ProbeConfig, TargetError> {
+    Ok(config.with_target(config.target().with_host(&host.host)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dom(name: &str) -> Domain {
+        name.parse().unwrap()
+    }
 
     fn records(list: &[(u16, &str)]) -> MxAnswer {
         MxAnswer::Records(list.iter().map(|&(p, e)| MxRecord::new(p, e)).collect())
@@ -373,11 +361,11 @@ mod tests {
     }
 
     fn up(target: &str) -> Report {
-        Report::empty(target.into(), 0)
+        Report::empty(target.into(), std::time::SystemTime::UNIX_EPOCH, 0)
     }
 
     fn degraded(target: &str, cause: Cause) -> Report {
-        let mut report = Report::empty(target.into(), 0);
+        let mut report = Report::empty(target.into(), std::time::SystemTime::UNIX_EPOCH, 0);
         report.add_finding(Finding {
             severity: Severity::Warning,
             cause: Some(cause),
@@ -389,16 +377,16 @@ mod tests {
     }
 
     fn down(target: &str, cause: Cause) -> Report {
-        Report::without_session(target, cause, Phase::Connect, "no")
+        Report::without_session(target, std::time::SystemTime::UNIX_EPOCH, cause, Phase::Connect, "no")
     }
 
     #[test]
     fn hosts_in_preference_order_ties_keep_resolver_order_dots_trimmed() {
-        let probe = probe_of(plan(
-            "example.com.",
+        let probe = probe_of(MxPlan::new(
+            &dom("example.com."),
             records(&[(20, "mx3.example.com."), (10, "mx2.example.com."), (20, "mx1.example.com."), (5, "a.")]),
         ));
-        assert_eq!(probe.domain, "example.com");
+        assert_eq!(probe.domain.as_str(), "example.com");
         assert!(!probe.implicit_mx);
         assert_eq!(
             hosts(&probe),
@@ -409,7 +397,8 @@ mod tests {
 
     #[test]
     fn a_host_listed_twice_is_probed_once_at_its_best_preference() {
-        let probe = probe_of(plan("example.com", records(&[(20, "MX.example.com."), (10, "mx.example.com")])));
+        let probe =
+            probe_of(MxPlan::new(&dom("example.com"), records(&[(20, "MX.example.com."), (10, "mx.example.com")])));
         assert_eq!(hosts(&probe), [(10, "mx.example.com")]);
         assert_eq!(probe.findings.len(), 1);
         assert_eq!(probe.findings[0].severity, Severity::Info);
@@ -418,7 +407,7 @@ mod tests {
     #[test]
     fn no_mx_records_means_the_implicit_mx() {
         for answer in [MxAnswer::NoData, MxAnswer::Records(vec![])] {
-            let probe = probe_of(plan("example.com.", answer));
+            let probe = probe_of(MxPlan::new(&dom("example.com."), answer));
             assert!(probe.implicit_mx);
             assert_eq!(hosts(&probe), [(0, "example.com")]);
             let report = probe.finish(vec![vec![up("example.com")]]);
@@ -427,7 +416,7 @@ mod tests {
             assert!(report.findings[0].message.contains("implicit MX"));
         }
         // The domain without an address: the adapter's report for the host says so.
-        let probe = probe_of(plan("example.com", MxAnswer::NoData));
+        let probe = probe_of(MxPlan::new(&dom("example.com"), MxAnswer::NoData));
         let report = probe.finish(vec![vec![down("example.com", Cause::DnsFailure)]]);
         assert!(report.implicit_mx);
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
@@ -436,7 +425,7 @@ mod tests {
     #[test]
     fn null_mx_is_down_with_dns_failure_and_flagged() {
         for exchange in [".", ""] {
-            let report = done(plan("example.com", records(&[(0, exchange)])));
+            let report = done(MxPlan::new(&dom("example.com"), records(&[(0, exchange)])));
             assert!(report.null_mx && !report.implicit_mx);
             assert!(report.hosts.is_empty());
             assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
@@ -444,17 +433,17 @@ mod tests {
             assert_eq!(report.findings.len(), 1);
         }
         // Not quite RFC 7505 (preference 10, or repeated), still no host to deliver to.
-        let report = done(plan("example.com", records(&[(10, ".")])));
+        let report = done(MxPlan::new(&dom("example.com"), records(&[(10, ".")])));
         assert!(report.null_mx);
         assert_eq!(report.verdict, Verdict::Down);
         assert_eq!(report.findings.len(), 2);
-        let report = done(plan("example.com", records(&[(0, "."), (0, ".")])));
+        let report = done(MxPlan::new(&dom("example.com"), records(&[(0, "."), (0, ".")])));
         assert!(report.null_mx);
     }
 
     #[test]
     fn a_null_mx_among_real_records_is_skipped_and_noted() {
-        let probe = probe_of(plan("example.com", records(&[(0, "."), (10, "mx.example.com")])));
+        let probe = probe_of(MxPlan::new(&dom("example.com"), records(&[(0, "."), (10, "mx.example.com")])));
         assert_eq!(hosts(&probe), [(10, "mx.example.com")]);
         let report = probe.finish(vec![vec![up("mx.example.com")]]);
         assert!(!report.null_mx);
@@ -464,18 +453,18 @@ mod tests {
 
     #[test]
     fn nxdomain_and_failed_lookups_are_dns_failures() {
-        let report = done(plan("nope.example.", MxAnswer::NxDomain));
-        assert_eq!(report.domain, "nope.example");
+        let report = done(MxPlan::new(&dom("nope.example."), MxAnswer::NxDomain));
+        assert_eq!(report.domain.as_str(), "nope.example");
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
         assert!(!report.null_mx && !report.implicit_mx && report.hosts.is_empty());
         assert!(report.summary().contains("NXDOMAIN"), "{}", report.summary());
-        let report = done(plan("example.com", MxAnswer::Failed("SERVFAIL".into())));
+        let report = done(MxPlan::new(&dom("example.com"), MxAnswer::Failed("SERVFAIL".into())));
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)));
         assert!(report.summary().contains("SERVFAIL"));
     }
 
     fn two() -> MxProbe {
-        probe_of(plan("example.com", records(&[(10, "mx1.example.com"), (20, "mx2.example.com")])))
+        probe_of(MxPlan::new(&dom("example.com"), records(&[(10, "mx1.example.com"), (20, "mx2.example.com")])))
     }
 
     #[test]
@@ -544,32 +533,33 @@ mod tests {
     }
 
     #[test]
-    fn domains_are_checked() {
-        assert_eq!(normalize_domain(" example.com. ").unwrap(), "example.com");
-        assert_eq!(normalize_domain("."), Err(ConfigError::Empty { field: "domain" }));
-        assert!(matches!(normalize_domain("a b"), Err(ConfigError::ForbiddenByte { byte: b' ', .. })));
-        assert!(matches!(normalize_domain("a\r\nb"), Err(ConfigError::ForbiddenByte { .. })));
-        assert!(normalize_domain("user@example.com").is_err());
-        assert!(normalize_domain("example.com:25").is_err());
-        assert!(normalize_domain("192.0.2.1").is_err());
-    }
-
-    #[test]
     fn host_config_retargets_and_keeps_the_rest() {
-        let config = ProbeConfig::builder("example.com").ehlo_name("probe.example.org").build().unwrap();
-        let host = host_config(&config, "mx1.example.com.").unwrap();
-        assert_eq!(host.target(), "mx1.example.com");
+        let mx = |host: &str| MxHost { preference: 10, host: host.to_owned() };
+        let builder = |target: &str| ProbeConfig::builder(target.parse().unwrap());
+        let config = builder("example.com:2525").ehlo_name("probe.example.org").build().unwrap();
+        let host = host_config(&config, &mx("mx1.example.com")).unwrap();
+        assert_eq!(host.target().to_string(), "mx1.example.com:2525");
         assert_eq!(host.tls_name(), Some("mx1.example.com"));
         assert_eq!(host.inner().ehlo_name.as_str(), "probe.example.org");
         assert_eq!(host.timeouts(), config.timeouts());
+        // The scheme, and so the TLS mode it implies, is kept for every host.
+        let implicit = host_config(&builder("smtps://example.com").build().unwrap(), &mx("mx1.example.com")).unwrap();
+        assert_eq!((implicit.target().port(), implicit.tls_mode()), (465, crate::TlsMode::Implicit));
         // A TLS name set on purpose is kept.
-        let config = ProbeConfig::builder("example.com").tls_name("mail.example.net").build().unwrap();
-        assert_eq!(host_config(&config, "mx1.example.com").unwrap().tls_name(), Some("mail.example.net"));
+        let config = builder("example.com").tls_name("mail.example.net").build().unwrap();
+        assert_eq!(host_config(&config, &mx("mx1.example.com")).unwrap().tls_name(), Some("mail.example.net"));
         // An address as the old target: no TLS name was derived, the host's is.
-        let config = ProbeConfig::builder("192.0.2.1").build().unwrap();
-        assert_eq!(host_config(&config, "mx1.example.com").unwrap().tls_name(), Some("mx1.example.com"));
-        assert!(host_config(&config, "mx\r\n").is_err());
-        assert!(host_config(&config, ".").is_err());
+        let config = builder("192.0.2.1").build().unwrap();
+        assert_eq!(host_config(&config, &mx("mx1.example.com")).unwrap().tls_name(), Some("mx1.example.com"));
+        assert!(
+            host_config(
+                &config,
+                &mx("mx
+")
+            )
+            .is_err()
+        );
+        assert!(host_config(&config, &mx("")).is_err());
     }
 
     #[cfg(feature = "serde")]

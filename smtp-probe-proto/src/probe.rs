@@ -1,18 +1,20 @@
 //! The probe: the SMTP state machine, driven by bytes and time the caller feeds in.
 //!
-//! `handle_*` methods only record; [`Probe::poll_output`] does all parsing and every transition (h11's rule), so
-//! the order in which a caller reports events cannot change the outcome. Transitions live in one place,
+//! `handle_*` methods only record (bytes into the parser's buffer, the end of the stream, the time, a TLS
+//! outcome); [`Probe::poll_output`] does all parsing and every transition (h11's rule), so the order in which a
+//! caller reports events between two polls cannot change the outcome. Transitions on replies live in one place,
 //! [`Probe::on_reply`], with one function per phase outcome beside it.
 
 use std::mem;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use crate::assess;
 use crate::auth;
 use crate::capabilities::Capabilities;
 use crate::command::{Command, encode_data};
-use crate::config::{ConfigInner, EnvelopeAction, ProbeConfig, TlsMode};
+use crate::config::{ConfigInner, EnvelopeAction, ProbeConfig, TlsMode, deadline_after};
 use crate::error::UsageError;
+use crate::message;
 use crate::reply::{OwnedReply, ReplyCode, ReplyError, ReplyParser};
 use crate::report::{Cause, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo, TranscriptLine};
 
@@ -21,8 +23,9 @@ use crate::report::{Cause, Direction, Finding, Phase, Report, Severity, Step, Tl
 const TRANSCRIPT_CAPACITY: usize = 32;
 
 /// What the caller must do next. Drain [`Probe::poll_output`] until it returns `Timeout` or `Done`.
+///
+/// The set of variants is closed: a driver handles each of them, and a new one would be a breaking change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Output {
     /// Write all these bytes to the connection, then poll again.
     Transmit(Vec<u8>),
@@ -33,17 +36,16 @@ pub enum Output {
     /// Wait for bytes, end of stream, or this instant, whichever comes first; report it with `handle_input`,
     /// `handle_eof` or `handle_timeout`, then poll again.
     Timeout(Instant),
-    /// The probe is over: close the connection. Every later poll returns the same report. It is shared with the
-    /// probe (which keeps it for [`Probe::report`]), not copied: take it with `Arc::unwrap_or_clone` after dropping
-    /// the probe to own it without a copy.
-    Done(Arc<Report>),
+    /// The probe is over: close the connection, then take the report with [`Probe::into_report`] (or look at it
+    /// with [`Probe::report`]). Every later poll returns `Done` again.
+    Done,
 }
 
 /// Parameters for the TLS handshake the probe asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsRequest {
     /// The name to send as SNI and to verify the certificate against; `None` for an address target with no name.
-    pub server_name: Option<String>,
+    pub tls_name: Option<String>,
     /// True for implicit TLS (before the greeting), false after STARTTLS.
     pub implicit: bool,
 }
@@ -82,6 +84,17 @@ enum State {
     Done,
 }
 
+/// How the TLS handshake the probe asked for ended, as reported by `handle_tls_*` and applied by the next poll.
+#[derive(Debug)]
+enum TlsOutcome {
+    Established {
+        info: TlsInfo,
+        /// Whether plaintext had arrived before the handshake's result: bytes injected after the STARTTLS 220.
+        injected: bool,
+    },
+    Failed(TlsFailure),
+}
+
 /// What to do with the connection after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Then {
@@ -108,27 +121,33 @@ pub struct Probe {
     used_helo: bool,
     bare_lf_noted: bool,
     main_sequence_end: Option<Instant>,
+    /// A TLS outcome reported and not yet applied, with the time it was reported at.
+    tls_outcome: Option<(Instant, TlsOutcome)>,
+    /// A buffer limit a caller's layer (the `Session`'s ciphertext buffer) reported exceeded.
+    overflow: Option<usize>,
     report: Report,
-    done: Option<Arc<Report>>,
+    finished: bool,
 }
 
 impl Probe {
-    /// A probe of a connection established at `now`.
-    pub fn new(config: ProbeConfig, now: Instant) -> Probe {
-        let overall_deadline = now + config.inner().timeouts.overall;
-        Probe::with_deadline(config, now, overall_deadline)
+    /// A probe of a connection established at `now`; `wall` is the wall-clock time the probe started, the
+    /// report's [`started_at`](Report::started_at). The overall timeout starts at `now`.
+    pub fn new(config: ProbeConfig, now: Instant, wall: SystemTime) -> Probe {
+        let overall_deadline = deadline_after(now, config.inner().timeouts.overall);
+        Probe::with_deadline(config, now, wall, overall_deadline)
     }
 
     /// A probe of a connection established at `now` that must end by `overall_deadline`: adapters start the
-    /// overall clock before DNS and connect, so the configured overall timeout bounds the whole check.
-    pub fn with_deadline(config: ProbeConfig, now: Instant, overall_deadline: Instant) -> Probe {
+    /// overall clock before DNS and connect, so the configured overall timeout bounds the whole check. `wall` is
+    /// the wall-clock time the probe started (for adapters, before DNS).
+    pub fn with_deadline(config: ProbeConfig, now: Instant, wall: SystemTime, overall_deadline: Instant) -> Probe {
         let inner = config.inner();
         let state = if inner.tls_mode == TlsMode::Implicit {
             State::Tls {
                 requested: false,
                 implicit: true,
                 started: now,
-                deadline: overall_deadline.min(now + inner.timeouts.tls_handshake),
+                deadline: overall_deadline.min(deadline_after(now, inner.timeouts.tls_handshake)),
             }
         } else {
             State::Await(Pending {
@@ -136,12 +155,16 @@ impl Probe {
                 phase: Phase::Greeting,
                 command: None,
                 sent: now,
-                deadline: overall_deadline.min(now + inner.timeouts.greeting),
+                deadline: overall_deadline.min(deadline_after(now, inner.timeouts.greeting)),
             })
         };
         Probe {
             parser: ReplyParser::new(inner.limits),
-            report: Report::empty(inner.target.clone(), if inner.transcript { TRANSCRIPT_CAPACITY } else { 0 }),
+            report: Report::empty(
+                inner.report_target.clone(),
+                wall,
+                if inner.transcript { TRANSCRIPT_CAPACITY } else { 0 },
+            ),
             config,
             start: now,
             now,
@@ -154,7 +177,9 @@ impl Probe {
             used_helo: false,
             bare_lf_noted: false,
             main_sequence_end: None,
-            done: None,
+            tls_outcome: None,
+            overflow: None,
+            finished: false,
         }
     }
 
@@ -166,7 +191,7 @@ impl Probe {
     /// the configured reply limits (excess is a protocol violation reported by the next poll). Ignored once the
     /// probe is done.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.done.is_some() || bytes.is_empty() {
+        if self.finished || bytes.is_empty() {
             return;
         }
         self.advance(now);
@@ -187,76 +212,40 @@ impl Probe {
         self.advance(now);
     }
 
-    /// The TLS handshake the probe asked for succeeded.
+    /// The TLS handshake the probe asked for succeeded. Only recorded: the next poll goes on inside TLS (or refuses
+    /// plaintext that came before this news, RFC 3207 §5).
     pub fn handle_tls_established(&mut self, now: Instant, info: TlsInfo) -> Result<(), UsageError> {
-        let implicit = self.expect_tls()?;
+        self.expect_tls()?;
         self.advance(now);
-        // Anything buffered now arrived in plaintext after the STARTTLS 220: never let it pass as a TLS reply.
-        if !self.parser.buffered().is_empty() {
-            self.note_event("plaintext received during the TLS hand-off");
-            self.report.tls = Some(info);
-            self.fail(
-                Severity::Critical,
-                Cause::ProtocolViolation,
-                Phase::TlsHandshake,
-                "plaintext injected after the STARTTLS 220 reply (RFC 3207 §5 response injection); not processed"
-                    .to_owned(),
-                None,
-                Then::Close,
-            );
-            return Ok(());
-        }
-        self.parser.clear();
-        self.tls_active = true;
-        let started = match self.state {
-            State::Tls { started, .. } => started,
-            _ => self.now,
-        };
-        self.report.steps.push(Step {
-            phase: Phase::TlsHandshake,
-            command: None,
-            reply: None,
-            duration: self.now - started,
-        });
-        self.note_event(&format!(
-            "TLS established: {} {}",
-            info.version.as_deref().unwrap_or("?"),
-            info.cipher.as_deref().unwrap_or("?")
-        ));
-        self.assess_certificate(&info);
-        self.report.tls = Some(info);
-        if implicit {
-            self.await_reply(Expect::Greeting, Phase::Greeting, None, self.cfg().timeouts.greeting);
-        } else {
-            let ehlo = Command::Ehlo(self.cfg().ehlo_name.clone());
-            self.send(Expect::Ehlo, Phase::EhloTls, ehlo);
-        }
+        // Anything buffered now arrived in plaintext before the handshake's result: bytes that come after it are
+        // TLS data, so take note of which is which now.
+        let injected = !self.parser.buffered().is_empty();
+        self.tls_outcome = Some((self.now, TlsOutcome::Established { info, injected }));
         Ok(())
     }
 
-    /// The TLS handshake the probe asked for failed. The probe ends; close the connection.
+    /// The TLS handshake the probe asked for failed. Only recorded: the next poll ends the probe (close the
+    /// connection when it says `Done`).
     pub fn handle_tls_failed(&mut self, now: Instant, failure: TlsFailure) -> Result<(), UsageError> {
         self.expect_tls()?;
         self.advance(now);
-        let (cause, message) = match failure {
-            TlsFailure::Certificate { problem, info } => {
-                let message = describe_certificate_problem(&problem, &info);
-                self.report.tls = Some(*info);
-                (Cause::CertificateInvalid, message)
-            }
-            TlsFailure::Handshake { reason } => (Cause::TlsHandshakeFailed, format!("TLS handshake failed: {reason}")),
-            TlsFailure::Closed => {
-                (Cause::TlsHandshakeFailed, "the server closed the connection during the TLS handshake".to_owned())
-            }
-        };
-        self.fail(Severity::Critical, cause, Phase::TlsHandshake, message, None, Then::Close);
+        self.tls_outcome = Some((self.now, TlsOutcome::Failed(failure)));
         Ok(())
     }
 
-    fn expect_tls(&self) -> Result<bool, UsageError> {
+    /// Records that a layer below the probe (the `Session`'s buffer of received ciphertext) went over `limit`
+    /// bytes: the next poll ends the probe as a protocol violation, as a full reply buffer does.
+    #[cfg(feature = "rustls")]
+    pub(crate) fn handle_overflow(&mut self, now: Instant, limit: usize) {
+        self.advance(now);
+        self.overflow.get_or_insert(limit);
+    }
+
+    fn expect_tls(&self) -> Result<(), UsageError> {
         match self.state {
-            State::Tls { requested: true, implicit, .. } => Ok(implicit),
-            State::Done => Err(UsageError::Finished),
+            _ if self.finished => Err(UsageError::Finished),
+            State::Tls { requested: true, .. } if self.tls_outcome.is_some() => Err(UsageError::TlsAlreadyReported),
+            State::Tls { requested: true, .. } => Ok(()),
             _ => Err(UsageError::TlsNotRequested),
         }
     }
@@ -265,23 +254,32 @@ impl Probe {
     pub fn poll_output(&mut self, now: Instant) -> Output {
         self.advance(now);
         loop {
-            if let Some(report) = &self.done {
-                return Output::Done(Arc::clone(report));
+            if self.finished {
+                return Output::Done;
             }
             if !self.tx.is_empty() {
                 return Output::Transmit(mem::take(&mut self.tx));
             }
+            if let Some(limit) = self.overflow.take() {
+                self.on_parse_error(ReplyError::BufferFull { limit });
+                continue;
+            }
             match &mut self.state {
                 State::Done => self.finish(),
-                State::Tls { requested, implicit, deadline, .. } => {
+                State::Tls { requested, implicit, deadline, started } => {
                     if !*requested {
                         *requested = true;
                         let request =
-                            TlsRequest { server_name: self.config.tls_name().map(str::to_owned), implicit: *implicit };
+                            TlsRequest { tls_name: self.config.tls_name().map(str::to_owned), implicit: *implicit };
                         return Output::StartTls(request);
                     }
-                    let deadline = *deadline;
+                    let (implicit, deadline, started) = (*implicit, *deadline, *started);
+                    if let Some((at, outcome)) = self.tls_outcome.take() {
+                        self.on_tls_outcome(at, outcome, started, implicit);
+                        continue;
+                    }
                     if self.now >= deadline {
+                        self.push_tls_step(started, self.now);
                         let message = format!("TLS handshake did not complete within {}", self.phase_limit(deadline));
                         self.fail(
                             Severity::Critical,
@@ -323,14 +321,21 @@ impl Probe {
         }
     }
 
-    /// The report so far (final once [`Output::Done`] was returned).
+    /// The report: final once [`poll_output`](Self::poll_output) returned [`Output::Done`], the findings so far
+    /// before that.
     pub fn report(&self) -> &Report {
-        self.done.as_deref().unwrap_or(&self.report)
+        &self.report
+    }
+
+    /// The report, without a copy: final once [`poll_output`](Self::poll_output) returned [`Output::Done`]
+    /// (see [`is_done`](Self::is_done)); before that, what the probe had found when it was given up.
+    pub fn into_report(self) -> Report {
+        self.report
     }
 
     /// Whether the probe has finished.
     pub fn is_done(&self) -> bool {
-        self.done.is_some()
+        self.finished
     }
 
     /// The next deadline the probe waits on, if any.
@@ -345,6 +350,11 @@ impl Probe {
     /// Bytes of receive buffer held (for memory accounting).
     pub fn buffer_capacity(&self) -> usize {
         self.parser.buffer_capacity() + self.tx.capacity()
+    }
+
+    /// Time from the connection to `at` (never negative: the probe's clock never runs backwards).
+    fn since_start(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.start)
     }
 
     fn advance(&mut self, now: Instant) {
@@ -375,13 +385,25 @@ impl Probe {
     }
 
     fn await_reply(&mut self, expect: Expect, phase: Phase, command: Option<String>, timeout: Duration) {
-        let deadline = self.overall_deadline.min(self.now + timeout);
-        self.state = State::Await(Pending { expect, phase, command, sent: self.now, deadline });
+        self.await_reply_since(self.now, expect, phase, command, timeout);
+    }
+
+    /// Waits for a reply counted from `since`: the instant the command went out, or the handshake ended.
+    fn await_reply_since(
+        &mut self,
+        since: Instant,
+        expect: Expect,
+        phase: Phase,
+        command: Option<String>,
+        timeout: Duration,
+    ) {
+        let deadline = self.overall_deadline.min(deadline_after(since, timeout));
+        self.state = State::Await(Pending { expect, phase, command, sent: since, deadline });
     }
 
     fn transcribe(&mut self, direction: Direction, text: impl FnOnce() -> String) {
         if self.cfg().transcript {
-            self.report.transcript.push(TranscriptLine { at: self.now - self.start, direction, text: text() });
+            self.report.transcript.push(TranscriptLine { at: self.since_start(self.now), direction, text: text() });
         }
     }
 
@@ -406,7 +428,11 @@ impl Probe {
                 text.extend(digits);
                 text.push(if i == last { ' ' } else { '-' });
                 text.push_str(&String::from_utf8_lossy(line));
-                self.report.transcript.push(TranscriptLine { at: at - self.start, direction: Direction::Server, text });
+                self.report.transcript.push(TranscriptLine {
+                    at: self.since_start(at),
+                    direction: Direction::Server,
+                    text,
+                });
             }
         }
         if bare_lf && !self.bare_lf_noted {
@@ -423,7 +449,7 @@ impl Probe {
             phase: pending.phase,
             command: pending.command,
             reply: Some(reply.clone()),
-            duration: at - pending.sent,
+            duration: at.saturating_duration_since(pending.sent),
         });
         // The probe never pipelines: bytes beyond this reply arrived before the next command was sent. STARTTLS
         // has its own, more specific check (the response-injection attack), and after QUIT nothing matters.
@@ -464,7 +490,7 @@ impl Probe {
             Expect::Helo if code == ReplyCode::OK => self.after_hello(),
             Expect::Helo => self.rejected(phase, Cause::EhloRejected, &reply, "the server refused HELO"),
             Expect::StartTls if code == ReplyCode::SERVICE_READY => self.on_starttls_ready(),
-            Expect::StartTls => self.rejected(phase, Cause::StarttlsRejected, &reply, "the server refused STARTTLS"),
+            Expect::StartTls => self.rejected(phase, Cause::StartTlsRejected, &reply, "the server refused STARTTLS"),
             Expect::AuthPlain { .. } | Expect::AuthLogin { .. } if code == ReplyCode::AUTH_OK => {
                 self.start_envelope_or_quit();
             }
@@ -565,7 +591,7 @@ impl Probe {
         if wants_starttls && !self.tls_active {
             let offered = self.report.capabilities.as_ref().is_some_and(Capabilities::starttls);
             if offered {
-                self.send(Expect::StartTls, Phase::Starttls, Command::StartTls);
+                self.send(Expect::StartTls, Phase::StartTls, Command::StartTls);
                 return;
             }
             let why =
@@ -573,7 +599,7 @@ impl Probe {
             if mode == TlsMode::StartTlsRequired {
                 self.fail(
                     Severity::Critical,
-                    Cause::StarttlsUnavailable,
+                    Cause::StartTlsUnavailable,
                     Phase::Ehlo,
                     format!("{why}, and TLS is required"),
                     None,
@@ -631,7 +657,7 @@ impl Probe {
             self.fail(
                 Severity::Critical,
                 Cause::ProtocolViolation,
-                Phase::Starttls,
+                Phase::StartTls,
                 message.to_owned(),
                 None,
                 Then::Close,
@@ -644,7 +670,7 @@ impl Probe {
             requested: false,
             implicit: false,
             started: self.now,
-            deadline: self.overall_deadline.min(self.now + timeout),
+            deadline: self.overall_deadline.min(deadline_after(self.now, timeout)),
         };
     }
 
@@ -729,25 +755,12 @@ impl Probe {
     fn test_message(&self) -> String {
         let cfg = self.cfg();
         let envelope = cfg.envelope.as_ref().expect("a test message needs an envelope");
-        let EnvelopeAction::SendTestMessage { token, date } = &envelope.action else {
-            return String::new();
-        };
-        let to: Vec<String> = envelope.recipients.iter().map(|r| format!("<{r}>")).collect();
-        let mut m = String::with_capacity(512);
-        m.push_str(&format!("From: <{}>\r\n", envelope.from));
-        m.push_str(&format!("To: {}\r\n", to.join(", ")));
-        m.push_str(&format!("Subject: smtp-probe test message {token}\r\n"));
-        if let Some(date) = date {
-            m.push_str(&format!("Date: {date}\r\n"));
+        match &envelope.action {
+            EnvelopeAction::SendTestMessage { token, date } => {
+                message::compose(envelope, token, date.as_ref(), &cfg.ehlo_name)
+            }
+            EnvelopeAction::StopBeforeData => String::new(),
         }
-        m.push_str(&format!("Message-ID: <{token}@{}>\r\n", cfg.ehlo_name));
-        m.push_str(&format!("X-Smtp-Probe-Token: {token}\r\n"));
-        m.push_str(
-            "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
-        );
-        m.push_str("This message was sent by smtp-probe to check that this server accepts mail.\r\n");
-        m.push_str(&format!("It can be deleted. Token: {token}\r\n"));
-        m
     }
 
     // ---- endings ------------------------------------------------------------------------------------------------
@@ -849,7 +862,7 @@ impl Probe {
                 phase: pending.phase,
                 command: pending.command.clone(),
                 reply: None,
-                duration: self.now - pending.sent,
+                duration: self.now.saturating_duration_since(pending.sent),
             };
             self.report.steps.push(step);
         }
@@ -903,14 +916,14 @@ impl Probe {
     }
 
     fn finish(&mut self) {
-        if self.done.is_some() {
+        if self.finished {
             return;
         }
         self.state = State::Done;
         self.tx.clear();
         let end = self.main_sequence_end.unwrap_or(self.now);
-        self.report.response_time = end - self.start;
-        self.report.total = self.now - self.start;
+        self.report.response_time = self.since_start(end);
+        self.report.total = self.since_start(self.now);
         let thresholds = *self.config.thresholds();
         let rt = self.report.response_time;
         let slow = match (thresholds.response_critical, thresholds.response_warning) {
@@ -922,73 +935,64 @@ impl Probe {
             let message = format!("response time {} ms is over the {} ms threshold", rt.as_millis(), limit.as_millis());
             self.add_finding(severity, Some(Cause::SlowResponse), None, message, None);
         }
-        self.done = Some(Arc::new(mem::replace(&mut self.report, Report::empty(String::new(), 0))));
+        self.finished = true;
     }
 
-    // ---- certificates -------------------------------------------------------------------------------------------
+    // ---- TLS ----------------------------------------------------------------------------------------------------
 
-    fn assess_certificate(&mut self, info: &TlsInfo) {
-        if let Some(problem) = &info.verify_error {
-            // Inspect-only mode or opportunistic STARTTLS: the handshake went ahead, but the certificate is still
-            // not valid, and the report says so.
-            let why = if self.cfg().tls_mode == TlsMode::StartTlsOpportunistic {
-                "opportunistic STARTTLS: mail still flows, but the certificate does not verify"
-            } else {
-                "inspect-only mode: the probe carried on"
-            };
-            let message = format!("{} ({why})", describe_certificate_problem(problem, info));
-            self.add_finding(
-                Severity::Warning,
-                Some(Cause::CertificateInvalid),
-                Some(Phase::TlsHandshake),
-                message,
-                None,
-            );
+    fn on_tls_outcome(&mut self, at: Instant, outcome: TlsOutcome, started: Instant, implicit: bool) {
+        self.push_tls_step(started, at);
+        match outcome {
+            TlsOutcome::Established { info, injected: true } => {
+                // Plaintext that came after the STARTTLS 220 and before the handshake: never let it pass as a reply.
+                self.note_event("plaintext received during the TLS hand-off");
+                self.report.tls = Some(info);
+                let message =
+                    "plaintext injected after the STARTTLS 220 reply (RFC 3207 §5 response injection); not processed";
+                self.fail(
+                    Severity::Critical,
+                    Cause::ProtocolViolation,
+                    Phase::TlsHandshake,
+                    message.to_owned(),
+                    None,
+                    Then::Close,
+                );
+            }
+            TlsOutcome::Established { info, injected: false } => {
+                // What the parser holds arrived after the handshake: the first bytes inside TLS.
+                self.tls_active = true;
+                self.note_event(&format!(
+                    "TLS established: {} {}",
+                    info.version.as_deref().unwrap_or("?"),
+                    info.cipher.as_deref().unwrap_or("?")
+                ));
+                for finding in assess::established(self.cfg(), &info) {
+                    self.report.add_finding(finding);
+                }
+                self.report.tls = Some(info);
+                if implicit {
+                    // The greeting is due from the end of the handshake, not from the poll that learnt of it.
+                    let timeout = self.cfg().timeouts.greeting;
+                    self.await_reply_since(at, Expect::Greeting, Phase::Greeting, None, timeout);
+                } else {
+                    let ehlo = Command::Ehlo(self.cfg().ehlo_name.clone());
+                    self.send(Expect::Ehlo, Phase::EhloTls, ehlo);
+                }
+            }
+            TlsOutcome::Failed(failure) => {
+                let failed = assess::failed(failure);
+                if failed.tls.is_some() {
+                    self.report.tls = failed.tls;
+                }
+                self.fail(failed.severity, failed.cause, Phase::TlsHandshake, failed.message, None, Then::Close);
+            }
         }
-        let thresholds = *self.config.thresholds();
-        let Some(earliest) = info.chain_earliest_expiry() else { return };
-        let days = earliest.days_left;
-        if info.verify_error == Some(crate::report::CertificateProblem::Expired) {
-            return; // already reported as invalid: "expired N days ago" says it all
-        }
-        let severity = match (thresholds.certificate_days_critical, thresholds.certificate_days_warning) {
-            (Some(crit), _) if days < i64::from(crit) => Severity::Critical,
-            (_, Some(warn)) if days < i64::from(warn) => Severity::Warning,
-            _ => return,
-        };
-        let which = if std::ptr::eq(earliest, info.certificates.first().expect("non-empty")) {
-            "certificate"
-        } else {
-            "a chain certificate"
-        };
-        let message = format!("{which} {} expires in {days} days ({})", earliest.subject, earliest.not_after);
-        self.add_finding(severity, Some(Cause::CertificateExpiring), Some(Phase::TlsHandshake), message, None);
     }
-}
 
-fn describe_certificate_problem(problem: &crate::report::CertificateProblem, info: &TlsInfo) -> String {
-    use crate::report::CertificateProblem as P;
-    let Some(leaf) = info.leaf() else { return problem.to_string() };
-    match problem {
-        P::Expired => {
-            let ago = match (-leaf.seconds_left).div_euclid(86_400) {
-                0 => "less than a day ago".to_owned(),
-                1 => "1 day ago".to_owned(),
-                days => format!("{days} days ago"),
-            };
-            format!("certificate {} expired {ago} ({})", leaf.subject, leaf.not_after)
-        }
-        P::NotYetValid => format!("certificate {} is not valid before {}", leaf.subject, leaf.not_before),
-        P::NameMismatch => format!(
-            "certificate {} is not valid for {} (it names {})",
-            leaf.subject,
-            info.verified_name.as_deref().unwrap_or("the target"),
-            leaf.sans.join(", ")
-        ),
-        P::UnknownIssuer => {
-            format!("certificate {} is issued by an untrusted authority ({})", leaf.subject, leaf.issuer)
-        }
-        other => format!("{other}: {}", leaf.subject),
+    /// The handshake as a step, from its start to `end`, whatever its outcome: its time counts either way.
+    fn push_tls_step(&mut self, started: Instant, end: Instant) {
+        let duration = end.saturating_duration_since(started);
+        self.report.steps.push(Step { phase: Phase::TlsHandshake, command: None, reply: None, duration });
     }
 }
 

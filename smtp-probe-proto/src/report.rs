@@ -2,15 +2,14 @@
 //! reply and timing, the capabilities before and after TLS, TLS details, and a redacted transcript.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::capabilities::Capabilities;
 use crate::reply::OwnedReply;
+use crate::vocabulary::names;
 
-/// The overall answer: can this server take mail right now?
+/// The overall answer: can this server take mail right now? Named `up`, `degraded`, `down` in every output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Verdict {
     /// Everything checked passed.
     Up,
@@ -21,45 +20,18 @@ pub enum Verdict {
     Down,
 }
 
-impl Verdict {
-    /// `"up"`, `"degraded"` or `"down"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Up => "up",
-            Verdict::Degraded => "degraded",
-            Verdict::Down => "down",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(Verdict, "verdict", { Up => "up", Degraded => "degraded", Down => "down" });
 
 macro_rules! causes {
     ($($variant:ident => $name:literal, $doc:literal;)*) => {
         /// Why a probe is not up: a fixed vocabulary, `snake_case` in every serialized form.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-        #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
         #[non_exhaustive]
         pub enum Cause {
             $(#[doc = $doc] $variant,)*
         }
 
-        impl Cause {
-            /// Every cause, in documentation order.
-            pub const ALL: &'static [Cause] = &[$(Cause::$variant,)*];
-
-            /// The `snake_case` name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Cause::$variant => $name,)*
-                }
-            }
-        }
+        names!(Cause, "cause", { $($variant => $name),* });
     };
 }
 
@@ -75,8 +47,8 @@ causes! {
     ReplyTimeout => "reply_timeout", "A command got no complete reply in time.";
     ConnectionClosed => "connection_closed", "The server closed or reset the connection before the probe finished.";
     EhloRejected => "ehlo_rejected", "EHLO (and HELO, where tried) was refused.";
-    StarttlsUnavailable => "starttls_unavailable", "STARTTLS was required but not offered.";
-    StarttlsRejected => "starttls_rejected", "The server refused the STARTTLS command.";
+    StartTlsUnavailable => "starttls_unavailable", "STARTTLS was required but not offered.";
+    StartTlsRejected => "starttls_rejected", "The server refused the STARTTLS command.";
     TlsHandshakeFailed => "tls_handshake_failed", "The TLS handshake failed for a reason other than the certificate.";
     CertificateInvalid => "certificate_invalid", "The certificate did not verify (expired, wrong name, untrusted, ...).";
     CertificateExpiring => "certificate_expiring", "The certificate expires within the configured number of days.";
@@ -90,16 +62,8 @@ causes! {
     ExpectationFailed => "expectation_failed", "An expectation (greeting text, capability, SIZE) was not met.";
 }
 
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A step of the SMTP conversation.
+/// A step of the SMTP conversation (`snake_case` names in every output: `tls_handshake`, `rcpt_to`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Phase {
     /// DNS resolution (adapters).
@@ -113,7 +77,7 @@ pub enum Phase {
     /// HELO, after EHLO was not recognised.
     Helo,
     /// The STARTTLS command.
-    Starttls,
+    StartTls,
     /// The TLS handshake.
     TlsHandshake,
     /// EHLO again, inside TLS.
@@ -134,39 +98,26 @@ pub enum Phase {
     Quit,
 }
 
-impl Phase {
-    /// The `snake_case` name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Resolve => "resolve",
-            Phase::Connect => "connect",
-            Phase::Greeting => "greeting",
-            Phase::Ehlo => "ehlo",
-            Phase::Helo => "helo",
-            Phase::Starttls => "starttls",
-            Phase::TlsHandshake => "tls_handshake",
-            Phase::EhloTls => "ehlo_tls",
-            Phase::Auth => "auth",
-            Phase::MailFrom => "mail_from",
-            Phase::RcptTo => "rcpt_to",
-            Phase::Data => "data",
-            Phase::Message => "message",
-            Phase::Rset => "rset",
-            Phase::Quit => "quit",
-        }
-    }
-}
+names!(Phase, "phase", {
+    Resolve => "resolve",
+    Connect => "connect",
+    Greeting => "greeting",
+    Ehlo => "ehlo",
+    Helo => "helo",
+    StartTls => "starttls",
+    TlsHandshake => "tls_handshake",
+    EhloTls => "ehlo_tls",
+    Auth => "auth",
+    MailFrom => "mail_from",
+    RcptTo => "rcpt_to",
+    Data => "data",
+    Message => "message",
+    Rset => "rset",
+    Quit => "quit",
+});
 
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How much a finding weighs on the verdict.
+/// How much a finding weighs on the verdict (`info`, `warning`, `critical`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Severity {
     /// Worth knowing; no effect on the verdict (a bare LF, QUIT unanswered, no STARTTLS where optional).
     Info,
@@ -175,6 +126,8 @@ pub enum Severity {
     /// Makes the verdict down.
     Critical,
 }
+
+names!(Severity, "severity", { Info => "info", Warning => "warning", Critical => "critical" });
 
 impl Severity {
     /// The verdict this severity leads to on its own.
@@ -243,14 +196,12 @@ pub struct Step {
     /// The reply, when one came.
     pub reply: Option<OwnedReply>,
     /// From sending the command (or connecting, for the greeting) to the complete reply.
-    #[cfg_attr(feature = "serde", serde(rename = "duration_ms", serialize_with = "crate::report::serialize_ms"))]
+    #[cfg_attr(feature = "serde", serde(rename = "duration_ms", serialize_with = "crate::schema::millis"))]
     pub duration: Duration,
 }
 
-/// Who said a transcript line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+/// Who said a transcript line (`client`, `server`, `event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// The probe.
     Client,
@@ -260,12 +211,14 @@ pub enum Direction {
     Event,
 }
 
+names!(Direction, "direction", { Client => "client", Server => "server", Event => "event" });
+
 /// One line of the conversation. Credentials are never here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TranscriptLine {
     /// Time since the connection was established.
-    #[cfg_attr(feature = "serde", serde(rename = "at_ms", serialize_with = "crate::report::serialize_ms"))]
+    #[cfg_attr(feature = "serde", serde(rename = "at_ms", serialize_with = "crate::schema::millis"))]
     pub at: Duration,
     /// Who.
     pub direction: Direction,
@@ -275,8 +228,6 @@ pub struct TranscriptLine {
 
 /// Why a certificate did not verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CertificateProblem {
     /// Past its notAfter.
@@ -291,6 +242,20 @@ pub enum CertificateProblem {
     PinMismatch,
     /// Anything else, as the verifier said it.
     Other(String),
+}
+
+impl CertificateProblem {
+    /// The stable name: `expired`, `not_yet_valid`, `name_mismatch`, `unknown_issuer`, `pin_mismatch` or `other`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CertificateProblem::Expired => "expired",
+            CertificateProblem::NotYetValid => "not_yet_valid",
+            CertificateProblem::NameMismatch => "name_mismatch",
+            CertificateProblem::UnknownIssuer => "unknown_issuer",
+            CertificateProblem::PinMismatch => "pin_mismatch",
+            CertificateProblem::Other(_) => "other",
+        }
+    }
 }
 
 impl fmt::Display for CertificateProblem {
@@ -327,6 +292,7 @@ pub struct CertificateInfo {
     /// Whole days from the probe's wall time to notAfter, rounded down (negative once expired).
     pub days_left: i64,
     /// Seconds from the probe's wall time to notAfter (negative once expired).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub seconds_left: i64,
     /// Public key algorithm, e.g. `"EC P-256"` or `"RSA 2048"`.
     pub key_algorithm: String,
@@ -338,7 +304,6 @@ pub struct CertificateInfo {
 
 /// TLS as negotiated, handed to the probe by whoever ran the handshake (the crate's `Session`, or the caller).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TlsInfo {
     /// Protocol version, e.g. `"TLSv1.3"`.
     pub version: Option<String>,
@@ -353,7 +318,6 @@ pub struct TlsInfo {
     /// Why it did not, when it did not.
     pub verify_error: Option<CertificateProblem>,
     /// Handshake duration.
-    #[cfg_attr(feature = "serde", serde(rename = "handshake_ms", serialize_with = "crate::report::serialize_ms"))]
     pub handshake: Duration,
     /// Every certificate presented, leaf first.
     pub certificates: Vec<CertificateInfo>,
@@ -391,15 +355,20 @@ pub enum TlsFailure {
     Closed,
 }
 
-/// Everything a probe learned. Made by the probe; adapters add where they connected and how long it took.
+/// Everything a probe learned. Made by the probe; adapters add where they connected and how long DNS and the
+/// connection took.
+///
+/// With the `serde` feature, a report serializes as the documented JSON object (the crate's `JSON-SCHEMA.md`,
+/// validated by `schema/report.schema.json`), computed fields such as `summary` and `phases` included.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Report {
-    /// The target as configured.
+    /// The target, `host:port` (`[v6]:port`).
     pub target: String,
     /// The address connected to, when an adapter knows it.
     pub address: Option<String>,
+    /// The wall-clock time the probe started (adapters: before resolving the name), so a kept report can be aged.
+    pub started_at: SystemTime,
     /// The verdict.
     pub verdict: Verdict,
     /// The primary cause: that of the first finding with the highest severity; `None` when up.
@@ -418,14 +387,14 @@ pub struct Report {
     pub tls: Option<TlsInfo>,
     /// The redacted transcript, when recorded.
     pub transcript: Vec<TranscriptLine>,
+    /// How long resolving the target's name took (adapters); `None` for an address, or when nothing was resolved.
+    pub resolve: Option<Duration>,
     /// How long the TCP connection took (adapters).
-    #[cfg_attr(feature = "serde", serde(rename = "connect_ms", serialize_with = "crate::report::serialize_opt_ms"))]
     pub connect: Option<Duration>,
-    /// From connection to the last reply before QUIT: what response-time thresholds compare.
-    #[cfg_attr(feature = "serde", serde(rename = "response_ms", serialize_with = "crate::report::serialize_ms"))]
+    /// From starting to connect (adapters; the connection, for a bare `Probe`) to the last reply before QUIT: what
+    /// response-time thresholds compare. DNS is not included: see [`resolve`](Self::resolve).
     pub response_time: Duration,
-    /// From connection to the end of the probe, QUIT included.
-    #[cfg_attr(feature = "serde", serde(rename = "total_ms", serialize_with = "crate::report::serialize_ms"))]
+    /// From starting to connect to the end of the probe, QUIT included (DNS not included).
     pub total: Duration,
     /// The test message token, when a test message was accepted.
     pub message_token: Option<String>,
@@ -436,11 +405,12 @@ impl Report {
     /// adapters use it.
     pub fn without_session(
         target: impl Into<String>,
+        started_at: SystemTime,
         cause: Cause,
         phase: Phase,
         message: impl Into<String>,
     ) -> Report {
-        let mut report = Report::empty(target.into(), 0);
+        let mut report = Report::empty(target.into(), started_at, 0);
         report.add_finding(Finding {
             severity: Severity::Critical,
             cause: Some(cause),
@@ -451,10 +421,11 @@ impl Report {
         report
     }
 
-    pub(crate) fn empty(target: String, transcript_capacity: usize) -> Report {
+    pub(crate) fn empty(target: String, started_at: SystemTime, transcript_capacity: usize) -> Report {
         Report {
             target,
             address: None,
+            started_at,
             verdict: Verdict::Up,
             cause: None,
             findings: Vec::new(),
@@ -464,6 +435,7 @@ impl Report {
             capabilities_tls: None,
             tls: None,
             transcript: Vec::with_capacity(transcript_capacity),
+            resolve: None,
             connect: None,
             response_time: Duration::ZERO,
             total: Duration::ZERO,
@@ -486,38 +458,53 @@ impl Report {
         primary_finding(self.verdict, &self.findings)
     }
 
+    /// Time spent in each phase, in the order the probe went through them: DNS resolution and the connection
+    /// (when an adapter measured them), then each step of the conversation, the TLS handshake included whether
+    /// it succeeded or not. A phase that happened more than once (one RCPT TO per recipient, the AUTH exchange)
+    /// appears once, with its times added up.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use smtp_probe_proto::{Cause, Phase, Report};
+    ///
+    /// let mut report = Report::without_session("mx.example.com:25", SystemTime::now(), Cause::ConnectRefused,
+    ///     Phase::Connect, "connection refused");
+    /// report.resolve = Some(Duration::from_millis(12));
+    /// report.connect = Some(Duration::from_millis(3));
+    /// let phases = report.phase_durations();
+    /// assert_eq!(phases, [(Phase::Resolve, Duration::from_millis(12)), (Phase::Connect, Duration::from_millis(3))]);
+    /// ```
+    pub fn phase_durations(&self) -> Vec<(Phase, Duration)> {
+        let mut phases: Vec<(Phase, Duration)> = Vec::with_capacity(self.steps.len() + 2);
+        let mut add = |phase: Phase, duration: Duration| match phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, total)) => *total = total.saturating_add(duration),
+            None => phases.push((phase, duration)),
+        };
+        // The adapters' measurements, unless a step stands for them already.
+        let stepped = |phase: Phase| self.steps.iter().any(|s| s.phase == phase);
+        if let Some(resolve) = self.resolve.filter(|_| !stepped(Phase::Resolve)) {
+            add(Phase::Resolve, resolve);
+        }
+        if let Some(connect) = self.connect.filter(|_| !stepped(Phase::Connect)) {
+            add(Phase::Connect, connect);
+        }
+        for step in &self.steps {
+            add(step.phase, step.duration);
+        }
+        phases
+    }
+
+    /// How old the report is at `now` (wall clock): from when the probe started. Zero if `now` is earlier.
+    pub fn age(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.started_at).unwrap_or(Duration::ZERO)
+    }
+
     /// One line for people: `down: recipient_rejected (rcpt_to): 550 5.1.1 <x@y>: User unknown`.
     pub fn summary(&self) -> String {
         match self.primary_finding() {
             None => format!("{}: {} answered in {} ms", self.verdict, self.target, self.response_time.as_millis()),
             Some(f) => verdict_line(self.verdict, f),
         }
-    }
-}
-
-#[cfg(feature = "serde")]
-pub(crate) fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
-}
-
-#[cfg(feature = "serde")]
-pub(crate) fn serialize_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => serialize_ms(d, s),
-        None => s.serialize_none(),
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for OwnedReply {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let lines: Vec<String> = self.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
-        let mut s = serializer.serialize_struct("Reply", 3)?;
-        s.serialize_field("code", &self.code.get())?;
-        s.serialize_field("enhanced", &self.enhanced.map(|e| e.to_string()))?;
-        s.serialize_field("lines", &lines)?;
-        s.end()
     }
 }
 
@@ -531,7 +518,7 @@ mod tests {
 
     #[test]
     fn first_most_severe_finding_sets_verdict_and_cause() {
-        let mut r = Report::empty("mx".into(), 0);
+        let mut r = Report::empty("mx".into(), SystemTime::UNIX_EPOCH, 0);
         r.add_finding(Finding {
             severity: Severity::Info,
             cause: None,
@@ -549,10 +536,30 @@ mod tests {
     }
 
     #[test]
+    fn names_read_back_and_pad() {
+        for verdict in Verdict::ALL {
+            assert_eq!(verdict.as_str().parse::<Verdict>(), Ok(*verdict));
+        }
+        for cause in Cause::ALL {
+            assert_eq!(cause.to_string().parse::<Cause>(), Ok(*cause));
+        }
+        for phase in Phase::ALL {
+            assert_eq!(phase.to_string().parse::<Phase>(), Ok(*phase));
+        }
+        assert_eq!(format!("[{:<10}]", Verdict::Up), "[up        ]");
+        assert_eq!(format!("[{:>10}]", Phase::Rset), "[      rset]");
+        assert_eq!(format!("[{:^9}]", Severity::Info), "[  info   ]");
+        assert_eq!(format!("{:.3}", Cause::DnsFailure), "dns", "precision truncates, as for strings");
+        let err = "Up".parse::<Verdict>().unwrap_err();
+        assert_eq!(err.to_string(), "unknown verdict \"Up\": expected one of up, degraded, down");
+        assert!("reply-timeout".parse::<Cause>().is_err());
+    }
+
+    #[test]
     fn cause_names_are_the_fixed_vocabulary() {
         let names: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), 24);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
-        assert_eq!(Cause::StarttlsUnavailable.as_str(), "starttls_unavailable");
+        assert_eq!(Cause::StartTlsUnavailable.as_str(), "starttls_unavailable");
     }
 }

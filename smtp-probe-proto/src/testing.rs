@@ -10,18 +10,17 @@
 //! use smtp_probe_proto::testing::{Harness, ServerStep::*};
 //! use smtp_probe_proto::{Cause, ProbeConfig, TlsMode, Verdict};
 //!
-//! let config = ProbeConfig::builder("mx.test").tls(TlsMode::None).overall_timeout(Duration::from_secs(5)).build()?;
+//! let config = ProbeConfig::builder("mx.test".parse()?).tls(TlsMode::None).overall_timeout(Duration::from_secs(5)).build()?;
 //! let script = vec![Send(b"220-mx.test\r\n".to_vec()), Hang];
 //! let mut harness = Harness::new(config, Instant::now(), script);
 //! let report = harness.run();
 //! assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::GreetingTimeout)));
 //! assert_eq!(harness.elapsed(), Duration::from_secs(5)); // simulated: the test took no time
-//! # Ok::<(), smtp_probe_proto::ConfigError>(())
+//! # Ok::<(), smtp_probe_proto::Error>(())
 //! ```
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::probe::{Output, Probe};
 use crate::{ProbeConfig, Report, TlsFailure, TlsInfo};
@@ -86,14 +85,19 @@ pub struct Harness {
     server_closed: bool,
 }
 
+/// The wall-clock time a harness's probe starts at, 2026-01-01T00:00:00Z: fixed, so that reports are reproducible.
+pub fn wall_start() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+}
+
 /// Polls after which a probe that has not finished is a bug: a finite script and finite deadlines must end.
 const MAX_POLLS: usize = 100_000;
 
 impl Harness {
-    /// A harness starting at `start` (the connection instant).
+    /// A harness starting at `start` (the connection instant), at the wall-clock time [`wall_start`].
     pub fn new(config: ProbeConfig, start: Instant, script: Script) -> Harness {
         Harness {
-            probe: Probe::new(config, start),
+            probe: Probe::new(config, start, wall_start()),
             script: script.into(),
             start,
             now: start,
@@ -118,7 +122,8 @@ impl Harness {
     pub fn run(&mut self) -> Report {
         for _ in 0..MAX_POLLS {
             match self.probe.poll_output(self.now) {
-                Output::Done(report) => return Arc::unwrap_or_clone(report),
+                // A copy: the harness keeps the probe for inspection after the run.
+                Output::Done => return self.probe.report().clone(),
                 Output::Transmit(bytes) => self.client_sent(&bytes),
                 Output::StartTls(_) => self.tls(),
                 Output::Timeout(deadline) => self.serve_until(deadline),
@@ -144,7 +149,7 @@ impl Harness {
 
     /// Simulated time since the start.
     pub fn elapsed(&self) -> Duration {
-        self.now - self.start
+        self.now.saturating_duration_since(self.start)
     }
 
     /// The probe (for inspecting buffers after a run).
@@ -217,10 +222,11 @@ impl Harness {
                     }
                 },
                 ServerStep::Delay(d) => {
-                    if self.now + d < deadline {
-                        self.now += d;
+                    let until = crate::config::deadline_after(self.now, d);
+                    if until < deadline {
+                        self.now = until;
                     } else {
-                        let left = self.now + d - deadline;
+                        let left = d.saturating_sub(deadline.saturating_duration_since(self.now));
                         self.script.push_front(ServerStep::Delay(left));
                         self.jump(deadline);
                         return;
@@ -275,7 +281,7 @@ impl Harness {
                 match self.probe.poll_output(self.now) {
                     Output::Timeout(_) => {}
                     Output::Transmit(bytes) => self.client_sent(&bytes),
-                    Output::Done(_) => return,
+                    Output::Done => return,
                     // The rest of this write went out in plaintext before any handshake: it reaches the probe
                     // before the handshake's result does, never as if it had come through TLS.
                     Output::StartTls(_) => tls_requested = true,

@@ -106,6 +106,7 @@ impl TlsConfigBuilder {
 
     /// Trust the platform's certificate store too (feature `native-roots`; read once, at `build`).
     #[cfg(feature = "native-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "native-roots")))]
     pub fn native_roots(mut self, on: bool) -> Self {
         self.native_roots = on;
         self
@@ -318,8 +319,8 @@ pub(crate) enum Fed {
 
 impl TlsLayer {
     /// Starts a handshake. `name` is the name to verify (and send as SNI when it is a DNS name), or the address
-    /// literal for an IP target. `inspect_only` completes the handshake whatever the certificate (the config's
-    /// setting, or opportunistic STARTTLS, where senders do not verify either).
+    /// literal for an IP target. `inspect_only` completes the handshake whatever the certificate, the certificate's
+    /// problem still recorded (decided in `assess`: the config's inspect-only setting, or opportunistic STARTTLS).
     pub(crate) fn start(
         config: &TlsConfig,
         name: &str,
@@ -337,7 +338,7 @@ impl TlsLayer {
         let verifier = RecordingVerifier {
             inner: config.0.verifier.clone(),
             pins: config.0.pins.clone(),
-            inspect_only: inspect_only || config.0.inspect_only,
+            inspect_only,
             seen: seen.clone(),
         };
         let mut client = ClientConfig::builder_with_details(

@@ -112,8 +112,8 @@ fn starttls_required_but_not_offered_is_down_and_sends_no_credentials() {
     let config = with_auth(builder(TlsMode::StartTlsRequired)).build().unwrap();
     let script = then_quit(greeted([lines(&["250-mx.example.com", "250 AUTH PLAIN LOGIN"])]));
     let (report, harness) = run_whole(&config, start, &script);
-    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StarttlsUnavailable)));
-    assert!(finding(&report, Cause::StarttlsUnavailable).message.contains("TLS is required"));
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StartTlsUnavailable)));
+    assert!(finding(&report, Cause::StartTlsUnavailable).message.contains("TLS is required"));
     assert_eq!(harness.client_lines(), client(&[EHLO, "QUIT"]));
     assert!(!contains(harness.client_bytes(), b"AUTH"));
     assert!(!contains(harness.client_bytes(), PLAIN_RESPONSE.as_bytes()));
@@ -142,7 +142,7 @@ fn starttls_454_is_a_temporary_failure() {
     let (report, harness) = run_whole(&config, start, &script);
     assert_eq!((report.verdict, report.cause), (Verdict::Degraded, Some(Cause::TemporaryFailure)));
     let temporary = finding(&report, Cause::TemporaryFailure);
-    assert_eq!((temporary.phase, temporary.server_text.as_deref()), (Some(Phase::Starttls), Some(text)));
+    assert_eq!((temporary.phase, temporary.server_text.as_deref()), (Some(Phase::StartTls), Some(text)));
     assert_eq!(harness.client_lines(), client(&[EHLO, "STARTTLS", "QUIT"]));
     assert_eq!(report.tls, None);
 }
@@ -154,8 +154,8 @@ fn starttls_5xx_is_starttls_rejected() {
     let text = "554 5.7.3 Unable to initialize security subsystem";
     let script = then_quit(greeted([lines(&["250-mx.example.com", "250 STARTTLS"]), expect("STARTTLS"), line(text)]));
     let (report, harness) = run_whole(&config, start, &script);
-    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StarttlsRejected)));
-    assert_eq!(finding(&report, Cause::StarttlsRejected).server_text.as_deref(), Some(text));
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::StartTlsRejected)));
+    assert_eq!(finding(&report, Cause::StartTlsRejected).server_text.as_deref(), Some(text));
     assert_eq!(harness.client_lines(), client(&[EHLO, "STARTTLS", "QUIT"]));
 }
 
@@ -197,7 +197,7 @@ fn plaintext_injected_after_the_starttls_220_is_never_processed() {
     assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ProtocolViolation)));
     let violation = finding(&report, Cause::ProtocolViolation);
     assert!(violation.message.contains("injected"), "{violation:?}");
-    assert_eq!(violation.phase, Some(Phase::Starttls));
+    assert_eq!(violation.phase, Some(Phase::StartTls));
     assert_eq!(harness.client_lines(), client(&[EHLO, "STARTTLS"]), "no TLS, no second EHLO, no AUTH, no QUIT");
     assert_eq!(report.tls, None, "TLS was never requested");
     assert_eq!(report.capabilities_tls, None);
@@ -251,7 +251,7 @@ fn ehlo_is_sent_again_after_tls_and_pre_tls_capabilities_are_forgotten() {
         [
             Phase::Greeting,
             Phase::Ehlo,
-            Phase::Starttls,
+            Phase::StartTls,
             Phase::TlsHandshake,
             Phase::EhloTls,
             Phase::Auth,
@@ -672,10 +672,11 @@ fn close_right_after_a_5xx_says_closed_after_that_reply() {
 #[test]
 fn a_5xx_and_the_close_in_one_read_still_say_closed_after_that_reply() {
     let start = start();
-    let mut probe = Probe::new(builder(TlsMode::None).build().unwrap(), start);
+    let mut probe = Probe::new(builder(TlsMode::None).build().unwrap(), start, wall_start());
     probe.handle_input(start, b"554 5.7.1 Go away\r\n");
     probe.handle_eof(start);
-    let Output::Done(report) = probe.poll_output(start) else { panic!("no QUIT onto a closed connection") };
+    assert_eq!(probe.poll_output(start), Output::Done, "no QUIT onto a closed connection");
+    let report = probe.into_report();
     assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::GreetingRejected)));
     assert_eq!(finding(&report, Cause::GreetingRejected).server_text.as_deref(), Some("554 5.7.1 Go away"));
     let notes = infos(&report);
@@ -876,8 +877,8 @@ fn handshake_failure_is_tls_handshake_failed() {
 fn implicit_tls_asks_for_tls_before_the_greeting() {
     let start = start();
     let config = builder(TlsMode::Implicit).build().unwrap();
-    let mut probe = Probe::new(config.clone(), start);
-    let request = TlsRequest { server_name: Some(TARGET.into()), implicit: true };
+    let mut probe = Probe::new(config.clone(), start, wall_start());
+    let request = TlsRequest { tls_name: Some(TARGET.into()), implicit: true };
     assert_eq!(probe.poll_output(start), Output::StartTls(request));
 
     let script = then_quit(vec![
@@ -900,21 +901,58 @@ fn implicit_tls_asks_for_tls_before_the_greeting() {
 fn a_handshake_that_never_completes_fails_at_the_tls_deadline() {
     let start = start();
     let timeouts = Timeouts { tls_handshake: secs(6), ..Timeouts::default() };
-    let mut probe = Probe::new(builder(TlsMode::Implicit).timeouts(timeouts).build().unwrap(), start);
+    let mut probe = Probe::new(builder(TlsMode::Implicit).timeouts(timeouts).build().unwrap(), start, wall_start());
     assert!(matches!(probe.poll_output(start), Output::StartTls(TlsRequest { implicit: true, .. })));
     assert_eq!(probe.poll_output(start), Output::Timeout(start + secs(6)));
     probe.handle_timeout(start + secs(6));
-    let Output::Done(report) = probe.poll_output(start + secs(6)) else { panic!("the probe must give up") };
+    assert_eq!(probe.poll_output(start + secs(6)), Output::Done, "the probe must give up");
+    assert_eq!(probe.handle_tls_established(start + secs(7), tls13()), Err(UsageError::Finished));
+    let report = probe.into_report();
     assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::TlsHandshakeFailed)));
     assert!(finding(&report, Cause::TlsHandshakeFailed).message.contains("did not complete"));
     assert_eq!(report.total, secs(6));
-    assert_eq!(probe.handle_tls_established(start + secs(7), tls13()), Err(UsageError::Finished));
+    // The handshake that never completed is a step too: its time is the probe's.
+    assert_eq!((step(&report, Phase::TlsHandshake).duration, report.steps.len()), (secs(6), 1));
+}
+
+#[test]
+fn tls_outcomes_are_only_recorded_until_the_next_poll() {
+    let start = start();
+    let mut probe = Probe::new(builder(TlsMode::Implicit).build().unwrap(), start, wall_start());
+    assert!(matches!(probe.poll_output(start), Output::StartTls(TlsRequest { implicit: true, .. })));
+    assert_eq!(probe.handle_tls_established(start + ms(40), tls13()), Ok(()));
+    // Recorded, not applied: nothing in the report yet, and a second outcome for the same handshake is refused.
+    assert_eq!(probe.report().tls, None);
+    assert!(probe.report().steps.is_empty());
+    assert_eq!(probe.handle_tls_failed(start + ms(41), TlsFailure::Closed), Err(UsageError::TlsAlreadyReported));
+    // Bytes after the news are TLS data: the implicit-TLS greeting, whichever comes first of it and the poll.
+    probe.handle_input(start + ms(45), b"220 mx.example.com ESMTP\r\n");
+    assert_eq!(probe.poll_output(start + ms(45)), Output::Transmit(b"EHLO probe.example.org\r\n".to_vec()));
+    let report = probe.report();
+    assert_eq!(report.tls.as_ref().and_then(|t| t.version.as_deref()), Some("TLSv1.3"));
+    let steps: Vec<_> = report.steps.iter().map(|s| (s.phase, s.duration)).collect();
+    assert_eq!(steps, [(Phase::TlsHandshake, ms(40)), (Phase::Greeting, ms(5))]);
+}
+
+#[test]
+fn a_failed_handshake_is_a_step_with_its_time() {
+    let start = start();
+    let mut probe = Probe::new(builder(TlsMode::Implicit).build().unwrap(), start, wall_start());
+    assert!(matches!(probe.poll_output(start), Output::StartTls(_)));
+    let failure = TlsFailure::Handshake { reason: "received fatal alert: HandshakeFailure".into() };
+    assert_eq!(probe.handle_tls_failed(start + ms(30), failure), Ok(()));
+    assert!(!probe.is_done(), "only recorded");
+    assert_eq!(probe.poll_output(start + ms(31)), Output::Done);
+    let report = probe.into_report();
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::TlsHandshakeFailed)));
+    let tls = step(&report, Phase::TlsHandshake);
+    assert_eq!((tls.duration, tls.command.as_deref(), tls.reply.as_ref()), (ms(30), None, None));
 }
 
 #[test]
 fn tls_reported_when_not_requested_is_a_usage_error() {
     let start = start();
-    let mut probe = Probe::new(builder(TlsMode::StartTlsRequired).build().unwrap(), start);
+    let mut probe = Probe::new(builder(TlsMode::StartTlsRequired).build().unwrap(), start, wall_start());
     assert_eq!(probe.handle_tls_established(start, tls13()), Err(UsageError::TlsNotRequested));
     assert_eq!(probe.handle_tls_failed(start, TlsFailure::Closed), Err(UsageError::TlsNotRequested));
     probe.handle_input(start, b"220 ok\r\n");

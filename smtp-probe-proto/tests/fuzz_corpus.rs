@@ -83,7 +83,7 @@ fn probe_session_corpus() {
         Cause::GreetingTimeout,
         Cause::NotSmtp,
         Cause::ProtocolViolation,
-        Cause::StarttlsUnavailable,
+        Cause::StartTlsUnavailable,
         Cause::TlsHandshakeFailed,
         Cause::CertificateInvalid,
         Cause::CertificateExpiring,
@@ -159,7 +159,7 @@ fn cut_lines_fail_like_whole_lines() {
 /// report's steps, unlike one answered by a timeout or a close.
 #[test]
 fn a_command_answered_with_garbage_is_a_step() {
-    let config = ProbeConfig::builder("mx.test").tls(TlsMode::None).build().expect("valid");
+    let config = ProbeConfig::builder("mx.test".parse().unwrap()).tls(TlsMode::None).build().expect("valid");
     let script = vec![send("220 mx.test ESMTP\r\n"), expect("EHLO"), send("hello\r\n")];
     let report = Harness::new(config, start(), script).run();
     assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ProtocolViolation)));

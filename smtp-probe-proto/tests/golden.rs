@@ -29,7 +29,7 @@ fn postfix_starttls_auth_and_envelope_check() {
         [
             Phase::Greeting,
             Phase::Ehlo,
-            Phase::Starttls,
+            Phase::StartTls,
             Phase::TlsHandshake,
             Phase::EhloTls,
             Phase::Auth,
@@ -90,7 +90,7 @@ fn exim_pipeconnect_chunking_and_bad_password() {
     assert_eq!(harness.client_lines(), golden.client, "no envelope after a failed AUTH, straight to QUIT");
     assert_eq!(
         phases(&report),
-        [Phase::Greeting, Phase::Ehlo, Phase::Starttls, Phase::TlsHandshake, Phase::EhloTls, Phase::Auth, Phase::Quit]
+        [Phase::Greeting, Phase::Ehlo, Phase::StartTls, Phase::TlsHandshake, Phase::EhloTls, Phase::Auth, Phase::Quit]
     );
 
     let plain = report.capabilities.as_ref().unwrap();

@@ -66,7 +66,7 @@ fn nothing_is_sent_until_the_final_greeting_line() {
     }
 
     // By hand: after each non-final line the probe only waits; after the final one it sends EHLO.
-    let mut probe = Probe::new(config, start);
+    let mut probe = Probe::new(config, start, wall_start());
     for part in [&b"220-mx.example.com ESMTP postscreen\r\n"[..], b"220-please wait\r\n", b"220 rea"] {
         probe.handle_input(start, part);
         assert!(matches!(probe.poll_output(start), Output::Timeout(_)), "spoke early");
@@ -379,6 +379,31 @@ fn empty_writes_deliver_nothing_however_the_bytes_are_fed() {
     let (report, harness) = assert_split_invariant(&config, start, &script);
     assert_eq!((report.verdict, report.cause), (Verdict::Up, None));
     assert_eq!(harness.client_lines(), ["EHLO probe.example.org", "QUIT"]);
+}
+
+#[test]
+fn deadlines_at_the_end_of_time_do_not_overflow() {
+    // A caller's clock can hand in any instant, even one a day before the last one `Instant` can represent: every
+    // deadline is then cut to that last instant, and the probe still ends on its deadlines instead of panicking.
+    let mut last = start();
+    let mut step = std::time::Duration::MAX;
+    while !step.is_zero() {
+        match last.checked_add(step) {
+            Some(later) => last = later,
+            None => step /= 2,
+        }
+    }
+    let near_the_end = last - secs(60);
+    let config = builder(TlsMode::None).timeouts(Timeouts { greeting: secs(3600), ..Timeouts::default() }).build();
+    let config = config.unwrap();
+    let (report, harness) = run_whole(&config, near_the_end, &[line("220-mx.example.com"), ServerStep::Hang]);
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::GreetingTimeout)));
+    assert_eq!(harness.elapsed(), secs(30), "the overall deadline (30 s) still holds");
+    let a_day = Timeouts { overall: secs(24 * 3600), greeting: secs(24 * 3600), ..Timeouts::default() };
+    let config = builder(TlsMode::None).timeouts(a_day).build().unwrap();
+    let (report, harness) = run_whole(&config, near_the_end, &[ServerStep::Hang]);
+    assert_eq!(report.cause, Some(Cause::GreetingTimeout));
+    assert_eq!(harness.elapsed(), secs(60), "cut to the last instant that exists");
 }
 
 // ---- item 14: TLS where a greeting was expected --------------------------------------------------------------------

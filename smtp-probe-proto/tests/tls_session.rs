@@ -10,8 +10,8 @@ use std::time::Duration;
 use rustls::SupportedProtocolVersion;
 
 use smtp_probe_proto::{
-    AuthMechanism, Cause, CertificateProblem, Direction, Finding, Phase, ProbeConfig, ProbeConfigBuilder, Report,
-    Secret, Session, Severity, Timeouts, TlsConfig, TlsMode, Verdict,
+    AuthMechanism, Cause, CertificateProblem, Direction, Finding, Phase, ProbeConfig, ProbeConfigBuilder, ReplyLimits,
+    Report, Secret, Session, SessionOutput, Severity, Timeouts, TlsConfig, TlsMode, Verdict,
 };
 use tls_server::{
     Ca, DAY, LATENCY, Leaf, Mode, OnHello, PASSWORD, Reads, Run, Server, ServerTls, USER, drive, rfc3339, sha256_hex,
@@ -30,7 +30,7 @@ fn builder(mode: Mode, target: &str) -> ProbeConfigBuilder {
         Mode::StartTls => TlsMode::StartTlsRequired,
         Mode::Implicit => TlsMode::Implicit,
     };
-    ProbeConfig::builder(target).tls(tls).ehlo_name("probe.test")
+    ProbeConfig::builder(target.parse().unwrap()).tls(tls).ehlo_name("probe.test")
 }
 
 /// Trust only the test CA.
@@ -65,12 +65,16 @@ fn assert_outcome(report: &Report, verdict: Verdict, cause: Option<Cause>) {
 }
 
 /// The probe stopped at the handshake: nothing after it was sent, and the server never saw a command inside TLS.
+/// The failed handshake is the last step, with its time.
 fn assert_stopped_at_handshake(run: &Run, mode: Mode) {
     let expected: &[Phase] = match mode {
-        Mode::StartTls => &[Phase::Greeting, Phase::Ehlo, Phase::Starttls],
-        Mode::Implicit => &[],
+        Mode::StartTls => &[Phase::Greeting, Phase::Ehlo, Phase::StartTls, Phase::TlsHandshake],
+        Mode::Implicit => &[Phase::TlsHandshake],
     };
     assert_eq!(phases(&run.report), expected);
+    let handshake = run.report.steps.last().expect("the handshake step");
+    assert_eq!((handshake.command.as_ref(), handshake.reply.as_ref()), (None, None));
+    assert!(handshake.duration <= run.report.total, "{handshake:?}");
     assert!(run.server.received.iter().all(|r| !r.tls), "{:?}", run.server.received);
     assert!(run.report.greeting.is_some() == (mode == Mode::StartTls));
     assert_eq!(run.report.capabilities_tls, None);
@@ -205,7 +209,7 @@ fn valid_certificate(mode: Mode) {
                 [
                     Phase::Greeting,
                     Phase::Ehlo,
-                    Phase::Starttls,
+                    Phase::StartTls,
                     Phase::TlsHandshake,
                     Phase::EhloTls,
                     Phase::Auth,
@@ -525,7 +529,7 @@ fn ip_target(mode: Mode) {
     assert_eq!(tls.sni.as_deref(), Some("mx.test"));
     assert_eq!(run.server.sni.as_deref(), Some("mx.test"));
     assert_eq!(tls.verified_name.as_deref(), Some("mx.test"));
-    assert_eq!(run.report.target, "127.0.0.1");
+    assert_eq!(run.report.target, "127.0.0.1:25");
 
     // IPv6, bare or bracketed.
     let v6 = ServerTls::new(ca.leaf(&["mx.test", "::1"], -30 * DAY, 60 * DAY));
@@ -690,7 +694,7 @@ fn greeting_in_the_handshake_read(mode: Mode) {
 fn opportunistic_starttls_with_an_untrusted_certificate_is_degraded_not_down() {
     let ca = Ca::new(CA_NAME);
     let leaf = valid_leaf(&ca);
-    let config = ProbeConfig::builder(TARGET)
+    let config = ProbeConfig::builder(TARGET.parse().unwrap())
         .tls(TlsMode::StartTlsOpportunistic)
         .ehlo_name("probe.test")
         .tls_config(TlsConfig::builder().build().unwrap()) // the private CA is not trusted
@@ -725,4 +729,58 @@ fn inspect_only_expired_certificate_is_not_also_expiring() {
         "{:#?}",
         run.report.findings
     );
+}
+
+// ---- the drive rule: `handle_*` only record -------------------------------------------------------------------------
+
+/// Polls until `Done`, ignoring what the session transmits.
+fn finish(session: &mut Session, now: std::time::Instant) -> Report {
+    for _ in 0..100 {
+        match session.poll_output(now) {
+            SessionOutput::Done => return session.report().clone(),
+            SessionOutput::Transmit(_) => {}
+            SessionOutput::Timeout(deadline) => session.handle_timeout(deadline),
+        }
+    }
+    panic!("the session did not finish");
+}
+
+#[test]
+fn session_handle_calls_only_record_until_the_next_poll() {
+    let ca = Ca::new(CA_NAME);
+    let config = builder(Mode::Implicit, TARGET).tls_config(trusting(&ca)).build().unwrap();
+    let now = start();
+    let mut session = Session::new(config, now, wall());
+    assert!(matches!(session.poll_output(now), SessionOutput::Transmit(_)), "the ClientHello");
+    // Plaintext where the ServerHello belongs, then the close: recorded, nothing decided yet.
+    session.handle_input(now + LATENCY, b"220 mx.test ESMTP, but not TLS\r\n");
+    session.handle_eof(now + LATENCY);
+    assert!(!session.is_done());
+    assert!(session.report().findings.is_empty() && session.report().steps.is_empty());
+    // The poll takes them in the order they came: the bytes are no TLS, which ends the handshake.
+    let report = finish(&mut session, now + LATENCY);
+    assert_outcome(&report, Verdict::Down, Some(Cause::TlsHandshakeFailed));
+    let message = &finding(&report, Cause::TlsHandshakeFailed).message;
+    assert!(message.starts_with("TLS handshake failed: received corrupt message"), "{message}");
+    assert_eq!(phases(&report), [Phase::TlsHandshake]);
+    assert_eq!(report.steps[0].duration, LATENCY);
+}
+
+#[test]
+fn ciphertext_held_between_two_polls_is_bounded() {
+    let ca = Ca::new(CA_NAME);
+    let limits = ReplyLimits { max_buffered: 1024, ..ReplyLimits::default() };
+    let config = builder(Mode::Implicit, TARGET).tls_config(trusting(&ca)).reply_limits(limits).build().unwrap();
+    let now = start();
+    let mut session = Session::new(config, now, wall());
+    assert!(matches!(session.poll_output(now), SessionOutput::Transmit(_)));
+    // A megabyte of TLS-looking bytes fed without a single poll: not all of it is kept.
+    for _ in 0..1024 {
+        session.handle_input(now, &[0x17; 1024]);
+    }
+    let report = finish(&mut session, now);
+    assert_outcome(&report, Verdict::Down, Some(Cause::ProtocolViolation));
+    let message = &finding(&report, Cause::ProtocolViolation).message;
+    let bound = 1024 + 16 * 1024 + 2048 + 5;
+    assert_eq!(message, &format!("more than {bound} bytes buffered without a complete reply being consumed"));
 }

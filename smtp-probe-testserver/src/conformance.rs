@@ -12,9 +12,9 @@
 //!
 //! let scenario = conformance::scenario("plain_up");
 //! let prepared = scenario.prepare().expect("local scenarios always run");
-//! assert_eq!(prepared.target.host, "127.0.0.1");
-//! // An adapter probes `prepared.target` with `prepared.config`; `Scenario::run` does both and checks the
-//! // report against `scenario.expected`.
+//! assert_eq!(prepared.config.target().host(), "127.0.0.1");
+//! // An adapter probes with `prepared.config`; `Scenario::run` does both and checks the report against
+//! // `scenario.expected`.
 //! assert_eq!(scenario.expected.verdict, smtp_probe_proto::Verdict::Up);
 //! ```
 //!
@@ -165,7 +165,7 @@ impl Expected {
 
 type LocalServer = fn(&TestPki) -> Result<Server, Error>;
 type LocalConfig = fn(SocketAddr, &str) -> ProbeConfig;
-type PostfixCase = fn(&PostfixEnv) -> (Target, ProbeConfig);
+type PostfixCase = fn(&PostfixEnv) -> ProbeConfig;
 
 #[derive(Clone, Copy)]
 enum Setup {
@@ -194,9 +194,7 @@ impl fmt::Debug for Scenario {
 /// A scenario ready to probe: its server is running (and stops when this is dropped).
 #[derive(Debug)]
 pub struct Prepared {
-    /// Where to connect.
-    pub target: Target,
-    /// How to probe.
+    /// What and how to probe.
     pub config: ProbeConfig,
     /// The server, when the scenario runs one.
     pub server: Option<Server>,
@@ -213,9 +211,9 @@ pub struct Outcome {
 
 impl Prepared {
     /// Runs one probe, timing it.
-    pub fn probe(&self, probe: impl FnOnce(&Target, &ProbeConfig) -> Report) -> Outcome {
+    pub fn probe(&self, probe: impl FnOnce(&ProbeConfig) -> Report) -> Outcome {
         let started = Instant::now();
-        let report = probe(&self.target, &self.config);
+        let report = probe(&self.config);
         Outcome { report, elapsed: started.elapsed() }
     }
 }
@@ -247,21 +245,18 @@ impl Scenario {
             Setup::Local { server, config } => {
                 let pki = TestPki::new().expect("test PKI");
                 let server = server(&pki).expect("the scenario's server starts");
-                let addr = server.addr();
-                let target = Target::new(addr.ip().to_string(), addr.port());
-                Some(Prepared { target, config: config(addr, pki.ca_pem()), server: Some(server) })
+                Some(Prepared { config: config(server.addr(), pki.ca_pem()), server: Some(server) })
             }
             Setup::Postfix(case) => {
                 let env = crate::postfix::env_or_skip(self.name)?;
-                let (target, config) = case(&env);
-                Some(Prepared { target, config, server: None })
+                Some(Prepared { config: case(&env), server: None })
             }
         }
     }
 
     /// Prepares, probes with `probe` (an adapter's `probe`, made synchronous) and asserts the expected outcome.
     /// `None` when a Postfix case is skipped.
-    pub fn run(&self, probe: impl FnOnce(&Target, &ProbeConfig) -> Report) -> Option<Outcome> {
+    pub fn run(&self, probe: impl FnOnce(&ProbeConfig) -> Report) -> Option<Outcome> {
         let prepared = self.prepare()?;
         let outcome = prepared.probe(probe);
         self.expected.assert(self.name, &outcome);
@@ -500,7 +495,7 @@ pub fn trusting(ca_pem: &str) -> TlsConfig {
 /// The base configuration of the local scenarios: the server's address as the target, `mx.test` (the name
 /// the certificates carry) as the TLS name, trusting only the test CA, with a generous overall deadline.
 pub fn config(addr: SocketAddr, ca_pem: &str, mode: TlsMode) -> ProbeConfigBuilder {
-    ProbeConfig::builder(addr.ip().to_string())
+    ProbeConfig::builder(Target::new(addr.ip().to_string(), addr.port()).expect("a bound socket address"))
         .tls(mode)
         .tls_name("mx.test")
         .tls_config(trusting(ca_pem))
@@ -582,6 +577,8 @@ pub struct Normalized {
     pub cause: Option<Cause>,
     /// The address connected to.
     pub address: Option<String>,
+    /// Whether the adapter recorded a DNS time (it did not for an address).
+    pub resolved: bool,
     /// Whether the adapter recorded a connect time.
     pub connected: bool,
     /// The findings, their messages with timings masked ([`mask_timings`]).
@@ -638,6 +635,7 @@ pub fn normalize(report: &Report) -> Normalized {
         verdict: report.verdict,
         cause: report.cause,
         address: report.address.clone(),
+        resolved: report.resolve.is_some(),
         connected: report.connect.is_some(),
         findings: report.findings.iter().map(|f| Finding { message: mask_timings(&f.message), ..f.clone() }).collect(),
         steps: report
@@ -711,12 +709,12 @@ pub fn assert_same(scenario: &str, reports: &[(&str, &Report)]) {
 /// In an adapter's `tests/conformance.rs`:
 ///
 /// ```ignore
-/// use smtp_probe_proto::{ProbeConfig, Report, Target};
+/// use smtp_probe_proto::{ProbeConfig, Report};
 /// use smtp_probe_testserver::conformance::Scenario;
 ///
 /// /// The adapter's `probe`, made synchronous (here the blocking adapter's, which already is).
-/// fn probe(target: &Target, config: &ProbeConfig) -> Report {
-///     smtp_probe_blocking::probe(target, config).expect("a valid target")
+/// fn probe(config: &ProbeConfig) -> Report {
+///     smtp_probe_blocking::probe(config)
 /// }
 ///
 /// smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
@@ -788,11 +786,19 @@ mod tests {
 
     #[test]
     fn normalizing_drops_timings_and_keeps_the_rest() {
-        let mut a = Report::without_session("mx.test", Cause::GreetingTimeout, Phase::Greeting, "no greeting in 20 ms");
+        use std::time::UNIX_EPOCH;
+        let mut a = Report::without_session(
+            "mx.test:25",
+            UNIX_EPOCH,
+            Cause::GreetingTimeout,
+            Phase::Greeting,
+            "no greeting in 20 ms",
+        );
         a.connect = Some(Duration::from_millis(1));
         let mut b = a.clone();
         b.connect = Some(Duration::from_millis(7));
         b.total = Duration::from_secs(2);
+        b.started_at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         b.response_time = Duration::from_secs(1);
         b.findings[0].message = "no greeting in 31 ms".into();
         assert_eq!(normalize(&a), normalize(&b));

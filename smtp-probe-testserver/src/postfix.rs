@@ -111,27 +111,26 @@ mod cases {
     use super::PostfixEnv;
     use crate::conformance::{Expected, Scenario, trusting};
 
-    fn base(env: &PostfixEnv, port: u16, mode: TlsMode) -> (Target, ProbeConfigBuilder) {
-        let config = ProbeConfig::builder(env.tls_name.as_str())
+    /// The loopback address and `port` as the target, the certificate's name as the TLS name.
+    fn base(env: &PostfixEnv, port: u16, mode: TlsMode) -> ProbeConfigBuilder {
+        let target = Target::new(env.host.as_str(), port).expect("a loopback address and a port");
+        ProbeConfig::builder(target)
             .tls(mode)
             .tls_name(env.tls_name.as_str())
             .tls_config(trusting(&env.ca_pem))
-            .ehlo_name("probe.smtp-probe.test");
-        (Target::new(env.host.as_str(), port), config)
+            .ehlo_name("probe.smtp-probe.test")
     }
 
-    fn build((target, config): (Target, ProbeConfigBuilder)) -> (Target, ProbeConfig) {
-        (target, config.build().expect("a valid Postfix case configuration"))
+    fn build(config: ProbeConfigBuilder) -> ProbeConfig {
+        config.build().expect("a valid Postfix case configuration")
     }
 
-    fn envelope(env: &PostfixEnv, rcpt: &str) -> (Target, ProbeConfig) {
-        let (target, config) = base(env, env.plain_port, TlsMode::StartTlsOpportunistic);
-        build((target, config.mail_from(env.from.as_str()).rcpt_to(rcpt)))
+    fn envelope(env: &PostfixEnv, rcpt: &str) -> ProbeConfig {
+        build(base(env, env.plain_port, TlsMode::StartTlsOpportunistic).mail_from(env.from.as_str()).rcpt_to(rcpt))
     }
 
-    fn submission(env: &PostfixEnv, password: &str) -> (Target, ProbeConfig) {
-        let (target, config) = base(env, env.submission_port, TlsMode::StartTlsRequired);
-        build((target, config.auth(env.user.as_str(), Secret::new(password))))
+    fn submission(env: &PostfixEnv, password: &str) -> ProbeConfig {
+        build(base(env, env.submission_port, TlsMode::StartTlsRequired).auth(env.user.as_str(), Secret::new(password)))
     }
 
     /// The interop cases against the loopback Postfix (names start with `postfix_`). Their

@@ -12,15 +12,14 @@
 //!
 //! let pki = TestPki::new()?;
 //! let server = Responder::new().cert(&pki.default_cert()?).start()?; // mx.test on 127.0.0.1
-//! let target = Target::new("127.0.0.1", server.port());
-//! let config = ProbeConfig::builder("127.0.0.1")
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?)
 //!     .tls(TlsMode::StartTlsRequired)
 //!     .tls_name("mx.test") // verify this name, whatever address we connect to
 //!     .tls_config(TlsConfig::builder().add_ca_pem("test CA", pki.ca_pem().as_bytes())?.build()?)
 //!     .ehlo_name("monitor.example.com")
 //!     .certificate_days(Some(21), Some(7))
 //!     .build()?;
-//! let report = probe(&target, &config).await?;
+//! let report = probe(&config).await;
 //! assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
 //! assert!(report.tls.as_ref().is_some_and(|tls| tls.verified));
 //! # Ok(()) }
@@ -31,10 +30,10 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use smtp_probe_tokio::{probe, ProbeConfig, Target, Verdict};
-//! let (target, mode) = Target::parse("submission://mail.example.com")?; // port 587, STARTTLS required
-//! let config = ProbeConfig::builder(&target.host).tls(mode.unwrap_or_default()).build()?;
-//! let report = probe(&target, &config).await?;
+//! use smtp_probe_tokio::{probe, ProbeConfig, Verdict};
+//! // Port 587, STARTTLS required; the host is the name verified in the certificate.
+//! let config = ProbeConfig::builder("submission://mail.example.com".parse()?).build()?;
+//! let report = probe(&config).await;
 //! if report.verdict != Verdict::Up {
 //!     eprintln!("{}", report.summary());
 //! }
@@ -43,80 +42,93 @@
 //!
 //! Dropping the future closes the socket: a probe never outlives its caller's interest.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use smtp_probe_proto::connect::{self, ConnectFailure};
+use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
+    self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
+    TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
 use smtp_probe_proto::{Session, SessionOutput};
 
+mod cache;
 #[cfg(feature = "mx")]
 mod mx;
+
+pub use cache::{CachedProbe, CachedReport};
 #[cfg(feature = "mx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
 pub use mx::{hickory_resolver, probe_mx, probe_mx_with_resolver, single_server_resolver, system_resolver};
 #[cfg(feature = "mx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
 pub use smtp_probe_proto::mx::{MxHostReport, MxReport};
+#[cfg(feature = "mx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
+pub use smtp_probe_proto::{Domain, DomainError};
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;
 
-/// Probes `target` once and returns the report. With [`AddressFamily::Both`], each family is probed and the worst
-/// report is returned (the others are noted in its findings); use [`probe_each`] for all of them.
+/// Probes the configuration's target once and returns the report. With [`AddressFamily::Both`], each family is
+/// probed and the worst report is returned (the others are noted in its findings); use [`probe_each`] for all of
+/// them.
 ///
-/// `Err` only when the probe cannot run at all (an invalid target); everything the network or the server does is
-/// in the report.
-pub async fn probe(target: &Target, config: &ProbeConfig) -> Result<Report, Error> {
-    let reports = probe_each(target, config).await?;
-    Ok(connect::worst(reports).expect("probe_each returns at least one report"))
+/// Everything the network or the server does is in the report: a name that does not resolve, a refused
+/// connection, a timeout are verdicts, not errors.
+pub async fn probe(config: &ProbeConfig) -> Report {
+    connect::worst(probe_each(config).await).expect("probe_each returns at least one report")
 }
 
-/// Probes `target`, one report per address group of the address-family policy (one, or one per family for
-/// [`AddressFamily::Both`]).
-pub async fn probe_each(target: &Target, config: &ProbeConfig) -> Result<Vec<Report>, Error> {
-    connect::check_target(target)?;
-    let start = Instant::now();
-    let deadline = connect::overall_deadline(config, start);
-    let addrs = match connect::literal_address(target) {
-        Some(addr) => vec![addr],
-        None => match timeout_at(deadline.into(), tokio::net::lookup_host((target.host.as_str(), target.port))).await {
-            Ok(Ok(addrs)) => addrs.collect(),
-            Ok(Err(e)) => return Ok(vec![connect::dns_failed(config, target, &e.to_string())]),
-            Err(_) => return Ok(vec![connect::dns_failed(config, target, "no answer before the deadline")]),
-        },
+/// Probes the configuration's target, one report per address group of the address-family policy (one, or one per
+/// family for [`AddressFamily::Both`]). Never empty.
+pub async fn probe_each(config: &ProbeConfig) -> Vec<Report> {
+    let target = config.target();
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
+    let Some(addr) = connect::literal_address(target) else {
+        let lookup = tokio::net::lookup_host((target.host(), target.port()));
+        let resolved = timeout_at(start.deadline.into(), lookup).await;
+        let resolve = start.at.elapsed();
+        let mut reports = match resolved {
+            Ok(Ok(addrs)) => probe_addrs(&addrs.collect::<Vec<_>>(), config, start).await,
+            Ok(Err(e)) => vec![connect::dns_failed(config, start.wall, &e.to_string())],
+            Err(_) => vec![connect::dns_failed(config, start.wall, "no answer before the deadline")],
+        };
+        connect::record_resolve(&mut reports, resolve);
+        return reports;
     };
-    Ok(probe_addrs(target, &addrs, config, deadline).await)
+    probe_addrs(&[addr], config, start).await
 }
 
-/// Probes resolved addresses of `target`, one report per address group of the policy.
-async fn probe_addrs(target: &Target, addrs: &[SocketAddr], config: &ProbeConfig, deadline: Instant) -> Vec<Report> {
+/// Probes resolved addresses of the configuration's target, one report per address group of the policy.
+async fn probe_addrs(addrs: &[SocketAddr], config: &ProbeConfig, start: ProbeStart) -> Vec<Report> {
     let groups = connect::plan(addrs, config.address_family());
     if groups.is_empty() {
-        return vec![connect::no_address(config, target)];
+        return vec![connect::no_address(config, start.wall)];
     }
     let mut reports = Vec::with_capacity(groups.len());
     for group in groups {
-        reports.push(probe_group(&group, config, deadline).await);
+        reports.push(probe_group(&group, config, start).await);
     }
     reports
 }
 
-async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadline: Instant) -> Report {
+async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, start: ProbeStart) -> Report {
     let started = Instant::now();
     let mut failures = Vec::new();
     for &addr in &group.addrs {
         let attempt = Instant::now();
-        let budget = connect::connect_budget(config, attempt, deadline);
+        let budget = connect::connect_budget(config, attempt, start.deadline);
         match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 let connected = Instant::now();
-                let mut report = drive(stream, config, connected, deadline).await;
+                let mut report = drive(stream, config, connected, start).await;
                 connect::finish_report(&mut report, addr, connected - attempt, group.family);
                 return report;
             }
@@ -124,22 +136,24 @@ async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, deadli
             Err(_) => failures.push((addr, ConnectFailure::TimedOut(budget))),
         }
     }
-    connect::connect_failed(config, &failures, started.elapsed())
+    connect::connect_failed(config, start.wall, &failures, started.elapsed())
 }
 
 /// Runs a session over an already connected stream (for callers who connect themselves, e.g. through a proxy).
+/// The overall deadline starts now.
 pub async fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
     let now = Instant::now();
     let peer: Option<SocketAddr> = stream.peer_addr().ok();
-    let mut report = drive(stream, config, now, connect::overall_deadline(config, now)).await;
+    let mut report = drive(stream, config, now, ProbeStart::new(config, now, SystemTime::now())).await;
     report.address = peer.map(|a| a.to_string());
     report
 }
 
 /// The pump: session output to the socket, socket input and deadlines to the session.
-async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, deadline: Instant) -> Report {
+async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, start: ProbeStart) -> Report {
     let _ = stream.set_nodelay(true);
-    let mut session = Session::with_deadline(config.clone(), connected, SystemTime::now(), deadline);
+    let deadline = start.deadline;
+    let mut session = Session::with_deadline(config.clone(), connected, start.wall, deadline);
     let mut buf = [0u8; READ_CHUNK];
     // Whether the last thing done was feeding input to the session (see `quick_ack`).
     let mut fed = false;
@@ -170,12 +184,10 @@ async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, 
                     Err(_) => session.handle_timeout(Instant::now()),
                 }
             }
-            SessionOutput::Done(report) => {
+            SessionOutput::Done => {
                 let _ = stream.shutdown().await;
-                drop(session); // the last holder of the report: no copy
-                return std::sync::Arc::unwrap_or_clone(report);
+                return session.into_report();
             }
-            _ => unreachable!("SessionOutput has no other variants yet"),
         }
     }
 }

@@ -7,20 +7,16 @@
 //! resolver at a DNS server of their choice gets exactly that server's view.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 pub use hickory_resolver;
 use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::{ResolveError, TokioResolver};
+use smtp_probe_proto::connect::ProbeStart;
 use smtp_probe_proto::mx::{self, MxAnswer, MxHost, MxPlan, MxRecord, MxReport};
-use smtp_probe_proto::{AddressFamily, Cause, ConfigError, Phase, ProbeConfig, Report, Target, connect};
+use smtp_probe_proto::{AddressFamily, Cause, Domain, Phase, ProbeConfig, Report, connect};
 use tokio::time::timeout_at;
-
-use crate::Error;
-
-/// The SMTP port mail exchangers listen on.
-const MX_PORT: u16 = 25;
 
 /// A resolver from the system configuration (`/etc/resolv.conf` on Unix, the registry on Windows).
 pub fn system_resolver() -> Result<TokioResolver, ResolveError> {
@@ -47,20 +43,22 @@ pub fn single_server_resolver(addr: SocketAddr) -> TokioResolver {
     builder.build()
 }
 
-/// Probes every MX host of `domain` on port 25 with the system resolver, all hosts at once.
+/// Probes every MX host of `domain` with the system resolver, all hosts at once.
 ///
-/// `config` applies to each host, with the host as target and, unless `config` sets one explicitly, as the TLS
-/// name (see [`mx::host_config`]); its overall timeout bounds the MX lookup, and each host's own lookup and
-/// probe. A system resolver configuration that cannot be read is reported as a `dns_failure`.
+/// `config` is the template for each host: its target is replaced by the host on the same port and with the same
+/// scheme (port 25 for mail exchangers: [`Domain::mx_target`]), and the host becomes the TLS name unless `config`
+/// sets one explicitly (see [`mx::host_config`]). Its overall timeout bounds the MX lookup, and each host's own
+/// lookup and probe. A system resolver configuration that cannot be read is reported as a `dns_failure`.
 ///
 /// To probe many domains, build one resolver and use [`probe_mx_with_resolver`]: it keeps its cache.
 ///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use smtp_probe_tokio::{probe_mx, ProbeConfig, Verdict};
-/// let config = ProbeConfig::builder("example.com").ehlo_name("monitor.example.org").build()?;
-/// let report = probe_mx("example.com", &config).await?;
+/// use smtp_probe_tokio::{probe_mx, Domain, ProbeConfig, Verdict};
+/// let domain: Domain = "example.com".parse()?;
+/// let config = ProbeConfig::builder(domain.mx_target()).ehlo_name("monitor.example.org").build()?;
+/// let report = probe_mx(&domain, &config).await;
 /// for host in &report.hosts {
 ///     println!("{} {}: {}", host.preference, host.host, host.verdict);
 /// }
@@ -69,34 +67,19 @@ pub fn single_server_resolver(addr: SocketAddr) -> TokioResolver {
 /// }
 /// # Ok(()) }
 /// ```
-///
-/// `Err` only for a domain that is not one (empty, an address, forbidden bytes).
-pub async fn probe_mx(domain: &str, config: &ProbeConfig) -> Result<MxReport, Error> {
-    let domain = mx::normalize_domain(domain)?;
+pub async fn probe_mx(domain: &Domain, config: &ProbeConfig) -> MxReport {
     match system_resolver() {
-        Ok(resolver) => probe_mx_with_resolver(&resolver, &domain, MX_PORT, config).await,
-        Err(e) => Ok(finish_without_hosts(
-            &domain,
-            MxAnswer::Failed(format!("the system resolver configuration is unusable: {e}")),
-        )),
+        Ok(resolver) => probe_mx_with_resolver(&resolver, domain, config).await,
+        Err(e) => MxReport::lookup_failed(domain, &format!("the system resolver configuration is unusable: {e}")),
     }
 }
 
-/// Probes every MX host of `domain` on `port`, resolving the MX records and then each host's A/AAAA records
-/// with `resolver`. The hosts are probed concurrently; each host's addresses as [`crate::probe_each`] does
-/// (one report, or one per family with [`AddressFamily::Both`]).
-pub async fn probe_mx_with_resolver(
-    resolver: &TokioResolver,
-    domain: &str,
-    port: u16,
-    config: &ProbeConfig,
-) -> Result<MxReport, Error> {
-    let domain = mx::normalize_domain(domain)?;
-    if port == 0 {
-        return Err(ConfigError::Conflict("the port must be a number from 1 to 65535").into());
-    }
+/// Probes every MX host of `domain`, resolving the MX records and then each host's A/AAAA records with
+/// `resolver`. The hosts are probed concurrently, each on the port of `config`'s target (see [`probe_mx`]), each
+/// host's addresses as [`crate::probe_each`] does (one report, or one per family with [`AddressFamily::Both`]).
+pub async fn probe_mx_with_resolver(resolver: &TokioResolver, domain: &Domain, config: &ProbeConfig) -> MxReport {
     let deadline = connect::overall_deadline(config, Instant::now());
-    let answer = match timeout_at(deadline.into(), resolver.mx_lookup(fqdn(&domain))).await {
+    let answer = match timeout_at(deadline.into(), resolver.mx_lookup(fqdn(domain.as_str()))).await {
         Ok(Ok(lookup)) => MxAnswer::Records(
             lookup.iter().map(|mx| MxRecord::new(mx.preference(), mx.exchange().to_ascii())).collect(),
         ),
@@ -107,40 +90,42 @@ pub async fn probe_mx_with_resolver(
         },
         Err(_) => MxAnswer::Failed("no answer before the deadline".into()),
     };
-    match mx::plan(&domain, answer) {
-        MxPlan::Done(report) => Ok(report),
-        MxPlan::Probe(plan) => {
-            let probes = plan.hosts.iter().map(|host| probe_host(resolver, host, port, config));
-            let reports = futures_util::future::join_all(probes).await;
-            Ok(plan.finish(reports))
-        }
-    }
-}
-
-fn finish_without_hosts(domain: &str, answer: MxAnswer) -> MxReport {
-    match mx::plan(domain, answer) {
+    match MxPlan::new(domain, answer) {
         MxPlan::Done(report) => report,
-        MxPlan::Probe(_) => unreachable!("a failed lookup has no hosts to probe"),
+        MxPlan::Probe(plan) => {
+            let probes = plan.hosts.iter().map(|host| probe_host(resolver, host, config));
+            let reports = futures_util::future::join_all(probes).await;
+            plan.finish(reports)
+        }
     }
 }
 
 /// One MX host: its addresses through `resolver`, then the probes, with a deadline of its own.
-async fn probe_host(resolver: &TokioResolver, host: &MxHost, port: u16, config: &ProbeConfig) -> Vec<Report> {
-    let config = match mx::host_config(config, &host.host) {
+async fn probe_host(resolver: &TokioResolver, host: &MxHost, config: &ProbeConfig) -> Vec<Report> {
+    let port = config.target().port();
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
+    let config = match mx::host_config(config, host) {
         Ok(config) => config,
         Err(e) => {
+            // A name from DNS that is no host name: nothing to resolve or connect to.
             let message = format!("{}: unusable MX host name: {e}", host.host);
-            return vec![Report::without_session(host.host.clone(), Cause::DnsFailure, Phase::Resolve, message)];
+            let name = format!("{}:{port}", host.host);
+            return vec![Report::without_session(name, start.wall, Cause::DnsFailure, Phase::Resolve, message)];
         }
     };
-    let target = Target::new(host.host.clone(), port);
-    let deadline = connect::overall_deadline(&config, Instant::now());
-    let addrs = match timeout_at(deadline.into(), addresses(resolver, &host.host, config.address_family())).await {
-        Ok(Ok(ips)) => ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect::<Vec<_>>(),
-        Ok(Err(why)) => return vec![connect::dns_failed(&config, &target, &why)],
-        Err(_) => return vec![connect::dns_failed(&config, &target, "no answer before the deadline")],
+    let lookup = addresses(resolver, &host.host, config.address_family());
+    let resolved = timeout_at(start.deadline.into(), lookup).await;
+    let resolve = start.at.elapsed();
+    let mut reports = match resolved {
+        Ok(Ok(ips)) => {
+            let addrs: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
+            crate::probe_addrs(&addrs, &config, start).await
+        }
+        Ok(Err(why)) => vec![connect::dns_failed(&config, start.wall, &why)],
+        Err(_) => vec![connect::dns_failed(&config, start.wall, "no answer before the deadline")],
     };
-    crate::probe_addrs(&target, &addrs, &config, deadline).await
+    connect::record_resolve(&mut reports, resolve);
+    reports
 }
 
 /// The addresses of `host` the policy can use: A and AAAA looked up side by side (IPv4 first, which is the

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use smtp_probe_testserver::dns::{MX1, MX2, MxWorld, REFUSING, REJECTING, RecordType};
 use smtp_probe_tokio::hickory_resolver::TokioResolver;
+use smtp_probe_tokio::proto::ProbeConfigBuilder;
 use smtp_probe_tokio::{
-    AddressFamily, Cause, MxReport, ProbeConfig, TlsConfig, TlsMode, Verdict, probe_mx_with_resolver,
+    AddressFamily, Cause, Domain, DomainError, MxReport, ProbeConfig, Target, TlsConfig, TlsMode, Verdict,
+    probe_mx_with_resolver,
 };
 
 // The shared loopback world: SMTP servers on 127.0.0.1-4 (one port) and the DNS zone that names them.
@@ -33,18 +35,21 @@ impl Fixture {
         Fixture { world, resolver }
     }
 
-    fn config(&self) -> ProbeConfig {
-        ProbeConfig::builder("unused.test")
+    /// A configuration whose target is the domain on the test servers' port: every MX host is probed there.
+    fn builder(&self, domain: &str) -> ProbeConfigBuilder {
+        ProbeConfig::builder(Target::new(domain, self.port).unwrap())
             .tls(TlsMode::None)
             .ehlo_name("probe.test")
             .connect_timeout(Duration::from_secs(5))
             .overall_timeout(Duration::from_secs(20))
-            .build()
-            .unwrap()
+    }
+
+    fn config(&self) -> ProbeConfig {
+        self.builder("example.test").build().unwrap()
     }
 
     async fn probe(&self, domain: &str, config: &ProbeConfig) -> MxReport {
-        probe_mx_with_resolver(&self.resolver, domain, self.port, config).await.unwrap()
+        probe_mx_with_resolver(&self.resolver, &domain.parse().unwrap(), config).await
     }
 }
 
@@ -58,14 +63,14 @@ fn hosts(report: &MxReport) -> Vec<(u16, &str, Verdict)> {
 async fn two_mx_hosts_up_in_preference_order() {
     let f = Fixture::start();
     let report = f.probe("two.test", &f.config()).await;
-    assert_eq!(report.domain, "two.test");
+    assert_eq!(report.domain.as_str(), "two.test");
     assert_eq!((report.verdict, report.cause), (Verdict::Up, None), "{}", report.summary());
     assert!(!report.null_mx && !report.implicit_mx);
     assert_eq!(hosts(&report), [(10, "mx1.two.test", Verdict::Up), (20, "mx2.two.test", Verdict::Up)]);
     for (host, ip, banner) in [(&report.hosts[0], MX1, "mx1.two.test"), (&report.hosts[1], MX2, "mx2.two.test")] {
         assert_eq!(host.reports.len(), 1);
         let r = &host.reports[0];
-        assert_eq!(r.target, host.host);
+        assert_eq!(r.target, format!("{}:{}", host.host, f.port), "reports name the host and port probed");
         assert_eq!(r.address.as_deref(), Some(f.addr(ip).as_str()));
         assert!(r.greeting.as_ref().unwrap().text_lossy().contains(banner));
     }
@@ -160,12 +165,7 @@ async fn nxdomain_servfail_and_dangling_mx_are_dns_failures() {
 async fn each_mx_host_is_verified_against_its_own_name() {
     let f = Fixture::start();
     let tls = TlsConfig::builder().add_ca_pem("test CA", f.pki.ca_pem().as_bytes()).unwrap().build().unwrap();
-    let config = ProbeConfig::builder("two.test")
-        .tls(TlsMode::StartTlsRequired)
-        .tls_config(tls)
-        .ehlo_name("probe.test")
-        .build()
-        .unwrap();
+    let config = f.builder("two.test").tls(TlsMode::StartTlsRequired).tls_config(tls).build().unwrap();
     let report = f.probe("two.test", &config).await;
     assert_eq!((report.verdict, report.cause), (Verdict::Up, None), "{}", report.summary());
     for host in &report.hosts {
@@ -182,25 +182,24 @@ async fn both_families_give_one_report_each() {
         eprintln!("skipped: cannot bind [::1]");
         return;
     }
-    let config =
-        ProbeConfig::builder("dual.test").tls(TlsMode::None).address_family(AddressFamily::Both).build().unwrap();
+    let config = f.builder("dual.test").address_family(AddressFamily::Both).build().unwrap();
     let report = f.probe("dual.test", &config).await;
     assert_eq!(hosts(&report), [(10, "dual.test", Verdict::Up)]);
     let addresses: Vec<_> = report.hosts[0].reports.iter().map(|r| r.address.clone().unwrap()).collect();
     assert_eq!(addresses, [f.addr(MX1), format!("[::1]:{}", f.port)]);
 
     // A single family only asks for its records.
-    let config =
-        ProbeConfig::builder("dual.test").tls(TlsMode::None).address_family(AddressFamily::Ipv6Only).build().unwrap();
+    let config = f.builder("dual.test").address_family(AddressFamily::Ipv6Only).build().unwrap();
     let report = f.probe("dual.test", &config).await;
     assert_eq!(report.hosts[0].reports.len(), 1);
     assert_eq!(report.hosts[0].reports[0].address.as_deref(), Some(format!("[::1]:{}", f.port).as_str()));
 }
 
-#[tokio::test]
-async fn a_domain_that_is_not_one_is_an_error() {
-    let f = Fixture::start();
-    for bad in ["", "192.0.2.1", "a b.test", "user@two.test"] {
-        assert!(probe_mx_with_resolver(&f.resolver, bad, f.port, &f.config()).await.is_err(), "{bad:?}");
-    }
+#[test]
+fn a_domain_that_is_not_one_cannot_be_probed() {
+    // MX mode takes a `Domain`, so these are refused before any lookup.
+    assert_eq!("".parse::<Domain>(), Err(DomainError::Empty));
+    assert!(matches!("192.0.2.1".parse::<Domain>(), Err(DomainError::IpAddress { .. })));
+    assert!(matches!("a b.test".parse::<Domain>(), Err(DomainError::ForbiddenByte { byte: b' ' })));
+    assert!(matches!("user@two.test".parse::<Domain>(), Err(DomainError::InvalidName { .. })));
 }

@@ -149,8 +149,8 @@ fn build_tool(args: &Args, addr: SocketAddr) -> Result<Tool, String> {
             } else {
                 TlsMode::None
             };
-            let mut builder =
-                ProbeConfig::builder(host.as_str()).tls(mode).ehlo_name("probe.example.org").transcript(false);
+            let target = Target::new(host.as_str(), addr.port()).map_err(|e| e.to_string())?;
+            let mut builder = ProbeConfig::builder(target).tls(mode).ehlo_name("probe.example.org").transcript(false);
             if let Some(pem) = read_ca(args)? {
                 let tls = TlsConfig::builder()
                     .webpki_roots(false)
@@ -160,7 +160,7 @@ fn build_tool(args: &Args, addr: SocketAddr) -> Result<Tool, String> {
                 builder = builder.tls_config(tls).tls_name(tls_name);
             }
             let config = builder.build().map_err(|e| e.to_string())?;
-            Ok(Tool::SmtpProbe { target: Target::new(host, addr.port()), config })
+            Ok(Tool::SmtpProbe { config })
         }
         ToolArg::Floor => {
             let tls = if args.starttls {

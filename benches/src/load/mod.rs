@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use smtp_probe_tokio::{Cause, ProbeConfig, Target, Verdict};
+use smtp_probe_tokio::{Cause, ProbeConfig, Verdict};
 
 use crate::load::acct::Cpu;
 use crate::load::floor::Floor;
@@ -36,9 +36,7 @@ pub fn check_loopback(addr: &SocketAddr) -> Result<(), String> {
 pub enum Tool {
     /// smtp-probe's tokio adapter.
     SmtpProbe {
-        /// The target.
-        target: Target,
-        /// The configuration shared by every probe.
+        /// The configuration shared by every probe, target included.
         config: ProbeConfig,
     },
     /// The minimal hand-written client.
@@ -71,10 +69,9 @@ impl Tool {
 
     async fn probe_async(&self) -> Result<(), &'static str> {
         match self {
-            Tool::SmtpProbe { target, config } => match smtp_probe_tokio::probe(target, config).await {
-                Ok(report) if report.verdict == Verdict::Up => Ok(()),
-                Ok(report) => Err(report.cause.map_or("not_up", Cause::as_str)),
-                Err(_) => Err("run_error"),
+            Tool::SmtpProbe { config } => match smtp_probe_tokio::probe(config).await {
+                report if report.verdict == Verdict::Up => Ok(()),
+                report => Err(report.cause.map_or("not_up", Cause::as_str)),
             },
             Tool::Floor(floor) => tokio::time::timeout(PROBE_DEADLINE, floor.probe()).await.unwrap_or(Err("deadline")),
             Tool::Blackbox(bb) => tokio::time::timeout(PROBE_DEADLINE, bb.probe()).await.unwrap_or(Err("deadline")),

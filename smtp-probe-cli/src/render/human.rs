@@ -99,7 +99,7 @@ impl Block<'_> {
     /// `MX <domain>  <VERDICT>  <cause (phase): message>`, then null/implicit MX and the hosts by preference.
     fn mx_header(mut self, mx: &MxReport) -> String {
         let verdict = self.verdict(mx.verdict, true);
-        let domain = self.paint(BOLD, &mx.domain);
+        let domain = self.paint(BOLD, mx.domain.as_str());
         match mx.primary_finding() {
             None => self.line(format!("MX {domain}  {verdict}  all {} MX host(s) are up", mx.hosts.len())),
             Some(finding) => {
@@ -158,7 +158,7 @@ impl Block<'_> {
     }
 
     fn phases(&mut self, report: &Report) {
-        if report.steps.is_empty() && report.connect.is_none() {
+        if report.steps.is_empty() && report.connect.is_none() && report.resolve.is_none() {
             return;
         }
         let verbose = self.options.verbose > 0;
@@ -166,8 +166,11 @@ impl Block<'_> {
         let header =
             if verbose { "  phase             time  command / reply" } else { "  phase             time  reply" };
         self.line(self.paint(DIM, header));
-        if let Some(connect) = report.connect.filter(|_| !report.steps.iter().any(|s| s.phase == Phase::Connect)) {
-            self.line(format!("  {:<13} {:>9}", "connect", ms(connect)));
+        // What the adapter measured before the conversation (each step is shown below, with its reply).
+        for (phase, time) in report.phase_durations() {
+            if matches!(phase, Phase::Resolve | Phase::Connect) {
+                self.line(format!("  {:<13} {:>9}", phase.as_str(), ms(time)));
+            }
         }
         for step in &report.steps {
             let head = format!("  {:<13} {:>9}", step.phase.as_str(), ms(step.duration));

@@ -1,11 +1,10 @@
-//! Every output format, rendered from the same [`Results`]: the targets' [`Report`]s and the `--mx` domains'
+//! Every output format, rendered from the same [`Results`]: the targets' [`Report`](smtp_probe_tokio::Report)s and the `--mx` domains'
 //! [`MxReport`](smtp_probe_tokio::MxReport)s. One module per format.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use smtp_probe_tokio::Report;
-use smtp_probe_tokio::proto::{Phase, Thresholds};
+use smtp_probe_tokio::proto::Thresholds;
 
 use crate::args::Format;
 pub use crate::runner::Results;
@@ -32,7 +31,7 @@ pub struct Options {
 pub fn render(format: Format, results: &Results, options: &Options) -> String {
     match format {
         Format::Human => human::render(results, options),
-        Format::Json => json::render(results, options),
+        Format::Json => json::render(results),
         Format::Nagios => nagios::render(results, options),
         Format::Prometheus => prometheus::render(results),
     }
@@ -41,24 +40,6 @@ pub fn render(format: Format, results: &Results, options: &Options) -> String {
 /// Colour only on a terminal, and never when `NO_COLOR` is set to something (<https://no-color.org>).
 pub fn color_wanted() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Time spent in each phase: `connect` first (when the adapter measured it), then the conversation's phases in
-/// order of first appearance, a repeated phase (several RCPT TO) added up.
-pub fn phase_durations(report: &Report) -> Vec<(&'static str, Duration)> {
-    let mut phases: Vec<(&'static str, Duration)> = Vec::new();
-    let connect_step = report.steps.iter().any(|s| s.phase == Phase::Connect);
-    if let Some(connect) = report.connect.filter(|_| !connect_step) {
-        phases.push((Phase::Connect.as_str(), connect));
-    }
-    for step in &report.steps {
-        let name = step.phase.as_str();
-        match phases.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, total)) => *total += step.duration,
-            None => phases.push((name, step.duration)),
-        }
-    }
-    phases
 }
 
 /// A duration in milliseconds, rounded to the microsecond.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use smtp_probe_tokio::proto::{Finding, Severity};
 use smtp_probe_tokio::{MxReport, Report, Verdict};
 
-use super::{Options, Results, phase_durations};
+use super::{Options, Results};
 use crate::status::Status;
 
 /// The status line and long output.
@@ -142,8 +142,8 @@ fn perfdata(report: &Report, options: &Options, prefix: Option<&str>) -> Vec<Str
         t.response_warning.map(seconds).unwrap_or_default(),
         t.response_critical.map(seconds).unwrap_or_default(),
     )];
-    for (phase, duration) in phase_durations(report) {
-        out.push(format!("{}={}s;;;0;", label(phase), seconds(duration)));
+    for (phase, duration) in report.phase_durations() {
+        out.push(format!("{}={}s;;;0;", label(phase.as_str()), seconds(duration)));
     }
     if let Some(cert) = report.tls.as_ref().and_then(|tls| tls.chain_earliest_expiry()) {
         let range = |days: Option<u32>| days.map(|d| format!("{d}:")).unwrap_or_default();

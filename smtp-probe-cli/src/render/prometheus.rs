@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use smtp_probe_tokio::proto::Severity;
 use smtp_probe_tokio::{Report, Verdict};
 
-use super::{Results, phase_durations};
+use super::Results;
 
 /// One metric family: its samples as (labels, value).
 struct Family {
@@ -94,8 +94,8 @@ pub fn render(results: &Results) -> String {
         }
         duration.add(source, &[], r.total.as_secs_f64());
         response.add(source, &[], r.response_time.as_secs_f64());
-        for (name, time) in phase_durations(r) {
-            phase.add(source, &[("phase", name)], time.as_secs_f64());
+        for (name, time) in r.phase_durations() {
+            phase.add(source, &[("phase", name.as_str())], time.as_secs_f64());
         }
         let mut last_codes: Vec<(&str, u16)> = Vec::new();
         for step in &r.steps {

@@ -1,26 +1,26 @@
 //! Every adapter's `probe`, made synchronous, and the cross-adapter check built on them.
 #![allow(dead_code)] // each test file uses some of these
 
-use smtp_probe_futures::{ProbeConfig, Report, Target};
+use smtp_probe_futures::{ProbeConfig, Report};
 use smtp_probe_testserver::conformance::{self, Outcome, Scenario};
 
 /// An adapter's `probe`, run to completion on the calling thread.
-pub type Probe = fn(&Target, &ProbeConfig) -> Report;
+pub type Probe = fn(&ProbeConfig) -> Report;
 
-pub fn smol(target: &Target, config: &ProbeConfig) -> Report {
-    ::smol::block_on(smtp_probe_futures::smol::probe(target, config)).expect("a valid target")
+pub fn smol(config: &ProbeConfig) -> Report {
+    ::smol::block_on(smtp_probe_futures::smol::probe(config))
 }
 
-pub fn async_std(target: &Target, config: &ProbeConfig) -> Report {
-    ::async_std::task::block_on(smtp_probe_futures::async_std::probe(target, config)).expect("a valid target")
+pub fn async_std(config: &ProbeConfig) -> Report {
+    ::async_std::task::block_on(smtp_probe_futures::async_std::probe(config))
 }
 
-pub fn tokio(target: &Target, config: &ProbeConfig) -> Report {
-    conformance::on_tokio(smtp_probe_tokio::probe(target, config)).expect("a valid target")
+pub fn tokio(config: &ProbeConfig) -> Report {
+    conformance::on_tokio(smtp_probe_tokio::probe(config))
 }
 
-pub fn blocking(target: &Target, config: &ProbeConfig) -> Report {
-    smtp_probe_blocking::probe(target, config).expect("a valid target")
+pub fn blocking(config: &ProbeConfig) -> Report {
+    smtp_probe_blocking::probe(config)
 }
 
 pub const ADAPTERS: [(&str, Probe); 4] =

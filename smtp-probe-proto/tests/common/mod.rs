@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // each test file uses its own subset
+pub use smtp_probe_proto::testing::wall_start;
 use smtp_probe_proto::testing::{Feed, Harness, Script, ServerStep};
 use smtp_probe_proto::{
     Cause, Direction, Finding, Phase, ProbeConfig, ProbeConfigBuilder, Report, Secret, Severity, TlsInfo, TlsMode,
@@ -27,7 +29,7 @@ pub fn start() -> Instant {
 }
 
 pub fn builder(mode: TlsMode) -> ProbeConfigBuilder {
-    ProbeConfig::builder(TARGET).tls(mode).ehlo_name(EHLO_NAME)
+    ProbeConfig::builder(TARGET.parse().unwrap()).tls(mode).ehlo_name(EHLO_NAME)
 }
 
 pub fn with_auth(b: ProbeConfigBuilder) -> ProbeConfigBuilder {

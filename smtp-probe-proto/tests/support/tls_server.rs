@@ -496,13 +496,13 @@ pub fn drive(mut session: Session, mut server: Server, start: Instant, reads: Re
                     session.handle_timeout(now);
                 }
             }
-            SessionOutput::Done(report) => {
-                // Every later poll returns the same report.
-                assert!(matches!(session.poll_output(now), SessionOutput::Done(again) if again == report));
-                let report = std::sync::Arc::unwrap_or_clone(report);
+            SessionOutput::Done => {
+                // Every later poll says Done again, and the report stays as it is.
+                let report = session.report().clone();
+                assert_eq!(session.poll_output(now), SessionOutput::Done);
+                assert_eq!(session.into_report(), report);
                 return Run { report, start, end: now, server, reads: count, client_bytes };
             }
-            other => panic!("unexpected output {other:?}"),
         }
     }
     panic!("the session never finished");
