@@ -64,6 +64,7 @@ pub mod connect;
 pub mod date;
 mod error;
 pub mod mx;
+pub mod policy;
 mod probe;
 pub mod reply;
 mod report;
