@@ -395,10 +395,13 @@ impl<'a> Run<'a> {
                 (SpfResult::PermError, Some(reason), true)
             }
             (Ok(result), None) => (result, None, true),
-            (Err(Stop::Error(result, problem, reason)), limit) => {
-                if let Some((limit_problem, limit_reason)) = limit {
-                    findings.push(RecordFinding::new(limit_problem, limit_reason));
-                }
+            // A limit crossed before the error ended the evaluation for receivers already: permerror.
+            (Err(Stop::Error(_, problem, reason)), Some((limit_problem, limit_reason))) => {
+                findings.push(RecordFinding::new(limit_problem, limit_reason.clone()));
+                findings.push(RecordFinding::new(problem, reason));
+                (SpfResult::PermError, Some(limit_reason), false)
+            }
+            (Err(Stop::Error(result, problem, reason)), None) => {
                 findings.push(RecordFinding::new(problem, reason.clone()));
                 (result, Some(reason), false)
             }

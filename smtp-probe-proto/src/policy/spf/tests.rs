@@ -122,6 +122,19 @@ fn counting_goes_on_past_the_limit_but_stops_at_the_work_bound() {
     let (report, _) = drive(SpfCheck::with_limits("wide.test", limits).unwrap(), &zone);
     assert_eq!((report.result, report.lookups, report.complete), (SpfResult::PermError, 20, false));
     assert_eq!(problems(&report), [Problem::SpfTooManyLookups, Problem::SpfWorkLimit]);
+    assert!(report.reason.unwrap().contains("more than 10"));
+}
+
+#[test]
+fn a_dns_failure_after_the_limit_is_still_a_permerror() {
+    // Receivers stop at the 11th term; the failing lookup behind it never happens for them.
+    let zone = Zone::default()
+        .txt("late.test", &format!("v=spf1{} include:down.test -all", " a".repeat(11)))
+        .a("late.test", "192.0.2.1")
+        .set("down.test", QueryType::Txt, SpfAnswer::Failed("SERVFAIL".into()));
+    let report = run("late.test", &zone);
+    assert_eq!((report.result, report.lookups, report.complete), (SpfResult::PermError, 12, false));
+    assert_eq!(problems(&report), [Problem::SpfTooManyLookups, Problem::SpfLookupFailed]);
 }
 
 #[test]
