@@ -367,7 +367,8 @@ struct Run<'a> {
     lookups: u32,
     voids: u32,
     limit_crossed_at: Option<String>,
-    first_limit_error: Option<(Problem, String)>,
+    /// The RFC limits crossed (lookups, void lookups), in the order they were crossed.
+    limit_errors: Vec<(Problem, String)>,
     records: Vec<SpfNode>,
     stack: Vec<String>,
     findings: Vec<RecordFinding>,
@@ -380,7 +381,7 @@ impl<'a> Run<'a> {
             lookups: 0,
             voids: 0,
             limit_crossed_at: None,
-            first_limit_error: None,
+            limit_errors: Vec::new(),
             records: Vec::new(),
             stack: Vec::new(),
             findings: Vec::new(),
@@ -389,15 +390,13 @@ impl<'a> Run<'a> {
 
     fn finish(self, check: &SpfCheck, outcome: Result<SpfResult, Stop>) -> SpfReport {
         let mut findings = self.findings;
-        let (result, reason, complete) = match (outcome, self.first_limit_error) {
-            (Ok(_), Some((problem, reason))) => {
-                findings.push(RecordFinding::new(problem, reason.clone()));
-                (SpfResult::PermError, Some(reason), true)
-            }
+        // The first limit crossed ends the evaluation for receivers: permerror, whatever came after it.
+        let limit_reason = self.limit_errors.first().map(|(_, reason)| reason.clone());
+        findings.extend(self.limit_errors.into_iter().map(|(problem, reason)| RecordFinding::new(problem, reason)));
+        let (result, reason, complete) = match (outcome, limit_reason) {
+            (Ok(_), Some(reason)) => (SpfResult::PermError, Some(reason), true),
             (Ok(result), None) => (result, None, true),
-            // A limit crossed before the error ended the evaluation for receivers already: permerror.
-            (Err(Stop::Error(_, problem, reason)), Some((limit_problem, limit_reason))) => {
-                findings.push(RecordFinding::new(limit_problem, limit_reason.clone()));
+            (Err(Stop::Error(_, problem, reason)), Some(limit_reason)) => {
                 findings.push(RecordFinding::new(problem, reason));
                 (SpfResult::PermError, Some(limit_reason), false)
             }
@@ -454,7 +453,7 @@ impl<'a> Run<'a> {
         if self.lookups == self.check.limits.max_lookups.saturating_add(1) {
             let at = format!("{domain}: {term}");
             self.limit_crossed_at = Some(at.clone());
-            self.first_limit_error.get_or_insert((
+            self.limit_errors.push((
                 Problem::SpfTooManyLookups,
                 format!("more than {} DNS-querying terms; the limit is crossed at {at}", self.check.limits.max_lookups),
             ));
@@ -465,7 +464,7 @@ impl<'a> Run<'a> {
     fn count_void(&mut self, name: &str) {
         self.voids = self.voids.saturating_add(1);
         if self.voids == self.check.limits.max_void_lookups.saturating_add(1) {
-            self.first_limit_error.get_or_insert((
+            self.limit_errors.push((
                 Problem::SpfTooManyVoidLookups,
                 format!(
                     "more than {} void lookups; the limit is crossed at {name}",

@@ -344,3 +344,17 @@ fn the_drive_protocol_refuses_misuse() {
     assert!(SpfCheck::new("bad name.test").is_err());
     let _unused: Option<IpAddr> = None;
 }
+
+/// Found by the `spf` fuzz target: with the void limit crossed first, the lookup limit crossed later was not
+/// reported (only the first limit's finding was kept).
+#[test]
+fn both_limits_are_reported_when_both_are_crossed() {
+    let zone = Zone::default()
+        .txt("both.test", &format!("v=spf1 a:n1.both.test a:n2.both.test a:n3.both.test{} -all", " a".repeat(9)))
+        .a("both.test", "192.0.2.1");
+    let report = run("both.test", &zone);
+    assert_eq!((report.result, report.lookups, report.void_lookups), (SpfResult::PermError, 12, 3));
+    assert_eq!(problems(&report), [Problem::SpfTooManyVoidLookups, Problem::SpfTooManyLookups]);
+    assert!(report.reason.unwrap().contains("void"), "the first limit crossed is the reason");
+    assert!(report.limit_crossed_at.is_some());
+}
