@@ -22,6 +22,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use crate::domain_bed::parse_env_file;
+
 /// The default state directory of `.ci/postfix.sh`.
 pub const DEFAULT_DIR: &str = "/var/tmp/smtp-probe-postfix";
 
@@ -82,19 +84,6 @@ pub fn env_or_skip(test: &str) -> Option<PostfixEnv> {
         eprintln!("{test}: skipped: no loopback Postfix (run .ci/postfix.sh)");
     }
     env
-}
-
-/// Reads `KEY=value` lines (values as written by bash's `printf %q`: plain words or single-quoted).
-fn parse_env_file(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
-            (k.trim().to_owned(), v.replace("\\ ", " "))
-        })
-        .collect()
 }
 
 fn from_vars(vars: &HashMap<String, String>) -> Option<PostfixEnv> {
