@@ -206,11 +206,11 @@ pub fn encode_tlsa(input: &TlsaInput) -> Vec<u8> {
 /// association data equals its data, a DANE-TA record only through an issuer certificate (index ≥ 1) whose
 /// association data equals its data, and `matched` is the first authenticated record.
 pub fn check_tlsa(data: &[u8]) -> Vec<RecordOutcome> {
-    for parsed in [Tlsa::from_rdata(data), Tlsa::from_presentation(&String::from_utf8_lossy(data))] {
-        if let Ok(record) = parsed {
-            assert_eq!(Tlsa::from_rdata(&record.to_rdata()).as_ref(), Ok(&record));
-            assert_eq!(Tlsa::from_presentation(&record.to_string()).as_ref(), Ok(&record));
-        }
+    for record in
+        [Tlsa::from_rdata(data), Tlsa::from_presentation(&String::from_utf8_lossy(data))].into_iter().flatten()
+    {
+        assert_eq!(Tlsa::from_rdata(&record.to_rdata()).as_ref(), Ok(&record));
+        assert_eq!(Tlsa::from_presentation(&record.to_string()).as_ref(), Ok(&record));
     }
     let input = decode_tlsa(data);
     let records: Vec<Tlsa> = input.records.iter().filter_map(|r| Tlsa::from_rdata(r).ok()).collect();
