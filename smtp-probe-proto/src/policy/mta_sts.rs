@@ -216,12 +216,13 @@ impl MxPattern {
     /// Whether `host` matches (RFC 8461 §4.1): the same name, or for `*.d` a name of exactly one more label
     /// than `d` ending in `.d`. ASCII case and a trailing dot do not matter.
     pub fn matches(&self, host: &str) -> bool {
+        // One trailing dot (the root) at most; the pattern's domain has none.
         let host = host.strip_suffix('.').unwrap_or(host);
         if !self.wildcard {
-            return same_domain(host, &self.domain);
+            return host.eq_ignore_ascii_case(&self.domain);
         }
         match host.split_once('.') {
-            Some((label, parent)) => !label.is_empty() && same_domain(parent, &self.domain),
+            Some((label, parent)) => !label.is_empty() && parent.eq_ignore_ascii_case(&self.domain),
             None => false,
         }
     }
@@ -667,9 +668,13 @@ mod tests {
         assert!(!wild.matches("a.b.example.com"));
         assert!(!wild.matches(".example.com"));
         assert!(!wild.matches("mx.example.com.evil"));
+        // Found by the mta_sts fuzz target: a second trailing dot was stripped too, so "a.example.com.."
+        // (not a valid name) matched.
+        assert!(!wild.matches("mx.example.com.."));
         let exact = MxPattern::parse("mx.example.com").unwrap();
         assert!(exact.matches("mx.example.com."));
         assert!(!exact.matches("a.mx.example.com"));
+        assert!(!exact.matches("mx.example.com.."));
     }
 
     #[test]
