@@ -23,7 +23,7 @@ use core::fmt;
 
 use super::finding::{Problem, RecordFinding};
 use super::text::{Selected, normalize_domain, quote, same_domain, select, tag_list, trim_wsp};
-use crate::report::CertificateProblem;
+use crate::report::{CertificateProblem, Phase, Report};
 
 /// The largest policy file senders read: 64 KiB (RFC 8461 §3.3).
 pub const POLICY_MAX_BYTES: usize = 64 * 1024;
@@ -458,6 +458,22 @@ impl<'a> MxTls<'a> {
     pub fn failed(name: &'a str, problem: &'a CertificateProblem) -> MxTls<'a> {
         MxTls::Established { verified_name: Some(name), verified: false, problem: Some(problem) }
     }
+
+    /// How the TLS of a probe went, from its report: the certificate check when a handshake got as far as a
+    /// certificate, a failed handshake when the report has a finding in the handshake phase, and otherwise no
+    /// STARTTLS. (A probe that ended before STARTTLS reads as no STARTTLS; its own verdict says why.) The probe
+    /// must have checked the certificate against the MX host name (its TLS name) for the name check to pass.
+    pub fn from_report(report: &'a Report) -> MxTls<'a> {
+        match &report.tls {
+            Some(tls) => MxTls::Established {
+                verified_name: tls.verified_name.as_deref(),
+                verified: tls.verified,
+                problem: tls.verify_error.as_ref(),
+            },
+            None if report.findings.iter().any(|f| f.phase == Some(Phase::TlsHandshake)) => MxTls::HandshakeFailed,
+            None => MxTls::NoStartTls,
+        }
+    }
 }
 
 /// Why an MX host fails a policy.
@@ -699,6 +715,29 @@ mod tests {
         );
         let none = policy("version: STSv1\nmode: none\nmax_age: 604800");
         assert_eq!(none.check_mx("mx1.mail.test", &MxTls::NoStartTls).sender_action(), SenderAction::Deliver);
+    }
+
+    #[test]
+    fn tls_outcomes_are_read_from_reports() {
+        use crate::report::{Cause, Finding, Severity, TlsInfo};
+        let mut report = Report::empty("mx1.mail.test:25".into(), 0);
+        assert_eq!(MxTls::from_report(&report), MxTls::NoStartTls);
+        report.add_finding(Finding {
+            severity: Severity::Critical,
+            cause: Some(Cause::TlsHandshakeFailed),
+            phase: Some(Phase::TlsHandshake),
+            message: "TLS handshake failed: no common cipher".into(),
+            server_text: None,
+        });
+        assert_eq!(MxTls::from_report(&report), MxTls::HandshakeFailed);
+        report.tls = Some(TlsInfo {
+            verified_name: Some("mx1.mail.test".into()),
+            verified: false,
+            verify_error: Some(CertificateProblem::Expired),
+            ..TlsInfo::default()
+        });
+        let expired = CertificateProblem::Expired;
+        assert_eq!(MxTls::from_report(&report), MxTls::failed("mx1.mail.test", &expired));
     }
 
     #[test]
