@@ -236,7 +236,7 @@ impl DmarcRecord {
             }
             seen.push(name.clone());
             let value = tag.value;
-            let ignore = |why: &str| r_ignored(&name, value, why);
+            let ignore = |why: &str| ignored_note(&name, value, why);
             match name.as_str() {
                 "p" => {
                     r.policy = Disposition::parse(value);
@@ -269,7 +269,7 @@ impl DmarcRecord {
                 }
                 "rua" | "ruf" => {
                     let (uris, bad) = parse_uris(value);
-                    r.ignored.extend(bad.into_iter().map(|why| r_ignored(&name, value, &why)));
+                    r.ignored.extend(bad.into_iter().map(|why| ignored_note(&name, value, &why)));
                     if name == "rua" {
                         r.rua = uris;
                     } else {
@@ -351,7 +351,7 @@ impl DmarcRecord {
     }
 }
 
-fn r_ignored(name: &str, value: &str, why: &str) -> String {
+fn ignored_note(name: &str, value: &str, why: &str) -> String {
     format!("{name}: \"{}\" ignored: {why}", quote(value.as_bytes()))
 }
 

@@ -162,6 +162,15 @@ fn printable_ascii(bytes: &[u8]) -> Option<&str> {
 
 // ---- the policy file -----------------------------------------------------------------------------------------
 
+/// Sets a single-valued field at its first appearance and notes any later one (RFC 8461 §3.2 allows only `mx`
+/// to repeat).
+fn keep_first<'a>(slot: &mut Option<&'a str>, value: &'a str, key: &str, repeated: &mut Vec<String>) {
+    match slot {
+        Some(_) => repeated.push(key.to_owned()),
+        None => *slot = Some(value),
+    }
+}
+
 /// What senders do with a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -303,10 +312,6 @@ impl MtaStsPolicy {
     /// Parses a policy body: `key: value` lines ending in CRLF or LF; unknown keys ignored; fields other than
     /// `mx` used at their first appearance; blank lines skipped.
     pub fn parse(body: &[u8]) -> Result<MtaStsPolicy, MtaStsPolicyError> {
-        MtaStsPolicy::parse_text(body)
-    }
-
-    fn parse_text<'a>(body: &'a [u8]) -> Result<MtaStsPolicy, MtaStsPolicyError> {
         if body.len() > POLICY_MAX_BYTES {
             return Err(MtaStsPolicyError::TooLarge);
         }
@@ -327,14 +332,10 @@ impl MtaStsPolicy {
             if !is_ext_name(key) || value.is_empty() || value.chars().any(char::is_control) {
                 return Err(bad());
             }
-            let mut first = |slot: &mut Option<&'a str>| match slot {
-                Some(_) => repeated.push(key.to_owned()),
-                None => *slot = Some(value),
-            };
             match key {
-                "version" => first(&mut version),
-                "mode" => first(&mut mode),
-                "max_age" => first(&mut max_age),
+                "version" => keep_first(&mut version, value, key, &mut repeated),
+                "mode" => keep_first(&mut mode, value, key, &mut repeated),
+                "max_age" => keep_first(&mut max_age, value, key, &mut repeated),
                 "mx" => mx.push(MxPattern::parse(value)?),
                 _ => extensions.push((key.to_owned(), value.to_owned())),
             }

@@ -345,13 +345,10 @@ impl TlsaSet {
 
 /// `3 1 1 0b2a1e7f…` with the data cut after 8 bytes.
 fn short(record: &Tlsa) -> String {
-    let mut text = record.to_string();
-    let head = 6 + 16;
-    if text.len() > head {
-        text.truncate(head);
-        text.push('…');
-    }
-    text
+    let head = format!("{} {} {} ", record.usage, record.selector, record.matching);
+    let hex: String = record.data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let more = if record.data.len() > 8 { "…" } else { "" };
+    format!("{head}{hex}{more}")
 }
 
 #[cfg(feature = "rustls")]
