@@ -51,7 +51,9 @@ fi
 # shellcheck source=.ci/lib.sh
 . "$(dirname "$0")/lib.sh"
 apt_install_missing "${PACKAGES[@]}"
-[ -s "$POSTFIX_DIR/ca.pem" ] && [ -s "$POSTFIX_DIR/ca.key" ] || die "no test CA in $POSTFIX_DIR: run .ci/postfix.sh first"
+if [ ! -s "$POSTFIX_DIR/ca.pem" ] || [ ! -s "$POSTFIX_DIR/ca.key" ]; then
+    die "no test CA in $POSTFIX_DIR: run .ci/postfix.sh first"
+fi
 
 mkdir -p "$DIR"/{root,run,log,spool,debs}
 chmod 0755 "$DIR"
