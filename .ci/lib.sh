@@ -29,3 +29,33 @@ apt_install_missing() {
     fi
     for p in "$@"; do installed "$p" || die "package $p is not installed"; done
 }
+
+# The DNS test domain of .ci/dns.sh and its scenario zones (one label each under it). The loopback MX servers'
+# certificates carry a wildcard SAN for the domain and for every scenario, so every MX host name in the zones
+# (mx1.<scenario>.<domain> for Postfix, exim.<scenario>.<domain> for Exim) is one their certificates are valid
+# for. Keep the list in this one place: postfix.sh, exim.sh and dns.sh read it.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+TEST_MAIL_DOMAIN=mail.test
+# shellcheck disable=SC2034
+TEST_MAIL_SCENARIOS=(good testing expiredcert mismatch bogus expired insecure spf11 dmarcnone notlsrpt policy404 policywrongcert policyhuge)
+
+# The subjectAltName value for a loopback MX certificate: localhost, loopback addresses, the test domain, and a
+# wildcard for it and for each scenario.
+mx_cert_sans() {
+    local s sans="DNS:localhost, IP:127.0.0.1, IP:::1, DNS:$TEST_MAIL_DOMAIN, DNS:*.$TEST_MAIL_DOMAIN"
+    for s in "${TEST_MAIL_SCENARIOS[@]}"; do sans="$sans, DNS:*.$s.$TEST_MAIL_DOMAIN"; done
+    printf '%s' "$sans"
+}
+
+# Whether the certificate file $1 carries every DNS name of mx_cert_sans, and the names given as further arguments.
+cert_has_mx_sans() {
+    local cert="$1" text name
+    shift
+    text="$(openssl x509 -noout -ext subjectAltName -in "$cert" 2>/dev/null)" || return 1
+    for name in "$@" "$TEST_MAIL_DOMAIN" "*.$TEST_MAIL_DOMAIN"; do
+        grep -qF "DNS:$name," <<<"${text//$'\n'/,}," || return 1
+    done
+    for name in "${TEST_MAIL_SCENARIOS[@]}"; do
+        grep -qF "DNS:*.$name.$TEST_MAIL_DOMAIN," <<<"${text//$'\n'/,}," || return 1
+    done
+}

@@ -78,12 +78,20 @@ certs_ok() {
     # key matches certificate?
     [ "$(openssl x509 -noout -pubkey -in "$DIR/server.pem")" = \
       "$(openssl pkey -pubout -in "$DIR/server.key" 2>/dev/null)" ] || return 1
+    # names of the DNS test zones (.ci/dns.sh)?
+    cert_has_mx_sans "$DIR/server.pem" "$DOMAIN"
+}
+
+ca_ok() {
+    [ -s "$DIR/ca.pem" ] && [ -s "$DIR/ca.key" ] &&
+        openssl x509 -noout -checkend 2592000 -in "$DIR/ca.pem" >/dev/null 2>&1 &&
+        [ "$(openssl x509 -noout -pubkey -in "$DIR/ca.pem")" = \
+          "$(openssl pkey -pubout -in "$DIR/ca.key" 2>/dev/null)" ]
 }
 
 if certs_ok; then
     log "certificates in $DIR are valid; keeping them"
 else
-    log "issuing test CA and server certificate in $DIR"
     tmp="$(mktemp -d)"
     tmpdirs+=("$tmp")
     cat >"$tmp/openssl.cnf" <<EOF
@@ -100,21 +108,26 @@ subjectKeyIdentifier   = hash
 basicConstraints       = critical, CA:FALSE
 keyUsage               = critical, digitalSignature, keyEncipherment
 extendedKeyUsage       = serverAuth
-subjectAltName         = @alt_names
+subjectAltName         = DNS:$DOMAIN, $(mx_cert_sans)
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid, issuer
-[ alt_names ]
-DNS.1 = $DOMAIN
-DNS.2 = localhost
-IP.1  = 127.0.0.1
-IP.2  = ::1
 EOF
+    # A CA that is still good is kept (tests already running trust it); only the server certificate is new.
+    if ca_ok; then
+        log "issuing a new server certificate from the test CA in $DIR"
+        cp "$DIR/ca.pem" "$DIR/ca.key" "$tmp/"
+    else
+        log "issuing test CA and server certificate in $DIR"
+        (
+            umask 077
+            openssl req -x509 -config "$tmp/openssl.cnf" -extensions v3_ca \
+                -newkey rsa:2048 -nodes -keyout "$tmp/ca.key" -out "$tmp/ca.pem" \
+                -days 365 -subj "/O=smtp-probe tests/CN=smtp-probe test CA" \
+                -set_serial "0x$(openssl rand -hex 12)" 2>/dev/null
+        )
+    fi
     (
         umask 077
-        openssl req -x509 -config "$tmp/openssl.cnf" -extensions v3_ca \
-            -newkey rsa:2048 -nodes -keyout "$tmp/ca.key" -out "$tmp/ca.pem" \
-            -days 365 -subj "/O=smtp-probe tests/CN=smtp-probe test CA" \
-            -set_serial "0x$(openssl rand -hex 12)" 2>/dev/null
         openssl req -new -config "$tmp/openssl.cnf" \
             -newkey rsa:2048 -nodes -keyout "$tmp/server.key" -out "$tmp/server.csr" \
             -subj "/O=smtp-probe tests/CN=$DOMAIN" 2>/dev/null

@@ -308,8 +308,179 @@ fn checks_canned(i: u8) -> &'static [u8] {
     smtp_probe_fuzz::checks::CANNED[usize::from(i)].as_bytes()
 }
 
+fn mta_sts() {
+    let seed = |name: &str, bytes: &[u8]| write("mta_sts", name, bytes);
+    seed("record-rfc-example", b"v=STSv1; id=20160831085700Z;");
+    seed("record-extension", b"v=STSv1;id=abc123; ext.name-1=value:with/chars");
+    seed("record-spaces-around-equals", b"v=STSv1; id = 1");
+    seed("record-id-too-long", b"v=STSv1; id=012345678901234567890123456789012");
+    seed("rrset-two-records", b"v=STSv1; id=1\0v=STSv1; id=2\0v=spf1 -all");
+    seed("rrset-one-among-others", b"google-site-verification=abc\0v=STSv1; id=7");
+    seed(
+        "policy-rfc-example",
+        b"version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800\n",
+    );
+    seed("policy-crlf-testing", b"version: STSv1\r\nmode: testing\r\nmx: *.mail.test\r\nmax_age: 86400\r\n");
+    seed("policy-none-no-mx", b"version: STSv1\nmode: none\nmax_age: 3600\n");
+    seed("policy-max-age-too-large", b"version: STSv1\nmode: enforce\nmx: a.test\nmax_age: 31557601\n");
+    seed(
+        "policy-repeated-and-unknown",
+        b"version: STSv1\nmode: enforce\nmode: none\nfoo_bar: x y z \nmx: a.test\nmax_age: 1\n",
+    );
+    seed("policy-html-error-page", b"<html><head><title>404 Not Found</title></head></html>\n");
+    seed("policy-bad-mx", b"version: STSv1\nmode: enforce\nmx: *.*.example.com\nmax_age: 86400\n");
+    seed(
+        "patterns-and-hosts",
+        b"*.example.com\nmx.example.com\na.b.example.com\nexample.com\nMX.EXAMPLE.COM.\n.example.com\n",
+    );
+}
+
+fn tlsa() {
+    use smtp_probe_fuzz::policy_checks::{TlsaInput, encode_tlsa};
+    use smtp_probe_proto::policy::tlsa::association;
+
+    let seed = |name: &str, bytes: &[u8]| write("tlsa", name, bytes);
+    let mut rdata = vec![3, 1, 1];
+    rdata.extend((0u8..32).map(|i| i.wrapping_mul(37)));
+    seed("rdata-3-1-1", &rdata);
+    seed("presentation-2-0-1", b"2 0 1 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    seed("presentation-bad-hex", b"3 1 1 e3b0c44298fc1c149afbf4c8996fb9242");
+
+    // A test CA and a server certificate for mx1.mail.test, and records for them. rcgen signs with fresh
+    // randomness, so these seeds differ on every run of this generator; what they exercise does not.
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "fuzz CA");
+    ca_params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    ca_params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let leaf_key = rcgen::KeyPair::generate().expect("key");
+    let mut leaf_params = rcgen::CertificateParams::new(vec!["mx1.mail.test".to_owned()]).expect("params");
+    leaf_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    leaf_params.not_before = rcgen::date_time_ymd(2025, 6, 1);
+    leaf_params.not_after = rcgen::date_time_ymd(2027, 1, 1);
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).expect("leaf");
+    let record = |usage: u8, selector: u8, matching: u8, der: &[u8]| {
+        let mut r = vec![usage, selector, matching];
+        r.extend(association(der, selector.into(), matching.into()).expect("association"));
+        r
+    };
+    let chain = vec![leaf.der().to_vec(), ca.der().to_vec()];
+    let base = TlsaInput {
+        records: vec![record(3, 1, 1, leaf.der()), record(2, 0, 1, ca.der()), record(1, 1, 1, leaf.der())],
+        chain: chain.clone(),
+        names: vec!["mx1.mail.test".into(), "mail.test".into()],
+        now: 1_780_272_000, // 2026-06-01
+    };
+    seed("chain-dane-ee-and-ta-match", &encode_tlsa(&base));
+    let ta_only = TlsaInput { records: vec![record(2, 1, 2, ca.der())], ..base.clone() };
+    seed("chain-dane-ta-spki-sha512", &encode_tlsa(&ta_only));
+    let wrong_name = TlsaInput { names: vec!["mx2.mail.test".into()], ..ta_only.clone() };
+    seed("chain-dane-ta-wrong-name", &encode_tlsa(&wrong_name));
+    let expired = TlsaInput { now: 1_830_000_000, ..ta_only.clone() };
+    seed("chain-dane-ta-expired-leaf", &encode_tlsa(&expired));
+    let mismatch = TlsaInput { records: vec![record(3, 1, 1, ca.der())], ..base.clone() };
+    seed("chain-dane-ee-mismatch", &encode_tlsa(&mismatch));
+    let leaf_only = TlsaInput { chain: vec![chain[0].clone()], ..base.clone() };
+    seed("chain-leaf-only", &encode_tlsa(&leaf_only));
+    let garbage = TlsaInput { chain: vec![b"\x30\x82\x01".to_vec(), vec![0xff; 40]], ..base };
+    seed("chain-garbage-der", &encode_tlsa(&garbage));
+}
+
+fn spf() {
+    let seed = |name: &str, flags: u8, records: &[&str]| {
+        let mut bytes = vec![flags];
+        bytes.extend_from_slice(records.join("\n").as_bytes());
+        write("spf", name, &bytes);
+    };
+    seed("include-mx-a", 0, &["v=spf1 include:n1.t mx a -all", "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 ~all"]);
+    seed("sender-v4-pass", 1, &["v=spf1 include:n1.t -all", "v=spf1 ip4:192.0.2.0/24 ~all"]);
+    seed("sender-v6-a-cidr", 2, &["v=spf1 a:n6.t//64 mx/24//48 -all"]);
+    seed(
+        "eleven-lookups",
+        0,
+        &[
+            "v=spf1 include:n1.t include:n2.t include:n3.t -all",
+            "v=spf1 a mx a:n4.t ~all",
+            "v=spf1 a:n2.t a:n4.t exists:n6.t ~all",
+            "v=spf1 include:n4.t a:n8.t ~all",
+            "v=spf1 a:n2.t ?all",
+        ],
+    );
+    seed("loop-through-redirect", 0, &["v=spf1 include:n1.t -all", "v=spf1 redirect=n0.t"]);
+    seed("macros-with-sender", 1, &["v=spf1 ptr exists:%{ir}.%{v}._spf.%{d2} include:%{l}.n1.t -all", "v=spf1 -all"]);
+    seed("macros-without-sender", 0, &["v=spf1 exists:%{i}.n0.t include:%{d1r}.n1.t redirect=%{o}", ""]);
+    seed("void-lookups", 0, &["v=spf1 a:n1.t mx:n4.t a:n7.t exists:n9.t -all"]);
+    seed("mx-too-many-names", 1, &["v=spf1 mx:n3.t -all"]);
+    seed("include-servfail", 0, &["v=spf1 include:n1.t -all", "#fail"]);
+    seed("include-nodata", 0, &["v=spf1 include:n1.t -all", "#nodata"]);
+    seed("include-two-records", 0, &["v=spf1 include:n1.t -all", "#2 v=spf1 -all"]);
+    seed("syntax-errors", 0, &["v=spf1 ip4:300.1.1.1 include -all", "v=spf1 a/33"]);
+    seed("pass-all-and-unknown-modifier", 3, &["v=spf1 +all moo=cow exp=explain.n0.t"]);
+    seed(
+        "tiny-query-bound",
+        4,
+        &[
+            "v=spf1 include:n1.t include:n2.t include:n3.t -all",
+            "v=spf1 a ~all",
+            "v=spf1 mx ~all",
+            "v=spf1 a:n5.t ~all",
+        ],
+    );
+    seed("tiny-count-bound", 8, &[&format!("v=spf1{} -all", " include:n1.t".repeat(20)), "v=spf1 a:n2.t ~all"]);
+    seed(
+        "tiny-depth-bound",
+        12,
+        &["v=spf1 include:n1.t -all", "v=spf1 include:n2.t -all", "v=spf1 include:n3.t -all", "v=spf1 -all"],
+    );
+    seed("no-record", 0, &["not spf at all"]);
+    seed("softfail-foreign-sender", 1, &["v=spf1 ip4:198.51.100.0/24 ~all"]);
+}
+
+fn dmarc() {
+    let seed = |name: &str, bytes: &[u8]| write("dmarc", name, bytes);
+    seed("rfc-none-rua", b"v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com");
+    seed(
+        "rfc-quarantine-pct",
+        b"v=DMARC1; p=quarantine; rua=mailto:dmarc-feedback@example.com,mailto:tld-test@thirdparty.example.net!10m; pct=25",
+    );
+    seed("reject-everything", b"v=DMARC1; p=reject; sp=quarantine; np=reject; adkim=s; aspf=s; fo=1:d:s; rf=afrf; ri=3600; ruf=mailto:f@example.com!500k");
+    seed("spaces-and-case", b"v = DMARC1 ; P = Reject ; RUA = mailto:a@example.com ;");
+    seed(
+        "invalid-values-ignored",
+        b"v=DMARC1; p=reject; pct=150; adkim=x; fo=9; ri=-1; rua=mailto:ok@example.com,nope",
+    );
+    seed("no-policy-but-rua", b"v=DMARC1; p=block; rua=mailto:a@example.com");
+    seed("no-policy", b"v=DMARC1; sp=none");
+    seed("duplicate-tag", b"v=DMARC1; p=none; p=reject");
+    seed("rrset-two", b"v=DMARC1; p=none\0v=DMARC1; p=reject\0other");
+    seed("rrset-one", b"v=spf1 -all\0v=DMARC1; p=reject");
+    seed("size-suffix-overflow", b"v=DMARC1; p=none; rua=mailto:a@example.com!99999999999999999999t");
+}
+
+fn tlsrpt() {
+    let seed = |name: &str, bytes: &[u8]| write("tlsrpt", name, bytes);
+    seed("rfc-mailto", b"v=TLSRPTv1;rua=mailto:reports@example.com");
+    seed("rfc-https", b"v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt");
+    seed("both-and-extension", b"v=TLSRPTv1; rua=mailto:a@example.com , https://r.example.com:8443/x?y=1; ext=1;");
+    seed("ipv6-literal-host", b"v=TLSRPTv1; rua=https://[2001:db8::1]/r");
+    seed("no-rua", b"v=TLSRPTv1");
+    seed("bad-uri", b"v=TLSRPTv1; rua=reports@example.com");
+    seed("spaces-around-equals", b"v=TLSRPTv1; rua = mailto:a@example.com");
+    seed("rrset-two", b"v=TLSRPTv1; rua=mailto:a@example.com\0v=TLSRPTv1; rua=mailto:b@example.com");
+    seed("rrset-prefix-only", b"v=TLSRPTv10; rua=mailto:a@example.com\0v=TLSRPTv1;rua=mailto:b@example.com");
+    seed("other-scheme", b"v=TLSRPTv1; rua=ftp://example.com/x");
+}
+
 fn main() {
     reply_parser();
     reply_roundtrip();
     probe_session();
+    mta_sts();
+    tlsa();
+    spf();
+    dmarc();
+    tlsrpt();
 }

@@ -71,6 +71,7 @@ mod error;
 mod message;
 pub mod mx;
 mod name;
+pub mod policy;
 mod probe;
 pub mod reply;
 mod report;

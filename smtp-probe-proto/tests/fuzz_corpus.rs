@@ -167,3 +167,103 @@ fn a_command_answered_with_garbage_is_a_step() {
     assert_eq!(report.steps[1].command.as_deref(), Some("EHLO localhost"));
     assert_eq!(report.steps[1].reply, None);
 }
+
+// ---- the published-policy parsers (`fuzz/src/policy_checks.rs`) ------------------------------------------------
+
+#[path = "../../fuzz/src/policy_checks.rs"]
+#[allow(dead_code)]
+mod policy_checks;
+
+#[test]
+fn mta_sts_corpus() {
+    replay("mta_sts", policy_checks::check_mta_sts);
+}
+
+#[test]
+fn tlsa_corpus() {
+    use smtp_probe_proto::policy::tlsa::RecordOutcome;
+    let mut outcomes = Vec::new();
+    replay("tlsa", |bytes| outcomes.extend(policy_checks::check_tlsa(bytes)));
+    // The seeds reach every outcome: DANE-EE and DANE-TA matches, and each way a record fails.
+    let reached = |f: &dyn Fn(&RecordOutcome) -> bool| outcomes.iter().any(f);
+    assert!(reached(&|o| matches!(o, RecordOutcome::Authenticated { certificate: 0 })));
+    assert!(reached(&|o| matches!(o, RecordOutcome::Authenticated { certificate: 1 })));
+    assert!(reached(&|o| matches!(o, RecordOutcome::NameMismatch { .. })));
+    assert!(reached(&|o| matches!(o, RecordOutcome::ChainInvalid { .. })));
+    assert!(reached(&|o| matches!(o, RecordOutcome::NoMatch)));
+    assert!(reached(&|o| matches!(o, RecordOutcome::Unusable(_))));
+}
+
+#[test]
+fn spf_corpus() {
+    use smtp_probe_proto::policy::Problem;
+    use smtp_probe_proto::policy::spf::SpfResult;
+    let mut results = Vec::new();
+    let mut problems = Vec::new();
+    replay("spf", |bytes| {
+        let report = policy_checks::check_spf(bytes);
+        results.push(report.result);
+        problems.extend(report.findings.iter().map(|f| f.problem));
+    });
+    for result in [
+        SpfResult::None,
+        SpfResult::Pass,
+        SpfResult::Fail,
+        SpfResult::SoftFail,
+        SpfResult::TempError,
+        SpfResult::PermError,
+    ] {
+        assert!(results.contains(&result), "no seed ends {result}");
+    }
+    for problem in [
+        Problem::SpfTooManyLookups,
+        Problem::SpfTooManyVoidLookups,
+        Problem::SpfTooManyMxNames,
+        Problem::SpfLoop,
+        Problem::SpfMultiple,
+        Problem::SpfInvalid,
+        Problem::SpfIncludeNone,
+        Problem::SpfLookupFailed,
+        Problem::SpfUnexpandable,
+        Problem::SpfWorkLimit,
+        Problem::SpfPassAll,
+        Problem::SpfPtrUsed,
+    ] {
+        assert!(problems.contains(&problem), "no seed finds {problem}");
+    }
+}
+
+#[test]
+fn dmarc_corpus() {
+    replay("dmarc", policy_checks::check_dmarc);
+}
+
+#[test]
+fn tlsrpt_corpus() {
+    replay("tlsrpt", policy_checks::check_tlsrpt);
+}
+
+#[test]
+fn policy_decoders_accept_short_inputs() {
+    for len in 0..=16 {
+        for byte in [0x00, 0x0a, 0x3b, 0xa5, 0xff] {
+            let bytes = vec![byte; len];
+            policy_checks::check_mta_sts(&bytes);
+            policy_checks::check_tlsa(&bytes);
+            policy_checks::check_spf(&bytes);
+            policy_checks::check_dmarc(&bytes);
+            policy_checks::check_tlsrpt(&bytes);
+        }
+    }
+}
+
+#[test]
+fn tlsa_inputs_round_trip() {
+    let input = policy_checks::TlsaInput {
+        records: vec![vec![3, 1, 1, 9], vec![]],
+        chain: vec![vec![0x30; 300], vec![1]],
+        names: vec!["mx1.mail.test".into(), "mail.test".into()],
+        now: 86_400 * 20_000,
+    };
+    assert_eq!(policy_checks::decode_tlsa(&policy_checks::encode_tlsa(&input)), input);
+}

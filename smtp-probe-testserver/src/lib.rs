@@ -48,13 +48,15 @@
 //!
 //! The adapters share two suites from here: [`conformance`] (scenarios, expected outcomes, a report
 //! normalizer, and the [`conformance_tests!`] macro) and [`postfix`] (the real loopback Postfix of
-//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro).
+//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro). [`domain_bed`] reads the
+//! domain check's loopback world: the DNSSEC bed of `.ci/dns.sh` and the Exim of `.ci/exim.sh`.
 
 pub mod certs;
 pub mod conformance;
 mod conn;
 #[cfg(feature = "dns")]
 pub mod dns;
+pub mod domain_bed;
 pub mod postfix;
 pub mod promtool;
 pub mod responder;

@@ -44,15 +44,26 @@ pub fn vars(prefix: &str, marker: &str, dir: &Path) -> Option<HashMap<String, St
     Some(parse_env_file(&text))
 }
 
-/// Reads `KEY=value` lines (values as written by bash's `printf %q`: plain words or single-quoted).
+/// Reads `KEY=value` lines as the `.ci` scripts write them with bash's `printf %q`: plain words with
+/// backslash escapes (`a\\ b`, `\\[::1\\]`), or single-quoted (`''` for empty). `#` lines are comments.
 pub fn parse_env_file(text: &str) -> HashMap<String, String> {
     text.lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| {
             let v = v.trim();
-            let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
-            (k.trim().to_owned(), v.replace("\\ ", " "))
+            let value = match v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+                Some(quoted) => quoted.to_owned(),
+                None => {
+                    let mut out = String::with_capacity(v.len());
+                    let mut chars = v.chars();
+                    while let Some(c) = chars.next() {
+                        out.push(if c == '\\' { chars.next().unwrap_or('\\') } else { c });
+                    }
+                    out
+                }
+            };
+            (k.trim().to_owned(), value)
         })
         .collect()
 }
@@ -60,6 +71,19 @@ pub fn parse_env_file(text: &str) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_files_are_read_as_bash_wrote_them() {
+        let vars = parse_env_file(
+            "# comment\nA=127.0.0.1:5353\nB=\\[::1\\]:5353\nC=mail.test.\\ 300\\ IN\\ DNSKEY\\ 257\nD=''\nE='a b'\n",
+        );
+        assert_eq!(vars["A"], "127.0.0.1:5353");
+        assert_eq!(vars["B"], "[::1]:5353");
+        assert_eq!(vars["C"], "mail.test. 300 IN DNSKEY 257");
+        assert_eq!(vars["D"], "");
+        assert_eq!(vars["E"], "a b");
+        assert_eq!(vars.len(), 5);
+    }
 
     #[test]
     fn quoted_values_and_comments() {

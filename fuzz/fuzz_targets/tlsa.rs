@@ -1,0 +1,7 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _outcome = smtp_probe_fuzz::policy_checks::check_tlsa(data);
+});
