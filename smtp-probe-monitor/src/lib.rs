@@ -1,0 +1,14 @@
+//! Continuous SMTP monitoring on smtp-probe. (Crate docs are completed with the engine.)
+#![forbid(unsafe_code)]
+
+pub mod alert;
+pub mod check;
+pub mod clock;
+pub mod config;
+pub mod histogram;
+pub mod id;
+pub mod incident;
+pub mod maintenance;
+pub mod probe;
+pub mod schedule;
+pub mod uptime;
