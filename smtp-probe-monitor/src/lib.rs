@@ -18,3 +18,5 @@ pub mod schedule;
 pub mod snapshot;
 pub mod storage;
 pub mod uptime;
+pub mod logging;
+pub mod reload;
