@@ -15,7 +15,11 @@ use smtp_probe_monitor::engine::Engine;
 use smtp_probe_monitor::logging::{self, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "smtp-probe-monitor", version, about = "Continuous SMTP monitoring with history, incidents and alerts")]
+#[command(
+    name = "smtp-probe-monitor",
+    version,
+    about = "Continuous SMTP monitoring with history, incidents and alerts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,7 +55,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => match Config::load(&config) {
             Ok(c) => {
-                println!("{}: valid, {} monitor(s), {} channel(s)", config.display(), c.monitors.len(), c.channels.len());
+                println!(
+                    "{}: valid, {} monitor(s), {} channel(s)",
+                    config.display(),
+                    c.monitors.len(),
+                    c.channels.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

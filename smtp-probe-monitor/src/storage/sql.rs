@@ -406,9 +406,10 @@ impl Store for SqlStore {
             }
             match &t.maintenance {
                 Some(Some(name)) => {
-                    // One window ends where the next begins.
+                    // One window ends where the next begins (a replay of the same start changes nothing).
                     sqlx::query(
-                        "UPDATE maintenance_marks SET ended_at = $2 WHERE monitor_id = $1 AND ended_at IS NULL",
+                        "UPDATE maintenance_marks SET ended_at = $2 WHERE monitor_id = $1 AND ended_at IS NULL \
+                         AND started_at <> $2",
                     )
                     .bind(id)
                     .bind(t.at.0)
