@@ -116,7 +116,7 @@ pub struct ReloadSummary {
 
 enum Control {
     Reload(Box<Config>, oneshot::Sender<ReloadSummary>),
-    Leases { owned: Vec<MonitorId>, valid_until: tokio::time::Instant, resume: Option<ResumeState> },
+    Leases { owned: Vec<MonitorId>, valid_until: tokio::time::Instant, resume: Option<Box<ResumeState>> },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -905,7 +905,7 @@ async fn lease_task(
                 let gained = owned.iter().any(|id| !held.contains(id));
                 let resume = if gained {
                     match store.resume_state().await {
-                        Ok(r) => Some(r),
+                        Ok(r) => Some(Box::new(r)),
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot read state for newly taken leases; retrying");
                             tokio::time::sleep(lease.renew_every / 4).await;

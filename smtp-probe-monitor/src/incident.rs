@@ -312,18 +312,17 @@ impl IncidentMachine {
                     events.push(IncidentEvent::Opened(incident));
                 }
                 None => {}
-                Some(open) => {
-                    if open.severity == Severity::Degraded && severity_now == Severity::Down {
-                        open.severity = Severity::Down;
-                        open.cause = obs.cause.clone();
-                        open.server_text = obs.server_text.clone();
-                        events.push(IncidentEvent::Escalated {
-                            started: open.started,
-                            cause: obs.cause.clone(),
-                            server_text: obs.server_text.clone(),
-                        });
-                    }
+                Some(open) if open.severity == Severity::Degraded && severity_now == Severity::Down => {
+                    open.severity = Severity::Down;
+                    open.cause = obs.cause.clone();
+                    open.server_text = obs.server_text.clone();
+                    events.push(IncidentEvent::Escalated {
+                        started: open.started,
+                        cause: obs.cause.clone(),
+                        server_text: obs.server_text.clone(),
+                    });
                 }
+                Some(_) => {}
             }
         } else {
             self.fails = 0;

@@ -225,7 +225,7 @@ async fn suite(store: Arc<dyn Store>) {
             .acquire_leases("one", &wanted[..1], t + Duration::from_secs(20), t + Duration::from_secs(50))
             .await
             .unwrap(),
-        [a.clone()]
+        std::slice::from_ref(&a)
     );
     let t45 = t + Duration::from_secs(45);
     assert!(store.acquire_leases("two", &wanted, t45, t45 + Duration::from_secs(30)).await.unwrap().is_empty());

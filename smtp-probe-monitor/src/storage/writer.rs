@@ -158,11 +158,10 @@ impl Writer {
                 op = rx.recv() => match op {
                     Some(op) => {
                         let flush_now = self.absorb(op);
-                        if flush_now || self.checks.len() >= self.config.max_batch {
-                            if self.backoff.is_zero() {
-                                self.flush().await;
-                                next_flush = Instant::now() + self.config.flush_every.max(self.backoff);
-                            }
+                        // While backing off after a failure, only the timer writes.
+                        if (flush_now || self.checks.len() >= self.config.max_batch) && self.backoff.is_zero() {
+                            self.flush().await;
+                            next_flush = Instant::now() + self.config.flush_every.max(self.backoff);
                         }
                     }
                     None => {
