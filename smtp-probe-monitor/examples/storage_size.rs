@@ -96,7 +96,12 @@ async fn measure(name: &str, store: Arc<SqlStore>, sqlite_path: Option<&std::pat
     let t0 = 20_000 * HOUR_MS;
     let mut batch = Batch {
         monitors: (0..a.monitors)
-            .map(|i| MonitorRow { id: id(i), name: format!("MX {i}"), target: format!("mx{i:05}.example.com:25"), tags: vec!["eu".into()] })
+            .map(|i| MonitorRow {
+                id: id(i),
+                name: format!("MX {i}"),
+                target: format!("mx{i:05}.example.com:25"),
+                tags: vec!["eu".into()],
+            })
             .collect(),
         ..Batch::default()
     };
