@@ -318,3 +318,39 @@ async fn two_instances_share_monitors_by_lease() {
     store_a.close().await;
     store_b.close().await;
 }
+
+/// `mx:` monitors: every MX host of a domain, through the configured DNS server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mx_monitors_check_every_host_of_a_domain() {
+    let world = smtp_probe_testserver::dns::MxWorld::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path()).await;
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, world.pki.ca_pem()).unwrap();
+    let text = format!(
+        "{}\n[service]\ninstance = \"mx\"\ndns_server = \"{}\"\n[scheduler]\nmin_host_spacing = \"0s\"\n\
+         [defaults]\nca_file = \"{}\"\n\
+         [[monitors]]\nname = \"two\"\ntarget = \"mx:two.test:{port}\"\n\
+         [[monitors]]\nname = \"backup down\"\ntarget = \"mx:backup-down.test:{port}\"\n\
+         [[monitors]]\nname = \"all down\"\ntarget = \"mx:all-down.test:{port}\"\n",
+        sqlite(dir.path()),
+        world.dns.addr(),
+        ca.display(),
+        port = world.port
+    );
+    let mut cfg = Config::from_toml_str(&text, Path::new(".")).unwrap();
+    for m in &mut cfg.monitors {
+        m.interval = Duration::from_secs(1);
+        m.incident.confirm = false;
+    }
+    let engine = start(cfg, &store).await;
+    for (name, status) in [("two", Status::Up), ("backup down", Status::Degraded), ("all down", Status::Down)] {
+        support::wait_for(Duration::from_secs(20), "a check", async || engine.monitor(&id(name)).unwrap().checks >= 1)
+            .await;
+        let last = engine.monitor(&id(name)).unwrap().last_check.unwrap();
+        assert_eq!(last.status, status, "{name}: {}", last.summary);
+    }
+    let two = engine.monitor(&id("two")).unwrap().last_check.unwrap();
+    assert!(two.cert_days_left.is_some(), "the earliest certificate expiry over the hosts: {two:?}");
+    engine.shutdown(Duration::from_secs(5)).await;
+}
