@@ -362,3 +362,43 @@ async fn schemas_match() {
     assert_eq!(lite_cols, pg_cols);
     pg.close().await;
 }
+
+/// While the database is locked the writer holds results; past its bound it drops the oldest raw results
+/// first, and keeps every result's contribution to the rollups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_drops_oldest_raw_results_first_and_keeps_rollups() {
+    use smtp_probe_monitor::storage::writer::{self, WriterConfig};
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path()).await;
+    let config = WriterConfig {
+        flush_every: Duration::from_millis(50),
+        max_batch: 100,
+        max_backlog: 5,
+        write_timeout: Duration::from_secs(10),
+    };
+    let (handle, _task) = writer::spawn(store.clone(), "w".into(), config);
+
+    let url = format!("sqlite://{}", dir.path().join("monitor.db").display());
+    let mut locker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut locker).await.unwrap();
+    let t0 = 2_000 * HOUR_MS;
+    for i in 0..20 {
+        handle.check(outcome("busy", t0 + i * 1000, Status::Up), false, Vec::new());
+    }
+    support::wait_for(Duration::from_secs(15), "the failure to show", async || !handle.health().ok).await;
+    let h = handle.health();
+    assert_eq!((h.backlog, h.dropped_results), (5, 15), "{h:?}");
+    assert!(!handle.flush(Duration::from_millis(300)).await, "a flush cannot complete while locked");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    drop(locker);
+    assert!(handle.flush(Duration::from_secs(15)).await);
+    assert!(handle.health().ok);
+
+    let kept = store.results(&id("busy"), None, 100).await.unwrap();
+    let ats: Vec<i64> = kept.iter().rev().map(|r| r.at.0 - t0).collect();
+    assert_eq!(ats, [15_000, 16_000, 17_000, 18_000, 19_000], "the newest are kept");
+    let rollups = store.rollups(&id("busy"), Timestamp(t0), Timestamp(t0 + HOUR_MS)).await.unwrap();
+    assert_eq!(rollups[0].delta.counts.up, 20, "every result still counts in the rollup");
+    assert_eq!(rollups[0].delta.latency.count(), 20);
+}
