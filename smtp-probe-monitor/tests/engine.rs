@@ -354,3 +354,39 @@ async fn mx_monitors_check_every_host_of_a_domain() {
     assert!(two.cert_days_left.is_some(), "the earliest certificate expiry over the hosts: {two:?}");
     engine.shutdown(Duration::from_secs(5)).await;
 }
+
+/// When every canary fails, the monitor's own network is in doubt: other monitors' failures are stored as
+/// unknown, open no incident and send no alert; one "monitor offline" alert is queued instead of a storm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canaries_down_turn_failures_into_unknown() {
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path()).await;
+    let mut cfg = config(&sqlite(dir.path()), &[("canary", refused.clone()), ("customer", refused.clone())], "");
+    for m in &mut cfg.monitors {
+        m.incident.confirm = false;
+        m.incident.open_after = if m.name == "canary" { 1 } else { 3 };
+        m.canary = m.name == "canary";
+    }
+    let engine = start(cfg, &store).await;
+    support::wait_for(Duration::from_secs(20), "several checks of the customer", async || {
+        engine.monitor(&id("customer")).unwrap().checks >= 5
+    })
+    .await;
+    assert!(engine.connectivity_lost());
+    engine.shutdown(Duration::from_secs(5)).await;
+    let incidents = store.incidents(None, None, 10).await.unwrap();
+    assert!(incidents.iter().all(|i| i.monitor == id("canary")), "{incidents:?}");
+    let kinds = outbox_kinds(&store).await;
+    assert_eq!(
+        kinds,
+        [("monitor_offline".to_string(), 1), ("opened".to_string(), 1)],
+        "the canary's own incident and one offline alert"
+    );
+    let results = store.results(&id("customer"), None, 100).await.unwrap();
+    assert!(results.iter().filter(|r| r.status == Status::Unknown).count() >= 4, "{results:?}");
+    assert!(results[0].summary.contains("monitor offline"));
+}
