@@ -196,6 +196,7 @@ impl Engine {
             shared: Arc::downgrade(&shared),
             lateness: [Histogram::new(), Histogram::new()],
             lateness_rotated: Timestamp::now(),
+            stats_published: std::time::Instant::now(),
             started: 0,
             ids_tx,
             lost_tx,
@@ -400,10 +401,14 @@ struct Core {
     /// Lateness of recent starts: the current minute and the previous one.
     lateness: [Histogram; 2],
     lateness_rotated: Timestamp,
+    stats_published: std::time::Instant,
     started: u64,
     ids_tx: watch::Sender<Vec<MonitorId>>,
     lost_tx: watch::Sender<bool>,
 }
+
+/// How often scheduler figures are refreshed while busy.
+const STATS_EVERY: Duration = Duration::from_millis(250);
 
 fn max_gap(m: &MonitorConfig) -> Duration {
     // A missed check or two is normal (a slow check, a re-check); longer than that, nobody was looking.
@@ -476,8 +481,12 @@ impl Core {
                     Poll::Saturated | Poll::Idle => break None,
                 }
             };
-            self.publish_stats();
             let sleep = wake.map_or(Duration::from_secs(3600), |t| t.since(Timestamp::now()));
+            // At most a few times a second under load, and always before a long sleep.
+            if sleep >= STATS_EVERY || self.stats_published.elapsed() >= STATS_EVERY {
+                self.publish_stats();
+                self.stats_published = std::time::Instant::now();
+            }
             let lease_deadline = self.lease_valid_until;
             tokio::select! {
                 d = done.recv() => {
