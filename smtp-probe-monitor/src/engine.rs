@@ -903,7 +903,8 @@ async fn lease_task(
 ) {
     let mut held: BTreeSet<MonitorId> = BTreeSet::new();
     // Stop checking a little before the lease can expire for others (clock skew, the renewal's own time).
-    let margin = (lease.ttl - lease.renew_every).min(Duration::from_secs(2));
+    // Half the slack between renewals and expiry, at most 2 s: a renewal may run late by the other half.
+    let margin = ((lease.ttl - lease.renew_every) / 2).min(Duration::from_secs(2));
     loop {
         let started = tokio::time::Instant::now();
         let now = Timestamp::now();
