@@ -390,3 +390,38 @@ async fn canaries_down_turn_failures_into_unknown() {
     assert!(results.iter().filter(|r| r.status == Status::Unknown).count() >= 4, "{results:?}");
     assert!(results[0].summary.contains("monitor offline"));
 }
+
+/// A maintenance window keeps checking and marks the history, but holds alerts; its time is left out of
+/// availability.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_keeps_checking_and_holds_alerts() {
+    let server = smtp_probe_testserver::start(down_script()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path()).await;
+    let start_at = smtp_probe_monitor::clock::Timestamp::now() - Duration::from_secs(60);
+    let window = format!(
+        "[[maintenance]]\nname = \"upgrade\"\nstart = \"{}\"\nduration = \"1h\"\nmonitors = [\"mx\"]\n",
+        start_at.rfc3339()
+    );
+    // The window names monitor "mx", so it goes after the monitors in the file.
+    let mut cfg = config(&sqlite(dir.path()), &[("mx", server.addr().to_string())], "");
+    let extra = Config::from_toml_str(
+        &format!("[[monitors]]\nname = \"mx\"\ntarget = \"{}\"\n{window}", server.addr()),
+        Path::new("."),
+    )
+    .unwrap();
+    cfg.maintenance = extra.maintenance;
+    let engine = start(cfg, &store).await;
+    support::wait_for(Duration::from_secs(20), "the incident to open", async || {
+        engine.flush(Duration::from_secs(5)).await;
+        !store.incidents(None, None, 10).await.unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(engine.monitor(&id("mx")).unwrap().maintenance.as_deref(), Some("upgrade"));
+    engine.shutdown(Duration::from_secs(5)).await;
+    assert!(outbox_kinds(&store).await.is_empty(), "no alert during maintenance");
+    assert!(store.resume_state().await.unwrap().maintenance.contains_key(&id("mx")), "the window is marked");
+    let figures = engine.figures(&id("mx"), smtp_probe_monitor::clock::Timestamp::now()).await.unwrap();
+    assert!(figures[0].time.maintenance_ms > 0 && figures[0].time.down_ms == 0, "{:?}", figures[0].time);
+    assert_eq!(figures[0].availability, None, "maintenance is not downtime");
+}
