@@ -1,22 +1,31 @@
-//! `exporter` in-process against a loopback responder: `/probe` serves the CLI's Prometheus metrics (checked by
-//! `promtool check metrics` when installed), `/metrics` the exporter's own counters, and bad requests are 400s.
+//! `exporter` in-process against loopback SMTP servers, over real HTTP on loopback: `/probe` serves the CLI's
+//! Prometheus metrics (checked by `promtool check metrics` when installed), `/metrics` the exporter's own
+//! counters, bad requests are 400s; and each bound holds: a credentialed module refuses a target off its
+//! allow-list without connecting to it, the probe past `--max-probes` gets a 503, the scrape timeout shortens the
+//! probe, a client that drips its headers is cut off.
 
 mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use smtp_probe_examples::exporter::{CONTENT_TYPE, Exporter, builtin_modules, serve};
+use smtp_probe_examples::common::HttpLimits;
+use smtp_probe_examples::exporter::{CONTENT_TYPE, Exporter, Modules, builtin_modules, serve};
 use smtp_probe_testserver::Responder;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 async fn start() -> (SocketAddr, oneshot::Sender<()>) {
     let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None).unwrap();
+    start_with(modules, 8, HttpLimits::default()).await
+}
+
+/// Serves an exporter of these modules on loopback; returns its address and a stop switch.
+async fn start_with(modules: Modules, max_probes: usize, limits: HttpLimits) -> (SocketAddr, oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, Exporter::new(modules), async {
+    tokio::spawn(serve(listener, Exporter::new(modules, max_probes), limits, async {
         let _ = stopped.await;
     }));
     (addr, stop)

@@ -57,6 +57,7 @@ mod conn;
 pub mod demo;
 #[cfg(feature = "dns")]
 pub mod dns;
+pub mod openmetrics;
 pub mod postfix;
 pub mod promtool;
 pub mod responder;
