@@ -38,8 +38,8 @@ pub(crate) fn render<'a>(items: &'a [Item<'a>], now: SystemTime, format: Exposit
         let mx_domain = mx.map(|m| m.domain.domain.as_str());
         let mut base: Vec<(&str, &str)> = vec![("target", r.target.as_str())];
         base.extend(mx_domain.map(|d| ("mx_domain", d)));
-        if reports_per_key[&(r.target.as_str(), mx_domain)] > 1 {
-            base.push(("address", r.address.as_deref().unwrap_or("")));
+        if let Some(address) = r.address.as_deref().filter(|_| reports_per_key[&(r.target.as_str(), mx_domain)] > 1) {
+            base.push(("address", address));
         }
         // The same series twice would make the exposition invalid: the first report of a label set wins.
         if !written.insert(base.clone()) {

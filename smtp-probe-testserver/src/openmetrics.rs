@@ -53,3 +53,25 @@ pub fn check(test: &str, text: &str) -> Option<Result<(), String>> {
         Err(e) => Err(format!("running {python}: {e}")),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_checker_refuses_what_openmetrics_refuses() {
+        let Some(valid) = super::check(
+            "openmetrics::valid",
+            "# TYPE a_seconds gauge\n# UNIT a_seconds seconds\na_seconds 1\n# EOF\n",
+        ) else {
+            return;
+        };
+        assert_eq!(valid, Ok(()));
+        for invalid in [
+            "# TYPE a gauge\na 1\n",                               // no # EOF
+            "# TYPE a gauge\n# UNIT a seconds\na 1\n# EOF\n",      // the unit is not the name's suffix
+            "# TYPE a counter\na 1\n# EOF\n",                      // a counter sample without _total
+            "# TYPE a gauge\na{x=\"1\"} 1\na{x=\"1\"} 2\n# EOF\n", // the same series twice
+        ] {
+            assert!(super::check("openmetrics::invalid", invalid).is_some_and(|r| r.is_err()), "{invalid:?}");
+        }
+    }
+}
