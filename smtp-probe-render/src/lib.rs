@@ -133,11 +133,11 @@ pub fn nagios(items: &[Item<'_>], options: &NagiosOptions) -> String {
     nagios::render(items, options)
 }
 
-/// The Nagios status line of a check that could not run: `SMTP UNKNOWN - <message>|`, the message escaped and
-/// cut as server text is.
+/// The Nagios status line of a check that could not run: `SMTP UNKNOWN - <message>`, without performance data,
+/// the message escaped and cut as server text is.
 ///
 /// ```
-/// assert_eq!(smtp_probe_render::nagios_unknown("bad -t: 1e19"), "SMTP UNKNOWN - bad -t: 1e19|\n");
+/// assert_eq!(smtp_probe_render::nagios_unknown("bad -t: 1e19"), "SMTP UNKNOWN - bad -t: 1e19\n");
 /// ```
 #[cfg(feature = "nagios")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nagios")))]

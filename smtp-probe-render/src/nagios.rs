@@ -52,9 +52,9 @@ fn state(verdict: Verdict) -> &'static str {
 }
 
 /// `SMTP UNKNOWN - <message>`: the status line of a check that could not run (bad arguments, an unreadable
-/// file), the message escaped as everything else.
+/// file), the message escaped as everything else, and no performance data.
 pub(crate) fn unknown(message: &str) -> String {
-    format!("SMTP UNKNOWN - {}|\n", clean(&truncate(message, MAX_ITEM_CHARS)))
+    format!("SMTP UNKNOWN - {}\n", clean(&truncate(message, MAX_ITEM_CHARS)))
 }
 
 pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {

@@ -119,8 +119,8 @@ fn nagios_output_escapes_pipes_and_controls() {
 
 #[test]
 fn unknown_lines_are_escaped_too() {
-    assert_eq!(smtp_probe_render::nagios_unknown("bad \x1b[2J | arg\n"), "SMTP UNKNOWN - bad \\x1b[2J ¦ arg\\n|\n");
-    assert_eq!(smtp_probe_render::nagios(&[], &NagiosOptions::default()), "SMTP UNKNOWN - nothing was probed|\n");
+    assert_eq!(smtp_probe_render::nagios_unknown("bad \x1b[2J | arg\n"), "SMTP UNKNOWN - bad \\x1b[2J ¦ arg\\n\n");
+    assert_eq!(smtp_probe_render::nagios(&[], &NagiosOptions::default()), "SMTP UNKNOWN - nothing was probed\n");
 }
 
 #[test]
