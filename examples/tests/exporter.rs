@@ -217,9 +217,9 @@ async fn a_client_that_drips_its_headers_is_cut_off() {
                 return;
             }
             let mut buf = [0u8; 1];
-            match tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await {
-                Ok(Ok(0) | Err(_)) => return, // closed by the server
-                _ => {}
+            // Closed by the server: end of stream, or an error.
+            if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await {
+                return;
             }
         }
     };

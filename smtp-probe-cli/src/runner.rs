@@ -56,7 +56,7 @@ enum Job {
 
 /// What a job found.
 enum Found {
-    Target(usize, Report),
+    Target(usize, Box<Report>),
     Mx(usize, MxReport),
 }
 
@@ -84,7 +84,7 @@ pub fn probe_all(plan: &Plan) -> Result<Results, Failure> {
                     tasks.spawn(async move {
                         let report = probe(&config).await;
                         drop(permit);
-                        Found::Target(index, report)
+                        Found::Target(index, Box::new(report))
                     });
                 }
                 Job::Mx(index) => {
@@ -118,7 +118,7 @@ fn store(
     domains: &mut [Option<MxReport>],
 ) -> Result<(), Failure> {
     match joined.map_err(|e| Failure::new(format!("a probe task failed: {e}")))? {
-        Found::Target(index, report) => targets[index] = Some(report),
+        Found::Target(index, report) => targets[index] = Some(*report),
         Found::Mx(index, report) => domains[index] = Some(report),
     }
     Ok(())

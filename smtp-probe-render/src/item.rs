@@ -81,11 +81,13 @@ pub fn worst_verdict(items: &[Item<'_>]) -> Option<Verdict> {
 }
 
 /// Every report of every item, in order, with its MX host.
+#[cfg_attr(not(any(feature = "prometheus", feature = "nagios")), allow(dead_code))]
 pub(crate) fn all_reports<'a>(items: &'a [Item<'a>]) -> impl Iterator<Item = (Option<MxHost<'a>>, &'a Report)> + 'a {
     items.iter().flat_map(Item::reports)
 }
 
 /// The targets' reports and the MX domains' reports of these items, each in order.
+#[cfg_attr(not(any(feature = "prometheus", feature = "nagios", feature = "human")), allow(dead_code))]
 pub(crate) fn split<'a>(items: &[Item<'a>]) -> (Vec<&'a Report>, Vec<&'a MxReport>) {
     let mut targets = Vec::new();
     let mut domains = Vec::new();

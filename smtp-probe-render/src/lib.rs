@@ -39,7 +39,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The API is a function per format, each taking a slice of [`Item`]s (a target's [`Report`] or an MX domain's
+//! The API is a function per format, each taking a slice of [`Item`]s (a target's [`Report`](smtp_probe_proto::Report) or an MX domain's
 //! [`MxReport`](smtp_probe_proto::mx::MxReport)) and what that format needs besides:
 //!
 //! | function | feature | output |
