@@ -45,8 +45,17 @@
 //! overall deadline is reported as `dns_failure`. Probe an IP literal (with
 //! [`tls_name`](smtp_probe_proto::ProbeConfigBuilder::tls_name) for the certificate) or resolve yourself and
 //! use [`probe_stream`] when that matters.
+//!
+//! To print or serve reports, use the renderer crate, `smtp-probe-render` (re-exported as `render` with the
+//! feature of that name): the documented JSON, Prometheus text and OpenMetrics, Nagios and human output, the same
+//! the `smtp-probe` command prints.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The renderers: `render::json`, `render::prometheus`, `render::nagios`, `render::human` (feature `render`).
+#[cfg(feature = "render")]
+#[cfg_attr(docsrs, doc(cfg(feature = "render")))]
+pub use smtp_probe_render as render;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};

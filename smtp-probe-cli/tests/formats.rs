@@ -1,5 +1,5 @@
 //! Every output format, parsed: JSON against smtp-probe-proto/schema/report.schema.json, Nagios by a grammar of the status line
-//! and perfdata, Prometheus by `promtool check metrics`, human by its layout. The same outcomes feed each one.
+//! and perfdata, Prometheus by `promtool check metrics`, OpenMetrics by the reference parser, human by its layout. The same outcomes feed each one.
 
 mod common;
 
@@ -228,6 +228,23 @@ fn prometheus_output_passes_promtool() {
     assert!(run.stdout.contains("smtp_probe_tls_certificate_expiry_timestamp_seconds{"));
     let run = run_case(&fixtures.cases[7], "prometheus");
     assert!(run.stdout.contains("cause=\"connect_refused\"} 1") && run.stdout.contains("} 0\n"));
+}
+
+#[test]
+fn openmetrics_output_passes_the_reference_parser() {
+    let fixtures = fixtures();
+    for case in &fixtures.cases {
+        let run = run_case(case, "openmetrics");
+        assert!(run.stdout.ends_with("# EOF\n"), "{}", run.stdout);
+        let Some(checked) = smtp_probe_testserver::openmetrics::check("openmetrics_output", &run.stdout) else {
+            return;
+        };
+        checked.unwrap_or_else(|e| panic!("OpenMetrics: {e}\n{}", run.stdout));
+        // The same samples as the Prometheus text format.
+        let text = run_case(case, "prometheus").stdout;
+        let names = |t: &str| t.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        assert_eq!(names(&text), names(&run.stdout), "{case:?}");
+    }
 }
 
 #[test]

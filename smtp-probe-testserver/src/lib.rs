@@ -43,7 +43,8 @@
 //!
 //! Either way the handle records what every client sent
 //! ([`TestServer::transcripts`], [`TestServer::connection_logs`]).
-//! Certificates come from [`certs::TestPki`]. MX-mode tests get their DNS from
+//! Certificates come from [`certs::TestPki`]. [`demo`] is the demo server `smtp-probe` probes when given no
+//! target. MX-mode tests get their DNS from
 //! `dns` (feature `dns`): a tiny loopback DNS server.
 //!
 //! The adapters share two suites from here: [`conformance`] (scenarios, expected outcomes, a report
@@ -54,9 +55,11 @@
 pub mod certs;
 pub mod conformance;
 mod conn;
+pub mod demo;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod domain_bed;
+pub mod openmetrics;
 pub mod postfix;
 pub mod promtool;
 pub mod responder;

@@ -1,17 +1,37 @@
 //! Output for people: the verdict and its cause first, then the phases with timings and replies, TLS and the
-//! certificate, capabilities before and after TLS, and the findings. `-v` adds commands, every reply line and
-//! certificate details; `--transcript` adds the conversation. Colour only when [`Options::color`] says so.
+//! certificate, capabilities before and after TLS, and the findings. `verbose` adds commands, every reply line and
+//! certificate details; `transcript` adds the conversation. Colour only when [`HumanOptions::color`] says so.
 //!
-//! An `--mx` domain gets a header (its aggregate verdict and cause, null or implicit MX, its hosts by
-//! preference; `-v` adds its findings) before its hosts' blocks.
+//! An MX domain gets a header (its aggregate verdict and cause, null or implicit MX, its hosts by preference;
+//! `verbose` adds its findings) before its hosts' blocks.
+//!
+//! Everything the server chose (reply lines, capabilities, certificate names, findings that quote it, the
+//! transcript) is [escaped](crate::escape): no control character of the server's reaches the terminal. Without
+//! `verbose`, a reply line is cut to [`MAX_REPLY_CHARS`] characters.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use smtp_probe_tokio::proto::{CertificateInfo, Finding, OwnedReply, Phase, Severity, TlsInfo};
-use smtp_probe_tokio::{MxReport, Report, Verdict};
+use smtp_probe_proto::mx::MxReport;
+use smtp_probe_proto::{CertificateInfo, Direction, Finding, OwnedReply, Phase, Report, Severity, TlsInfo, Verdict};
 
-use super::{Options, Results, millis};
+use crate::escape::{escape, escape_bytes, truncate};
+use crate::item::{Item, split};
+use crate::millis;
+
+/// The longest reply line shown without `verbose`, in characters.
+pub const MAX_REPLY_CHARS: usize = 200;
+
+/// What human output shows, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HumanOptions {
+    /// ANSI colour and bold (for a terminal; see [`color_wanted`](crate::color_wanted)).
+    pub color: bool,
+    /// More detail: commands, every reply line, certificate details, findings of MX domains (0: none).
+    pub verbose: u8,
+    /// The conversation, as recorded (a report has one only when the probe was configured to keep it).
+    pub transcript: bool,
+}
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -20,31 +40,36 @@ const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
 
-/// Every target, one block each, then every MX domain: its header (verdict, cause, null or implicit MX, the
-/// hosts by preference) and each host's reports as blocks. A tally at the end when there are several.
-pub fn render(results: &Results, options: &Options) -> String {
-    let mut blocks: Vec<String> =
-        results.targets.iter().map(|r| Block { out: String::new(), options }.render(r)).collect();
-    for mx in &results.mx {
-        blocks.push(Block { out: String::new(), options }.mx_header(mx));
-        for report in mx.hosts.iter().flat_map(|h| &h.reports) {
-            blocks.push(Block { out: String::new(), options }.render(report));
+/// Every item in order, a block each: a target's report, or an MX domain's header (verdict, cause, null or
+/// implicit MX, the hosts by preference) followed by each host's reports. A tally at the end when there are
+/// several items.
+pub(crate) fn render(items: &[Item<'_>], options: &HumanOptions) -> String {
+    let mut blocks: Vec<String> = Vec::new();
+    for item in items {
+        match item {
+            Item::Target(report) => blocks.push(Block { out: String::new(), options }.render(report)),
+            Item::Mx(mx) => {
+                blocks.push(Block { out: String::new(), options }.mx_header(mx));
+                for report in mx.hosts.iter().flat_map(|h| &h.reports) {
+                    blocks.push(Block { out: String::new(), options }.render(report));
+                }
+            }
         }
     }
     let mut out = blocks.join("\n");
-    if results.len() > 1 {
-        let verdicts: Vec<Verdict> =
-            results.targets.iter().map(|r| r.verdict).chain(results.mx.iter().map(|m| m.verdict)).collect();
+    if items.len() > 1 {
+        let (targets, domains) = split(items);
+        let verdicts: Vec<Verdict> = items.iter().map(Item::verdict).collect();
         let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count();
-        let what = if results.mx.is_empty() {
-            format!("{} targets", results.len())
+        let what = if domains.is_empty() {
+            format!("{} targets", items.len())
         } else {
             let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
             format!(
                 "{} ({}, {})",
-                plural(results.len(), "check", "checks"),
-                plural(results.targets.len(), "target", "targets"),
-                plural(results.mx.len(), "MX domain", "MX domains")
+                plural(items.len(), "check", "checks"),
+                plural(targets.len(), "target", "targets"),
+                plural(domains.len(), "MX domain", "MX domains")
             )
         };
         let _ = writeln!(
@@ -60,7 +85,7 @@ pub fn render(results: &Results, options: &Options) -> String {
 
 struct Block<'a> {
     out: String,
-    options: &'a Options,
+    options: &'a HumanOptions,
 }
 
 impl Block<'_> {
@@ -105,7 +130,7 @@ impl Block<'_> {
             Some(finding) => {
                 let cause = finding.cause.map_or("unknown", |c| c.as_str());
                 let phase = finding.phase.map(|p| format!(" ({p})")).unwrap_or_default();
-                self.line(format!("MX {domain}  {verdict}  {cause}{phase}: {}", finding.message));
+                self.line(format!("MX {domain}  {verdict}  {cause}{phase}: {}", escape(&finding.message)));
             }
         }
         if mx.null_mx {
@@ -144,7 +169,7 @@ impl Block<'_> {
             Some(finding) => {
                 let cause = finding.cause.map_or("unknown", |c| c.as_str());
                 let phase = finding.phase.map(|p| format!(" ({p})")).unwrap_or_default();
-                self.line(format!("{target}  {verdict}  {cause}{phase}: {}", finding.message));
+                self.line(format!("{target}  {verdict}  {cause}{phase}: {}", escape(&finding.message)));
             }
         }
         if let Some(address) = &report.address {
@@ -189,7 +214,7 @@ impl Block<'_> {
             }
             if verbose {
                 for more in step.reply.iter().flat_map(|r| r.lines.iter().skip(1)) {
-                    self.line(format!("{:<25}    {}", "", String::from_utf8_lossy(more)));
+                    self.line(format!("{:<25}    {}", "", escape_bytes(more)));
                 }
             }
         }
@@ -220,20 +245,23 @@ impl Block<'_> {
         if let Some(earliest) = tls.chain_earliest_expiry().filter(|c| Some(*c) != tls.leaf()) {
             self.line(format!(
                 "  chain        {} expires first: {} ({} days left)",
-                earliest.subject, earliest.not_after, earliest.days_left
+                escape(&earliest.subject),
+                earliest.not_after,
+                earliest.days_left
             ));
         }
         if self.options.verbose > 0 {
             for (i, cert) in tls.certificates.iter().enumerate().skip(1) {
-                self.line(format!("  chain[{i}]     {} (issuer {})", cert.subject, cert.issuer));
+                self.line(format!("  chain[{i}]     {} (issuer {})", escape(&cert.subject), escape(&cert.issuer)));
             }
         }
     }
 
     fn certificate(&mut self, leaf: &CertificateInfo) {
-        self.line(format!("               {}", leaf.subject));
+        self.line(format!("               {}", escape(&leaf.subject)));
         if !leaf.sans.is_empty() {
-            self.line(format!("               names {}", leaf.sans.join(", ")));
+            let names: Vec<_> = leaf.sans.iter().map(|name| escape(name)).collect();
+            self.line(format!("               names {}", names.join(", ")));
         }
         let days = match leaf.days_left {
             d if d < 0 => self.paint(RED, &format!("expired {} days ago", -d)),
@@ -241,7 +269,7 @@ impl Block<'_> {
         };
         self.line(format!("               valid {} to {} ({days})", leaf.not_before, leaf.not_after));
         if self.options.verbose > 0 {
-            self.line(format!("               issuer {}", leaf.issuer));
+            self.line(format!("               issuer {}", escape(&leaf.issuer)));
             self.line(format!("               key {}, signature {}", leaf.key_algorithm, leaf.signature_algorithm));
             self.line(format!("               serial {}", leaf.serial));
             self.line(format!("               sha256 {}", leaf.sha256));
@@ -253,7 +281,8 @@ impl Block<'_> {
         let mut title = "\n  capabilities";
         for (when, caps) in sets {
             let Some(caps) = caps else { continue };
-            let lines = if caps.raw_lines.is_empty() { "(none)".to_owned() } else { caps.raw_lines.join(", ") };
+            let lines: Vec<_> = caps.raw_lines.iter().map(|line| escape(line)).collect();
+            let lines = if lines.is_empty() { "(none)".to_owned() } else { lines.join(", ") };
             self.line(format!("{title:<14} {when}: {lines}"));
             title = "";
         }
@@ -278,9 +307,9 @@ impl Block<'_> {
         };
         let label = self.paint(style, &format!("{label:<8}"));
         let cause = finding.cause.map(|c| format!("{c}: ")).unwrap_or_default();
-        self.line(format!("    {label} {cause}{}", finding.message));
+        self.line(format!("    {label} {cause}{}", escape(&finding.message)));
         if let Some(text) = finding.server_text.as_deref().filter(|t| !finding.message.contains(t)) {
-            self.line(format!("             server said: {text}"));
+            self.line(format!("             server said: {}", escape(text)));
         }
     }
 
@@ -289,18 +318,19 @@ impl Block<'_> {
         self.line("  transcript");
         for line in &report.transcript {
             let who = match line.direction {
-                smtp_probe_tokio::proto::Direction::Client => "C:",
-                smtp_probe_tokio::proto::Direction::Server => "S:",
-                smtp_probe_tokio::proto::Direction::Event => "--",
+                Direction::Client => "C:",
+                Direction::Server => "S:",
+                Direction::Event => "--",
             };
-            self.line(format!("    {:>10.3} ms {who} {}", millis(line.at), line.text));
+            self.line(format!("    {:>10.3} ms {who} {}", millis(line.at), escape(&line.text)));
         }
     }
 }
 
 /// `250 2.1.5 Ok`, with `(+N lines)` when the reply has more and they are not shown.
 fn first_line(reply: &OwnedReply, verbose: bool) -> String {
-    let text = reply.lines.first().map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
+    let text = reply.lines.first().map(|l| escape_bytes(l)).unwrap_or_default();
+    let text = if verbose { text } else { truncate(&text, MAX_REPLY_CHARS).into_owned().into() };
     let more = reply.lines.len().saturating_sub(1);
     if more > 0 && !verbose {
         format!("{} {text} (+{more} lines)", reply.code)
