@@ -10,8 +10,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
 use super::{
-    Batch, ClaimedAlert, DeliveryRecord, IncidentChange, IncidentRecord, MonitorRow, ResumeState, RollupDelta,
-    RollupRow, StatusCounts, Store, StoreError,
+    AlertQuery, Batch, ClaimedAlert, DeliveryRecord, IncidentChange, IncidentRecord, MonitorRow, OutboxRecord,
+    ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
 };
 use crate::alert::{Alert, Notified};
 use crate::check::{CheckOutcome, PhaseTiming, Status};
@@ -226,6 +226,17 @@ fn rollup_from_row(row: &AnyRow) -> Result<RollupDelta, StoreError> {
             maintenance_ms: row.try_get("maintenance_ms")?,
         },
         latency: Histogram::decode(&hist).map_err(|e| corrupt("rollups_hourly", e.to_string()))?,
+    })
+}
+
+fn delivery_from_row(r: &AnyRow) -> Result<DeliveryRecord, StoreError> {
+    Ok(DeliveryRecord {
+        outbox_id: r.try_get("outbox_id")?,
+        channel: r.try_get("channel")?,
+        attempt: r.try_get("attempt")?,
+        at: Timestamp(r.try_get("at")?),
+        status: r.try_get("status")?,
+        detail: r.try_get("detail")?,
     })
 }
 
@@ -750,6 +761,96 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn renew_claims(&self, owner: &str, ids: &[i64], until: Timestamp) -> Result<(), StoreError> {
+        // In chunks: one statement per 500 rows keeps the parameter list well under both databases' limits.
+        for chunk in ids.chunks(500) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "UPDATE alert_outbox SET claimed_until = $2 WHERE claimed_by = $1 AND done_at IS NULL AND id IN ({list})"
+            );
+            let mut q = sqlx::query(&sql).bind(owner).bind(until.0);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    async fn release_claims(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        let r = match owner {
+            Some(o) => {
+                sqlx::query(
+                    "UPDATE alert_outbox SET claimed_by = NULL, claimed_until = NULL \
+                     WHERE done_at IS NULL AND claimed_by = $1",
+                )
+                .bind(o)
+                .execute(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE alert_outbox SET claimed_by = NULL, claimed_until = NULL \
+                     WHERE done_at IS NULL AND claimed_until IS NOT NULL",
+                )
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(r.rows_affected())
+    }
+
+    async fn alerts(&self, query: &AlertQuery, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, payload, channels, status, attempts, next_attempt_at, done_at FROM alert_outbox WHERE id < $1",
+        );
+        if query.open_only {
+            sql.push_str(" AND done_at IS NULL");
+        }
+        if query.monitor.is_some() {
+            sql.push_str(" AND monitor_id = $3");
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT $2");
+        let mut q = sqlx::query(&sql).bind(query.before_id.unwrap_or(i64::MAX)).bind(i64::from(limit.min(10_000)));
+        if let Some(m) = &query.monitor {
+            q = q.bind(m.as_str());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let payload: String = row.try_get("payload")?;
+                let alert: Alert =
+                    serde_json::from_str(&payload).map_err(|e| corrupt("alert_outbox", e.to_string()))?;
+                let channels: String = row.try_get("channels")?;
+                let done_at = row.try_get::<Option<i64>, _>("done_at")?.map(Timestamp);
+                Ok(OutboxRecord {
+                    id: row.try_get("id")?,
+                    alert,
+                    channels: channels.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect(),
+                    status: row.try_get("status")?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at: if done_at.is_none() {
+                        Some(Timestamp(row.try_get("next_attempt_at")?))
+                    } else {
+                        None
+                    },
+                    done_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn deliveries_of(&self, outbox_id: i64) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT outbox_id, channel, attempt, at, status, detail FROM alert_deliveries WHERE outbox_id = $1 \
+             ORDER BY id",
+        )
+        .bind(outbox_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
     async fn outbox_summary(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT kind, status, COUNT(*) AS n FROM alert_outbox GROUP BY kind, status ORDER BY kind, status",
@@ -766,18 +867,7 @@ impl Store for SqlStore {
         .bind(i64::from(limit.min(10_000)))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DeliveryRecord {
-                    outbox_id: r.try_get("outbox_id")?,
-                    channel: r.try_get("channel")?,
-                    attempt: r.try_get("attempt")?,
-                    at: Timestamp(r.try_get("at")?),
-                    status: r.try_get("status")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(delivery_from_row).collect()
     }
 
     async fn acquire_leases(
