@@ -385,8 +385,9 @@ pub fn teams_body(notes: &[Notification], instance: &str) -> serde_json::Value {
 
 // ------------------------------------------------------------------------------------------------ email
 
-/// The subject: state, monitor and cause — `[smtp-probe] DOWN: MX 1 (Frankfurt) — greeting_rejected`; for
-/// several alerts, how many and which.
+/// The subject: state, monitor and cause — `[smtp-probe] DOWN: MX 1 (Frankfurt) - greeting_rejected`; for
+/// several alerts, how many and which. ASCII punctuation only, so a subject with an ASCII monitor name needs
+/// no encoded words.
 pub fn email_subject(notes: &[Notification], instance: &str) -> String {
     let text = match notes {
         [n] => {
@@ -396,7 +397,7 @@ pub fn email_subject(notes: &[Notification], instance: &str) -> String {
                 }
                 _ => n.detail(),
             };
-            format!("[smtp-probe] {} — {why}", n.headline(instance))
+            format!("[smtp-probe] {} - {why}", n.headline(instance))
         }
         _ => {
             let list: Vec<String> =
@@ -565,13 +566,13 @@ mod tests {
     #[test]
     fn email_subject_and_body() {
         let notes = [note(AlertKind::Opened, Some(Severity::Down))];
-        assert_eq!(email_subject(&notes, "i"), "[smtp-probe] DOWN: MX 1 (Frankfurt) — greeting_rejected");
+        assert_eq!(email_subject(&notes, "i"), "[smtp-probe] DOWN: MX 1 (Frankfurt) - greeting_rejected");
         let body = email_body(&notes, "monitor-a");
         assert!(body.contains("Target:      mx1.example.com:25\n"), "{body}");
         assert!(body.contains("Cause:       greeting_rejected\n"));
         assert!(body.contains("The server said:\n    554 5.3.2"));
         let r = [note(AlertKind::Recovered, Some(Severity::Down))];
-        assert_eq!(email_subject(&r, "i"), "[smtp-probe] RECOVERED: MX 1 (Frankfurt) — was down for 12m");
+        assert_eq!(email_subject(&r, "i"), "[smtp-probe] RECOVERED: MX 1 (Frankfurt) - was down for 12m");
         let two = [notes[0].clone(), r[0].clone()];
         assert_eq!(
             email_subject(&two, "i"),

@@ -106,6 +106,7 @@ pub(crate) fn spawn(setup: Setup) -> (DispatcherHandle, tokio::task::JoinHandle<
         status: status.clone(),
         stopping: None,
     };
+    d.publish(now); // the channels are visible from the start
     let task = tokio::spawn(d.run(control_rx, setup.notices).instrument(span));
     (DispatcherHandle { control: control_tx, status }, task)
 }

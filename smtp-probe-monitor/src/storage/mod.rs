@@ -279,6 +279,19 @@ pub struct OutboxRecord {
     pub done_at: Option<Timestamp>,
 }
 
+/// A maintenance window as it covered one monitor (the history's mark).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MaintenanceMark {
+    /// Which monitor.
+    pub monitor: MonitorId,
+    /// The window's name.
+    pub window: String,
+    /// The first check inside it.
+    pub started: Timestamp,
+    /// The first check after it (`None` while it lasts).
+    pub ended: Option<Timestamp>,
+}
+
 /// Which outbox rows [`Store::alerts`] lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertQuery {
@@ -388,6 +401,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every delivery attempt of one outbox row, oldest first.
     async fn deliveries_of(&self, outbox_id: i64) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Maintenance marks, newest first; of one monitor or all; at most `limit`.
+    async fn maintenance_marks(
+        &self,
+        monitor: Option<&MonitorId>,
+        limit: u32,
+    ) -> Result<Vec<MaintenanceMark>, StoreError>;
 
     /// Takes or renews the leases of `wanted` for `owner` until `until`: a lease is taken when it is free, held
     /// by `owner`, or expired at `now`. Returns the monitors `owner` holds afterwards.

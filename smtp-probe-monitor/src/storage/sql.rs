@@ -10,8 +10,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
 use super::{
-    AlertQuery, Batch, ClaimedAlert, DeliveryRecord, IncidentChange, IncidentRecord, MonitorRow, OutboxRecord,
-    ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
+    AlertQuery, Batch, ClaimedAlert, DeliveryRecord, IncidentChange, IncidentRecord, MaintenanceMark, MonitorRow,
+    OutboxRecord, ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
 };
 use crate::alert::{Alert, Notified};
 use crate::check::{CheckOutcome, PhaseTiming, Status};
@@ -849,6 +849,41 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn maintenance_marks(
+        &self,
+        monitor: Option<&MonitorId>,
+        limit: u32,
+    ) -> Result<Vec<MaintenanceMark>, StoreError> {
+        let limit = i64::from(limit.min(10_000));
+        let columns = "monitor_id, started_at, ended_at, window_name";
+        let rows =
+            match monitor {
+                Some(m) => sqlx::query(&format!(
+                    "SELECT {columns} FROM maintenance_marks WHERE monitor_id = $1 ORDER BY started_at DESC LIMIT $2"
+                ))
+                .bind(m.as_str())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query(&format!("SELECT {columns} FROM maintenance_marks ORDER BY started_at DESC LIMIT $1"))
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
+        rows.iter()
+            .map(|r| {
+                Ok(MaintenanceMark {
+                    monitor: monitor_id(r, "monitor_id", "maintenance_marks")?,
+                    window: r.try_get("window_name")?,
+                    started: Timestamp(r.try_get("started_at")?),
+                    ended: r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp),
+                })
+            })
+            .collect()
     }
 
     async fn outbox_summary(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
