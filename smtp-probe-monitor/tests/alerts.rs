@@ -4,95 +4,19 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smtp_probe_monitor::alert::{Alert, AlertKind};
 use smtp_probe_monitor::clock::Timestamp;
-use smtp_probe_monitor::config::Config;
-use smtp_probe_monitor::delivery::{ChannelHealth, ChannelState, DeliveryOptions};
-use smtp_probe_monitor::engine::{Engine, EngineHandle, EngineOptions};
+use smtp_probe_monitor::delivery::ChannelState;
 use smtp_probe_monitor::id::MonitorId;
 use smtp_probe_monitor::incident::Severity;
-use smtp_probe_monitor::storage::writer::WriterConfig;
 use smtp_probe_monitor::storage::{AlertQuery, Batch, OutboxEntry, SqlStore, Store, Transition};
+use support::fast::{DOWN, channel, config, events, id, start};
 use support::flip::FlipServer;
 use support::receiver::{Receiver, Reply, free_addr};
-
-const DOWN: &str = "554 5.3.2 mx.test is not accepting mail";
-
-/// A configuration for fast tests: 1 s intervals (allowed by `min_interval`), re-checks after 200 ms,
-/// incidents after two confirmed failures, retries from 200 ms.
-fn config(dir: &Path, monitors: &[(&str, SocketAddr)], channels: &str, env: &[(&str, String)]) -> Config {
-    let names: Vec<String> = channels
-        .lines()
-        .filter_map(|l| l.strip_prefix("[channels.").and_then(|r| r.strip_suffix(']')))
-        .map(|n| format!("\"{n}\""))
-        .collect();
-    let mut text = format!(
-        r#"
-[storage]
-kind = "sqlite"
-path = "{db}"
-[service]
-instance = "alerts-test"
-[scheduler]
-min_host_spacing = "0s"
-min_interval = "1s"
-[incidents]
-open_after = 2
-close_after = 2
-recheck_after = "200ms"
-[alerts]
-reminder_every = "off"
-[delivery]
-retry_initial = "200ms"
-retry_max = "2s"
-{channels}
-[defaults]
-interval = "1s"
-timeout = "900ms"
-channels = [{names}]
-"#,
-        db = dir.join("monitor.db").display(),
-        names = names.join(", "),
-    );
-    for (name, addr) in monitors {
-        text.push_str(&format!("[[monitors]]\nname = \"{name}\"\ntarget = \"{addr}\"\ntls = \"none\"\n"));
-    }
-    let lookup = |n: &str| env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
-    Config::from_toml_with_env(&text, Path::new("."), &lookup).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
-
-fn options() -> EngineOptions {
-    EngineOptions {
-        writer: WriterConfig { flush_every: Duration::from_millis(100), ..WriterConfig::default() },
-        delivery: Some(DeliveryOptions {
-            poll_every: Duration::from_millis(200),
-            held_grace: Duration::from_millis(500),
-            ..DeliveryOptions::default()
-        }),
-        ..EngineOptions::default()
-    }
-}
-
-async fn start(config: Config, store: &Arc<SqlStore>) -> EngineHandle {
-    Engine::start_with_store(config, support::dyn_store(store), options()).await.expect("engine starts")
-}
-
-fn id(s: &str) -> MonitorId {
-    MonitorId::from_name(s).unwrap()
-}
-
-fn events(alerts: &[serde_json::Value]) -> Vec<String> {
-    alerts.iter().map(|a| a["event"].as_str().unwrap().to_owned()).collect()
-}
-
-fn channel(engine: &EngineHandle, name: &str) -> ChannelHealth {
-    engine.channel_health().into_iter().find(|c| c.name == name).expect("the channel")
-}
 
 /// A scripted server made to fail and then recover gives exactly one "down" and one "recovered" at the
 /// receiver, in the documented JSON, each attempt recorded.

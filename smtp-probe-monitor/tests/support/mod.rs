@@ -1,6 +1,7 @@
 //! Shared by the integration tests: real services from `.ci/` scripts, and small builders.
 #![allow(dead_code)]
 
+pub mod fast;
 pub mod flip;
 pub mod receiver;
 
