@@ -189,6 +189,7 @@ impl Engine {
                     events: events.clone(),
                     options: delivery_options,
                     notices: notice_rx,
+                    storage: writer.watch_health(),
                 });
                 (Some(handle), Some(task))
             }

@@ -24,7 +24,7 @@ use crate::clock::Timestamp;
 use crate::config::ChannelConfig;
 use crate::events::Event;
 use crate::snapshot::Snapshots;
-use crate::storage::writer::AlertNotice;
+use crate::storage::writer::{AlertNotice, StorageHealth};
 use crate::storage::{ClaimedAlert, DeliveryRecord, Store, StoreError};
 
 /// A tracked alert with no row this instance could claim for this long is let go (another instance holds it).
@@ -41,6 +41,8 @@ pub(crate) struct Setup {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) options: DeliveryOptions,
     pub(crate) notices: mpsc::UnboundedReceiver<AlertNotice>,
+    /// The writer's view of storage: while it fails, the dispatcher leaves the database alone.
+    pub(crate) storage: tokio::sync::watch::Receiver<StorageHealth>,
 }
 
 enum Control {
@@ -105,6 +107,7 @@ pub(crate) fn spawn(setup: Setup) -> (DispatcherHandle, tokio::task::JoinHandle<
         persist_backoff: Duration::ZERO,
         status: status.clone(),
         stopping: None,
+        storage: setup.storage,
     };
     d.publish(now); // the channels are visible from the start
     let task = tokio::spawn(d.run(control_rx, setup.notices).instrument(span));
@@ -206,6 +209,7 @@ struct Dispatcher {
     persist_backoff: Duration,
     status: Arc<Mutex<DeliveryStatus>>,
     stopping: Option<(tokio::time::Instant, oneshot::Sender<()>)>,
+    storage: tokio::sync::watch::Receiver<StorageHealth>,
 }
 
 /// The monitor an alert is about, as the snapshot knows it (a monitor no longer configured shows its id).
@@ -245,17 +249,20 @@ impl Dispatcher {
         let mut notices_open = true;
         loop {
             let now = Timestamp::now();
-            if now >= self.next_claim {
+            // While the writer finds storage failing, every statement here would wait on the same lock or full
+            // disk: leave it alone (alerts the writer holds come as notices) and look again when it is back.
+            let storage_ok = self.storage.borrow().ok;
+            if storage_ok && now >= self.next_claim {
                 self.claim(now).await;
             }
-            if now >= self.next_renew {
+            if storage_ok && now >= self.next_renew {
                 self.renew(now).await;
             }
             if now >= self.next_gc {
                 self.gc(now);
             }
             self.dispatch(now);
-            if !self.dirty.is_empty() && self.persist_retry_at.is_none_or(|t| now >= t) {
+            if storage_ok && !self.dirty.is_empty() && self.persist_retry_at.is_none_or(|t| now >= t) {
                 self.persist_dirty(now).await;
             }
             self.publish(now);
@@ -272,7 +279,7 @@ impl Dispatcher {
                     return;
                 }
             }
-            let wake = self.next_wake(now);
+            let wake = self.next_wake(now, storage_ok);
             let sleep = wake.since(Timestamp::now()).max(Duration::from_millis(1));
             tokio::select! {
                 Some(done) = self.sends.join_next(), if !self.sends.is_empty() => {
@@ -308,15 +315,19 @@ impl Dispatcher {
         }
     }
 
-    fn next_wake(&mut self, now: Timestamp) -> Timestamp {
+    fn next_wake(&mut self, now: Timestamp, storage_ok: bool) -> Timestamp {
         let mut wake = if self.stopping.is_some() { now + Duration::from_millis(100) } else { self.next_claim };
         if self.tracked.values().any(|t| t.outbox_id.is_some()) {
             wake = wake.min(self.next_renew);
         }
-        wake = wake.min(self.next_gc);
         if !self.dirty.is_empty() {
             wake = wake.min(self.persist_retry_at.unwrap_or(now));
         }
+        if !storage_ok {
+            // The database work waits for storage; look again shortly.
+            wake = wake.max(now + Duration::from_millis(500));
+        }
+        wake = wake.min(self.next_gc);
         if self.in_flight < self.options.max_in_flight {
             for c in self.channels.values_mut() {
                 if let Some(at) = c.next_start(now) {

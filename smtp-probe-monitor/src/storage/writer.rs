@@ -62,6 +62,8 @@ pub struct StorageHealth {
     pub backlog: usize,
     /// Raw results dropped because the backlog was full.
     pub dropped_results: u64,
+    /// Write attempts that failed since start (each retry counts).
+    pub failed_writes: u64,
     /// Results written since start.
     pub written_results: u64,
     /// The last successful write.
@@ -330,6 +332,7 @@ impl Writer {
                             tracing::debug!(%error, backlog, "storage write failed again");
                         }
                         h.ok = false;
+                        h.failed_writes += 1;
                         h.failing_since.get_or_insert_with(Timestamp::now);
                         h.error = Some(error);
                         h.backlog = backlog;
