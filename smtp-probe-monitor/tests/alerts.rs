@@ -28,6 +28,7 @@ async fn a_server_that_fails_and_recovers_gives_one_down_and_one_recovered() {
     let store = support::sqlite_store(dir.path()).await;
     let channels = format!("[channels.hook]\ntype = \"webhook\"\nurl = \"{}\"\n", rx.url("/hook"));
     let engine = start(config(dir.path(), &[("mx", server.addr)], &channels, &[]), &store).await;
+    let mut stream = engine.subscribe();
 
     support::wait_for(Duration::from_secs(20), "two good checks", async || {
         engine.monitor(&id("mx")).unwrap().checks >= 2
@@ -82,6 +83,20 @@ async fn a_server_that_fails_and_recovers_gives_one_down_and_one_recovered() {
     let health = channel(&engine, "hook");
     assert_eq!(health.state, ChannelState::Ok);
     assert_eq!((health.delivered_total, health.attempts_total, health.failures_total), (2, 2, 0));
+    let mut delivered = Vec::new();
+    while let Ok(e) = stream.try_recv() {
+        if let smtp_probe_monitor::events::Event::Delivery { kind, channel, status, attempt, .. } = e {
+            delivered.push((kind, channel, status, attempt));
+        }
+    }
+    assert_eq!(
+        delivered,
+        [
+            (AlertKind::Opened, "hook".into(), "delivered".into(), 1),
+            (AlertKind::Recovered, "hook".into(), "delivered".into(), 1)
+        ],
+        "the event stream tells of each attempt"
+    );
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -409,4 +424,47 @@ fn find_mail(path: &Path, token: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Two instances on one PostgreSQL: both dispatchers poll the outbox, each alert goes out once; when the
+/// instance holding the monitor is killed, the other takes over and sends the "recovered", once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgres_deliver_each_alert_once() {
+    let Some(base) = support::pg_url() else { return };
+    let db = support::PgDatabase::create(&base).await;
+    let rx = Receiver::start().await;
+    let server = FlipServer::start(false, DOWN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let channels = format!("[channels.hook]\ntype = \"webhook\"\nurl = \"{}\"\n", rx.url("/hook"));
+    let make = |instance: &str| {
+        let mut c = config(dir.path(), &[("mx", server.addr)], &channels, &[]);
+        c.storage = support::pg_config(&db.url);
+        c.service.instance = instance.to_owned();
+        c.lease = smtp_probe_monitor::config::LeaseConfig {
+            ttl: Duration::from_secs(3),
+            renew_every: Duration::from_secs(1),
+        };
+        c
+    };
+    let (store_a, store_b) = (support::pg_store(&db.url).await, support::pg_store(&db.url).await);
+    let a = start(make("a"), &store_a).await;
+    support::wait_for(Duration::from_secs(10), "a to hold the lease", async || a.scheduler_stats().owned == 1).await;
+    let b = start(make("b"), &store_b).await;
+    support::wait_for(Duration::from_secs(20), "opened", async || !rx.accepted_alerts().is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(events(&rx.accepted_alerts()), ["opened"], "two dispatchers, one message");
+
+    a.abort();
+    support::wait_for(Duration::from_secs(15), "b to take over", async || b.scheduler_stats().owned == 1).await;
+    server.set_up(true);
+    support::wait_for(Duration::from_secs(20), "recovered", async || rx.accepted_alerts().len() >= 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(events(&rx.accepted_alerts()), ["opened", "recovered"]);
+    support::wait_for(Duration::from_secs(10), "the rows finished", async || {
+        store_b.alerts(&AlertQuery::default(), 10).await.unwrap().iter().all(|r| r.status == "delivered")
+    })
+    .await;
+    b.shutdown(Duration::from_secs(5)).await;
+    store_a.close().await;
+    store_b.close().await;
 }
