@@ -1,7 +1,7 @@
 //! Continuous SMTP monitoring on [smtp-probe](smtp_probe_tokio): checks on a schedule, failures confirmed before
-//! they count, incidents that open and close by rule, alerts queued in a durable outbox, history, uptime and
-//! response-time percentiles in SQLite (embedded, the default) or PostgreSQL — as a library first, with the
-//! `smtp-probe-monitor` binary on top.
+//! they count, incidents that open and close by rule, alerts queued in a durable outbox and delivered to
+//! webhooks, Slack, Teams and email, history, uptime and response-time percentiles in SQLite (embedded, the
+//! default) or PostgreSQL — as a library first, with the `smtp-probe-monitor` binary on top.
 //!
 //! Embed it in a tokio service: build it from a configuration, run it on your runtime, subscribe to its events,
 //! read its snapshot and figures.
