@@ -468,3 +468,53 @@ async fn two_instances_on_postgres_deliver_each_alert_once() {
     store_a.close().await;
     store_b.close().await;
 }
+
+/// An operator fixes a channel's URL and reloads: the alert that kept failing goes out to the new address,
+/// and a channel removed from the configuration gives up its alerts as `skipped`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_fixes_a_channel_and_the_waiting_alert_goes_out() {
+    let rx = Receiver::start().await;
+    let dead = free_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path()).await;
+    let broken = format!(
+        "[channels.hook]\ntype = \"webhook\"\nurl = \"http://{dead}/hook\"\n\
+         [channels.old]\ntype = \"webhook\"\nurl = \"http://{dead}/old\"\n"
+    );
+    queue_alerts(&store, 1, "hook").await;
+    let mut row = store.alerts(&AlertQuery::default(), 1).await.unwrap()[0].alert.clone();
+    row.dedup_key.push_str(":old");
+    let tr = Transition {
+        monitor: id("m-0"),
+        at: row.at,
+        incidents: vec![],
+        alerts: vec![OutboxEntry { alert: row, channels: vec!["old".into()] }],
+        state: None,
+        cert_threshold: None,
+        maintenance: None,
+    };
+    store.write(&Batch { transitions: vec![tr], ..Batch::default() }, "test").await.unwrap();
+    let engine = start(config(dir.path(), &[], &broken, &[]), &store).await;
+    support::wait_for(Duration::from_secs(10), "the channels to fail", async || {
+        channel(&engine, "hook").consecutive_failures >= 2 && channel(&engine, "old").consecutive_failures >= 1
+    })
+    .await;
+
+    let fixed = format!("[channels.hook]\ntype = \"webhook\"\nurl = \"{}\"\n", rx.url("/hook"));
+    engine.reload(config(dir.path(), &[], &fixed, &[])).await.unwrap();
+    support::wait_for(Duration::from_secs(10), "the alert at the new URL", async || rx.accepted().len() == 1).await;
+    support::wait_for(Duration::from_secs(10), "both rows finished", async || {
+        store.alerts(&AlertQuery::default(), 10).await.unwrap().iter().all(|r| r.done_at.is_some())
+    })
+    .await;
+    for row in store.alerts(&AlertQuery::default(), 10).await.unwrap() {
+        let last = store.deliveries_of(row.id).await.unwrap().pop().unwrap();
+        if row.channels == ["old"] {
+            assert_eq!((row.status.as_str(), last.status.as_str()), ("suppressed", "skipped"), "{last:?}");
+        } else {
+            assert_eq!((row.status.as_str(), last.status.as_str()), ("delivered", "delivered"));
+        }
+    }
+    assert_eq!(engine.channel_health().len(), 1, "the removed channel is gone from the health list");
+    engine.shutdown(Duration::from_secs(5)).await;
+}

@@ -829,3 +829,57 @@ impl Dispatcher {
         *self.status.lock().expect("delivery status lock") = status;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracked(states: &[TargetState]) -> Tracked {
+        Tracked {
+            alert: Alert {
+                dedup_key: "k".into(),
+                kind: crate::alert::AlertKind::Opened,
+                monitor: None,
+                at: Timestamp(0),
+                incident_started: None,
+                severity: None,
+                cause: None,
+                server_text: None,
+                threshold_days: None,
+                days_left: None,
+                after_silence: false,
+            },
+            outbox_id: Some(1),
+            durable: true,
+            targets: states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("c{i}"), Target { attempts: 1, state: *s }))
+                .collect(),
+            unsaved: Vec::new(),
+            since: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn a_rows_final_status_sums_up_its_channels() {
+        use TargetState::{Done, Due, InFlight};
+        assert_eq!(tracked(&[]).final_status(), "suppressed");
+        assert_eq!(tracked(&[Done("delivered"), Done("delivered")]).final_status(), "delivered");
+        assert_eq!(tracked(&[Done("delivered"), Done("rejected")]).final_status(), "partial");
+        assert_eq!(tracked(&[Done("expired"), Done("rejected")]).final_status(), "failed");
+        assert_eq!(tracked(&[Done("skipped")]).final_status(), "suppressed", "nowhere left to send it");
+        assert_eq!(tracked(&[Done("delivered"), Done("skipped")]).final_status(), "delivered");
+        let t = tracked(&[Done("delivered"), Due(Timestamp(5)), Due(Timestamp(3)), InFlight]);
+        assert_eq!(t.next_due(), Some(Timestamp(3)));
+        assert!(t.in_flight());
+    }
+
+    #[test]
+    fn only_final_delivery_statuses_end_a_channel() {
+        for s in ["delivered", "rejected", "expired", "skipped"] {
+            assert_eq!(final_status(s), Some(s));
+        }
+        assert_eq!(final_status("failed"), None, "a failed attempt is tried again");
+    }
+}
