@@ -330,6 +330,15 @@ impl EngineHandle {
         self.shared.delivery.as_ref().map(delivery::DispatcherHandle::status).unwrap_or_default()
     }
 
+    /// Sends a test notification (`event: "test"`) through a channel as configured now, outside the outbox, and
+    /// returns what the receiver said (for a "send a test" button).
+    pub async fn test_channel(&self, channel: &str) -> Result<String, delivery::ChannelTestError> {
+        match &self.shared.delivery {
+            Some(d) => d.test(channel).await,
+            None => Err(delivery::ChannelTestError::NotRunning),
+        }
+    }
+
     /// Every channel's health (a shorthand for `delivery_status().channels`).
     pub fn channel_health(&self) -> Vec<ChannelHealth> {
         self.delivery_status().channels

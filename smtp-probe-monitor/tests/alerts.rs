@@ -518,3 +518,42 @@ async fn a_reload_fixes_a_channel_and_the_waiting_alert_goes_out() {
     assert_eq!(engine.channel_health().len(), 1, "the removed channel is gone from the health list");
     engine.shutdown(Duration::from_secs(5)).await;
 }
+
+/// "Send a test": through a running engine and through the binary's `test-channel`, outside the outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_notification_checks_a_channel() {
+    use smtp_probe_monitor::delivery::ChannelTestError;
+    let rx = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path()).await;
+    let channels = format!("[channels.hook]\ntype = \"webhook\"\nurl = \"{}\"\n", rx.url("/hook"));
+    let engine = start(config(dir.path(), &[], &channels, &[]), &store).await;
+    assert_eq!(engine.test_channel("hook").await, Ok("HTTP 200: ok".to_owned()));
+    let got = rx.accepted_alerts();
+    assert_eq!(events(&got), ["test"]);
+    assert!(got[0]["monitor"].is_null());
+    assert!(got[0]["summary"].as_str().unwrap().starts_with("TEST: alerts-test"));
+    rx.script([Reply::status(404)]);
+    assert!(
+        matches!(engine.test_channel("hook").await, Err(ChannelTestError::Rejected(d)) if d.starts_with("HTTP 404"))
+    );
+    assert_eq!(engine.test_channel("nope").await, Err(ChannelTestError::NoSuchChannel("nope".into())));
+    assert!(store.alerts(&AlertQuery::default(), 10).await.unwrap().is_empty(), "nothing queued or recorded");
+    engine.shutdown(Duration::from_secs(5)).await;
+
+    let file = dir.path().join("monitor.toml");
+    std::fs::write(&file, format!("[service]\ninstance = \"cli\"\n{channels}")).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smtp-probe-monitor"))
+            .args(["test-channel", "--config"])
+            .arg(&file)
+            .arg("hook")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hook: delivered (HTTP 200: ok)\n");
+    assert_eq!(rx.accepted().last().unwrap().body["instance"], "cli");
+}

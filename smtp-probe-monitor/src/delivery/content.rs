@@ -61,12 +61,13 @@ impl Notification {
             AlertKind::CertificateExpiring => "CERTIFICATE EXPIRING",
             AlertKind::MonitorOffline => "MONITOR OFFLINE",
             AlertKind::MonitorOnline => "MONITOR ONLINE",
+            AlertKind::Test => "TEST",
         }
     }
 
     /// Whether this is good news (recovered, back online).
     pub fn is_good_news(&self) -> bool {
-        matches!(self.alert.kind, AlertKind::Recovered | AlertKind::MonitorOnline)
+        matches!(self.alert.kind, AlertKind::Recovered | AlertKind::MonitorOnline | AlertKind::Test)
     }
 
     /// The monitor's name, or the instance's for its own alerts.
@@ -119,6 +120,7 @@ impl Notification {
                     .to_owned()
             }
             AlertKind::MonitorOnline => "a canary passes again: checks and alerts are back to normal".to_owned(),
+            AlertKind::Test => "a test notification, sent on request: this channel reaches you".to_owned(),
         };
         if a.after_silence {
             out.push_str(" (decided during a maintenance window or while the monitor was offline)");
@@ -168,7 +170,7 @@ pub struct WebhookAlert<'a> {
     /// crash between sending and recording can repeat a message).
     pub id: &'a str,
     /// `opened`, `escalated`, `recovered`, `reminder`, `certificate_expiring`, `monitor_offline`,
-    /// `monitor_online`.
+    /// `monitor_online`, or `test` (sent on request, about nothing).
     pub event: &'static str,
     /// When it was decided (RFC 3339, UTC).
     pub at: String,
@@ -255,6 +257,7 @@ fn slack_code(s: &str) -> String {
 
 fn slack_emoji(n: &Notification) -> &'static str {
     match n.alert.kind {
+        AlertKind::Test => ":white_check_mark:",
         AlertKind::Recovered | AlertKind::MonitorOnline => ":large_green_circle:",
         AlertKind::CertificateExpiring => ":warning:",
         AlertKind::MonitorOffline => ":grey_question:",

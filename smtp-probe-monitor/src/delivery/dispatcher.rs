@@ -47,6 +47,7 @@ pub(crate) struct Setup {
 
 enum Control {
     Channels(BTreeMap<String, ChannelConfig>),
+    Test { channel: String, reply: oneshot::Sender<Result<String, super::ChannelTestError>> },
     Shutdown { grace: Duration, reply: oneshot::Sender<()> },
 }
 
@@ -69,6 +70,15 @@ impl DispatcherHandle {
         if self.control.send(Control::Shutdown { grace, reply }).is_ok() {
             let _ = tokio::time::timeout(grace + Duration::from_secs(10), rx).await;
         }
+    }
+
+    /// Sends a test notification through a channel as configured now.
+    pub(crate) async fn test(&self, channel: &str) -> Result<String, super::ChannelTestError> {
+        let (reply, rx) = oneshot::channel();
+        self.control
+            .send(Control::Test { channel: channel.to_owned(), reply })
+            .map_err(|_| super::ChannelTestError::NotRunning)?;
+        rx.await.map_err(|_| super::ChannelTestError::NotRunning)?
     }
 
     pub(crate) fn status(&self) -> DeliveryStatus {
@@ -303,6 +313,18 @@ impl Dispatcher {
                 },
                 c = control.recv() => match c {
                     Some(Control::Channels(c)) => self.set_channels(c, Timestamp::now()),
+                    Some(Control::Test { channel, reply }) => {
+                        // Off the loop: a slow receiver must not hold up deliveries.
+                        let config = self.channels.get(&channel).map(|c| c.config.clone());
+                        let (ehlo, instance) = (self.ehlo.clone(), self.instance.clone());
+                        tokio::spawn(async move {
+                            let result = match config {
+                                Some(c) => super::test_channel(&channel, &c, &ehlo, &instance).await,
+                                None => Err(super::ChannelTestError::NoSuchChannel(channel)),
+                            };
+                            let _ = reply.send(result);
+                        });
+                    }
                     Some(Control::Shutdown { grace, reply }) => {
                         // One last look at the outbox: alerts written at shutdown go out if they can.
                         self.next_claim = Timestamp::now();

@@ -36,9 +36,72 @@ mod webhook;
 
 use std::time::Duration;
 
+use crate::alert::{Alert, AlertKind};
 use crate::clock::Timestamp;
+use crate::config::{ChannelConfig, Config};
 
 pub(crate) use dispatcher::{DispatcherHandle, Setup, spawn};
+
+/// A test notification did not get through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelTestError {
+    /// The configuration has no channel of that name.
+    #[error("no channel named {0:?}")]
+    NoSuchChannel(String),
+    /// It could not be delivered now (a timeout, a refused connection, a 5xx or 429 answer, a 4xx SMTP reply):
+    /// a real alert would be tried again.
+    #[error("not delivered: {0}")]
+    Failed(String),
+    /// The receiver refused it (a 4xx answer, a 5xx SMTP reply): a real alert would be given up.
+    #[error("refused: {0}")]
+    Rejected(String),
+    /// Alert delivery is off or has stopped.
+    #[error("alert delivery is not running")]
+    NotRunning,
+}
+
+/// Sends one test notification (`event: "test"`) through the channel `name` of `config` now — outside the
+/// outbox, not recorded, not paced — and returns what the receiver said. For checking a channel's settings
+/// (`smtp-probe-monitor test-channel`); a running engine does the same with
+/// [`EngineHandle::test_channel`](crate::engine::EngineHandle::test_channel).
+pub async fn send_test(config: &Config, name: &str) -> Result<String, ChannelTestError> {
+    let channel = config.channels.get(name).ok_or_else(|| ChannelTestError::NoSuchChannel(name.to_owned()))?;
+    test_channel(name, channel, &config.service.ehlo_name, &config.service.instance).await
+}
+
+pub(crate) async fn test_channel(
+    name: &str,
+    channel: &ChannelConfig,
+    ehlo: &str,
+    instance: &str,
+) -> Result<String, ChannelTestError> {
+    let sender = channel::Sender::build(name, channel, ehlo);
+    let at = Timestamp::now();
+    let note = content::Notification {
+        alert: Alert {
+            dedup_key: format!("{instance}:test:{}", at.0),
+            kind: AlertKind::Test,
+            monitor: None,
+            at,
+            incident_started: None,
+            severity: None,
+            cause: None,
+            server_text: None,
+            threshold_days: None,
+            days_left: None,
+            after_silence: false,
+        },
+        monitor: None,
+    };
+    let timeout = channel.delivery.timeout;
+    match tokio::time::timeout(timeout, sender.send(std::slice::from_ref(&note), instance)).await {
+        Ok(Outcome::Delivered(said)) => Ok(said),
+        Ok(Outcome::Retry { detail, .. }) => Err(ChannelTestError::Failed(detail)),
+        Ok(Outcome::Rejected(detail)) => Err(ChannelTestError::Rejected(detail)),
+        Err(_) => Err(ChannelTestError::Failed(format!("no answer within {}", humantime::format_duration(timeout)))),
+    }
+}
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
