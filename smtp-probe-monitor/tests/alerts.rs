@@ -226,30 +226,70 @@ async fn thirty_alerts_at_once_are_paced_not_rate_limited() {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
-/// With `group_wait`, alerts that come together go as one message listing them all.
+/// With `group_wait`, alerts that come within it go as one message listing them all; the next ones wait for
+/// `group_interval`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grouped_alerts_go_as_one_message() {
     let rx = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = support::sqlite_store(dir.path()).await;
     let channels = format!(
-        "[channels.hook]\ntype = \"webhook\"\nurl = \"{}\"\ngroup_wait = \"1s\"\ngroup_interval = \"2s\"\n",
+        "[channels.hook]\ntype = \"webhook\"\nurl = \"{}\"\ngroup_wait = \"1500ms\"\ngroup_interval = \"3s\"\n",
         rx.url("/hook")
     );
-    let cfg = config(dir.path(), &[], &channels, &[]);
-    queue_alerts(&store, 5, "hook").await;
-    let engine = start(cfg, &store).await;
+    let engine = start(config(dir.path(), &[], &channels, &[]), &store).await;
+    // Five alerts, decided 150 ms apart, as incidents opening one after another.
+    for i in 0..5 {
+        queue_alert(&store, &format!("a-{i}"), "hook").await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
     support::wait_for(Duration::from_secs(10), "a message", async || !rx.accepted().is_empty()).await;
+    let first_at = rx.accepted()[0].at;
+    queue_alert(&store, "late-1", "hook").await;
+    queue_alert(&store, "late-2", "hook").await;
+    support::wait_for(Duration::from_secs(10), "a second message", async || rx.accepted().len() >= 2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got = rx.accepted();
-    assert_eq!(got.len(), 1, "one message");
-    assert_eq!(got[0].alerts().len(), 5, "listing all five");
+    assert_eq!(got.len(), 2, "two messages for seven alerts");
+    assert_eq!(got[0].alerts().len(), 5, "the first lists all five");
     assert!(got[0].header("idempotency-key").unwrap().starts_with("group-"));
+    assert_eq!(got[1].alerts().len(), 2);
+    let gap = got[1].at.duration_since(first_at);
+    assert!(gap >= Duration::from_millis(2900), "group_interval kept: {gap:?}");
     support::wait_for(Duration::from_secs(10), "the rows finished", async || {
         store.alerts(&AlertQuery::default(), 100).await.unwrap().iter().all(|r| r.status == "delivered")
     })
     .await;
+    assert_eq!(channel(&engine, "hook").delivered_total, 7);
     engine.shutdown(Duration::from_secs(5)).await;
+}
+
+/// One alert for monitor `m` written straight to the outbox, decided now.
+async fn queue_alert(store: &Arc<SqlStore>, m: &str, channel: &str) {
+    let at = Timestamp::now();
+    let alert = Alert {
+        dedup_key: format!("{m}:{}:opened", at.0),
+        kind: AlertKind::Opened,
+        monitor: MonitorId::parse(m),
+        at,
+        incident_started: Some(at),
+        severity: Some(Severity::Down),
+        cause: Some("connect_refused".into()),
+        server_text: None,
+        threshold_days: None,
+        days_left: None,
+        after_silence: false,
+    };
+    let t = Transition {
+        monitor: id(m),
+        at,
+        incidents: vec![],
+        alerts: vec![OutboxEntry { alert, channels: vec![channel.to_owned()] }],
+        state: None,
+        cert_threshold: None,
+        maintenance: None,
+    };
+    store.write(&Batch { transitions: vec![t], ..Batch::default() }, "test").await.unwrap();
 }
 
 /// A receiver that refuses for good (404) is not asked again; one that never answers is given up at the

@@ -77,6 +77,8 @@ pub(crate) struct ChannelRt {
     pub(crate) in_flight: usize,
     pub(crate) paused_until: Option<Timestamp>,
     pub(crate) last_group_send: Option<Timestamp>,
+    /// When the group being collected goes out (alerts that arrive until then join it).
+    pub(crate) group_fire: Option<Timestamp>,
     pub(crate) health: ChannelHealth,
 }
 
@@ -112,6 +114,7 @@ impl ChannelRt {
             in_flight: 0,
             paused_until: None,
             last_group_send: None,
+            group_fire: None,
         }
     }
 
@@ -126,19 +129,21 @@ impl ChannelRt {
         self.config = config;
     }
 
-    /// When a new alert for this channel should first go: now, or when the group it joins is sent.
-    pub(crate) fn first_due(&self, decided: Timestamp, now: Timestamp) -> Timestamp {
-        let d = &self.config.delivery;
-        match d.group_wait {
-            None => now,
-            Some(wait) => {
-                let mut due = (decided + wait).max(now);
-                if let Some(last) = self.last_group_send {
-                    due = due.max(last + d.group_interval);
-                }
-                due
-            }
+    /// When a new alert for this channel should first go: now, or when the group it joins is sent. The first
+    /// alert of a group sets that time (`group_wait` after it was decided, and no sooner than `group_interval`
+    /// after the last group); alerts that come before it join.
+    pub(crate) fn first_due(&mut self, decided: Timestamp, now: Timestamp) -> Timestamp {
+        let d = self.config.delivery;
+        let Some(wait) = d.group_wait else { return now };
+        if let Some(fire) = self.group_fire.filter(|f| *f >= now) {
+            return fire;
         }
+        let mut due = (decided + wait).max(now);
+        if let Some(last) = self.last_group_send {
+            due = due.max(last + d.group_interval);
+        }
+        self.group_fire = Some(due);
+        due
     }
 
     /// Whether the channel may start another message now.

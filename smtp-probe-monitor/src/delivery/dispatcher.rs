@@ -430,7 +430,7 @@ impl Dispatcher {
             let done = mine.filter_map(|d| final_status(&d.status)).next_back();
             let state = match done {
                 Some(s) => TargetState::Done(s),
-                None => match self.channels.get(&ch) {
+                None => match self.channels.get_mut(&ch) {
                     // The first attempt waits for its group; a retry is due now (the outbox said so).
                     Some(c) if attempts == 0 => TargetState::Due(c.first_due(t.alert.at, now)),
                     Some(_) => TargetState::Due(now),
@@ -587,6 +587,7 @@ impl Dispatcher {
                 ch.in_flight += 1;
                 if d.group_wait.is_some() {
                     ch.last_group_send = Some(now);
+                    ch.group_fire = None; // the next alert starts a new group
                 }
                 let sender = ch.sender.clone();
                 self.in_flight += 1;
