@@ -440,6 +440,22 @@ async fn email_goes_through_the_loopback_postfix() {
     assert_eq!(attempts.last().unwrap().status, "delivered", "{attempts:?}");
     assert!(attempts.last().unwrap().detail.as_deref().unwrap().starts_with("250"), "{attempts:?}");
     engine.shutdown(Duration::from_secs(5)).await;
+
+    // Without credentials, smtp:// is opportunistic STARTTLS: the test CA is not trusted here, and the mail
+    // still goes, encrypted (RFC 7435) — nothing secret rides on the certificate.
+    let plain = support::service_var("SMTP_PROBE_POSTFIX_PLAIN_PORT", env).unwrap();
+    let text = format!(
+        "[service]\ninstance = \"optls-{token}\"\n[channels.mx]\ntype = \"email\"\n\
+         relay = \"smtp://127.0.0.1:{plain}\"\nfrom = \"{user}\"\nto = [\"{rcpt}\"]\n"
+    );
+    let c = smtp_probe_monitor::config::Config::from_toml_str(&text, Path::new(".")).unwrap();
+    let said = smtp_probe_monitor::delivery::send_test(&c, "mx").await.expect("delivered");
+    assert!(said.starts_with("250"), "{said}");
+    let subject = format!("Subject: [smtp-probe] TEST: optls-{token} - ");
+    support::wait_for(Duration::from_secs(40), "the test message", async || {
+        find_mail(&mailbox, &format!("optls-{token}")).is_some_and(|m| m.contains(&subject))
+    })
+    .await;
 }
 
 /// The message (headers unfolded) in a Maildir tree or an mbox file that contains `token`.

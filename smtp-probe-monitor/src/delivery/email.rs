@@ -1,8 +1,9 @@
 //! Email through an SMTP relay with `lettre` (tokio, rustls on ring, webpki roots plus the channel's CA file).
 //!
 //! Credentials go only over TLS whose certificate verified: the configuration allows a username only with
-//! STARTTLS required or implicit TLS (unless `allow_plaintext`), and lettre verifies the relay's certificate
-//! against `tls_name` (default: the relay's host). The message is plain text with the facts; its Message-ID is
+//! STARTTLS required or implicit TLS (unless `allow_plaintext`), and then lettre verifies the relay's certificate
+//! against `tls_name` (default: the relay's host). Opportunistic STARTTLS (`smtp://` without credentials)
+//! encrypts when it can and takes any certificate (RFC 7435). The message is plain text with the facts; its Message-ID is
 //! derived from the alerts, so a repeat after a crash carries the same id.
 //!
 //! How an answer is read: a 5xx reply rejects (not tried again); a 4xx reply, a timeout, a refused
@@ -42,8 +43,11 @@ impl EmailSender {
     pub fn new(c: &EmailChannel, ehlo: &str, timeout: Duration, concurrency: usize) -> Result<EmailSender, String> {
         let host = c.relay.host().to_owned();
         let name = c.tls_name.clone().unwrap_or_else(|| host.clone());
+        // Opportunistic STARTTLS (no credentials to protect) takes any certificate, as RFC 7435 has it: it is
+        // never worse than the plaintext it replaces. Required and implicit TLS verify.
+        let verify = !matches!(c.tls, TlsMode::StartTlsOpportunistic);
         let params = || -> Result<TlsParameters, String> {
-            let mut b = TlsParameters::builder(name.clone());
+            let mut b = TlsParameters::builder(name.clone()).dangerous_accept_invalid_certs(!verify);
             if let Some((path, pem)) = &c.ca_pem {
                 let cert = Certificate::from_pem(pem).map_err(|e| format!("{}: {e}", path.display()))?;
                 b = b.add_root_certificate(cert);
