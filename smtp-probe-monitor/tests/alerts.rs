@@ -435,6 +435,10 @@ async fn email_goes_through_the_loopback_postfix() {
     assert!(message.contains("Cause:       greeting_rejected"), "{message}");
     assert!(message.contains("The server said:"), "{message}");
     assert!(message.contains("Message-ID: <alert-"), "{message}");
+    support::wait_for(Duration::from_secs(10), "the attempt recorded", async || {
+        store.alerts(&AlertQuery::default(), 10).await.unwrap().iter().all(|r| r.status == "delivered")
+    })
+    .await;
     let rows = store.alerts(&AlertQuery::default(), 10).await.unwrap();
     let attempts = store.deliveries_of(rows[0].id).await.unwrap();
     assert_eq!(attempts.last().unwrap().status, "delivered", "{attempts:?}");
