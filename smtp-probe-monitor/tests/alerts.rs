@@ -535,11 +535,16 @@ async fn two_instances_on_postgres_deliver_each_alert_once() {
 async fn a_reload_fixes_a_channel_and_the_waiting_alert_goes_out() {
     let rx = Receiver::start().await;
     let dead = free_addr();
+    // The old channel's receiver is slow and failing: an attempt is likely in flight when the reload comes.
+    let slow = Receiver::start().await;
+    slow.delay(Duration::from_millis(700));
+    slow.script(std::iter::repeat_n(Reply::status(503), 50));
     let dir = tempfile::tempdir().unwrap();
     let store = support::sqlite_store(dir.path()).await;
     let broken = format!(
         "[channels.hook]\ntype = \"webhook\"\nurl = \"http://{dead}/hook\"\n\
-         [channels.old]\ntype = \"webhook\"\nurl = \"http://{dead}/old\"\n"
+         [channels.old]\ntype = \"webhook\"\nurl = \"{}\"\n",
+        slow.url("/old")
     );
     queue_alerts(&store, 1, "hook").await;
     let mut row = store.alerts(&AlertQuery::default(), 1).await.unwrap()[0].alert.clone();

@@ -670,6 +670,7 @@ impl Dispatcher {
             }
             None => None, // removed by a reload while this was in flight
         };
+        let removed = settings.is_none();
         let settings = settings.unwrap_or_else(|| crate::config::DeliverySettings::defaults_for("webhook"));
         for key in &s.keys {
             let Some(t) = self.tracked.get_mut(key) else { continue };
@@ -679,6 +680,11 @@ impl Dispatcher {
             let (status, detail, state) = match &s.outcome {
                 Outcome::Delivered(d) => ("delivered", d.clone(), TargetState::Done("delivered")),
                 Outcome::Rejected(d) => ("rejected", d.clone(), TargetState::Done("rejected")),
+                Outcome::Retry { detail, .. } if removed => (
+                    "skipped",
+                    format!("{detail}; the channel was removed from the configuration"),
+                    TargetState::Done("skipped"),
+                ),
                 Outcome::Retry { detail, after } => {
                     let mut wait =
                         backoff(target.attempts, settings.retry_initial, settings.retry_max, fastrand::f64());
@@ -700,8 +706,6 @@ impl Dispatcher {
                 TargetState::Due(at) => {
                     if let Some(c) = self.channels.get_mut(&s.channel) {
                         c.queue.insert((at, key.clone()));
-                    } else {
-                        target.state = TargetState::Done("skipped");
                     }
                 }
                 TargetState::Done("rejected" | "expired") => {
