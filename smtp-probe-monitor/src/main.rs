@@ -3,6 +3,7 @@
 //! ```text
 //! smtp-probe-monitor run --config monitor.toml [--log-format json]
 //! smtp-probe-monitor check --config monitor.toml      # validate the file and exit
+//! smtp-probe-monitor test-channel --config monitor.toml ops   # send a test notification through a channel
 //! ```
 
 use std::path::PathBuf;
@@ -42,6 +43,14 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Send a test notification through one alert channel and say what the receiver answered (0 delivered).
+    TestChannel {
+        /// The configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The channel's name (`[channels.<name>]`).
+        channel: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -68,6 +77,32 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::TestChannel { config, channel } => {
+            let c = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(smtp_probe_monitor::delivery::send_test(&c, &channel)) {
+                Ok(said) => {
+                    println!("{channel}: delivered ({said})");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{channel}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run { config, log_format } => {
             logging::init(match log_format {
                 Format::Text => LogFormat::Text,

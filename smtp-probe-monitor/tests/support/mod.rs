@@ -1,6 +1,10 @@
 //! Shared by the integration tests: real services from `.ci/` scripts, and small builders.
 #![allow(dead_code)]
 
+pub mod fast;
+pub mod flip;
+pub mod receiver;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
