@@ -88,6 +88,11 @@ causes! {
     TemporaryFailure => "temporary_failure", "A 4xx reply: the server says try again later.";
     SlowResponse => "slow_response", "The probe took longer than the response-time threshold.";
     ExpectationFailed => "expectation_failed", "An expectation (greeting text, capability, SIZE) was not met.";
+    NotDelivered => "not_delivered", "Round trip: the message was accepted but did not reach the mailbox by the deadline.";
+    DeliveredToJunk => "delivered_to_junk", "Round trip: the message arrived, but in the junk folder.";
+    SlowDelivery => "slow_delivery", "Round trip: the message arrived later than the delivery-time threshold.";
+    MailboxAuthFailed => "mailbox_auth_failed", "Round trip: the IMAP server rejected the mailbox credentials.";
+    MailboxUnavailable => "mailbox_unavailable", "Round trip: the mailbox could not be read (unreachable, refused, broken IMAP, no usable login).";
 }
 
 impl fmt::Display for Cause {
@@ -96,7 +101,7 @@ impl fmt::Display for Cause {
     }
 }
 
-/// A step of the SMTP conversation.
+/// A step of the SMTP conversation, or (`imap_*`, `delivery`) of a round trip's mailbox side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -132,6 +137,30 @@ pub enum Phase {
     Rset,
     /// QUIT.
     Quit,
+    /// Round trip: DNS and the TCP connection to the IMAP server.
+    ImapConnect,
+    /// Round trip: the IMAP greeting.
+    ImapGreeting,
+    /// Round trip: IMAP CAPABILITY.
+    ImapCapability,
+    /// Round trip: the IMAP STARTTLS command.
+    ImapStarttls,
+    /// Round trip: the TLS handshake with the IMAP server.
+    ImapTlsHandshake,
+    /// Round trip: IMAP LOGIN or AUTHENTICATE.
+    ImapLogin,
+    /// Round trip: SELECT of a folder.
+    ImapSelect,
+    /// Round trip: looking for the message (NOOP and UID SEARCH, repeated).
+    ImapSearch,
+    /// Round trip: UID FETCH of the message's headers.
+    ImapFetch,
+    /// Round trip: deleting the probe's own message (UID STORE, UID EXPUNGE).
+    ImapCleanup,
+    /// Round trip: IMAP LOGOUT.
+    ImapLogout,
+    /// Round trip: the wait between acceptance and the message showing up.
+    Delivery,
 }
 
 impl Phase {
@@ -153,6 +182,18 @@ impl Phase {
             Phase::Message => "message",
             Phase::Rset => "rset",
             Phase::Quit => "quit",
+            Phase::ImapConnect => "imap_connect",
+            Phase::ImapGreeting => "imap_greeting",
+            Phase::ImapCapability => "imap_capability",
+            Phase::ImapStarttls => "imap_starttls",
+            Phase::ImapTlsHandshake => "imap_tls_handshake",
+            Phase::ImapLogin => "imap_login",
+            Phase::ImapSelect => "imap_select",
+            Phase::ImapSearch => "imap_search",
+            Phase::ImapFetch => "imap_fetch",
+            Phase::ImapCleanup => "imap_cleanup",
+            Phase::ImapLogout => "imap_logout",
+            Phase::Delivery => "delivery",
         }
     }
 }
@@ -551,7 +592,7 @@ mod tests {
     #[test]
     fn cause_names_are_the_fixed_vocabulary() {
         let names: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 24);
+        assert_eq!(names.len(), 29);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
         assert_eq!(Cause::StarttlsUnavailable.as_str(), "starttls_unavailable");
     }
