@@ -134,6 +134,9 @@ pub fn finish_report(report: &mut Report, addr: SocketAddr, connect: Duration, f
     report.connect = Some(connect);
     report.total += connect;
     report.response_time += connect;
+    if let Some(accepted) = &mut report.message_accepted {
+        *accepted += connect;
+    }
     if let Some(family) = family {
         report.findings.push(Finding {
             severity: Severity::Info,

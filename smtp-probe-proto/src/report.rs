@@ -470,6 +470,15 @@ pub struct Report {
     pub total: Duration,
     /// The test message token, when a test message was accepted.
     pub message_token: Option<String>,
+    /// The queue id the server named when it accepted the test message (`queued as …`, `id=…`), if it did.
+    pub queue_id: Option<String>,
+    /// From the start of the probe (as `total`: the connection, once an adapter adds it) to the reply that accepted
+    /// the test message: when the message left the sender's hands.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "message_accepted_ms", serialize_with = "crate::report::serialize_opt_ms")
+    )]
+    pub message_accepted: Option<Duration>,
 }
 
 impl Report {
@@ -509,6 +518,8 @@ impl Report {
             response_time: Duration::ZERO,
             total: Duration::ZERO,
             message_token: None,
+            queue_id: None,
+            message_accepted: None,
         }
     }
 
