@@ -63,8 +63,10 @@ mod config;
 pub mod connect;
 pub mod date;
 mod error;
+pub mod imap;
 pub mod mx;
 mod probe;
+mod queue_id;
 pub mod reply;
 mod report;
 #[cfg(feature = "rustls")]
