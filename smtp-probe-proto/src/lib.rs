@@ -69,6 +69,7 @@ mod probe;
 mod queue_id;
 pub mod reply;
 mod report;
+pub mod roundtrip;
 #[cfg(feature = "rustls")]
 mod session;
 mod target;
@@ -91,6 +92,7 @@ pub use report::{
     Cause, CertificateInfo, CertificateProblem, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo,
     TranscriptLine, Verdict,
 };
+pub use roundtrip::{RoundTripConfig, RoundTripConfigBuilder, RoundTripReport, Token};
 #[cfg(feature = "rustls")]
 pub use session::{Session, SessionOutput};
 pub use target::Target;

@@ -32,7 +32,7 @@ pub(crate) fn queue_id(text: &str) -> Option<String> {
         && id.len() <= MAX_LEN
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
         // The enhanced status code in front of "Message accepted" is not an id.
-        && !id.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        && !(id.contains('.') && id.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
     plausible.then(|| id.to_owned())
 }
 
@@ -55,6 +55,6 @@ mod tests {
         assert_eq!(queue_id("2.0.0 Message accepted for delivery"), None);
         assert_eq!(queue_id("Ok: queued as "), None);
         assert_eq!(queue_id(&format!("queued as {}", "x".repeat(65))), None);
-        assert_eq!(queue_id("queued as <script>"), None);
+        assert_eq!(queue_id("queued as $(reboot)"), None);
     }
 }

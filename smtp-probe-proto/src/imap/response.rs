@@ -352,6 +352,11 @@ impl ResponseParser {
     /// The next complete response, `Ok(None)` when more bytes are needed. It borrows the buffer until the next
     /// call to any `&mut self` method. After an error the parser is poisoned and repeats it.
     pub fn next_response(&mut self) -> Result<Option<Response<'_>>, ResponseError> {
+        Ok(self.next_framed()?.map(|(response, _)| response))
+    }
+
+    /// As [`next_response`](Self::next_response), with the response's bytes as received (literals included).
+    pub fn next_framed(&mut self) -> Result<Option<(Response<'_>, &[u8])>, ResponseError> {
         if let Some(err) = &self.error {
             return Err(err.clone());
         }
@@ -387,7 +392,7 @@ impl ResponseParser {
             }
             _ => self.untagged = 0,
         }
-        Ok(Some(response))
+        Ok(Some((response, &self.buf[start..end])))
     }
 
     /// Frames the next complete response; returns its end offset.
