@@ -60,6 +60,10 @@ use smtp_probe_proto::{Session, SessionOutput};
 pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
 };
+pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
+
+mod roundtrip;
+pub use roundtrip::roundtrip;
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;

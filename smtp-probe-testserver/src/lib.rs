@@ -55,6 +55,7 @@ pub mod conformance;
 mod conn;
 #[cfg(feature = "dns")]
 pub mod dns;
+pub mod dovecot;
 pub mod postfix;
 pub mod promtool;
 pub mod responder;

@@ -85,7 +85,7 @@ pub fn env_or_skip(test: &str) -> Option<PostfixEnv> {
 }
 
 /// Reads `KEY=value` lines (values as written by bash's `printf %q`: plain words or single-quoted).
-fn parse_env_file(text: &str) -> HashMap<String, String> {
+pub(crate) fn parse_env_file(text: &str) -> HashMap<String, String> {
     text.lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .filter_map(|l| l.split_once('='))

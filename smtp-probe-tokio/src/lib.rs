@@ -55,7 +55,11 @@ use tokio::time::timeout_at;
 pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ProbeConfig, Report, RunError as Error, Target, TlsConfig, TlsMode, Verdict,
 };
+pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
 use smtp_probe_proto::{Session, SessionOutput};
+
+mod roundtrip;
+pub use roundtrip::roundtrip;
 
 #[cfg(feature = "mx")]
 mod mx;
