@@ -1008,6 +1008,7 @@ impl MailboxProbe {
     fn on_timeout(&mut self) {
         let State::Await(pending) = &self.state else { return };
         let (expect, phase) = (pending.expect, pending.phase);
+        let waited = (pending.deadline - pending.sent).as_millis();
         self.push_unanswered_step();
         match expect {
             Expect::Logout => {
@@ -1026,9 +1027,9 @@ impl MailboxProbe {
             }
             _ => {
                 let message = if expect == Expect::Greeting {
-                    "no IMAP greeting in time".to_owned()
+                    format!("no IMAP greeting within {waited} ms")
                 } else {
-                    format!("no reply in {phase} in time")
+                    format!("no reply in {phase} within {waited} ms")
                 };
                 self.fail(Cause::MailboxUnavailable, phase, message, None, Then::Close);
             }

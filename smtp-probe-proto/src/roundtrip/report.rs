@@ -216,3 +216,128 @@ impl RoundTripReport {
 fn finding(severity: Severity, cause: Cause, phase: Phase, message: &str) -> Finding {
     Finding { severity, cause: Some(cause), phase: Some(phase), message: message.to_owned(), server_text: None }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::{FoundMessage, MailboxConfig};
+    use crate::{ProbeConfig, Secret, Target};
+
+    fn config() -> RoundTripConfig {
+        let submit = ProbeConfig::builder("smtp.example.org").mail_from("a@example.org").rcpt_to("b@example.net");
+        let mailbox =
+            MailboxConfig::builder("imap.example.net", "b", Secret::new("p")).junk_folder("Junk").build().unwrap();
+        RoundTripConfig::builder(
+            Target::new("smtp.example.org", 587),
+            submit,
+            Target::new("imap.example.net", 993),
+            mailbox,
+        )
+        .delivery_time(Some(Duration::from_secs(2)), Some(Duration::from_secs(5)))
+        .build()
+        .unwrap()
+    }
+
+    fn accepted() -> Report {
+        let mut report = Report::empty("smtp.example.org".into(), 0);
+        report.message_token = Some("t".into());
+        report.queue_id = Some("4Xyz".into());
+        report
+    }
+
+    fn mailbox(found: Option<(&str, bool, u64)>) -> MailboxReport {
+        let mut mailbox = MailboxReport::empty("imap.example.net".into());
+        mailbox.ready = Some(Duration::from_millis(20));
+        mailbox.message = found.map(|(folder, junk, ms)| FoundMessage {
+            folder: folder.into(),
+            junk,
+            uids: vec![1],
+            internal_date: None,
+            size: None,
+            headers: "Subject: x\r\n\r\n".into(),
+            visible_after: Some(Duration::from_millis(ms)),
+            not_visible_after: None,
+        });
+        mailbox
+    }
+
+    fn judge(submit: Option<Report>, mailbox: MailboxReport) -> RoundTripReport {
+        let timings = RoundTripTimings { accepted: Some(Duration::from_millis(50)), ..Default::default() };
+        RoundTripReport::assemble(&config(), Token::new("t").unwrap(), submit, mailbox, timings)
+    }
+
+    #[test]
+    fn verdicts() {
+        let up = judge(Some(accepted()), mailbox(Some(("INBOX", false, 300))));
+        assert_eq!((up.verdict, up.cause), (Verdict::Up, None));
+        assert_eq!(up.summary(), "up: delivered to INBOX in 300 ms (queued as 4Xyz)");
+        assert_eq!(up.timings.end_to_end, Some(Duration::from_millis(300)));
+
+        let late = judge(Some(accepted()), mailbox(Some(("INBOX", false, 3_000))));
+        assert_eq!((late.verdict, late.cause), (Verdict::Degraded, Some(Cause::SlowDelivery)));
+        let very_late = judge(Some(accepted()), mailbox(Some(("INBOX", false, 6_000))));
+        assert_eq!((very_late.verdict, very_late.cause), (Verdict::Down, Some(Cause::SlowDelivery)));
+
+        let junk = judge(Some(accepted()), mailbox(Some(("Junk", true, 300))));
+        assert_eq!((junk.verdict, junk.cause), (Verdict::Degraded, Some(Cause::DeliveredToJunk)));
+        assert!(junk.delivery.as_ref().is_some_and(|d| d.junk));
+
+        let lost = judge(Some(accepted()), mailbox(None));
+        assert_eq!((lost.verdict, lost.cause), (Verdict::Down, Some(Cause::NotDelivered)));
+        assert!(lost.summary().contains("not in INBOX nor in Junk"), "{}", lost.summary());
+    }
+
+    #[test]
+    fn delivered_is_never_claimed_from_an_unread_mailbox() {
+        let unreadable = MailboxReport::without_session("imap.example.net", Cause::MailboxUnavailable, "refused");
+        let report = judge(Some(accepted()), unreadable);
+        assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::MailboxUnavailable)));
+        assert!(report.delivery.is_none());
+        assert!(!report.findings.iter().any(|f| f.cause == Some(Cause::NotDelivered)));
+    }
+
+    #[test]
+    fn a_message_not_sent_is_judged_by_the_submission() {
+        let mut greylisted = Report::empty("smtp.example.org".into(), 0);
+        greylisted.add_finding(Finding {
+            severity: Severity::Warning,
+            cause: Some(Cause::TemporaryFailure),
+            phase: Some(Phase::RcptTo),
+            message: "the server refused the recipient for now: 450 4.2.0 greylisted".into(),
+            server_text: None,
+        });
+        let report = judge(Some(greylisted), mailbox(None));
+        assert_eq!((report.verdict, report.cause), (Verdict::Degraded, Some(Cause::TemporaryFailure)));
+        assert!(report.delivery.is_none());
+
+        let refused = Report::without_session("smtp.example.org", Cause::ConnectRefused, Phase::Connect, "refused");
+        let report = judge(Some(refused), mailbox(None));
+        assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ConnectRefused)));
+    }
+
+    #[test]
+    fn acceptance_time_from_the_submission() {
+        let mut submit = accepted();
+        submit.message_accepted = Some(Duration::from_millis(30));
+        submit.total = Duration::from_millis(32);
+        let at = RoundTripTimings::accepted_from(Duration::from_millis(100), Duration::from_millis(35), &submit);
+        assert_eq!(at, Some(Duration::from_millis(133)), "3 ms of DNS before, 2 ms of QUIT after");
+        assert_eq!(
+            RoundTripTimings::accepted_from(Duration::ZERO, Duration::ZERO, &Report::empty(String::new(), 0)),
+            None
+        );
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serializes_in_the_report_style() {
+        let report = judge(Some(accepted()), mailbox(Some(("INBOX", false, 300))));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["verdict"], "up");
+        assert_eq!(json["token"], "t");
+        assert_eq!(json["timings"]["end_to_end_ms"], 300.0);
+        assert_eq!(json["delivery"]["queue_id"], "4Xyz");
+        assert_eq!(json["mailbox"]["message"]["visible_after_ms"], 300.0);
+        assert_eq!(json["submit"]["queue_id"], "4Xyz");
+    }
+}
