@@ -18,7 +18,7 @@ mod headers;
 mod report;
 
 pub use config::{RoundTripConfig, RoundTripConfigBuilder};
-pub use headers::{AuthResult, Hop, authentication_results, hops};
+pub use headers::{AuthResult, Hop, MAX_ITEMS, authentication_results, hops};
 pub use report::{Delivery, RoundTripReport, RoundTripTimings};
 
 use std::fmt;
