@@ -1117,6 +1117,7 @@ impl MailboxProbe {
         if self.report.message.is_some() && self.report.cleanup.is_none() {
             self.report.cleanup = Some(CleanupOutcome::Failed);
         }
+        redact_report(&mut self.report, &self.secrets);
         self.report.total = self.now - self.start;
         self.done = Some(Arc::new(mem::replace(&mut self.report, MailboxReport::empty(String::new()))));
     }
@@ -1289,6 +1290,46 @@ pub(crate) fn display(bytes: &[u8], max: usize, secrets: &[String]) -> String {
     out
 }
 
+/// The last line of defence for credentials: whatever a server echoed, and wherever it ended up in the report
+/// (a parse error's preview of a garbled line included), the password and the PLAIN response are replaced, raw or
+/// escaped; a preview cut short in the middle of one loses that start too.
+fn redact_report(report: &mut MailboxReport, secrets: &[String]) {
+    let variants: Vec<String> = secrets
+        .iter()
+        .flat_map(|s| [s.clone(), s.as_bytes().escape_ascii().to_string(), s.escape_default().to_string()])
+        .filter(|s| !s.is_empty())
+        .collect();
+    let fix = |text: &mut String| {
+        for variant in &variants {
+            if text.contains(variant.as_str()) {
+                *text = text.replace(variant.as_str(), "<redacted>");
+            }
+        }
+        if let Some(cut) = text.strip_suffix('…') {
+            let partial = variants.iter().find_map(|v| {
+                (3..v.len()).rev().find(|&k| v.is_char_boundary(k) && cut.ends_with(&v[..k])).map(|k| cut.len() - k)
+            });
+            if let Some(at) = partial {
+                *text = format!("{}<redacted>…", &cut[..at]);
+            }
+        }
+    };
+    for finding in &mut report.findings {
+        fix(&mut finding.message);
+        finding.server_text.as_mut().map(&fix);
+    }
+    for step in &mut report.steps {
+        step.command.as_mut().map(&fix);
+        step.text.as_mut().map(&fix);
+    }
+    report.transcript.iter_mut().for_each(|line| fix(&mut line.text));
+    report.greeting.as_mut().map(&fix);
+    report.capabilities.iter_mut().for_each(&fix);
+    if let Some(message) = &mut report.message {
+        fix(&mut message.headers);
+    }
+}
+
 fn first_line(raw: &[u8]) -> &[u8] {
     let line = &raw[..memchr::memchr(b'\n', raw).unwrap_or(raw.len())];
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -1343,6 +1384,27 @@ mod tests {
         assert!(!carries_token(headers, "smtp-probe-ab"));
         assert!(carries_token(b"x-smtp-probe-token:\r\n  smtp-probe-abc\r\n\r\n", "smtp-probe-abc"));
         assert!(!carries_token(b"\r\nX-Smtp-Probe-Token: smtp-probe-abc\r\n", "smtp-probe-abc"), "body, not header");
+    }
+
+    #[test]
+    fn credentials_are_redacted_from_the_whole_report() {
+        // Found by the imap_session fuzz target: a garbled greeting holding the password reached the report
+        // through the parse error's preview.
+        let secrets = vec!["fuzz-secret".to_owned()];
+        let mut report = MailboxReport::empty("imap".into());
+        report.add_finding(Finding {
+            severity: Severity::Critical,
+            cause: Some(Cause::MailboxUnavailable),
+            phase: None,
+            message: "not an IMAP response: \"O\\x15* [CAP fuzz-secret\\xb3\"".into(),
+            server_text: None,
+        });
+        report.greeting = Some("cut short: fuzz-sec…".into());
+        report.capabilities = vec!["AUTH=fuzz-secret".into()];
+        redact_report(&mut report, &secrets);
+        let shown = format!("{report:?}");
+        assert!(!shown.contains("fuzz-sec"), "{shown}");
+        assert_eq!(report.greeting.as_deref(), Some("cut short: <redacted>…"));
     }
 
     #[test]

@@ -398,6 +398,11 @@ impl ResponseParser {
     /// Frames the next complete response; returns its end offset.
     fn frame(&mut self) -> Result<Option<usize>, ResponseError> {
         loop {
+            // Judged before any length or literal, as the bytes arrive: however the first line was cut into reads,
+            // it fails the same way.
+            if !self.seen && self.line_start == self.start && self.literal_left == 0 {
+                self.check_first_bytes()?;
+            }
             if self.literal_left > 0 {
                 let take = self.literal_left.min(self.buf.len() - self.scanned);
                 self.scanned += take;
@@ -412,9 +417,6 @@ impl ResponseParser {
                 // A line end may still come: allow for its CR.
                 if self.buf.len() - self.line_start > self.limits.max_line_len + 1 {
                     return Err(ResponseError::LineTooLong { limit: self.limits.max_line_len });
-                }
-                if !self.seen && self.line_start == self.start {
-                    self.check_first_bytes()?;
                 }
                 return Ok(None);
             };
@@ -1037,6 +1039,25 @@ mod tests {
 
         let mut parser = ResponseParser::new(ResponseLimits { max_buffered: 10, ..limits });
         assert_eq!(parser.feed(&[b'a'; 11]), Err(ResponseError::BufferFull { limit: 10 }));
+    }
+
+    #[test]
+    fn a_first_line_fails_the_same_however_it_is_cut() {
+        // Found by the imap_parser fuzz target: whole, the literal announced was too large; cut after "H ", the
+        // line was not IMAP. Not IMAP either way now, as the first bytes already show.
+        let line = b"H (BODY[] {99999999999999999999}\r\n";
+        let whole = all(line);
+        let mut parser = ResponseParser::default();
+        let mut cut = Ok(None);
+        for piece in line.chunks(2) {
+            parser.feed(piece).unwrap();
+            cut = parser.next_response().map(|r| r.map(|r| format!("{r:?}")));
+            if cut.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(whole, Err(ResponseError::NotImap { .. })), "{whole:?}");
+        assert!(matches!(cut, Err(ResponseError::NotImap { .. })), "{cut:?}");
     }
 
     #[test]
