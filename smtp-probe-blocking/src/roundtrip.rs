@@ -48,7 +48,9 @@ pub fn roundtrip(config: &RoundTripConfig) -> Result<RoundTripReport, Error> {
 
     let (mut stream, connect_time) = match connect_mailbox(config.mailbox_target(), config.mailbox(), search_deadline) {
         Ok(connected) => connected,
-        Err(report) => {
+        Err(message) => {
+            let target = config.mailbox().target();
+            let report = MailboxReport::without_session(target, Cause::MailboxUnavailable, message);
             timings.total = start.elapsed();
             return Ok(RoundTripReport::assemble(config, token, None, report, timings));
         }
@@ -98,19 +100,17 @@ pub fn roundtrip(config: &RoundTripConfig) -> Result<RoundTripReport, Error> {
     Ok(RoundTripReport::assemble(config, token, submit, mailbox, timings))
 }
 
-/// Resolves and connects to the IMAP server; a failure is already the mailbox report.
+/// Resolves and connects to the IMAP server; a failure is described for the mailbox report.
 fn connect_mailbox(
     target: &Target,
     config: &MailboxConfig,
     deadline: Instant,
-) -> Result<(TcpStream, Duration), MailboxReport> {
-    let unavailable =
-        |message: String| MailboxReport::without_session(config.target(), Cause::MailboxUnavailable, message);
+) -> Result<(TcpStream, Duration), String> {
     let addrs: Vec<std::net::SocketAddr> = match connect::literal_address(target) {
         Some(addr) => vec![addr],
         None => match (target.host.as_str(), target.port).to_socket_addrs() {
             Ok(addrs) => addrs.collect(),
-            Err(e) => return Err(unavailable(format!("{}: {e}", target.host))),
+            Err(e) => return Err(format!("{}: {e}", target.host)),
         },
     };
     let mut tried = Vec::new();
@@ -132,7 +132,7 @@ fn connect_mailbox(
             Err(e) => tried.push(format!("{addr}: {e}")),
         }
     }
-    Err(unavailable(format!("could not connect to the IMAP server ({})", tried.join("; "))))
+    Err(format!("could not connect to the IMAP server ({})", tried.join("; ")))
 }
 
 /// Drives the session until it is ready for the submission (`None`) or done (`Some`).

@@ -266,20 +266,22 @@ mod cases {
 
     fn no_seed(_: &DovecotEnv, _: &str) {}
 
-    fn config(
-        postfix: &PostfixEnv,
-        dovecot: &DovecotEnv,
+    /// The shape of one round trip against the loopback servers.
+    struct Loop<'a> {
         submit: TlsMode,
-        rcpt: &str,
+        rcpt: &'a str,
         imap: TlsMode,
         login: LoginMethod,
-        password: &str,
+        password: &'a str,
         deadline: Duration,
-    ) -> RoundTripConfig {
-        let mailbox = dovecot.mailbox(imap, password).login_method(login).build().expect("a valid mailbox config");
+    }
+
+    fn config(postfix: &PostfixEnv, dovecot: &DovecotEnv, l: Loop<'_>) -> RoundTripConfig {
+        let mailbox =
+            dovecot.mailbox(l.imap, l.password).login_method(l.login).build().expect("a valid mailbox config");
         dovecot
-            .roundtrip(postfix, submit, rcpt, imap, mailbox)
-            .deadline(deadline)
+            .roundtrip(postfix, l.submit, l.rcpt, l.imap, mailbox)
+            .deadline(l.deadline)
             .cleanup_time(Duration::from_secs(3))
             .build()
             .expect("a valid round-trip config")
@@ -314,18 +316,15 @@ mod cases {
                 name: "roundtrip_starttls_up",
                 description: "submission with STARTTLS and AUTH, IMAP with STARTTLS: delivered to INBOX, timed, deleted",
                 configure: |p, d| {
-                    let rcpt = d.rcpt.clone();
-                    let password = d.password.clone();
-                    config(
-                        p,
-                        d,
-                        TlsMode::StartTlsRequired,
-                        &rcpt,
-                        TlsMode::StartTlsRequired,
-                        LoginMethod::Auto,
-                        &password,
-                        Duration::from_secs(20),
-                    )
+                    let shape = Loop {
+                        submit: TlsMode::StartTlsRequired,
+                        rcpt: &d.rcpt,
+                        imap: TlsMode::StartTlsRequired,
+                        login: LoginMethod::Auto,
+                        password: &d.password,
+                        deadline: Duration::from_secs(20),
+                    };
+                    config(p, d, shape)
                 },
                 before: no_seed,
                 check: |d, report, _| {
@@ -338,18 +337,15 @@ mod cases {
                 name: "roundtrip_implicit_tls_up",
                 description: "submission and IMAP over implicit TLS, LOGIN: delivered to INBOX",
                 configure: |p, d| {
-                    let rcpt = d.rcpt.clone();
-                    let password = d.password.clone();
-                    config(
-                        p,
-                        d,
-                        TlsMode::Implicit,
-                        &rcpt,
-                        TlsMode::Implicit,
-                        LoginMethod::Login,
-                        &password,
-                        Duration::from_secs(20),
-                    )
+                    let shape = Loop {
+                        submit: TlsMode::Implicit,
+                        rcpt: &d.rcpt,
+                        imap: TlsMode::Implicit,
+                        login: LoginMethod::Login,
+                        password: &d.password,
+                        deadline: Duration::from_secs(20),
+                    };
+                    config(p, d, shape)
                 },
                 before: no_seed,
                 check: |d, report, _| {
@@ -364,18 +360,15 @@ mod cases {
                 name: "roundtrip_held_not_delivered",
                 description: "a message Postfix holds in its queue: down, not_delivered, at the 3 s deadline",
                 configure: |p, d| {
-                    let rcpt = d.held_rcpt.clone();
-                    let password = d.password.clone();
-                    config(
-                        p,
-                        d,
-                        TlsMode::StartTlsRequired,
-                        &rcpt,
-                        TlsMode::Implicit,
-                        LoginMethod::Auto,
-                        &password,
-                        Duration::from_secs(3),
-                    )
+                    let shape = Loop {
+                        submit: TlsMode::StartTlsRequired,
+                        rcpt: &d.held_rcpt,
+                        imap: TlsMode::Implicit,
+                        login: LoginMethod::Auto,
+                        password: &d.password,
+                        deadline: Duration::from_secs(3),
+                    };
+                    config(p, d, shape)
                 },
                 before: no_seed,
                 check: |_, report, took| {
@@ -396,17 +389,15 @@ mod cases {
                 name: "roundtrip_wrong_imap_password",
                 description: "a wrong IMAP password: down, mailbox_auth_failed, quickly, and nothing sent",
                 configure: |p, d| {
-                    let rcpt = d.rcpt.clone();
-                    config(
-                        p,
-                        d,
-                        TlsMode::StartTlsRequired,
-                        &rcpt,
-                        TlsMode::Implicit,
-                        LoginMethod::Auto,
-                        "not-the-password",
-                        Duration::from_secs(20),
-                    )
+                    let shape = Loop {
+                        submit: TlsMode::StartTlsRequired,
+                        rcpt: &d.rcpt,
+                        imap: TlsMode::Implicit,
+                        login: LoginMethod::Auto,
+                        password: "not-the-password",
+                        deadline: Duration::from_secs(20),
+                    };
+                    config(p, d, shape)
                 },
                 before: no_seed,
                 check: |_, report, took| {
@@ -427,18 +418,15 @@ mod cases {
                 name: "roundtrip_cleanup_leaves_others",
                 description: "other messages in the inbox, one flagged \\Deleted: all still there after the round trip",
                 configure: |p, d| {
-                    let rcpt = d.rcpt.clone();
-                    let password = d.password.clone();
-                    config(
-                        p,
-                        d,
-                        TlsMode::Implicit,
-                        &rcpt,
-                        TlsMode::Implicit,
-                        LoginMethod::Auto,
-                        &password,
-                        Duration::from_secs(20),
-                    )
+                    let shape = Loop {
+                        submit: TlsMode::Implicit,
+                        rcpt: &d.rcpt,
+                        imap: TlsMode::Implicit,
+                        login: LoginMethod::Auto,
+                        password: &d.password,
+                        deadline: Duration::from_secs(20),
+                    };
+                    config(p, d, shape)
                 },
                 before: |d, seed| {
                     for n in 0..3 {
@@ -447,7 +435,7 @@ mod cases {
                         );
                         d.save("INBOX", message.as_bytes()).expect("doveadm save");
                     }
-                    d.add_flag("INBOX", "\\Deleted", "Subject", &format!("not the probe's 0")).expect("doveadm flags");
+                    d.add_flag("INBOX", "\\Deleted", "Subject", "not the probe's 0").expect("doveadm flags");
                 },
                 check: |d, report, _| {
                     assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
@@ -464,18 +452,15 @@ mod cases {
                 name: "roundtrip_junk_degraded",
                 description: "a message filed as junk: degraded, delivered_to_junk, found in Junk and deleted there",
                 configure: |p, d| {
-                    let rcpt = d.junk_rcpt.clone();
-                    let password = d.password.clone();
-                    config(
-                        p,
-                        d,
-                        TlsMode::StartTlsRequired,
-                        &rcpt,
-                        TlsMode::StartTlsRequired,
-                        LoginMethod::Plain,
-                        &password,
-                        Duration::from_secs(20),
-                    )
+                    let shape = Loop {
+                        submit: TlsMode::StartTlsRequired,
+                        rcpt: &d.junk_rcpt,
+                        imap: TlsMode::StartTlsRequired,
+                        login: LoginMethod::Plain,
+                        password: &d.password,
+                        deadline: Duration::from_secs(20),
+                    };
+                    config(p, d, shape)
                 },
                 before: no_seed,
                 check: |d, report, _| {

@@ -54,7 +54,9 @@ pub async fn roundtrip(config: &RoundTripConfig) -> Result<RoundTripReport, Erro
     let (stream, connect_time) = match connect_mailbox(config.mailbox_target(), config.mailbox(), search_deadline).await
     {
         Ok(connected) => connected,
-        Err(report) => {
+        Err(message) => {
+            let target = config.mailbox().target();
+            let report = MailboxReport::without_session(target, Cause::MailboxUnavailable, message);
             timings.total = start.elapsed();
             return Ok(RoundTripReport::assemble(config, token, None, report, timings));
         }
@@ -106,20 +108,18 @@ pub async fn roundtrip(config: &RoundTripConfig) -> Result<RoundTripReport, Erro
     Ok(RoundTripReport::assemble(config, token, submit, mailbox, timings))
 }
 
-/// Resolves and connects to the IMAP server; a failure is already the mailbox report.
+/// Resolves and connects to the IMAP server; a failure is described for the mailbox report.
 async fn connect_mailbox(
     target: &Target,
     config: &MailboxConfig,
     deadline: Instant,
-) -> Result<(TcpStream, Duration), MailboxReport> {
-    let unavailable =
-        |message: String| MailboxReport::without_session(config.target(), Cause::MailboxUnavailable, message);
+) -> Result<(TcpStream, Duration), String> {
     let addrs: Vec<std::net::SocketAddr> = match connect::literal_address(target) {
         Some(addr) => vec![addr],
         None => match timeout_at(deadline.into(), tokio::net::lookup_host((target.host.as_str(), target.port))).await {
             Ok(Ok(addrs)) => addrs.collect(),
-            Ok(Err(e)) => return Err(unavailable(format!("{}: {e}", target.host))),
-            Err(_) => return Err(unavailable(format!("{}: no DNS answer before the deadline", target.host))),
+            Ok(Err(e)) => return Err(format!("{}: {e}", target.host)),
+            Err(_) => return Err(format!("{}: no DNS answer before the deadline", target.host)),
         },
     };
     let mut failures = Vec::new();
@@ -142,7 +142,7 @@ async fn connect_mailbox(
             ConnectFailure::TimedOut(d) => format!("{addr}: no answer within {} ms", d.as_millis()),
         })
         .collect();
-    Err(unavailable(format!("could not connect to the IMAP server ({})", tried.join("; "))))
+    Err(format!("could not connect to the IMAP server ({})", tried.join("; ")))
 }
 
 /// The byte pump between one socket and one mailbox session.

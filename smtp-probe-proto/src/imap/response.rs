@@ -445,10 +445,7 @@ impl ResponseParser {
     fn check_first_bytes(&self) -> Result<(), ResponseError> {
         // A server speaks first, and untagged: the greeting is `* OK`, `* PREAUTH` or `* BYE`.
         let head = &self.buf[self.start..];
-        let imap_like = match head {
-            [] | [b'*'] | [b'*', b' ', ..] => true,
-            _ => false,
-        };
+        let imap_like = matches!(head, [] | [b'*'] | [b'*', b' ', ..]);
         if imap_like {
             return Ok(());
         }
