@@ -20,6 +20,7 @@
 //! - [`probe_each`]: one report per address group of the [`AddressFamily`] policy (one per family for
 //!   [`AddressFamily::Both`]).
 //! - [`probe_stream`]: probe over a [`TcpStream`] you connected yourself (through a proxy, from a pool).
+//! - [`roundtrip`]: submit a tokenised message, watch it arrive over IMAP, delete it: a [`RoundTripReport`].
 //!
 //! ```no_run
 //! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};

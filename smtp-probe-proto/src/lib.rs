@@ -48,6 +48,10 @@
 //! [`Output::StartTls`] `handle_tls_established` or `handle_tls_failed`), then drain [`Probe::poll_output`] until
 //! it returns [`Output::Timeout`] (wait for IO or that instant) or [`Output::Done`] (close the connection).
 //!
+//! Round trips (does mail actually arrive?) have their own sans-IO pieces: [`imap`] (the mailbox side: a bounded IMAP
+//! response parser and the [`MailboxProbe`](imap::MailboxProbe) state machine) and [`roundtrip`] (the token, the
+//! configuration, and the [`RoundTripReport`] with its verdict).
+//!
 //! What the server does wrong is never an `Err` here: it is a [`Finding`] in the [`Report`], which ends with a
 //! [`Verdict`] and one primary [`Cause`]. Errors are only for the caller: a [`ConfigError`] when a configuration
 //! would be unsafe or contradictory, a [`UsageError`] when the drive protocol is misused.

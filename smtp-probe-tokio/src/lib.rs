@@ -41,6 +41,8 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Round trips — submit a tokenised message, watch it arrive over IMAP, delete it — are [`roundtrip`].
+//!
 //! Dropping the future closes the socket: a probe never outlives its caller's interest.
 #![forbid(unsafe_code)]
 

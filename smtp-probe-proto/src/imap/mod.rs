@@ -9,6 +9,13 @@
 //! - [`MailboxSession`] (feature `rustls`): a `MailboxProbe` with TLS inside, what adapters drive.
 //! - [`MailboxReport`]: what it learned.
 //!
+//! The order of a check: greeting → CAPABILITY → STARTTLS (and CAPABILITY again) → LOGIN or AUTHENTICATE PLAIN →
+//! CAPABILITY (unless the login reply carried it) → SELECT inbox → [`MailboxOutput::Ready`] → once told the message
+//! was accepted, rounds of NOOP (or SELECT) and UID SEARCH on the token header in the inbox and the junk folder,
+//! with growing waits between rounds ([`PollInterval`]) → UID FETCH of the headers → UID STORE `\Deleted` and
+//! UID EXPUNGE → LOGOUT. As with the SMTP probe, `handle_*` only record and `poll_output` does all the work; time
+//! is always an argument.
+//!
 //! Credentials follow the SMTP probe's rule: they are sent only over TLS whose certificate verified (or matched a
 //! pin), unless the configuration says inspect-only or allows plaintext, and the report then names the override.
 //! The server's `LOGINDISABLED` is respected.

@@ -112,7 +112,8 @@ struct Fetched {
     headers: Option<Vec<u8>>,
 }
 
-/// One mailbox check on one connection. See the [module documentation](self).
+/// One mailbox check on one connection. See the [`imap`](crate::imap) module for the order of a check, and
+/// [`MailboxSession`](crate::imap::MailboxSession) for the same with TLS inside.
 #[derive(Debug)]
 pub struct MailboxProbe {
     config: MailboxConfig,
