@@ -134,6 +134,9 @@ pub struct MailboxProbe {
     next_tag: u32,
     capabilities: Vec<String>,
     caps_known: bool,
+    /// Counts capability announcements, to tell whether the login reply (or data during it) brought new ones.
+    caps_seen: u32,
+    caps_seen_at_login: u32,
     selected: Option<Folder>,
     junk_usable: bool,
     accepted_at: Option<Instant>,
@@ -203,6 +206,8 @@ impl MailboxProbe {
             next_tag: 1,
             capabilities: Vec::new(),
             caps_known: false,
+            caps_seen: 0,
+            caps_seen_at_login: 0,
             selected: None,
             accepted_at: None,
             abandoned: false,
@@ -650,6 +655,7 @@ impl MailboxProbe {
     fn set_capabilities(&mut self, caps: Vec<String>) {
         self.capabilities = caps;
         self.caps_known = true;
+        self.caps_seen += 1;
         self.report.capabilities = self.capabilities.clone();
     }
 
@@ -759,6 +765,7 @@ impl MailboxProbe {
             }
         };
         let expect = if use_plain { Expect::AuthPlain { response_sent: false } } else { Expect::Login };
+        self.caps_seen_at_login = self.caps_seen;
         self.send(expect, Phase::ImapLogin, command);
     }
 
@@ -789,9 +796,8 @@ impl MailboxProbe {
 
     fn after_login(&mut self) {
         self.authenticated = true;
-        // Servers often say more after login (UIDPLUS, for one); ask unless the OK said it.
-        let fresh = matches!(self.report.steps.last(), Some(step) if step.text.as_deref().is_some_and(|t| t.starts_with("[CAPABILITY")));
-        if fresh {
+        // Servers often say more after login (UIDPLUS, for one); ask unless the login reply said it.
+        if self.caps_seen > self.caps_seen_at_login {
             self.select(Folder::Inbox);
         } else {
             self.caps_known = false;
@@ -948,11 +954,10 @@ impl MailboxProbe {
         let shown = command.redacted(&tag);
         self.transcribe(Direction::Client, || shown.clone());
         let timeout = if expect == Expect::Logout { self.cfg().timeouts.logout } else { self.cfg().timeouts.reply };
-        // Until the message is found, everything must fit before the search deadline; after, the overall one.
-        let limit = match expect {
-            Expect::Fetch | Expect::Store | Expect::Expunge { .. } | Expect::Logout => self.overall_deadline,
-            _ => self.search_deadline,
-        };
+        // Logging in must fit before the search deadline. Once the inbox is open, a command may run on to the overall
+        // deadline: a search begun before the search deadline is answered (not cut into a false "unavailable"),
+        // and fetching, deleting and logging out have the cleanup time.
+        let limit = if self.report.ready.is_some() { self.overall_deadline } else { self.search_deadline };
         let deadline = limit.min(self.now + timeout);
         self.state =
             State::Await(Pending { expect, phase, tag: Some(tag), command: Some(shown), sent: self.now, deadline });
