@@ -547,9 +547,9 @@ impl MailboxProbe {
         if pending.tag.as_deref().map(str::as_bytes) != Some(tag.as_slice()) {
             self.state = State::Await(pending.clone());
             let message = format!(
-                "the IMAP server answered tag {:?} while {:?} was pending",
+                "the IMAP server answered tag {} while {} was pending",
                 display(&tag, 40, &[]),
-                pending.tag
+                pending.tag.as_deref().unwrap_or("no command")
             );
             self.fail(Cause::MailboxUnavailable, pending.phase, message, None, Then::Close);
             return;
