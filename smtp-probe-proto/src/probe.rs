@@ -968,7 +968,7 @@ impl Probe {
     }
 }
 
-fn describe_certificate_problem(problem: &crate::report::CertificateProblem, info: &TlsInfo) -> String {
+pub(crate) fn describe_certificate_problem(problem: &crate::report::CertificateProblem, info: &TlsInfo) -> String {
     use crate::report::CertificateProblem as P;
     let Some(leaf) = info.leaf() else { return problem.to_string() };
     match problem {

@@ -7,7 +7,8 @@
 //!
 //! [`cases`] are the round-trip interop cases every adapter runs with [`roundtrip_tests!`](crate::roundtrip_tests):
 //! a normal round trip over STARTTLS and over implicit TLS, a held-back message giving `not_delivered` at its
-//! deadline, a wrong IMAP password, the cleanup leaving other messages alone, and delivery to the junk folder.
+//! deadline, a wrong IMAP password, the cleanup leaving other messages alone, delivery to the junk folder, and an
+//! IMAP certificate for another name (refused; then accepted with inspect-only, which the report names).
 //!
 //! ```
 //! if let Some((postfix, dovecot)) = smtp_probe_testserver::dovecot::env_or_skip("doc example") {
@@ -210,8 +211,8 @@ pub use cases::{Case, cases};
 mod cases {
     use std::time::Duration;
 
-    use smtp_probe_proto::imap::{CleanupOutcome, LoginMethod};
-    use smtp_probe_proto::{Cause, RoundTripConfig, RoundTripReport, TlsMode, Verdict};
+    use smtp_probe_proto::imap::{CleanupOutcome, LoginMethod, MailboxConfigBuilder};
+    use smtp_probe_proto::{Cause, Phase, RoundTripConfig, RoundTripReport, TlsConfig, TlsMode, Verdict};
 
     use super::{DovecotEnv, delete_queued, env_or_skip};
     use crate::postfix::PostfixEnv;
@@ -277,8 +278,17 @@ mod cases {
     }
 
     fn config(postfix: &PostfixEnv, dovecot: &DovecotEnv, l: Loop<'_>) -> RoundTripConfig {
+        config_with(postfix, dovecot, l, |mailbox| mailbox)
+    }
+
+    fn config_with(
+        postfix: &PostfixEnv,
+        dovecot: &DovecotEnv,
+        l: Loop<'_>,
+        tweak: impl FnOnce(MailboxConfigBuilder) -> MailboxConfigBuilder,
+    ) -> RoundTripConfig {
         let mailbox =
-            dovecot.mailbox(l.imap, l.password).login_method(l.login).build().expect("a valid mailbox config");
+            tweak(dovecot.mailbox(l.imap, l.password).login_method(l.login)).build().expect("a valid mailbox config");
         dovecot
             .roundtrip(postfix, l.submit, l.rcpt, l.imap, mailbox)
             .deadline(l.deadline)
@@ -474,6 +484,75 @@ mod cases {
                     assert!(report.delivery.as_ref().is_some_and(|d| d.junk));
                 },
             },
+            Case {
+                name: "roundtrip_imap_certificate_wrong_name",
+                description: "an IMAP certificate not valid for the name: down, certificate_invalid, no password sent",
+                configure: |p, d| {
+                    let shape = Loop {
+                        submit: TlsMode::StartTlsRequired,
+                        rcpt: &d.rcpt,
+                        imap: TlsMode::StartTlsRequired,
+                        login: LoginMethod::Auto,
+                        password: &d.password,
+                        deadline: Duration::from_secs(20),
+                    };
+                    config_with(p, d, shape, |m| m.tls_name("imap.wrong.example"))
+                },
+                before: no_seed,
+                check: |_, report, _| {
+                    assert_eq!(
+                        (report.verdict, report.cause),
+                        (Verdict::Down, Some(Cause::CertificateInvalid)),
+                        "{}",
+                        report.summary()
+                    );
+                    assert_eq!(report.primary_finding().and_then(|f| f.phase), Some(Phase::ImapTlsHandshake));
+                    assert!(report.mailbox.steps.iter().all(|s| s.phase != Phase::ImapLogin), "no login attempted");
+                    assert!(report.submit.is_none(), "nothing sent");
+                    let tls = report.mailbox.tls.as_ref().expect("the certificate is reported");
+                    assert!(tls.leaf().is_some_and(|leaf| leaf.subject.contains("imap.roundtrip.test")));
+                },
+            },
+            Case {
+                name: "roundtrip_imap_inspect_only",
+                description: "the same certificate with inspect-only: delivered, degraded, the override named",
+                configure: |p, d| {
+                    let shape = Loop {
+                        submit: TlsMode::StartTlsRequired,
+                        rcpt: &d.rcpt,
+                        imap: TlsMode::Implicit,
+                        login: LoginMethod::Auto,
+                        password: &d.password,
+                        deadline: Duration::from_secs(20),
+                    };
+                    let ca = d.ca_pem.clone();
+                    config_with(p, d, shape, move |m| {
+                        let inspect = TlsConfig::builder()
+                            .webpki_roots(false)
+                            .add_ca_pem("the test CA", ca.as_bytes())
+                            .and_then(|b| b.inspect_only(true).build())
+                            .expect("a valid TLS config");
+                        m.tls_name("imap.wrong.example").tls_config(inspect)
+                    })
+                },
+                before: no_seed,
+                check: |d, report, _| {
+                    assert_eq!(
+                        (report.verdict, report.cause),
+                        (Verdict::Degraded, Some(Cause::CertificateInvalid)),
+                        "{}",
+                        report.summary()
+                    );
+                    assert_eq!(report.delivery.as_ref().map(|d| d.folder.as_str()), Some("INBOX"));
+                    assert!(
+                        report.mailbox.findings.iter().any(|f| f.message.starts_with("inspect-only:")),
+                        "the override is named: {:?}",
+                        report.mailbox.findings
+                    );
+                    let left = d.count("*", "X-Smtp-Probe-Token", report.token.as_str()).expect("doveadm search");
+                    assert_eq!(left, 0, "the probe's message is deleted");
+                },
+            },
         ]
     }
 }
@@ -487,7 +566,8 @@ macro_rules! roundtrip_tests {
     ($roundtrip:expr) => {
         $crate::__roundtrip_tests! { $roundtrip;
             roundtrip_starttls_up roundtrip_implicit_tls_up roundtrip_held_not_delivered roundtrip_wrong_imap_password
-            roundtrip_cleanup_leaves_others roundtrip_junk_degraded
+            roundtrip_cleanup_leaves_others roundtrip_junk_degraded roundtrip_imap_certificate_wrong_name
+            roundtrip_imap_inspect_only
         }
     };
 }

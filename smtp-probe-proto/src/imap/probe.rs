@@ -1159,11 +1159,9 @@ impl MailboxProbe {
     }
 }
 
+/// The SMTP probe's wording ("expired 3 days ago", "not valid for X (it names Y)"), for the IMAP server.
 fn describe_problem(problem: &CertificateProblem, info: &TlsInfo) -> String {
-    match info.leaf() {
-        Some(leaf) => format!("certificate {}: {problem} (valid until {})", leaf.subject, leaf.not_after),
-        None => problem.to_string(),
-    }
+    crate::probe::describe_certificate_problem(problem, info)
 }
 
 /// Whether a header block has `X-Smtp-Probe-Token: <token>` (name case-insensitive, value exact, unfolded).
