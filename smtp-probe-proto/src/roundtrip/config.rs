@@ -154,6 +154,15 @@ impl RoundTripConfigBuilder {
         if config.timeouts().overall.is_zero() {
             return Err(ConfigError::Conflict("the submission timeout must be greater than zero"));
         }
+        // Opportunistic STARTTLS goes ahead over a certificate that does not verify (as MTAs deliver); with
+        // credentials that is the one thing never to do unless explicitly allowed.
+        let credentials = config.inner().auth.as_ref().is_some_and(|auth| !auth.allow_plaintext);
+        if credentials && config.tls_mode() == crate::TlsMode::StartTlsOpportunistic {
+            return Err(ConfigError::Conflict(
+                "the submission authenticates: use required STARTTLS or implicit TLS (opportunistic STARTTLS would \
+                 send the credentials over a certificate that did not verify), or allow plaintext AUTH explicitly",
+            ));
+        }
         crate::connect::check_target(&self.submit_target).map_err(|crate::RunError::Config(e)| e)?;
         crate::connect::check_target(&self.mailbox_target).map_err(|crate::RunError::Config(e)| e)?;
         Ok(RoundTripConfig(Arc::new(Inner {
@@ -166,5 +175,57 @@ impl RoundTripConfigBuilder {
             delivery_warning: self.delivery_warning,
             delivery_critical: self.delivery_critical,
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Secret, TlsMode};
+
+    fn build(submit: ProbeConfigBuilder) -> Result<RoundTripConfig, ConfigError> {
+        let mailbox = MailboxConfig::builder("imap.example.net", "u", Secret::new("p")).build()?;
+        RoundTripConfig::builder(
+            Target::new("smtp.example.org", 587),
+            submit,
+            Target::new("imap.example.net", 993),
+            mailbox,
+        )
+        .build()
+    }
+
+    #[test]
+    fn the_submission_must_be_able_to_send_a_message() {
+        assert!(build(ProbeConfig::builder("smtp.example.org")).is_err(), "no envelope");
+        assert!(
+            build(ProbeConfig::builder("smtp.example.org").mail_from("a@example.org").rcpt_to("b@example.net")).is_ok()
+        );
+    }
+
+    #[test]
+    fn credentials_never_go_over_opportunistic_tls() {
+        let submit = |mode| {
+            ProbeConfig::builder("smtp.example.org")
+                .tls(mode)
+                .auth("a@example.org", Secret::new("s"))
+                .mail_from("a@example.org")
+                .rcpt_to("b@example.net")
+        };
+        assert!(build(submit(TlsMode::StartTlsOpportunistic)).is_err());
+        assert!(build(submit(TlsMode::StartTlsOpportunistic).allow_plaintext_auth(true)).is_ok(), "explicitly allowed");
+        assert!(build(submit(TlsMode::StartTlsRequired)).is_ok());
+        assert!(build(submit(TlsMode::Implicit)).is_ok());
+    }
+
+    #[test]
+    fn each_run_gets_its_token_date_and_remaining_time() {
+        let config =
+            build(ProbeConfig::builder("smtp.example.org").mail_from("a@example.org").rcpt_to("b@example.net"))
+                .unwrap();
+        let token = Token::new("smtp-probe-t1").unwrap();
+        let run = config.submit_config(&token, "Mon, 03 Mar 2025 10:00:00 +0000", Duration::from_secs(3)).unwrap();
+        assert_eq!(run.timeouts().overall, Duration::from_secs(3), "cut to what is left of the deadline");
+        let run = config.submit_config(&token, "x", Duration::from_secs(300)).unwrap();
+        assert_eq!(run.timeouts().overall, Duration::from_secs(30), "never longer than configured");
     }
 }
