@@ -5,3 +5,4 @@
 
 pub mod checks;
 pub mod policy_checks;
+pub mod imap;

@@ -19,6 +19,7 @@
 //! - [`probe_each`]: one report per address group of the [`AddressFamily`] policy (one per family for
 //!   [`AddressFamily::Both`]).
 //! - [`probe_stream`]: probe over a [`TcpStream`] you connected yourself (through a proxy, from a pool).
+//! - [`roundtrip`]: submit a tokenised message, watch it arrive over IMAP, delete it: a [`RoundTripReport`].
 //!
 //! ```no_run
 //! use smtp_probe_blocking::{probe, Error, ProbeConfig, Verdict};
@@ -59,6 +60,10 @@ pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
     TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
+pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
+
+mod roundtrip;
+pub use roundtrip::roundtrip;
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;

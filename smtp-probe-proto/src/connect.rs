@@ -151,6 +151,9 @@ pub fn finish_report(report: &mut Report, addr: SocketAddr, connect: Duration, f
     report.connect = Some(connect);
     report.total = report.total.saturating_add(connect);
     report.response_time = report.response_time.saturating_add(connect);
+    if let Some(accepted) = &mut report.message_accepted {
+        *accepted = accepted.saturating_add(connect);
+    }
     if let Some(family) = family {
         report.findings.push(Finding {
             severity: Severity::Info,

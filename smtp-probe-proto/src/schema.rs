@@ -50,6 +50,14 @@ pub(crate) fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Resul
     serializer.serialize_f64(millis_value(*duration))
 }
 
+/// An optional duration as [`millis`], or `null`.
+pub(crate) fn millis_opt<S: Serializer>(duration: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(d) => millis(d, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 fn millis_value(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
@@ -191,6 +199,8 @@ struct ReportJson<'a> {
     capabilities: CapabilityPair<'a>,
     tls: Option<&'a TlsInfo>,
     message_token: Option<&'a str>,
+    queue_id: Option<&'a str>,
+    message_accepted_ms: Option<f64>,
     #[serde(skip_serializing_if = "<[TranscriptLine]>::is_empty")]
     transcript: &'a [TranscriptLine],
 }
@@ -228,6 +238,8 @@ impl Serialize for Report {
             capabilities: CapabilityPair { plain: self.capabilities.as_ref(), tls: self.capabilities_tls.as_ref() },
             tls: self.tls.as_ref(),
             message_token: self.message_token.as_deref(),
+            queue_id: self.queue_id.as_deref(),
+            message_accepted_ms: self.message_accepted.map(millis_value),
             transcript: &self.transcript,
         }
         .serialize(serializer)

@@ -57,6 +57,7 @@ mod conn;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod domain_bed;
+pub mod dovecot;
 pub mod postfix;
 pub mod promtool;
 pub mod responder;

@@ -40,6 +40,8 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Round trips — submit a tokenised message, watch it arrive over IMAP, delete it — are [`roundtrip`].
+//!
 //! Dropping the future closes the socket: a probe never outlives its caller's interest.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -56,9 +58,13 @@ pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
     TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
+pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
 use smtp_probe_proto::{Session, SessionOutput};
 
 mod cache;
+mod roundtrip;
+pub use roundtrip::roundtrip;
+
 #[cfg(feature = "mx")]
 mod mx;
 
