@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use smtp_probe_proto::imap::{MailboxConfig, MailboxOutput, MailboxProbe, Response, ResponseLimits, ResponseParser};
-use smtp_probe_proto::{Secret, TlsMode, Token};
+use smtp_probe_proto::{Secret, Target, TlsMode, Token};
 
 const READ: usize = 4096;
 const TOKEN: &str = "smtp-probe-bench0000000000";
@@ -133,14 +133,15 @@ fn run_check(config: &MailboxConfig, turns: &[Vec<u8>], start: Instant) -> usize
                 probe.handle_timeout(now);
             }
             MailboxOutput::Ready => probe.handle_accepted(now, now),
-            MailboxOutput::Done(report) => return report.steps.len(),
-            _ => unreachable!(),
+            MailboxOutput::Done => return probe.report().steps.len(),
+            MailboxOutput::StartTls(_) => unreachable!("TLS is off in this bench"),
         }
     }
 }
 
 fn mailbox_check(c: &mut Criterion) {
-    let config = MailboxConfig::builder("imap.example.org", "rt@example.org", Secret::new("secret"))
+    let target = Target::new("imap.example.org", 143).expect("valid");
+    let config = MailboxConfig::builder(target, "rt@example.org", Secret::new("secret"))
         .tls(TlsMode::None)
         .allow_plaintext_login(true)
         .build()

@@ -472,6 +472,8 @@ fn tlsrpt() {
     seed("rrset-two", b"v=TLSRPTv1; rua=mailto:a@example.com\0v=TLSRPTv1; rua=mailto:b@example.com");
     seed("rrset-prefix-only", b"v=TLSRPTv10; rua=mailto:a@example.com\0v=TLSRPTv1;rua=mailto:b@example.com");
     seed("other-scheme", b"v=TLSRPTv1; rua=ftp://example.com/x");
+}
+
 fn imap_parser() {
     // [chunk, limits, stream...]: chunk 0 whole, else pieces of that size; limits 0 defaults, 1/5/9… small, 2 tiny,
     // 3 large.

@@ -8,7 +8,7 @@ use smtp_probe_proto::imap::{
     ResponseLimits, ResponseParser, Untagged,
 };
 use smtp_probe_proto::roundtrip::{self, Token};
-use smtp_probe_proto::{Secret, TlsInfo, TlsMode};
+use smtp_probe_proto::{Secret, Target, TlsInfo, TlsMode};
 
 /// The token the `imap_session` target looks for; seeds carry it in their FETCH header blocks.
 pub const TOKEN: &str = "smtp-probe-fuzz0token";
@@ -137,7 +137,8 @@ pub fn check_imap_session(data: &[u8], start: Instant) -> MailboxReport {
     let flags = data.first().copied().unwrap_or(0);
     let mut rng = u32::from(data.get(1).copied().unwrap_or(0)).wrapping_mul(0x9e37_79b9) | 1;
     let mut segments = data.get(2..).unwrap_or_default().split(|b| *b == 0);
-    let mut builder = MailboxConfig::builder("imap.example.org", "rt@example.org", Secret::new("fuzz-secret"))
+    let target = Target::new("imap.example.org", 143).expect("a valid target");
+    let mut builder = MailboxConfig::builder(target, "rt@example.org", Secret::new("fuzz-secret"))
         .poll_interval(PollInterval { initial: Duration::from_millis(100), max: Duration::from_secs(1) })
         .transcript(flags & 0x80 == 0);
     builder = if flags & 0x10 != 0 {
@@ -225,7 +226,8 @@ pub fn check_imap_session(data: &[u8], start: Instant) -> MailboxReport {
                     probe.handle_accepted(now, now);
                 }
             }
-            MailboxOutput::Done(report) => {
+            MailboxOutput::Done => {
+                let report = probe.into_report();
                 assert!(now <= overall_deadline + Duration::from_secs(1), "ran past its deadline: {:?}", now - start);
                 assert!(report.steps.len() <= MAX_RECORDED && report.transcript.len() <= MAX_RECORDED);
                 if let Some(found) = &report.message {
@@ -235,9 +237,8 @@ pub fn check_imap_session(data: &[u8], start: Instant) -> MailboxReport {
                     assert!(report.message.is_some(), "cleaned up without a message of ours");
                 }
                 assert!(!format!("{report:?}").contains("fuzz-secret"), "the password leaked into the report");
-                return (*report).clone();
+                return report;
             }
-            other => panic!("unexpected output {other:?}"),
         }
     }
     panic!("the mailbox check did not end within 20,000 polls");

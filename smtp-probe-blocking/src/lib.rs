@@ -56,6 +56,7 @@ use std::time::{Duration, Instant, SystemTime};
 use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
 use smtp_probe_proto::{Session, SessionOutput};
 
+pub use smtp_probe_proto::imap::MailboxConfig;
 pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
     TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,

@@ -2,6 +2,4 @@
 //! blocking adapter. Skipped (with a line on stderr) when they are not there, unless
 //! `SMTP_PROBE_REQUIRE_SERVICES=1`; see `smtp_probe_testserver::dovecot`.
 
-smtp_probe_testserver::roundtrip_tests!(|config: &smtp_probe_blocking::RoundTripConfig| {
-    smtp_probe_blocking::roundtrip(config).expect("a valid configuration")
-});
+smtp_probe_testserver::roundtrip_tests!(smtp_probe_blocking::roundtrip);

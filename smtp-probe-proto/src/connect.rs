@@ -138,7 +138,7 @@ fn connect_cause(failure: &ConnectFailure) -> Cause {
     }
 }
 
-fn describe(failure: &ConnectFailure) -> String {
+pub(crate) fn describe(failure: &ConnectFailure) -> String {
     match failure {
         ConnectFailure::Io(e) => e.to_string(),
         ConnectFailure::TimedOut(d) => format!("no answer within {} ms", d.as_millis()),

@@ -72,8 +72,8 @@ mod config;
 pub mod connect;
 pub mod date;
 mod error;
-mod message;
 pub mod imap;
+mod message;
 pub mod mx;
 mod name;
 pub mod policy;
@@ -81,9 +81,9 @@ mod probe;
 mod queue_id;
 pub mod reply;
 mod report;
+pub mod roundtrip;
 #[cfg(feature = "serde")]
 mod schema;
-pub mod roundtrip;
 #[cfg(feature = "rustls")]
 mod session;
 mod target;

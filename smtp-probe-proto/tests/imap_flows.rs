@@ -8,7 +8,7 @@ use smtp_probe_proto::imap::{
     Cleanup, CleanupOutcome, LoginMethod, MailboxConfig, MailboxConfigBuilder, MailboxOutput, MailboxProbe,
     MailboxReport, PollInterval, ResponseLimits,
 };
-use smtp_probe_proto::{Cause, Phase, Secret, TlsInfo, TlsMode, Token, Verdict};
+use smtp_probe_proto::{Cause, Phase, Secret, Target, TlsInfo, TlsMode, Token, Verdict};
 
 const TOKEN: &str = "smtp-probe-0123456789abcdef";
 const PASSWORD: &str = "hunter2-imap";
@@ -31,8 +31,13 @@ fn say(text: &str) -> Answer {
     Answer::Bytes(text.as_bytes().to_vec())
 }
 
+/// The IMAP server of these tests, on the STARTTLS port.
+fn imap() -> Target {
+    Target::new("imap.example.org", 143).unwrap()
+}
+
 fn plain() -> MailboxConfigBuilder {
-    MailboxConfig::builder("imap.example.org", "rt@example.org", Secret::new(PASSWORD))
+    MailboxConfig::builder(imap(), "rt@example.org", Secret::new(PASSWORD))
         .tls(TlsMode::None)
         .allow_plaintext_login(true)
         .poll_interval(PollInterval { initial: Duration::from_millis(100), max: Duration::from_millis(400) })
@@ -93,8 +98,8 @@ fn run_with(
                 probe.handle_timeout(now);
             }
             MailboxOutput::Ready => probe.handle_accepted(now, now),
-            MailboxOutput::Done(report) => {
-                return Run { report: (*report).clone(), client, elapsed: now - start };
+            MailboxOutput::Done => {
+                return Run { report: probe.into_report(), client, elapsed: now - start };
             }
             other => panic!("unexpected output {other:?}"),
         }
@@ -390,10 +395,8 @@ fn too_many_untagged_responses_end_the_check() {
 
 #[test]
 fn starttls_required_but_missing_sends_no_password() {
-    let config = MailboxConfig::builder("imap.example.org", "u", Secret::new(PASSWORD))
-        .tls(TlsMode::StartTlsRequired)
-        .build()
-        .unwrap();
+    let config =
+        MailboxConfig::builder(imap(), "u", Secret::new(PASSWORD)).tls(TlsMode::StartTlsRequired).build().unwrap();
     let run = run(config, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", |line, _| {
         let (tag, _) = line.split_once(' ').unwrap();
         say(&format!("* BYE\r\n{tag} OK bye\r\n"))
@@ -404,10 +407,8 @@ fn starttls_required_but_missing_sends_no_password() {
 
 #[test]
 fn starttls_response_injection_is_refused() {
-    let config = MailboxConfig::builder("imap.example.org", "u", Secret::new(PASSWORD))
-        .tls(TlsMode::StartTlsRequired)
-        .build()
-        .unwrap();
+    let config =
+        MailboxConfig::builder(imap(), "u", Secret::new(PASSWORD)).tls(TlsMode::StartTlsRequired).build().unwrap();
     let run = run(config, "* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", |line, _| {
         let (tag, _) = line.split_once(' ').unwrap();
         say(&format!("{tag} OK Begin TLS\r\n* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LOGINDISABLED] injected\r\n"))
@@ -419,10 +420,8 @@ fn starttls_response_injection_is_refused() {
 
 /// After STARTTLS, the credentials go only over a certificate that verified.
 fn after_starttls(info: TlsInfo) -> (Vec<String>, MailboxReport) {
-    let config = MailboxConfig::builder("imap.example.org", "u", Secret::new(PASSWORD))
-        .tls(TlsMode::StartTlsRequired)
-        .build()
-        .unwrap();
+    let config =
+        MailboxConfig::builder(imap(), "u", Secret::new(PASSWORD)).tls(TlsMode::StartTlsRequired).build().unwrap();
     let start = start();
     let mut probe = MailboxProbe::new(
         config,
@@ -449,11 +448,11 @@ fn after_starttls(info: TlsInfo) -> (Vec<String>, MailboxReport) {
                 probe.handle_input(start, reply.as_bytes());
             }
             MailboxOutput::StartTls(request) => {
-                assert_eq!(request.server_name.as_deref(), Some("imap.example.org"));
+                assert_eq!(request.tls_name.as_deref(), Some("imap.example.org"));
                 assert!(!request.implicit);
                 probe.handle_tls_established(start, info.take().unwrap()).unwrap();
             }
-            MailboxOutput::Done(report) => return (sent, (*report).clone()),
+            MailboxOutput::Done => return (sent, probe.into_report()),
             MailboxOutput::Timeout(at) => probe.handle_timeout(at),
             other => panic!("{other:?}"),
         }
@@ -514,7 +513,7 @@ fn abandon_logs_out_without_searching() {
                 sent.push(line);
             }
             MailboxOutput::Ready => probe.handle_abandon(start),
-            MailboxOutput::Done(report) => break report,
+            MailboxOutput::Done => break probe.into_report(),
             other => panic!("{other:?}"),
         }
     };

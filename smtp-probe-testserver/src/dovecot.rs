@@ -3,7 +3,8 @@
 //!
 //! [`env()`] reads the `SMTP_PROBE_DOVECOT_*` variables, or the env file at `$SMTP_PROBE_DOVECOT_DIR/env`
 //! (default `/var/tmp/smtp-probe-dovecot/env`). [`env_or_skip`] returns both servers, or `None` after printing
-//! `skipped: …` — unless `SMTP_PROBE_REQUIRE_SERVICES=1` (CI sets it), where a missing server fails the test.
+//! `skipped: …` — unless `SMTP_PROBE_REQUIRE_SERVICES=1` (CI sets it), where a missing server fails the test (see
+//! [`services`](crate::services)).
 //!
 //! [`cases`] are the round-trip interop cases every adapter runs with [`roundtrip_tests!`](crate::roundtrip_tests):
 //! a normal round trip over STARTTLS and over implicit TLS, a held-back message giving `not_delivered` at its
@@ -18,16 +19,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use smtp_probe_proto::imap::{MailboxConfig, MailboxConfigBuilder};
-use smtp_probe_proto::{ProbeConfig, RoundTripConfig, RoundTripConfigBuilder, Secret, Target, TlsMode};
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use smtp_probe_proto::imap::{MailboxConfig, MailboxConfigBuilder};
+use smtp_probe_proto::{ProbeConfig, RoundTripConfig, RoundTripConfigBuilder, Secret, Target, TlsMode};
+
 use crate::conformance::trusting;
 use crate::postfix::{self, PostfixEnv};
+use crate::services;
 
 /// The default state directory of `.ci/dovecot.sh`.
 pub const DEFAULT_DIR: &str = "/var/tmp/smtp-probe-dovecot";
@@ -64,41 +67,26 @@ pub struct DovecotEnv {
     pub junk_folder: String,
 }
 
-/// The loopback Dovecot, from the environment or its `env` file; `None` when neither is there.
+/// The loopback Dovecot, from the environment or its `env` file; `None` when neither is there (or the values are
+/// unusable, e.g. a non-loopback host).
 pub fn env() -> Option<DovecotEnv> {
-    let vars: HashMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("SMTP_PROBE_DOVECOT_")).collect();
-    if vars.contains_key("SMTP_PROBE_DOVECOT_HOST") {
-        return from_vars(&vars);
-    }
-    let dir = vars.get("SMTP_PROBE_DOVECOT_DIR").map_or(DEFAULT_DIR, String::as_str);
-    let text = std::fs::read_to_string(Path::new(dir).join("env")).ok()?;
-    from_vars(&postfix::parse_env_file(&text))
+    let dir = std::env::var("SMTP_PROBE_DOVECOT_DIR").unwrap_or_else(|_| DEFAULT_DIR.to_owned());
+    from_vars(&services::vars("SMTP_PROBE_DOVECOT_", "HOST", Path::new(&dir))?)
 }
 
-/// Whether missing services fail tests instead of skipping them (`SMTP_PROBE_REQUIRE_SERVICES=1`, set by CI).
-pub fn services_required() -> bool {
-    std::env::var("SMTP_PROBE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-/// Both loopback servers, or `None` after printing `<test>: skipped: …` to stderr. Panics instead when
-/// [`services_required`].
+/// Both loopback servers, or `None` after printing `<test>: skipped: no loopback …` to stderr (a failure instead
+/// when [`services::required`]). Round-trip tests return early on `None`.
 pub fn env_or_skip(test: &str) -> Option<(PostfixEnv, DovecotEnv)> {
-    match (postfix::env(), env()) {
-        (Some(postfix), Some(dovecot)) => Some((postfix, dovecot)),
-        (postfix, _) => {
-            let missing =
-                if postfix.is_none() { "Postfix (run .ci/postfix.sh)" } else { "Dovecot (run .ci/dovecot.sh)" };
-            assert!(!services_required(), "{test}: no loopback {missing}, and SMTP_PROBE_REQUIRE_SERVICES=1");
-            eprintln!("{test}: skipped: no loopback {missing}");
-            None
-        }
-    }
+    let Some(postfix) = postfix::env() else {
+        return services::skip(test, "loopback Postfix", "run .ci/postfix.sh");
+    };
+    let Some(dovecot) = env() else { return services::skip(test, "loopback Dovecot", "run .ci/dovecot.sh") };
+    Some((postfix, dovecot))
 }
 
 fn from_vars(vars: &HashMap<String, String>) -> Option<DovecotEnv> {
     let get = |name: &str| vars.get(&format!("SMTP_PROBE_DOVECOT_{name}")).filter(|v| !v.is_empty()).cloned();
-    let port = |name: &str| get(name)?.parse::<u16>().ok();
+    let port = |name: &str| get(name)?.parse::<u16>().ok().filter(|p| *p != 0);
     let dir = PathBuf::from(get("DIR").unwrap_or_else(|| DEFAULT_DIR.to_owned()));
     let host = get("HOST").filter(|h| h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()))?;
     Some(DovecotEnv {
@@ -119,40 +107,44 @@ fn from_vars(vars: &HashMap<String, String>) -> Option<DovecotEnv> {
 }
 
 impl DovecotEnv {
-    /// A mailbox configuration for this Dovecot: verified with the test CA, the given TLS mode and password,
-    /// junk folder set, quick polling.
+    /// The IMAP target for a TLS mode: IMAPS for implicit TLS, else the STARTTLS port.
+    pub fn target(&self, mode: TlsMode) -> Target {
+        let port = if mode == TlsMode::Implicit { self.imaps_port } else { self.imap_port };
+        Target::new(self.host.as_str(), port).expect("a loopback address and a port")
+    }
+
+    /// A mailbox configuration for this Dovecot: the port of the TLS mode, the certificate's name verified with the
+    /// test CA, the given password, the junk folder set.
     pub fn mailbox(&self, mode: TlsMode, password: &str) -> MailboxConfigBuilder {
-        MailboxConfig::builder(self.tls_name.as_str(), self.user.as_str(), Secret::new(password))
+        MailboxConfig::builder(self.target(mode), self.user.as_str(), Secret::new(password))
             .tls(mode)
+            .tls_name(self.tls_name.as_str())
             .tls_config(trusting(&self.ca_pem))
             .junk_folder(self.junk_folder.as_str())
     }
 
-    /// The IMAP target for a TLS mode: IMAPS for implicit TLS, else the STARTTLS port.
-    pub fn target(&self, mode: TlsMode) -> Target {
-        let port = if mode == TlsMode::Implicit { self.imaps_port } else { self.imap_port };
-        Target::new(self.host.as_str(), port)
-    }
-
-    /// A round trip: submission through the loopback Postfix (`submit_mode`: STARTTLS on 2587 or implicit TLS
-    /// on 2465, with AUTH) to `rcpt`, read from this Dovecot with `mailbox`.
+    /// A round trip: submission through the loopback Postfix (`submit_mode`: STARTTLS on 2587 or implicit TLS on
+    /// 2465, with AUTH, verified with the test CA) to `rcpt`, read from this Dovecot with `mailbox`.
     pub fn roundtrip(
         &self,
         postfix: &PostfixEnv,
         submit_mode: TlsMode,
         rcpt: &str,
-        mailbox_mode: TlsMode,
         mailbox: MailboxConfig,
     ) -> RoundTripConfigBuilder {
         let port = if submit_mode == TlsMode::Implicit { postfix.smtps_port } else { postfix.submission_port };
-        let submit = ProbeConfig::builder(postfix.tls_name.as_str())
+        let target = Target::new(postfix.host.as_str(), port).expect("a loopback address and a port");
+        let submit = ProbeConfig::builder(target)
             .tls(submit_mode)
+            .tls_name(postfix.tls_name.as_str())
             .tls_config(trusting(&postfix.ca_pem))
             .ehlo_name("probe.smtp-probe.test")
             .auth(postfix.user.as_str(), Secret::new(postfix.password.as_str()))
             .mail_from(postfix.from.as_str())
-            .rcpt_to(rcpt);
-        RoundTripConfig::builder(Target::new(postfix.host.as_str(), port), submit, self.target(mailbox_mode), mailbox)
+            .rcpt_to(rcpt)
+            .build()
+            .expect("a valid submission through the loopback Postfix");
+        RoundTripConfig::builder(submit, mailbox)
     }
 
     fn doveadm(&self, args: &[&str], stdin: Option<&[u8]>) -> io::Result<String> {
@@ -290,7 +282,7 @@ mod cases {
         let mailbox =
             tweak(dovecot.mailbox(l.imap, l.password).login_method(l.login)).build().expect("a valid mailbox config");
         dovecot
-            .roundtrip(postfix, l.submit, l.rcpt, l.imap, mailbox)
+            .roundtrip(postfix, l.submit, l.rcpt, mailbox)
             .deadline(l.deadline)
             .cleanup_time(Duration::from_secs(3))
             .build()

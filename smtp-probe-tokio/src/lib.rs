@@ -54,6 +54,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
+pub use smtp_probe_proto::imap::MailboxConfig;
 pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
     TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,

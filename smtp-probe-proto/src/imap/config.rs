@@ -1,13 +1,14 @@
-//! What the mailbox check needs: [`MailboxConfig`], made with [`MailboxConfigBuilder`], where everything is
-//! validated.
+//! What the mailbox check needs: [`MailboxConfig`], made with [`MailboxConfigBuilder`] from a [`Target`], where
+//! everything is validated.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::command::{SafeText, Secret};
-use crate::config::TlsMode;
-use crate::error::ConfigError;
+use crate::config::{MAX_TIMEOUT, TlsMode, check_tls_name, derived_tls_name};
+use crate::error::{ConfigError, MIN_IMAP_LINE, MIN_IMAP_LITERAL, MIN_IMAP_UNTAGGED};
 use crate::imap::response::ResponseLimits;
+use crate::target::Target;
 
 /// How to log in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,13 +93,21 @@ impl PollInterval {
     }
 }
 
+/// The IMAP port with STARTTLS (RFC 9051); a mailbox target on it uses required STARTTLS unless told otherwise.
+pub const IMAP_PORT: u16 = 143;
+
+/// The IMAPS port (implicit TLS, RFC 8314).
+pub const IMAPS_PORT: u16 = 993;
+
 /// Everything the mailbox check needs to know. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MailboxConfig(Arc<MailboxInner>);
 
 #[derive(Debug, Clone)]
 pub(crate) struct MailboxInner {
-    pub(crate) target: String,
+    pub(crate) target: Target,
+    /// `target` as reports name it (`host:port`).
+    pub(crate) report_target: String,
     pub(crate) tls_mode: TlsMode,
     pub(crate) tls_name: Option<String>,
     pub(crate) user: SafeText,
@@ -118,12 +127,28 @@ pub(crate) struct MailboxInner {
 }
 
 impl MailboxConfig {
-    /// Starts a configuration for the IMAP server `target` (the name the report shows, and by default the name
-    /// verified in its certificate), logging in as `user`.
-    pub fn builder(target: impl Into<String>, user: impl Into<String>, password: Secret) -> MailboxConfigBuilder {
+    /// Starts a configuration for the IMAP server at `target`, logging in as `user`. As with
+    /// [`ProbeConfig`](crate::ProbeConfig), the configuration owns its target: the host is, by default, the name
+    /// verified in the certificate and sent as SNI (none for an address), and the port decides the default TLS
+    /// mode: required STARTTLS on [`IMAP_PORT`] (143), implicit TLS on any other (IMAPS, [`IMAPS_PORT`]).
+    ///
+    /// ```
+    /// use smtp_probe_proto::imap::MailboxConfig;
+    /// use smtp_probe_proto::{Secret, Target, TlsMode};
+    ///
+    /// let config = MailboxConfig::builder(Target::new("imap.example.net", 993)?, "rt@example.net", Secret::new("s"))
+    ///     .junk_folder("Junk")
+    ///     .build()?;
+    /// assert_eq!(config.target().to_string(), "imap.example.net:993");
+    /// assert_eq!((config.tls_mode(), config.tls_name()), (TlsMode::Implicit, Some("imap.example.net")));
+    /// let starttls = MailboxConfig::builder(Target::new("imap.example.net", 143)?, "rt", Secret::new("s")).build()?;
+    /// assert_eq!(starttls.tls_mode(), TlsMode::StartTlsRequired);
+    /// # Ok::<(), smtp_probe_proto::Error>(())
+    /// ```
+    pub fn builder(target: Target, user: impl Into<String>, password: Secret) -> MailboxConfigBuilder {
         MailboxConfigBuilder {
-            target: target.into(),
-            tls_mode: TlsMode::Implicit,
+            target,
+            tls_mode: None,
             tls_name: None,
             user: user.into(),
             password,
@@ -146,8 +171,8 @@ impl MailboxConfig {
         &self.0
     }
 
-    /// The IMAP server as configured.
-    pub fn target(&self) -> &str {
+    /// The IMAP server.
+    pub fn target(&self) -> &Target {
         &self.0.target
     }
 
@@ -166,8 +191,19 @@ impl MailboxConfig {
         &self.0.timeouts
     }
 
+    /// The folder mail should arrive in.
+    pub fn inbox(&self) -> &str {
+        &self.0.inbox
+    }
+
+    /// The junk folder also searched, if any.
+    pub fn junk_folder(&self) -> Option<&str> {
+        self.0.junk.as_deref()
+    }
+
     /// The TLS trust settings (the shared default when none were set).
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn tls_config(&self) -> crate::tls::TlsConfig {
         self.0.tls_config.clone().unwrap_or_default()
     }
@@ -176,8 +212,8 @@ impl MailboxConfig {
 /// Builds a [`MailboxConfig`]; [`build`](Self::build) validates everything.
 #[derive(Debug, Clone)]
 pub struct MailboxConfigBuilder {
-    target: String,
-    tls_mode: TlsMode,
+    target: Target,
+    tls_mode: Option<TlsMode>,
     tls_name: Option<String>,
     user: String,
     password: Secret,
@@ -196,15 +232,17 @@ pub struct MailboxConfigBuilder {
 }
 
 impl MailboxConfigBuilder {
-    /// How to use TLS: [`TlsMode::Implicit`] (IMAPS, port 993; the default), [`TlsMode::StartTlsRequired`]
-    /// (port 143), or plaintext ([`TlsMode::None`], or opportunistic STARTTLS), which needs
-    /// [`allow_plaintext_login`](Self::allow_plaintext_login).
+    /// How to use TLS: [`TlsMode::Implicit`] (IMAPS), [`TlsMode::StartTlsRequired`], or plaintext
+    /// ([`TlsMode::None`], or opportunistic STARTTLS), which needs
+    /// [`allow_plaintext_login`](Self::allow_plaintext_login). Default: what the target's port implies (see
+    /// [`MailboxConfig::builder`]).
     pub fn tls(mut self, mode: TlsMode) -> Self {
-        self.tls_mode = mode;
+        self.tls_mode = Some(mode);
         self
     }
 
-    /// The name verified in the certificate and sent as SNI, when it differs from the target.
+    /// The name verified in the certificate and sent as SNI, when it differs from the target's host. A DNS name or
+    /// an IP address; checked by `build`.
     pub fn tls_name(mut self, name: impl Into<String>) -> Self {
         self.tls_name = Some(name.into());
         self
@@ -213,6 +251,7 @@ impl MailboxConfigBuilder {
     /// TLS trust settings (private CAs, pins, inspect-only). Inspect-only lets the probe log in over TLS whose
     /// certificate did not verify: the report names that override.
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn tls_config(mut self, config: crate::tls::TlsConfig) -> Self {
         self.tls_config = Some(config);
         self
@@ -280,10 +319,8 @@ impl MailboxConfigBuilder {
 
     /// Validates and freezes the configuration.
     pub fn build(self) -> Result<MailboxConfig, ConfigError> {
-        let target = SafeText::new("imap target", self.target)?;
-        if target.as_str().is_empty() {
-            return Err(ConfigError::Empty { field: "imap target" });
-        }
+        let default_mode = if self.target.port() == IMAP_PORT { TlsMode::StartTlsRequired } else { TlsMode::Implicit };
+        let tls_mode = self.tls_mode.unwrap_or(default_mode);
         let user = SafeText::new("imap user", self.user)?;
         if user.as_str().is_empty() {
             return Err(ConfigError::Empty { field: "imap user" });
@@ -294,45 +331,48 @@ impl MailboxConfigBuilder {
             return Err(ConfigError::Empty { field: "inbox folder" });
         }
         let junk = self.junk.map(|j| SafeText::new("junk folder", j)).transpose()?.map(|j| j.as_str().to_owned());
-        if junk.as_deref().is_some_and(|j| j.is_empty() || j == inbox) {
-            return Err(ConfigError::Conflict("the junk folder must be named, and differ from the inbox"));
+        match junk.as_deref() {
+            Some("") => return Err(ConfigError::Empty { field: "junk folder" }),
+            Some(folder) if folder == inbox => {
+                return Err(ConfigError::JunkFolderIsInbox { folder: folder.to_owned() });
+            }
+            _ => {}
         }
-        let plaintext_possible = matches!(self.tls_mode, TlsMode::None | TlsMode::StartTlsOpportunistic);
+        let plaintext_possible = matches!(tls_mode, TlsMode::None | TlsMode::StartTlsOpportunistic);
         if plaintext_possible && !self.allow_plaintext {
-            return Err(ConfigError::Conflict(
-                "IMAP without required TLS could send the mailbox password in the clear: use implicit TLS or \
-                 required STARTTLS, or allow plaintext login explicitly",
-            ));
+            return Err(ConfigError::PlaintextLogin);
         }
         let t = &self.timeouts;
-        if [t.connect, t.greeting, t.reply, t.tls_handshake].contains(&Duration::ZERO) {
-            return Err(ConfigError::Conflict("mailbox timeouts must be greater than zero"));
+        let each = [
+            ("imap_connect", t.connect),
+            ("imap_greeting", t.greeting),
+            ("imap_reply", t.reply),
+            ("imap_tls_handshake", t.tls_handshake),
+            ("imap_logout", t.logout),
+        ];
+        if let Some((field, value)) = each.into_iter().find(|(_, t)| t.is_zero() || *t > MAX_TIMEOUT) {
+            return Err(ConfigError::TimeoutOutOfRange { field, value, max: MAX_TIMEOUT });
         }
-        if self.poll.initial.is_zero() || self.poll.max < self.poll.initial {
-            return Err(ConfigError::Conflict(
-                "the poll interval must be positive, and its maximum at least its start",
-            ));
+        let PollInterval { initial, max } = self.poll;
+        if initial.is_zero() || max < initial || max > MAX_TIMEOUT {
+            return Err(ConfigError::PollIntervalOutOfRange { initial, max });
         }
         let l = &self.limits;
-        if l.max_line_len < 512
-            || l.max_literal < 1024
-            || l.max_buffered < l.max_line_len + l.max_literal
-            || l.max_untagged < 16
+        if l.max_line_len < MIN_IMAP_LINE
+            || l.max_literal < MIN_IMAP_LITERAL
+            || l.max_buffered < l.max_line_len.saturating_add(l.max_literal)
+            || l.max_untagged < MIN_IMAP_UNTAGGED
         {
-            return Err(ConfigError::Conflict(
-                "IMAP response limits are too small (line ≥ 512, literal ≥ 1024, buffer ≥ line + literal, untagged ≥ 16)",
-            ));
+            return Err(ConfigError::ResponseLimitsTooSmall { limits: self.limits });
         }
         let tls_name = match self.tls_name {
-            Some(name) => Some(SafeText::new("imap tls_name", name)?.as_str().to_owned()),
-            None => {
-                let bare = target.as_str().trim_start_matches('[').trim_end_matches(']');
-                bare.parse::<core::net::IpAddr>().is_err().then(|| target.as_str().to_owned())
-            }
+            Some(name) => Some(check_tls_name(name)?),
+            None => derived_tls_name(&self.target),
         };
         Ok(MailboxConfig(Arc::new(MailboxInner {
-            target: target.as_str().to_owned(),
-            tls_mode: self.tls_mode,
+            report_target: self.target.to_string(),
+            target: self.target,
+            tls_mode,
             tls_name,
             user,
             password: self.password,
@@ -356,26 +396,77 @@ impl MailboxConfigBuilder {
 mod tests {
     use super::*;
 
+    fn at(target: &str) -> MailboxConfigBuilder {
+        MailboxConfig::builder(target.parse().unwrap(), "rt@example.org", Secret::new("pw"))
+    }
+
     fn builder() -> MailboxConfigBuilder {
-        MailboxConfig::builder("imap.example.org", "rt@example.org", Secret::new("pw"))
+        at("imap.example.org:993")
     }
 
     #[test]
     fn plaintext_needs_consent() {
-        assert!(builder().tls(TlsMode::None).build().is_err());
-        assert!(builder().tls(TlsMode::StartTlsOpportunistic).build().is_err());
+        assert_eq!(builder().tls(TlsMode::None).build().unwrap_err(), ConfigError::PlaintextLogin);
+        let err = builder().tls(TlsMode::StartTlsOpportunistic).build().unwrap_err();
+        assert_eq!(err, ConfigError::PlaintextLogin);
+        assert!(err.to_string().contains("password in the clear"), "{err}");
         assert!(builder().tls(TlsMode::None).allow_plaintext_login(true).build().is_ok());
         assert!(builder().tls(TlsMode::StartTlsRequired).build().is_ok());
     }
 
     #[test]
+    fn the_port_sets_the_default_tls_mode() {
+        assert_eq!(at("imap.example.org:993").build().unwrap().tls_mode(), TlsMode::Implicit);
+        assert_eq!(at("imap.example.org:10993").build().unwrap().tls_mode(), TlsMode::Implicit);
+        assert_eq!(at("imap.example.org:143").build().unwrap().tls_mode(), TlsMode::StartTlsRequired);
+        let explicit = at("imap.example.org:143").tls(TlsMode::Implicit).build().unwrap();
+        assert_eq!(explicit.tls_mode(), TlsMode::Implicit, "an explicit mode wins");
+        assert_eq!(builder().build().unwrap().target().to_string(), "imap.example.org:993");
+    }
+
+    #[test]
     fn injection_is_refused() {
-        assert!(matches!(
-            MailboxConfig::builder("imap", "u\r\nA LOGOUT", Secret::new("p")).build(),
-            Err(ConfigError::ForbiddenByte { field: "imap user", .. })
-        ));
-        assert!(builder().junk_folder("Junk\"\n").build().is_err());
-        assert!(builder().junk_folder("INBOX").build().is_err());
+        let err = builder().junk_folder("Junk\"\n").build().unwrap_err();
+        assert!(matches!(err, ConfigError::ForbiddenByte { field: "junk folder", byte: b'\n' }), "{err:?}");
+        let err = MailboxConfig::builder("imap.example.org:993".parse().unwrap(), "u\r\nA LOGOUT", Secret::new("p"))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::ForbiddenByte { field: "imap user", .. }), "{err:?}");
+        let err = builder().tls_name("imap example").build().unwrap_err();
+        assert!(matches!(err, ConfigError::ForbiddenByte { field: "tls_name", .. }), "{err:?}");
+    }
+
+    #[test]
+    fn folders_are_named_and_distinct() {
+        let err = builder().junk_folder("INBOX").build().unwrap_err();
+        assert_eq!(err, ConfigError::JunkFolderIsInbox { folder: "INBOX".into() });
+        assert_eq!(builder().junk_folder("").build().unwrap_err(), ConfigError::Empty { field: "junk folder" });
+        assert_eq!(builder().inbox("").build().unwrap_err(), ConfigError::Empty { field: "inbox folder" });
+        let config = builder().inbox("Probe").junk_folder("INBOX").build().unwrap();
+        assert_eq!((config.inbox(), config.junk_folder()), ("Probe", Some("INBOX")));
+    }
+
+    #[test]
+    fn timeouts_polling_and_limits_are_bounded() {
+        let err = builder().timeouts(MailboxTimeouts { logout: Duration::ZERO, ..Default::default() }).build();
+        assert_eq!(
+            err.unwrap_err(),
+            ConfigError::TimeoutOutOfRange { field: "imap_logout", value: Duration::ZERO, max: MAX_TIMEOUT }
+        );
+        let err = builder().timeouts(MailboxTimeouts { reply: Duration::MAX, ..Default::default() }).build();
+        assert!(matches!(err, Err(ConfigError::TimeoutOutOfRange { field: "imap_reply", .. })));
+        for (initial, max) in [(0, 100), (200, 100), (1, 25 * 3600 * 1000)] {
+            let poll = PollInterval { initial: Duration::from_millis(initial), max: Duration::from_millis(max) };
+            let err = builder().poll_interval(poll).build().unwrap_err();
+            assert_eq!(err, ConfigError::PollIntervalOutOfRange { initial: poll.initial, max: poll.max });
+        }
+        let limits = ResponseLimits { max_untagged: 15, ..ResponseLimits::default() };
+        assert_eq!(
+            builder().response_limits(limits).build().unwrap_err(),
+            ConfigError::ResponseLimitsTooSmall { limits }
+        );
+        let limits = ResponseLimits { max_buffered: usize::MAX, max_literal: usize::MAX, ..ResponseLimits::default() };
+        assert!(builder().response_limits(limits).build().is_ok(), "no overflow in the buffer check");
     }
 
     #[test]
@@ -387,8 +478,9 @@ mod tests {
 
     #[test]
     fn ip_targets_verify_the_address() {
-        let config = MailboxConfig::builder("127.0.0.1", "u", Secret::new("p")).build().unwrap();
+        let config = at("127.0.0.1:993").build().unwrap();
         assert_eq!(config.tls_name(), None);
         assert_eq!(builder().build().unwrap().tls_name(), Some("imap.example.org"));
+        assert_eq!(at("[::1]:993").tls_name("imap.test").build().unwrap().tls_name(), Some("imap.test"));
     }
 }

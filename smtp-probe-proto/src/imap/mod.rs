@@ -28,7 +28,9 @@ pub mod response;
 #[cfg(feature = "rustls")]
 mod session;
 
-pub use config::{Cleanup, LoginMethod, MailboxConfig, MailboxConfigBuilder, MailboxTimeouts, PollInterval};
+pub use config::{
+    Cleanup, IMAP_PORT, IMAPS_PORT, LoginMethod, MailboxConfig, MailboxConfigBuilder, MailboxTimeouts, PollInterval,
+};
 pub use probe::{MailboxOutput, MailboxProbe};
 pub use report::{CleanupOutcome, FoundMessage, ImapStep, MAX_RECORDED, MailboxReport};
 pub use response::{

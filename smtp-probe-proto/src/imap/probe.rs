@@ -11,9 +11,10 @@
 //! with growing waits between rounds → UID FETCH of the headers → UID STORE `\Deleted` and UID EXPUNGE → LOGOUT.
 
 use std::mem;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::assess::describe_certificate_problem;
+use crate::config::deadline_after;
 use crate::error::UsageError;
 use crate::imap::command::{ImapCommand, plain_response};
 use crate::imap::config::{Cleanup, LoginMethod, MailboxConfig, MailboxInner};
@@ -26,12 +27,15 @@ use crate::report::{
 use crate::roundtrip::{TOKEN_HEADER, Token};
 
 /// What the caller must do next. Drain [`MailboxProbe::poll_output`] until it returns `Timeout`, `Ready` or `Done`.
+///
+/// The set of variants is closed: a driver handles each of them, and a new one would be a breaking change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum MailboxOutput {
     /// Write these bytes to the connection, then poll again.
     Transmit(Vec<u8>),
-    /// Run a TLS client handshake now, then call `handle_tls_established` or `handle_tls_failed`.
+    /// Run a TLS client handshake now (STARTTLS was accepted, or the mode is implicit TLS), then call
+    /// [`MailboxProbe::handle_tls_established`] or [`MailboxProbe::handle_tls_failed`]. Until then, bytes from the
+    /// connection belong to the handshake.
     StartTls(TlsRequest),
     /// Wait for bytes, end of stream, or this instant; report it, then poll again.
     Timeout(Instant),
@@ -39,8 +43,9 @@ pub enum MailboxOutput {
     /// connection open), then call [`MailboxProbe::handle_accepted`] (or [`MailboxProbe::handle_abandon`] when the
     /// submission failed). Returned once; later polls wait with `Timeout` as usual.
     Ready,
-    /// The check is over: close the connection. Every later poll returns the same report.
-    Done(Arc<MailboxReport>),
+    /// The check is over: close the connection, then take the report with [`MailboxProbe::into_report`] (or look
+    /// at it with [`MailboxProbe::report`]). Every later poll returns `Done` again.
+    Done,
 }
 
 /// What a command in flight waits for.
@@ -94,6 +99,17 @@ enum State {
         until: Instant,
     },
     Done,
+}
+
+/// How the TLS handshake the check asked for ended, as reported by `handle_tls_*` and applied by the next poll.
+#[derive(Debug)]
+enum TlsOutcome {
+    Established {
+        info: TlsInfo,
+        /// Whether plaintext had arrived before the handshake's result: bytes injected after the STARTTLS OK.
+        injected: bool,
+    },
+    Failed(TlsFailure),
 }
 
 /// What to do after a failure.
@@ -150,8 +166,12 @@ pub struct MailboxProbe {
     ours: Vec<u32>,
     bye: Option<String>,
     recorded_overflow: bool,
+    /// A TLS outcome reported and not yet applied, with the time it was reported at.
+    tls_outcome: Option<(Instant, TlsOutcome)>,
+    /// A buffer limit a caller's layer (the `MailboxSession`'s ciphertext buffer) reported exceeded.
+    overflow: Option<usize>,
     report: MailboxReport,
-    done: Option<Arc<MailboxReport>>,
+    finished: bool,
 }
 
 impl MailboxProbe {
@@ -174,7 +194,7 @@ impl MailboxProbe {
                 requested: false,
                 implicit: true,
                 started: now,
-                deadline: search_deadline.min(now + inner.timeouts.tls_handshake),
+                deadline: search_deadline.min(deadline_after(now, inner.timeouts.tls_handshake)),
             }
         } else {
             State::Await(Pending {
@@ -183,12 +203,12 @@ impl MailboxProbe {
                 tag: None,
                 command: None,
                 sent: now,
-                deadline: search_deadline.min(now + inner.timeouts.greeting),
+                deadline: search_deadline.min(deadline_after(now, inner.timeouts.greeting)),
             })
         };
         MailboxProbe {
             parser: ResponseParser::new(inner.limits),
-            report: MailboxReport::empty(inner.target.clone()),
+            report: MailboxReport::empty(inner.report_target.clone()),
             junk_usable: inner.junk.is_some(),
             config,
             token,
@@ -220,7 +240,9 @@ impl MailboxProbe {
             ours: Vec::new(),
             bye: None,
             recorded_overflow: false,
-            done: None,
+            tls_outcome: None,
+            overflow: None,
+            finished: false,
         }
     }
 
@@ -228,9 +250,10 @@ impl MailboxProbe {
         self.config.inner()
     }
 
-    /// Bytes from the server (after TLS, the decrypted stream). Only buffers; bounded by the response limits.
+    /// Bytes from the server (after TLS, the decrypted stream). Only buffers; bounded by the response limits (excess
+    /// ends the check as a protocol violation, reported by the next poll). Ignored once the check is done.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.done.is_some() || bytes.is_empty() {
+        if self.finished || bytes.is_empty() {
             return;
         }
         self.advance(now);
@@ -240,7 +263,7 @@ impl MailboxProbe {
         let _ = self.parser.feed(bytes);
     }
 
-    /// The server closed the connection (or it was reset).
+    /// The server closed the connection (or it was reset). Only recorded.
     pub fn handle_eof(&mut self, now: Instant) {
         self.advance(now);
         self.eof = true;
@@ -251,8 +274,8 @@ impl MailboxProbe {
         self.advance(now);
     }
 
-    /// The message was accepted by the submission server at `accepted_at`: start looking for it (at once when
-    /// logged in, else right after).
+    /// The message was accepted by the submission server at `accepted_at`: the next poll starts looking for it (at
+    /// once when logged in, else right after).
     pub fn handle_accepted(&mut self, now: Instant, accepted_at: Instant) {
         self.advance(now);
         if self.accepted_at.is_none() && !self.abandoned {
@@ -260,7 +283,7 @@ impl MailboxProbe {
         }
     }
 
-    /// The message was not sent (the submission failed): log out without searching.
+    /// The message was not sent (the submission failed): the next poll logs out without searching.
     pub fn handle_abandon(&mut self, now: Instant) {
         self.advance(now);
         if self.accepted_at.is_none() {
@@ -268,69 +291,39 @@ impl MailboxProbe {
         }
     }
 
-    /// The TLS handshake the probe asked for succeeded.
+    /// The TLS handshake the check asked for succeeded. Only recorded: the next poll goes on inside TLS (or refuses
+    /// plaintext that came before this news, RFC 3501 §11.1).
     pub fn handle_tls_established(&mut self, now: Instant, info: TlsInfo) -> Result<(), UsageError> {
-        let implicit = self.expect_tls()?;
+        self.expect_tls()?;
         self.advance(now);
-        if !self.parser.buffered().is_empty() {
-            self.note_event("plaintext received during the TLS hand-off");
-            self.report.tls = Some(info);
-            let message =
-                "plaintext injected after the STARTTLS OK (response injection, RFC 3501 §11.1); not processed";
-            self.fail(Cause::MailboxUnavailable, Phase::ImapTlsHandshake, message.to_owned(), None, Then::Close);
-            return Ok(());
-        }
-        self.parser.clear();
-        self.tls_active = true;
-        let started = match self.state {
-            State::Tls { started, .. } => started,
-            _ => self.now,
-        };
-        self.push_step(Phase::ImapTlsHandshake, None, None, None, self.now - started);
-        self.note_event(&format!(
-            "TLS established: {} {}",
-            info.version.as_deref().unwrap_or("?"),
-            info.cipher.as_deref().unwrap_or("?")
-        ));
-        self.assess_certificate(&info);
-        self.report.tls = Some(info);
-        // RFC 3501 §6.2.1: forget what was learned before TLS.
-        self.capabilities.clear();
-        self.caps_known = false;
-        if implicit {
-            let timeout = self.cfg().timeouts.greeting;
-            self.await_untagged(Expect::Greeting, Phase::ImapGreeting, timeout);
-        } else {
-            self.send(Expect::Capability, Phase::ImapCapability, ImapCommand::Capability);
-        }
+        // Anything buffered now arrived in plaintext before the handshake's result; what comes after is TLS data.
+        let injected = !self.parser.buffered().is_empty();
+        self.tls_outcome = Some((self.now, TlsOutcome::Established { info, injected }));
         Ok(())
     }
 
-    /// The TLS handshake the probe asked for failed. The check ends; close the connection.
+    /// The TLS handshake the check asked for failed. Only recorded: the next poll ends the check (close the
+    /// connection when it says `Done`).
     pub fn handle_tls_failed(&mut self, now: Instant, failure: TlsFailure) -> Result<(), UsageError> {
         self.expect_tls()?;
         self.advance(now);
-        let (cause, message) = match failure {
-            TlsFailure::Certificate { problem, info } => {
-                let message = format!("IMAP server {}; the password was not sent", describe_problem(&problem, &info));
-                self.report.tls = Some(*info);
-                (Cause::CertificateInvalid, message)
-            }
-            TlsFailure::Handshake { reason } => {
-                (Cause::MailboxUnavailable, format!("TLS handshake with the IMAP server failed: {reason}"))
-            }
-            TlsFailure::Closed => {
-                (Cause::MailboxUnavailable, "the IMAP server closed the connection during the TLS handshake".to_owned())
-            }
-        };
-        self.fail(cause, Phase::ImapTlsHandshake, message, None, Then::Close);
+        self.tls_outcome = Some((self.now, TlsOutcome::Failed(failure)));
         Ok(())
     }
 
-    fn expect_tls(&self) -> Result<bool, UsageError> {
+    /// Records that a layer below the check (the `MailboxSession`'s buffer of received ciphertext) went over
+    /// `limit` bytes: the next poll ends the check as a full response buffer does.
+    #[cfg(feature = "rustls")]
+    pub(crate) fn handle_overflow(&mut self, now: Instant, limit: usize) {
+        self.advance(now);
+        self.overflow.get_or_insert(limit);
+    }
+
+    fn expect_tls(&self) -> Result<(), UsageError> {
         match self.state {
-            State::Tls { requested: true, implicit, .. } => Ok(implicit),
-            State::Done => Err(UsageError::Finished),
+            _ if self.finished => Err(UsageError::Finished),
+            State::Tls { requested: true, .. } if self.tls_outcome.is_some() => Err(UsageError::TlsAlreadyReported),
+            State::Tls { requested: true, .. } => Ok(()),
             _ => Err(UsageError::TlsNotRequested),
         }
     }
@@ -339,22 +332,31 @@ impl MailboxProbe {
     pub fn poll_output(&mut self, now: Instant) -> MailboxOutput {
         self.advance(now);
         loop {
-            if let Some(report) = &self.done {
-                return MailboxOutput::Done(Arc::clone(report));
+            if self.finished {
+                return MailboxOutput::Done;
             }
             if !self.tx.is_empty() {
                 return MailboxOutput::Transmit(mem::take(&mut self.tx));
             }
+            if let Some(limit) = self.overflow.take() {
+                self.on_parse_error(ResponseError::BufferFull { limit });
+                continue;
+            }
             match &mut self.state {
                 State::Done => self.finish(),
-                State::Tls { requested, implicit, deadline, .. } => {
+                State::Tls { requested, implicit, deadline, started } => {
                     if !*requested {
                         *requested = true;
-                        let server_name = self.config.tls_name().map(str::to_owned);
-                        return MailboxOutput::StartTls(TlsRequest { server_name, implicit: *implicit });
+                        let tls_name = self.config.tls_name().map(str::to_owned);
+                        return MailboxOutput::StartTls(TlsRequest { tls_name, implicit: *implicit });
                     }
-                    let deadline = *deadline;
+                    let (implicit, deadline, started) = (*implicit, *deadline, *started);
+                    if let Some((at, outcome)) = self.tls_outcome.take() {
+                        self.on_tls_outcome(at, outcome, started, implicit);
+                        continue;
+                    }
                     if self.now >= deadline {
+                        self.push_step(Phase::ImapTlsHandshake, None, None, None, self.now - started);
                         let message = "the TLS handshake with the IMAP server did not complete in time".to_owned();
                         self.fail(Cause::MailboxUnavailable, Phase::ImapTlsHandshake, message, None, Then::Close);
                         continue;
@@ -417,18 +419,28 @@ impl MailboxProbe {
         }
     }
 
-    /// The report so far (final once `Done` was returned).
+    /// The report: final once [`poll_output`](Self::poll_output) returned [`MailboxOutput::Done`], the findings so
+    /// far before that.
     pub fn report(&self) -> &MailboxReport {
-        self.done.as_deref().unwrap_or(&self.report)
+        &self.report
+    }
+
+    /// The report, without a copy: final once [`poll_output`](Self::poll_output) returned
+    /// [`MailboxOutput::Done`].
+    pub fn into_report(self) -> MailboxReport {
+        self.report
     }
 
     /// Whether the check has finished.
     pub fn is_done(&self) -> bool {
-        self.done.is_some()
+        self.finished
     }
 
     /// The next deadline the check waits on, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.finished {
+            return None;
+        }
         match &self.state {
             State::Await(p) => Some(p.deadline),
             State::Tls { deadline, .. } => Some(*deadline),
@@ -707,7 +719,7 @@ impl MailboxProbe {
             return;
         }
         self.note_event("TLS handshake requested");
-        let deadline = self.search_deadline.min(self.now + self.cfg().timeouts.tls_handshake);
+        let deadline = self.search_deadline.min(deadline_after(self.now, self.cfg().timeouts.tls_handshake));
         self.state = State::Tls { requested: false, implicit: false, started: self.now, deadline };
     }
 
@@ -862,7 +874,7 @@ impl MailboxProbe {
     fn end_round(&mut self) {
         self.last_miss = Some(self.input_at);
         let started = self.round_started.unwrap_or(self.now);
-        let until = started + self.cfg().poll.after(self.rounds);
+        let until = deadline_after(started, self.cfg().poll.after(self.rounds));
         if self.now >= self.search_deadline {
             self.search_over();
         } else {
@@ -958,14 +970,15 @@ impl MailboxProbe {
         // deadline: a search begun before the search deadline is answered (not cut into a false "unavailable"),
         // and fetching, deleting and logging out have the cleanup time.
         let limit = if self.report.ready.is_some() { self.overall_deadline } else { self.search_deadline };
-        let deadline = limit.min(self.now + timeout);
+        let deadline = limit.min(deadline_after(self.now, timeout));
         self.state =
             State::Await(Pending { expect, phase, tag: Some(tag), command: Some(shown), sent: self.now, deadline });
     }
 
-    fn await_untagged(&mut self, expect: Expect, phase: Phase, timeout: Duration) {
-        let deadline = self.search_deadline.min(self.now + timeout);
-        self.state = State::Await(Pending { expect, phase, tag: None, command: None, sent: self.now, deadline });
+    /// Waits for an untagged response due `timeout` after `since`.
+    fn await_untagged(&mut self, since: Instant, expect: Expect, phase: Phase, timeout: Duration) {
+        let deadline = self.search_deadline.min(deadline_after(since, timeout));
+        self.state = State::Await(Pending { expect, phase, tag: None, command: None, sent: since, deadline });
     }
 
     fn count_sent(&mut self, bytes: &[u8]) {
@@ -1115,7 +1128,7 @@ impl MailboxProbe {
     }
 
     fn finish(&mut self) {
-        if self.done.is_some() {
+        if self.finished {
             return;
         }
         self.state = State::Done;
@@ -1125,15 +1138,71 @@ impl MailboxProbe {
         }
         redact_report(&mut self.report, &self.secrets);
         self.report.total = self.now - self.start;
-        self.done = Some(Arc::new(mem::replace(&mut self.report, MailboxReport::empty(String::new()))));
+        self.finished = true;
     }
 
-    // ---- certificates -------------------------------------------------------------------------------------------
+    // ---- TLS ----------------------------------------------------------------------------------------------------
+
+    /// Applies a TLS outcome recorded at `at`. The handshake is a step whatever its outcome: its time counts either
+    /// way.
+    fn on_tls_outcome(&mut self, at: Instant, outcome: TlsOutcome, started: Instant, implicit: bool) {
+        self.push_step(Phase::ImapTlsHandshake, None, None, None, at.saturating_duration_since(started));
+        match outcome {
+            TlsOutcome::Established { info, injected: true } => {
+                // Plaintext that came after the STARTTLS OK and before the handshake: never let it pass as a response.
+                self.note_event("plaintext received during the TLS hand-off");
+                self.report.tls = Some(info);
+                let message =
+                    "plaintext injected after the STARTTLS OK (response injection, RFC 3501 §11.1); not processed";
+                self.fail(Cause::MailboxUnavailable, Phase::ImapTlsHandshake, message.to_owned(), None, Then::Close);
+            }
+            TlsOutcome::Established { info, injected: false } => {
+                // What the parser holds arrived after the handshake: the first bytes inside TLS.
+                self.tls_active = true;
+                self.note_event(&format!(
+                    "TLS established: {} {}",
+                    info.version.as_deref().unwrap_or("?"),
+                    info.cipher.as_deref().unwrap_or("?")
+                ));
+                self.assess_certificate(&info);
+                self.report.tls = Some(info);
+                // RFC 3501 §6.2.1: forget what was learned before TLS.
+                self.capabilities.clear();
+                self.caps_known = false;
+                if implicit {
+                    // The greeting is due from the end of the handshake, not from the poll that learnt of it.
+                    let timeout = self.cfg().timeouts.greeting;
+                    self.await_untagged(at, Expect::Greeting, Phase::ImapGreeting, timeout);
+                } else {
+                    self.send(Expect::Capability, Phase::ImapCapability, ImapCommand::Capability);
+                }
+            }
+            TlsOutcome::Failed(failure) => {
+                let (cause, message) = match failure {
+                    TlsFailure::Certificate { problem, info } => {
+                        let described = describe_certificate_problem(&problem, &info);
+                        self.report.tls = Some(*info);
+                        (Cause::CertificateInvalid, format!("IMAP server {described}; the password was not sent"))
+                    }
+                    TlsFailure::Handshake { reason } => {
+                        (Cause::MailboxUnavailable, format!("TLS handshake with the IMAP server failed: {reason}"))
+                    }
+                    TlsFailure::Closed => (
+                        Cause::MailboxUnavailable,
+                        "the IMAP server closed the connection during the TLS handshake".to_owned(),
+                    ),
+                };
+                self.fail(cause, Phase::ImapTlsHandshake, message, None, Then::Close);
+            }
+        }
+    }
 
     fn assess_certificate(&mut self, info: &TlsInfo) {
         if let Some(problem) = &info.verify_error {
-            let message =
-                format!("IMAP server {} (inspect-only mode: the check carried on)", describe_problem(problem, info));
+            let message = format!(
+                "IMAP server {} (inspect-only mode: the check carried on)",
+                describe_certificate_problem(problem, info)
+            );
             let finding = Finding {
                 severity: Severity::Warning,
                 cause: Some(Cause::CertificateInvalid),
@@ -1157,11 +1226,6 @@ impl MailboxProbe {
         let message = format!("IMAP certificate {} expires in {days} days ({})", earliest.subject, earliest.not_after);
         self.add_finding(severity, Some(Cause::CertificateExpiring), Some(Phase::ImapTlsHandshake), message, None);
     }
-}
-
-/// The SMTP probe's wording ("expired 3 days ago", "not valid for X (it names Y)"), for the IMAP server.
-fn describe_problem(problem: &CertificateProblem, info: &TlsInfo) -> String {
-    crate::assess::describe_certificate_problem(problem, info)
 }
 
 /// Whether a header block has `X-Smtp-Probe-Token: <token>` (name case-insensitive, value exact, unfolded).

@@ -1,7 +1,10 @@
 //! What the mailbox side of a round trip learned: [`MailboxReport`].
 
+use core::net::SocketAddr;
 use std::time::Duration;
 
+use crate::connect::{ConnectFailure, describe};
+use crate::imap::MailboxConfig;
 use crate::imap::response::Status;
 use crate::report::{Cause, Finding, Phase, TlsInfo, TranscriptLine, Verdict, record_finding};
 
@@ -57,10 +60,7 @@ pub struct FoundMessage {
     /// The header block, as stored (invalid UTF-8 replaced).
     pub headers: String,
     /// From the message's acceptance to the search that found it: the end-to-end latency, as the probe saw it.
-    #[cfg_attr(
-        feature = "serde",
-        serde(rename = "visible_after_ms", serialize_with = "crate::schema::millis_opt")
-    )]
+    #[cfg_attr(feature = "serde", serde(rename = "visible_after_ms", serialize_with = "crate::schema::millis_opt"))]
     pub visible_after: Option<Duration>,
     /// From the acceptance to the last search that did not find it yet: the latency is between this and
     /// `visible_after`.
@@ -145,6 +145,32 @@ impl MailboxReport {
             ready: None,
             total: Duration::ZERO,
         }
+    }
+
+    /// The report for an IMAP server whose name did not resolve.
+    pub fn dns_failed(config: &MailboxConfig, why: &str) -> MailboxReport {
+        let message = format!("{}: {why}", config.target().host());
+        MailboxReport::without_session(config.inner().report_target.clone(), Cause::MailboxUnavailable, message)
+    }
+
+    /// The report for an IMAP server none of whose addresses connected within `elapsed`: every attempt in the
+    /// message.
+    pub fn connect_failed(
+        config: &MailboxConfig,
+        failures: &[(SocketAddr, ConnectFailure)],
+        elapsed: Duration,
+    ) -> MailboxReport {
+        let tried: Vec<String> = failures.iter().map(|(addr, f)| format!("{addr}: {}", describe(f))).collect();
+        let message = if tried.is_empty() {
+            format!("{} has no address to connect to", config.target().host())
+        } else {
+            format!("could not connect to the IMAP server ({})", tried.join("; "))
+        };
+        let mut report =
+            MailboxReport::without_session(config.inner().report_target.clone(), Cause::MailboxUnavailable, message);
+        report.address = failures.last().map(|(addr, _)| addr.to_string());
+        report.connect = Some(elapsed);
+        report
     }
 
     /// A report with no conversation, for outcomes decided before IMAP began (DNS, connect): adapters use it.

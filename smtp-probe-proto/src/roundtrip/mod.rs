@@ -2,24 +2,28 @@
 //!
 //! The pieces, all without IO:
 //! - [`Token`]: the unique value in the message's `X-Smtp-Probe-Token` header and subject.
-//! - [`RoundTripConfig`]: where to submit (an SMTP [`ProbeConfig`](crate::ProbeConfig) builder and target), which
-//!   mailbox to read ([`MailboxConfig`](crate::imap::MailboxConfig) and target), the deadline and thresholds. The
-//!   two sides are independent, so the message may leave through one provider and be read at another.
+//! - [`RoundTripConfig`]: where to submit (a [`ProbeConfig`](crate::ProbeConfig) with its target), which mailbox to
+//!   read (a [`MailboxConfig`](crate::imap::MailboxConfig) with its own), the deadline and thresholds. The two sides
+//!   are independent, so the message may leave through one provider and be read at another.
+//! - [`RoundTripStart`]: one run's token, start and deadlines.
 //! - [`RoundTripReport`]: the verdict (`up`, `degraded` late or in junk, `down` not delivered or not sent or the
 //!   mailbox unreadable), submit timings for every SMTP phase, the end-to-end latency, per-hop delays from the
 //!   `Received` headers and the `Authentication-Results` verdicts.
 //!
 //! Adapters run it: log in to the mailbox first (so a wrong IMAP password never leaves a message behind), submit
-//! with the SMTP probe, then let the [`MailboxProbe`](crate::imap::MailboxProbe) poll until the message shows up or
-//! the deadline passes, and put the pieces together with [`RoundTripReport::assemble`].
+//! with the SMTP probe ([`RoundTripConfig::submit_config`]), then let the
+//! [`MailboxSession`](crate::imap::MailboxSession) poll until the message shows up or the deadline passes, and put
+//! the pieces together with [`RoundTripReport::assemble`].
 
 mod config;
 mod headers;
 mod report;
+mod start;
 
 pub use config::{RoundTripConfig, RoundTripConfigBuilder};
 pub use headers::{AuthResult, Hop, MAX_ITEMS, authentication_results, hops};
 pub use report::{Delivery, RoundTripReport, RoundTripTimings};
+pub use start::RoundTripStart;
 
 use std::fmt;
 use std::time::Duration;
@@ -40,7 +44,7 @@ impl Token {
     pub fn new(value: impl Into<String>) -> Result<Token, ConfigError> {
         let value = value.into();
         if value.is_empty() || value.len() > 64 {
-            return Err(ConfigError::Conflict("a round-trip token has 1 to 64 characters"));
+            return Err(ConfigError::TokenLength { len: value.len() });
         }
         if let Some(bad) = value.bytes().find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))) {
             return Err(ConfigError::ForbiddenByte { field: "round-trip token", byte: bad });
@@ -91,8 +95,10 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.as_str().len(), 33);
         assert!(Token::new(a.as_str()).is_ok());
-        assert!(Token::new("a b").is_err());
+        assert_eq!(Token::new("a b"), Err(ConfigError::ForbiddenByte { field: "round-trip token", byte: b' ' }));
         assert!(Token::new("a\"b").is_err());
-        assert!(Token::new("").is_err());
+        assert_eq!(Token::new(""), Err(ConfigError::TokenLength { len: 0 }));
+        assert_eq!(Token::new("x".repeat(65)), Err(ConfigError::TokenLength { len: 65 }));
+        assert!(Token::new("x".repeat(64)).is_ok());
     }
 }

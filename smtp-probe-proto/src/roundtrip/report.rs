@@ -1,27 +1,21 @@
 //! [`RoundTripReport`]: did the message arrive, where, how fast, and what the servers on the way said about it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::imap::MailboxReport;
 use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict, primary_finding, record_finding, verdict_line};
 use crate::roundtrip::headers::{self, AuthResult, Hop};
-use crate::roundtrip::{RoundTripConfig, Token};
+use crate::roundtrip::{RoundTripConfig, RoundTripStart, Token};
 
 /// Where the time went, each from the start of the run unless said otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RoundTripTimings {
     /// Until logged in to the mailbox with the inbox selected.
-    #[cfg_attr(
-        feature = "serde",
-        serde(rename = "mailbox_ready_ms", serialize_with = "crate::schema::millis_opt")
-    )]
+    #[cfg_attr(feature = "serde", serde(rename = "mailbox_ready_ms", serialize_with = "crate::schema::millis_opt"))]
     pub mailbox_ready: Option<Duration>,
     /// Until the submission began.
-    #[cfg_attr(
-        feature = "serde",
-        serde(rename = "submit_started_ms", serialize_with = "crate::schema::millis_opt")
-    )]
+    #[cfg_attr(feature = "serde", serde(rename = "submit_started_ms", serialize_with = "crate::schema::millis_opt"))]
     pub submit_started: Option<Duration>,
     /// The submission itself, from its start (DNS included) to its end (QUIT included). Every SMTP phase is in
     /// the submit report's steps.
@@ -87,6 +81,8 @@ impl Delivery {
 pub struct RoundTripReport {
     /// The message's token.
     pub token: Token,
+    /// The wall-clock time the run started (before the mailbox's name was resolved), so a kept report can be aged.
+    pub started_at: SystemTime,
     /// `up`: delivered to the inbox in time; `degraded`: late, in junk, or a warning on either side; `down`: not
     /// delivered by the deadline, not sent, or the mailbox could not be read.
     pub verdict: Verdict,
@@ -106,13 +102,13 @@ pub struct RoundTripReport {
 }
 
 impl RoundTripReport {
-    /// Puts the sides together and judges. Warnings and failures of either side count; on top:
+    /// Puts the sides of the run `run` together and judges. Warnings and failures of either side count; on top:
     /// `not_delivered` when the message was accepted and the mailbox was read to the deadline without it,
     /// `delivered_to_junk`, and `slow_delivery` past the configured thresholds. "Delivered" is never claimed
     /// unless the mailbox was read.
     pub fn assemble(
         config: &RoundTripConfig,
-        token: Token,
+        run: &RoundTripStart,
         submit: Option<Report>,
         mailbox: MailboxReport,
         mut timings: RoundTripTimings,
@@ -140,9 +136,10 @@ impl RoundTripReport {
         if accepted && mailbox.mailbox_read() {
             match message {
                 None => {
-                    let folders = match config.mailbox().inner().junk.as_deref() {
-                        Some(junk) => format!("{} nor in {junk}", config.mailbox().inner().inbox),
-                        None => config.mailbox().inner().inbox.clone(),
+                    let inbox = config.mailbox().inbox();
+                    let folders = match config.mailbox().junk_folder() {
+                        Some(junk) => format!("{inbox} nor in {junk}"),
+                        None => inbox.to_owned(),
                     };
                     let waited = timings.accepted.map(|a| timings.total.saturating_sub(a)).unwrap_or_default();
                     let message = format!(
@@ -189,7 +186,17 @@ impl RoundTripReport {
                 }
             }
         }
-        RoundTripReport { token, verdict, cause, findings, submit, mailbox, delivery, timings }
+        RoundTripReport {
+            token: run.token.clone(),
+            started_at: run.wall,
+            verdict,
+            cause,
+            findings,
+            submit,
+            mailbox,
+            delivery,
+            timings,
+        }
     }
 
     /// The finding that set the verdict, if not up.
@@ -220,33 +227,43 @@ fn finding(severity: Severity, cause: Cause, phase: Phase, message: &str) -> Fin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
     use crate::imap::{FoundMessage, MailboxConfig};
-    use crate::{ProbeConfig, Secret, Target};
+    use crate::{ProbeConfig, Secret};
 
     fn config() -> RoundTripConfig {
-        let submit = ProbeConfig::builder("smtp.example.org").mail_from("a@example.org").rcpt_to("b@example.net");
-        let mailbox =
-            MailboxConfig::builder("imap.example.net", "b", Secret::new("p")).junk_folder("Junk").build().unwrap();
-        RoundTripConfig::builder(
-            Target::new("smtp.example.org", 587),
-            submit,
-            Target::new("imap.example.net", 993),
-            mailbox,
-        )
-        .delivery_time(Some(Duration::from_secs(2)), Some(Duration::from_secs(5)))
-        .build()
-        .unwrap()
+        let submit = ProbeConfig::builder("submission://smtp.example.org".parse().unwrap())
+            .mail_from("a@example.org")
+            .rcpt_to("b@example.net")
+            .build()
+            .unwrap();
+        let mailbox = MailboxConfig::builder("imap.example.net:993".parse().unwrap(), "b", Secret::new("p"))
+            .junk_folder("Junk")
+            .build()
+            .unwrap();
+        RoundTripConfig::builder(submit, mailbox)
+            .delivery_time(Some(Duration::from_secs(2)), Some(Duration::from_secs(5)))
+            .build()
+            .unwrap()
+    }
+
+    fn run() -> RoundTripStart {
+        #[allow(clippy::disallowed_methods)] // a test may read the clock to find an instant to start from
+        let at = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        RoundTripStart { token: Token::new("t").unwrap(), ..RoundTripStart::new(&config(), at, wall, 0) }
     }
 
     fn accepted() -> Report {
-        let mut report = Report::empty("smtp.example.org".into(), 0);
+        let mut report = Report::empty("smtp.example.org:587".into(), SystemTime::UNIX_EPOCH, 0);
         report.message_token = Some("t".into());
         report.queue_id = Some("4Xyz".into());
         report
     }
 
     fn mailbox(found: Option<(&str, bool, u64)>) -> MailboxReport {
-        let mut mailbox = MailboxReport::empty("imap.example.net".into());
+        let mut mailbox = MailboxReport::empty("imap.example.net:993".into());
         mailbox.ready = Some(Duration::from_millis(20));
         mailbox.message = found.map(|(folder, junk, ms)| FoundMessage {
             folder: folder.into(),
@@ -263,7 +280,7 @@ mod tests {
 
     fn judge(submit: Option<Report>, mailbox: MailboxReport) -> RoundTripReport {
         let timings = RoundTripTimings { accepted: Some(Duration::from_millis(50)), ..Default::default() };
-        RoundTripReport::assemble(&config(), Token::new("t").unwrap(), submit, mailbox, timings)
+        RoundTripReport::assemble(&config(), &run(), submit, mailbox, timings)
     }
 
     #[test]
@@ -289,7 +306,7 @@ mod tests {
 
     #[test]
     fn delivered_is_never_claimed_from_an_unread_mailbox() {
-        let unreadable = MailboxReport::without_session("imap.example.net", Cause::MailboxUnavailable, "refused");
+        let unreadable = MailboxReport::without_session("imap.example.net:993", Cause::MailboxUnavailable, "refused");
         let report = judge(Some(accepted()), unreadable);
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::MailboxUnavailable)));
         assert!(report.delivery.is_none());
@@ -298,7 +315,7 @@ mod tests {
 
     #[test]
     fn a_message_not_sent_is_judged_by_the_submission() {
-        let mut greylisted = Report::empty("smtp.example.org".into(), 0);
+        let mut greylisted = Report::empty("smtp.example.org:587".into(), SystemTime::UNIX_EPOCH, 0);
         greylisted.add_finding(Finding {
             severity: Severity::Warning,
             cause: Some(Cause::TemporaryFailure),
@@ -310,7 +327,13 @@ mod tests {
         assert_eq!((report.verdict, report.cause), (Verdict::Degraded, Some(Cause::TemporaryFailure)));
         assert!(report.delivery.is_none());
 
-        let refused = Report::without_session("smtp.example.org", Cause::ConnectRefused, Phase::Connect, "refused");
+        let refused = Report::without_session(
+            "smtp.example.org:587",
+            SystemTime::UNIX_EPOCH,
+            Cause::ConnectRefused,
+            Phase::Connect,
+            "refused",
+        );
         let report = judge(Some(refused), mailbox(None));
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ConnectRefused)));
     }
@@ -323,7 +346,11 @@ mod tests {
         let at = RoundTripTimings::accepted_from(Duration::from_millis(100), Duration::from_millis(35), &submit);
         assert_eq!(at, Some(Duration::from_millis(133)), "3 ms of DNS before, 2 ms of QUIT after");
         assert_eq!(
-            RoundTripTimings::accepted_from(Duration::ZERO, Duration::ZERO, &Report::empty(String::new(), 0)),
+            RoundTripTimings::accepted_from(
+                Duration::ZERO,
+                Duration::ZERO,
+                &Report::empty(String::new(), SystemTime::UNIX_EPOCH, 0)
+            ),
             None
         );
     }
