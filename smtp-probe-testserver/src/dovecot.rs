@@ -9,7 +9,8 @@
 //! [`cases`] are the round-trip interop cases every adapter runs with [`roundtrip_tests!`](crate::roundtrip_tests):
 //! a normal round trip over STARTTLS and over implicit TLS, a held-back message giving `not_delivered` at its
 //! deadline, a wrong IMAP password, the cleanup leaving other messages alone, delivery to the junk folder, and an
-//! IMAP certificate for another name (refused; then accepted with inspect-only, which the report names).
+//! IMAP certificate for another name (refused; then accepted with inspect-only, which the report names). Every case
+//! also checks that its report's JSON is the documented round-trip object (`schema/report.schema.json` of the core).
 //!
 //! ```
 //! if let Some((postfix, dovecot)) = smtp_probe_testserver::dovecot::env_or_skip("doc example") {
@@ -234,8 +235,25 @@ mod cases {
             // The held-back message stays queued: remove it (and only it), whatever the checks say.
             let _held = Held(report.submit.as_ref().and_then(|s| s.queue_id.clone()));
             let _seeds = Seeds(&dovecot, seed.clone());
+            assert_documented_json(&report);
             (self.check)(&dovecot, &report, took);
         }
+    }
+
+    /// Every real round trip serializes as the documented object: the `round_trip_report` definition of the core's
+    /// `schema/report.schema.json` validates it.
+    fn assert_documented_json(report: &RoundTripReport) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../smtp-probe-proto/schema/report.schema.json");
+        let text = std::fs::read_to_string(path).expect("the core's JSON schema");
+        let mut schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+        let root = schema.as_object_mut().expect("the schema is an object");
+        root.remove("oneOf");
+        root.insert("$ref".to_owned(), "#/$defs/round_trip_report".into());
+        let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+        let value = serde_json::to_value(report).expect("a report serializes");
+        let errors: Vec<String> =
+            validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "the round trip's JSON is not the documented object: {errors:#?}\n{value:#}");
     }
 
     struct Held(Option<String>);

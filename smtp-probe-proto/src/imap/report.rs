@@ -10,7 +10,6 @@ use crate::report::{Cause, Finding, Phase, TlsInfo, TranscriptLine, Verdict, rec
 
 /// An IMAP command and its tagged reply, timed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ImapStep {
     /// Which phase.
     pub phase: Phase,
@@ -21,14 +20,11 @@ pub struct ImapStep {
     /// The reply's text (response code included), escaped, bounded, echoed credentials redacted.
     pub text: Option<String>,
     /// From sending the command (or connecting, for the greeting) to its reply.
-    #[cfg_attr(feature = "serde", serde(rename = "duration_ms", serialize_with = "crate::schema::millis"))]
     pub duration: Duration,
 }
 
 /// What became of the probe's message after it was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CleanupOutcome {
     /// Flagged `\Deleted` and removed with `UID EXPUNGE`: nothing else was touched.
@@ -43,9 +39,21 @@ pub enum CleanupOutcome {
     Failed,
 }
 
+impl CleanupOutcome {
+    /// `expunged`, `expunged_mailbox`, `flagged_deleted`, `kept` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CleanupOutcome::Expunged => "expunged",
+            CleanupOutcome::ExpungedMailbox => "expunged_mailbox",
+            CleanupOutcome::FlaggedDeleted => "flagged_deleted",
+            CleanupOutcome::Kept => "kept",
+            CleanupOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// The probe's message, as found in the mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FoundMessage {
     /// The folder it was in.
     pub folder: String,
@@ -60,20 +68,17 @@ pub struct FoundMessage {
     /// The header block, as stored (invalid UTF-8 replaced).
     pub headers: String,
     /// From the message's acceptance to the search that found it: the end-to-end latency, as the probe saw it.
-    #[cfg_attr(feature = "serde", serde(rename = "visible_after_ms", serialize_with = "crate::schema::millis_opt"))]
     pub visible_after: Option<Duration>,
     /// From the acceptance to the last search that did not find it yet: the latency is between this and
     /// `visible_after`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(rename = "not_visible_after_ms", serialize_with = "crate::schema::millis_opt")
-    )]
     pub not_visible_after: Option<Duration>,
 }
 
 /// Everything the mailbox check learned.
+///
+/// With the `serde` feature it serializes as the documented JSON object (`JSON-SCHEMA.md`, "Mailbox"), within a
+/// round trip's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct MailboxReport {
     /// The IMAP server as configured.
@@ -109,13 +114,10 @@ pub struct MailboxReport {
     /// IMAP bytes received (after TLS).
     pub bytes_received: u64,
     /// How long the TCP connection took (adapters).
-    #[cfg_attr(feature = "serde", serde(rename = "connect_ms", serialize_with = "crate::schema::millis_opt"))]
     pub connect: Option<Duration>,
     /// From the connection to logged in with the inbox selected.
-    #[cfg_attr(feature = "serde", serde(rename = "ready_ms", serialize_with = "crate::schema::millis_opt"))]
     pub ready: Option<Duration>,
     /// From the connection to the end.
-    #[cfg_attr(feature = "serde", serde(rename = "total_ms", serialize_with = "crate::schema::millis"))]
     pub total: Duration,
 }
 

@@ -83,8 +83,6 @@ pub enum ResponseError {
 
 /// The status word of a status response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "SCREAMING_SNAKE_CASE"))]
 pub enum Status {
     /// Success.
     Ok,

@@ -11,7 +11,6 @@ pub const MAX_ITEMS: usize = 32;
 
 /// One `Received` header: a server that handled the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Hop {
     /// The host it came from, as that server recorded it.
     pub from: Option<String>,
@@ -30,7 +29,6 @@ pub struct Hop {
 
 /// One result of an `Authentication-Results` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AuthResult {
     /// The server that checked (`authserv-id`).
     pub authserv_id: String,

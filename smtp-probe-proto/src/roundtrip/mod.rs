@@ -36,7 +36,6 @@ pub const TOKEN_HEADER: &str = "X-Smtp-Probe-Token";
 /// A round trip's unique token: 1 to 64 characters from `A-Z a-z 0-9 . _ -`, so it is safe in a header, a
 /// subject, an IMAP search and a log line.
 #[derive(Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Token(String);
 
 impl Token {

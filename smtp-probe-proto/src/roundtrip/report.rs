@@ -9,32 +9,21 @@ use crate::roundtrip::{RoundTripConfig, RoundTripStart, Token};
 
 /// Where the time went, each from the start of the run unless said otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RoundTripTimings {
     /// Until logged in to the mailbox with the inbox selected.
-    #[cfg_attr(feature = "serde", serde(rename = "mailbox_ready_ms", serialize_with = "crate::schema::millis_opt"))]
     pub mailbox_ready: Option<Duration>,
     /// Until the submission began.
-    #[cfg_attr(feature = "serde", serde(rename = "submit_started_ms", serialize_with = "crate::schema::millis_opt"))]
     pub submit_started: Option<Duration>,
     /// The submission itself, from its start (DNS included) to its end (QUIT included). Every SMTP phase is in
     /// the submit report's steps.
-    #[cfg_attr(feature = "serde", serde(rename = "submit_ms", serialize_with = "crate::schema::millis_opt"))]
     pub submit: Option<Duration>,
     /// Until the submission server accepted the message (its `250` to the data).
-    #[cfg_attr(feature = "serde", serde(rename = "accepted_ms", serialize_with = "crate::schema::millis_opt"))]
     pub accepted: Option<Duration>,
     /// From acceptance to the search that found the message: the end-to-end latency.
-    #[cfg_attr(feature = "serde", serde(rename = "end_to_end_ms", serialize_with = "crate::schema::millis_opt"))]
     pub end_to_end: Option<Duration>,
     /// From acceptance to the last search that did not find it yet: the latency is at least this.
-    #[cfg_attr(
-        feature = "serde",
-        serde(rename = "not_visible_after_ms", serialize_with = "crate::schema::millis_opt")
-    )]
     pub not_visible_after: Option<Duration>,
     /// The whole run.
-    #[cfg_attr(feature = "serde", serde(rename = "total_ms", serialize_with = "crate::schema::millis"))]
     pub total: Duration,
 }
 
@@ -51,7 +40,6 @@ impl RoundTripTimings {
 
 /// The delivered message, as the mailbox showed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Delivery {
     /// The folder it landed in.
     pub folder: String,
@@ -75,8 +63,10 @@ impl Delivery {
 }
 
 /// Everything a round trip learned, with one verdict.
+///
+/// With the `serde` feature it serializes as the documented JSON object (the crate's `JSON-SCHEMA.md`, "Round
+/// trip", validated by the `round_trip_report` definition of `schema/report.schema.json`), `summary` included.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RoundTripReport {
     /// The message's token.
@@ -362,7 +352,10 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["verdict"], "up");
         assert_eq!(json["token"], "t");
-        assert_eq!(json["timings"]["end_to_end_ms"], 300.0);
+        assert_eq!(json["summary"], "up: delivered to INBOX in 300 ms (queued as 4Xyz)");
+        assert_eq!(json["started_at"], "2026-01-01T00:00:00.000Z");
+        assert_eq!(json["end_to_end_ms"], 300.0);
+        assert_eq!(json["accepted_ms"], 50.0);
         assert_eq!(json["delivery"]["queue_id"], "4Xyz");
         assert_eq!(json["mailbox"]["message"]["visible_after_ms"], 300.0);
         assert_eq!(json["submit"]["queue_id"], "4Xyz");
