@@ -1,14 +1,14 @@
 //! The mailbox check's state machine against scripted IMAP servers, in simulated time: every transition a round
 //! trip depends on, the failures that must give a clear cause, and the safety rules (credentials, cleanup).
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use proptest::prelude::*;
 use smtp_probe_proto::imap::{
     Cleanup, CleanupOutcome, LoginMethod, MailboxConfig, MailboxConfigBuilder, MailboxOutput, MailboxProbe,
-    MailboxReport, PollInterval, ResponseLimits,
+    MailboxReport, MailboxSession, MailboxSessionOutput, MailboxTimeouts, PollInterval, ResponseLimits,
 };
-use smtp_probe_proto::{Cause, Phase, Secret, Target, TlsInfo, TlsMode, Token, Verdict};
+use smtp_probe_proto::{Cause, Phase, Secret, Target, TlsFailure, TlsInfo, TlsMode, Token, UsageError, Verdict};
 
 const TOKEN: &str = "smtp-probe-0123456789abcdef";
 const PASSWORD: &str = "hunter2-imap";
@@ -520,6 +520,164 @@ fn abandon_logs_out_without_searching() {
     assert!(report.message.is_none());
     assert!(!sent.iter().any(|l| l.contains("SEARCH")), "{sent:?}");
     assert!(sent.last().unwrap().ends_with("LOGOUT"));
+}
+
+// ---- the drive API: handle_* only record, the poll decides -------------------------------------------------------
+
+fn starttls_probe(start: Instant) -> MailboxProbe {
+    let config = MailboxConfig::builder(imap(), "u", Secret::new(PASSWORD)).build().unwrap();
+    let (search, overall) = (start + Duration::from_secs(5), start + Duration::from_secs(6));
+    let mut probe = MailboxProbe::new(config, Token::new(TOKEN).unwrap(), start, search, overall);
+    probe.handle_input(start, b"* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n");
+    assert_eq!(probe.poll_output(start), MailboxOutput::Transmit(b"a1 STARTTLS\r\n".to_vec()));
+    probe.handle_input(start + Duration::from_millis(1), b"a1 OK go\r\n");
+    let at = start + Duration::from_millis(1);
+    assert!(matches!(probe.poll_output(at), MailboxOutput::StartTls(request) if !request.implicit));
+    probe
+}
+
+#[test]
+fn a_tls_outcome_is_recorded_once_and_applied_by_the_next_poll() {
+    let start = start();
+    let config = plain().build().unwrap();
+    let mut plain_probe = MailboxProbe::new(config, Token::new(TOKEN).unwrap(), start, start, start);
+    let verified = TlsInfo { verified: true, ..TlsInfo::default() };
+    assert_eq!(plain_probe.handle_tls_established(start, verified.clone()), Err(UsageError::TlsNotRequested));
+
+    let mut probe = starttls_probe(start);
+    let done_at = start + Duration::from_millis(4);
+    assert_eq!(probe.handle_tls_established(done_at, verified.clone()), Ok(()));
+    assert_eq!(probe.handle_tls_established(done_at, verified.clone()), Err(UsageError::TlsAlreadyReported));
+    let failure = TlsFailure::Closed;
+    assert_eq!(probe.handle_tls_failed(done_at, failure), Err(UsageError::TlsAlreadyReported));
+    assert!(!probe.report().steps.iter().any(|s| s.phase == Phase::ImapTlsHandshake), "nothing applied yet");
+    // The poll applies it: the handshake is a step, timed to when it was reported, and CAPABILITY goes out in TLS.
+    let later = start + Duration::from_millis(9);
+    assert_eq!(probe.poll_output(later), MailboxOutput::Transmit(b"a2 CAPABILITY\r\n".to_vec()));
+    let handshake = probe.report().steps.iter().find(|s| s.phase == Phase::ImapTlsHandshake).unwrap();
+    assert_eq!(handshake.duration, Duration::from_millis(3));
+    assert_eq!(probe.report().tls.as_ref().map(|t| t.verified), Some(true));
+}
+
+#[test]
+fn a_failed_handshake_is_a_step_and_ends_the_check_without_a_password() {
+    let start = start();
+    let mut probe = starttls_probe(start);
+    let failed_at = start + Duration::from_millis(21);
+    let failure = TlsFailure::Handshake { reason: "received fatal alert: HandshakeFailure".into() };
+    probe.handle_tls_failed(failed_at, failure).unwrap();
+    assert_eq!(probe.poll_output(failed_at), MailboxOutput::Done);
+    assert_eq!(probe.handle_tls_established(failed_at, TlsInfo::default()), Err(UsageError::Finished));
+    let report = probe.into_report();
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::MailboxUnavailable)));
+    let finding = report.primary_finding().unwrap();
+    assert_eq!(finding.message, "TLS handshake with the IMAP server failed: received fatal alert: HandshakeFailure");
+    let steps: Vec<(Phase, Duration)> = report.steps.iter().map(|s| (s.phase, s.duration)).collect();
+    assert_eq!(
+        steps[1..],
+        [(Phase::ImapStartTls, Duration::from_millis(1)), (Phase::ImapTlsHandshake, Duration::from_millis(20))]
+    );
+    assert!(!report.steps.iter().any(|s| s.phase == Phase::ImapLogin));
+}
+
+#[test]
+fn the_implicit_tls_greeting_is_due_from_the_end_of_the_handshake() {
+    let start = start();
+    let timeouts = MailboxTimeouts { greeting: Duration::from_secs(1), ..MailboxTimeouts::default() };
+    let config = MailboxConfig::builder(Target::new("imap.example.org", 993).unwrap(), "u", Secret::new(PASSWORD))
+        .timeouts(timeouts)
+        .build()
+        .unwrap();
+    let (search, overall) = (start + Duration::from_secs(30), start + Duration::from_secs(35));
+    let mut probe = MailboxProbe::new(config, Token::new(TOKEN).unwrap(), start, search, overall);
+    assert!(matches!(probe.poll_output(start), MailboxOutput::StartTls(request) if request.implicit));
+    let established = start + Duration::from_secs(2);
+    probe.handle_tls_established(established, TlsInfo { verified: true, ..TlsInfo::default() }).unwrap();
+    // Polled half a second after the news: the greeting is still due a second after the handshake ended.
+    let polled = established + Duration::from_millis(500);
+    assert_eq!(probe.poll_output(polled), MailboxOutput::Timeout(established + Duration::from_secs(1)));
+}
+
+/// Polls a session to its end (a TLS alert may go out first).
+fn finish(session: &mut MailboxSession, now: Instant) {
+    for _ in 0..100 {
+        match session.poll_output(now) {
+            MailboxSessionOutput::Done => return,
+            MailboxSessionOutput::Transmit(_) => {}
+            MailboxSessionOutput::Timeout(deadline) => session.handle_timeout(deadline),
+            MailboxSessionOutput::Ready => panic!("not logged in"),
+        }
+    }
+    panic!("the session did not finish");
+}
+
+#[test]
+fn the_session_only_records_until_the_next_poll() {
+    let start = start();
+    let config = MailboxConfig::builder(Target::new("127.0.0.1", 993).unwrap(), "u", Secret::new(PASSWORD))
+        .tls_name("imap.example.org")
+        .build()
+        .unwrap();
+    let (search, overall) = (start + Duration::from_secs(5), start + Duration::from_secs(6));
+    let mut session = MailboxSession::new(
+        config,
+        Token::new(TOKEN).unwrap(),
+        start,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+        search,
+        overall,
+    );
+    assert!(matches!(session.poll_output(start), MailboxSessionOutput::Transmit(_)), "the ClientHello");
+    // Plaintext where the ServerHello belongs, then the close: recorded, nothing decided yet.
+    let at = start + Duration::from_millis(3);
+    session.handle_input(at, b"* OK [CAPABILITY IMAP4rev1] not TLS at all\r\n");
+    session.handle_eof(at);
+    assert!(!session.is_done());
+    assert!(session.report().findings.is_empty() && session.report().steps.is_empty());
+    finish(&mut session, at);
+    let report = session.into_report();
+    assert_eq!(report.cause, Some(Cause::MailboxUnavailable));
+    let message = &report.primary_finding().unwrap().message;
+    assert!(message.starts_with("TLS handshake with the IMAP server failed: received corrupt message"), "{message}");
+    assert_eq!(
+        report.steps.iter().map(|s| (s.phase, s.duration)).collect::<Vec<_>>(),
+        [(Phase::ImapTlsHandshake, Duration::from_millis(3))]
+    );
+}
+
+#[test]
+fn ciphertext_held_between_two_polls_is_bounded() {
+    let start = start();
+    let limits = ResponseLimits { max_line_len: 512, max_literal: 1024, max_buffered: 1536, max_untagged: 16 };
+    let config = MailboxConfig::builder(Target::new("127.0.0.1", 993).unwrap(), "u", Secret::new(PASSWORD))
+        .response_limits(limits)
+        .build()
+        .unwrap();
+    let (search, overall) = (start + Duration::from_secs(5), start + Duration::from_secs(6));
+    let mut session = MailboxSession::new(
+        config,
+        Token::new(TOKEN).unwrap(),
+        start,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+        search,
+        overall,
+    );
+    assert!(matches!(session.poll_output(start), MailboxSessionOutput::Transmit(_)));
+    // A megabyte of TLS-looking bytes without a single poll: not all of it is kept.
+    for _ in 0..1024 {
+        session.handle_input(start, &[0x17; 1024]);
+    }
+    finish(&mut session, start);
+    let report = session.into_report();
+    assert_eq!(report.cause, Some(Cause::MailboxUnavailable));
+    let bound = 1536 + 16 * 1024 + 2048 + 5;
+    let message = &report.primary_finding().unwrap().message;
+    assert_eq!(
+        message,
+        &format!(
+            "the IMAP server broke the protocol: more than {bound} bytes buffered without a complete response being consumed"
+        )
+    );
 }
 
 proptest! {
