@@ -45,7 +45,7 @@ pub fn roundtrip(config: &RoundTripConfig) -> RoundTripReport {
         Ok(connected) => connected,
         Err(report) => {
             timings.total = run.at.elapsed();
-            return RoundTripReport::assemble(config, &run, None, report, timings);
+            return RoundTripReport::assemble(config, &run, None, *report, timings);
         }
     };
     let address = stream.peer_addr().ok().map(|a| a.to_string());
@@ -85,18 +85,18 @@ pub fn roundtrip(config: &RoundTripConfig) -> RoundTripReport {
     RoundTripReport::assemble(config, &run, submit, mailbox, timings)
 }
 
-/// Resolves and connects to the IMAP server by `deadline`; a failure is the mailbox report.
-fn connect_mailbox(config: &MailboxConfig, deadline: Instant) -> Result<(TcpStream, Duration), MailboxReport> {
+/// Resolves and connects to the IMAP server by `deadline`; a failure is the mailbox report (boxed: it is large).
+fn connect_mailbox(config: &MailboxConfig, deadline: Instant) -> Result<(TcpStream, Duration), Box<MailboxReport>> {
     let target = config.target();
     let addrs: Vec<SocketAddr> = match connect::literal_address(target) {
         Some(addr) => vec![addr],
         // The OS resolver cannot be given a timeout (see the crate docs).
         None => match (target.host(), target.port()).to_socket_addrs() {
             Ok(_) if Instant::now() >= deadline => {
-                return Err(MailboxReport::dns_failed(config, "no answer before the deadline"));
+                return Err(Box::new(MailboxReport::dns_failed(config, "no answer before the deadline")));
             }
             Ok(addrs) => addrs.collect(),
-            Err(e) => return Err(MailboxReport::dns_failed(config, &e.to_string())),
+            Err(e) => return Err(Box::new(MailboxReport::dns_failed(config, &e.to_string()))),
         },
     };
     let started = Instant::now();
@@ -121,7 +121,7 @@ fn connect_mailbox(config: &MailboxConfig, deadline: Instant) -> Result<(TcpStre
             Err(failure) => failures.push((addr, failure)),
         }
     }
-    Err(MailboxReport::connect_failed(config, &failures, started.elapsed()))
+    Err(Box::new(MailboxReport::connect_failed(config, &failures, started.elapsed())))
 }
 
 /// Where a pump stopped.

@@ -52,7 +52,7 @@ pub async fn roundtrip(config: &RoundTripConfig) -> RoundTripReport {
         Ok(connected) => connected,
         Err(report) => {
             timings.total = run.at.elapsed();
-            return RoundTripReport::assemble(config, &run, None, report, timings);
+            return RoundTripReport::assemble(config, &run, None, *report, timings);
         }
     };
     let address = stream.peer_addr().ok().map(|a| a.to_string());
@@ -93,15 +93,18 @@ pub async fn roundtrip(config: &RoundTripConfig) -> RoundTripReport {
     RoundTripReport::assemble(config, &run, submit, mailbox, timings)
 }
 
-/// Resolves and connects to the IMAP server by `deadline`; a failure is the mailbox report.
-async fn connect_mailbox(config: &MailboxConfig, deadline: Instant) -> Result<(TcpStream, Duration), MailboxReport> {
+/// Resolves and connects to the IMAP server by `deadline`; a failure is the mailbox report (boxed: it is large).
+async fn connect_mailbox(
+    config: &MailboxConfig,
+    deadline: Instant,
+) -> Result<(TcpStream, Duration), Box<MailboxReport>> {
     let target = config.target();
     let addrs: Vec<SocketAddr> = match connect::literal_address(target) {
         Some(addr) => vec![addr],
         None => match timeout_at(deadline.into(), tokio::net::lookup_host((target.host(), target.port()))).await {
             Ok(Ok(addrs)) => addrs.collect(),
-            Ok(Err(e)) => return Err(MailboxReport::dns_failed(config, &e.to_string())),
-            Err(_) => return Err(MailboxReport::dns_failed(config, "no answer before the deadline")),
+            Ok(Err(e)) => return Err(Box::new(MailboxReport::dns_failed(config, &e.to_string()))),
+            Err(_) => return Err(Box::new(MailboxReport::dns_failed(config, "no answer before the deadline"))),
         },
     };
     let started = Instant::now();
@@ -118,7 +121,7 @@ async fn connect_mailbox(config: &MailboxConfig, deadline: Instant) -> Result<(T
             Err(_) => failures.push((addr, ConnectFailure::TimedOut(budget))),
         }
     }
-    Err(MailboxReport::connect_failed(config, &failures, started.elapsed()))
+    Err(Box::new(MailboxReport::connect_failed(config, &failures, started.elapsed())))
 }
 
 /// Where a pump stopped.
