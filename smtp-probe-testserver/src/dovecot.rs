@@ -4,7 +4,7 @@
 //! [`env()`] reads the `SMTP_PROBE_DOVECOT_*` variables, or the env file at `$SMTP_PROBE_DOVECOT_DIR/env`
 //! (default `/var/tmp/smtp-probe-dovecot/env`). [`env_or_skip`] returns both servers, or `None` after printing
 //! `skipped: …` — unless `SMTP_PROBE_REQUIRE_SERVICES=1` (CI sets it), where a missing server fails the test (see
-//! [`services`](crate::services)).
+//! [`services`]).
 //!
 //! [`cases`] are the round-trip interop cases every adapter runs with [`roundtrip_tests!`](crate::roundtrip_tests):
 //! a normal round trip over STARTTLS and over implicit TLS, a held-back message giving `not_delivered` at its
