@@ -193,11 +193,17 @@ fn tls_mode(args: &Args, scheme: Option<TlsMode>) -> Result<TlsMode, Failure> {
 
 /// The trust settings from `--ca-file` and `--insecure`; `None` keeps the default (webpki roots, full checks).
 fn tls_config(args: &Args) -> Result<Option<TlsConfig>, Failure> {
-    if args.ca_file.is_none() && !args.insecure {
+    trust(args.ca_file.as_deref(), args.insecure)
+}
+
+/// The trust settings from a CA file and the inspect-only switch (`--ca-file`, `--insecure`); `None` keeps the
+/// default (webpki roots, full checks).
+pub fn trust(ca_file: Option<&std::path::Path>, insecure: bool) -> Result<Option<TlsConfig>, Failure> {
+    if ca_file.is_none() && !insecure {
         return Ok(None);
     }
-    let mut builder = TlsConfig::builder().inspect_only(args.insecure);
-    if let Some(path) = &args.ca_file {
+    let mut builder = TlsConfig::builder().inspect_only(insecure);
+    if let Some(path) = ca_file {
         let origin = path.display().to_string();
         let pem = std::fs::read(path).map_err(|e| Failure::new(format!("cannot read the CA file {origin}: {e}")))?;
         builder = builder.add_ca_pem(&origin, &pem).map_err(|e| Failure::new(e.to_string()))?;

@@ -549,9 +549,9 @@ impl Block<'_> {
         }
         if !mailbox.steps.is_empty() {
             self.line("");
-            self.line(self.paint(DIM, "  phase                 time  command / reply"));
+            self.line(self.paint(DIM, "  phase                  time  command / reply"));
             for step in &mailbox.steps {
-                let head = format!("  {:<17} {:>9}", step.phase.as_str(), ms(step.duration));
+                let head = format!("  {:<18} {:>9}", step.phase.as_str(), ms(step.duration));
                 let status = step.status.map(|s| s.as_str()).unwrap_or("");
                 let text = step
                     .text
@@ -561,7 +561,7 @@ impl Block<'_> {
                 match &step.command {
                     Some(command) => {
                         self.line(format!("{head}  > {}", escape(command)));
-                        self.line(format!("{:<29}  < {status} {text}", "").trim_end());
+                        self.line(format!("{:<30}  < {status} {text}", "").trim_end());
                     }
                     None if step.status.is_some() => self.line(format!("{head}  < {status} {text}").trim_end()),
                     None => self.line(head),

@@ -156,14 +156,19 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
     out
 }
 
-/// A round trip in a line: its servers and its summary (with the server's words behind a failure).
+/// A round trip in a line: its servers and its summary (with the server's words behind a failure, and the queue
+/// id of a message accepted but not delivered in time, to look for in the server's logs).
 fn describe_roundtrip(roundtrip: &RoundTripReport) -> String {
-    let mut line =
-        format!("roundtrip {} → {} {}", roundtrip.submit_target, roundtrip.mailbox.target, roundtrip.summary());
+    let summary = roundtrip.summary();
+    let mut line = format!("roundtrip {} → {} {summary}", roundtrip.submit_target, roundtrip.mailbox.target);
     if let Some(text) =
         roundtrip.primary_finding().and_then(|f| f.server_text.as_deref().filter(|t| !f.message.contains(t)))
     {
         let _ = write!(line, " (server said: {text})");
+    }
+    let queued = roundtrip.submit.as_ref().and_then(|s| s.queue_id.as_deref()).filter(|id| !summary.contains(id));
+    if let Some(id) = queued {
+        let _ = write!(line, " (queued as {id})");
     }
     line
 }

@@ -342,6 +342,7 @@ fn nagios_has_a_status_line_with_perfdata_and_escapes_server_text() {
     assert!(!up.contains(PASSWORD), "{up}");
     let lost = nagios(&all()[2].1);
     assert!(lost.starts_with("SMTP CRITICAL - ") && lost.contains("not_delivered (delivery)"), "{lost}");
+    assert!(lost.contains("(queued as 4XyZ1r2abc)|"), "the queue id, to look for in the logs: {lost}");
     assert!(!lost.contains("'delivery'="), "no delivery time when nothing arrived: {lost}");
     let refused = nagios(&all()[3].1);
     assert!(refused.contains("mailbox_auth_failed") && refused.contains("¦ for you"), "{refused}");
