@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 use smtp_probe_render::{HumanOptions, Item, JsonOptions, NagiosOptions};
-use smtp_probe_tokio::proto::imap::{Cleanup, MailboxConfig};
+use smtp_probe_tokio::proto::imap::{Cleanup, IMAP_PORT, MailboxConfig, parse_target};
 use smtp_probe_tokio::proto::{AuthMechanism, RoundTripConfig, Secret};
 use smtp_probe_tokio::{ProbeConfig, Target, TlsMode, default_ehlo_name};
 
@@ -190,25 +190,11 @@ pub fn submit_target(input: &str) -> Result<(Target, TlsMode), Failure> {
 /// port's (993 by default: implicit TLS; 143: STARTTLS). With `plaintext` allowed, `imap://` uses STARTTLS when
 /// offered and logs in without it otherwise.
 pub fn imap_target(input: &str, plaintext: bool) -> Result<(Target, TlsMode), Failure> {
-    let invalid = |why: String| Failure::new(format!("invalid --imap {input:?}: {why}"));
-    let (scheme, rest) = match input.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest.strip_suffix('/').unwrap_or(rest)),
-        None => (None, input),
-    };
-    let port = match scheme.as_deref() {
-        Some("imaps") | None => 993,
-        Some("imap") => 143,
-        Some(other) => return Err(invalid(format!("unknown scheme {other:?}: use imaps:// or imap://"))),
-    };
-    let target = Target::parse_with_default_port(rest, port).map_err(|e| invalid(e.to_string()))?;
-    if target.tls_mode().is_some() {
-        return Err(invalid("not an IMAP server: use imaps://host or imap://host".to_owned()));
-    }
-    let mode = match scheme.as_deref() {
-        Some("imaps") => TlsMode::Implicit,
-        Some(_) if plaintext => TlsMode::StartTlsOpportunistic,
-        Some(_) => TlsMode::StartTlsRequired,
-        None if target.port() == 143 => TlsMode::StartTlsRequired,
+    let (target, scheme) = parse_target(input).map_err(|e| Failure::new(format!("invalid --imap {input:?}: {e}")))?;
+    let mode = match scheme {
+        Some(TlsMode::StartTlsRequired) if plaintext => TlsMode::StartTlsOpportunistic,
+        Some(mode) => mode,
+        None if target.port() == IMAP_PORT => TlsMode::StartTlsRequired,
         None => TlsMode::Implicit,
     };
     Ok((target, mode))
