@@ -35,6 +35,8 @@ fn outcome(m: &str, at: i64, status: Status) -> CheckOutcome {
         reply_codes: vec![220, 250, 221],
         summary: "up: mx answered in 42 ms".into(),
         server_text: Some("220 mx.test ESMTP".into()),
+        delivery_ms: None,
+        junk: None,
     }
 }
 
