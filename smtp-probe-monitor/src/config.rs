@@ -200,7 +200,7 @@ pub enum CheckKind {
         /// the round trip's deadline.
         probe: ProbeSpec,
         /// The mailbox side.
-        roundtrip: RoundTripSpec,
+        roundtrip: Box<RoundTripSpec>,
     },
 }
 
@@ -1464,7 +1464,7 @@ impl Builder<'_> {
                 self.err(m.target.span(), format!("{field}.target"), format!("the submission server: {e}"))
             })?;
             probe.tls = explicit_tls.or(submit.tls_mode()).unwrap_or(TlsMode::StartTlsRequired);
-            let roundtrip = self.roundtrip(&format!("{field}.roundtrip"), rt)?;
+            let roundtrip = Box::new(self.roundtrip(&format!("{field}.roundtrip"), rt)?);
             CheckKind::RoundTrip { submit, probe, roundtrip }
         } else if let Some(rest) = target_text.strip_prefix("mx:") {
             let (domain, port) = match rest.rsplit_once(':') {
