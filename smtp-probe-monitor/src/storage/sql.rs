@@ -1120,4 +1120,43 @@ mod tests {
         assert!(decode_phases("zz9 c").is_empty(), "unknown codes and garbage are skipped");
         assert_eq!(decode_codes(&encode_codes(&[220, 250, 221])), [220, 250, 221]);
     }
+
+    #[tokio::test]
+    async fn a_database_of_the_first_schema_upgrades_and_keeps_its_rollups() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("monitor.db");
+        let mut old = Histogram::new();
+        old.record(42);
+        {
+            let url = sqlite_url(&path);
+            let pool =
+                AnyPoolOptions::new().max_connections(1).connect_with(connect_options(&url).unwrap()).await.unwrap();
+            Migrator::new(Embedded(&SQLITE_MIGRATIONS[..1])).await.unwrap().run(&pool).await.unwrap();
+            sqlx::query(
+                "INSERT INTO rollups_hourly (monitor_id, hour, up, degraded, down, unknown, up_ms, degraded_ms, \
+                 down_ms, unknown_ms, maintenance_ms, histogram) VALUES ('mx', 0, 1, 0, 0, 0, 60000, 0, 0, 0, 0, $1)",
+            )
+            .bind(old.encode())
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let store = SqlStore::connect(&StorageConfig::Sqlite { path }).await.unwrap();
+        let id = MonitorId::from_name("mx").unwrap();
+        let rows = store.rollups(&id, Timestamp(0), Timestamp(1)).await.unwrap();
+        assert_eq!((rows[0].delta.counts.up, &rows[0].delta.latency), (1, &old));
+        assert_eq!(rows[0].delta.delivery, DeliveryCounts::default(), "no round trips before the upgrade");
+
+        // A round trip's hour merges into the upgraded row.
+        let mut delta = RollupDelta::default();
+        delta.counts.add(Status::Degraded);
+        delta.delivery.record(1500, true);
+        let batch = Batch { rollups: [((id.clone(), Timestamp(0)), delta)].into_iter().collect(), ..Batch::default() };
+        store.write(&batch, "test").await.unwrap();
+        let row = &store.rollups(&id, Timestamp(0), Timestamp(1)).await.unwrap()[0].delta;
+        assert_eq!((row.counts.up, row.counts.degraded, row.latency.count()), (1, 1, 1));
+        assert_eq!((row.delivery.delivered, row.delivery.junk, row.delivery.latency.max()), (1, 1, Some(1500)));
+    }
 }
