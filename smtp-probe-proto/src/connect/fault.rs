@@ -3,8 +3,8 @@
 
 use std::io;
 
-/// What went wrong on this machine, when `error` is a local fault: no file descriptor left, no buffer space or
-/// memory, or a local firewall or routing policy refusing the connection (`EPERM`, `EACCES`).
+/// What went wrong on this machine, when `error` is a local fault: no file descriptor, buffer space, memory or
+/// thread left, or a local firewall or routing policy refusing the connection (`EPERM`, `EACCES`).
 pub fn local_fault(error: &io::Error) -> Option<&'static str> {
     if let Some(code) = error.raw_os_error() {
         if let Some(what) = os_fault(code) {
@@ -25,6 +25,8 @@ fn os_fault(code: i32) -> Option<&'static str> {
         libc::ENFILE => Some("this machine is out of file descriptors"),
         libc::ENOBUFS => Some("this machine is out of network buffer space"),
         libc::ENOMEM => Some("this machine is out of memory"),
+        // From connect: no routing cache entry; from starting a resolver thread: no thread.
+        libc::EAGAIN => Some("this machine is out of a resource (threads, routing cache)"),
         _ => None,
     }
 }
@@ -51,7 +53,7 @@ mod tests {
     #[test]
     fn local_faults_are_recognised() {
         #[cfg(unix)]
-        for code in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM, libc::EPERM, libc::EACCES] {
+        for code in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM, libc::EPERM, libc::EACCES, libc::EAGAIN] {
             assert!(local_fault(&io::Error::from_raw_os_error(code)).is_some(), "errno {code}");
         }
         assert!(local_fault(&io::Error::from(io::ErrorKind::PermissionDenied)).is_some());
