@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-/// A runtime's timer: all [`probe_stream_with`] needs besides the stream.
+/// A runtime's timer: all [`probe_stream_with`](crate::probe_stream_with) needs besides the stream.
 pub trait Timer {
     /// Completes at `deadline`, or at once when it has passed.
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send;
 }
 
-/// What [`probe_with`] needs from a runtime besides its timer: TCP connections, a thread for the OS resolver, and
-/// the socket options of [`proto::connect::Io`].
+/// What [`probe_with`](crate::probe_with) needs from a runtime besides its timer: TCP connections, a thread for the OS resolver, and
+/// the socket options of [`proto::connect::Io`](crate::proto::connect::Io).
 pub trait Runtime: Timer {
     /// The runtime's TCP stream.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send;
@@ -29,11 +29,11 @@ pub trait Runtime: Timer {
     /// The address a stream is connected to, when known.
     fn peer_addr(stream: &Self::Stream) -> Option<SocketAddr>;
 
-    /// Sets `TCP_NODELAY` (see [`proto::connect::Io`] for why every adapter does).
+    /// Sets `TCP_NODELAY` (see [`proto::connect::Io`](crate::proto::connect::Io) for why every adapter does).
     fn set_nodelay(stream: &Self::Stream) -> io::Result<()>;
 
-    /// Acknowledges received data at once (`TCP_QUICKACK` on Linux), when [`Io::Read`] asks for it (the policy:
-    /// [`proto::connect::Io`]). Does nothing by default.
+    /// Acknowledges received data at once (`TCP_QUICKACK` on Linux), when [`Io::Read`](crate::proto::connect::Io::Read) asks for it (the policy:
+    /// [`proto::connect::Io`](crate::proto::connect::Io)). Does nothing by default.
     fn quick_ack(_stream: &Self::Stream) {}
 }
 

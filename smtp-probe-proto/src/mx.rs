@@ -33,7 +33,7 @@
 //!   once, and one deadline — the configured overall timeout, started before the MX lookup — bounds the whole
 //!   check, lookups included.
 //! - **Address policy**: MX hosts come from DNS, so the address policy's built-in denials (loopback, link-local,
-//!   unspecified, cloud metadata) apply to their addresses ([`Origin::Dns`](crate::Origin::Dns)); the
+//!   unspecified, cloud metadata) apply to their addresses ([`Origin::Dns`]); the
 //!   configuration's allow and deny lists are kept.
 
 use core::fmt;

@@ -1,25 +1,6 @@
 //! [`Conversation`]: a [`Session`] over one connection, with the rules every adapter follows when it moves the
-//! bytes, decided here once: how long a write may take, when to acknowledge at once, when to close.
-//!
-//! # Socket options and the ACK policy
-//!
-//! Every adapter sets these on every connection it probes over (the ones it connects, and the streams callers
-//! hand it):
-//!
-//! - **`TCP_NODELAY`**, before the first write. A command is one small segment and the probe waits for its reply:
-//!   with Nagle's algorithm on, a command written in pieces (TLS records) waits for the server's ACK of the
-//!   previous one, and that wait would be counted as the server's.
-//! - **`TCP_QUICKACK`** (Linux), before a read when [`Io::Read::quick_ack`] says so: after input was consumed
-//!   and the session still waits for more. A server that writes one reply in two pieces with Nagle's algorithm on
-//!   (OpenSSL's TLS 1.3 session tickets, then the EHLO reply) holds the second piece until the first is
-//!   acknowledged, and a delayed ACK costs ~40 ms that the report would show as the server's. Linux leaves quick-ACK
-//!   mode by itself, so the flag is set again each time. After a read that the probe answers with a command, no
-//!   quick ACK is needed: the command's own segment carries the ACK, which saves a system call and a bare ACK
-//!   packet per reply.
-//!
-//! The tokio, blocking and smol adapters do both. async-std's `TcpStream` gives no access to its socket without
-//! `unsafe` (the adapters forbid it), so under async-std there is no quick ACK, and a reply split by the server as
-//! above can show ~40 ms more.
+//! bytes, decided here once: how long a write may take, when to acknowledge at once, when to close. The socket
+//! options and the ACK policy every adapter follows are told once, on [`Io`].
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -33,6 +14,26 @@ use crate::session::{Session, SessionOutput};
 /// What to do next with the socket: the result of [`Conversation::poll`].
 ///
 /// The set of variants is closed: a driver handles each of them.
+///
+/// # Socket options and the ACK policy
+///
+/// Every adapter sets these on every connection it probes over (the ones it connects, and the TCP streams callers
+/// hand it):
+///
+/// - **`TCP_NODELAY`**, before the first write. A command is one small segment and the probe waits for its reply:
+///   with Nagle's algorithm on, a command written in pieces (TLS records) waits for the server's ACK of the
+///   previous one, and that wait would be counted as the server's.
+/// - **`TCP_QUICKACK`** (Linux), before a read when [`Io::Read`]'s `quick_ack` says so: after input was consumed
+///   and the session still waits for more. A server that writes one reply in two pieces with Nagle's algorithm on
+///   (OpenSSL's TLS 1.3 session tickets, then the EHLO reply) holds the second piece until the first is
+///   acknowledged, and a delayed ACK costs ~40 ms that the report would show as the server's. Linux leaves quick-ACK
+///   mode by itself, so the flag is set again each time. After a read that the probe answers with a command, no
+///   quick ACK is needed: the command's own segment carries the ACK, which saves a system call and a bare ACK
+///   packet per reply.
+///
+/// The tokio, blocking and smol adapters do both. async-std's `TcpStream` gives no access to its socket without
+/// `unsafe` (the adapters forbid it), so under async-std there is no quick ACK, and a reply split by the server as
+/// above can show ~40 ms more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Io {
     /// Write all of `bytes`, giving up at `until` ([`Conversation::handle_timeout`]); a failed write is the end of
@@ -48,7 +49,7 @@ pub enum Io {
     Read {
         /// When to give up.
         until: Instant,
-        /// Set `TCP_QUICKACK` before this read (see the [module docs](self)).
+        /// Set `TCP_QUICKACK` before this read (see the ACK policy above).
         quick_ack: bool,
     },
     /// The probe is over: close the socket (a clean shutdown, bounded by the overall deadline), then take the

@@ -1,12 +1,6 @@
 //! Which addresses a probe may connect to, decided after name resolution: allow and deny lists of address ranges,
-//! and built-in denials for addresses nobody outside this machine should be able to point a probe at.
-//!
-//! The built-in denials (loopback, link-local, unspecified, cloud metadata) apply when the target did not come from
-//! the user: from a request (an exporter's `?target=`) or from DNS (MX hosts). A target the user typed may be
-//! anything, `127.0.0.1` included. The lists apply whatever the origin. When ranges overlap, the most specific one
-//! decides; of ranges of the same size, the deny list beats the allow list, which beats the built-in denials.
-//! So `deny 10.0.0.0/8` with `allow 10.1.2.3` allows that one address, and `allow 127.0.0.0/8` lifts the
-//! loopback denial for MX hosts (tests on loopback need that).
+//! and built-in denials for addresses nobody outside this machine should be able to point a probe at (the rules:
+//! [`AddressPolicy`]).
 
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -66,8 +60,15 @@ pub struct AddressRangeError {
     pub input: String,
 }
 
-/// Allow and deny lists of address ranges, and where the target came from (see the [module docs](self)). The
-/// default allows everything a user types and denies nothing else.
+/// Allow and deny lists of address ranges, and where the target came from. The default allows everything a user
+/// types and denies nothing else.
+///
+/// The built-in denials (loopback, link-local, unspecified, cloud metadata) apply when the target did not come from
+/// the user: from a request (an exporter's `?target=`) or from DNS (MX hosts). A target the user typed may be
+/// anything, `127.0.0.1` included. The lists apply whatever the origin. When ranges overlap, the most specific one
+/// decides; of ranges of the same size, the deny list beats the allow list, which beats the built-in denials.
+/// So `deny 10.0.0.0/8` with `allow 10.1.2.3` allows that one address, and `allow 127.0.0.0/8` lifts the
+/// loopback denial for MX hosts (tests on loopback need that).
 ///
 /// ```
 /// use smtp_probe_proto::connect::{AddressPolicy, DenialReason, Origin};
