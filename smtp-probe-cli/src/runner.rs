@@ -25,7 +25,7 @@ impl Results {
 
     /// The worst status: of each target's verdict and each MX domain's aggregate verdict (`Ok` for nothing).
     pub fn status(&self) -> Status {
-        let mx = self.mx.iter().map(|m| Status::from_verdict(m.verdict));
+        let mx = self.mx.iter().map(|m| Status::of(m.verdict, m.cause));
         Status::worst(&self.targets).max(mx.max().unwrap_or(Status::Ok))
     }
 
