@@ -290,7 +290,7 @@ fn prometheus_mx_output_passes_promtool() {
         all.extend(["--format", "prometheus"]);
         let run = f.run(&all);
         assert!((0..=2).contains(&run.code), "{run:?}");
-        if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(&run.stdout) {
+        if let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(&run.stdout) {
             checked.unwrap_or_else(|e| panic!("promtool: {e}\n{}", run.stdout));
         }
         assert!(run.stdout.contains("# TYPE smtp_probe_mx_up gauge"), "{}", run.stdout);

@@ -44,19 +44,16 @@
 //! Either way the handle records what every client sent
 //! ([`TestServer::transcripts`], [`TestServer::connection_logs`]).
 //! Certificates come from [`certs::TestPki`]. MX-mode tests get their DNS from
-//! `dns` (feature `dns`): a tiny loopback DNS server.
+//! `dns` (feature `dns`): a tiny loopback DNS server. Tests that need a real service (Postfix, a DNS testbed)
+//! read its env file through [`services`].
 //!
-//! The adapters share two suites from here: [`conformance`] (scenarios, expected outcomes, a report
-//! normalizer, and the [`conformance_tests!`] macro) and [`postfix`] (the real loopback Postfix of
-//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro).
+//! The suites the adapters share (conformance scenarios, Postfix interop cases, the promtool check) are in the
+//! dev-only crate `smtp-probe-testsuite`, built on these servers.
 
 pub mod certs;
-pub mod conformance;
 mod conn;
 #[cfg(feature = "dns")]
 pub mod dns;
-pub mod postfix;
-pub mod promtool;
 pub mod responder;
 pub mod script;
 mod server;
