@@ -56,7 +56,7 @@ pub use smtp_probe_proto::{
 mod dns;
 mod socket;
 
-use socket::{connect, read_before, set_quick_ack, write_before};
+use socket::{connect, quick_ack, read_before, write_before};
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;
@@ -88,8 +88,8 @@ fn dial(config: &ProbeConfig) -> Dialer {
             },
             Dial::Connect { addr, deadline } => match connect(addr, deadline) {
                 Ok(stream) => {
-                    let conversation = converse(stream, dialer.handle_connected(Instant::now()));
-                    dialer.handle_conversation_done(Instant::now(), conversation);
+                    let report = converse(stream, Conversation::over(dialer.handle_connected(Instant::now())));
+                    dialer.handle_report(Instant::now(), report);
                 }
                 Err(failure) => dialer.handle_connect_failed(Instant::now(), failure),
             },
@@ -104,11 +104,11 @@ pub fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
     let now = Instant::now();
     let start = ProbeStart::new(config, now, SystemTime::now());
     let peer = stream.peer_addr().ok();
-    converse(stream, Conversation::new(config, now, start, peer)).into_report()
+    converse(stream, Conversation::new(config, now, start, peer))
 }
 
 /// The pump: what the conversation asks for, done on the socket (see [`proto::connect::Io`]).
-fn converse(mut stream: TcpStream, mut conversation: Conversation) -> Conversation {
+fn converse(mut stream: TcpStream, mut conversation: Conversation) -> Report {
     let _ = stream.set_nodelay(true);
     let mut buf = [0u8; READ_CHUNK];
     loop {
@@ -118,9 +118,9 @@ fn converse(mut stream: TcpStream, mut conversation: Conversation) -> Conversati
                 Ok(false) => conversation.handle_timeout(Instant::now()),
                 Err(_) => conversation.handle_eof(Instant::now()),
             },
-            Io::Read { until, quick_ack } => {
-                if quick_ack {
-                    set_quick_ack(&stream);
+            Io::Read { until, quick_ack: ack } => {
+                if ack {
+                    quick_ack(&stream);
                 }
                 match read_before(&mut stream, &mut buf, until) {
                     Ok(Some(0)) | Err(_) => conversation.handle_eof(Instant::now()),
@@ -130,7 +130,7 @@ fn converse(mut stream: TcpStream, mut conversation: Conversation) -> Conversati
             }
             Io::Close => {
                 let _ = stream.shutdown(Shutdown::Write);
-                return conversation;
+                return conversation.into_report();
             }
         }
     }

@@ -67,12 +67,12 @@ pub(crate) fn write_before(stream: &mut TcpStream, mut bytes: &[u8], until: Inst
 
 /// `TCP_QUICKACK`, when the conversation asks for it (the policy: [`proto::connect::Io`]).
 #[cfg(target_os = "linux")]
-pub(crate) fn set_quick_ack(stream: &TcpStream) {
+pub(crate) fn quick_ack(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn set_quick_ack(_: &TcpStream) {}
+pub(crate) fn quick_ack(_: &TcpStream) {}
 
 #[cfg(test)]
 mod tests {

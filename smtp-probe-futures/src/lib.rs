@@ -113,9 +113,9 @@ async fn dial<R: Runtime>(runtime: &R, config: &ProbeConfig) -> Dialer {
             Dial::Connect { addr, deadline } => match before(runtime, deadline, runtime.connect(addr)).await {
                 Some(Ok(stream)) => {
                     let _ = R::set_nodelay(&stream);
-                    let conversation = dialer.handle_connected(Instant::now());
-                    let conversation = converse(stream, runtime, R::quick_ack, conversation).await;
-                    dialer.handle_conversation_done(Instant::now(), conversation);
+                    let connection = dialer.handle_connected(Instant::now());
+                    let report = converse(stream, runtime, R::quick_ack, || Conversation::over(connection)).await;
+                    dialer.handle_report(Instant::now(), report);
                 }
                 Some(Err(e)) => dialer.handle_connect_failed(Instant::now(), ConnectFailure::Io(e)),
                 None => dialer.handle_connect_failed(Instant::now(), ConnectFailure::TimedOut),
@@ -134,8 +134,8 @@ where
     T: Timer,
 {
     let now = Instant::now();
-    let conversation = Conversation::new(config, now, ProbeStart::new(config, now, SystemTime::now()), None);
-    converse(stream, timer, |_: &S| {}, conversation).await.into_report()
+    let start = ProbeStart::new(config, now, SystemTime::now());
+    converse(stream, timer, |_: &S| {}, || Conversation::new(config, now, start, None)).await
 }
 
 /// [`probe_stream_with`] for a runtime's own TCP stream, with `TCP_NODELAY` set and the peer address in the report.
@@ -143,21 +143,23 @@ pub async fn probe_runtime_stream<R: Runtime>(runtime: &R, stream: R::Stream, co
     let _ = R::set_nodelay(&stream);
     let now = Instant::now();
     let start = ProbeStart::new(config, now, SystemTime::now());
-    let conversation = Conversation::new(config, now, start, R::peer_addr(&stream));
-    converse(stream, runtime, R::quick_ack, conversation).await.into_report()
+    let peer = R::peer_addr(&stream);
+    converse(stream, runtime, R::quick_ack, || Conversation::new(config, now, start, peer)).await
 }
 
-/// The pump: what the conversation asks for, done on the stream (see [`proto::connect::Io`]).
+/// The pump: what the conversation asks for, done on the stream (see [`proto::connect::Io`]). The conversation is
+/// made here, in the pump's own state, rather than moved in: a session is a few KiB.
 async fn converse<S, T>(
     mut stream: S,
     timer: &T,
     quick_ack: impl Fn(&S),
-    mut conversation: Conversation,
-) -> Conversation
+    conversation: impl FnOnce() -> Conversation,
+) -> Report
 where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
+    let mut conversation = conversation();
     let mut buf = [0u8; READ_CHUNK];
     loop {
         match conversation.poll(Instant::now()) {
@@ -185,7 +187,7 @@ where
             Io::Close => {
                 // A TCP stream closes at once; a wrapper that flushes is cut off at the deadline.
                 let _ = before(timer, conversation.deadline(), stream.close()).await;
-                return conversation;
+                return conversation.into_report();
             }
         }
     }

@@ -9,7 +9,7 @@
 //! loop {
 //!     match dialer.poll(now) {
 //!         Resolve { deadline }       => resolve dialer.target() → handle_resolved / handle_resolve_failed
-//!         Connect { addr, deadline } => connect → handle_connected → drive its Conversation → handle_conversation_done
+//!         Connect { addr, deadline } => connect → handle_connected → drive a Conversation::over it → handle_report
 //!                                       or handle_connect_failed
 //!         Done                       => return dialer.into_report()   (or into_reports(): one per address group)
 //!     }
@@ -53,7 +53,7 @@ mod policy;
 pub use conversation::{Conversation, Io};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
-pub use dialer::{Dial, Dialer};
+pub use dialer::{Connection, Dial, Dialer};
 pub use fault::local_fault;
 pub use policy::{AddressPolicy, AddressRangeError, DenialReason, Origin};
 

@@ -120,8 +120,9 @@ pub(crate) async fn run(dialer: &mut Dialer, resolver: &impl Resolve) {
             },
             Dial::Connect { addr, deadline } => match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
-                    let conversation = converse(stream, dialer.handle_connected(Instant::now())).await;
-                    dialer.handle_conversation_done(Instant::now(), conversation);
+                    let connection = dialer.handle_connected(Instant::now());
+                    let report = converse(stream, || Conversation::over(connection)).await;
+                    dialer.handle_report(Instant::now(), report);
                 }
                 Ok(Err(e)) => dialer.handle_connect_failed(Instant::now(), ConnectFailure::Io(e)),
                 Err(_) => dialer.handle_connect_failed(Instant::now(), ConnectFailure::TimedOut),
@@ -137,11 +138,13 @@ pub async fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
     let now = Instant::now();
     let start = ProbeStart::new(config, now, SystemTime::now());
     let peer = stream.peer_addr().ok();
-    converse(stream, Conversation::new(config, now, start, peer)).await.into_report()
+    converse(stream, || Conversation::new(config, now, start, peer)).await
 }
 
-/// The pump: what the conversation asks for, done on the socket (see [`proto::connect::Io`]).
-async fn converse(mut stream: TcpStream, mut conversation: Conversation) -> Conversation {
+/// The pump: what the conversation asks for, done on the socket (see [`proto::connect::Io`]). The conversation is
+/// made here, in the pump's own state, rather than moved in: a session is a few KiB.
+async fn converse(mut stream: TcpStream, conversation: impl FnOnce() -> Conversation) -> Report {
+    let mut conversation = conversation();
     let _ = stream.set_nodelay(true);
     let mut buf = [0u8; READ_CHUNK];
     loop {
@@ -151,9 +154,9 @@ async fn converse(mut stream: TcpStream, mut conversation: Conversation) -> Conv
                 Ok(Err(_)) => conversation.handle_eof(Instant::now()),
                 Err(_) => conversation.handle_timeout(Instant::now()),
             },
-            Io::Read { until, quick_ack } => {
-                if quick_ack {
-                    set_quick_ack(&stream);
+            Io::Read { until, quick_ack: ack } => {
+                if ack {
+                    quick_ack(&stream);
                 }
                 match timeout_at(until.into(), stream.read(&mut buf)).await {
                     Ok(Ok(0) | Err(_)) => conversation.handle_eof(Instant::now()),
@@ -162,8 +165,9 @@ async fn converse(mut stream: TcpStream, mut conversation: Conversation) -> Conv
                 }
             }
             Io::Close => {
-                let _ = timeout_at(conversation.deadline().into(), stream.shutdown()).await;
-                return conversation;
+                // shutdown(2) of the write side: it does not wait for the peer.
+                let _ = stream.shutdown().await;
+                return conversation.into_report();
             }
         }
     }
@@ -171,9 +175,9 @@ async fn converse(mut stream: TcpStream, mut conversation: Conversation) -> Conv
 
 /// `TCP_QUICKACK`, when the conversation asks for it (the policy: [`proto::connect::Io`]).
 #[cfg(target_os = "linux")]
-fn set_quick_ack(stream: &TcpStream) {
+fn quick_ack(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_quick_ack(_: &TcpStream) {}
+fn quick_ack(_: &TcpStream) {}

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::dialer::Dialed;
+use super::dialer::{Connection, Dialed};
 use crate::config::ProbeConfig;
 use crate::connect::ProbeStart;
 use crate::report::Report;
@@ -53,7 +53,7 @@ pub enum Io {
         quick_ack: bool,
     },
     /// The probe is over: close the socket (a clean shutdown, bounded by the overall deadline), then take the
-    /// report with [`Conversation::into_report`] (or hand the conversation back to the [`Dialer`](super::Dialer)).
+    /// report with [`Conversation::into_report`] (and hand it to the [`Dialer`](super::Dialer), when one dialed).
     Close,
 }
 
@@ -80,31 +80,33 @@ pub enum Io {
 /// ```
 #[derive(Debug)]
 pub struct Conversation {
+    /// A few KiB: made where it is driven (an adapter's pump), not moved around.
     session: Session,
     deadline: Instant,
     /// Input was handed to the session since the last write.
     fed: bool,
     peer: Option<SocketAddr>,
     /// Set when a [`Dialer`](super::Dialer) made the connection: what it adds to the report.
-    pub(super) dialed: Option<Dialed>,
+    dialed: Option<Dialed>,
 }
 
 impl Conversation {
     /// A conversation of `config` over a connection established at `connected` to `peer` (when known), for a probe
     /// that started at `start`: its overall deadline bounds everything.
+    #[inline] // so that the session is made (or its report taken) in place, not copied: it is a few KiB
     pub fn new(config: &ProbeConfig, connected: Instant, start: ProbeStart, peer: Option<SocketAddr>) -> Conversation {
-        Conversation::dialed(config, connected, start, peer, None)
+        let session = Session::with_deadline(config.clone(), connected, start.wall, start.deadline);
+        Conversation { session, deadline: start.deadline, fed: false, peer, dialed: None }
     }
 
-    pub(super) fn dialed(
-        config: &ProbeConfig,
-        connected: Instant,
-        start: ProbeStart,
-        peer: Option<SocketAddr>,
-        dialed: Option<Dialed>,
-    ) -> Conversation {
-        let session = Session::with_deadline(config.clone(), connected, start.wall, start.deadline);
-        Conversation { session, deadline: start.deadline, fed: false, peer, dialed }
+    /// A conversation over a connection a [`Dialer`](super::Dialer) made ([`Dialer::handle_connected`]
+    /// (super::Dialer::handle_connected)): its report says where it connected and how long that took.
+    #[inline]
+    pub fn over(connection: Connection) -> Conversation {
+        let Connection { config, connected, start, peer, dialed } = connection;
+        let mut conversation = Conversation::new(&config, connected, start, peer);
+        conversation.dialed = dialed;
+        conversation
     }
 
     /// The next thing to do with the socket.
@@ -140,11 +142,16 @@ impl Conversation {
         self.deadline
     }
 
-    /// The report, with the peer's address: final once [`poll`](Self::poll) returned [`Io::Close`].
+    /// The report, with the peer's address (and, for a [`Dialer`](super::Dialer)'s connection, the connect time):
+    /// final once [`poll`](Self::poll) returned [`Io::Close`].
+    #[inline]
     pub fn into_report(self) -> Report {
         let mut report = self.session.into_report();
         if let Some(peer) = self.peer {
             report.address = Some(peer.to_string());
+        }
+        if let Some(dialed) = self.dialed {
+            dialed.complete(&mut report);
         }
         report
     }

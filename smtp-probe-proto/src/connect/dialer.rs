@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{AddressFamily, ProbeConfig};
 use crate::connect::{
-    ConnectFailure, Conversation, DenialReason, MAX_LOOKUPS, ProbeStart, ResolveFailure, literal_address, local_fault,
-    worst,
+    ConnectFailure, DenialReason, MAX_LOOKUPS, ProbeStart, ResolveFailure, literal_address, local_fault, worst,
 };
 use crate::report::{Cause, Finding, Phase, Report, Severity};
 use crate::target::Target;
@@ -25,9 +24,9 @@ pub enum Dial {
         deadline: Instant,
     },
     /// Connect to `addr`, giving up at `deadline`. Connected: set `TCP_NODELAY`, call
-    /// [`Dialer::handle_connected`], drive the [`Conversation`] it returns over the socket, close it, and hand the
-    /// conversation back with [`Dialer::handle_conversation_done`]. Not connected:
-    /// [`Dialer::handle_connect_failed`]. Then poll again.
+    /// [`Dialer::handle_connected`], drive a [`Conversation::over`](super::Conversation::over) the connection it returns, close the socket, and
+    /// hand the conversation's report to [`Dialer::handle_report`]. Not connected: [`Dialer::handle_connect_failed`].
+    /// Then poll again.
     ///
     /// Never asked for once the overall deadline has passed.
     Connect {
@@ -110,11 +109,35 @@ struct Attempt {
     failure: Option<ConnectFailure>,
 }
 
-/// What a dialed conversation carries for its report.
+/// A connection a [`Dialer`] asked for, established: what a [`Conversation::over`](super::Conversation::over) it needs (small, to be moved to
+/// the adapter's pump, where the conversation is made).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub(super) config: ProbeConfig,
+    pub(super) connected: Instant,
+    pub(super) start: ProbeStart,
+    pub(super) peer: Option<SocketAddr>,
+    pub(super) dialed: Option<Dialed>,
+}
+
+/// What a dialed conversation's report gets from the dialer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dialed {
     connect: Duration,
     family: Option<&'static str>,
+}
+
+impl Dialed {
+    /// Adds the connect time, and the family when each family is probed on its own.
+    pub(super) fn complete(self, report: &mut Report) {
+        report.connect = Some(self.connect);
+        report.total = report.total.saturating_add(self.connect);
+        report.response_time = report.response_time.saturating_add(self.connect);
+        if let Some(family) = self.family {
+            let addr = report.address.clone().unwrap_or_default();
+            report.findings.push(info(Phase::Connect, format!("{family} probed separately ({addr})")));
+        }
+    }
 }
 
 impl Dialer {
@@ -244,9 +267,9 @@ impl Dialer {
         self.state = State::Done;
     }
 
-    /// The connection asked for by the last [`Dial::Connect`] is established: returns the conversation to drive over
-    /// it, to be handed back with [`handle_conversation_done`](Self::handle_conversation_done).
-    pub fn handle_connected(&mut self, now: Instant) -> Conversation {
+    /// The connection asked for by the last [`Dial::Connect`] is established: returns what a
+    /// [`Conversation::over`](super::Conversation::over) it needs; its report goes to [`handle_report`](Self::handle_report).
+    pub fn handle_connected(&mut self, now: Instant) -> Connection {
         let (peer, dialed) = match self.state {
             State::Connecting { addr, since, .. } => {
                 let family = self.groups.get(self.group).and_then(|g| g.family);
@@ -257,7 +280,7 @@ impl Dialer {
         if dialed.is_some() {
             self.next_group();
         }
-        Conversation::dialed(&self.config, now, self.start, peer, dialed)
+        Connection { config: self.config.clone(), connected: now, start: self.start, peer, dialed }
     }
 
     /// The connection asked for by the last [`Dial::Connect`] could not be established.
@@ -268,19 +291,8 @@ impl Dialer {
         }
     }
 
-    /// A conversation from [`handle_connected`](Self::handle_connected), driven until it asked to close: its report
-    /// joins the others.
-    pub fn handle_conversation_done(&mut self, _now: Instant, conversation: Conversation) {
-        let (mut report, dialed) = conversation.into_parts();
-        if let Some(Dialed { connect, family }) = dialed {
-            report.connect = Some(connect);
-            report.total = report.total.saturating_add(connect);
-            report.response_time = report.response_time.saturating_add(connect);
-            if let Some(family) = family {
-                let addr = report.address.clone().unwrap_or_default();
-                report.findings.push(info(Phase::Connect, format!("{family} probed separately ({addr})")));
-            }
-        }
+    /// The report of the conversation over the last connection, once it asked to close: it joins the others.
+    pub fn handle_report(&mut self, _now: Instant, report: Report) {
         self.push_report(report);
     }
 
@@ -296,8 +308,9 @@ impl Dialer {
 
     /// One report: the only one, or the worst of the per-family reports with the others noted.
     pub fn into_report(self) -> Report {
-        let (target, wall) = (self.config.target().to_string(), self.start.wall);
-        worst(self.into_reports()).unwrap_or_else(|| Report::empty(target, wall, 0))
+        let wall = self.start.wall;
+        // `into_reports` is never empty: the fallback is never made.
+        worst(self.into_reports()).unwrap_or_else(|| Report::empty(String::new(), wall, 0))
     }
 
     /// Applies the address policy and the family policy to the addresses found, and plans the groups.
@@ -365,6 +378,10 @@ impl Dialer {
 
     /// Adds what only the planner knows to a report, and keeps it.
     fn push_report(&mut self, mut report: Report) {
+        if self.reports.capacity() == 0 {
+            // As many as there are groups (usually one): a Vec's first growth would make room for four reports.
+            self.reports.reserve_exact(self.groups.len().max(1));
+        }
         report.resolve = self.resolve;
         for note in &self.notes {
             report.add_finding(note.clone());
@@ -414,14 +431,6 @@ impl Dialer {
         report.total = elapsed;
         report.response_time = elapsed;
         report
-    }
-}
-
-impl Conversation {
-    /// The dialing details the [`Dialer`] needs back with the report.
-    fn into_parts(self) -> (Report, Option<Dialed>) {
-        let dialed = self.dialed;
-        (self.into_report(), dialed)
     }
 }
 
@@ -478,7 +487,7 @@ mod tests {
 
     use super::*;
     use crate::config::TlsMode;
-    use crate::connect::{AddressPolicy, Io, Origin};
+    use crate::connect::{AddressPolicy, Conversation, Io, Origin};
     use crate::report::Verdict;
 
     fn make(target: &str, family: AddressFamily, policy: AddressPolicy) -> ProbeConfig {
@@ -499,13 +508,14 @@ mod tests {
     }
 
     /// Drives a conversation with a server that greets, answers EHLO and QUIT.
-    fn converse(mut conversation: Conversation, now: Instant) -> Conversation {
+    fn converse(connection: Connection, now: Instant) -> Report {
+        let mut conversation = Conversation::over(connection);
         let mut replies = [&b"220 mx ESMTP\r\n"[..], b"250 mx\r\n", b"221 bye\r\n"].into_iter();
         loop {
             match conversation.poll(now) {
                 Io::Write { .. } => {}
                 Io::Read { .. } => conversation.handle_input(now, replies.next().unwrap_or(b"")),
-                Io::Close => return conversation,
+                Io::Close => return conversation.into_report(),
             }
         }
     }
@@ -519,8 +529,8 @@ mod tests {
         assert_eq!((addr.to_string(), deadline), ("127.0.0.1:2525".to_owned(), now + config.timeouts().connect));
         assert_eq!(dialer.poll(now), Dial::Connect { addr, deadline }, "asked again until answered");
         let later = now + Duration::from_millis(3);
-        let conversation = converse(dialer.handle_connected(later), later);
-        dialer.handle_conversation_done(later, conversation);
+        let report = converse(dialer.handle_connected(later), later);
+        dialer.handle_report(later, report);
         assert_eq!(dialer.poll(later), Dial::Done);
         let reports = dialer.into_reports();
         assert_eq!(reports.len(), 1);
@@ -546,8 +556,8 @@ mod tests {
         dialer.handle_connect_failed(resolved, errno(io::ErrorKind::ConnectionRefused));
         let Dial::Connect { addr, .. } = dialer.poll(resolved) else { panic!() };
         assert_eq!(addr.to_string(), "192.0.2.2:25", "the duplicate is tried once");
-        let conversation = converse(dialer.handle_connected(resolved), resolved);
-        dialer.handle_conversation_done(resolved, conversation);
+        let report = converse(dialer.handle_connected(resolved), resolved);
+        dialer.handle_report(resolved, report);
         // Then IPv6, which times out.
         let Dial::Connect { addr, .. } = dialer.poll(resolved) else { panic!() };
         assert_eq!(addr.to_string(), "[2001:db8::1]:25");
@@ -644,8 +654,8 @@ mod tests {
         dialer.handle_resolved(now, ips(&["::1", "192.0.2.1"]));
         let Dial::Connect { addr, .. } = dialer.poll(now) else { panic!("one address is allowed") };
         assert_eq!(addr.ip().to_string(), "192.0.2.1");
-        let conversation = converse(dialer.handle_connected(now), now);
-        dialer.handle_conversation_done(now, conversation);
+        let report = converse(dialer.handle_connected(now), now);
+        dialer.handle_report(now, report);
         dialer.poll(now);
         let report = dialer.into_report();
         assert_eq!(report.verdict, Verdict::Up);
@@ -765,9 +775,9 @@ mod tests {
         assert_eq!(report.target, "mx.example.com:25");
         // A connection reported without a connect asked for.
         let mut dialer = Dialer::new(&config, start);
-        let conversation = dialer.handle_connected(now);
+        let connection = dialer.handle_connected(now);
         assert!(matches!(dialer.poll(now), Dial::Resolve { .. }));
-        dialer.handle_conversation_done(now, converse(conversation, now));
+        dialer.handle_report(now, converse(connection, now));
         assert_eq!(dialer.into_reports().len(), 1);
     }
 
