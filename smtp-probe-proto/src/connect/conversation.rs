@@ -99,8 +99,8 @@ impl Conversation {
         Conversation { session, deadline: start.deadline, fed: false, peer, dialed: None }
     }
 
-    /// A conversation over a connection a [`Dialer`](super::Dialer) made ([`Dialer::handle_connected`]
-    /// (super::Dialer::handle_connected)): its report says where it connected and how long that took.
+    /// A conversation over a connection a [`Dialer`](super::Dialer) made (the [`Connection`] from its
+    /// `handle_connected`): its report says where it connected and how long that took.
     #[inline]
     pub fn over(connection: Connection) -> Conversation {
         let Connection { config, connected, start, peer, dialed } = connection;
