@@ -29,12 +29,17 @@ impl Results {
 
     /// The worst status: of each target's verdict and each MX domain's aggregate verdict (`Ok` for nothing).
     pub fn status(&self) -> Status {
+<<<<<<< HEAD
         smtp_probe_render::worst_verdict(&self.items()).map_or(Status::Ok, Status::from_verdict)
     }
 
     /// What the renderers take: the targets, then the MX domains.
     pub fn items(&self) -> Vec<Item<'_>> {
         self.targets.iter().map(Item::from).chain(self.mx.iter().map(Item::from)).collect()
+=======
+        let mx = self.mx.iter().map(|m| Status::of(m.verdict, m.cause));
+        Status::worst(&self.targets).max(mx.max().unwrap_or(Status::Ok))
+>>>>>>> conn
     }
 
     /// How many targets and MX domains there are.

@@ -212,7 +212,7 @@ fn prometheus_output_passes_promtool() {
     let fixtures = fixtures();
     for case in &fixtures.cases {
         let run = run_case(case, "prometheus");
-        let Some(checked) = smtp_probe_testserver::promtool::check_metrics(&run.stdout) else { return };
+        let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(&run.stdout) else { return };
         checked.unwrap_or_else(|e| panic!("promtool: {e}\n{}", run.stdout));
         let up = run.stdout.lines().filter(|l| l.starts_with("smtp_probe_up{")).count();
         assert_eq!(up, run.stdout.matches("smtp_probe_duration_seconds{").count());

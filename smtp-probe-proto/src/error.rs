@@ -39,6 +39,9 @@ pub enum Error {
     /// A configuration refused when it was built.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// An address range for the address policy that is not one.
+    #[error(transparent)]
+    AddressRange(#[from] crate::connect::AddressRangeError),
     /// TLS trust settings that could not be built.
     #[cfg(feature = "rustls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
@@ -109,6 +112,12 @@ pub enum ConfigError {
         value: Duration,
         /// The largest value allowed.
         max: Duration,
+    },
+    /// A limit that must be at least 1 is 0.
+    #[error("the {field} limit must be at least 1")]
+    ZeroLimit {
+        /// Which limit: `mx hosts`, `mx addresses per host` or `mx concurrent`.
+        field: &'static str,
     },
     /// Reply limits no SMTP server could be read with.
     #[error(
