@@ -35,18 +35,13 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
-<<<<<<< HEAD
-//! The calling thread blocks for the whole probe. Deadlines: the overall deadline starts before DNS;
-//! each connect attempt gets [`connect_budget`](smtp_probe_proto::connect::connect_budget); every read and
-//! write gets a socket timeout recomputed from the session's next deadline just before the call, so a
-//! silent or stalled server cannot hold the probe past its deadline.
-//!
-//! **DNS has no timeout.** Names are resolved with [`ToSocketAddrs`], i.e. the OS resolver
-//! (`getaddrinfo`), which offers no way to give up early: a resolver that hangs holds the probe for as
-//! long as the OS lets it (on glibc, `timeout`/`attempts` in `resolv.conf`). A lookup that returns after the
-//! overall deadline is reported as `dns_failure`. Probe an IP literal (with
-//! [`tls_name`](smtp_probe_proto::ProbeConfigBuilder::tls_name) for the certificate) or resolve yourself and
-//! use [`probe_stream`] when that matters.
+//! The calling thread blocks for the whole probe, which the overall deadline bounds from before DNS to the end:
+//! each connect attempt gets what the planner allows, and every read and write a socket timeout recomputed from the
+//! next deadline just before the call. The OS resolver (`getaddrinfo`) cannot be interrupted, so each lookup runs
+//! on a thread of its own, abandoned when the deadline passes; at most
+//! [`MAX_LOOKUPS`](proto::connect::MAX_LOOKUPS) such threads are alive at once in the process, so a resolver that
+//! hangs cannot pile them up (a probe that finds none free before its deadline reports `local_error`). A round
+//! trip's mailbox connection follows the same planner and socket rules.
 //!
 //! To print or serve reports, use the renderer crate, `smtp-probe-render` (re-exported as `render` with the
 //! feature of that name): the documented JSON, Prometheus text and OpenMetrics, Nagios and human output, the same
@@ -59,22 +54,8 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "render")))]
 pub use smtp_probe_render as render;
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant, SystemTime};
-=======
-//! The calling thread blocks for the whole probe, which the overall deadline bounds from before DNS to the end:
-//! each connect attempt gets what the planner allows, and every read and write a socket timeout recomputed from the
-//! next deadline just before the call. The OS resolver (`getaddrinfo`) cannot be interrupted, so each lookup runs
-//! on a thread of its own, abandoned when the deadline passes; at most
-//! [`MAX_LOOKUPS`](proto::connect::MAX_LOOKUPS) such threads are alive at once in the process, so a resolver that
-//! hangs cannot pile them up (a probe that finds none free before its deadline reports `local_error`).
-#![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_cfg))]
-
 use std::net::{Shutdown, TcpStream};
 use std::time::{Instant, SystemTime};
->>>>>>> conn
 
 use smtp_probe_proto::connect::{Conversation, Dial, Dialer, Io, ProbeStart};
 

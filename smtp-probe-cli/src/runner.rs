@@ -27,19 +27,15 @@ impl Results {
         Results { targets, mx: Vec::new() }
     }
 
-    /// The worst status: of each target's verdict and each MX domain's aggregate verdict (`Ok` for nothing).
+    /// The worst status: of each target's verdict and each MX domain's aggregate verdict, a probe that could not
+    /// run (`local_error`) counting as unknown (`Ok` for nothing).
     pub fn status(&self) -> Status {
-<<<<<<< HEAD
-        smtp_probe_render::worst_verdict(&self.items()).map_or(Status::Ok, Status::from_verdict)
+        self.items().iter().map(|item| Status::of(item.verdict(), item.cause())).max().unwrap_or(Status::Ok)
     }
 
     /// What the renderers take: the targets, then the MX domains.
     pub fn items(&self) -> Vec<Item<'_>> {
         self.targets.iter().map(Item::from).chain(self.mx.iter().map(Item::from)).collect()
-=======
-        let mx = self.mx.iter().map(|m| Status::of(m.verdict, m.cause));
-        Status::worst(&self.targets).max(mx.max().unwrap_or(Status::Ok))
->>>>>>> conn
     }
 
     /// How many targets and MX domains there are.

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use smtp_probe_tokio::{Cause, Report, Verdict};
+use smtp_probe_tokio::{Cause, Verdict};
 
 /// The outcome of a run, ordered from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,11 +35,6 @@ impl Status {
             Some(Cause::LocalError) => Status::Unknown,
             _ => Status::from_verdict(verdict),
         }
-    }
-
-    /// The worst status of these reports (`Ok` for none).
-    pub fn worst(reports: &[Report]) -> Status {
-        reports.iter().map(|r| Status::of(r.verdict, r.cause)).max().unwrap_or(Status::Ok)
     }
 
     /// The Nagios label: `OK`, `WARNING`, `CRITICAL` or `UNKNOWN`.

@@ -240,7 +240,7 @@ fn openmetrics_output_passes_the_reference_parser() {
     for case in &fixtures.cases {
         let run = run_case(case, "openmetrics");
         assert!(run.stdout.ends_with("# EOF\n"), "{}", run.stdout);
-        let Some(checked) = smtp_probe_testserver::openmetrics::check("openmetrics_output", &run.stdout) else {
+        let Some(checked) = smtp_probe_testsuite::openmetrics::check("openmetrics_output", &run.stdout) else {
             return;
         };
         checked.unwrap_or_else(|e| panic!("OpenMetrics: {e}\n{}", run.stdout));

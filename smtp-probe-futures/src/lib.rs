@@ -62,17 +62,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-<<<<<<< HEAD
 /// The renderers: `render::json`, `render::prometheus`, `render::nagios`, `render::human` (feature `render`).
 #[cfg(feature = "render")]
 #[cfg_attr(docsrs, doc(cfg(feature = "render")))]
 pub use smtp_probe_render as render;
 
-use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
-=======
->>>>>>> conn
 use std::time::{Instant, SystemTime};
 
 use futures_io::{AsyncRead, AsyncWrite};

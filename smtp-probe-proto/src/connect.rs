@@ -46,6 +46,8 @@ mod conversation;
 #[cfg(feature = "rustls")]
 mod dialer;
 mod fault;
+#[cfg(feature = "rustls")]
+mod mailbox;
 mod policy;
 
 #[cfg(feature = "rustls")]
@@ -53,8 +55,11 @@ mod policy;
 pub use conversation::{Conversation, Io};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
-pub use dialer::{Connection, Dial, Dialer};
+pub use dialer::{Connection, Dial, Dialer, Reach};
 pub use fault::local_fault;
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use mailbox::{MailboxConnection, MailboxConversation, MailboxIo};
 pub use policy::{AddressPolicy, AddressRangeError, DenialReason, Origin};
 
 /// How many OS resolver lookups an adapter runs at once, the ones abandoned at their deadline included until
@@ -109,77 +114,9 @@ pub fn literal_address(target: &Target) -> Option<SocketAddr> {
     target.ip().map(|ip| SocketAddr::new(ip, target.port()))
 }
 
-<<<<<<< HEAD
-/// The report for a group of addresses none of which connected: the cause of the last attempt, every attempt
-/// in the message.
-pub fn connect_failed(
-    config: &ProbeConfig,
-    started_at: SystemTime,
-    failures: &[(SocketAddr, ConnectFailure)],
-    elapsed: Duration,
-) -> Report {
-    let cause = failures.last().map_or(Cause::ConnectTimeout, |(_, f)| connect_cause(f));
-    let tried: Vec<String> = failures.iter().map(|(addr, f)| format!("{addr}: {}", describe(f))).collect();
-    let mut message = format!("could not connect ({})", tried.join("; "));
-    if cause == Cause::ConnectTimeout && failures.iter().any(|(a, _)| a.port() == 25) {
-        message.push_str(". A timeout on port 25 often means outbound port 25 is blocked by the network or provider");
-    }
-    let mut report = Report::without_session(config.target().to_string(), started_at, cause, Phase::Connect, message);
-    report.address = failures.last().map(|(a, _)| a.to_string());
-    report.connect = Some(elapsed);
-    report.total = elapsed;
-    report.response_time = elapsed;
-    report
-}
-
-fn connect_cause(failure: &ConnectFailure) -> Cause {
-    match failure {
-        ConnectFailure::TimedOut(_) => Cause::ConnectTimeout,
-        ConnectFailure::Io(e) => match e.kind() {
-            io::ErrorKind::ConnectionRefused => Cause::ConnectRefused,
-            io::ErrorKind::TimedOut => Cause::ConnectTimeout,
-            io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable | io::ErrorKind::AddrNotAvailable => {
-                Cause::NetworkUnreachable
-            }
-            _ => Cause::ConnectRefused,
-        },
-    }
-}
-
-pub(crate) fn describe(failure: &ConnectFailure) -> String {
-    match failure {
-        ConnectFailure::Io(e) => e.to_string(),
-        ConnectFailure::TimedOut(d) => format!("no answer within {} ms", d.as_millis()),
-    }
-}
-
-/// Completes a session's report with what only the adapter knows.
-pub fn finish_report(report: &mut Report, addr: SocketAddr, connect: Duration, family: Option<&'static str>) {
-    report.address = Some(addr.to_string());
-    report.connect = Some(connect);
-    report.total = report.total.saturating_add(connect);
-    report.response_time = report.response_time.saturating_add(connect);
-    if let Some(accepted) = &mut report.message_accepted {
-        *accepted = accepted.saturating_add(connect);
-    }
-    if let Some(family) = family {
-        report.findings.push(Finding {
-            severity: Severity::Info,
-            cause: None,
-            phase: Some(Phase::Connect),
-            message: format!("{family} probed separately ({addr})"),
-            server_text: None,
-        });
-    }
-}
-
-/// One report standing for several (the per-family reports of [`AddressFamily::Both`]): the worst, with the
-/// others' verdicts noted.
-=======
 /// One report standing for several (the per-family reports of
 /// [`AddressFamily::Both`](crate::AddressFamily::Both)): the worst, with the others' verdicts noted. `None` for
 /// no reports.
->>>>>>> conn
 pub fn worst(mut reports: Vec<Report>) -> Option<Report> {
     let index = (0..reports.len()).max_by_key(|&i| (reports[i].verdict, std::cmp::Reverse(i)))?;
     let mut chosen = reports.swap_remove(index);

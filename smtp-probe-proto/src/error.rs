@@ -135,6 +135,13 @@ pub enum ConfigError {
          STARTTLS, or allow plaintext login explicitly"
     )]
     PlaintextLogin,
+    /// A mailbox with the [`Both`](crate::AddressFamily::Both) address-family policy: a mailbox is read over one
+    /// connection.
+    #[error(
+        "a mailbox is read over one connection: the address family `both` (one probe per family) is for SMTP \
+         probes; use any, ipv4_only, ipv6_only, prefer_ipv4 or prefer_ipv6"
+    )]
+    MailboxFamilyBoth,
     /// The junk folder to search is the inbox itself.
     #[error("the junk folder {folder:?} is the inbox: name another folder, or none")]
     JunkFolderIsInbox {

@@ -7,7 +7,14 @@
 //!   (a resolver that hangs, connects that time out or that a local policy refuses, no file descriptor left);
 //! - [`postfix`]: the real loopback Postfix of `.ci/postfix.sh`, its settings and its interop cases
 //!   ([`postfix_tests!`]);
-//! - [`promtool`]: `promtool check metrics` for tests of Prometheus output.
+//! - [`dovecot`]: round trips through that Postfix to the real loopback Dovecot of `.ci/dovecot.sh`, its settings
+//!   and the cases every adapter's round trip runs ([`roundtrip_tests!`]), each report checked against the
+//!   documented JSON schema;
+//! - [`promtool`] and [`openmetrics`]: checkers of the metric output, `promtool check metrics` for the Prometheus
+//!   text format and the reference OpenMetrics parser.
+//!
+//! The smoke tests of the domain check's loopback world (`tests/domain_bed.rs`: the DNSSEC bed, Exim, the Postfix
+//! key against the bed's TLSA records) are here too: they read the policy records with the core's parsers.
 //!
 //! An adapter's `tests/conformance.rs` is one macro call:
 //!
@@ -26,6 +33,8 @@
 //! ```
 
 pub mod conformance;
+pub mod dovecot;
 pub mod isolated;
+pub mod openmetrics;
 pub mod postfix;
 pub mod promtool;

@@ -6,8 +6,8 @@
 use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Instant;
 
-use smtp_probe_proto::ProbeConfig;
 use smtp_probe_proto::connect::{MAX_LOOKUPS, ResolveFailure};
+use smtp_probe_proto::{AddressFamily, Target};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::timeout_at;
 
@@ -17,12 +17,13 @@ static SLOTS: Semaphore = Semaphore::const_new(MAX_LOOKUPS);
 pub(crate) struct System;
 
 impl crate::Resolve for System {
-    async fn resolve(&self, config: &ProbeConfig, deadline: Instant) -> Result<Vec<IpAddr>, ResolveFailure> {
+    /// Every address `getaddrinfo` gives; the planner applies the family policy.
+    async fn resolve(&self, target: &Target, _: AddressFamily, deadline: Instant) -> Result<Vec<IpAddr>, ResolveFailure> {
         let Ok(Ok(slot)) = timeout_at(deadline.into(), SLOTS.acquire()).await else {
             return Err(ResolveFailure::NoLookupSlot);
         };
         let (answer, answered) = oneshot::channel();
-        let (host, port) = (config.target().host().to_owned(), config.target().port());
+        let (host, port) = (target.host().to_owned(), target.port());
         std::thread::Builder::new()
             .name("smtp-probe-dns".into())
             .spawn(move || {

@@ -40,19 +40,16 @@
 //! # Ok(()) }
 //! ```
 //!
-<<<<<<< HEAD
-//! Round trips — submit a tokenised message, watch it arrive over IMAP, delete it — are [`roundtrip`].
+//! Round trips — submit a tokenised message, watch it arrive over IMAP, delete it — are [`roundtrip`]; the mailbox
+//! connection follows the same planner and socket rules as a probe's.
 //!
-//! Dropping the future closes the socket: a probe never outlives its caller's interest.
+//! Dropping the future closes the socket: a probe never outlives its caller's interest. Names are resolved by the
+//! OS resolver on threads of their own, at most [`MAX_LOOKUPS`](proto::connect::MAX_LOOKUPS) at once in the
+//! process; a lookup that outlives its probe's deadline is abandoned, not waited for.
 //!
 //! To print or serve reports, use the renderer crate, `smtp-probe-render` (re-exported as `render` with the
 //! feature of that name): the documented JSON, Prometheus text and OpenMetrics, Nagios and human output, the same
 //! the `smtp-probe` command prints. [`default_ehlo_name`] is the EHLO name the command uses when given none.
-=======
-//! Dropping the future closes the socket: a probe never outlives its caller's interest. Names are resolved by the
-//! OS resolver on threads of their own, at most [`MAX_LOOKUPS`](proto::connect::MAX_LOOKUPS) at once in the
-//! process; a lookup that outlives its probe's deadline is abandoned, not waited for.
->>>>>>> conn
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -70,20 +67,14 @@ pub use smtp_probe_proto::{
     self as proto, AddressFamily, AddressPolicy, Cause, ConfigError, EnvelopePart, Error, HostnameError, Origin,
     ProbeConfig, Report, Target, TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
-<<<<<<< HEAD
 pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
-use smtp_probe_proto::{Session, SessionOutput};
 
 mod cache;
+mod dns;
 mod ehlo;
 mod roundtrip;
 pub use roundtrip::roundtrip;
 
-=======
-
-mod cache;
-mod dns;
->>>>>>> conn
 #[cfg(feature = "mx")]
 mod mx;
 
@@ -129,11 +120,12 @@ async fn dial(config: &ProbeConfig) -> Dialer {
     dialer
 }
 
-/// Looks up the addresses of a configuration's target for a [`Dialer`], giving up at the deadline.
+/// Looks up the addresses of a [`Dialer`]'s target (those the family policy can use), giving up at the deadline.
 pub(crate) trait Resolve {
     fn resolve(
         &self,
-        config: &ProbeConfig,
+        target: &Target,
+        family: AddressFamily,
         deadline: Instant,
     ) -> impl Future<Output = Result<Vec<IpAddr>, ResolveFailure>> + Send;
 }
@@ -142,7 +134,7 @@ pub(crate) trait Resolve {
 pub(crate) async fn run(dialer: &mut Dialer, resolver: &impl Resolve) {
     loop {
         match dialer.poll(Instant::now()) {
-            Dial::Resolve { deadline } => match resolver.resolve(dialer.config(), deadline).await {
+            Dial::Resolve { deadline } => match resolver.resolve(dialer.target(), dialer.address_family(), deadline).await {
                 Ok(addrs) => dialer.handle_resolved(Instant::now(), addrs),
                 Err(failure) => dialer.handle_resolve_failed(Instant::now(), failure),
             },

@@ -17,7 +17,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::{ResolveError, TokioResolver};
 use smtp_probe_proto::connect::{ProbeStart, ResolveFailure};
 use smtp_probe_proto::mx::{MxAnswer, MxPlan, MxRecord, MxReport};
-use smtp_probe_proto::{AddressFamily, Domain, ProbeConfig};
+use smtp_probe_proto::{AddressFamily, Domain, ProbeConfig, Target};
 use tokio::time::timeout_at;
 
 /// A resolver from the system configuration (`/etc/resolv.conf` on Unix, the registry on Windows).
@@ -116,8 +116,8 @@ pub async fn probe_mx_with_resolver(resolver: &TokioResolver, domain: &Domain, c
 struct Hickory<'a>(&'a TokioResolver);
 
 impl crate::Resolve for Hickory<'_> {
-    async fn resolve(&self, config: &ProbeConfig, deadline: Instant) -> Result<Vec<IpAddr>, ResolveFailure> {
-        let lookup = addresses(self.0, config.target().host(), config.address_family());
+    async fn resolve(&self, target: &Target, family: AddressFamily, deadline: Instant) -> Result<Vec<IpAddr>, ResolveFailure> {
+        let lookup = addresses(self.0, target.host(), family);
         match timeout_at(deadline.into(), lookup).await {
             Ok(Ok(addrs)) => Ok(addrs),
             Ok(Err(why)) => Err(ResolveFailure::Failed(why)),

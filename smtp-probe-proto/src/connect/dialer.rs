@@ -1,15 +1,67 @@
 //! [`Dialer`]: the sans-IO planner of one probe, from the target's name to its reports (see the
-//! [module docs](super)).
+//! [module docs](super)); the same planner connects a round trip to its mailbox.
 
 use core::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::config::{AddressFamily, ProbeConfig};
 use crate::connect::{
-    ConnectFailure, DenialReason, MAX_LOOKUPS, ProbeStart, ResolveFailure, literal_address, local_fault, worst,
+    AddressPolicy, ConnectFailure, DenialReason, MAX_LOOKUPS, ProbeStart, ResolveFailure, literal_address,
+    local_fault, worst,
 };
+use crate::imap::MailboxConfig;
 use crate::report::{Cause, Finding, Phase, Report, Severity};
 use crate::target::Target;
+
+/// What a [`Dialer`] plans the connection to: a probe's [`ProbeConfig`] (the default), or a round trip's
+/// [`MailboxConfig`]. Each owns its target and the rules for reaching it: the address-family policy, the address
+/// policy, the connect timeout. Sealed: the planner knows what each connection is for.
+pub trait Reach: sealed::Reach {}
+
+impl Reach for ProbeConfig {}
+impl Reach for MailboxConfig {}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// What the planner reads from a configuration.
+    pub trait Reach: Clone + core::fmt::Debug {
+        fn target(&self) -> &Target;
+        fn address_family(&self) -> AddressFamily;
+        fn address_policy(&self) -> &AddressPolicy;
+        fn connect_timeout(&self) -> Duration;
+    }
+
+    impl Reach for ProbeConfig {
+        fn target(&self) -> &Target {
+            ProbeConfig::target(self)
+        }
+        fn address_family(&self) -> AddressFamily {
+            ProbeConfig::address_family(self)
+        }
+        fn address_policy(&self) -> &AddressPolicy {
+            ProbeConfig::address_policy(self)
+        }
+        fn connect_timeout(&self) -> Duration {
+            self.timeouts().connect
+        }
+    }
+
+    impl Reach for MailboxConfig {
+        fn target(&self) -> &Target {
+            MailboxConfig::target(self)
+        }
+        fn address_family(&self) -> AddressFamily {
+            MailboxConfig::address_family(self)
+        }
+        fn address_policy(&self) -> &AddressPolicy {
+            MailboxConfig::address_policy(self)
+        }
+        fn connect_timeout(&self) -> Duration {
+            self.timeouts().connect
+        }
+    }
+}
 
 /// What the adapter must do next: the result of [`Dialer::poll`].
 ///
@@ -24,9 +76,10 @@ pub enum Dial {
         deadline: Instant,
     },
     /// Connect to `addr`, giving up at `deadline`. Connected: set `TCP_NODELAY`, call
-    /// [`Dialer::handle_connected`], drive a [`Conversation::over`](super::Conversation::over) the connection it returns, close the socket, and
-    /// hand the conversation's report to [`Dialer::handle_report`]. Not connected: [`Dialer::handle_connect_failed`].
-    /// Then poll again.
+    /// [`Dialer::handle_connected`], drive a [`Conversation::over`](super::Conversation::over) the connection it
+    /// returns, close the socket, and hand the conversation's report to [`Dialer::handle_report`] (a mailbox: drive
+    /// a [`MailboxConversation`](super::MailboxConversation) instead; it makes the mailbox report). Not connected:
+    /// [`Dialer::handle_connect_failed`]. Then poll again.
     ///
     /// Never asked for once the overall deadline has passed.
     Connect {
@@ -42,6 +95,9 @@ pub enum Dial {
 
 /// The planner of one probe: resolve (unless the target is an address), apply the address policy and the
 /// address-family policy, connect to each group's addresses in turn within the deadlines, and make the reports.
+///
+/// `Dialer` alone plans a probe ([`Dialer::new`]); `Dialer<MailboxConfig>` plans a round trip's connection to its
+/// mailbox ([`Dialer::mailbox`]) by the same rules, and makes the mailbox report when no connection was made.
 ///
 /// ```
 /// use std::time::{Instant, SystemTime};
@@ -67,8 +123,8 @@ pub enum Dial {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
-pub struct Dialer {
-    config: ProbeConfig,
+pub struct Dialer<C: Reach = ProbeConfig> {
+    config: C,
     start: ProbeStart,
     /// At most this many addresses of each group are tried (MX mode).
     address_limit: usize,
@@ -128,11 +184,20 @@ pub(crate) struct Dialed {
 }
 
 impl Dialed {
-    /// Adds the connect time, and the family when each family is probed on its own.
+    /// How long the connect took.
+    pub(super) fn connect(self) -> Duration {
+        self.connect
+    }
+
+    /// Adds the connect time (to the timings measured from the connection, the acceptance of a test message
+    /// included), and the family when each family is probed on its own.
     pub(super) fn complete(self, report: &mut Report) {
         report.connect = Some(self.connect);
         report.total = report.total.saturating_add(self.connect);
         report.response_time = report.response_time.saturating_add(self.connect);
+        if let Some(accepted) = &mut report.message_accepted {
+            *accepted = accepted.saturating_add(self.connect);
+        }
         if let Some(family) = self.family {
             let addr = report.address.clone().unwrap_or_default();
             report.findings.push(info(Phase::Connect, format!("{family} probed separately ({addr})")));
@@ -143,20 +208,7 @@ impl Dialed {
 impl Dialer {
     /// The planner for a probe of `config` that started at `start`.
     pub fn new(config: &ProbeConfig, start: ProbeStart) -> Dialer {
-        Dialer {
-            config: config.clone(),
-            start,
-            address_limit: usize::MAX,
-            state: State::Start,
-            groups: Vec::new(),
-            group: 0,
-            next: 0,
-            attempts: Vec::new(),
-            group_started: None,
-            resolve: None,
-            notes: Vec::new(),
-            reports: Vec::new(),
-        }
+        Dialer::planning(config.clone(), start)
     }
 
     /// A planner whose probe is already decided: these are its reports.
@@ -173,14 +225,64 @@ impl Dialer {
         self
     }
 
-    /// What is probed: resolve its host for [`Dial::Resolve`].
+    /// The configuration of the probe.
+    pub fn config(&self) -> &ProbeConfig {
+        &self.config
+    }
+
+    /// The connection asked for by the last [`Dial::Connect`] is established: returns what a
+    /// [`Conversation::over`](super::Conversation::over) it needs; its report goes to [`handle_report`](Self::handle_report).
+    pub fn handle_connected(&mut self, now: Instant) -> Connection {
+        let (peer, dialed) = self.connected(now);
+        Connection { config: self.config.clone(), connected: now, start: self.start, peer, dialed }
+    }
+
+    /// The report of the conversation over the last connection, once it asked to close: it joins the others.
+    pub fn handle_report(&mut self, _now: Instant, report: Report) {
+        self.push_report(report);
+    }
+
+    /// The reports, one per address group (never empty).
+    pub fn into_reports(self) -> Vec<Report> {
+        self.reports()
+    }
+
+    /// One report: the only one, or the worst of the per-family reports with the others noted.
+    pub fn into_report(self) -> Report {
+        let wall = self.start.wall;
+        // `into_reports` is never empty: the fallback is never made.
+        worst(self.into_reports()).unwrap_or_else(|| Report::empty(String::new(), wall, 0))
+    }
+}
+
+impl<C: Reach> Dialer<C> {
+    /// The planner for a connection to `config`'s target, started at `start`.
+    pub(super) fn planning(config: C, start: ProbeStart) -> Dialer<C> {
+        Dialer {
+            config,
+            start,
+            address_limit: usize::MAX,
+            state: State::Start,
+            groups: Vec::new(),
+            group: 0,
+            next: 0,
+            attempts: Vec::new(),
+            group_started: None,
+            resolve: None,
+            notes: Vec::new(),
+            reports: Vec::new(),
+        }
+    }
+
+    /// What is connected to: resolve its host for [`Dial::Resolve`].
     pub fn target(&self) -> &Target {
         self.config.target()
     }
 
-    /// The configuration of the probe.
-    pub fn config(&self) -> &ProbeConfig {
-        &self.config
+    /// The address-family policy: a resolver that asks for A and AAAA records separately need not ask for a
+    /// family the policy leaves out.
+    pub fn address_family(&self) -> AddressFamily {
+        self.config.address_family()
     }
 
     /// The next thing to do.
@@ -217,7 +319,7 @@ impl Dialer {
                         self.attempts.push(Attempt { addr, failure: None });
                         continue;
                     }
-                    let deadline = crate::config::deadline_after(now, self.config.timeouts().connect);
+                    let deadline = crate::config::deadline_after(now, self.config.connect_timeout());
                     let deadline = deadline.min(self.start.deadline);
                     self.group_started.get_or_insert(now);
                     self.state = State::Connecting { addr, since: now, deadline };
@@ -267,9 +369,9 @@ impl Dialer {
         self.state = State::Done;
     }
 
-    /// The connection asked for by the last [`Dial::Connect`] is established: returns what a
-    /// [`Conversation::over`](super::Conversation::over) it needs; its report goes to [`handle_report`](Self::handle_report).
-    pub fn handle_connected(&mut self, now: Instant) -> Connection {
+    /// The connection asked for by the last [`Dial::Connect`] is established: where, and what its report gets
+    /// from the planner (nothing when no connect was asked for).
+    pub(super) fn connected(&mut self, now: Instant) -> (Option<SocketAddr>, Option<Dialed>) {
         let (peer, dialed) = match self.state {
             State::Connecting { addr, since, .. } => {
                 let family = self.groups.get(self.group).and_then(|g| g.family);
@@ -280,7 +382,7 @@ impl Dialer {
         if dialed.is_some() {
             self.next_group();
         }
-        Connection { config: self.config.clone(), connected: now, start: self.start, peer, dialed }
+        (peer, dialed)
     }
 
     /// The connection asked for by the last [`Dial::Connect`] could not be established.
@@ -291,13 +393,8 @@ impl Dialer {
         }
     }
 
-    /// The report of the conversation over the last connection, once it asked to close: it joins the others.
-    pub fn handle_report(&mut self, _now: Instant, report: Report) {
-        self.push_report(report);
-    }
-
     /// The reports, one per address group (never empty).
-    pub fn into_reports(mut self) -> Vec<Report> {
+    pub(super) fn reports(mut self) -> Vec<Report> {
         if self.reports.is_empty() {
             let why = "the probe was abandoned before it finished";
             let report = self.local_error(Phase::Connect, why.to_owned());
@@ -306,11 +403,14 @@ impl Dialer {
         self.reports
     }
 
-    /// One report: the only one, or the worst of the per-family reports with the others noted.
-    pub fn into_report(self) -> Report {
-        let wall = self.start.wall;
-        // `into_reports` is never empty: the fallback is never made.
-        worst(self.into_reports()).unwrap_or_else(|| Report::empty(String::new(), wall, 0))
+    /// The configuration connected for.
+    pub(super) fn reach(&self) -> &C {
+        &self.config
+    }
+
+    /// When the connection started, and its overall deadline.
+    pub(super) fn start(&self) -> ProbeStart {
+        self.start
     }
 
     /// Applies the address policy and the family policy to the addresses found, and plans the groups.
