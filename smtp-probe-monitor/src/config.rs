@@ -1253,7 +1253,11 @@ impl Builder<'_> {
     }
 
     /// Address ranges (`127.0.0.0/8`, `10.1.2.3`), each one checked.
-    fn address_ranges(&self, list: Option<&[Spanned<String>]>, field: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    fn address_ranges(
+        &self,
+        list: Option<&[Spanned<String>]>,
+        field: &str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
         let Some(list) = list else { return Ok(None) };
         for range in list {
             if let Err(e) = AddressPolicy::default().allow(range.get_ref()) {
@@ -1828,9 +1832,8 @@ monitors = ["submission"]
         let none = load("[[monitors]]\nname = \"a\"\ntarget = \"mx:example.org\"\n").unwrap();
         assert!(none.monitors[0].check.probe().allow_addresses.is_empty(), "MX hosts on loopback are denied");
 
-        let (line, column, field, message) = invalid(
-            "[[monitors]]\nname = \"a\"\ntarget = \"mx:example.org\"\nallow_addresses = [\"localhost\"]\n",
-        );
+        let (line, column, field, message) =
+            invalid("[[monitors]]\nname = \"a\"\ntarget = \"mx:example.org\"\nallow_addresses = [\"localhost\"]\n");
         assert_eq!((line, column, field.as_str()), (4, 20, "monitors[0].allow_addresses"));
         assert!(message.contains("invalid address range \"localhost\""), "{message}");
     }

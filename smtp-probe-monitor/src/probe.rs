@@ -208,7 +208,8 @@ mod tests {
     #[test]
     fn a_check_that_could_not_run_is_unknown() {
         let monitor = MonitorId::parse("m").unwrap();
-        let report = |cause| Report::without_session("mx.example:25", SystemTime::UNIX_EPOCH, cause, Phase::Connect, "x");
+        let report =
+            |cause| Report::without_session("mx.example:25", SystemTime::UNIX_EPOCH, cause, Phase::Connect, "x");
         let outcome = from_report(&monitor, Timestamp(0), &report(Cause::LocalError));
         assert_eq!((outcome.status, outcome.cause.as_deref()), (Status::Unknown, Some("local_error")));
         let outcome = from_report(&monitor, Timestamp(0), &report(Cause::ConnectRefused));

@@ -235,11 +235,15 @@ mod tests {
     #[test]
     fn a_check_that_could_not_run_is_unknown() {
         let refused = down("mx1.example.com:25", Cause::ConnectRefused, "connection refused");
-        let local = down("mx2.example.com:25", Cause::LocalError, "could not run: this process is out of file descriptors");
+        let local =
+            down("mx2.example.com:25", Cause::LocalError, "could not run: this process is out of file descriptors");
         let options = NagiosOptions::default();
         assert!(render(&[Item::from(&refused)], &options).starts_with("SMTP CRITICAL - "));
         let out = render(&[Item::from(&local)], &options);
-        assert!(out.starts_with("SMTP UNKNOWN - mx2.example.com:25 down: local_error (connect): could not run"), "{out}");
+        assert!(
+            out.starts_with("SMTP UNKNOWN - mx2.example.com:25 down: local_error (connect): could not run"),
+            "{out}"
+        );
         let out = render(&[Item::from(&refused), Item::from(&local)], &options);
         assert!(out.starts_with("SMTP UNKNOWN - 2 of 2 targets not up: "), "{out}");
     }

@@ -15,7 +15,6 @@ use hickory_proto::xfer::Protocol;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::{ResolveErrorKind, Resolver};
-use smtp_probe_testserver::rustls::{self, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -26,6 +25,9 @@ use smtp_probe_proto::policy::tlsa::{Tlsa, TlsaSet, Usage};
 use smtp_probe_proto::policy::tlsrpt::TlsRptRecord;
 use smtp_probe_proto::policy::{Problem, RecordFinding};
 use smtp_probe_testserver::domain_bed::{self, DnsEnv, MxServer, Scenario};
+use smtp_probe_testserver::rustls::{
+    self, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use smtp_probe_testsuite::postfix;
 
 /// A validating hickory resolver asking only `server` (Knot or Unbound), trusting only the bed's anchor.

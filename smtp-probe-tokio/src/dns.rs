@@ -18,7 +18,12 @@ pub(crate) struct System;
 
 impl crate::Resolve for System {
     /// Every address `getaddrinfo` gives; the planner applies the family policy.
-    async fn resolve(&self, target: &Target, _: AddressFamily, deadline: Instant) -> Result<Vec<IpAddr>, ResolveFailure> {
+    async fn resolve(
+        &self,
+        target: &Target,
+        _: AddressFamily,
+        deadline: Instant,
+    ) -> Result<Vec<IpAddr>, ResolveFailure> {
         let Ok(Ok(slot)) = timeout_at(deadline.into(), SLOTS.acquire()).await else {
             return Err(ResolveFailure::NoLookupSlot);
         };

@@ -134,10 +134,12 @@ pub(crate) trait Resolve {
 pub(crate) async fn run(dialer: &mut Dialer, resolver: &impl Resolve) {
     loop {
         match dialer.poll(Instant::now()) {
-            Dial::Resolve { deadline } => match resolver.resolve(dialer.target(), dialer.address_family(), deadline).await {
-                Ok(addrs) => dialer.handle_resolved(Instant::now(), addrs),
-                Err(failure) => dialer.handle_resolve_failed(Instant::now(), failure),
-            },
+            Dial::Resolve { deadline } => {
+                match resolver.resolve(dialer.target(), dialer.address_family(), deadline).await {
+                    Ok(addrs) => dialer.handle_resolved(Instant::now(), addrs),
+                    Err(failure) => dialer.handle_resolve_failed(Instant::now(), failure),
+                }
+            }
             Dial::Connect { addr, deadline } => match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
                     let connection = dialer.handle_connected(Instant::now());

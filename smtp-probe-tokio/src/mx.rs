@@ -116,7 +116,12 @@ pub async fn probe_mx_with_resolver(resolver: &TokioResolver, domain: &Domain, c
 struct Hickory<'a>(&'a TokioResolver);
 
 impl crate::Resolve for Hickory<'_> {
-    async fn resolve(&self, target: &Target, family: AddressFamily, deadline: Instant) -> Result<Vec<IpAddr>, ResolveFailure> {
+    async fn resolve(
+        &self,
+        target: &Target,
+        family: AddressFamily,
+        deadline: Instant,
+    ) -> Result<Vec<IpAddr>, ResolveFailure> {
         let lookup = addresses(self.0, target.host(), family);
         match timeout_at(deadline.into(), lookup).await {
             Ok(Ok(addrs)) => Ok(addrs),

@@ -6,9 +6,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use smtp_probe_proto::connect::{
-    ConnectFailure, Dial, Dialer, MailboxConnection, MailboxConversation, MailboxIo,
-};
+use smtp_probe_proto::connect::{ConnectFailure, Dial, Dialer, MailboxConnection, MailboxConversation, MailboxIo};
 use smtp_probe_proto::imap::MailboxReport;
 use smtp_probe_proto::roundtrip::{RoundTripStart, RoundTripTimings};
 use smtp_probe_proto::{RoundTripConfig, RoundTripReport};

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::{AddressFamily, ProbeConfig};
 use crate::connect::{
-    AddressPolicy, ConnectFailure, DenialReason, MAX_LOOKUPS, ProbeStart, ResolveFailure, literal_address,
-    local_fault, worst,
+    AddressPolicy, ConnectFailure, DenialReason, MAX_LOOKUPS, ProbeStart, ResolveFailure, literal_address, local_fault,
+    worst,
 };
 use crate::imap::MailboxConfig;
 use crate::report::{Cause, Finding, Phase, Report, Severity};
