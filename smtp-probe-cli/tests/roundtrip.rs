@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::{NagiosGrammar, Run, command, run_command, temp_file};
 use serde_json::Value;
-use smtp_probe_testserver::dovecot::{DovecotEnv, delete_queued, env_or_skip};
-use smtp_probe_testserver::postfix::PostfixEnv;
+use smtp_probe_testsuite::dovecot::{DovecotEnv, delete_queued, env_or_skip};
+use smtp_probe_testsuite::postfix::PostfixEnv;
 
 /// Both servers, the CA in a file and the IMAP password in another.
 struct Loop {
@@ -190,7 +190,7 @@ fn every_format_of_a_round_trip_parses() {
 
     let prometheus = with("prometheus", &[]);
     assert_eq!(prometheus.code, 0, "{prometheus:?}");
-    if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(&prometheus.stdout) {
+    if let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(&prometheus.stdout) {
         checked.unwrap_or_else(|e| panic!("promtool: {e}\n{}", prometheus.stdout));
     }
     let labels = format!(r#"submit="{submit}",mailbox="{imap}""#);
@@ -207,7 +207,7 @@ fn every_format_of_a_round_trip_parses() {
     let openmetrics = with("openmetrics", &[]);
     assert_eq!(openmetrics.code, 0, "{openmetrics:?}");
     assert!(openmetrics.stdout.ends_with("# EOF\n"));
-    if let Some(checked) = smtp_probe_testserver::openmetrics::check("openmetrics", &openmetrics.stdout) {
+    if let Some(checked) = smtp_probe_testsuite::openmetrics::check("openmetrics", &openmetrics.stdout) {
         checked.unwrap_or_else(|e| panic!("OpenMetrics: {e}\n{}", openmetrics.stdout));
     }
     // Two runs: whether the first search missed (not_visible_after) may differ, the rest may not.

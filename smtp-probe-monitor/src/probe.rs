@@ -11,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 use smtp_probe_tokio::proto::imap::{Cleanup, MailboxConfig};
 use smtp_probe_tokio::proto::{AuthMechanism, Domain, Keyword, Secret, mx::MxReport};
 use smtp_probe_tokio::render::{ExpositionFormat, Item};
-use smtp_probe_tokio::{ProbeConfig, Report, RoundTripConfig, RoundTripReport, Target, TlsConfig, Verdict};
+use smtp_probe_tokio::{
+    AddressPolicy, Cause, ProbeConfig, Report, RoundTripConfig, RoundTripReport, Target, TlsConfig, Verdict,
+};
 
 use crate::check::{CheckOutcome, MAX_REPLY_CODES, MAX_SERVER_TEXT, MAX_SUMMARY, PhaseTiming, Status, clip, ms};
 use crate::clock::Timestamp;
@@ -149,7 +151,11 @@ fn builder(target: Target, spec: &ProbeSpec) -> Result<smtp_probe_tokio::proto::
     if let Some(size) = spec.expect_min_size {
         b = b.min_size(size);
     }
-    Ok(b)
+    let mut addresses = AddressPolicy::default();
+    for range in &spec.allow_addresses {
+        addresses = addresses.allow(range).map_err(|e| format!("allow_addresses: {e}"))?;
+    }
+    Ok(b.address_policy(addresses))
 }
 
 /// Runs one check. Never fails: what the network and the server did is in the outcome.
@@ -199,7 +205,7 @@ pub fn from_report(monitor: &MonitorId, at: Timestamp, report: &Report) -> Check
     CheckOutcome {
         monitor: monitor.clone(),
         at,
-        status: Status::from(report.verdict),
+        status: status(report.verdict, report.cause),
         cause: report.cause.map(|c| c.as_str().to_owned()),
         recheck: false,
         response_ms: report.greeting.is_some().then(|| ms(report.response_time)),
@@ -212,6 +218,15 @@ pub fn from_report(monitor: &MonitorId, at: Timestamp, report: &Report) -> Check
         server_text: server_text.map(|t| clip(&t, MAX_SERVER_TEXT)),
         delivery_ms: None,
         junk: None,
+    }
+}
+
+/// The status of a verdict: a check that could not run on this machine (`local_error`: no file descriptor left, a
+/// local firewall) says nothing about the server, so it is unknown, as the command's exit status 3 is.
+fn status(verdict: smtp_probe_tokio::Verdict, cause: Option<Cause>) -> Status {
+    match cause {
+        Some(Cause::LocalError) => Status::Unknown,
+        _ => Status::from(verdict),
     }
 }
 
@@ -228,7 +243,7 @@ pub fn from_mx(monitor: &MonitorId, at: Timestamp, report: &MxReport) -> CheckOu
         Some(r) => from_report(monitor, at, r),
         None => CheckOutcome::unknown(monitor.clone(), at, ""),
     };
-    outcome.status = Status::from(report.verdict);
+    outcome.status = status(report.verdict, report.cause);
     outcome.cause = report.cause.map(|c| c.as_str().to_owned());
     outcome.cert_days_left = report
         .hosts
@@ -258,7 +273,7 @@ pub fn from_roundtrip(monitor: &MonitorId, at: Timestamp, report: &RoundTripRepo
     if let Some((_, latency)) = delivered {
         outcome.phases.push(PhaseTiming { phase: "delivery".to_owned(), ms: ms(latency) });
     }
-    outcome.status = Status::from(report.verdict);
+    outcome.status = status(report.verdict, report.cause);
     outcome.cause = report.cause.map(|c| c.as_str().to_owned());
     outcome.delivery_ms = delivered.map(|(_, latency)| ms(latency));
     outcome.junk = delivered.map(|(d, _)| d.junk);
@@ -376,6 +391,8 @@ fn scrape_timeout(header: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use smtp_probe_tokio::proto::Phase;
+
     use super::*;
 
     #[test]
@@ -385,5 +402,16 @@ mod tests {
         for bad in ["0", "-1", "NaN", "inf", "soon", ""] {
             assert_eq!(scrape_timeout(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_check_that_could_not_run_is_unknown() {
+        let monitor = MonitorId::parse("m").unwrap();
+        let report =
+            |cause| Report::without_session("mx.example:25", SystemTime::UNIX_EPOCH, cause, Phase::Connect, "x");
+        let outcome = from_report(&monitor, Timestamp(0), &report(Cause::LocalError));
+        assert_eq!((outcome.status, outcome.cause.as_deref()), (Status::Unknown, Some("local_error")));
+        let outcome = from_report(&monitor, Timestamp(0), &report(Cause::ConnectRefused));
+        assert_eq!(outcome.status, Status::Down);
     }
 }

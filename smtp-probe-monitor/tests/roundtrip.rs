@@ -14,8 +14,8 @@ use smtp_probe_monitor::clock::Timestamp;
 use smtp_probe_monitor::config::{CheckKind, Config};
 use smtp_probe_monitor::probe::{RoundTripRequest, RoundTripRequestError, probe_roundtrip};
 use smtp_probe_monitor::storage::Store;
-use smtp_probe_testserver::dovecot::{DovecotEnv, env_or_skip};
-use smtp_probe_testserver::postfix::PostfixEnv;
+use smtp_probe_testsuite::dovecot::{DovecotEnv, env_or_skip};
+use smtp_probe_testsuite::postfix::PostfixEnv;
 
 /// Both servers, and one file with both test CAs.
 struct Loop {

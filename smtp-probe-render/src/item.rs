@@ -3,7 +3,7 @@
 use smtp_probe_proto::mx::{MxHostReport, MxReport};
 use std::time::Duration;
 
-use smtp_probe_proto::{Phase, Report, RoundTripReport, Verdict};
+use smtp_probe_proto::{Cause, Phase, Report, RoundTripReport, Verdict};
 
 /// One result to render: a target's [`Report`], an MX domain's [`MxReport`] or a round trip's
 /// [`RoundTripReport`], borrowed.
@@ -57,6 +57,16 @@ impl<'a> Item<'a> {
             Item::Target(report) => report.verdict,
             Item::Mx(mx) => mx.verdict,
             Item::RoundTrip(roundtrip) => roundtrip.verdict,
+        }
+    }
+
+    /// The cause of that verdict: a target's, an MX domain's or a round trip's (`local_error` when the check could
+    /// not run).
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            Item::Target(report) => report.cause,
+            Item::Mx(mx) => mx.cause,
+            Item::RoundTrip(roundtrip) => roundtrip.cause,
         }
     }
 

@@ -266,10 +266,10 @@ fn metrics_pass_the_checkers_and_follow_the_verdict() {
             ("openmetrics", smtp_probe_render::openmetrics(&[Item::from(&report)], wall_start())),
         ] {
             if format == "prometheus" {
-                if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(&text) {
+                if let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(&text) {
                     checked.unwrap_or_else(|e| panic!("{name}: promtool: {e}\n{text}"));
                 }
-            } else if let Some(checked) = smtp_probe_testserver::openmetrics::check(name, &text) {
+            } else if let Some(checked) = smtp_probe_testsuite::openmetrics::check(name, &text) {
                 checked.unwrap_or_else(|e| panic!("{name}: OpenMetrics: {e}\n{text}"));
             }
             assert!(!text.contains('\x1b') && !text.contains('\x07'), "{name}: no server text in metrics:\n{text}");
@@ -423,7 +423,7 @@ fn a_round_trip_among_other_checks() {
     assert!(text.ends_with("2 checks (1 target, 1 round trip): 0 up, 1 degraded, 1 down\n"), "{text}");
     let metrics = smtp_probe_render::prometheus(&items, wall_start());
     assert!(metrics.contains("smtp_probe_up{target=\"mx.example.org:25\"} 0") && metrics.contains("roundtrip_up{"));
-    if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(&metrics) {
+    if let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(&metrics) {
         checked.unwrap_or_else(|e| panic!("promtool: {e}\n{metrics}"));
     }
     let nagios = smtp_probe_render::nagios(&items, &NagiosOptions::default());
