@@ -63,7 +63,7 @@ impl Plan {
         }
         let tls = tls_config(args)?;
         let auth = credentials(args)?;
-        let policy = address_policy(args)?;
+        let policy = address_policy(&args.allow_address, &args.deny_address)?;
         let configure = |target: Target, mode: TlsMode, index: usize| -> Result<ProbeConfig, Failure> {
             let mut builder = common(args, target).tls(mode).address_policy(policy.clone());
             if let Some(name) = &args.tls_name {
@@ -171,12 +171,12 @@ fn common(args: &Args, target: Target) -> ProbeConfigBuilder {
 }
 
 /// The address policy of `--allow-address` and `--deny-address`, for targets typed on the command line.
-fn address_policy(args: &Args) -> Result<AddressPolicy, Failure> {
+pub(crate) fn address_policy(allow: &[String], deny: &[String]) -> Result<AddressPolicy, Failure> {
     let mut policy = AddressPolicy::default();
-    for range in &args.allow_address {
+    for range in allow {
         policy = policy.allow(range).map_err(|e| Failure::new(format!("--allow-address: {e}")))?;
     }
-    for range in &args.deny_address {
+    for range in deny {
         policy = policy.deny(range).map_err(|e| Failure::new(format!("--deny-address: {e}")))?;
     }
     Ok(policy)

@@ -40,7 +40,7 @@ use clap::Parser;
 use smtp_probe_render::{HumanOptions, Item, JsonOptions, NagiosOptions};
 use smtp_probe_tokio::proto::imap::{Cleanup, IMAP_PORT, MailboxConfig, parse_target};
 use smtp_probe_tokio::proto::{AuthMechanism, RoundTripConfig, Secret};
-use smtp_probe_tokio::{ProbeConfig, Target, TlsMode, default_ehlo_name};
+use smtp_probe_tokio::{AddressFamily, ProbeConfig, Target, TlsMode, default_ehlo_name};
 
 use crate::Failure;
 use crate::args::{AuthType, Format, parse_seconds, parse_timeout};
@@ -155,6 +155,22 @@ pub struct RoundTripArgs {
     #[arg(long)]
     pub allow_plaintext_auth: bool,
 
+    /// Connect to both servers over IPv4 only.
+    #[arg(short = '4', long = "use-ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Connect to both servers over IPv6 only.
+    #[arg(short = '6', long = "use-ipv6")]
+    pub ipv6: bool,
+
+    /// Also connect to this address range (repeatable), e.g. 127.0.0.0/8, as for probes.
+    #[arg(long = "allow-address", value_name = "CIDR")]
+    pub allow_address: Vec<String>,
+
+    /// Never connect to this address range (repeatable), e.g. 10.0.0.0/8: it applies to both servers.
+    #[arg(long = "deny-address", value_name = "CIDR")]
+    pub deny_address: Vec<String>,
+
     /// Leave the message in the mailbox instead of deleting it.
     #[arg(long)]
     pub keep: bool,
@@ -206,9 +222,17 @@ pub fn plan(args: &RoundTripArgs) -> Result<RoundTripConfig, Failure> {
         return Err(Failure::new("the warning time (-w) must not exceed the critical time (-c)"));
     }
     let tls = crate::plan::trust(args.ca_file.as_deref(), args.insecure)?;
+    let policy = crate::plan::address_policy(&args.allow_address, &args.deny_address)?;
+    let family = match (args.ipv4, args.ipv6) {
+        (true, _) => AddressFamily::Ipv4Only,
+        (_, true) => AddressFamily::Ipv6Only,
+        _ => AddressFamily::Any,
+    };
     let (target, mode) = submit_target(&args.submit)?;
     let mut submit = ProbeConfig::builder(target)
         .tls(mode)
+        .address_family(family)
+        .address_policy(policy.clone())
         .ehlo_name(args.fqdn.clone().unwrap_or_else(default_ehlo_name))
         .allow_plaintext_auth(args.allow_plaintext_auth)
         .transcript(args.transcript)
@@ -235,6 +259,8 @@ pub fn plan(args: &RoundTripArgs) -> Result<RoundTripConfig, Failure> {
     let user = args.imap_user.as_deref().unwrap_or(&args.rcpt);
     let mut mailbox = MailboxConfig::builder(target, user, imap_password)
         .tls(mode)
+        .address_family(family)
+        .address_policy(policy)
         .allow_plaintext_login(args.allow_plaintext_auth)
         .inbox(&args.inbox)
         .transcript(args.transcript)
@@ -376,6 +402,15 @@ mod tests {
         assert!(plan(&line(&["-w", "10", "-c", "5"])).unwrap_err().to_string().contains("must not exceed"));
         let err = plan(&line(&["--submit-tls-name", "bad name"])).unwrap_err().to_string();
         assert!(err.starts_with("invalid configuration"), "{err}");
+
+        // The address family and the address lists apply to both servers.
+        let config = plan(&line(&["-6", "--deny-address", "10.0.0.0/8"])).unwrap();
+        assert_eq!(config.submit().address_family(), AddressFamily::Ipv6Only);
+        assert_eq!(config.mailbox().address_family(), AddressFamily::Ipv6Only);
+        assert_eq!(config.submit().address_policy(), config.mailbox().address_policy());
+        assert_ne!(config.mailbox().address_policy(), &smtp_probe_tokio::AddressPolicy::default());
+        let err = plan(&line(&["--allow-address", "not-a-range"])).unwrap_err().to_string();
+        assert!(err.contains("--allow-address"), "{err}");
     }
 
     #[test]

@@ -83,6 +83,7 @@ fn roundtrip_config(submit: &Target, spec: &ProbeSpec, rt: &RoundTripSpec) -> Re
         .allow_plaintext_login(rt.allow_plaintext_login)
         .inbox(rt.inbox.as_str())
         .cleanup(Cleanup::Delete)
+        .address_policy(addresses(spec)?)
         .transcript(false)
         .certificate_days(spec.cert_days_warning, spec.cert_days_critical);
     if let Some(junk) = &rt.junk_folder {
@@ -151,11 +152,15 @@ fn builder(target: Target, spec: &ProbeSpec) -> Result<smtp_probe_tokio::proto::
     if let Some(size) = spec.expect_min_size {
         b = b.min_size(size);
     }
+    Ok(b.address_policy(addresses(spec)?))
+}
+
+fn addresses(spec: &ProbeSpec) -> Result<AddressPolicy, String> {
     let mut addresses = AddressPolicy::default();
     for range in &spec.allow_addresses {
         addresses = addresses.allow(range).map_err(|e| format!("allow_addresses: {e}"))?;
     }
-    Ok(b.address_policy(addresses))
+    Ok(addresses)
 }
 
 /// Runs one check. Never fails: what the network and the server did is in the outcome.
