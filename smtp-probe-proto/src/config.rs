@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::assess::TlsPolicy;
 use crate::capabilities::{AuthMechanism, Keyword};
 use crate::command::{Address, SafeText, Secret};
 use crate::error::{ConfigError, EnvelopePart, MIN_BUFFERED};
@@ -188,8 +189,24 @@ pub(crate) struct ConfigInner {
     pub(crate) limits: ReplyLimits,
     pub(crate) transcript: bool,
     pub(crate) address_family: AddressFamily,
+    /// A policy the domain publishes for its servers' TLS, judged by `assess`.
+    pub(crate) tls_policy: Option<Arc<dyn TlsPolicy>>,
     #[cfg(feature = "rustls")]
     pub(crate) tls_config: Option<crate::tls::TlsConfig>,
+}
+
+impl ConfigInner {
+    /// Whether the inspect-only override is on (trust settings, feature `rustls`; never without it).
+    pub(crate) fn inspect_only(&self) -> bool {
+        #[cfg(feature = "rustls")]
+        {
+            self.tls_config.as_ref().is_some_and(crate::tls::TlsConfig::inspect_only)
+        }
+        #[cfg(not(feature = "rustls"))]
+        {
+            false
+        }
+    }
 }
 
 /// Which addresses of a name adapters connect to (`snake_case` names with serde: `ipv4_only`, `both`, ...).
@@ -284,6 +301,11 @@ impl ProbeConfig {
         self.0.address_family
     }
 
+    /// The published TLS policy the handshake is judged against, if any.
+    pub fn tls_policy(&self) -> Option<&Arc<dyn TlsPolicy>> {
+        self.0.tls_policy.as_ref()
+    }
+
     /// The TLS trust settings (the shared default when none were set).
     #[cfg(feature = "rustls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
@@ -312,6 +334,7 @@ pub struct ProbeConfigBuilder {
     limits: ReplyLimits,
     transcript: bool,
     address_family: AddressFamily,
+    tls_policy: Option<Arc<dyn TlsPolicy>>,
     #[cfg(feature = "rustls")]
     tls_config: Option<crate::tls::TlsConfig>,
 }
@@ -336,6 +359,7 @@ impl ProbeConfigBuilder {
             limits: ReplyLimits::default(),
             transcript: true,
             address_family: AddressFamily::default(),
+            tls_policy: None,
             #[cfg(feature = "rustls")]
             tls_config: None,
         }
@@ -347,6 +371,14 @@ impl ProbeConfigBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn tls_config(mut self, config: crate::tls::TlsConfig) -> Self {
         self.tls_config = Some(config);
+        self
+    }
+
+    /// Judge the handshake against a policy the domain publishes for its mail servers' TLS (MTA-STS, DANE):
+    /// the policy checks the finished handshake, and [`assess`](crate::TlsPolicy) weighs what it says. With a
+    /// policy, the handshake always completes, so that the policy can see it.
+    pub fn tls_policy(mut self, policy: Arc<dyn TlsPolicy>) -> Self {
+        self.tls_policy = Some(policy);
         self
     }
 
@@ -579,6 +611,7 @@ impl ProbeConfigBuilder {
             limits: self.limits,
             transcript: self.transcript,
             address_family: self.address_family,
+            tls_policy: self.tls_policy,
             #[cfg(feature = "rustls")]
             tls_config: self.tls_config,
         })))

@@ -275,16 +275,25 @@ impl fmt::Display for CertificateProblem {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CertificateInfo {
+    /// Where it was in the presented chain: 0 for the leaf (the server's own certificate), then each certificate
+    /// in the order the server sent it. A certificate that could not be parsed is not described, so positions
+    /// may skip one (see [`TlsInfo::unparsed`]).
+    pub position: usize,
     /// Subject distinguished name.
     pub subject: String,
     /// Issuer distinguished name.
     pub issuer: String,
-    /// Subject alternative names (DNS names and addresses).
+    /// Subject alternative names (DNS names and addresses), at most [`MAX_SANS`] of them.
     pub sans: Vec<String>,
+    /// How many more names the certificate lists beyond [`MAX_SANS`].
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub sans_omitted: usize,
     /// Serial number, hex.
     pub serial: String,
     /// notBefore, RFC 3339 UTC.
     pub not_before: String,
+    /// notBefore as Unix seconds.
+    pub not_before_unix: i64,
     /// notAfter, RFC 3339 UTC.
     pub not_after: String,
     /// notAfter as Unix seconds.
@@ -300,6 +309,45 @@ pub struct CertificateInfo {
     pub signature_algorithm: String,
     /// SHA-256 of the DER, lower-case hex.
     pub sha256: String,
+}
+
+/// The most subject alternative names kept per certificate: real certificates list a few, shared ones a hundred
+/// or so; a hostile one could list thousands, and every name is a string in the report.
+pub const MAX_SANS: usize = 256;
+
+/// The most certificates of a presented chain described in a report (every one is kept as DER, in
+/// [`TlsInfo::chain_der`]). Real chains have two to four.
+pub const MAX_DESCRIBED_CERTIFICATES: usize = 16;
+
+impl CertificateInfo {
+    /// Whether it was past its notAfter at the probe's wall time.
+    pub fn is_expired(&self) -> bool {
+        self.seconds_left < 0
+    }
+
+    /// Whether it was before its notBefore at the probe's wall time (the probe's wall time is notAfter less the
+    /// seconds left).
+    pub fn is_not_yet_valid(&self) -> bool {
+        self.not_before_unix > self.not_after_unix.saturating_sub(self.seconds_left)
+    }
+
+    /// `certificate` for the leaf, `intermediate certificate` for any other: how messages name it.
+    pub fn role(&self) -> &'static str {
+        if self.position == 0 { "certificate" } else { "intermediate certificate" }
+    }
+}
+
+/// A presented certificate that could not be parsed: it is skipped (no dates are made up for it) and reported.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnparsedCertificate {
+    /// Where it was in the presented chain (0 for the leaf).
+    pub position: usize,
+    /// Its size, in bytes.
+    pub len: usize,
+    /// SHA-256 of the DER, lower-case hex.
+    pub sha256: String,
+    /// What the parser said.
+    pub error: String,
 }
 
 /// TLS as negotiated, handed to the probe by whoever ran the handshake (the crate's `Session`, or the caller).
@@ -319,14 +367,27 @@ pub struct TlsInfo {
     pub verify_error: Option<CertificateProblem>,
     /// Handshake duration.
     pub handshake: Duration,
-    /// Every certificate presented, leaf first.
+    /// Every presented certificate that could be parsed (up to [`MAX_DESCRIBED_CERTIFICATES`]), leaf first.
     pub certificates: Vec<CertificateInfo>,
+    /// Presented certificates that could not be parsed, by position: skipped in `certificates`, reported as a
+    /// finding.
+    pub unparsed: Vec<UnparsedCertificate>,
+    /// The presented chain as it came off the wire (DER, leaf first), for checks that work on the certificates
+    /// themselves (DANE's TLSA matching). Not serialized. Bounded by TLS itself: a Certificate message is at most
+    /// 64 KiB.
+    pub chain_der: Vec<Vec<u8>>,
 }
 
 impl TlsInfo {
-    /// The leaf certificate.
+    /// The leaf certificate (the server's own), when it was presented and could be parsed.
     pub fn leaf(&self) -> Option<&CertificateInfo> {
-        self.certificates.first()
+        self.certificates.first().filter(|c| c.position == 0)
+    }
+
+    /// Whether the certificate verified: the chain and the name, or a configured pin. What decides whether
+    /// credentials may be sent.
+    pub fn is_verified(&self) -> bool {
+        self.verified && self.verify_error.is_none()
     }
 
     /// The presented certificate that expires first.

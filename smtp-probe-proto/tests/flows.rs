@@ -825,11 +825,13 @@ fn certificate_days_thresholds_warn_then_go_critical() {
     let config = builder(TlsMode::StartTlsRequired).certificate_days(Some(5), Some(2)).build().unwrap();
     assert_eq!(run_whole(&config, start, &script(leaf())).0.verdict, Verdict::Up, "5 days left is not under 5");
 
-    // The chain's earliest expiry counts, and is named as a chain certificate.
-    let chain = tls_with(vec![certificate("CN=mx.example.com", 60), certificate("CN=Example Issuing CA", 5)]);
+    // The chain's earliest expiry counts, and is named as the intermediate it is.
+    let intermediate = CertificateInfo { position: 1, ..certificate("CN=Example Issuing CA", 5) };
+    let chain = tls_with(vec![certificate("CN=mx.example.com", 60), intermediate]);
     let config = builder(TlsMode::StartTlsRequired).certificate_days(Some(10), None).build().unwrap();
     let (report, _) = run_whole(&config, start, &script(chain));
-    assert!(finding(&report, Cause::CertificateExpiring).message.contains("a chain certificate CN=Example Issuing CA"));
+    let message = &finding(&report, Cause::CertificateExpiring).message;
+    assert!(message.starts_with("intermediate certificate CN=Example Issuing CA expires in 5 days"), "{message}");
 }
 
 #[test]

@@ -85,6 +85,19 @@ impl Ca {
         self.issuer.pem()
     }
 
+    /// An intermediate CA issued by this one, valid over `[wall + from, wall + to]` seconds.
+    pub fn intermediate(&self, name: &str, from: i64, to: i64) -> Ca {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, from, to);
+        let issuer = CertifiedIssuer::signed_by(params, KeyPair::generate().unwrap(), &self.issuer).unwrap();
+        Ca { issuer, name: name.to_owned() }
+    }
+
     pub fn der(&self) -> Vec<u8> {
         self.issuer.der().to_vec()
     }
