@@ -421,6 +421,19 @@ pub enum TlsFailure {
 ///
 /// With the `serde` feature, a report serializes as the documented JSON object (the crate's `JSON-SCHEMA.md`,
 /// validated by `schema/report.schema.json`), computed fields such as `summary` and `phases` included.
+///
+/// # Size
+///
+/// A report's size is bounded whatever the server sends. It keeps each reply a few times (in its step, in the
+/// transcript when one is recorded, in the capabilities' raw lines for an EHLO reply, as `greeting`, quoted by a
+/// finding), and a probe reads at most 11 + recipients replies (greeting, EHLO, STARTTLS, EHLO again, three for
+/// AUTH LOGIN, MAIL FROM, one per recipient, DATA, the message, QUIT); typed views are capped (see
+/// [`Capabilities`], [`MAX_SANS`], [`MAX_DESCRIBED_CERTIFICATES`]). So with [`ReplyLimits`](crate::ReplyLimits)
+/// `max_buffered` = *b* and `max_lines` = *l*, a report holds at most (11 + recipients) × (4*b* + 160*l*) bytes of
+/// what the server said, plus the TLS details (the chain's DER, at most 64 KiB — TLS's limit on a certificate
+/// message — and its description, well under 512 KiB). With the default limits and one recipient that is 3.4 MB; a
+/// server that fills every reply to the limits gets 1.9 MB, one with 12,000 AUTH mechanisms in a 64 KiB EHLO 200 KB
+/// (BENCHMARKS.md); a real probe's report is a few KiB.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
