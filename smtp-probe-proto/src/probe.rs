@@ -220,7 +220,9 @@ impl Probe {
     }
 
     /// The TLS handshake the probe asked for succeeded. Only recorded: the next poll goes on inside TLS (or refuses
-    /// plaintext that came before this news, RFC 3207 §5).
+    /// plaintext that came before this news, RFC 3207 §5). `info` is judged as the `Session`'s own handshake is:
+    /// credentials are sent only if [`TlsInfo::is_verified`] (or an override allows it), and a certificate that did
+    /// not verify counts where the configuration says it does.
     pub fn handle_tls_established(&mut self, now: Instant, info: TlsInfo) -> Result<(), UsageError> {
         self.expect_tls()?;
         self.advance(now);

@@ -398,6 +398,55 @@ fn credentials_never_appear_in_the_report_but_do_go_on_the_wire() {
     assert!(contains(harness.client_bytes(), format!("{LOGIN_USER}\r\n{LOGIN_PASSWORD}\r\n").as_bytes()));
 }
 
+/// A reply that echoes what the probe sent in AUTH (the PLAIN response, LOGIN's answers, the password itself) is
+/// redacted like the command was: in the steps, the transcript, the findings and the JSON.
+#[test]
+fn replies_that_echo_an_auth_payload_are_redacted_like_the_command() {
+    let start = start();
+    let secrets = [PASSWORD, PLAIN_RESPONSE, LOGIN_USER, LOGIN_PASSWORD];
+    let config = with_auth(builder(TlsMode::StartTlsRequired)).build().unwrap();
+    let echo = format!("535 5.7.8 Error: authentication failed for {PLAIN_RESPONSE} (that is, {PASSWORD})");
+    let (report, _) = run_whole(&config, start, &auth_script(&echo));
+    assert_eq!(report.cause, Some(Cause::AuthFailed));
+    assert_no_credentials(&report, &secrets);
+    let failed = finding(&report, Cause::AuthFailed);
+    let redacted = "535 5.7.8 Error: authentication failed for <redacted> (that is, <redacted>)";
+    assert_eq!(failed.server_text.as_deref(), Some(redacted));
+    assert_eq!(step(&report, Phase::Auth).reply.as_ref().unwrap().text_lossy(), &redacted[4..]);
+    assert!(report.transcript.iter().any(|l| l.direction == smtp_probe_proto::Direction::Server && l.text == redacted));
+
+    // LOGIN: a challenge that echoes the user name back, and a refusal quoting the password's response.
+    let config = with_auth(builder(TlsMode::StartTlsRequired)).auth_mechanisms([AuthMechanism::Login]).build().unwrap();
+    let script = then_quit(tls_then([
+        tls_ehlo_with_auth(),
+        expect("AUTH LOGIN"),
+        line("334 VXNlcm5hbWU6"),
+        expect(LOGIN_USER),
+        line(&format!("334 UGFzc3dvcmQ6 {LOGIN_USER}")),
+        expect(LOGIN_PASSWORD),
+        line(&format!("535-5.7.8 bad password {LOGIN_PASSWORD}\r\n535 5.7.8 try again")),
+    ]));
+    let (report, _) = run_whole(&config, start, &script);
+    assert_eq!(report.cause, Some(Cause::AuthFailed));
+    assert_no_credentials(&report, &secrets);
+    assert_eq!(
+        finding(&report, Cause::AuthFailed).server_text.as_deref(),
+        Some("535 5.7.8 bad password <redacted> 5.7.8 try again")
+    );
+
+    // Data nobody asked for, quoted in a finding, is redacted too.
+    let config = with_auth(builder(TlsMode::StartTlsRequired)).build().unwrap();
+    let script = then_quit(tls_then([
+        tls_ehlo_with_auth(),
+        expect("AUTH PLAIN"),
+        line(&format!("235 2.7.0 ok\r\n250 extra {PASSWORD}")),
+    ]));
+    let (report, _) = run_whole(&config, start, &script);
+    let violation = finding(&report, Cause::ProtocolViolation);
+    assert!(violation.message.ends_with("\"250 extra <redacted>\\r\\n\""), "{}", violation.message);
+    assert_no_credentials(&report, &secrets);
+}
+
 #[test]
 fn auth_is_refused_over_plaintext_when_starttls_is_not_offered() {
     let start = start();
