@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use smtp_probe_fuzz::checks::{Action, SESSION_HEADER, encode_session};
+use smtp_probe_proto::testing::fuzz::probe_session::{Action, CANNED, SESSION_HEADER, encode_session};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
@@ -305,7 +305,7 @@ fn probe_session() {
 }
 
 fn checks_canned(i: u8) -> &'static [u8] {
-    smtp_probe_fuzz::checks::CANNED[usize::from(i)].as_bytes()
+    CANNED[usize::from(i)].as_bytes()
 }
 
 fn mta_sts() {
@@ -336,7 +336,7 @@ fn mta_sts() {
 }
 
 fn tlsa() {
-    use smtp_probe_fuzz::policy_checks::{TlsaInput, encode_tlsa};
+    use smtp_probe_proto::testing::fuzz::tlsa::{TlsaInput, encode_tlsa};
     use smtp_probe_proto::policy::tlsa::association;
 
     let seed = |name: &str, bytes: &[u8]| write("tlsa", name, bytes);
