@@ -293,6 +293,58 @@ fn probe_session() {
         [OPPORTUNISTIC, 0x30, 249, 99, 99, 99, 99, 50, 0, 0, 5],
         &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(2), c(EHLO_FULL), c(BYE)],
     );
+    // Trust: credentials only over TLS whose certificate verified, unless an override says otherwise (h10 bit 3
+    // inspect-only); a published policy (h10 bits 4-5) judges the handshake by its mode.
+    let with_h10 = |h0: u8, h1: u8, h10: u8| {
+        let mut h = header(h0, h1);
+        h[10] = h10;
+        h
+    };
+    let unverified = 1 | 2; // an untrusted issuer, one certificate
+    seed(
+        "auth-over-unverified-tls-withheld",
+        header(OPPORTUNISTIC | AUTH, 0),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(unverified), c(EHLO_FULL), c(BYE)],
+    );
+    seed(
+        "auth-over-unverified-tls-inspect-only",
+        with_h10(OPPORTUNISTIC | AUTH, 0, 8),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(unverified), c(EHLO_FULL), c(AUTH_OK), c(BYE)],
+    );
+    seed(
+        "auth-over-unverified-tls-plaintext-allowed",
+        header(OPPORTUNISTIC | AUTH | 0x40, 0),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(unverified), c(EHLO_FULL), c(AUTH_OK), c(BYE)],
+    );
+    seed(
+        "policy-satisfied-unverified-required",
+        with_h10(REQUIRED, 0, 0x10),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(unverified), c(EHLO_FULL), c(BYE)],
+    );
+    seed(
+        "policy-enforce-fails",
+        with_h10(OPPORTUNISTIC, 0, 0x20),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(2), c(EHLO_FULL), c(BYE)],
+    );
+    seed(
+        "policy-testing-fails",
+        with_h10(IMPLICIT, 0, 0x30),
+        &[TlsOk(4), c(GREETING), c(EHLO_NO_TLS), c(BYE)],
+    );
+    // A server that echoes the PLAIN response, and the password, back: redacted in the report.
+    seed(
+        "auth-payload-echoed",
+        header(OPPORTUNISTIC | AUTH, 0x02),
+        &[
+            c(GREETING),
+            c(EHLO_FULL),
+            c(TLS_READY),
+            TlsOk(2),
+            c(EHLO_FULL),
+            Send(b"535-5.7.8 bad AGZ1enotdXNlcgBQYTU1LWZ1enotc2VjcmV0\r\n535 5.7.8 (Pa55-fuzz-secret)\r\n".to_vec()),
+            c(BYE),
+        ],
+    );
     // Regression (fixed in probe.rs): the EHLO answered with garbage was missing from the steps.
     seed("garbage-reply-to-ehlo", header(NONE, 0), &[c(GREETING), Send(b"hello\r\n".to_vec())]);
     let mut pipelined = Vec::new();

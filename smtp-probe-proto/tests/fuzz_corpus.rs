@@ -10,7 +10,7 @@ use smtp_probe_proto::testing::fuzz::{
     dmarc, mta_sts, probe_session, reply_parser, reply_roundtrip, spf, tlsa, tlsrpt,
 };
 use smtp_probe_proto::testing::{Harness, expect, send};
-use smtp_probe_proto::{Cause, ProbeConfig, ReplyLimits, TlsMode, Verdict};
+use smtp_probe_proto::{Cause, Phase, ProbeConfig, ReplyLimits, TlsMode, Verdict};
 
 /// Every file of one target's corpus, sorted by name.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -94,6 +94,50 @@ fn probe_session_corpus() {
     ] {
         assert!(causes.contains(&Some(cause)), "no seed ends with {cause}");
     }
+}
+
+/// The trust seeds end as they were made to: credentials withheld over TLS whose certificate did not verify,
+/// sent when an override says so, a published policy counted by its mode, an echoed AUTH payload redacted.
+#[test]
+fn trust_seeds_end_as_made() {
+    let start = start();
+    let run = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/probe_session").join(name);
+        probe_session::check(&fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), start)
+    };
+    let auth_codes = |report: &smtp_probe_proto::Report| -> Vec<u16> {
+        report
+            .steps
+            .iter()
+            .filter(|s| s.phase == Phase::Auth)
+            .filter_map(|s| s.reply.as_ref())
+            .map(|r| r.code.get())
+            .collect()
+    };
+    let withheld = run("auth-over-unverified-tls-withheld");
+    assert_eq!((withheld.verdict, withheld.cause), (Verdict::Down, Some(Cause::CertificateInvalid)));
+    assert!(withheld.primary_finding().unwrap().message.starts_with("credentials withheld: "));
+    assert_eq!(auth_codes(&withheld), [] as [u16; 0]);
+    for (name, verdict) in [
+        ("auth-over-unverified-tls-inspect-only", Verdict::Degraded),
+        ("auth-over-unverified-tls-plaintext-allowed", Verdict::Up),
+    ] {
+        let report = run(name);
+        assert_eq!(report.verdict, verdict, "{name}: {:#?}", report.findings);
+        assert_eq!(auth_codes(&report), [235], "{name}");
+        assert!(report.findings.iter().any(|f| f.phase == Some(Phase::Auth)
+            && f.message.starts_with("credentials sent over TLS whose certificate did not verify")));
+    }
+    assert_eq!(run("policy-satisfied-unverified-required").verdict, Verdict::Up);
+    for (name, verdict) in [("policy-enforce-fails", Verdict::Down), ("policy-testing-fails", Verdict::Degraded)] {
+        let report = run(name);
+        assert_eq!((report.verdict, report.cause), (verdict, Some(Cause::CertificateInvalid)), "{name}");
+        assert!(report.primary_finding().unwrap().message.starts_with("fuzz policy ("), "{name}");
+    }
+    let echoed = run("auth-payload-echoed");
+    assert_eq!(echoed.cause, Some(Cause::AuthFailed));
+    let server_text = echoed.primary_finding().unwrap().server_text.as_deref().unwrap();
+    assert_eq!(server_text, "535 5.7.8 bad <redacted> 5.7.8 (<redacted>)");
 }
 
 #[test]

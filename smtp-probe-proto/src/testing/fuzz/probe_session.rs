@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use super::input::Input;
 use crate::{
-    AuthMechanism, Cause, CertificateInfo, CertificateProblem, Keyword, Output, Phase, Probe, ProbeConfig, ReplyLimits,
-    Report, Secret, Severity, Timeouts, TlsFailure, TlsInfo, TlsMode, UsageError, Verdict,
+    AuthMechanism, Cause, CertificateInfo, CertificateProblem, Keyword, Output, Phase, PolicyMode, PolicyOutcome,
+    Probe, ProbeConfig, ReplyLimits, Report, Secret, Severity, Timeouts, TlsFailure, TlsInfo, TlsMode, TlsPolicy,
+    UsageError, Verdict,
 };
 
 /// The password of every fuzzed session: it must never show in a report.
@@ -74,8 +75,10 @@ pub struct Session {
     pub config: ProbeConfig,
     /// Whether the driver may wake after a deadline (a slow caller).
     pub late_wakeups: bool,
-    /// Whether AUTH without TLS is allowed.
+    /// Whether AUTH without TLS is allowed (an override: it allows AUTH over unverified TLS too).
     pub allow_plaintext_auth: bool,
+    /// Whether the inspect-only override is on (feature `rustls`; off without it).
+    pub inspect_only: bool,
     /// The reply limits in force.
     pub limits: ReplyLimits,
     /// The server's script.
@@ -92,7 +95,8 @@ pub struct Session {
 /// overall timeout, (h2+1)×40 ms; `h3`–`h6` greeting, reply, TLS and DATA timeouts, (h+1)×20 ms; `h7` the QUIT
 /// timeout, h7×10 ms but at least 1 ms (the shortest a configuration accepts). `h8`/`h9` reply limits: h8 = 0 defaults, 255 unbounded, else line h8×8, lines
 /// (h9 & 31)+1, buffer 512+(h9>>5)×512. `h10` bit 0 an IP-address target, bit 1 an internationalized
-/// recipient, bit 2 an explicit TLS name.
+/// recipient, bit 2 an explicit TLS name, bit 3 the inspect-only override (feature `rustls`), bits 4–5 a
+/// published TLS policy ([`FixedPolicy`]: none, satisfied, failed under `enforce`, failed under `testing`).
 pub fn decode_session(data: &[u8]) -> Session {
     let mut input = Input(data);
     let mut header = [0u8; SESSION_HEADER];
@@ -112,6 +116,23 @@ pub fn decode_session(data: &[u8]) -> Session {
         .allow_plaintext_auth(allow_plaintext_auth);
     if h10 & 4 != 0 {
         builder = builder.tls_name("mx.fuzz.test");
+    }
+    #[cfg(feature = "rustls")]
+    let inspect_only = h10 & 8 != 0;
+    #[cfg(not(feature = "rustls"))]
+    let inspect_only = false;
+    #[cfg(feature = "rustls")]
+    if inspect_only {
+        builder = builder.tls_config(inspect_only_trust());
+    }
+    let policy = match (h10 >> 4) & 3 {
+        0 => None,
+        1 => Some(FixedPolicy { mode: PolicyMode::Enforce, satisfied: true }),
+        2 => Some(FixedPolicy { mode: PolicyMode::Enforce, satisfied: false }),
+        _ => Some(FixedPolicy { mode: PolicyMode::Testing, satisfied: false }),
+    };
+    if let Some(policy) = policy {
+        builder = builder.tls_policy(std::sync::Arc::new(policy));
     }
     if auth {
         let mechanisms = match h1 & 3 {
@@ -187,7 +208,43 @@ pub fn decode_session(data: &[u8]) -> Session {
         };
         actions.push(action);
     }
-    Session { header, config, late_wakeups: h0 & 0x80 != 0, allow_plaintext_auth, limits, actions }
+    Session { header, config, late_wakeups: h0 & 0x80 != 0, allow_plaintext_auth, inspect_only, limits, actions }
+}
+
+/// Trust settings with the inspect-only override, built once (the webpki roots are not free to load).
+#[cfg(feature = "rustls")]
+fn inspect_only_trust() -> crate::TlsConfig {
+    static TRUST: std::sync::OnceLock<crate::TlsConfig> = std::sync::OnceLock::new();
+    TRUST.get_or_init(|| crate::TlsConfig::builder().inspect_only(true).build().expect("the webpki roots")).clone()
+}
+
+/// The published policy of a fuzzed session: it says the same of every handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedPolicy {
+    /// How senders apply it.
+    pub mode: PolicyMode,
+    /// Whether every handshake satisfies it.
+    pub satisfied: bool,
+}
+
+impl TlsPolicy for FixedPolicy {
+    fn name(&self) -> &str {
+        "fuzz policy"
+    }
+
+    fn mode(&self) -> PolicyMode {
+        self.mode
+    }
+
+    fn check(&self, _target: &crate::Target, tls: &TlsInfo) -> PolicyOutcome {
+        // It sees the presented chain, as DANE would.
+        assert_eq!(tls.chain_der.len(), tls.certificates.len() + tls.unparsed.len());
+        if self.satisfied {
+            PolicyOutcome::Satisfied
+        } else {
+            PolicyOutcome::Failed { reason: "the fuzzed server does not satisfy it".to_owned() }
+        }
+    }
 }
 
 /// Encodes a header and actions as a `probe_session` input (for making seeds): the inverse of
@@ -223,20 +280,22 @@ fn canned(i: u8, bare_lf: bool) -> Vec<u8> {
     if bare_lf { text.replace("\r\n", "\n").into_bytes() } else { text.as_bytes().to_vec() }
 }
 
-/// TLS details from one byte: bit 0 inspect-only with an untrusted issuer, bits 1–2 how many certificates,
-/// bits 3–7 the leaf's days left (−8 to 23).
+/// TLS details from one byte: bit 0 a certificate that did not verify (an untrusted issuer), bits 1–2 how many
+/// certificates, bits 3–7 the leaf's days left (−8 to 23). The chain's DER is made up (the checks only count it).
 #[allow(clippy::field_reassign_with_default)] // on purpose: robust to new fields in the report types
 pub fn tls_info(b: u8) -> TlsInfo {
     let days = i64::from(b >> 3) - 8;
     // Field by field from the defaults, so fields added to the report types do not break the fuzzers.
-    let certificates = (0..(b >> 1) & 3)
+    let certificates: Vec<CertificateInfo> = (0..(b >> 1) & 3)
         .map(|i| {
             let mut cert = CertificateInfo::default();
+            cert.position = usize::from(i);
             cert.subject = format!("CN=mx{i}.fuzz.test");
             cert.issuer = "CN=Fuzz CA".to_owned();
             cert.sans = vec!["mx.fuzz.test".to_owned()];
             cert.serial = "01".to_owned();
             cert.not_before = "2024-01-01T00:00:00Z".to_owned();
+            cert.not_before_unix = 1_704_067_200;
             cert.not_after = "2025-01-01T00:00:00Z".to_owned();
             cert.not_after_unix = 1_735_689_600 + i64::from(i) * 86_400;
             cert.days_left = days + i64::from(i);
@@ -255,6 +314,7 @@ pub fn tls_info(b: u8) -> TlsInfo {
     info.verified = b & 1 == 0;
     info.verify_error = (b & 1 == 1).then_some(CertificateProblem::UnknownIssuer);
     info.handshake = Duration::from_millis(3);
+    info.chain_der = certificates.iter().map(|c| vec![0x30, c.position as u8]).collect();
     info.certificates = certificates;
     info
 }
@@ -321,7 +381,10 @@ struct Driver {
     bytewise: bool,
     mode: TlsMode,
     allow_plaintext_auth: bool,
+    inspect_only: bool,
     secrets: [String; 3],
+    /// Whether an AUTH command went out.
+    auth_sent: bool,
 }
 
 impl Driver {
@@ -353,8 +416,17 @@ impl Driver {
         assert!(!self.probe.is_done());
         let text = String::from_utf8_lossy(bytes);
         assert!(!text.contains(PASSWORD), "the raw password went on the wire");
-        if self.secrets.iter().any(|s| text.contains(s.as_str())) {
-            assert!(self.tls_up || self.allow_plaintext_auth, "credentials sent without TLS: {text:?}");
+        // No AUTH bytes leave the probe unless the TLS the report holds verified, or an explicit override is set.
+        let auth = text.get(..5).is_some_and(|verb| verb.eq_ignore_ascii_case("AUTH "));
+        if auth || self.secrets.iter().any(|s| text.contains(s.as_str())) {
+            self.auth_sent = true;
+            let verified = self.tls_up && self.probe.report().tls.as_ref().is_some_and(TlsInfo::is_verified);
+            let tls_overridden = self.tls_up && self.inspect_only;
+            assert!(
+                verified || tls_overridden || self.allow_plaintext_auth,
+                "AUTH sent over {} without an override: {text:?}",
+                if self.tls_up { "TLS whose certificate did not verify" } else { "plaintext" }
+            );
         }
         let mode = self.mode;
         if matches!(mode, TlsMode::StartTlsRequired | TlsMode::Implicit) && !self.tls_up {
@@ -524,7 +596,9 @@ fn run_session(session: &Session, start: Instant, bytewise: bool) -> Report {
         bytewise,
         mode,
         allow_plaintext_auth: session.allow_plaintext_auth,
+        inspect_only: session.inspect_only,
         secrets: secret_forms(),
+        auth_sent: false,
     };
     for _ in 0..MAX_POLLS {
         let capacity = d.probe.buffer_capacity();
@@ -617,21 +691,36 @@ fn check_report(session: &Session, d: &mut Driver, report: &Report) {
     if report.message_token.is_some() {
         assert!(report.steps.iter().any(|s| s.phase == Phase::Message && s.reply.is_some()));
     }
-    // The credential shows nowhere (unless the server itself sent it).
+    // The credential shows nowhere in the report, whatever the server sent: a reply that echoes it is redacted
+    // like the command was. (The probe's own Debug shows the parser's buffer, raw: there only what the server
+    // itself sent may appear.)
     let debug = format!("{report:?}");
     let probe_debug = format!("{:?}", d.probe);
+    let replies = report.steps.iter().filter_map(|s| s.reply.as_ref()).chain(report.greeting.as_ref());
+    let mut texts: Vec<String> =
+        replies.flat_map(|r| r.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned())).collect();
+    texts.extend(report.transcript.iter().map(|l| l.text.clone()));
+    texts.extend(report.findings.iter().flat_map(|f| [Some(f.message.clone()), f.server_text.clone()]).flatten());
+    for caps in [&report.capabilities, &report.capabilities_tls].into_iter().flatten() {
+        texts.push(caps.domain.clone());
+        texts.extend(caps.raw_lines.iter().cloned());
+        texts.extend(caps.unknown.iter().flat_map(|u| u.params.iter().cloned()));
+    }
     for secret in &d.secrets {
-        if d.server_bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
-            continue;
-        }
         assert!(!debug.contains(secret.as_str()), "the credential {secret:?} is in the report");
-        assert!(!probe_debug.contains(secret.as_str()), "the credential {secret:?} is in the probe's Debug");
-        for line in &report.transcript {
-            assert!(!line.text.contains(secret.as_str()), "the credential is in the transcript: {line:?}");
+        for text in &texts {
+            assert!(!text.contains(secret.as_str()), "the credential {secret:?} is in the report: {text:?}");
         }
-        for finding in &report.findings {
-            assert!(!finding.message.contains(secret.as_str()), "the credential is in a finding: {finding:?}");
+        if !d.server_bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+            assert!(!probe_debug.contains(secret.as_str()), "the credential {secret:?} is in the probe's Debug");
         }
+    }
+    // Credentials withheld are said to be: configured, TLS up but not verified, no override, and no AUTH sent.
+    let auth_configured = session.header[0] & 4 != 0;
+    let unverified_tls = d.tls_up && report.tls.as_ref().is_some_and(|t| !t.is_verified());
+    if auth_configured && unverified_tls && !d.inspect_only && !d.allow_plaintext_auth {
+        assert!(!d.auth_sent);
+        assert_ne!(report.verdict, Verdict::Up, "credentials withheld, yet up");
     }
     assert_eq!(report.target, config.target().to_string());
     // Finished stays finished: later events change nothing.
