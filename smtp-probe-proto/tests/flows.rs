@@ -447,6 +447,70 @@ fn replies_that_echo_an_auth_payload_are_redacted_like_the_command() {
     assert_no_credentials(&report, &secrets);
 }
 
+/// Every combination of TLS mode, certificate outcome and override: AUTH bytes go out only when the TLS the
+/// report holds verified, or an override allows it, and a probe that withholds them is never up.
+#[test]
+fn no_auth_bytes_unless_verified_or_overridden_in_every_combination() {
+    let start = start();
+    for mode in [TlsMode::None, TlsMode::StartTlsOpportunistic, TlsMode::StartTlsRequired, TlsMode::Implicit] {
+        for verified in [true, false] {
+            for inspect_only in [false, true] {
+                for plaintext in [false, true] {
+                    for offers_starttls in [true, false] {
+                        let case = format!(
+                            "{mode}, verified {verified}, inspect-only {inspect_only}, plaintext {plaintext}, \
+                             STARTTLS offered {offers_starttls}"
+                        );
+                        let trust = smtp_probe_proto::TlsConfig::builder().inspect_only(inspect_only).build().unwrap();
+                        let built = with_auth(builder(mode)).allow_plaintext_auth(plaintext).tls_config(trust).build();
+                        let Ok(config) = built else {
+                            assert!(mode == TlsMode::None && !plaintext, "{case}: {built:?}");
+                            continue;
+                        };
+                        let tls = TlsInfo {
+                            verified,
+                            verify_error: (!verified).then_some(CertificateProblem::UnknownIssuer),
+                            ..tls13()
+                        };
+                        let ehlo = if offers_starttls {
+                            lines(&["250-mx.example.com", "250-AUTH PLAIN", "250 STARTTLS"])
+                        } else {
+                            lines(&["250-mx.example.com", "250 AUTH PLAIN"])
+                        };
+                        let mut script = match mode {
+                            TlsMode::Implicit => vec![ServerStep::TlsEstablished(tls.clone()), line(GREETING)],
+                            _ => vec![line(GREETING)],
+                        };
+                        script.extend([expect("EHLO"), ehlo]);
+                        if offers_starttls && matches!(mode, TlsMode::StartTlsOpportunistic | TlsMode::StartTlsRequired)
+                        {
+                            script.extend([
+                                expect("STARTTLS"),
+                                line("220 ready"),
+                                ServerStep::TlsEstablished(tls.clone()),
+                                expect("EHLO"),
+                                tls_ehlo_with_auth(),
+                            ]);
+                        }
+                        script.extend([expect("AUTH"), line("235 2.7.0 ok")]);
+                        // The server expects AUTH; when the probe withholds it, the script simply does not match.
+                        let mut harness = Harness::new(config, start, then_quit(script));
+                        let report = harness.run();
+                        let sent = contains(harness.client_bytes(), b"AUTH ");
+                        let tls_up = report.tls.is_some() && report.capabilities_tls.is_some();
+                        let verified_tls = tls_up && report.tls.as_ref().unwrap().is_verified();
+                        let allowed = verified_tls || (tls_up && inspect_only) || plaintext;
+                        assert!(!sent || allowed, "{case}: AUTH sent");
+                        if !sent {
+                            assert_ne!(report.verdict, Verdict::Up, "{case}: credentials withheld, yet up");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn auth_is_refused_over_plaintext_when_starttls_is_not_offered() {
     let start = start();
