@@ -50,7 +50,7 @@ causes! {
     StartTlsUnavailable => "starttls_unavailable", "STARTTLS was required but not offered.";
     StartTlsRejected => "starttls_rejected", "The server refused the STARTTLS command.";
     TlsHandshakeFailed => "tls_handshake_failed", "The TLS handshake failed for a reason other than the certificate.";
-    CertificateInvalid => "certificate_invalid", "The certificate did not verify (expired, wrong name, untrusted, ...).";
+    CertificateInvalid => "certificate_invalid", "The certificate did not verify (expired, wrong name, untrusted, ...) where that counts: required TLS, certificate-days thresholds, credentials (withheld), a published policy.";
     CertificateExpiring => "certificate_expiring", "The certificate expires within the configured number of days.";
     AuthUnavailable => "auth_unavailable", "Authentication was configured but cannot be done (not offered, no common mechanism, no TLS).";
     AuthFailed => "auth_failed", "The server rejected the credentials.";
