@@ -571,6 +571,34 @@ mod tests {
         assert_eq!(refused(with_credentials), format!("{untrusted}; credentials not sent"));
     }
 
+    /// A leaf that could not be parsed is never described with made-up dates: the problem is told without it,
+    /// and the unparsed certificate is a finding of its own.
+    #[test]
+    fn an_unparsed_leaf_is_told_without_made_up_dates() {
+        let config = config(TlsMode::StartTlsOpportunistic, true, None, true).build().unwrap();
+        let info = TlsInfo {
+            verify_error: Some(CertificateProblem::Other("BadEncoding".into())),
+            unparsed: vec![crate::UnparsedCertificate {
+                position: 0,
+                len: 3,
+                sha256: "ab".repeat(32),
+                error: "Parsing Error".into(),
+            }],
+            chain_der: vec![vec![1, 2, 3]],
+            ..TlsInfo::default()
+        };
+        let findings = established(config.inner(), &info);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                format!("the leaf certificate of the presented chain (3 bytes, SHA-256 {}) could not be parsed and is not described: Parsing Error", "ab".repeat(32)).as_str(),
+                "certificate invalid: BadEncoding (inspect-only override: the probe carried on)",
+            ]
+        );
+        assert!(findings.iter().all(|f| f.cause != Some(Cause::CertificateExpiring)));
+    }
+
     #[test]
     fn the_credentials_table() {
         // (TLS: None = plaintext, Some(verified), inspect-only, plaintext AUTH allowed, sent, finding)

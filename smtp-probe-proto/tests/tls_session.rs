@@ -952,6 +952,39 @@ fn an_expired_intermediate_is_described_as_the_intermediate() {
     );
 }
 
+/// A certificate in the chain that cannot be parsed is skipped with a finding: it never reads as a certificate
+/// that expires in 1970, nor as "0 days left" for the days thresholds.
+#[test]
+fn an_unparseable_chain_certificate_is_skipped_with_a_finding() {
+    let ca = Ca::new(CA_NAME);
+    let leaf = valid_leaf(&ca);
+    let garbage = vec![0x30, 0x03, 0x02, 0x01, 0x07];
+    let mut server_tls = ServerTls::new(leaf.clone());
+    server_tls.extra_chain = vec![garbage.clone()];
+    let config =
+        builder(Mode::Implicit, TARGET).tls_config(trusting(&ca)).certificate_days(Some(30), Some(7)).build().unwrap();
+    let run = run(Mode::Implicit, config, &server_tls);
+    let report = &run.report;
+    assert_outcome(report, Verdict::Up, None);
+    let tls = report.tls.as_ref().unwrap();
+    assert!(tls.verified, "the leaf chains to the CA without it");
+    assert_eq!(tls.chain_der, [leaf.der.clone(), garbage.clone()]);
+    assert_eq!(tls.certificates.len(), 1);
+    assert_eq!((tls.unparsed.len(), tls.unparsed[0].position, tls.unparsed[0].len), (1, 1, garbage.len()));
+    assert_eq!(tls.chain_earliest_expiry().unwrap().days_left, 60, "not 0, not 1970");
+    let f = report.findings.iter().find(|f| f.message.contains("could not be parsed")).expect("a finding");
+    assert_eq!((f.severity, f.cause), (Severity::Info, None));
+    assert!(
+        f.message
+            .starts_with(&format!("certificate 1 of the presented chain (5 bytes, SHA-256 {})", sha256_hex(&garbage))),
+        "{}",
+        f.message
+    );
+    let json = serde_json::to_value(report).unwrap();
+    assert!(!json.to_string().contains("1970"), "{json:#}");
+    assert_eq!(json["tls"]["chain"].as_array().unwrap().len(), 1);
+}
+
 /// A not-yet-valid intermediate, likewise.
 #[test]
 fn a_not_yet_valid_intermediate_is_described_as_the_intermediate() {

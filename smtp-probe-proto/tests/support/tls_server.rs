@@ -143,6 +143,8 @@ pub struct ServerTls {
     pub provider: CryptoProvider,
     /// Send application data (the implicit-TLS greeting) with the server's handshake flight (TLS 1.3 0.5-RTT).
     pub half_rtt: bool,
+    /// More certificates to send after the leaf (and the CA), as they are: garbage included.
+    pub extra_chain: Vec<Vec<u8>>,
 }
 
 impl ServerTls {
@@ -153,6 +155,7 @@ impl ServerTls {
             versions: rustls::ALL_VERSIONS,
             provider: rustls::crypto::ring::default_provider(),
             half_rtt: false,
+            extra_chain: Vec::new(),
         }
     }
 
@@ -161,6 +164,7 @@ impl ServerTls {
         if self.send_ca {
             chain.push(CertificateDer::from(self.leaf.ca_der.clone()));
         }
+        chain.extend(self.extra_chain.iter().cloned().map(CertificateDer::from));
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf.key_der.clone()));
         let mut config = ServerConfig::builder_with_provider(Arc::new(self.provider.clone()))
             .with_protocol_versions(self.versions)
