@@ -14,7 +14,7 @@
 //! judges it: required TLS (`starttls_required`, `implicit`) and certificate-days thresholds here, credentials
 //! when AUTH comes (below), and a published policy.
 //!
-//! | TLS mode | days thresholds | policy says | inspect-only | handshake | finding (`certificate_invalid`) |
+//! | TLS mode | days thresholds | policy says | inspect-only | handshake | `certificate_invalid` finding |
 //! | --- | --- | --- | --- | --- | --- |
 //! | `starttls` | no | — (none) | either | goes on | info: reported, not counted |
 //! | `starttls` | yes | — | no | refused | critical (down) |
@@ -22,14 +22,14 @@
 //! | `starttls_required`, `implicit` | either | — | no | refused | critical (down) |
 //! | `starttls_required`, `implicit` | either | — | yes | goes on | warning (degraded), names the override |
 //! | any | either | satisfied | either | goes on | info: the policy authenticated the server |
-//! | any | either | failed, `enforce` | either | goes on | critical, whatever the override |
-//! | any | either | failed, `testing` | either | goes on | warning, or what the rows above say if worse |
+//! | any | either | failed | either | goes on | as the rows without a policy say |
 //!
-//! With a policy the handshake always completes, so that the policy can check it. A policy that fails on a
-//! certificate that did verify is a finding of its own (critical for `enforce`, warning for `testing`). A
-//! handshake that is refused ends the probe at once; one that goes on carries on with EHLO inside TLS. A
+//! A policy that fails adds a finding of its own, `<policy> (<mode>) is not satisfied: <why>` (cause
+//! `certificate_invalid`): critical under `enforce`, a warning under `testing`, whatever the overrides, and
+//! whether or not the certificate verified. With a policy the handshake always completes, so that the policy can
+//! check it. A refused handshake ends the probe at once; one that goes on carries on with EHLO inside TLS. A
 //! certificate that verifies but expires within the days thresholds is `certificate_expiring`, whatever the rows
-//! above say.
+//! above say; a certificate of the chain that cannot be parsed is an info finding, never a date.
 //!
 //! # Credentials
 //!
@@ -93,8 +93,10 @@ pub enum PolicyOutcome {
 ///
 /// The probe does not look policies up, nor match them: an implementation does, from what the domain published
 /// (the patterns, the TLSA records) and the finished handshake ([`TlsInfo`], with the presented chain as DER in
-/// [`TlsInfo::chain_der`]). The probe weighs the outcome with everything else it knows; the module-level tables
-/// of this crate's assessment say how (see [`ProbeConfigBuilder::tls_policy`](crate::ProbeConfigBuilder::tls_policy)).
+/// [`TlsInfo::chain_der`]). The probe weighs the outcome with everything else it knows (see
+/// [`ProbeConfigBuilder::tls_policy`](crate::ProbeConfigBuilder::tls_policy)): a failure counts by the policy's
+/// mode, and a policy that is satisfied stands in for the roots when the certificate did not verify against them
+/// (credentials still need a certificate that verified).
 ///
 /// ```
 /// use std::sync::Arc;

@@ -374,9 +374,11 @@ impl ProbeConfigBuilder {
         self
     }
 
-    /// Judge the handshake against a policy the domain publishes for its mail servers' TLS (MTA-STS, DANE):
-    /// the policy checks the finished handshake, and [`assess`](crate::TlsPolicy) weighs what it says. With a
-    /// policy, the handshake always completes, so that the policy can see it.
+    /// Judge the handshake against a policy the domain publishes for its mail servers' TLS (MTA-STS, DANE): the
+    /// [`TlsPolicy`](crate::TlsPolicy) checks the finished handshake, and the probe weighs what it says by the
+    /// policy's mode (a failure is critical under `enforce`, a warning under `testing`; a policy that
+    /// authenticates the server stands in for the roots). With a policy, the handshake always completes, so that
+    /// the policy can see it.
     pub fn tls_policy(mut self, policy: Arc<dyn TlsPolicy>) -> Self {
         self.tls_policy = Some(policy);
         self
