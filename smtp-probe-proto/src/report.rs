@@ -361,7 +361,8 @@ pub struct TlsInfo {
     pub sni: Option<String>,
     /// The name (or address) the certificate was verified against.
     pub verified_name: Option<String>,
-    /// Whether the chain verified for that name.
+    /// Whether the certificate verified: the chain for that name, or a configured pin (see
+    /// [`is_verified`](Self::is_verified), what credentials wait for).
     pub verified: bool,
     /// Why it did not, when it did not.
     pub verify_error: Option<CertificateProblem>,
