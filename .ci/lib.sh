@@ -20,7 +20,10 @@ apt_install_missing() {
             created_policy=1
         fi
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq || log "apt-get update failed; trying install anyway"
+        # One index refresh serves every script of a CI run: skip it when the lists are under an hour old.
+        if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -60 -print -quit 2>/dev/null)" ]; then
+            apt-get update -qq || log "apt-get update failed; trying install anyway"
+        fi
         timeout 900 apt-get install -y -qq --no-install-recommends \
             -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
             "${missing[@]}" </dev/null >/dev/null || rc=$?

@@ -6,12 +6,13 @@
 #   monitoring-plugins-standard  -> /usr/lib/nagios/plugins/check_smtp
 #   prometheus-blackbox-exporter -> /usr/bin/prometheus-blackbox-exporter
 #   prometheus                   -> /usr/bin/promtool, /usr/bin/prometheus
+#   python3-prometheus-client    -> the reference OpenMetrics parser (smtp_probe_testserver::openmetrics)
 #
 # Writes ${SMTP_PROBE_PEERS_DIR:-/var/tmp/smtp-probe-peers}/env (load with set -a; . FILE).
 set -euo pipefail
 
 DIR="${SMTP_PROBE_PEERS_DIR:-/var/tmp/smtp-probe-peers}"
-PACKAGES=(monitoring-plugins-standard prometheus-blackbox-exporter prometheus)
+PACKAGES=(monitoring-plugins-standard prometheus-blackbox-exporter prometheus python3-prometheus-client)
 CHECK_SMTP=/usr/lib/nagios/plugins/check_smtp
 BLACKBOX=/usr/bin/prometheus-blackbox-exporter
 PROMETHEUS=/usr/bin/prometheus

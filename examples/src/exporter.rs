@@ -2,12 +2,15 @@
 //! with a named module, and it answers with the probe's metrics:
 //!
 //! - `GET /probe?target=HOST:PORT&module=NAME` runs one probe and returns exactly what
-//!   `smtp-probe --format prometheus` prints for it (the same renderer, [`smtp_probe_cli::render::prometheus`]):
+//!   `smtp-probe --format prometheus` prints for it (the same renderer, `smtp_probe_render::prometheus`):
 //!   `smtp_probe_up`, `smtp_probe_verdict`, `smtp_probe_cause`, durations, reply codes, TLS and certificate
-//!   expiry. `target` may also be `smtp://`, `submission://` or `smtps://` + host; `module` defaults to `smtp`.
-//!   A bad request (no target, an unknown module) is a 400.
-//! - `GET /metrics`: the exporter's own counters (`smtp_probe_exporter_probes_total{module,verdict}`,
-//!   `smtp_probe_exporter_bad_requests_total`).
+//!   expiry; OpenMetrics when the scraper's `Accept` asks for it (Prometheus does). `target` may also be
+//!   `smtp://`, `submission://` or `smtps://` + host; `module` defaults to `smtp`. A bad request (no target, an
+//!   unknown module, a target off the module's allow-list) is a 400; a probe past `--max-probes` running at once
+//!   is a 503.
+//! - `GET /metrics`: the exporter's own metrics (`smtp_probe_exporter_probes_total{module,verdict}`,
+//!   `smtp_probe_exporter_bad_requests_total`, `smtp_probe_exporter_busy_total`,
+//!   `smtp_probe_exporter_probes_in_flight`).
 //!
 //! ```text
 //! exporter --listen 127.0.0.1:9125                       # built-in modules: smtp, submission, smtps, plain
@@ -33,7 +36,14 @@
 //! certificate_days_warning = 21
 //! certificate_days_critical = 7
 //! auth = { username = "monitor", password_env = "SMTP_PROBE_PASSWORD" }
+//! allow = ["mail.example.com:587", "*.mx.example.com", "192.0.2.0/24"]   # required with auth
 //! ```
+//!
+//! **A module with credentials probes only the targets of its allow-list** (see [`crate::allow`] for the
+//! entries: exact names, one-label `*.` wildcards, addresses and CIDR networks, each with an optional port):
+//! anyone who can reach `/probe` chooses the target, and must not be able to make the exporter log in to a server
+//! of theirs. The exporter refuses to start with a credentialed module that has no allow-list, and answers 400 to
+//! a target off the list, without connecting to it. A module without credentials may have an allow-list too.
 //!
 //! The password is read from the environment once, at start: it never appears in the file or on the command
 //! line. A scrape configuration as for the blackbox exporter:
@@ -50,19 +60,26 @@
 //!       - { target_label: __address__, replacement: "127.0.0.1:9125" }
 //! ```
 //!
+//! Bounds, against slow and eager clients alike: at most `--max-probes` (32) probes run at once, and a request
+//! past that gets a 503 at once rather than a queue; each probe is cut to the scrape timeout Prometheus announces
+//! (`X-Prometheus-Scrape-Timeout-Seconds`, less half a second) so Prometheus gets an answer rather than a failed
+//! scrape; a client has `--header-timeout` (5 s) to send its request headers; at most `--max-connections` (256)
+//! connections are open.
+//!
 //! Operating advice: every scrape is a real SMTP connection, so **scrape every few minutes, not every 15 s**
 //! (receivers rate-limit and greylist eager clients; a monitor that gets itself blocked reports an outage it
-//! caused). Each probe ends with QUIT, and is cut to the scrape timeout Prometheus announces
-//! (`X-Prometheus-Scrape-Timeout-Seconds`, less half a second) so Prometheus gets an answer rather than a
-//! failed scrape. Anyone who can reach `/probe` can make this host connect anywhere: keep it on loopback or
-//! behind the same access control as Prometheus.
+//! caused). Each probe ends with QUIT. Anyone who can reach `/probe` can make this host connect anywhere (within
+//! the modules' allow-lists): keep it on loopback or behind the same access control as Prometheus.
+//!
+//! [`Exporter::handle_probe`] is the whole of `/probe` as a plain function, from the request's parameters to a
+//! rendered body or a refusal, so that another HTTP service can serve it as it is.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -71,13 +88,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
 use serde::Deserialize;
-use smtp_probe_cli::demo::Demo;
-use smtp_probe_cli::render::{Results, prometheus};
+use smtp_probe_render::{Exposition, ExpositionFormat, Family, Item, metrics};
+use smtp_probe_testserver::demo::Demo;
 use smtp_probe_tokio::proto::Secret;
-use smtp_probe_tokio::{ProbeConfig, Report, Target, TlsConfig, TlsMode, Verdict};
+use smtp_probe_tokio::{ProbeConfig, Target, TlsConfig, TlsMode, Verdict};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-use crate::common::{self, Error, parse_seconds};
+use crate::allow::AllowList;
+use crate::common::{self, Error, HttpLimits, parse_seconds};
 
 /// The content type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -110,6 +129,15 @@ pub struct Args {
     /// Add a module "demo" and start the bundled loopback demo server for it.
     #[arg(long)]
     pub demo: bool,
+    /// Probes running at once at most; a request past it is answered 503 at once.
+    #[arg(long, default_value = "32", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_probes: u32,
+    /// Seconds a client may take to send a request's headers before its connection is closed.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+    /// Open HTTP connections at most; more are closed at once.
+    #[arg(long, default_value = "256", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
 }
 
 /// Credentials of a module: the user name, and the environment variable holding the password.
@@ -150,6 +178,8 @@ pub struct ModuleSpec {
     pub certificate_days_critical: Option<u32>,
     /// Authenticate.
     pub auth: Option<AuthSpec>,
+    /// The targets this module may probe (required with `auth`): see [`crate::allow`].
+    pub allow: Option<Vec<String>>,
 }
 
 /// The config file: `[modules.NAME]` tables.
@@ -178,12 +208,13 @@ pub struct Module {
     response: (Option<Duration>, Option<Duration>),
     certificate_days: (Option<u32>, Option<u32>),
     auth: Option<(String, Secret, bool)>,
+    allow: Option<AllowList>,
     demo: Option<Arc<Demo>>,
 }
 
 impl Module {
-    /// Prepares a module: reads its CA file and its password from the environment, and checks that it builds a
-    /// valid probe configuration.
+    /// Prepares a module: reads its CA file and its password from the environment, checks its allow-list
+    /// (required when it has credentials), and checks that it builds a valid probe configuration.
     pub fn from_spec(name: &str, spec: &ModuleSpec) -> Result<Module, Error> {
         let invalid = |what: &str| Error::new(format!("module {name}: {what}"));
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
@@ -192,9 +223,21 @@ impl Module {
         let seconds = |value: Option<f64>, field: &str| {
             value.map(|s| parse_seconds(&s.to_string()).map_err(|e| invalid(&format!("{field}: {e}")))).transpose()
         };
+        let allow = spec
+            .allow
+            .as_ref()
+            .map(|entries| AllowList::parse(entries.iter().map(String::as_str)))
+            .transpose()
+            .map_err(|e| invalid(&e.to_string()))?;
         let auth = match &spec.auth {
             None => None,
             Some(auth) => {
+                if allow.as_ref().is_none_or(AllowList::is_empty) {
+                    return Err(invalid(
+                        "a module with credentials needs an allow-list (allow = [\"mail.example.com:587\", ...]): \
+                         without one, whoever can reach /probe could have the credentials sent to a server of theirs",
+                    ));
+                }
                 let password = std::env::var(&auth.password_env)
                     .map_err(|_| invalid(&format!("the environment variable {} is not set", auth.password_env)))?;
                 Some((auth.username.clone(), Secret::new(password), auth.allow_plaintext))
@@ -204,7 +247,7 @@ impl Module {
             tls: spec.tls,
             tls_name: spec.tls_name.clone(),
             tls_config: spec.ca_file.as_deref().map(common::tls_config_with_ca_file).transpose()?,
-            ehlo_name: spec.ehlo_name.clone().unwrap_or_else(smtp_probe_cli::hostname::default_ehlo_name),
+            ehlo_name: spec.ehlo_name.clone().unwrap_or_else(smtp_probe_tokio::default_ehlo_name),
             timeout: seconds(spec.timeout, "timeout")?.unwrap_or(Duration::from_secs(10)),
             response: (
                 seconds(spec.response_warning, "response_warning")?,
@@ -212,6 +255,7 @@ impl Module {
             ),
             certificate_days: (spec.certificate_days_warning, spec.certificate_days_critical),
             auth,
+            allow,
             demo: None,
         };
         let any_target = Target::new("localhost", 25).expect("a valid target");
@@ -219,7 +263,8 @@ impl Module {
         Ok(module)
     }
 
-    /// The module that probes the bundled demo server (STARTTLS against its CA, AUTH, an envelope).
+    /// The module that probes the bundled demo server (STARTTLS against its CA, AUTH, an envelope): the demo
+    /// user's credentials go to the demo server only.
     pub fn demo(demo: Arc<Demo>, timeout: Duration) -> Module {
         Module {
             tls: None,
@@ -230,8 +275,19 @@ impl Module {
             response: (None, None),
             certificate_days: (None, None),
             auth: None,
+            allow: Some(AllowList::exactly(&demo.target())),
             demo: Some(demo),
         }
+    }
+
+    /// Whether the module may probe this target: any target without an allow-list, else one on it.
+    pub fn allows(&self, target: &Target) -> bool {
+        self.allow.as_ref().is_none_or(|allow| allow.allows(target))
+    }
+
+    /// The longest a probe of this module may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The probe configuration for `target`, bounded by `budget`. The module's TLS mode, when it sets one, wins
@@ -318,7 +374,8 @@ impl Args {
 #[derive(Debug, Default)]
 pub struct Counters {
     probes: Mutex<BTreeMap<(String, &'static str), u64>>,
-    bad_requests: Mutex<u64>,
+    bad_requests: AtomicU64,
+    busy: AtomicU64,
 }
 
 impl Counters {
@@ -328,7 +385,7 @@ impl Counters {
         {
             let mut probes = counters.probes.lock().unwrap_or_else(|e| e.into_inner());
             for module in modules {
-                for verdict in [Verdict::Up, Verdict::Degraded, Verdict::Down] {
+                for verdict in Verdict::ALL {
                     probes.insert((module.clone(), verdict.as_str()), 0);
                 }
             }
@@ -342,64 +399,163 @@ impl Counters {
     }
 
     fn bad_request(&self) {
-        *self.bad_requests.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.bad_requests.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition of the counters (Prometheus text format).
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP smtp_probe_exporter_probes_total Probes run by this exporter, by module and verdict.\n");
-        out.push_str("# TYPE smtp_probe_exporter_probes_total counter\n");
+    /// The exposition of the counters, and of the probes running now.
+    pub fn render(&self, in_flight: usize, format: ExpositionFormat) -> String {
+        let mut probes = Family::new(metrics::EXPORTER_PROBES);
         for ((module, verdict), count) in self.probes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            // Module names are checked to be [A-Za-z0-9_-]: nothing to escape.
-            let _ =
-                writeln!(out, "smtp_probe_exporter_probes_total{{module=\"{module}\",verdict=\"{verdict}\"}} {count}");
+            probes.sample(&[("module", module), ("verdict", verdict)], *count as f64);
         }
-        out.push_str(
-            "# HELP smtp_probe_exporter_bad_requests_total Probe requests refused (no target, unknown module).\n",
-        );
-        out.push_str("# TYPE smtp_probe_exporter_bad_requests_total counter\n");
-        let bad = *self.bad_requests.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(out, "smtp_probe_exporter_bad_requests_total {bad}");
-        out
+        let mut bad = Family::new(metrics::EXPORTER_BAD_REQUESTS);
+        bad.sample(&[], self.bad_requests.load(Ordering::Relaxed) as f64);
+        let mut busy = Family::new(metrics::EXPORTER_BUSY);
+        busy.sample(&[], self.busy.load(Ordering::Relaxed) as f64);
+        let mut running = Family::new(metrics::EXPORTER_PROBES_IN_FLIGHT);
+        running.sample(&[], in_flight as f64);
+        let mut out = Exposition::new(format);
+        for family in [&probes, &bad, &busy, &running] {
+            out.family(family);
+        }
+        out.finish()
     }
 }
 
-/// The exporter's shared state: its modules and counters.
+/// The parameters of one `/probe` request, as the HTTP request carried them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProbeRequest<'a> {
+    /// The `target` parameter.
+    pub target: Option<&'a str>,
+    /// The `module` parameter (default `smtp`).
+    pub module: Option<&'a str>,
+    /// The `X-Prometheus-Scrape-Timeout-Seconds` header.
+    pub scrape_timeout: Option<&'a str>,
+    /// The `Accept` header.
+    pub accept: Option<&'a str>,
+}
+
+/// A rendered answer: the body and its content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The `Content-Type` to send.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+/// Why a probe request was not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request is wrong (400): no target, an unknown module, a target that is not one or is not allowed.
+    BadRequest(String),
+    /// As many probes as allowed are running (503): try again later.
+    Busy,
+}
+
+impl Refusal {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::BadRequest(why) => f.write_str(why),
+            Refusal::Busy => f.write_str("too many probes are running; try again later"),
+        }
+    }
+}
+
+/// The exporter's shared state: its modules, counters and the limit of probes running at once.
 #[derive(Debug, Clone)]
 pub struct Exporter {
     modules: Arc<Modules>,
     counters: Arc<Counters>,
+    probes: Arc<Semaphore>,
+    max_probes: usize,
 }
 
 impl Exporter {
-    /// An exporter serving these modules.
-    pub fn new(modules: Modules) -> Exporter {
+    /// An exporter serving these modules, running at most `max_probes` probes at once.
+    pub fn new(modules: Modules, max_probes: usize) -> Exporter {
         let counters = Arc::new(Counters::new(modules.keys()));
-        Exporter { modules: Arc::new(modules), counters }
+        let max_probes = max_probes.max(1);
+        Exporter { modules: Arc::new(modules), counters, probes: Arc::new(Semaphore::new(max_probes)), max_probes }
     }
 
-    /// Probes `target` with module `module` within `scrape_timeout` (when Prometheus announced one) and returns
-    /// the report; `Err` is a bad request.
-    pub async fn probe(&self, target: &str, module: &str, scrape_timeout: Option<Duration>) -> Result<Report, Error> {
-        let Some(spec) = self.modules.get(module) else {
-            return Err(Error::new(format!("unknown module {module:?}")));
+    /// The longest any module's probe may take.
+    pub fn longest_probe(&self) -> Duration {
+        self.modules.values().map(Module::timeout).max().unwrap_or_default()
+    }
+
+    /// `/probe`, whole: checks the request, probes within the scrape timeout, renders the report in the format
+    /// the `Accept` header asks for. Nothing is sent to a target the module does not allow, and a request past
+    /// the limit of concurrent probes is refused at once.
+    pub async fn handle_probe(&self, request: ProbeRequest<'_>) -> Result<Rendered, Refusal> {
+        let result = self.probe_rendered(request).await;
+        match &result {
+            Err(Refusal::BadRequest(_)) => self.counters.bad_request(),
+            Err(Refusal::Busy) => {
+                self.counters.busy.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+        }
+        result
+    }
+
+    async fn probe_rendered(&self, request: ProbeRequest<'_>) -> Result<Rendered, Refusal> {
+        let bad = Refusal::BadRequest;
+        let module_name = request.module.unwrap_or("smtp");
+        let Some(module) = self.modules.get(module_name) else {
+            return Err(bad(format!("unknown module {module_name:?}")));
         };
-        let parsed = common::parse_target(target)?;
-        let budget = match scrape_timeout {
-            Some(limit) => spec.timeout.min(limit.saturating_sub(TIMEOUT_OFFSET)).max(MIN_BUDGET),
-            None => spec.timeout,
+        let Some(target) = request.target.filter(|t| !t.trim().is_empty()) else {
+            return Err(bad("the target parameter is missing".to_owned()));
         };
-        let config = spec.config(parsed, budget)?;
+        let target = common::parse_target(target).map_err(|e| bad(e.to_string()))?;
+        if !module.allows(&target) {
+            return Err(bad(format!(
+                "module {module_name} may not probe {target}: it is not on the module's allow-list"
+            )));
+        }
+        let budget = match request.scrape_timeout.and_then(scrape_timeout) {
+            Some(limit) => module.timeout.min(limit.saturating_sub(TIMEOUT_OFFSET)).max(MIN_BUDGET),
+            None => module.timeout,
+        };
+        let config = module.config(target, budget).map_err(|e| bad(e.to_string()))?;
+        let Ok(_running) = self.probes.try_acquire() else {
+            return Err(Refusal::Busy);
+        };
         let report = common::probe_bounded(&config).await;
-        self.counters.probed(module, report.verdict);
-        Ok(report)
+        self.counters.probed(module_name, report.verdict);
+        let format = ExpositionFormat::negotiate(request.accept);
+        let body = smtp_probe_render::exposition(&[Item::from(&report)], SystemTime::now(), format);
+        Ok(Rendered { content_type: format.content_type(), body })
+    }
+
+    /// `/metrics`: the exporter's own metrics.
+    pub fn handle_metrics(&self, accept: Option<&str>) -> Rendered {
+        let format = ExpositionFormat::negotiate(accept);
+        let in_flight = self.max_probes.saturating_sub(self.probes.available_permits());
+        Rendered { content_type: format.content_type(), body: self.counters.render(in_flight, format) }
     }
 
     /// The HTTP routes: `GET /probe` and `GET /metrics`.
     pub fn router(self) -> Router {
         Router::new().route("/probe", get(probe_handler)).route("/metrics", get(metrics_handler)).with_state(self)
     }
+}
+
+/// The scrape timeout Prometheus announces, in seconds: a positive number, at most a day.
+fn scrape_timeout(header: &str) -> Option<Duration> {
+    let seconds = header.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0)?;
+    Some(Duration::from_secs_f64(seconds.min(86_400.0)))
 }
 
 /// The query of `/probe`.
@@ -409,45 +565,55 @@ struct ProbeQuery {
     module: Option<String>,
 }
 
+fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
 async fn probe_handler(
     State(exporter): State<Exporter>,
     Query(query): Query<ProbeQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let scrape_timeout = headers
-        .get("x-prometheus-scrape-timeout-seconds")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(86_400.0)));
-    let module = query.module.as_deref().unwrap_or("smtp");
-    let result = match query.target.as_deref().filter(|t| !t.trim().is_empty()) {
-        None => Err(Error::new("the target parameter is missing")),
-        Some(target) => exporter.probe(target, module, scrape_timeout).await,
+    let request = ProbeRequest {
+        target: query.target.as_deref(),
+        module: query.module.as_deref(),
+        scrape_timeout: header_text(&headers, "x-prometheus-scrape-timeout-seconds"),
+        accept: header_text(&headers, header::ACCEPT),
     };
-    match result {
-        Ok(report) => {
-            let body = prometheus::render(&Results::of_targets(vec![report]));
-            ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
-        }
-        Err(e) => {
-            exporter.counters.bad_request();
-            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+    match exporter.handle_probe(request).await {
+        Ok(rendered) => ([(header::CONTENT_TYPE, rendered.content_type)], rendered.body).into_response(),
+        Err(refusal) => {
+            let mut response = (refusal.status(), format!("{refusal}\n")).into_response();
+            if refusal == Refusal::Busy {
+                response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            }
+            response
         }
     }
 }
 
-async fn metrics_handler(State(exporter): State<Exporter>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], exporter.counters.render()).into_response()
+async fn metrics_handler(State(exporter): State<Exporter>, headers: HeaderMap) -> Response {
+    let rendered = exporter.handle_metrics(header_text(&headers, header::ACCEPT));
+    ([(header::CONTENT_TYPE, rendered.content_type)], rendered.body).into_response()
 }
 
-/// Serves the exporter on `listener` until `shutdown` resolves.
+/// The HTTP bounds for an exporter: requests are answered within the longest probe and a margin.
+pub fn http_limits(exporter: &Exporter, header_read_timeout: Duration, max_connections: usize) -> HttpLimits {
+    HttpLimits {
+        header_read_timeout,
+        request_timeout: exporter.longest_probe() + Duration::from_secs(10),
+        max_connections,
+    }
+}
+
+/// Serves the exporter on `listener` within `limits` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     exporter: Exporter,
+    limits: HttpLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, exporter.router()).with_graceful_shutdown(shutdown).await
+    common::serve_http(listener, exporter.router(), limits, shutdown).await
 }
 
 /// The program: parse, bind, serve until Ctrl-C.
@@ -461,7 +627,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
     if let Some(demo) = &demo {
         eprintln!("exporter: try http://{}/probe?target={}&module=demo", args.listen, demo.target());
     }
-    serve(listener, Exporter::new(modules), common::ctrl_c()).await.map_err(|e| Error::new(format!("HTTP server: {e}")))
+    let exporter = Exporter::new(modules, args.max_probes as usize);
+    let limits = http_limits(&exporter, args.header_timeout, args.max_connections as usize);
+    serve(listener, exporter, limits, common::ctrl_c()).await.map_err(|e| Error::new(format!("HTTP server: {e}")))
 }
 
 #[cfg(test)]
@@ -499,7 +667,9 @@ mod tests {
             password_env: "SMTP_PROBE_EXAMPLES_UNSET_VARIABLE".into(),
             allow_plaintext: false,
         };
-        let err = Module::from_spec("x", &ModuleSpec { auth: Some(missing), ..ModuleSpec::default() }).unwrap_err();
+        let allow = Some(vec!["mail.example.com".to_owned()]);
+        let err =
+            Module::from_spec("x", &ModuleSpec { auth: Some(missing), allow, ..ModuleSpec::default() }).unwrap_err();
         assert!(err.to_string().contains("SMTP_PROBE_EXAMPLES_UNSET_VARIABLE"), "{err}");
         assert!(Module::from_spec("a b", &ModuleSpec::default()).is_err());
     }
@@ -509,9 +679,45 @@ mod tests {
         let counters = Counters::new([&"smtp".to_owned()]);
         counters.probed("smtp", Verdict::Up);
         counters.bad_request();
-        let text = counters.render();
+        let text = counters.render(2, ExpositionFormat::Prometheus);
         assert!(text.contains("smtp_probe_exporter_probes_total{module=\"smtp\",verdict=\"up\"} 1\n"), "{text}");
         assert!(text.contains("smtp_probe_exporter_probes_total{module=\"smtp\",verdict=\"down\"} 0\n"), "{text}");
         assert!(text.contains("smtp_probe_exporter_bad_requests_total 1\n"), "{text}");
+        assert!(text.contains("smtp_probe_exporter_busy_total 0\n"), "{text}");
+        assert!(text.contains("smtp_probe_exporter_probes_in_flight 2\n"), "{text}");
+        let open = counters.render(0, ExpositionFormat::OpenMetrics);
+        assert!(open.contains("# TYPE smtp_probe_exporter_probes counter\n") && open.ends_with("# EOF\n"), "{open}");
+    }
+
+    #[test]
+    fn credentials_need_an_allow_list() {
+        let env = "SMTP_PROBE_EXAMPLES_ALLOW_TEST_PASSWORD";
+        let auth = Some(AuthSpec { username: "u".into(), password_env: env.into(), allow_plaintext: false });
+        let spec = ModuleSpec { auth: auth.clone(), ..ModuleSpec::default() };
+        let err = Module::from_spec("sub", &spec).unwrap_err().to_string();
+        assert!(err.starts_with("module sub: a module with credentials needs an allow-list"), "{err}");
+        let empty = ModuleSpec { auth: auth.clone(), allow: Some(Vec::new()), ..ModuleSpec::default() };
+        assert!(Module::from_spec("sub", &empty).is_err(), "an empty allow-list is no allow-list");
+        let bad = ModuleSpec { allow: Some(vec!["*".into()]), ..ModuleSpec::default() };
+        assert!(Module::from_spec("x", &bad).unwrap_err().to_string().contains("allow-list entry \"*\""));
+
+        let file = ConfigFile::parse("[modules.plain]\nallow = [\"mail.example.com\", \"192.0.2.0/24:25\"]").unwrap();
+        let module = Module::from_spec("plain", &file.modules["plain"]).unwrap();
+        assert!(module.allows(&"mail.example.com:587".parse().unwrap()));
+        assert!(module.allows(&"192.0.2.9".parse().unwrap()));
+        assert!(!module.allows(&"192.0.2.9:587".parse().unwrap()));
+        assert!(!module.allows(&"evil.example".parse().unwrap()));
+        let open = Module::from_spec("open", &ModuleSpec::default()).unwrap();
+        assert!(open.allows(&"anything.example".parse().unwrap()), "no credentials, no list: any target");
+    }
+
+    #[test]
+    fn scrape_timeouts() {
+        assert_eq!(scrape_timeout("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(scrape_timeout(" 10 "), Some(Duration::from_secs(10)));
+        assert_eq!(scrape_timeout("1e9"), Some(Duration::from_secs(86_400)));
+        for bad in ["0", "-1", "NaN", "inf", "soon", ""] {
+            assert_eq!(scrape_timeout(bad), None, "{bad:?}");
+        }
     }
 }

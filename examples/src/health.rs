@@ -7,6 +7,10 @@
 //! | down                   | 503    | `{"verdict":"down","cause":"connect_refused",...}`               |
 //! | none yet, or too old   | 503    | `{"verdict":"unknown","cause":"pending"}` (or `"stale"`)          |
 //!
+//! The body also carries the last report itself under `report`, in the JSON shape `smtp-probe --format json`
+//! prints (through `smtp-probe-render`). `GET /metrics` serves that report's metrics, with the names
+//! `smtp-probe --format prometheus` uses (OpenMetrics when the scraper asks for it).
+//!
 //! ```text
 //! health-endpoint --listen 127.0.0.1:8080 --target submission://mail.example.com --interval 60 --timeout 10
 //! health-endpoint --target smtp://10.0.0.25 --tls-name mx.example.com --ca-file /etc/ssl/private-ca.pem
@@ -31,6 +35,8 @@
 //!   Consider whether even readiness is right: if the application can queue mail, a mail outage should
 //!   perhaps only alert.
 //! - A result older than [`stale_after`] (two intervals plus the timeout) is not trusted: 503 `stale`.
+//! - **The HTTP side is bounded too**: a client that takes longer than `--header-timeout` (5 s) to send its
+//!   headers is cut off, at most `--max-connections` (256) are open at once, and every answer comes within 5 s.
 //!
 //! Degraded (a slow server, a certificate expiring soon, plaintext where STARTTLS was hoped for) answers 200:
 //! mail still flows; the verdict and cause in the body tell the rest.
@@ -38,20 +44,21 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
 use serde::Serialize;
-use smtp_probe_cli::demo::Demo;
+use smtp_probe_render::{ExpositionFormat, Item};
+use smtp_probe_testserver::demo::Demo;
 use smtp_probe_tokio::{CachedProbe, CachedReport, ProbeConfig, Target, Verdict};
 use tokio::net::TcpListener;
 
-use crate::common::{self, Error, parse_seconds};
+use crate::common::{self, Error, HttpLimits, parse_seconds};
 
 /// The command line of `health-endpoint`.
 #[derive(Debug, Clone, Parser)]
@@ -81,22 +88,31 @@ pub struct Args {
     /// Probe the bundled loopback demo server instead of --target.
     #[arg(long, conflicts_with_all = ["target", "ca_file", "tls_name"])]
     pub demo: bool,
+    /// Seconds a client may take to send a request's headers before its connection is closed.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+    /// Open HTTP connections at most; more are closed at once.
+    #[arg(long, default_value = "256")]
+    pub max_connections: usize,
 }
 
-/// What the background prober needs: the configuration (target included) and the interval.
+/// What the background prober needs: the configuration (target included) and the interval; and the bounds of
+/// the HTTP side.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// What and how to probe (its overall timeout bounds each probe).
     pub config: ProbeConfig,
     /// Time between the starts of two probes.
     pub interval: Duration,
+    /// The HTTP server's bounds. A request only reads the cached result, so it never waits for a probe.
+    pub http: HttpLimits,
 }
 
 impl Args {
     /// Validates the arguments into [`Settings`]; with `--demo`, also starts the demo server, which runs until
     /// the returned handle is dropped.
     pub fn settings(&self) -> Result<(Settings, Option<Demo>), Error> {
-        let ehlo = self.ehlo_name.clone().unwrap_or_else(smtp_probe_cli::hostname::default_ehlo_name);
+        let ehlo = self.ehlo_name.clone().unwrap_or_else(smtp_probe_tokio::default_ehlo_name);
         let (mut builder, demo) = if self.demo {
             let (demo, target) = common::start_demo()?;
             let builder = demo.configure(common::builder(target, self.timeout));
@@ -114,7 +130,12 @@ impl Args {
         };
         builder = builder.ehlo_name(ehlo).transcript(false);
         let config = builder.build().map_err(|e| Error::new(format!("invalid configuration: {e}")))?;
-        Ok((Settings { config, interval: self.interval }, demo))
+        let http = HttpLimits {
+            header_read_timeout: self.header_timeout,
+            request_timeout: Duration::from_secs(5),
+            max_connections: self.max_connections,
+        };
+        Ok((Settings { config, interval: self.interval, http }, demo))
     }
 }
 
@@ -125,8 +146,8 @@ pub fn stale_after(settings: &Settings) -> Duration {
 }
 
 /// The JSON body of `/health/mail`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Health {
+#[derive(Debug, Clone, Serialize)]
+pub struct Health<'a> {
     /// `up`, `degraded`, `down`, or `unknown` (no result yet, or a stale one).
     pub verdict: &'static str,
     /// Why the verdict is not `up` (a probe cause such as `connect_refused`, or `pending` / `stale`).
@@ -139,16 +160,30 @@ pub struct Health {
     pub checked_at: Option<String>,
     /// How many seconds ago the last probe finished.
     pub age_seconds: Option<f64>,
+    /// The last report, in the one JSON shape every smtp-probe program writes (`smtp-probe --format json`).
+    pub report: Option<Item<'a>>,
 }
 
 /// The answer to `/health/mail` for the latest result: 200 when the server can take mail (up or degraded),
 /// else 503. Pure: reads no clock but `now`.
-pub fn answer(latest: Option<&CachedReport>, target: &Target, max_age: Duration, now: Instant) -> (StatusCode, Health) {
+pub fn answer<'a>(
+    latest: Option<&'a CachedReport>,
+    target: &Target,
+    max_age: Duration,
+    now: Instant,
+) -> (StatusCode, Health<'a>) {
     let target = target.to_string();
     let Some(cached) = latest else {
         let summary = "no probe has finished yet".to_owned();
-        let health =
-            Health { verdict: "unknown", cause: Some("pending"), summary, target, checked_at: None, age_seconds: None };
+        let health = Health {
+            verdict: "unknown",
+            cause: Some("pending"),
+            summary,
+            target,
+            checked_at: None,
+            age_seconds: None,
+            report: None,
+        };
         return (StatusCode::SERVICE_UNAVAILABLE, health);
     };
     let report = cached.report();
@@ -158,7 +193,9 @@ pub fn answer(latest: Option<&CachedReport>, target: &Target, max_age: Duration,
     let age_seconds = Some((age.as_secs_f64() * 1000.0).round() / 1000.0);
     if age > max_age {
         let summary = format!("the last probe finished {} s ago: the prober is stuck", age.as_secs());
-        let health = Health { verdict: "unknown", cause: Some("stale"), summary, target, checked_at, age_seconds };
+        let report = Some(Item::from(report));
+        let health =
+            Health { verdict: "unknown", cause: Some("stale"), summary, target, checked_at, age_seconds, report };
         return (StatusCode::SERVICE_UNAVAILABLE, health);
     }
     let status = if report.verdict == Verdict::Down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
@@ -169,6 +206,7 @@ pub fn answer(latest: Option<&CachedReport>, target: &Target, max_age: Duration,
         target,
         checked_at,
         age_seconds,
+        report: Some(Item::from(report)),
     };
     (status, health)
 }
@@ -182,15 +220,26 @@ struct AppState {
 async fn health_mail(State(state): State<AppState>) -> Response {
     // `latest` never waits for a probe: it reads whatever the prober last published.
     let target = state.cache.config().target();
-    let (status, health) = answer(state.cache.latest().as_ref(), target, state.max_age, Instant::now());
+    let latest = state.cache.latest();
+    let (status, health) = answer(latest.as_ref(), target, state.max_age, Instant::now());
     let body = serde_json::to_string(&health).unwrap_or_else(|_| "{}".to_owned());
     (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
-/// The HTTP routes: `GET /health/mail` (and HEAD), answered from `cache`.
+/// `GET /metrics`: the last report's metrics (the vocabulary of `smtp-probe --format prometheus`, OpenMetrics
+/// when the scraper asks for it), or nothing before the first probe has finished.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let format = ExpositionFormat::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let latest = state.cache.latest();
+    let items: Vec<Item<'_>> = latest.iter().map(|cached| Item::from(cached.report())).collect();
+    let body = smtp_probe_render::exposition(&items, SystemTime::now(), format);
+    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+}
+
+/// The HTTP routes: `GET /health/mail` (and HEAD) and `GET /metrics`, answered from `cache`.
 pub fn router(settings: &Settings, cache: CachedProbe) -> Router {
     let state = AppState { cache, max_age: stale_after(settings) };
-    Router::new().route("/health/mail", get(health_mail)).with_state(state)
+    Router::new().route("/health/mail", get(health_mail)).route("/metrics", get(metrics)).with_state(state)
 }
 
 /// Starts the prober and serves HTTP on `listener` until `shutdown` resolves.
@@ -201,7 +250,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // The prober stops when the router (and with it the last handle on the cache) is dropped.
     let cache = CachedProbe::spawn(settings.config.clone(), settings.interval);
-    axum::serve(listener, router(settings, cache)).with_graceful_shutdown(shutdown).await
+    common::serve_http(listener, router(settings, cache), settings.http, shutdown).await
 }
 
 /// The program: parse, bind, serve until Ctrl-C.
@@ -229,7 +278,7 @@ mod tests {
     fn settings() -> Settings {
         let target = Target::new("127.0.0.1", 2525).unwrap();
         let config = ProbeConfig::builder(target).overall_timeout(Duration::from_secs(10)).build().unwrap();
-        Settings { config, interval: Duration::from_secs(60) }
+        Settings { config, interval: Duration::from_secs(60), http: HttpLimits::default() }
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Each line: the time, the target, the old and new verdict (and the new cause), the probe's summary, and after
-//! `|` the server's own text (the reply behind the verdict, else its greeting). The first round prints every
+//! `|` the server's own text (the reply behind the verdict, else its greeting), control characters escaped (see
+//! `smtp_probe_render::escape`) so that one line stays one line. The first round prints every
 //! target's initial state. `--rounds N` stops after N rounds (for cron-like use and tests); without it the loop
 //! runs until interrupted.
 //!
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use smtp_probe_cli::demo::Demo;
+use smtp_probe_testserver::demo::Demo;
 use smtp_probe_tokio::proto::Cause;
 use smtp_probe_tokio::{ProbeConfig, Report, Target, Verdict};
 
@@ -70,7 +71,7 @@ impl Args {
     /// Validates the arguments into one probe per target; with `--demo`, also starts the demo server (first in
     /// the list), which runs until the returned handle is dropped.
     pub fn probes(&self) -> Result<(Probes, Option<Demo>), Error> {
-        let ehlo = self.ehlo_name.clone().unwrap_or_else(smtp_probe_cli::hostname::default_ehlo_name);
+        let ehlo = self.ehlo_name.clone().unwrap_or_else(smtp_probe_tokio::default_ehlo_name);
         let tls = self.ca_file.as_deref().map(common::tls_config_with_ca_file).transpose()?;
         let build = |builder: smtp_probe_tokio::proto::ProbeConfigBuilder| {
             builder
@@ -142,11 +143,13 @@ impl Monitor {
         if let Some(cause) = state.cause {
             line.push_str(&format!(" ({cause})"));
         }
+        // The summary and the server's text quote what the server sent: escaped, so that no control character
+        // of its reaches a terminal or splits the log line.
         line.push_str(": ");
-        line.push_str(&report.summary());
+        line.push_str(&smtp_probe_render::escape(&report.summary()));
         if let Some(text) = common::server_text(report) {
             line.push_str(" | ");
-            line.push_str(&text);
+            line.push_str(&smtp_probe_render::escape(&text));
         }
         Some(line)
     }
@@ -222,5 +225,21 @@ mod tests {
         assert!(changed.contains(" down -> down (connect_timeout): "), "{changed}");
         let other = Target::new("mx2.example", 25).unwrap();
         assert!(monitor.observe(&other, &timeout, 120).unwrap().contains("unknown -> down"));
+    }
+
+    #[test]
+    fn server_text_cannot_break_the_line() {
+        let target = Target::new("mx.example", 25).unwrap();
+        let mut report = Report::without_session(
+            "mx.example:25",
+            std::time::SystemTime::UNIX_EPOCH,
+            Cause::TemporaryFailure,
+            Phase::Greeting,
+            "421 \x1b[2Jbusy\r\nforged line\x07",
+        );
+        report.findings[0].server_text = Some("421 \x1b[2Jbusy\r\nforged line\x07".to_owned());
+        let line = Monitor::new().observe(&target, &report, 0).unwrap();
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.ends_with(r" | 421 \x1b[2Jbusy\r\nforged line\x07"), "{line}");
     }
 }

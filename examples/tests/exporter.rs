@@ -1,22 +1,32 @@
-//! `exporter` in-process against a loopback responder: `/probe` serves the CLI's Prometheus metrics (checked by
-//! `promtool check metrics` when installed), `/metrics` the exporter's own counters, and bad requests are 400s.
+//! `exporter` in-process against loopback SMTP servers, over real HTTP on loopback: `/probe` serves the CLI's
+//! Prometheus metrics (checked by `promtool check metrics` when installed), `/metrics` the exporter's own
+//! counters, bad requests are 400s; and each bound holds: a credentialed module refuses a target off its
+//! allow-list without connecting to it, the probe past `--max-probes` gets a 503, the scrape timeout shortens the
+//! probe, a client that drips its headers is cut off.
 
 mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use smtp_probe_examples::exporter::{CONTENT_TYPE, Exporter, builtin_modules, serve};
-use smtp_probe_testserver::Responder;
+use smtp_probe_examples::common::HttpLimits;
+use smtp_probe_examples::exporter::{CONTENT_TYPE, Exporter, Modules, builtin_modules, serve};
+use smtp_probe_testserver::{Responder, Script};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 async fn start() -> (SocketAddr, oneshot::Sender<()>) {
     let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None).unwrap();
+    start_with(modules, 8, HttpLimits::default()).await
+}
+
+/// Serves an exporter of these modules on loopback; returns its address and a stop switch.
+async fn start_with(modules: Modules, max_probes: usize, limits: HttpLimits) -> (SocketAddr, oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, Exporter::new(modules), async {
+    tokio::spawn(serve(listener, Exporter::new(modules, max_probes), limits, async {
         let _ = stopped.await;
     }));
     (addr, stop)
@@ -77,5 +87,146 @@ async fn probe_serves_the_cli_metrics() {
     assert!(own.body.contains("smtp_probe_exporter_probes_total{module=\"smtp\",verdict=\"up\"} 1\n"), "{}", own.body);
     assert!(own.body.contains("smtp_probe_exporter_bad_requests_total 3\n"), "{}", own.body);
     promtool(&own.body);
+    let _ = stop.send(());
+}
+
+/// Modules from a config file's text (its passwords from the environment).
+fn modules(toml: &str) -> Modules {
+    let file = smtp_probe_examples::exporter::ConfigFile::parse(toml).unwrap();
+    file.modules
+        .iter()
+        .map(|(name, spec)| (name.clone(), smtp_probe_examples::exporter::Module::from_spec(name, spec).unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credentialed_module_never_connects_off_its_allow_list() {
+    // The password comes from the environment: cargo gives every test CARGO_PKG_NAME, so that is the password.
+    let password = env!("CARGO_PKG_NAME");
+    let allowed = Responder::new().user("monitor", password).auth_before_tls(true).start().unwrap();
+    let elsewhere = Responder::new().user("monitor", password).auth_before_tls(true).start().unwrap();
+    let config = format!(
+        "[modules.auth]\ntls = \"none\"\nehlo_name = \"probe.test\"\ntimeout = 3\n\
+         auth = {{ username = \"monitor\", password_env = \"CARGO_PKG_NAME\", allow_plaintext = true }}\n\
+         allow = [\"127.0.0.1:{}\", \"*.mx.example.test\"]\n",
+        allowed.port()
+    );
+    let (addr, stop) = start_with(modules(&config), 4, HttpLimits::default()).await;
+
+    let ok = support::get(addr, &format!("/probe?module=auth&target=127.0.0.1:{}", allowed.port())).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(
+        ok.body.contains("smtp_probe_phase_duration_seconds{") && ok.body.contains("phase=\"auth\""),
+        "{}",
+        ok.body
+    );
+
+    for target in [
+        format!("127.0.0.1:{}", elsewhere.port()), // another port of an allowed address
+        format!("localhost:{}", elsewhere.port()), // a name is never matched against an address
+        format!("[::1]:{}", elsewhere.port()),
+        "mx.example.test".to_owned(), // the parent of a wildcard
+    ] {
+        let refused = support::get(addr, &format!("/probe?module=auth&target={target}")).await;
+        assert_eq!(refused.status, 400, "{target}: {refused:?}");
+        assert!(refused.body.contains("not on the module's allow-list"), "{}", refused.body);
+    }
+    assert_eq!(elsewhere.connections(), 0, "no byte was sent to a target off the list");
+    assert_eq!(allowed.connections(), 1);
+    let own = support::get(addr, "/metrics").await;
+    assert!(own.body.contains("smtp_probe_exporter_bad_requests_total 4\n"), "{}", own.body);
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_probe_limit_the_answer_is_503() {
+    let silent = Script::new().hang().start().unwrap();
+    let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None).unwrap();
+    let (addr, stop) = start_with(modules, 2, HttpLimits::default()).await;
+    let path = format!("/probe?module=plain&target={}", silent.addr());
+    let first = tokio::spawn({
+        let path = path.clone();
+        async move { support::get(addr, &path).await }
+    });
+    let second = tokio::spawn({
+        let path = path.clone();
+        async move { support::get(addr, &path).await }
+    });
+    // Both probes are connected (and waiting for a greeting that never comes) before the third asks.
+    let connected = tokio::task::spawn_blocking(move || {
+        let connected = silent.wait_for_connections(2, Duration::from_secs(5));
+        (connected, silent)
+    });
+    let (connected, silent) = connected.await.unwrap();
+    assert!(connected);
+    let busy = support::get(addr, &path).await;
+    assert_eq!(busy.status, 503, "{busy:?}");
+    assert_eq!(busy.header("retry-after"), Some("5"));
+    let metrics = support::get(addr, "/metrics").await;
+    assert!(metrics.body.contains("smtp_probe_exporter_busy_total 1\n"), "{}", metrics.body);
+    assert!(metrics.body.contains("smtp_probe_exporter_probes_in_flight 2\n"), "{}", metrics.body);
+    for answer in [first.await.unwrap(), second.await.unwrap()] {
+        assert_eq!(answer.status, 200, "the two probes within the limit finish: {answer:?}");
+        assert!(answer.body.contains("cause=\"greeting_timeout\""), "{}", answer.body);
+    }
+    assert_eq!(silent.connections(), 2, "the refused request never connected");
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scrape_timeout_shortens_the_probe() {
+    let silent = Script::new().hang().start().unwrap();
+    // The module would wait 30 s for the greeting; Prometheus says it gives up after 1.5 s.
+    let modules = builtin_modules(Duration::from_secs(30), Some("probe.test"), None).unwrap();
+    let (addr, stop) = start_with(modules, 2, HttpLimits::default()).await;
+    let asked = std::time::Instant::now();
+    let answer = support::get_with(
+        addr,
+        &format!("/probe?module=plain&target={}", silent.addr()),
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "1.5")],
+    )
+    .await;
+    let took = asked.elapsed();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.body.contains("cause=\"greeting_timeout\""), "{}", answer.body);
+    // The probe's budget was 1.5 s less the 0.5 s margin.
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(1400), "{took:?}");
+    let duration = answer
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("smtp_probe_duration_seconds{{target=\"{}\"}} ", silent.addr())))
+        .unwrap();
+    let duration: f64 = duration.parse().unwrap();
+    assert!((0.9..1.2).contains(&duration), "{duration}");
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_drips_its_headers_is_cut_off() {
+    let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None).unwrap();
+    let limits = HttpLimits { header_read_timeout: Duration::from_millis(500), ..HttpLimits::default() };
+    let (addr, stop) = start_with(modules, 2, limits).await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    // A header line every 200 ms: each is on time, the whole never is.
+    let cut = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if slow.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                return;
+            }
+            let mut buf = [0u8; 1];
+            // Closed by the server: end of stream, or an error.
+            if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), cut).await.expect("the server closed the connection");
+    let after = started.elapsed();
+    assert!(after >= Duration::from_millis(400) && after < Duration::from_secs(2), "{after:?}");
+    // Others are still served.
+    assert_eq!(support::get(addr, "/metrics").await.status, 200);
     let _ = stop.send(());
 }

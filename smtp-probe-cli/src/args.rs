@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use smtp_probe_tokio::proto::MAX_TIMEOUT;
 
 /// Probe SMTP servers: can they take mail right now?
 #[derive(Debug, Clone, Parser)]
@@ -55,7 +56,7 @@ pub struct Args {
     pub hostname: Option<String>,
 
     /// Port for targets that do not name one (default 25; 465 with -s).
-    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'p', long, value_name = "PORT", value_parser = parse_port)]
     pub port: Option<u16>,
 
     /// Connect over IPv4 only.
@@ -144,9 +145,13 @@ pub struct Args {
     #[arg(short = 'c', long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub critical: Option<Duration>,
 
-    /// Overall deadline per target, in seconds.
+    /// Overall deadline per target, in seconds (at most 86400, 24 h).
     #[arg(short = 't', long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
     pub timeout: Duration,
+
+    /// How many targets and MX domains to probe at once; the rest wait for a turn.
+    #[arg(long, value_name = "N", default_value = "16", value_parser = parse_parallel)]
+    pub parallel: usize,
 
     /// Accepted for check_smtp compatibility: an unanswered QUIT never fails a probe.
     #[arg(short = 'q', long)]
@@ -174,8 +179,10 @@ pub enum Format {
     Json,
     /// A Nagios plugin status line with perfdata.
     Nagios,
-    /// Prometheus text exposition.
+    /// Prometheus text exposition (format 0.0.4).
     Prometheus,
+    /// OpenMetrics 1.0 text: the same metrics, with units and `# EOF`.
+    Openmetrics,
 }
 
 /// A SASL mechanism the probe can use.
@@ -197,7 +204,7 @@ pub struct CertificateDays {
 }
 
 fn parse_days(text: &str) -> Result<CertificateDays, String> {
-    let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("{s:?} is not a number of days"));
+    let number = |s: &str| decimal::<u32>(s.trim()).ok_or_else(|| format!("{s:?} is not a number of days"));
     match text.split_once(',') {
         None => Ok(CertificateDays { warning: number(text)?, critical: None }),
         Some((warning, critical)) => {
@@ -210,16 +217,43 @@ fn parse_days(text: &str) -> Result<CertificateDays, String> {
     }
 }
 
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
+/// Plain decimal digits (no sign, no spaces) for a number of this type: Rust's own parsers accept `+25`.
+fn decimal<T: std::str::FromStr>(text: &str) -> Option<T> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
 }
 
+/// `-p`: a port from 1 to 65535, in plain decimal digits (`+25` and `0x19` are refused, as in targets).
+fn parse_port(text: &str) -> Result<u16, String> {
+    decimal::<u16>(text)
+        .filter(|port| *port > 0)
+        .ok_or_else(|| format!("{text:?} is not a port: a number from 1 to 65535, in plain decimal digits"))
+}
+
+/// A number of seconds, fractions allowed, from zero to 24 h (no probe may take longer, and the core refuses
+/// longer timeouts): `-w` and `-c`.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let max = MAX_TIMEOUT.as_secs();
+    let seconds = text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0);
+    match seconds {
+        None => Err(format!("{text:?} is not a number of seconds")),
+        Some(s) if s > max as f64 => Err(format!("{text:?} seconds is more than {max} (24 h)")),
+        Some(s) => Ok(Duration::from_secs_f64(s)),
+    }
+}
+
+/// `-t`: above zero, at most 24 h.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     parse_seconds(text).and_then(|d| if d.is_zero() { Err("the timeout must be above zero".to_owned()) } else { Ok(d) })
+}
+
+/// The most targets probed at once that `--parallel` accepts: beyond it, a machine runs out of descriptors.
+pub const MAX_PARALLEL: usize = 4096;
+
+/// `--parallel`: from 1 to [`MAX_PARALLEL`].
+fn parse_parallel(text: &str) -> Result<usize, String> {
+    decimal::<usize>(text)
+        .filter(|n| (1..=MAX_PARALLEL).contains(n))
+        .ok_or_else(|| format!("{text:?} is not a number from 1 to {MAX_PARALLEL}"))
 }
 
 #[cfg(test)]
@@ -236,6 +270,22 @@ mod tests {
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("nan").is_err());
         assert!(parse_timeout("0").is_err());
+        assert_eq!(parse_timeout("86400").unwrap(), MAX_TIMEOUT);
+        for absurd in ["86400.001", "1e19", "99999999999", "inf", "1e400", "-0.5", ""] {
+            assert!(parse_timeout(absurd).is_err(), "{absurd}");
+        }
+        assert!(parse_days("+30").is_err());
+    }
+
+    #[test]
+    fn ports_and_limits_are_plain_decimal() {
+        assert_eq!(parse_port("25"), Ok(25));
+        assert_eq!(parse_port("65535"), Ok(65535));
+        for bad in ["+25", "0", "65536", "0x19", " 25", "-1", ""] {
+            assert!(parse_port(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_parallel("1"), Ok(1));
+        assert!(parse_parallel("0").is_err() && parse_parallel("4097").is_err() && parse_parallel("+2").is_err());
     }
 
     #[test]

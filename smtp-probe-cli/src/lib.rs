@@ -29,14 +29,18 @@
 //! `SMTP_PROBE_DNS_SERVER` environment variable (`IP[:PORT]`) points MX lookups at that one DNS server instead
 //! of the system's (see [`mx`]).
 //!
-//! Every format is rendered from the same [`Results`](runner::Results) (the targets'
-//! [`Report`](smtp_probe_tokio::Report)s and the MX domains' [`MxReport`](smtp_probe_tokio::MxReport)s) and every
-//! format exits the same way: 0 up, 1 degraded, 2 down, 3 could not run (bad arguments included), the worst of
-//! several targets and MX domains.
+//! Every format is rendered by `smtp-probe-render` from the same [`Results`](runner::Results) (the targets'
+//! [`Report`](smtp_probe_tokio::Report)s and the MX domains' [`MxReport`](smtp_probe_tokio::MxReport)s), as the
+//! exporter and the monitor render theirs, and every format exits the same way: 0 up, 1 degraded, 2 down, 3 could
+//! not run (bad arguments included, each reported in one line on stderr, and by `SMTP UNKNOWN - ...` on stdout
+//! with `--format nagios`), the worst of several targets and MX domains.
+//!
+//! At most `--parallel` targets and MX domains (16 by default) are probed at once, so a long list of targets
+//! never opens thousands of connections together.
 //!
 //! The crate is a thin shell around `smtp-probe-tokio`: [`args`] reads the command line, [`plan`] turns it into
-//! validated probe configurations ([`Plan::from_args`](plan::Plan::from_args)), [`runner`] probes (and [`mx`] resolves for `--mx`), [`render`] prints,
-//! [`status`] maps verdicts to exit codes.
+//! validated probe configurations ([`Plan::from_args`](plan::Plan::from_args)), [`runner`] probes (and [`mx`]
+//! resolves for `--mx`), [`output`] prints through the renderers, [`status`] maps verdicts to exit codes.
 #![forbid(unsafe_code)]
 
 use std::ffi::OsString;
@@ -49,11 +53,9 @@ use smtp_probe_tokio::proto::ConfigError;
 
 pub mod args;
 pub mod credentials;
-pub mod demo;
-pub mod hostname;
 pub mod mx;
+pub mod output;
 pub mod plan;
-pub mod render;
 pub mod runner;
 pub mod status;
 pub mod token;
@@ -91,44 +93,41 @@ pub fn main_with_args(raw: impl IntoIterator<Item = impl Into<OsString>>) -> Exi
     let args = match Args::try_parse_from(&raw) {
         Ok(args) => args,
         Err(error) => {
-            let _ = error.print();
             if !error.use_stderr() {
-                return ExitCode::SUCCESS; // --help, --version
+                let _ = error.print(); // --help, --version
+                return ExitCode::SUCCESS;
             }
-            if wants_nagios(&raw) {
-                let first =
-                    error.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-                println!("SMTP UNKNOWN - {first}");
-            }
-            return Status::Unknown.exit_code();
+            let rendered = error.to_string();
+            let first = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            let format = if wants_nagios(&raw) { Format::Nagios } else { Format::Human };
+            return usage_error(format, &format!("{first} (see --help)"));
         }
     };
     match run(&args) {
         Ok(status) => status.exit_code(),
-        Err(failure) => {
-            eprintln!("smtp-probe: {failure}");
-            if args.format == Format::Nagios {
-                println!("SMTP UNKNOWN - {failure}");
-            }
-            Status::Unknown.exit_code()
-        }
+        Err(failure) => usage_error(args.format, &failure.to_string()),
     }
+}
+
+/// Reports why the command could not run: one line on stderr, and the Nagios status line on stdout when Nagios
+/// output was asked for. Exits 3.
+fn usage_error(format: Format, message: &str) -> ExitCode {
+    let message = smtp_probe_render::escape(message);
+    eprintln!("smtp-probe: {message}");
+    if format == Format::Nagios {
+        print!("{}", smtp_probe_render::nagios_unknown(&message));
+    }
+    Status::Unknown.exit_code()
 }
 
 /// Plans, probes, prints; returns the worst status.
 pub fn run(args: &Args) -> Result<Status, Failure> {
     let plan = plan::Plan::from_args(args)?;
-    if let Some(demo) = &plan.demo {
-        eprintln!("{}", demo.announcement());
+    if let Some(demo) = plan.demo_description() {
+        eprintln!("smtp-probe: no TARGET given, probing {demo}");
     }
     let results = runner::probe_all(&plan)?;
-    let options = render::Options {
-        verbose: args.verbose,
-        transcript: args.transcript,
-        color: args.format == Format::Human && render::color_wanted(),
-        thresholds: plan.thresholds,
-    };
-    let out = render::render(args.format, &results, &options);
+    let out = output::render(args, &plan, &results);
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not a probe failure.
     let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());

@@ -6,11 +6,13 @@ use std::net::SocketAddr;
 use smtp_probe_tokio::proto::{AuthMechanism, ProbeConfigBuilder, Thresholds};
 use smtp_probe_tokio::{AddressFamily, Domain, ProbeConfig, Target, TlsConfig, TlsMode};
 
+#[cfg(feature = "demo")]
+use smtp_probe_testserver::demo::Demo;
+use smtp_probe_tokio::default_ehlo_name;
+
 use crate::Failure;
 use crate::args::{Args, AuthType};
 use crate::credentials::credentials;
-use crate::demo::Demo;
-use crate::hostname::default_ehlo_name;
 use crate::token;
 
 /// The recipient checked when `-f` is given without `--rcpt`: every SMTP server must accept it (RFC 5321 §4.5.1).
@@ -27,7 +29,10 @@ pub struct Plan {
     pub dns_server: Option<SocketAddr>,
     /// The thresholds shared by every probe (renderers show them).
     pub thresholds: Thresholds,
+    /// How many targets and MX domains may be probed at once (`--parallel`).
+    pub parallel: usize,
     /// The bundled demo server, when no target was given (kept alive while probing).
+    #[cfg(feature = "demo")]
     pub demo: Option<Demo>,
 }
 
@@ -54,10 +59,7 @@ impl Plan {
         }
         let inputs: Vec<&str> = args.hostname.iter().chain(&args.targets).map(String::as_str).collect();
         if inputs.is_empty() && args.mx.is_empty() {
-            let demo = demo_options_allowed(args).and_then(|()| Demo::start())?;
-            let config = demo.configure(common(args, demo.target())).build().map_err(Failure::config)?;
-            let thresholds = *config.thresholds();
-            return Ok(Plan { probes: vec![config], mx: Vec::new(), dns_server: None, thresholds, demo: Some(demo) });
+            return Plan::demo(args);
         }
         let tls = tls_config(args)?;
         let auth = credentials(args)?;
@@ -102,7 +104,46 @@ impl Plan {
         }
         let dns_server = if mx.is_empty() { None } else { crate::mx::dns_server_from_env()? };
         let thresholds = probes.first().map_or_else(|| *mx[0].config.thresholds(), |c| *c.thresholds());
-        Ok(Plan { probes, mx, dns_server, thresholds, demo: None })
+        Ok(Plan {
+            probes,
+            mx,
+            dns_server,
+            thresholds,
+            parallel: args.parallel,
+            #[cfg(feature = "demo")]
+            demo: None,
+        })
+    }
+
+    /// Without any target: a probe of the bundled demo server, started here.
+    #[cfg(feature = "demo")]
+    fn demo(args: &Args) -> Result<Plan, Failure> {
+        demo_options_allowed(args)?;
+        let demo = Demo::start().map_err(|e| Failure::new(format!("cannot start the demo server: {e}")))?;
+        let config = demo.configure(common(args, demo.target())).build().map_err(Failure::config)?;
+        let thresholds = *config.thresholds();
+        Ok(Plan {
+            probes: vec![config],
+            mx: Vec::new(),
+            dns_server: None,
+            thresholds,
+            parallel: args.parallel,
+            demo: Some(demo),
+        })
+    }
+
+    /// Without any target and without the demo server (built without the `demo` feature): nothing to do.
+    #[cfg(not(feature = "demo"))]
+    fn demo(_: &Args) -> Result<Plan, Failure> {
+        Err(Failure::new("no TARGET or --mx DOMAIN given (this build has no bundled demo server)"))
+    }
+
+    /// What the demo probe does, when this plan is one.
+    pub fn demo_description(&self) -> Option<String> {
+        #[cfg(feature = "demo")]
+        return self.demo.as_ref().map(Demo::description);
+        #[cfg(not(feature = "demo"))]
+        return None;
     }
 }
 
@@ -193,6 +234,7 @@ fn mechanism_of(authtype: AuthType) -> AuthMechanism {
 }
 
 /// The demo server decides its own connection, TLS, credentials and envelope: options about those need a TARGET.
+#[cfg(feature = "demo")]
 fn demo_options_allowed(args: &Args) -> Result<(), Failure> {
     let given = [
         (args.port.is_some(), "-p/--port"),
@@ -270,7 +312,7 @@ mod tests {
     #[test]
     fn mx_domains() {
         let mixed = Plan::from_args(&args(&["--mx", "example.com.", "192.0.2.1", "--mx", "example.org"])).unwrap();
-        assert!(mixed.demo.is_none());
+        assert!(mixed.demo_description().is_none());
         assert_eq!(mixed.probes.len(), 1);
         let domains: Vec<_> = mixed.mx.iter().map(|m| (m.domain.as_str(), m.config.target().port())).collect();
         assert_eq!(domains, [("example.com", 25), ("example.org", 25)]);
@@ -279,7 +321,7 @@ mod tests {
 
         let only = |line: &[&str]| {
             let mut only = Plan::from_args(&args(line)).unwrap();
-            assert!(only.probes.is_empty() && only.demo.is_none());
+            assert!(only.probes.is_empty() && only.demo_description().is_none());
             only.mx.remove(0)
         };
         let check = only(&["--mx", "example.com", "-p", "2525", "-D", "30,7", "-w", "1"]);

@@ -1,14 +1,18 @@
-//! Runs every planned probe concurrently on one tokio runtime: the targets, and every `--mx` domain (its MX
-//! lookup, then all of its hosts). Results come back in plan order.
+//! Runs every planned probe on one tokio runtime: the targets, and every `--mx` domain (its MX lookup, then all
+//! of its hosts), at most [`Plan::parallel`] of them at once. Results come back in plan order.
 
-use smtp_probe_tokio::{MxHostReport, MxReport, ProbeConfig, Report, probe};
+use std::sync::Arc;
+
+use smtp_probe_render::Item;
+use smtp_probe_tokio::{MxReport, Report, probe};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::Failure;
 use crate::plan::Plan;
 use crate::status::Status;
 
-/// Everything one run found: what every renderer renders.
+/// Everything one run found: what every format renders.
 #[derive(Debug, Clone, Default)]
 pub struct Results {
     /// One report per target, in command-line order.
@@ -25,8 +29,12 @@ impl Results {
 
     /// The worst status: of each target's verdict and each MX domain's aggregate verdict (`Ok` for nothing).
     pub fn status(&self) -> Status {
-        let mx = self.mx.iter().map(|m| Status::from_verdict(m.verdict));
-        Status::worst(&self.targets).max(mx.max().unwrap_or(Status::Ok))
+        smtp_probe_render::worst_verdict(&self.items()).map_or(Status::Ok, Status::from_verdict)
+    }
+
+    /// What the renderers take: the targets, then the MX domains.
+    pub fn items(&self) -> Vec<Item<'_>> {
+        self.targets.iter().map(Item::from).chain(self.mx.iter().map(Item::from)).collect()
     }
 
     /// How many targets and MX domains there are.
@@ -38,20 +46,22 @@ impl Results {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Every report with the MX domain and host it came from (`None` for targets): targets first, then each
-    /// domain's hosts in preference order.
-    pub fn reports(&self) -> impl Iterator<Item = (Option<(&MxReport, &MxHostReport)>, &Report)> {
-        let targets = self.targets.iter().map(|r| (None, r));
-        let mx = self
-            .mx
-            .iter()
-            .flat_map(|m| m.hosts.iter().flat_map(move |h| h.reports.iter().map(move |r| (Some((m, h)), r))));
-        targets.chain(mx)
-    }
 }
 
-/// Probes every target and every MX domain at once.
+/// One unit of work: a target or an MX domain, by its index in the plan.
+enum Job {
+    Target(usize),
+    Mx(usize),
+}
+
+/// What a job found.
+enum Found {
+    Target(usize, Box<Report>),
+    Mx(usize, MxReport),
+}
+
+/// Probes every target and every MX domain, at most `plan.parallel` at once (an MX domain counts as one: its
+/// hosts are probed together, as the adapter's MX mode does).
 pub fn probe_all(plan: &Plan) -> Result<Results, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -59,35 +69,57 @@ pub fn probe_all(plan: &Plan) -> Result<Results, Failure> {
         .map_err(|e| Failure::new(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
         let resolver = (!plan.mx.is_empty()).then(|| crate::mx::resolver(plan.dns_server));
-        let mut domains = JoinSet::new();
-        for (index, check) in plan.mx.iter().cloned().enumerate() {
-            let resolver = resolver.clone().expect("built when there are MX domains");
-            domains.spawn(async move { (index, crate::mx::probe_domain(resolver, check).await) });
-        }
-        let targets = probe_targets(&plan.probes);
-        let mx = async {
-            let mut reports: Vec<Option<MxReport>> = vec![None; plan.mx.len()];
-            while let Some(joined) = domains.join_next().await {
-                let (index, report) = joined.map_err(|e| Failure::new(format!("an MX probe task failed: {e}")))?;
-                reports[index] = Some(report);
+        let permits = Arc::new(Semaphore::new(plan.parallel.max(1)));
+        let mut targets: Vec<Option<Report>> = vec![None; plan.probes.len()];
+        let mut domains: Vec<Option<MxReport>> = vec![None; plan.mx.len()];
+        let mut tasks = JoinSet::new();
+        let jobs = (0..plan.probes.len()).map(Job::Target).chain((0..plan.mx.len()).map(Job::Mx));
+        for job in jobs {
+            // Waiting for a permit here, not inside the task, bounds the tasks as well as the sockets.
+            let permit =
+                Arc::clone(&permits).acquire_owned().await.map_err(|_| Failure::new("the probe limiter was closed"))?;
+            match job {
+                Job::Target(index) => {
+                    let config = plan.probes[index].clone();
+                    tasks.spawn(async move {
+                        let report = probe(&config).await;
+                        drop(permit);
+                        Found::Target(index, Box::new(report))
+                    });
+                }
+                Job::Mx(index) => {
+                    let check = plan.mx[index].clone();
+                    let resolver = resolver.clone().expect("built when there are MX domains");
+                    tasks.spawn(async move {
+                        let report = crate::mx::probe_domain(resolver, check).await;
+                        drop(permit);
+                        Found::Mx(index, report)
+                    });
+                }
             }
-            Ok::<_, Failure>(reports.into_iter().map(|r| r.expect("every task reported")).collect())
-        };
-        let (targets, mx) = tokio::join!(targets, mx);
-        Ok(Results { targets: targets?, mx: mx? })
+            while let Some(joined) = tasks.try_join_next() {
+                store(joined, &mut targets, &mut domains)?;
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            store(joined, &mut targets, &mut domains)?;
+        }
+        Ok(Results {
+            targets: targets.into_iter().map(|r| r.expect("every target was probed")).collect(),
+            mx: domains.into_iter().map(|r| r.expect("every MX domain was probed")).collect(),
+        })
     })
 }
 
-/// Probes every target at once.
-async fn probe_targets(probes: &[ProbeConfig]) -> Result<Vec<Report>, Failure> {
-    let mut tasks = JoinSet::new();
-    for (index, config) in probes.iter().cloned().enumerate() {
-        tasks.spawn(async move { (index, probe(&config).await) });
+/// Puts a finished job's report in its place.
+fn store(
+    joined: Result<Found, tokio::task::JoinError>,
+    targets: &mut [Option<Report>],
+    domains: &mut [Option<MxReport>],
+) -> Result<(), Failure> {
+    match joined.map_err(|e| Failure::new(format!("a probe task failed: {e}")))? {
+        Found::Target(index, report) => targets[index] = Some(*report),
+        Found::Mx(index, report) => domains[index] = Some(report),
     }
-    let mut reports: Vec<Option<Report>> = vec![None; probes.len()];
-    while let Some(joined) = tasks.join_next().await {
-        let (index, report) = joined.map_err(|e| Failure::new(format!("a probe task failed: {e}")))?;
-        reports[index] = Some(report);
-    }
-    Ok(reports.into_iter().map(|r| r.expect("every task reported")).collect())
+    Ok(())
 }

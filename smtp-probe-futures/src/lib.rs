@@ -55,8 +55,17 @@
 //!
 //! Dropping a probe's future drops its socket, which closes the connection: a probe never outlives its
 //! caller's interest.
+//!
+//! To print or serve reports, use the renderer crate, `smtp-probe-render` (re-exported as `render` with the
+//! feature of that name): the documented JSON, Prometheus text and OpenMetrics, Nagios and human output, the same
+//! the `smtp-probe` command prints.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The renderers: `render::json`, `render::prometheus`, `render::nagios`, `render::human` (feature `render`).
+#[cfg(feature = "render")]
+#[cfg_attr(docsrs, doc(cfg(feature = "render")))]
+pub use smtp_probe_render as render;
 
 use std::future::Future;
 use std::io;

@@ -373,8 +373,8 @@ fn describe_unverified(info: &TlsInfo) -> String {
 
 /// A certificate problem as people read it, naming the certificate it is about: `certificate CN=mx.example.com
 /// expired 12 days ago (...)`, or `intermediate certificate CN=Example CA expired ...` when the leaf is fine and an
-/// intermediate is not.
-fn describe_certificate_problem(problem: &CertificateProblem, info: &TlsInfo) -> String {
+/// intermediate is not. The IMAP side of a round trip words its own the same way.
+pub(crate) fn describe_certificate_problem(problem: &CertificateProblem, info: &TlsInfo) -> String {
     // The certificate whose dates explain the problem: the leaf when it is the one, else the first other that is.
     let by_dates = |bad: fn(&crate::report::CertificateInfo) -> bool| {
         info.leaf().filter(|leaf| bad(leaf)).or_else(|| info.certificates.iter().find(|c| bad(c)))

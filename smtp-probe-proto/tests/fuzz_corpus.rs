@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use smtp_probe_proto::testing::fuzz::{
-    dmarc, mta_sts, probe_session, reply_parser, reply_roundtrip, spf, tlsa, tlsrpt,
+    dmarc, imap_parser, imap_session, mta_sts, probe_session, reply_parser, reply_roundtrip, spf, tlsa, tlsrpt,
 };
 use smtp_probe_proto::testing::{Harness, expect, send};
 use smtp_probe_proto::{Cause, Phase, ProbeConfig, ReplyLimits, TlsMode, Verdict};
@@ -141,6 +141,49 @@ fn trust_seeds_end_as_made() {
 }
 
 #[test]
+fn imap_parser_corpus() {
+    let mut errors = Vec::new();
+    replay("imap_parser", |bytes| {
+        let run = imap_parser::check(bytes);
+        errors.push(run.error.map(|e| std::mem::discriminant(&e)));
+    });
+    // The seeds reach every limit and the "not IMAP" recognition, and some parse cleanly.
+    for (name, kind) in response_error_kinds() {
+        assert!(errors.contains(&Some(kind)), "no imap_parser seed ends with {name}");
+    }
+    assert!(errors.contains(&None), "no imap_parser seed parses cleanly");
+}
+
+fn response_error_kinds() -> Vec<(&'static str, std::mem::Discriminant<smtp_probe_proto::imap::ResponseError>)> {
+    use smtp_probe_proto::imap::ResponseError as E;
+    vec![
+        ("LineTooLong", std::mem::discriminant(&E::LineTooLong { limit: 0 })),
+        ("LiteralTooLarge", std::mem::discriminant(&E::LiteralTooLarge { size: 0, limit: 0 })),
+        ("TooManyUntagged", std::mem::discriminant(&E::TooManyUntagged { limit: 0 })),
+        ("NotImap", std::mem::discriminant(&E::NotImap { preview: String::new(), hint: None })),
+        ("Malformed", std::mem::discriminant(&E::Malformed { line: String::new(), why: "" })),
+    ]
+}
+
+#[test]
+fn imap_session_corpus() {
+    let start = start();
+    let mut causes = Vec::new();
+    let mut found = 0;
+    replay("imap_session", |bytes| {
+        let report = imap_session::check(bytes, start);
+        causes.push(report.cause);
+        found += usize::from(report.message.is_some());
+    });
+    assert!(found >= 3, "seeds that find the message: {found}");
+    for cause in
+        [None, Some(Cause::MailboxAuthFailed), Some(Cause::MailboxUnavailable), Some(Cause::CertificateInvalid)]
+    {
+        assert!(causes.contains(&cause), "no imap_session seed ends with {cause:?}");
+    }
+}
+
+#[test]
 fn session_encoding_round_trips() {
     use probe_session::Action::*;
     let actions = vec![Send(vec![b'x'; 300]), Canned(3), CannedBareLf(200), Eof, Advance(4999), Advance(7), TlsOk(9)];
@@ -170,6 +213,9 @@ fn every_decoder_accepts_short_inputs() {
         reply_roundtrip::check(&bytes);
         let report = probe_session::check(&bytes, start);
         assert!(report.total <= Duration::from_secs(11));
+        imap_parser::check(&bytes);
+        let report = imap_session::check(&bytes, start);
+        assert!(report.total <= Duration::from_secs(8));
     }
 }
 

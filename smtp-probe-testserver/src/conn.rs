@@ -119,7 +119,7 @@ impl Recorder {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.shared.with_log(self.index, |log| log.closed = true);
+        self.shared.connection_closed(self.index);
     }
 }
 

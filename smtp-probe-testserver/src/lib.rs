@@ -43,20 +43,26 @@
 //!
 //! Either way the handle records what every client sent
 //! ([`TestServer::transcripts`], [`TestServer::connection_logs`]).
-//! Certificates come from [`certs::TestPki`]. MX-mode tests get their DNS from
+//! Certificates come from [`certs::TestPki`]. [`demo`] is the demo server `smtp-probe` probes when given no
+//! target. MX-mode tests get their DNS from
 //! `dns` (feature `dns`): a tiny loopback DNS server.
 //!
-//! The adapters share two suites from here: [`conformance`] (scenarios, expected outcomes, a report
-//! normalizer, and the [`conformance_tests!`] macro) and [`postfix`] (the real loopback Postfix of
-//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro). [`domain_bed`] reads the
-//! domain check's loopback world: the DNSSEC bed of `.ci/dns.sh` and the Exim of `.ci/exim.sh`.
+//! The adapters share three suites from here: [`conformance`] (scenarios, expected outcomes, a report
+//! normalizer, and the [`conformance_tests!`] macro), [`postfix`] (the real loopback Postfix of
+//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro) and [`dovecot`] (round trips
+//! through that Postfix to the Dovecot of `.ci/dovecot.sh`, with the [`roundtrip_tests!`] macro). [`domain_bed`]
+//! reads the domain check's loopback world: the DNSSEC bed of `.ci/dns.sh` and the Exim of `.ci/exim.sh`.
+//! [`services`] decides, for all of them, whether a missing service skips a test or fails it.
 
 pub mod certs;
 pub mod conformance;
 mod conn;
+pub mod demo;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod domain_bed;
+pub mod dovecot;
+pub mod openmetrics;
 pub mod postfix;
 pub mod promtool;
 pub mod responder;

@@ -150,6 +150,10 @@ impl ReceivedMessage {
 struct State {
     conns: Vec<ConnectionLog>,
     messages: Vec<ReceivedMessage>,
+    /// Connections accepted and not yet finished.
+    open: usize,
+    /// The most connections that were open at once.
+    max_open: usize,
 }
 
 /// State shared between the server thread and the handle.
@@ -168,8 +172,20 @@ impl Shared {
     fn new_connection(&self, peer: SocketAddr) -> usize {
         let mut state = self.lock();
         state.conns.push(ConnectionLog { peer: Some(peer), ..ConnectionLog::default() });
+        state.open += 1;
+        state.max_open = state.max_open.max(state.open);
         self.changed.notify_all();
         state.conns.len() - 1
+    }
+
+    /// Marks a connection finished (once, when its recorder is dropped).
+    pub(crate) fn connection_closed(&self, index: usize) {
+        let mut state = self.lock();
+        state.open = state.open.saturating_sub(1);
+        if let Some(log) = state.conns.get_mut(index) {
+            log.closed = true;
+        }
+        self.changed.notify_all();
     }
 
     /// Updates one connection's log. Lines and raw bytes are dropped when
@@ -381,6 +397,12 @@ impl TestServer {
     /// How many connections have been accepted so far.
     pub fn connections(&self) -> usize {
         self.shared.lock().conns.len()
+    }
+
+    /// The most connections that were open at the same time so far: what a test of a client's concurrency limit
+    /// reads.
+    pub fn max_concurrent_connections(&self) -> usize {
+        self.shared.lock().max_open
     }
 
     /// Per connection (in accept order), the lines received from the client.

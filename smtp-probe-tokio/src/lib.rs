@@ -40,7 +40,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Round trips — submit a tokenised message, watch it arrive over IMAP, delete it — are [`roundtrip`].
+//!
 //! Dropping the future closes the socket: a probe never outlives its caller's interest.
+//!
+//! To print or serve reports, use the renderer crate, `smtp-probe-render` (re-exported as `render` with the
+//! feature of that name): the documented JSON, Prometheus text and OpenMetrics, Nagios and human output, the same
+//! the `smtp-probe` command prints. [`default_ehlo_name`] is the EHLO name the command uses when given none.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -52,15 +58,27 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
+pub use smtp_probe_proto::imap::MailboxConfig;
 pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
     TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
+pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
 use smtp_probe_proto::{Session, SessionOutput};
 
 mod cache;
+mod ehlo;
+mod roundtrip;
+pub use roundtrip::roundtrip;
+
 #[cfg(feature = "mx")]
 mod mx;
+
+pub use ehlo::default_ehlo_name;
+/// The renderers: `render::json`, `render::prometheus`, `render::nagios`, `render::human` (feature `render`).
+#[cfg(feature = "render")]
+#[cfg_attr(docsrs, doc(cfg(feature = "render")))]
+pub use smtp_probe_render as render;
 
 pub use cache::{CachedProbe, CachedReport};
 #[cfg(feature = "mx")]

@@ -13,19 +13,23 @@
 //! | [`reply_roundtrip`] | replies encoded and parsed back |
 //! | [`probe_session`] | a whole probe against a fuzzed server on a simulated clock; among its properties: no AUTH command leaves the probe unless TLS is up with a certificate the report says verified, or an override allows it |
 //! | [`mta_sts`], [`tlsa`] (feature `rustls`), [`spf`], [`dmarc`], [`tlsrpt`] | the published-policy parsers and evaluators |
+//! | [`imap_parser`] | the IMAP response parser fed in pieces, against a one-piece parse |
+//! | [`imap_session`] | a whole mailbox check (a round trip's receiving side) against a fuzzed IMAP server on a simulated clock; the password goes out only without TLS asked for or over TLS reported verified |
 //!
 //! ```
-//! use crate::testing::fuzz;
+//! use smtp_probe_proto::testing::fuzz;
 //!
 //! // Any bytes are an input; a property that does not hold panics.
 //! fuzz::reply_parser::check(b"\x00\x00\x00220 mx.example.com ESMTP\r\n");
 //! let report = fuzz::probe_session::check(b"", std::time::Instant::now());
-//! assert_eq!(report.verdict, crate::Verdict::Down); // the script is empty: no greeting
+//! assert_eq!(report.verdict, smtp_probe_proto::Verdict::Down); // the script is empty: no greeting
 //! ```
 
 mod input;
 
 pub mod dmarc;
+pub mod imap_parser;
+pub mod imap_session;
 pub mod mta_sts;
 pub mod probe_session;
 pub mod reply_parser;

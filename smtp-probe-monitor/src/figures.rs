@@ -1,0 +1,133 @@
+//! Figures per monitor and per tag over the standard windows (24 h, 7 d, 30 d, 90 d), computed from hourly
+//! rollups and incidents — never from raw results, so they stay cheap and survive raw-result retention.
+//!
+//! - availability: the [uptime formula](crate::uptime);
+//! - p50/p95/p99 response time: from the merged [histograms](crate::histogram) of the window's hours;
+//! - incidents: those that started in the window; MTTR: the mean duration of those that also ended in it;
+//! - certificate days left: from the latest check (the snapshot), not from history.
+//!
+//! Windows are whole hours: a window ending now covers the hours that started within it.
+
+use std::time::Duration;
+
+use crate::clock::Timestamp;
+use crate::histogram::Histogram;
+use crate::storage::{IncidentRecord, RollupRow, StatusCounts};
+use crate::uptime::StateTime;
+
+/// The standard windows.
+pub const WINDOWS: [(&str, Duration); 4] = [
+    ("24h", Duration::from_secs(86_400)),
+    ("7d", Duration::from_secs(7 * 86_400)),
+    ("30d", Duration::from_secs(30 * 86_400)),
+    ("90d", Duration::from_secs(90 * 86_400)),
+];
+
+/// The figures of one window.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Figures {
+    /// The window's name (`24h`, `7d`, ...).
+    pub window: &'static str,
+    /// Availability 0..=1 (`None` when nothing was observed).
+    pub availability: Option<f64>,
+    /// Time per state, milliseconds.
+    pub time: StateTime,
+    /// Checks per status.
+    pub checks: StatusCounts,
+    /// Response time p50, ms.
+    pub p50_ms: Option<u32>,
+    /// Response time p95, ms.
+    pub p95_ms: Option<u32>,
+    /// Response time p99, ms.
+    pub p99_ms: Option<u32>,
+    /// Incidents started in the window.
+    pub incidents: u32,
+    /// Mean time to recovery of the incidents that started and ended in the window, seconds.
+    pub mttr_secs: Option<f64>,
+}
+
+/// Figures for each standard window ending at `now`, from rollups (any order, any monitors: a tag's figures
+/// are those of all its monitors' rollups and incidents together).
+pub fn compute(now: Timestamp, rollups: &[RollupRow], incidents: &[IncidentRecord]) -> Vec<Figures> {
+    WINDOWS
+        .iter()
+        .map(|&(name, len)| {
+            let from = (now - len).hour_start();
+            let mut time = StateTime::default();
+            let mut checks = StatusCounts::default();
+            let mut latency = Histogram::new();
+            for r in rollups.iter().filter(|r| r.hour >= from && r.hour <= now) {
+                time.merge(&r.delta.time);
+                checks.merge(&r.delta.counts);
+                latency.merge(&r.delta.latency);
+            }
+            let started: Vec<&IncidentRecord> =
+                incidents.iter().filter(|i| i.started >= from && i.started <= now).collect();
+            let recovered: Vec<f64> = started
+                .iter()
+                .filter_map(|i| i.ended.filter(|e| *e <= now).map(|e| e.since(i.started).as_secs_f64()))
+                .collect();
+            Figures {
+                window: name,
+                availability: time.availability(),
+                time,
+                checks,
+                p50_ms: latency.quantile(0.50),
+                p95_ms: latency.quantile(0.95),
+                p99_ms: latency.quantile(0.99),
+                incidents: started.len() as u32,
+                mttr_secs: (!recovered.is_empty()).then(|| recovered.iter().sum::<f64>() / recovered.len() as f64),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::HOUR_MS;
+    use crate::id::MonitorId;
+    use crate::storage::RollupDelta;
+
+    fn rollup(hour: i64, up_ms: i64, down_ms: i64, latencies: &[u32]) -> RollupRow {
+        let mut delta = RollupDelta::default();
+        delta.time.up_ms = up_ms;
+        delta.time.down_ms = down_ms;
+        for &l in latencies {
+            delta.latency.record(l);
+            delta.counts.up += 1;
+        }
+        RollupRow { monitor: MonitorId::from_name("m").unwrap(), hour: Timestamp(hour * HOUR_MS), delta }
+    }
+
+    #[test]
+    fn windows_pick_their_hours() {
+        let now = Timestamp(100 * 24 * HOUR_MS + 30 * 60_000);
+        let today = 100 * 24;
+        let rows = vec![
+            rollup(today, 1_800_000, 0, &[10, 20, 30]),
+            rollup(today - 30, 3_000_000, 600_000, &[100]), // 30 h ago: in 7d, not in 24h
+            rollup(today - 24 * 60, 3_600_000, 0, &[1000]), // 60 days ago: only in 90d
+        ];
+        let incident = IncidentRecord {
+            monitor: MonitorId::from_name("m").unwrap(),
+            started: Timestamp((today - 30) * HOUR_MS),
+            ended: Some(Timestamp((today - 30) * HOUR_MS + 600_000)),
+            severity: "down".into(),
+            flapping: false,
+            cause: None,
+            server_text: None,
+            acknowledged: None,
+            notified: None,
+        };
+        let f = compute(now, &rows, &[incident]);
+        assert_eq!(f[0].window, "24h");
+        assert_eq!(f[0].availability, Some(1.0));
+        assert_eq!((f[0].p50_ms, f[0].checks.up, f[0].incidents), (Some(20), 3, 0));
+        assert_eq!(f[1].availability, Some(4_800_000.0 / 5_400_000.0));
+        assert_eq!((f[1].incidents, f[1].mttr_secs), (1, Some(600.0)));
+        assert_eq!(f[2].checks.up, 4);
+        assert_eq!(f[3].checks.up, 5);
+        assert_eq!(f[3].p99_ms, Some(1000));
+    }
+}

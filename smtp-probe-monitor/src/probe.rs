@@ -1,0 +1,185 @@
+//! The one module that calls `smtp-probe-tokio`: builds its configuration from a [`CheckKind`], runs a check,
+//! and turns its report into a [`CheckOutcome`]. Everything else in the crate sees only those plain types, so a
+//! change in the probe library's API is absorbed here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use smtp_probe_tokio::proto::{AuthMechanism, Domain, Keyword, Secret, mx::MxReport};
+use smtp_probe_tokio::{ProbeConfig, Report, Target, TlsConfig};
+
+use crate::check::{CheckOutcome, MAX_REPLY_CODES, MAX_SERVER_TEXT, MAX_SUMMARY, PhaseTiming, Status, clip, ms};
+use crate::clock::Timestamp;
+use crate::config::{CheckKind, ProbeSpec};
+use crate::id::MonitorId;
+
+/// A DNS resolver for `mx:` checks, shared by all of them (it keeps its cache).
+pub type Resolver = Arc<smtp_probe_tokio::hickory_resolver::TokioResolver>;
+
+/// A check ready to run: the probe library's configuration, built and validated once.
+#[derive(Clone)]
+pub struct PreparedCheck {
+    kind: Prepared,
+}
+
+#[derive(Clone)]
+enum Prepared {
+    Smtp { config: ProbeConfig },
+    Mx { domain: Domain, config: ProbeConfig, resolver: Option<Resolver> },
+}
+
+impl std::fmt::Debug for PreparedCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            Prepared::Smtp { config } => write!(f, "PreparedCheck({})", config.target()),
+            Prepared::Mx { domain, config, .. } => {
+                write!(f, "PreparedCheck(mx:{}:{})", domain.as_str(), config.target().port())
+            }
+        }
+    }
+}
+
+/// Builds the probe configuration. `Err` holds a message for people (the configuration names the field).
+pub fn prepare(check: &CheckKind, resolver: Option<Resolver>) -> Result<PreparedCheck, String> {
+    let kind = match check {
+        CheckKind::Smtp { target, probe } => Prepared::Smtp { config: build(target.clone(), probe)? },
+        CheckKind::Mx { domain, port, probe } => {
+            // Each MX host is probed on the port of the configuration's target.
+            let target = domain.mx_target().with_port(*port).map_err(|e| e.to_string())?;
+            Prepared::Mx { domain: domain.clone(), config: build(target, probe)?, resolver }
+        }
+    };
+    Ok(PreparedCheck { kind })
+}
+
+fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
+    let mut b = ProbeConfig::builder(target)
+        .tls(spec.tls)
+        .ehlo_name(spec.ehlo_name.as_str())
+        .transcript(false)
+        .overall_timeout(spec.timeout)
+        .connect_timeout(spec.timeout.min(Duration::from_secs(10)))
+        .response_time(spec.response_warning, spec.response_critical)
+        .certificate_days(spec.cert_days_warning, spec.cert_days_critical);
+    if let Some(name) = &spec.tls_name {
+        b = b.tls_name(name.as_str());
+    }
+    if let Some((path, pem)) = &spec.ca_pem {
+        let tls = TlsConfig::builder()
+            .add_ca_pem(&path.display().to_string(), pem)
+            .and_then(|b| b.build())
+            .map_err(|e| format!("ca_file: {e}"))?;
+        b = b.tls_config(tls);
+    }
+    if let Some(auth) = &spec.auth {
+        b = b
+            .auth(auth.username.as_str(), Secret::new(auth.password.expose()))
+            .auth_mechanisms(auth.mechanisms.iter().map(|m| AuthMechanism::parse(m)))
+            .allow_plaintext_auth(auth.allow_plaintext);
+    }
+    if let Some(env) = &spec.envelope {
+        b = b.mail_from(env.from.as_str());
+        for to in &env.to {
+            b = b.rcpt_to(to.as_str());
+        }
+    }
+    if let Some(g) = &spec.expect_greeting {
+        b = b.expect_greeting(g.as_str());
+    }
+    for cap in &spec.expect_capabilities {
+        let k = Keyword::parse(cap).ok_or_else(|| format!("expect.capabilities: unknown EHLO keyword {cap:?}"))?;
+        b = b.require_capability(k);
+    }
+    if let Some(size) = spec.expect_min_size {
+        b = b.min_size(size);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// Runs one check. Never fails: what the network and the server did is in the outcome.
+pub async fn run(check: &PreparedCheck, monitor: &MonitorId, at: Timestamp) -> CheckOutcome {
+    let started = Instant::now();
+    let mut outcome = match &check.kind {
+        Prepared::Smtp { config } => from_report(monitor, at, &smtp_probe_tokio::probe(config).await),
+        Prepared::Mx { domain, config, resolver } => {
+            let report = match resolver {
+                Some(r) => smtp_probe_tokio::probe_mx_with_resolver(r, domain, config).await,
+                None => smtp_probe_tokio::probe_mx(domain, config).await,
+            };
+            from_mx(monitor, at, &report)
+        }
+    };
+    outcome.total_ms = ms(started.elapsed());
+    outcome
+}
+
+/// A report in the monitor's terms.
+pub fn from_report(monitor: &MonitorId, at: Timestamp, report: &Report) -> CheckOutcome {
+    let mut phases: Vec<PhaseTiming> = Vec::new();
+    let mut add = |phase: &str, d: Duration| match phases.iter_mut().find(|p| p.phase == phase) {
+        Some(p) => p.ms = p.ms.saturating_add(ms(d)),
+        None => phases.push(PhaseTiming { phase: phase.to_owned(), ms: ms(d) }),
+    };
+    if let Some(c) = report.connect {
+        add("connect", c);
+    }
+    for step in &report.steps {
+        add(step.phase.as_str(), step.duration);
+    }
+    if let Some(tls) = &report.tls
+        && !report.steps.iter().any(|s| s.phase.as_str() == "tls_handshake")
+    {
+        add("tls_handshake", tls.handshake);
+    }
+    // The greeting is the first step, so the codes are in conversation order.
+    let mut reply_codes: Vec<u16> =
+        report.steps.iter().filter_map(|s| s.reply.as_ref()).map(|r| r.code.get()).collect();
+    reply_codes.truncate(MAX_REPLY_CODES);
+    let server_text = report
+        .primary_finding()
+        .and_then(|f| f.server_text.clone())
+        .or_else(|| report.greeting.as_ref().map(reply_text));
+    CheckOutcome {
+        monitor: monitor.clone(),
+        at,
+        status: Status::from(report.verdict),
+        cause: report.cause.map(|c| c.as_str().to_owned()),
+        recheck: false,
+        response_ms: report.greeting.is_some().then(|| ms(report.response_time)),
+        total_ms: ms(report.connect.unwrap_or_default() + report.total),
+        phases,
+        tls_version: report.tls.as_ref().and_then(|t| t.version.clone()),
+        cert_days_left: report.tls.as_ref().and_then(|t| t.leaf()).map(|c| c.days_left),
+        reply_codes,
+        summary: clip(&report.summary(), MAX_SUMMARY),
+        server_text: server_text.map(|t| clip(&t, MAX_SERVER_TEXT)),
+    }
+}
+
+fn reply_text(r: &smtp_probe_tokio::proto::OwnedReply) -> String {
+    let lines: Vec<String> = r.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+    lines.join(" ")
+}
+
+/// An MX report in the monitor's terms: the aggregate verdict, the best-preference host's timings, the earliest
+/// certificate expiry over every host.
+pub fn from_mx(monitor: &MonitorId, at: Timestamp, report: &MxReport) -> CheckOutcome {
+    let first = report.hosts.first().and_then(|h| h.reports.first());
+    let mut outcome = match first {
+        Some(r) => from_report(monitor, at, r),
+        None => CheckOutcome::unknown(monitor.clone(), at, ""),
+    };
+    outcome.status = Status::from(report.verdict);
+    outcome.cause = report.cause.map(|c| c.as_str().to_owned());
+    outcome.cert_days_left = report
+        .hosts
+        .iter()
+        .flat_map(|h| &h.reports)
+        .filter_map(|r| r.tls.as_ref().and_then(|t| t.leaf()).map(|c| c.days_left))
+        .min();
+    outcome.summary = clip(&report.summary(), MAX_SUMMARY);
+    if let Some(text) = report.primary_finding().and_then(|f| f.server_text.clone()) {
+        outcome.server_text = Some(clip(&text, MAX_SERVER_TEXT));
+    }
+    outcome
+}

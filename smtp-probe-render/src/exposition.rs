@@ -1,0 +1,276 @@
+//! Writing metrics in the Prometheus text format (0.0.4) or OpenMetrics 1.0: one writer for both, so that a
+//! metric of the [vocabulary](crate::metrics) reads the same wherever it is served.
+
+use std::fmt::Write as _;
+
+use crate::metrics::{Metric, MetricType};
+
+/// Which exposition format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ExpositionFormat {
+    /// The Prometheus text format, version 0.0.4: what every Prometheus and most scrapers read.
+    #[default]
+    Prometheus,
+    /// OpenMetrics 1.0 text: units, `info` and counter types, and a closing `# EOF`.
+    OpenMetrics,
+}
+
+impl ExpositionFormat {
+    /// The `Content-Type` to serve the format with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExpositionFormat::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            ExpositionFormat::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+
+    /// The format a scraper asks for in its `Accept` header: OpenMetrics when it names
+    /// `application/openmetrics-text` with a non-zero quality (as Prometheus does), else the text format.
+    ///
+    /// ```
+    /// use smtp_probe_render::ExpositionFormat;
+    ///
+    /// let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
+    ///                   text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    /// assert_eq!(ExpositionFormat::negotiate(Some(prometheus)), ExpositionFormat::OpenMetrics);
+    /// assert_eq!(ExpositionFormat::negotiate(Some("text/plain")), ExpositionFormat::Prometheus);
+    /// assert_eq!(ExpositionFormat::negotiate(None), ExpositionFormat::Prometheus);
+    /// ```
+    pub fn negotiate(accept: Option<&str>) -> ExpositionFormat {
+        let wants_openmetrics = accept.is_some_and(|accept| {
+            accept.split(',').any(|range| {
+                let mut parts = range.split(';').map(str::trim);
+                let media = parts.next().unwrap_or_default();
+                let quality =
+                    parts.filter_map(|p| p.strip_prefix("q=")).find_map(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
+                media.eq_ignore_ascii_case("application/openmetrics-text") && quality > 0.0
+            })
+        });
+        if wants_openmetrics { ExpositionFormat::OpenMetrics } else { ExpositionFormat::Prometheus }
+    }
+}
+
+/// One metric family and its samples, gathered before writing (a family's samples must be written together).
+#[derive(Debug, Clone)]
+pub struct Family {
+    metric: Metric,
+    samples: Vec<(String, f64)>,
+}
+
+impl Family {
+    /// A family with no samples yet.
+    pub fn new(metric: Metric) -> Family {
+        Family { metric, samples: Vec::new() }
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> &Metric {
+        &self.metric
+    }
+
+    /// Adds a sample with these labels (names as given, values escaped here).
+    pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
+        let mut rendered = String::new();
+        for (i, (name, value)) in labels.iter().enumerate() {
+            if i > 0 {
+                rendered.push(',');
+            }
+            let _ = write!(rendered, "{name}=\"{}\"", escape_label_value(value));
+        }
+        self.samples.push((rendered, value));
+    }
+
+    /// Whether no sample was added.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+}
+
+/// An exposition being written: families in order, then [`finish`](Exposition::finish).
+///
+/// ```
+/// use smtp_probe_render::{metrics, Exposition, ExpositionFormat, Family};
+///
+/// let mut probes = Family::new(metrics::EXPORTER_PROBES);
+/// probes.sample(&[("module", "smtp"), ("verdict", "up")], 3.0);
+/// let mut text = Exposition::new(ExpositionFormat::OpenMetrics);
+/// text.family(&probes);
+/// let lines = [
+///     "# TYPE smtp_probe_exporter_probes counter",
+///     "# HELP smtp_probe_exporter_probes Probes run by this exporter, by module and verdict.",
+///     "smtp_probe_exporter_probes_total{module=\"smtp\",verdict=\"up\"} 3",
+///     "# EOF",
+/// ];
+/// assert_eq!(text.finish(), lines.map(|line| format!("{line}\n")).concat());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Exposition {
+    format: ExpositionFormat,
+    out: String,
+}
+
+impl Exposition {
+    /// An empty exposition in this format.
+    pub fn new(format: ExpositionFormat) -> Exposition {
+        Exposition { format, out: String::new() }
+    }
+
+    /// The format being written.
+    pub fn format(&self) -> ExpositionFormat {
+        self.format
+    }
+
+    /// Writes a family: its metadata, then its samples. A family without samples is left out.
+    pub fn family(&mut self, family: &Family) {
+        if family.is_empty() {
+            return;
+        }
+        let metric = &family.metric;
+        let sample = metric.sample_name();
+        match self.format {
+            ExpositionFormat::Prometheus => {
+                // The text format has no unit and no info type; a counter's family is named after its sample.
+                let kind = match metric.kind {
+                    MetricType::Counter => "counter",
+                    MetricType::Gauge | MetricType::Info => "gauge",
+                };
+                let _ = writeln!(self.out, "# HELP {sample} {}", escape_help(metric.help, false));
+                let _ = writeln!(self.out, "# TYPE {sample} {kind}");
+            }
+            ExpositionFormat::OpenMetrics => {
+                let _ = writeln!(self.out, "# TYPE {} {}", metric.name, metric.kind.as_str());
+                if let Some(unit) = metric.unit {
+                    let _ = writeln!(self.out, "# UNIT {} {unit}", metric.name);
+                }
+                let _ = writeln!(self.out, "# HELP {} {}", metric.name, escape_help(metric.help, true));
+            }
+        }
+        for (labels, value) in &family.samples {
+            self.out.push_str(&sample);
+            if !labels.is_empty() {
+                let _ = write!(self.out, "{{{labels}}}");
+            }
+            let _ = writeln!(self.out, " {}", number(*value));
+        }
+    }
+
+    /// The text, ending with `# EOF` in OpenMetrics.
+    pub fn finish(mut self) -> String {
+        if self.format == ExpositionFormat::OpenMetrics {
+            self.out.push_str("# EOF\n");
+        }
+        self.out
+    }
+}
+
+/// A sample value: Rust's shortest round-trip form (never an exponent), and the formats' names for the
+/// non-finite values.
+fn number(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else if value == 0.0 {
+        "0".to_owned() // not "-0"
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Label values escape backslash, double quote and line feed (both formats).
+fn escape_label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Help text escapes backslash and line feed, and in OpenMetrics also double quote.
+fn escape_help(help: &str, quote: bool) -> String {
+    let mut out = String::with_capacity(help.len());
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quote => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(1.0), "1");
+        assert_eq!(number(0.000_25), "0.00025");
+        assert_eq!(number(-0.0), "0");
+        assert_eq!(number(1e21), "1000000000000000000000");
+        assert_eq!(number(f64::INFINITY), "+Inf");
+        assert_eq!(number(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(number(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        assert_eq!(escape_help("say \"hi\"\n", true), "say \\\"hi\\\"\\n");
+        assert_eq!(escape_help("say \"hi\"\n", false), "say \"hi\"\\n");
+    }
+
+    #[test]
+    fn both_formats() {
+        let mut duration = Family::new(metrics::DURATION);
+        duration.sample(&[("target", "mx:25")], 0.5);
+        let mut tls = Family::new(metrics::TLS_VERSION);
+        tls.sample(&[("target", "mx:25"), ("version", "TLSv1.3"), ("cipher", "X")], 1.0);
+        let empty = Family::new(metrics::CAUSE);
+        let write = |format| {
+            let mut exposition = Exposition::new(format);
+            for family in [&duration, &empty, &tls] {
+                exposition.family(family);
+            }
+            exposition.finish()
+        };
+        assert_eq!(
+            write(ExpositionFormat::Prometheus),
+            "# HELP smtp_probe_duration_seconds Time from starting to connect to the end of the probe.\n\
+             # TYPE smtp_probe_duration_seconds gauge\n\
+             smtp_probe_duration_seconds{target=\"mx:25\"} 0.5\n\
+             # HELP smtp_probe_tls_version_info The negotiated TLS version and cipher (always 1).\n\
+             # TYPE smtp_probe_tls_version_info gauge\n\
+             smtp_probe_tls_version_info{target=\"mx:25\",version=\"TLSv1.3\",cipher=\"X\"} 1\n"
+        );
+        assert_eq!(
+            write(ExpositionFormat::OpenMetrics),
+            "# TYPE smtp_probe_duration_seconds gauge\n\
+             # UNIT smtp_probe_duration_seconds seconds\n\
+             # HELP smtp_probe_duration_seconds Time from starting to connect to the end of the probe.\n\
+             smtp_probe_duration_seconds{target=\"mx:25\"} 0.5\n\
+             # TYPE smtp_probe_tls_version info\n\
+             # HELP smtp_probe_tls_version The negotiated TLS version and cipher (always 1).\n\
+             smtp_probe_tls_version_info{target=\"mx:25\",version=\"TLSv1.3\",cipher=\"X\"} 1\n\
+             # EOF\n"
+        );
+    }
+
+    #[test]
+    fn negotiation_ignores_a_refused_openmetrics() {
+        let refused = "application/openmetrics-text;q=0, text/plain";
+        assert_eq!(ExpositionFormat::negotiate(Some(refused)), ExpositionFormat::Prometheus);
+        assert_eq!(
+            ExpositionFormat::negotiate(Some("Application/OpenMetrics-Text; version=1.0.0")),
+            ExpositionFormat::OpenMetrics
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! Output for people: the verdict and its cause first, then the phases with timings and replies, TLS and the
+//! certificate, capabilities before and after TLS, and the findings. `verbose` adds commands, every reply line and
+//! certificate details; `transcript` adds the conversation. Colour only when [`HumanOptions::color`] says so.
+//!
+//! An MX domain gets a header (its aggregate verdict and cause, null or implicit MX, its hosts by preference;
+//! `verbose` adds its findings) before its hosts' blocks.
+//!
+//! Everything the server chose (reply lines, capabilities, certificate names, findings that quote it, the
+//! transcript) is [escaped](crate::escape): no control character of the server's reaches the terminal. Without
+//! `verbose`, a reply line is cut to [`MAX_REPLY_CHARS`] characters.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use smtp_probe_proto::mx::MxReport;
+use smtp_probe_proto::{CertificateInfo, Direction, Finding, OwnedReply, Phase, Report, Severity, TlsInfo, Verdict};
+
+use crate::escape::{escape, escape_bytes, truncate};
+use crate::item::{Item, split};
+use crate::millis;
+
+/// The longest reply line shown without `verbose`, in characters.
+pub const MAX_REPLY_CHARS: usize = 200;
+
+/// What human output shows, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HumanOptions {
+    /// ANSI colour and bold (for a terminal; see [`color_wanted`](crate::color_wanted)).
+    pub color: bool,
+    /// More detail: commands, every reply line, certificate details, findings of MX domains (0: none).
+    pub verbose: u8,
+    /// The conversation, as recorded (a report has one only when the probe was configured to keep it).
+    pub transcript: bool,
+}
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+
+/// Every item in order, a block each: a target's report, or an MX domain's header (verdict, cause, null or
+/// implicit MX, the hosts by preference) followed by each host's reports. A tally at the end when there are
+/// several items.
+pub(crate) fn render(items: &[Item<'_>], options: &HumanOptions) -> String {
+    let mut blocks: Vec<String> = Vec::new();
+    for item in items {
+        match item {
+            Item::Target(report) => blocks.push(Block { out: String::new(), options }.render(report)),
+            Item::Mx(mx) => {
+                blocks.push(Block { out: String::new(), options }.mx_header(mx));
+                for report in mx.hosts.iter().flat_map(|h| &h.reports) {
+                    blocks.push(Block { out: String::new(), options }.render(report));
+                }
+            }
+        }
+    }
+    let mut out = blocks.join("\n");
+    if items.len() > 1 {
+        let (targets, domains) = split(items);
+        let verdicts: Vec<Verdict> = items.iter().map(Item::verdict).collect();
+        let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count();
+        let what = if domains.is_empty() {
+            format!("{} targets", items.len())
+        } else {
+            let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+            format!(
+                "{} ({}, {})",
+                plural(items.len(), "check", "checks"),
+                plural(targets.len(), "target", "targets"),
+                plural(domains.len(), "MX domain", "MX domains")
+            )
+        };
+        let _ = writeln!(
+            out,
+            "\n{what}: {} up, {} degraded, {} down",
+            count(Verdict::Up),
+            count(Verdict::Degraded),
+            count(Verdict::Down)
+        );
+    }
+    out
+}
+
+struct Block<'a> {
+    out: String,
+    options: &'a HumanOptions,
+}
+
+impl Block<'_> {
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.options.color { format!("{style}{text}{RESET}") } else { text.to_owned() }
+    }
+
+    fn line(&mut self, text: impl AsRef<str>) {
+        self.out.push_str(text.as_ref());
+        self.out.push('\n');
+    }
+
+    fn render(mut self, report: &Report) -> String {
+        self.headline(report);
+        self.phases(report);
+        if let Some(tls) = &report.tls {
+            self.tls(tls);
+        }
+        self.capabilities(report);
+        self.findings(report);
+        if self.options.transcript {
+            self.transcript(report);
+        }
+        self.out
+    }
+
+    fn verdict(&self, verdict: Verdict, bold: bool) -> String {
+        let (color, word) = match verdict {
+            Verdict::Up => (GREEN, "UP"),
+            Verdict::Degraded => (YELLOW, "DEGRADED"),
+            Verdict::Down => (RED, "DOWN"),
+        };
+        if bold { self.paint(&format!("{BOLD}{color}"), word) } else { self.paint(color, word) }
+    }
+
+    /// `MX <domain>  <VERDICT>  <cause (phase): message>`, then null/implicit MX and the hosts by preference.
+    fn mx_header(mut self, mx: &MxReport) -> String {
+        let verdict = self.verdict(mx.verdict, true);
+        let domain = self.paint(BOLD, mx.domain.as_str());
+        match mx.primary_finding() {
+            None => self.line(format!("MX {domain}  {verdict}  all {} MX host(s) are up", mx.hosts.len())),
+            Some(finding) => {
+                let cause = finding.cause.map_or("unknown", |c| c.as_str());
+                let phase = finding.phase.map(|p| format!(" ({p})")).unwrap_or_default();
+                self.line(format!("MX {domain}  {verdict}  {cause}{phase}: {}", escape(&finding.message)));
+            }
+        }
+        if mx.null_mx {
+            self.line("  null MX      the domain accepts no mail (RFC 7505): nothing was probed");
+        }
+        if mx.implicit_mx {
+            self.line("  implicit MX  no MX records: the domain's own address is probed (RFC 5321 §5.1)");
+        }
+        if mx.hosts.is_empty() && !mx.null_mx {
+            self.line("  hosts        none");
+        }
+        let width = mx.hosts.iter().map(|h| h.host.len()).max().unwrap_or(0);
+        let digits = mx.hosts.iter().map(|h| h.preference.to_string().len()).max().unwrap_or(0);
+        for (i, host) in mx.hosts.iter().enumerate() {
+            let title = if i == 0 { "hosts" } else { "" };
+            let cause = host.cause.map(|c| format!(" ({c})")).unwrap_or_default();
+            let verdict = self.verdict(host.verdict, false);
+            let line = format!("  {title:<12} {:>digits$} {:<width$}  {verdict}{cause}", host.preference, host.host);
+            self.line(line);
+        }
+        if self.options.verbose > 0 && !mx.findings.is_empty() {
+            self.line("");
+            self.line("  findings");
+            for finding in &mx.findings {
+                self.finding(finding);
+            }
+        }
+        self.out
+    }
+
+    fn headline(&mut self, report: &Report) {
+        let verdict = self.verdict(report.verdict, true);
+        let target = self.paint(BOLD, &report.target);
+        match report.primary_finding() {
+            None => self.line(format!("{target}  {verdict}  in {}", ms(report.response_time))),
+            Some(finding) => {
+                let cause = finding.cause.map_or("unknown", |c| c.as_str());
+                let phase = finding.phase.map(|p| format!(" ({p})")).unwrap_or_default();
+                self.line(format!("{target}  {verdict}  {cause}{phase}: {}", escape(&finding.message)));
+            }
+        }
+        if let Some(address) = &report.address {
+            let how = if report.steps.is_empty() { "gave up connecting after" } else { "connected in" };
+            let connect = report.connect.map(|d| format!(", {how} {}", ms(d))).unwrap_or_default();
+            self.line(format!("  address      {address}{connect}"));
+        }
+        if let Some(token) = &report.message_token {
+            self.line(format!("  test message accepted, token {token}"));
+        }
+    }
+
+    fn phases(&mut self, report: &Report) {
+        if report.steps.is_empty() && report.connect.is_none() && report.resolve.is_none() {
+            return;
+        }
+        let verbose = self.options.verbose > 0;
+        self.line("");
+        let header =
+            if verbose { "  phase             time  command / reply" } else { "  phase             time  reply" };
+        self.line(self.paint(DIM, header));
+        // What the adapter measured before the conversation (each step is shown below, with its reply).
+        for (phase, time) in report.phase_durations() {
+            if matches!(phase, Phase::Resolve | Phase::Connect) {
+                self.line(format!("  {:<13} {:>9}", phase.as_str(), ms(time)));
+            }
+        }
+        for step in &report.steps {
+            let head = format!("  {:<13} {:>9}", step.phase.as_str(), ms(step.duration));
+            let reply = match &step.reply {
+                Some(reply) => first_line(reply, verbose),
+                None if step.phase == Phase::TlsHandshake => String::new(),
+                None => self.paint(DIM, "(no reply)"),
+            };
+            match (&step.command, verbose) {
+                (Some(command), true) => {
+                    self.line(format!("{head}  > {command}"));
+                    self.line(format!("{:<25}  < {reply}", ""));
+                }
+                (None, true) if !reply.is_empty() => self.line(format!("{head}  < {reply}")),
+                _ => self.line(format!("{head}  {reply}").trim_end()),
+            }
+            if verbose {
+                for more in step.reply.iter().flat_map(|r| r.lines.iter().skip(1)) {
+                    self.line(format!("{:<25}    {}", "", escape_bytes(more)));
+                }
+            }
+        }
+        let response = self.paint(DIM, &format!("(response time {})", ms(report.response_time)));
+        self.line(format!("  {:<13} {:>9}  {response}", "total", ms(report.total)));
+    }
+
+    fn tls(&mut self, tls: &TlsInfo) {
+        self.line("");
+        let mut parts = vec![tls.version.clone().unwrap_or_else(|| "TLS".to_owned())];
+        parts.extend(tls.cipher.clone());
+        parts.push(match &tls.sni {
+            Some(sni) => format!("SNI {sni}"),
+            None => "no SNI".to_owned(),
+        });
+        parts.push(format!("handshake {}", ms(tls.handshake)));
+        self.line(format!("  TLS          {}", parts.join(", ")));
+        let name = tls.verified_name.as_deref().unwrap_or("the target");
+        let verdict = match &tls.verify_error {
+            None if tls.verified => self.paint(GREEN, &format!("verified for {name}")),
+            None => self.paint(YELLOW, "not verified"),
+            Some(problem) => self.paint(RED, &format!("NOT valid for {name}: {problem}")),
+        };
+        self.line(format!("  certificate  {verdict}"));
+        if let Some(leaf) = tls.leaf() {
+            self.certificate(leaf);
+        }
+        if let Some(earliest) = tls.chain_earliest_expiry().filter(|c| Some(*c) != tls.leaf()) {
+            self.line(format!(
+                "  chain        {} expires first: {} ({} days left)",
+                escape(&earliest.subject),
+                earliest.not_after,
+                earliest.days_left
+            ));
+        }
+        if self.options.verbose > 0 {
+            for (i, cert) in tls.certificates.iter().enumerate().skip(1) {
+                self.line(format!("  chain[{i}]     {} (issuer {})", escape(&cert.subject), escape(&cert.issuer)));
+            }
+        }
+    }
+
+    fn certificate(&mut self, leaf: &CertificateInfo) {
+        self.line(format!("               {}", escape(&leaf.subject)));
+        if !leaf.sans.is_empty() {
+            let names: Vec<_> = leaf.sans.iter().map(|name| escape(name)).collect();
+            self.line(format!("               names {}", names.join(", ")));
+        }
+        let days = match leaf.days_left {
+            d if d < 0 => self.paint(RED, &format!("expired {} days ago", -d)),
+            d => format!("{d} days left"),
+        };
+        self.line(format!("               valid {} to {} ({days})", leaf.not_before, leaf.not_after));
+        if self.options.verbose > 0 {
+            self.line(format!("               issuer {}", escape(&leaf.issuer)));
+            self.line(format!("               key {}, signature {}", leaf.key_algorithm, leaf.signature_algorithm));
+            self.line(format!("               serial {}", leaf.serial));
+            self.line(format!("               sha256 {}", leaf.sha256));
+        }
+    }
+
+    fn capabilities(&mut self, report: &Report) {
+        let sets = [("before TLS", &report.capabilities), ("after TLS ", &report.capabilities_tls)];
+        let mut title = "\n  capabilities";
+        for (when, caps) in sets {
+            let Some(caps) = caps else { continue };
+            let lines: Vec<_> = caps.raw_lines.iter().map(|line| escape(line)).collect();
+            let lines = if lines.is_empty() { "(none)".to_owned() } else { lines.join(", ") };
+            self.line(format!("{title:<14} {when}: {lines}"));
+            title = "";
+        }
+    }
+
+    fn findings(&mut self, report: &Report) {
+        if report.findings.is_empty() {
+            return;
+        }
+        self.line("");
+        self.line("  findings");
+        for finding in &report.findings {
+            self.finding(finding);
+        }
+    }
+
+    fn finding(&mut self, finding: &Finding) {
+        let (style, label) = match finding.severity {
+            Severity::Info => (DIM, "info"),
+            Severity::Warning => (YELLOW, "warning"),
+            Severity::Critical => (RED, "critical"),
+        };
+        let label = self.paint(style, &format!("{label:<8}"));
+        let cause = finding.cause.map(|c| format!("{c}: ")).unwrap_or_default();
+        self.line(format!("    {label} {cause}{}", escape(&finding.message)));
+        if let Some(text) = finding.server_text.as_deref().filter(|t| !finding.message.contains(t)) {
+            self.line(format!("             server said: {}", escape(text)));
+        }
+    }
+
+    fn transcript(&mut self, report: &Report) {
+        self.line("");
+        self.line("  transcript");
+        for line in &report.transcript {
+            let who = match line.direction {
+                Direction::Client => "C:",
+                Direction::Server => "S:",
+                Direction::Event => "--",
+            };
+            self.line(format!("    {:>10.3} ms {who} {}", millis(line.at), escape(&line.text)));
+        }
+    }
+}
+
+/// `250 2.1.5 Ok`, with `(+N lines)` when the reply has more and they are not shown.
+fn first_line(reply: &OwnedReply, verbose: bool) -> String {
+    let text = reply.lines.first().map(|l| escape_bytes(l)).unwrap_or_default();
+    let text = if verbose { text } else { truncate(&text, MAX_REPLY_CHARS).into_owned().into() };
+    let more = reply.lines.len().saturating_sub(1);
+    if more > 0 && !verbose {
+        format!("{} {text} (+{more} lines)", reply.code)
+    } else {
+        format!("{} {text}", reply.code)
+    }
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}

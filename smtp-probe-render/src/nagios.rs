@@ -1,0 +1,218 @@
+//! Nagios plugin output (<https://nagios-plugins.org/doc/guidelines.html>): one status line,
+//! `SMTP OK|WARNING|CRITICAL - <what happened, in the server's words where it matters>|<perfdata>`, then long
+//! output lines (findings with `verbose`, the transcript with `transcript`).
+//!
+//! Perfdata: `'time'` is the response time the thresholds compare; every phase follows (`'connect'`,
+//! `'greeting'`, `'ehlo'`, ...), then `'cert_days'`, the days left of the first certificate of the chain to expire,
+//! with the certificate thresholds as ranges (`30:` alerts below 30). With several reports each label starts with
+//! the target.
+//!
+//! MX domains share the one status line (their aggregate verdict counts, and the text names every host with its
+//! preference and verdict). Each MX host's perfdata labels start with the host and the address probed
+//! (`'mx1.example.com 192.0.2.1:25 time'`; the domain first when there are several domains), and each domain adds
+//! `'<domain> mx_hosts_up'`: how many of its hosts can take mail, out of the maximum, its number of hosts.
+//!
+//! Server text is [escaped](crate::escape) and `|`, which would start the performance data, is written as `¦`
+//! everywhere (status line, long output, labels). Each item's text in the status line is cut to
+//! [`MAX_ITEM_CHARS`] characters and each long output line to [`MAX_LINE_CHARS`], so a server cannot push the
+//! performance data past what a monitoring system keeps of a plugin's output.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use smtp_probe_proto::mx::MxReport;
+use smtp_probe_proto::{Finding, OwnedReply, Report, Thresholds, Verdict};
+
+use crate::escape::{escape, escape_bytes, truncate};
+use crate::item::{Item, all_reports, split, worst_verdict};
+
+/// The longest description of one item in the status line, in characters.
+pub const MAX_ITEM_CHARS: usize = 512;
+/// The longest long-output line, in characters.
+pub const MAX_LINE_CHARS: usize = 1024;
+
+/// What Nagios output shows besides the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NagiosOptions {
+    /// The thresholds the probes used: the perfdata's warning and critical ranges.
+    pub thresholds: Thresholds,
+    /// Findings as long output.
+    pub verbose: bool,
+    /// The transcript as long output.
+    pub transcript: bool,
+}
+
+/// The Nagios state of a verdict: `OK`, `WARNING` or `CRITICAL`.
+fn state(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Up => "OK",
+        Verdict::Degraded => "WARNING",
+        Verdict::Down => "CRITICAL",
+    }
+}
+
+/// `SMTP UNKNOWN - <message>`: the status line of a check that could not run (bad arguments, an unreadable
+/// file), the message escaped as everything else, and no performance data.
+pub(crate) fn unknown(message: &str) -> String {
+    format!("SMTP UNKNOWN - {}\n", clean(&truncate(message, MAX_ITEM_CHARS)))
+}
+
+pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
+    let Some(worst) = worst_verdict(items) else {
+        return unknown("nothing was probed");
+    };
+    let domains = split(items).1;
+    let mut each: Vec<String> = items
+        .iter()
+        .map(|item| match item {
+            Item::Target(report) => describe(report),
+            Item::Mx(mx) => describe_mx(mx),
+        })
+        .map(|text| truncate(&text, MAX_ITEM_CHARS).into_owned())
+        .collect();
+    let text = if each.len() == 1 {
+        each.remove(0)
+    } else {
+        let not_up = items.iter().filter(|i| i.verdict() != Verdict::Up).count();
+        let noun = if domains.is_empty() { "targets" } else { "checks" };
+        format!("{not_up} of {} {noun} not up: {}", each.len(), each.join("; "))
+    };
+    let several = all_reports(items).count() > 1;
+    let several_domains = domains.len() > 1;
+    let mut perf: Vec<String> = Vec::new();
+    for (mx, report) in all_reports(items) {
+        let prefix = match mx {
+            None => several.then(|| report.target.clone()),
+            Some(mx) => {
+                let host = &mx.host.host;
+                let mut label = if several_domains { format!("{} {host}", mx.domain.domain) } else { host.clone() };
+                if let Some(address) = &report.address {
+                    label = format!("{label} {address}");
+                }
+                Some(label)
+            }
+        };
+        perf.extend(perfdata(report, &options.thresholds, prefix.as_deref()));
+    }
+    for mx in &domains {
+        let working = mx.hosts.iter().filter(|h| h.verdict != Verdict::Down).count();
+        perf.push(format!("{}={working};;;0;{}", quote(&format!("{} mx_hosts_up", mx.domain)), mx.hosts.len()));
+    }
+    let mut out = format!("SMTP {} - {}|{}\n", state(worst), clean(&text), perf.join(" "));
+    let mut long = |line: String| {
+        let _ = writeln!(out, "{}", truncate(&line, MAX_LINE_CHARS));
+    };
+    if options.verbose {
+        for mx in &domains {
+            for finding in &mx.findings {
+                long(long_finding(&format!("MX {}", mx.domain), finding));
+            }
+        }
+    }
+    for (_, report) in all_reports(items) {
+        if options.verbose {
+            for finding in &report.findings {
+                long(long_finding(&report.target, finding));
+            }
+        }
+        if options.transcript {
+            for line in &report.transcript {
+                let at = crate::millis(line.at);
+                long(format!("{} {at:>9.3} ms {}: {}", clean(&report.target), line.direction, clean(&line.text)));
+            }
+        }
+    }
+    out
+}
+
+fn long_finding(source: &str, finding: &Finding) -> String {
+    let cause = finding.cause.map(|c| format!(" {c}")).unwrap_or_default();
+    format!("{} [{}{cause}] {}", clean(source), finding.severity, clean(&finding.message))
+}
+
+/// An MX domain in a line: its summary, then every host with its preference and verdict.
+fn describe_mx(mx: &MxReport) -> String {
+    let mut line = format!("MX {} {}", mx.domain, mx.summary());
+    if mx.null_mx {
+        line.push_str(" [null MX]");
+    } else if !mx.hosts.is_empty() {
+        let hosts: Vec<String> =
+            mx.hosts.iter().map(|h| format!("{} {} {}", h.preference, h.host, h.verdict)).collect();
+        let implicit = if mx.implicit_mx { "implicit MX: " } else { "" };
+        let _ = write!(line, " [{implicit}{}]", hosts.join(", "));
+    }
+    line
+}
+
+/// What happened at one target, in a line.
+fn describe(report: &Report) -> String {
+    let Some(finding) = report.primary_finding() else {
+        let mut line = format!("{} up, {:.3} s response time", report.target, report.response_time.as_secs_f64());
+        if let Some(greeting) = &report.greeting {
+            let _ = write!(line, ", greeting \"{} {}\"", greeting.code, reply_text(greeting));
+        }
+        if let Some(tls) = &report.tls {
+            let _ = write!(line, ", {}", tls.version.as_deref().unwrap_or("TLS"));
+            if let Some(cert) = tls.chain_earliest_expiry() {
+                let _ = write!(line, ", certificate valid for {} days", cert.days_left);
+            }
+        }
+        return line;
+    };
+    let mut line = format!("{} {}: {}", report.target, report.verdict, finding.cause.map_or("unknown", |c| c.as_str()));
+    if let Some(phase) = finding.phase {
+        let _ = write!(line, " ({phase})");
+    }
+    let _ = write!(line, ": {}", finding.message);
+    if let Some(text) = finding.server_text.as_deref().filter(|t| !finding.message.contains(t)) {
+        let _ = write!(line, " (server said: {text})");
+    }
+    line
+}
+
+/// A reply's lines joined by a space, bytes that are not UTF-8 kept as `\xNN`.
+fn reply_text(reply: &OwnedReply) -> String {
+    reply.lines.iter().map(|line| escape_bytes(line).into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+fn perfdata(report: &Report, t: &Thresholds, prefix: Option<&str>) -> Vec<String> {
+    let label = |name: &str| match prefix {
+        Some(prefix) => quote(&format!("{prefix} {name}")),
+        None => quote(name),
+    };
+    let mut out = vec![format!(
+        "{}={}s;{};{};0;",
+        label("time"),
+        seconds(report.response_time),
+        t.response_warning.map(seconds).unwrap_or_default(),
+        t.response_critical.map(seconds).unwrap_or_default(),
+    )];
+    for (phase, duration) in report.phase_durations() {
+        out.push(format!("{}={}s;;;0;", label(phase.as_str()), seconds(duration)));
+    }
+    if let Some(cert) = report.tls.as_ref().and_then(|tls| tls.chain_earliest_expiry()) {
+        let range = |days: Option<u32>| days.map(|d| format!("{d}:")).unwrap_or_default();
+        out.push(format!(
+            "{}={};{};{};;",
+            label("cert_days"),
+            cert.days_left,
+            range(t.certificate_days_warning),
+            range(t.certificate_days_critical),
+        ));
+    }
+    out
+}
+
+/// A perfdata label, quoted: escaped, `'` doubled, `=` (which would end the label) replaced.
+fn quote(label: &str) -> String {
+    format!("'{}'", clean(label).replace('\'', "''").replace('=', "_"))
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.6}", duration.as_secs_f64())
+}
+
+/// Server text as it may appear anywhere in plugin output: escaped, and without the `|` that starts perfdata.
+fn clean(text: &str) -> String {
+    escape(text).replace('|', "¦")
+}

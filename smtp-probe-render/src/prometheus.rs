@@ -1,0 +1,151 @@
+//! Reports as metrics of the [vocabulary](crate::metrics), in either exposition format: every probe report's
+//! metrics labelled with its `target` (and `mx_domain` for an MX host), then every MX domain's aggregate.
+//! Families with no sample (no TLS anywhere, every target up) are left out.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smtp_probe_proto::{Report, Severity, Verdict};
+
+use crate::exposition::{Exposition, ExpositionFormat, Family};
+use crate::item::{Item, all_reports, split};
+use crate::metrics;
+
+/// The exposition of these items at `now` (the wall-clock time certificate lifetimes are counted from).
+pub(crate) fn render<'a>(items: &'a [Item<'a>], now: SystemTime, format: ExpositionFormat) -> String {
+    let mut up = Family::new(metrics::UP);
+    let mut verdict = Family::new(metrics::VERDICT);
+    let mut cause = Family::new(metrics::CAUSE);
+    let mut duration = Family::new(metrics::DURATION);
+    let mut response = Family::new(metrics::RESPONSE_DURATION);
+    let mut phase = Family::new(metrics::PHASE_DURATION);
+    let mut reply_code = Family::new(metrics::REPLY_CODE);
+    let mut findings = Family::new(metrics::FINDINGS);
+    let mut tls_version = Family::new(metrics::TLS_VERSION);
+    let mut verified = Family::new(metrics::TLS_CERTIFICATE_VERIFIED);
+    let mut expiry = Family::new(metrics::TLS_CERTIFICATE_EXPIRY);
+    let mut remaining = Family::new(metrics::TLS_CERTIFICATE_REMAINING);
+    let now = unix_seconds(now);
+
+    // A target probed once per address family has several reports: the address tells their series apart.
+    let mut reports_per_key: HashMap<(&str, Option<&str>), usize> = HashMap::new();
+    for (mx, report) in all_reports(items) {
+        *reports_per_key.entry((report.target.as_str(), mx.map(|m| m.domain.domain.as_str()))).or_default() += 1;
+    }
+    let mut written: HashSet<Vec<(&str, &str)>> = HashSet::new();
+
+    for (mx, r) in all_reports(items) {
+        let mx_domain = mx.map(|m| m.domain.domain.as_str());
+        let mut base: Vec<(&str, &str)> = vec![("target", r.target.as_str())];
+        base.extend(mx_domain.map(|d| ("mx_domain", d)));
+        if let Some(address) = r.address.as_deref().filter(|_| reports_per_key[&(r.target.as_str(), mx_domain)] > 1) {
+            base.push(("address", address));
+        }
+        // The same series twice would make the exposition invalid: the first report of a label set wins.
+        if !written.insert(base.clone()) {
+            continue;
+        }
+        let with = |extra: &[(&'a str, &'a str)]| labels(&base, extra);
+        up.sample(&base, f64::from(u8::from(r.verdict != Verdict::Down)));
+        for v in Verdict::ALL {
+            verdict.sample(&with(&[("verdict", v.as_str())]), f64::from(u8::from(r.verdict == *v)));
+        }
+        if let Some(c) = r.cause {
+            cause.sample(&with(&[("cause", c.as_str())]), 1.0);
+        }
+        duration.sample(&base, r.total.as_secs_f64());
+        response.sample(&base, r.response_time.as_secs_f64());
+        for (name, time) in r.phase_durations() {
+            phase.sample(&with(&[("phase", name.as_str())]), time.as_secs_f64());
+        }
+        for (name, code) in last_reply_codes(r) {
+            reply_code.sample(&with(&[("phase", name)]), f64::from(code));
+        }
+        for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
+            let count = r.findings.iter().filter(|f| f.severity == severity).count();
+            findings.sample(&with(&[("severity", severity.as_str())]), count as f64);
+        }
+        if let Some(tls) = &r.tls {
+            let version = tls.version.as_deref().unwrap_or("unknown");
+            let cipher = tls.cipher.as_deref().unwrap_or("unknown");
+            tls_version.sample(&with(&[("version", version), ("cipher", cipher)]), 1.0);
+            verified.sample(&base, f64::from(u8::from(tls.verified)));
+            if let Some(cert) = tls.chain_earliest_expiry() {
+                expiry.sample(&base, cert.not_after_unix as f64);
+                remaining.sample(&base, cert.not_after_unix.saturating_sub(now) as f64);
+            }
+        }
+    }
+
+    let mut mx_up = Family::new(metrics::MX_UP);
+    let mut mx_verdict = Family::new(metrics::MX_VERDICT);
+    let mut mx_cause = Family::new(metrics::MX_CAUSE);
+    let mut mx_hosts = Family::new(metrics::MX_HOSTS);
+    let mut domains_written = HashSet::new();
+    for mx in split(items).1 {
+        if !domains_written.insert(mx.domain.as_str()) {
+            continue;
+        }
+        let domain = ("domain", mx.domain.as_str());
+        mx_up.sample(&[domain], f64::from(u8::from(mx.verdict != Verdict::Down)));
+        for v in Verdict::ALL {
+            mx_verdict.sample(&[domain, ("verdict", v.as_str())], f64::from(u8::from(mx.verdict == *v)));
+        }
+        if let Some(c) = mx.cause {
+            mx_cause.sample(&[domain, ("cause", c.as_str())], 1.0);
+        }
+        mx_hosts.sample(&[domain], mx.hosts.len() as f64);
+    }
+
+    let mut out = Exposition::new(format);
+    for family in [
+        &up,
+        &verdict,
+        &cause,
+        &duration,
+        &response,
+        &phase,
+        &reply_code,
+        &findings,
+        &tls_version,
+        &verified,
+        &expiry,
+        &remaining,
+        &mx_up,
+        &mx_verdict,
+        &mx_cause,
+        &mx_hosts,
+    ] {
+        out.family(family);
+    }
+    out.finish()
+}
+
+/// A report's labels, then a metric's own.
+fn labels<'a>(base: &[(&'a str, &'a str)], extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut labels = base.to_vec();
+    labels.extend_from_slice(extra);
+    labels
+}
+
+/// The code of the last reply of each phase, in the order the phases first replied.
+fn last_reply_codes(report: &Report) -> Vec<(&'static str, u16)> {
+    let mut codes: Vec<(&'static str, u16)> = Vec::new();
+    for step in &report.steps {
+        let Some(reply) = &step.reply else { continue };
+        let name = step.phase.as_str();
+        match codes.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, code)) => *code = reply.code.get(),
+            None => codes.push((name, reply.code.get())),
+        }
+    }
+    codes
+}
+
+/// Seconds since the Unix epoch (negative before it).
+fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
+}
