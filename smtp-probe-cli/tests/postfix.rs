@@ -4,7 +4,7 @@
 mod common;
 
 use common::{command, expect, phases, run, run_command, temp_file};
-use smtp_probe_testserver::postfix::{PostfixEnv, env_or_skip};
+use smtp_probe_testsuite::postfix::{PostfixEnv, env_or_skip};
 
 /// The environment and the CA written to a file for `--ca-file`.
 fn setup(test: &str) -> Option<(PostfixEnv, tempfile::NamedTempFile)> {
@@ -56,7 +56,7 @@ fn without_the_ca_as_a_new_user_would() {
     expect(&[&plain, "-S"], "down", Some("certificate_invalid"), 2);
 
     let submission = at(&env, env.submission_port);
-    let user = smtp_probe_testserver::postfix::withheld_user();
+    let user = smtp_probe_testsuite::postfix::withheld_user();
     let withheld = run_command(
         command().args([&submission, "-U", user, "--format", "json"]).env("SMTP_PROBE_PASSWORD", "not-sent"),
     );
@@ -65,7 +65,7 @@ fn without_the_ca_as_a_new_user_would() {
     assert_eq!((report["verdict"].as_str(), report["cause"].as_str()), (Some("down"), Some("certificate_invalid")));
     assert!(report["summary"].as_str().unwrap().contains("credentials withheld"), "{report:#}");
     assert!(!phases(&report).contains(&"auth".to_owned()), "{:?}", phases(&report));
-    smtp_probe_testserver::postfix::assert_no_sasl_attempt(&env, user);
+    smtp_probe_testsuite::postfix::assert_no_sasl_attempt(&env, user);
 
     let args = [submission.as_str(), "-U", &env.user, "--insecure", "--format", "json"];
     let insecure = run_command(command().args(args).env("SMTP_PROBE_PASSWORD", &env.password));
