@@ -54,7 +54,8 @@ impl ExpositionFormat {
 #[derive(Debug, Clone)]
 pub struct Family {
     metric: Metric,
-    samples: Vec<(String, f64)>,
+    /// (suffix after the sample name, rendered labels, value).
+    samples: Vec<(&'static str, String, f64)>,
 }
 
 impl Family {
@@ -70,14 +71,32 @@ impl Family {
 
     /// Adds a sample with these labels (names as given, values escaped here).
     pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
-        let mut rendered = String::new();
-        for (i, (name, value)) in labels.iter().enumerate() {
-            if i > 0 {
-                rendered.push(',');
-            }
-            let _ = write!(rendered, "{name}=\"{}\"", escape_label_value(value));
+        self.samples.push(("", render_labels(labels, None), value));
+    }
+
+    /// Adds one histogram (a family of type [`MetricType::Histogram`]) with these labels: `buckets` are
+    /// (upper bound, observations at or below it), in increasing order of bound and cumulative; the `+Inf`
+    /// bucket is added here from `count`. Written as `_bucket{le=...}`, `_sum` and `_count` samples, together.
+    ///
+    /// ```
+    /// use smtp_probe_render::{metrics, Exposition, ExpositionFormat, Family};
+    ///
+    /// let mut latency = Family::new(metrics::MONITOR_RESPONSE_LATENCY);
+    /// latency.histogram(&[("group", "eu")], &[(0.1, 3), (1.0, 4)], 1.25, 5);
+    /// let mut text = Exposition::new(ExpositionFormat::Prometheus);
+    /// text.family(&latency);
+    /// let text = text.finish();
+    /// assert!(text.contains("smtp_probe_monitor_response_latency_seconds_bucket{group=\"eu\",le=\"0.1\"} 3\n"));
+    /// assert!(text.contains("smtp_probe_monitor_response_latency_seconds_bucket{group=\"eu\",le=\"+Inf\"} 5\n"));
+    /// assert!(text.contains("smtp_probe_monitor_response_latency_seconds_count{group=\"eu\"} 5\n"));
+    /// ```
+    pub fn histogram(&mut self, labels: &[(&str, &str)], buckets: &[(f64, u64)], sum: f64, count: u64) {
+        for &(le, n) in buckets.iter().filter(|(le, _)| le.is_finite()) {
+            self.samples.push(("_bucket", render_labels(labels, Some(&number(le))), n as f64));
         }
-        self.samples.push((rendered, value));
+        self.samples.push(("_bucket", render_labels(labels, Some("+Inf")), count as f64));
+        self.samples.push(("_sum", render_labels(labels, None), sum));
+        self.samples.push(("_count", render_labels(labels, None), count as f64));
     }
 
     /// Whether no sample was added.
@@ -132,6 +151,7 @@ impl Exposition {
                 // The text format has no unit and no info type; a counter's family is named after its sample.
                 let kind = match metric.kind {
                     MetricType::Counter => "counter",
+                    MetricType::Histogram => "histogram",
                     MetricType::Gauge | MetricType::Info => "gauge",
                 };
                 let _ = writeln!(self.out, "# HELP {sample} {}", escape_help(metric.help, false));
@@ -145,8 +165,9 @@ impl Exposition {
                 let _ = writeln!(self.out, "# HELP {} {}", metric.name, escape_help(metric.help, true));
             }
         }
-        for (labels, value) in &family.samples {
+        for (suffix, labels, value) in &family.samples {
             self.out.push_str(&sample);
+            self.out.push_str(suffix);
             if !labels.is_empty() {
                 let _ = write!(self.out, "{{{labels}}}");
             }
@@ -175,6 +196,18 @@ fn number(value: f64) -> String {
     } else {
         format!("{value}")
     }
+}
+
+/// `name="value",...`, values escaped, and a histogram bucket's `le` last.
+fn render_labels(labels: &[(&str, &str)], le: Option<&str>) -> String {
+    let mut rendered = String::new();
+    for (name, value) in labels.iter().copied().chain(le.map(|le| ("le", le))) {
+        if !rendered.is_empty() {
+            rendered.push(',');
+        }
+        let _ = write!(rendered, "{name}=\"{}\"", escape_label_value(value));
+    }
+    rendered
 }
 
 /// Label values escape backslash, double quote and line feed (both formats).
