@@ -113,6 +113,27 @@ pub async fn run(check: &PreparedCheck, monitor: &MonitorId, at: Timestamp) -> C
     outcome
 }
 
+/// Slack added to a probe's own deadlines before [`run_report`] gives up on it: the library already bounds a probe
+/// by its overall timeout plus a short wait for the reply to QUIT, so this only catches the unexpected.
+const SAFETY_MARGIN: Duration = Duration::from_secs(3);
+
+/// Probes once for `/probe` and returns the library's report, never for (much) longer than the configuration's
+/// overall timeout: if the hard bound ever fires, the socket is closed and the report says `reply_timeout`.
+pub async fn run_report(config: &ProbeConfig) -> Report {
+    let bound = config.timeouts().overall + config.timeouts().quit + SAFETY_MARGIN;
+    let started_at = std::time::SystemTime::now();
+    match tokio::time::timeout(bound, smtp_probe_tokio::probe(config)).await {
+        Ok(report) => report,
+        Err(_) => Report::without_session(
+            config.target().to_string(),
+            started_at,
+            smtp_probe_tokio::Cause::ReplyTimeout,
+            smtp_probe_tokio::proto::Phase::Connect,
+            format!("the probe did not finish within {} s", bound.as_secs_f64()),
+        ),
+    }
+}
+
 /// A report in the monitor's terms.
 pub fn from_report(monitor: &MonitorId, at: Timestamp, report: &Report) -> CheckOutcome {
     let mut phases: Vec<PhaseTiming> = Vec::new();

@@ -10,8 +10,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
 use super::{
-    Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryRecord, IncidentChange, IncidentRecord, MonitorRow, ResumeState, RollupDelta,
-    RollupRow, StatusCounts, Store, StoreError,
+    Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryRecord, IncidentChange, IncidentRecord, MonitorRow, ResumeState,
+    RollupDelta, RollupRow, StatusCounts, Store, StoreError,
 };
 use crate::alert::{Alert, Notified};
 use crate::check::{CheckOutcome, PhaseTiming, Status};
