@@ -49,7 +49,7 @@
 //! | `smtp_probe_monitor_monitors` | gauge | | `state` | monitors in each state |
 //! | `smtp_probe_monitor_checks_running` | gauge | | | checks running now |
 //! | `smtp_probe_monitor_checks_started_total` | counter | | | checks started |
-//! | `smtp_probe_monitor_scheduler_lateness_seconds` | gauge | seconds | `quantile` | how late checks started over the last minute or two (0.5, 0.99, 1) |
+//! | `smtp_probe_monitor_scheduler_lateness_seconds` | gauge | seconds | `stat` | how late checks started over the last minute or two (`p50`, `p99`, `max`) |
 //! | `smtp_probe_monitor_storage_healthy` | gauge | | | 1 while writes to storage succeed |
 //! | `smtp_probe_monitor_storage_backlog` | gauge | | | results waiting to be written |
 //! | `smtp_probe_monitor_storage_written_results_total` | counter | | | results written |
@@ -331,8 +331,8 @@ pub const MONITOR_CHECKS_STARTED: Metric =
 pub const MONITOR_LATENESS: Metric = gauge(
     "smtp_probe_monitor_scheduler_lateness_seconds",
     SECONDS,
-    &["quantile"],
-    "How late checks started after their slot over the last one to two minutes (quantiles 0.5, 0.99 and 1).",
+    &["stat"],
+    "How late checks started after their slot over the last one to two minutes (p50, p99 and max).",
 );
 /// Whether storage writes succeed.
 pub const MONITOR_STORAGE_HEALTHY: Metric =

@@ -373,7 +373,11 @@ impl Builder<'_> {
                 "required" | "starttls" => TlsMode::StartTlsRequired,
                 "implicit" => TlsMode::Implicit,
                 _ => {
-                    return self.err(t.span(), format!("{field}.tls"), "one of none, opportunistic, required, implicit");
+                    return self.err(
+                        t.span(),
+                        format!("{field}.tls"),
+                        "one of none, opportunistic, required, implicit",
+                    );
                 }
             }),
         };

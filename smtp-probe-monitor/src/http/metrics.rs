@@ -159,9 +159,9 @@ pub(crate) fn render(app: &AppState, format: ExpositionFormat) -> String {
     let mut started = Family::new(metrics::MONITOR_CHECKS_STARTED);
     started.sample(&[], stats.started as f64);
     let mut lateness = Family::new(metrics::MONITOR_LATENESS);
-    for (q, v) in [("0.5", stats.lateness_p50_ms), ("0.99", stats.lateness_p99_ms), ("1", stats.lateness_max_ms)] {
+    for (stat, v) in [("p50", stats.lateness_p50_ms), ("p99", stats.lateness_p99_ms), ("max", stats.lateness_max_ms)] {
         if let Some(ms) = v {
-            lateness.sample(&[("quantile", q)], f64::from(ms) / 1000.0);
+            lateness.sample(&[("stat", stat)], f64::from(ms) / 1000.0);
         }
     }
     let health = app.engine.storage_health();

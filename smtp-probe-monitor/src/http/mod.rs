@@ -159,17 +159,17 @@ impl HttpService {
             .route("/monitors/{id}", get(monitor_page_handler))
             .with_state(self.app.clone());
         let api = Router::new()
-            .route("/api/v1/monitors", get(api::monitors))
-            .route("/api/v1/monitors/{id}", get(api::monitor))
-            .route("/api/v1/monitors/{id}/results", get(api::results))
-            .route("/api/v1/monitors/{id}/incidents", get(api::incidents))
-            .route("/api/v1/monitors/{id}/incidents/{started}/acknowledge", post(api::acknowledge))
-            .route("/api/v1/incidents", get(api::incidents))
-            .route("/api/v1/tags", get(api::tags))
-            .route("/api/v1/tags/{tag}/figures", get(api::tag_figures))
-            .route("/api/v1/alerts", get(api::alerts))
-            .route("/api/v1/alerts/deliveries", get(api::deliveries))
-            .route("/api/v1/status", get(api::status))
+            .route("/monitors", get(api::monitors))
+            .route("/monitors/{id}", get(api::monitor))
+            .route("/monitors/{id}/results", get(api::results))
+            .route("/monitors/{id}/incidents", get(api::incidents))
+            .route("/monitors/{id}/incidents/{started}/acknowledge", post(api::acknowledge))
+            .route("/incidents", get(api::incidents))
+            .route("/tags", get(api::tags))
+            .route("/tags/{tag}/figures", get(api::tag_figures))
+            .route("/alerts", get(api::alerts))
+            .route("/alerts/deliveries", get(api::deliveries))
+            .route("/status", get(api::status))
             .fallback(|| async { api::error(StatusCode::NOT_FOUND, "no such API route") })
             .with_state(self.app.clone());
         let metrics = Router::new().route("/metrics", get(metrics_handler)).with_state(self.app.clone());
@@ -178,7 +178,11 @@ impl HttpService {
             .merge(area(page, Area::Page))
             .merge(area(metrics, Area::Metrics))
             .merge(area(health, Area::Healthz));
-        router = router.merge(area(api, Area::Api));
+        // Nested, so that its own fallback answers (in JSON) for everything under the prefix, credentials first.
+        router = router.nest(
+            "/api/v1",
+            api.layer(axum::middleware::from_fn_with_state((self.guard.clone(), Area::Api), auth::require)),
+        );
         if let Some(exporter) = &self.app.exporter {
             let probe = Router::new().route("/probe", get(blackbox::probe_handler)).with_state(exporter.clone());
             router = router.merge(area(probe, Area::Probe));

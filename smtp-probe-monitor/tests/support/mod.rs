@@ -1,6 +1,8 @@
 //! Shared by the integration tests: real services from `.ci/` scripts, and small builders.
 #![allow(dead_code)]
 
+pub mod web;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
