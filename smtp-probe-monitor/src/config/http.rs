@@ -461,3 +461,128 @@ impl Builder<'_> {
         Ok(module)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PW" => Some("correct horse".into()),
+            "TOKEN" => Some("0123456789abcdef0123".into()),
+            "SHORT" => Some("short".into()),
+            _ => None,
+        }
+    }
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_with_env(text, Path::new("/etc/monitor"), &env)
+    }
+
+    fn invalid(text: &str) -> (usize, String, String) {
+        match load(text) {
+            Err(ConfigError::Invalid { line, field, message, .. }) => (line, field, message),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_open_on_loopback_with_builtin_modules() {
+        let c = load("").unwrap();
+        assert!(!c.http.auth.is_set());
+        assert_eq!(c.http.public, BTreeSet::from([Area::Healthz]));
+        assert_eq!(c.http.title, "Mail status");
+        assert!(c.http.probe.enabled);
+        let names: Vec<&str> = c.http.probe.modules.keys().map(String::as_str).collect();
+        assert_eq!(names, ["plain", "smtp", "smtps", "submission"]);
+        assert_eq!(c.http.probe.modules["submission"].tls, Some(TlsMode::StartTlsRequired));
+    }
+
+    #[test]
+    fn a_full_http_section() {
+        let c = load(
+            r#"
+[service]
+ehlo_name = "monitor.example.org"
+
+[http]
+title = "Example mail"
+basic_auth = { username = "ops", password_env = "PW" }
+bearer_token_env = "TOKEN"
+public = ["healthz", "metrics"]
+max_lateness = "5s"
+header_timeout = "2s"
+max_connections = 64
+
+[http.probe]
+max_probes = 8
+
+[http.probe.modules.sub]
+tls = "required"
+timeout = "4s"
+auth = { username = "monitor", password_env = "PW" }
+allow = ["mail.example.com:587", "192.0.2.0/24"]
+"#,
+        )
+        .unwrap();
+        let h = &c.http;
+        assert_eq!(
+            h.auth.basic.as_ref().map(|b| (b.username.as_str(), b.password.expose())),
+            Some(("ops", "correct horse"))
+        );
+        assert_eq!(h.auth.bearer.as_ref().map(Secret::expose), Some("0123456789abcdef0123"));
+        assert_eq!(h.public, BTreeSet::from([Area::Healthz, Area::Metrics]));
+        assert_eq!(
+            (h.max_lateness, h.header_timeout, h.max_connections),
+            (Duration::from_secs(5), Duration::from_secs(2), 64)
+        );
+        assert_eq!(h.probe.max_probes, 8);
+        let sub = &h.probe.modules["sub"];
+        assert_eq!(h.probe.modules.len(), 1, "configured modules replace the built-in ones");
+        assert_eq!(
+            (sub.tls, sub.timeout, sub.ehlo_name.as_str()),
+            (Some(TlsMode::StartTlsRequired), Duration::from_secs(4), "monitor.example.org")
+        );
+        assert!(sub.allow.as_ref().unwrap().allows(&"mail.example.com:587".parse().unwrap()));
+        assert!(!format!("{c:?}").contains("correct horse") && !format!("{c:?}").contains("0123456789abcdef0123"));
+    }
+
+    #[test]
+    fn bad_http_settings_are_named() {
+        let (line, field, message) = invalid("[http]\nbasic_auth = { username = \"ops\", password = \"inline\" }\n");
+        assert_eq!((line, field.as_str()), (2, "http.basic_auth.password"));
+        assert!(message.contains("not accepted inline"), "{message}");
+        let (_, field, _) = invalid("[http]\nbearer_token = \"0123456789abcdef0123\"\n");
+        assert_eq!(field, "http.bearer_token");
+        let (_, field, message) = invalid("[http]\nbearer_token_env = \"SHORT\"\n");
+        assert_eq!(field, "http.bearer_token");
+        assert!(message.contains("16 characters"), "{message}");
+        let (_, field, _) = invalid("[http]\nbearer_token_env = \"UNSET\"\n");
+        assert_eq!(field, "http.bearer_token_env");
+        let (line, field, _) = invalid("[http]\npublic = [\"healthz\", \"everything\"]\n");
+        assert_eq!((line, field.as_str()), (2, "http.public"));
+        let (_, field, _) = invalid("[http]\nbasic_auth = { username = \"a:b\", password_env = \"PW\" }\n");
+        assert_eq!(field, "http.basic_auth.username");
+        let (_, field, _) = invalid("[http.probe]\nmax_probes = 0\n");
+        assert_eq!(field, "http.probe.max_probes");
+        let (line, field, message) =
+            invalid("[http.probe.modules.sub]\nauth = { username = \"u\", password_env = \"PW\" }\n");
+        assert_eq!((line, field.as_str()), (2, "http.probe.modules.sub.allow"));
+        assert!(message.contains("needs an allow-list"), "{message}");
+        let (line, field, message) = invalid("[http.probe.modules.sub]\nallow = [\"mx.example\", \"a*.example\"]\n");
+        assert_eq!((line, field.as_str()), (2, "http.probe.modules.sub.allow"));
+        assert!(message.contains("a*.example"), "{message}");
+        let (_, field, _) = invalid("[http.probe.modules.sub]\ntls = \"sometimes\"\n");
+        assert_eq!(field, "http.probe.modules.sub.tls");
+        let (_, field, message) = invalid("[http.probe.modules.sub]\nehlo_name = \"a\\r\\nb\"\n");
+        assert_eq!(field, "http.probe.modules.sub");
+        assert!(!message.is_empty());
+        let (_, field, _) = invalid("[http.probe.modules.\"a b\"]\n");
+        assert_eq!(field, "http.probe.modules.a b");
+        let (_, field, _) = invalid("[http]\nlisten = \"0.0.0.0:80\"\n");
+        assert!(field.starts_with("http"), "{field}: unknown fields are refused");
+    }
+}
