@@ -50,9 +50,11 @@
 //! The adapters share two suites from here: [`conformance`] (scenarios, expected outcomes, a report
 //! normalizer, and the [`conformance_tests!`] macro) and [`postfix`] (the real loopback Postfix of
 //! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro). [`domain_bed`] reads the
-//! domain check's loopback world: the DNSSEC bed of `.ci/dns.sh` and the Exim of `.ci/exim.sh`.
+//! domain check's loopback world: the DNSSEC bed of `.ci/dns.sh` and the Exim of `.ci/exim.sh`. [`chromium`] loads
+//! a page on loopback in headless Chromium (`.ci/chromium.sh`) for a screenshot and the rendered DOM.
 
 pub mod certs;
+pub mod chromium;
 pub mod conformance;
 mod conn;
 pub mod demo;

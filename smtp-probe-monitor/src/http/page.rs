@@ -27,6 +27,9 @@ use crate::snapshot::MonitorSnapshot;
 /// The page's CSS, inlined: one request per page.
 const CSS: &str = include_str!("style.css");
 
+/// Open incidents shown as cards at most; the rest are a link away (`?state=down`).
+const MAX_INCIDENT_CARDS: usize = 12;
+
 /// Above this many monitors, groups with nothing wrong start folded.
 const FOLD_ABOVE: usize = 300;
 
@@ -83,6 +86,15 @@ pub(crate) fn utc(t: Timestamp) -> String {
         }
         Err(_) => String::new(),
     }
+}
+
+/// `2026-03-01 10:00:05 UTC`.
+fn utc_seconds(t: Timestamp) -> String {
+    let mut s = utc(t);
+    if s.len() > 4 {
+        s.insert_str(s.len() - 4, &format!(":{:02}", t.as_secs().rem_euclid(60)));
+    }
+    s
 }
 
 /// A query value made safe for a URL.
@@ -220,7 +232,9 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
         })
         .collect();
     let mut incidents: Vec<&MonitorSnapshot> = snaps.iter().filter(|s| s.incident.is_some()).collect();
-    incidents.sort_by_key(|s| (state_rank(s.state), s.incident.as_ref().map(|i| i.started)));
+    // Down first, then degraded; the newest first within each.
+    incidents.sort_by_key(|s| (state_rank(s.state), std::cmp::Reverse(s.incident.as_ref().map(|i| i.started))));
+    let more_incidents = incidents.len().saturating_sub(MAX_INCIDENT_CARDS);
     let all_groups: Vec<&str> = {
         let mut g: Vec<&str> = snaps.iter().map(|s| group_name(&s.tags)).collect();
         g.sort_unstable();
@@ -267,7 +281,7 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
             @if !incidents.is_empty() {
                 h2 { "Open incidents (" (incidents.len()) ")" }
                 section.incidents {
-                    @for s in &incidents {
+                    @for s in incidents.iter().take(MAX_INCIDENT_CARDS) {
                         @if let Some(i) = &s.incident {
                             article class={"incident " (i.severity.as_str())} {
                                 h3 {
@@ -280,6 +294,11 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
                             }
                         }
                     }
+                }
+                @if more_incidents > 0 {
+                    p { "… and " (more_incidents) " more: "
+                        a href="/?state=down" { "down" } ", " a href="/?state=degraded" { "degraded" } ", "
+                        a href="/?state=flapping" { "flapping" } }
                 }
             }
             div.tools {
@@ -537,7 +556,7 @@ pub(crate) async fn monitor_page(app: &AppState, id: &MonitorId, now: Timestamp)
                         tbody {
                             @for r in list {
                                 tr {
-                                    td { (utc(r.at)) @if r.recheck { " (re-check)" } }
+                                    td { (utc_seconds(r.at)) @if r.recheck { " (re-check)" } }
                                     td { (r.status.as_str()) }
                                     td.num { (r.response_ms.map_or_else(|| "—".to_owned(), millis)) }
                                     td.text { (r.summary) }
@@ -569,6 +588,7 @@ mod tests {
         assert_eq!(span(Duration::from_secs(12_000)), "3 h 20 min");
         assert_eq!(span(Duration::from_secs(2 * 86_400 + 7200)), "2 d 2 h");
         assert_eq!(utc(Timestamp(1_772_359_200_250)), "2026-03-01 10:00 UTC");
+        assert_eq!(utc_seconds(Timestamp(1_772_359_205_250)), "2026-03-01 10:00:05 UTC");
         assert_eq!(encode("eu west/1"), "eu%20west%2F1");
     }
 }
