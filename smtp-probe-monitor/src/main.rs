@@ -177,7 +177,11 @@ async fn demo(listen: SocketAddr) -> ExitCode {
         demo.demo_target()
     );
     println!("  state in {} (removed at exit); Ctrl-C stops", demo.dir().display());
-    let options = HttpOptions { board_refresh: Some(Duration::from_secs(10)), extra_modules: demo.probe_modules() };
+    let options = HttpOptions {
+        board_refresh: Some(Duration::from_secs(10)),
+        extra_modules: demo.probe_modules(),
+        ..HttpOptions::default()
+    };
     serve_until_stopped(engine, &demo.config, listener, options).await
 }
 

@@ -39,7 +39,7 @@
 //! | `smtp_probe_monitor_up` | gauge | | `monitor`, `group` | 1 when the last check found the server taking mail (up or degraded), 0 when down |
 //! | `smtp_probe_monitor_state` | gauge | | `monitor`, `group`, `state` | 1, for the monitor's state: `up`, `pending`, `degraded`, `down`, `flapping` or `unknown` |
 //! | `smtp_probe_monitor_cause` | gauge | | `monitor`, `group`, `cause` | 1, for the primary cause of the last check when it was not up |
-//! | `smtp_probe_monitor_maintenance` | gauge | | `monitor`, `group` | 1 while a maintenance window covers the monitor |
+//! | `smtp_probe_monitor_maintenance` | gauge | | `monitor`, `group` | 1 while a maintenance window covers the monitor (absent otherwise) |
 //! | `smtp_probe_monitor_response_duration_seconds` | gauge | seconds | `monitor`, `group` | the last check's response time |
 //! | `smtp_probe_monitor_last_check_timestamp_seconds` | gauge | seconds | `monitor`, `group` | when the last check started |
 //! | `smtp_probe_monitor_tls_certificate_days_left` | gauge | | `monitor`, `group` | whole days the certificate had left at the last check |

@@ -150,23 +150,22 @@ pub(crate) async fn monitors(State(app): State<Arc<AppState>>, Query(q): Query<L
         Some(Ok(s)) => Some(s),
         None => None,
     };
-    let snaps = app.engine.snapshot();
-    let board = app.board.read();
-    let mut page: Vec<MonitorView<'_>> = Vec::new();
-    let mut more = false;
-    for s in snaps
-        .iter()
-        .filter(|s| q.after.as_deref().is_none_or(|a| s.id.as_str() > a))
-        .filter(|s| q.group.as_deref().is_none_or(|g| group_of(&s.tags) == g))
-        .filter(|s| q.tag.as_deref().is_none_or(|t| s.tags.iter().any(|x| x == t)))
-        .filter(|s| state.is_none_or(|st| s.state == st))
-    {
-        if page.len() == limit {
-            more = true;
-            break;
+    // Copies of this page's monitors only (and one more, to know whether there is a next page).
+    let mut picked: Vec<MonitorSnapshot> = Vec::with_capacity(limit + 1);
+    app.engine.snapshots().for_each(|s| {
+        if picked.len() <= limit
+            && q.after.as_deref().is_none_or(|a| s.id.as_str() > a)
+            && q.group.as_deref().is_none_or(|g| group_of(&s.tags) == g)
+            && q.tag.as_deref().is_none_or(|t| s.tags.iter().any(|x| x == t))
+            && state.is_none_or(|st| s.state == st)
+        {
+            picked.push(s.clone());
         }
-        page.push(view(s, board.monitors.get(&s.id)));
-    }
+    });
+    let more = picked.len() > limit;
+    picked.truncate(limit);
+    let board = app.board.read();
+    let page: Vec<MonitorView<'_>> = picked.iter().map(|s| view(s, board.monitors.get(&s.id))).collect();
     let next = more.then(|| page.last().map(|m| m.id.as_str().to_owned())).flatten();
     Json(json!({ "monitors": page, "next": next.map(|after| json!({ "after": after })) })).into_response()
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use smtp_probe_render::{Exposition, ExpositionFormat, Family, metrics};
+use smtp_probe_render::{Exposition, ExpositionFormat, Samples, metrics};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
@@ -21,6 +21,7 @@ use crate::engine::EngineHandle;
 use crate::events::Event;
 use crate::id::MonitorId;
 use crate::incident::State;
+use crate::snapshot::MonitorSnapshot;
 
 /// The histogram's bucket bounds, seconds: from a loopback answer to a slow TLS handshake far away.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -89,126 +90,109 @@ impl Latency {
     }
 }
 
-/// The whole exposition.
+/// The whole exposition, written family by family straight into one string (no allocation per series).
 pub(crate) fn render(app: &AppState, format: ExpositionFormat) -> String {
-    let mut info = Family::new(metrics::MONITOR_INFO);
-    let mut up = Family::new(metrics::MONITOR_UP);
-    let mut state = Family::new(metrics::MONITOR_STATE);
-    let mut cause = Family::new(metrics::MONITOR_CAUSE);
-    let mut maintenance = Family::new(metrics::MONITOR_MAINTENANCE);
-    let mut response = Family::new(metrics::MONITOR_RESPONSE_DURATION);
-    let mut last_check = Family::new(metrics::MONITOR_LAST_CHECK);
-    let mut cert = Family::new(metrics::MONITOR_CERTIFICATE_DAYS);
-    let mut availability = Family::new(metrics::MONITOR_AVAILABILITY);
-    let mut checks = Family::new(metrics::MONITOR_CHECKS);
+    // A copy: the engine never waits for a scrape.
+    let snaps = app.engine.snapshot();
+    let mut out = Exposition::new(format);
+    let groups: Vec<&str> = snaps.iter().map(|s| group_of(&s.tags)).collect();
+    let each = |out: &mut Exposition, metric, mut f: Box<dyn FnMut(&mut Samples<'_>, &MonitorSnapshot, [(&str, &str); 2]) + '_>| {
+        out.family_with(metric, |samples| {
+            for (s, group) in snaps.iter().zip(&groups) {
+                f(samples, s, [("monitor", s.id.as_str()), ("group", group)]);
+            }
+        });
+    };
+    each(&mut out, metrics::MONITOR_INFO, Box::new(|w, s, l| w.sample(&[l[0], l[1], ("name", &s.name), ("target", &s.target)], 1.0)));
+    each(&mut out, metrics::MONITOR_UP, Box::new(|w, s, l| match s.last_check.as_deref().map(|c| c.status) {
+        Some(Status::Up | Status::Degraded) => w.sample(&l, 1.0),
+        Some(Status::Down) => w.sample(&l, 0.0),
+        Some(Status::Unknown) | None => {}
+    }));
+    each(&mut out, metrics::MONITOR_STATE, Box::new(|w, s, l| w.sample(&[l[0], l[1], ("state", s.state.as_str())], 1.0)));
+    each(&mut out, metrics::MONITOR_CAUSE, Box::new(|w, s, l| {
+        if let Some(c) = s.last_check.as_deref().filter(|c| c.status != Status::Up)
+            && let Some(why) = c.cause.as_deref()
+        {
+            w.sample(&[l[0], l[1], ("cause", why)], 1.0);
+        }
+    }));
+    // Only while it holds (an inhibition rule matches `== 1`): the common case adds nothing to the scrape.
+    each(&mut out, metrics::MONITOR_MAINTENANCE, Box::new(|w, s, l| {
+        if s.maintenance.is_some() {
+            w.sample(&l, 1.0);
+        }
+    }));
+    each(&mut out, metrics::MONITOR_RESPONSE_DURATION, Box::new(|w, s, l| {
+        if let Some(ms) = s.last_check.as_deref().and_then(|c| c.response_ms) {
+            w.sample(&l, f64::from(ms) / 1000.0);
+        }
+    }));
+    each(&mut out, metrics::MONITOR_LAST_CHECK, Box::new(|w, s, l| {
+        if let Some(c) = s.last_check.as_deref() {
+            w.sample(&l, c.at.0 as f64 / 1000.0);
+        }
+    }));
+    each(&mut out, metrics::MONITOR_CERTIFICATE_DAYS, Box::new(|w, s, l| {
+        if let Some(days) = s.last_check.as_deref().and_then(|c| c.cert_days_left) {
+            w.sample(&l, days as f64);
+        }
+    }));
+    {
+        let board = app.board.read();
+        each(&mut out, metrics::MONITOR_AVAILABILITY, Box::new(|w, s, l| {
+            if let Some(h) = board.monitors.get(&s.id) {
+                for win in Window::ALL {
+                    if let Some(a) = h.availability(win) {
+                        w.sample(&[l[0], l[1], ("window", win.as_str())], a);
+                    }
+                }
+            }
+        }));
+    }
+    each(&mut out, metrics::MONITOR_CHECKS, Box::new(|w, s, l| w.sample(&l, s.checks as f64)));
+    out.family_with(metrics::MONITOR_RESPONSE_LATENCY, |w| {
+        for (group, b) in app.latency.groups.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let cumulative: Vec<(f64, u64)> = BUCKETS.iter().copied().zip(b.counts.iter().copied()).collect();
+            w.histogram(&[("group", group)], &cumulative, b.sum_ms as f64 / 1000.0, b.count);
+        }
+    });
     let mut per_state: BTreeMap<&'static str, usize> =
         [State::Up, State::Pending, State::Degraded, State::Down, State::Flapping, State::Unknown]
             .into_iter()
             .map(|s| (s.as_str(), 0))
             .collect();
-    {
-        // A copy: the engine never waits for a scrape.
-        let snaps = app.engine.snapshot();
-        let board = app.board.read();
-        for s in &snaps {
-            let group = group_of(&s.tags);
-            let labels = [("monitor", s.id.as_str()), ("group", group)];
-            info.sample(&[labels[0], labels[1], ("name", &s.name), ("target", &s.target)], 1.0);
-            *per_state.entry(s.state.as_str()).or_default() += 1;
-            state.sample(&[labels[0], labels[1], ("state", s.state.as_str())], 1.0);
-            maintenance.sample(&labels, f64::from(u8::from(s.maintenance.is_some())));
-            checks.sample(&labels, s.checks as f64);
-            if let Some(c) = s.last_check.as_deref() {
-                match c.status {
-                    Status::Up | Status::Degraded => up.sample(&labels, 1.0),
-                    Status::Down => up.sample(&labels, 0.0),
-                    Status::Unknown => {}
-                }
-                if let Some(why) = c.cause.as_deref().filter(|_| c.status != Status::Up) {
-                    cause.sample(&[labels[0], labels[1], ("cause", why)], 1.0);
-                }
-                if let Some(ms) = c.response_ms {
-                    response.sample(&labels, f64::from(ms) / 1000.0);
-                }
-                last_check.sample(&labels, c.at.0 as f64 / 1000.0);
-                if let Some(days) = c.cert_days_left {
-                    cert.sample(&labels, days as f64);
-                }
-            }
-            if let Some(h) = board.monitors.get(&s.id) {
-                for w in Window::ALL {
-                    if let Some(a) = h.availability(w) {
-                        availability.sample(&[labels[0], labels[1], ("window", w.as_str())], a);
-                    }
-                }
-            }
+    for s in &snaps {
+        *per_state.entry(s.state.as_str()).or_default() += 1;
+    }
+    out.family_with(metrics::MONITOR_MONITORS, |w| {
+        for (s, n) in &per_state {
+            w.sample(&[("state", s)], *n as f64);
         }
-    }
-    let mut latency = Family::new(metrics::MONITOR_RESPONSE_LATENCY);
-    for (group, b) in app.latency.groups.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        let cumulative: Vec<(f64, u64)> = BUCKETS.iter().copied().zip(b.counts.iter().copied()).collect();
-        latency.histogram(&[("group", group)], &cumulative, b.sum_ms as f64 / 1000.0, b.count);
-    }
-    let mut monitors = Family::new(metrics::MONITOR_MONITORS);
-    for (s, n) in &per_state {
-        monitors.sample(&[("state", s)], *n as f64);
-    }
+    });
     let stats = app.engine.scheduler_stats();
-    let mut running = Family::new(metrics::MONITOR_CHECKS_RUNNING);
-    running.sample(&[], stats.running as f64);
-    let mut started = Family::new(metrics::MONITOR_CHECKS_STARTED);
-    started.sample(&[], stats.started as f64);
-    let mut lateness = Family::new(metrics::MONITOR_LATENESS);
-    for (stat, v) in [("p50", stats.lateness_p50_ms), ("p99", stats.lateness_p99_ms), ("max", stats.lateness_max_ms)] {
-        if let Some(ms) = v {
-            lateness.sample(&[("stat", stat)], f64::from(ms) / 1000.0);
-        }
-    }
     let health = app.engine.storage_health();
-    let mut healthy = Family::new(metrics::MONITOR_STORAGE_HEALTHY);
-    healthy.sample(&[], f64::from(u8::from(health.ok)));
-    let mut backlog = Family::new(metrics::MONITOR_STORAGE_BACKLOG);
-    backlog.sample(&[], health.backlog as f64);
-    let mut written = Family::new(metrics::MONITOR_STORAGE_WRITTEN);
-    written.sample(&[], health.written_results as f64);
-    let mut dropped = Family::new(metrics::MONITOR_STORAGE_DROPPED);
-    dropped.sample(&[], health.dropped_results as f64);
-    let mut lost = Family::new(metrics::MONITOR_CONNECTIVITY_LOST);
-    lost.sample(&[], f64::from(u8::from(app.engine.connectivity_lost())));
-    let mut alerts = Family::new(metrics::MONITOR_ALERTS);
-    for (kind, status, n) in &app.board.read().outbox {
-        alerts.sample(&[("kind", kind), ("status", status)], *n as f64);
-    }
-    let mut missed = Family::new(metrics::MONITOR_EVENTS_MISSED);
-    missed.sample(&[], app.latency.missed.load(Ordering::Relaxed) as f64);
-
-    let mut out = Exposition::new(format);
-    for family in [
-        &info,
-        &up,
-        &state,
-        &cause,
-        &maintenance,
-        &response,
-        &last_check,
-        &cert,
-        &availability,
-        &checks,
-        &latency,
-        &monitors,
-        &running,
-        &started,
-        &lateness,
-        &healthy,
-        &backlog,
-        &written,
-        &dropped,
-        &lost,
-        &alerts,
-        &missed,
-    ] {
-        out.family(family);
-    }
+    let one = |out: &mut Exposition, metric, value: f64| out.family_with(metric, |w| w.sample(&[], value));
+    one(&mut out, metrics::MONITOR_CHECKS_RUNNING, stats.running as f64);
+    one(&mut out, metrics::MONITOR_CHECKS_STARTED, stats.started as f64);
+    out.family_with(metrics::MONITOR_LATENESS, |w| {
+        for (stat, v) in [("p50", stats.lateness_p50_ms), ("p99", stats.lateness_p99_ms), ("max", stats.lateness_max_ms)] {
+            if let Some(ms) = v {
+                w.sample(&[("stat", stat)], f64::from(ms) / 1000.0);
+            }
+        }
+    });
+    one(&mut out, metrics::MONITOR_STORAGE_HEALTHY, f64::from(u8::from(health.ok)));
+    one(&mut out, metrics::MONITOR_STORAGE_BACKLOG, health.backlog as f64);
+    one(&mut out, metrics::MONITOR_STORAGE_WRITTEN, health.written_results as f64);
+    one(&mut out, metrics::MONITOR_STORAGE_DROPPED, health.dropped_results as f64);
+    one(&mut out, metrics::MONITOR_CONNECTIVITY_LOST, f64::from(u8::from(app.engine.connectivity_lost())));
+    out.family_with(metrics::MONITOR_ALERTS, |w| {
+        for (kind, status, n) in &app.board.read().outbox {
+            w.sample(&[("kind", kind), ("status", status)], *n as f64);
+        }
+    });
+    one(&mut out, metrics::MONITOR_EVENTS_MISSED, app.latency.missed.load(Ordering::Relaxed) as f64);
     if let Some(exporter) = &app.exporter {
         for family in &exporter.families() {
             out.family(family);

@@ -79,6 +79,9 @@ pub enum HttpError {
 pub struct HttpOptions {
     /// How often the board is refreshed from storage (default 30 s).
     pub board_refresh: Option<Duration>,
+    /// How long a rendered status page is served again (default 5 s; zero renders every request). A page older
+    /// than that, up to three times as old, is served while a fresh one renders in the background.
+    pub page_cache: Option<Duration>,
     /// `/probe` modules besides the configured ones (the demo's).
     pub extra_modules: Modules,
 }
@@ -89,6 +92,78 @@ pub(crate) struct AppState {
     board: Board,
     exporter: Option<Exporter>,
     latency: Arc<metrics::Latency>,
+    pages: PageCache,
+}
+
+/// Rendered status pages by query, so that many viewers (a wall screen each, a team's phones) cost one render
+/// every few seconds, and no request waits for one while a recent page exists.
+struct PageCache {
+    ttl: Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<page::PageQuery, CachedPage>>,
+}
+
+struct CachedPage {
+    body: axum::body::Bytes,
+    at: std::time::Instant,
+    refreshing: bool,
+}
+
+/// Pages kept at most (one per query: `/`, `?group=…`, …).
+const CACHED_PAGES: usize = 32;
+
+impl PageCache {
+    fn insert(&self, query: page::PageQuery, body: axum::body::Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CACHED_PAGES && !entries.contains_key(&query) {
+            let oldest = entries.iter().min_by_key(|(_, e)| e.at).map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                entries.remove(&k);
+            }
+        }
+        entries.insert(query, CachedPage { body, at: std::time::Instant::now(), refreshing: false });
+    }
+}
+
+/// Renders `/` off the async workers (a large page takes tens of milliseconds), so checks never wait for it.
+async fn render_page(app: Arc<AppState>, query: page::PageQuery) -> axum::body::Bytes {
+    tokio::task::spawn_blocking(move || axum::body::Bytes::from(page::status_page(&app, &query, Timestamp::now())))
+        .await
+        .unwrap_or_else(|_| axum::body::Bytes::from_static(b"the page could not be rendered"))
+}
+
+/// `/` from the cache when it is fresh enough; else rendered (and kept).
+async fn cached_page(app: Arc<AppState>, query: page::PageQuery) -> axum::body::Bytes {
+    let ttl = app.pages.ttl;
+    if !ttl.is_zero() {
+        let stale = {
+            let mut entries = app.pages.entries.lock().unwrap_or_else(|e| e.into_inner());
+            match entries.get_mut(&query) {
+                Some(e) if e.at.elapsed() < ttl => return e.body.clone(),
+                Some(e) if e.at.elapsed() < ttl * 3 => {
+                    let body = e.body.clone();
+                    let start = !e.refreshing;
+                    e.refreshing = true;
+                    Some((body, start))
+                }
+                _ => None,
+            }
+        };
+        if let Some((body, start)) = stale {
+            if start {
+                let (app, query) = (app.clone(), query.clone());
+                tokio::spawn(async move {
+                    let fresh = render_page(app.clone(), query.clone()).await;
+                    app.pages.insert(query, fresh);
+                });
+            }
+            return body;
+        }
+    }
+    let body = render_page(app.clone(), query.clone()).await;
+    if !ttl.is_zero() {
+        app.pages.insert(query, body.clone());
+    }
+    body
 }
 
 /// The HTTP side, running its background tasks (the board's refresh, the metrics' event listener) until dropped.
@@ -140,7 +215,11 @@ impl HttpService {
             ),
             tokio::spawn(latency.clone().follow(engine.clone())),
         ];
-        let app = Arc::new(AppState { engine, config: config.clone(), board, exporter, latency });
+        let pages = PageCache {
+            ttl: options.page_cache.unwrap_or(Duration::from_secs(5)),
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        };
+        let app = Arc::new(AppState { engine, config: config.clone(), board, exporter, latency, pages });
         Ok(HttpService { guard: Guard::new(config), app, tasks })
     }
 
@@ -218,7 +297,7 @@ impl HttpService {
 }
 
 /// The page's headers: HTML, no scripts of any kind may run, no framing, cached by nobody.
-fn html(body: String) -> Response {
+fn html(body: impl Into<axum::body::Body>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -229,13 +308,13 @@ fn html(body: String) -> Response {
             ),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }
 
 async fn page_handler(State(app): State<Arc<AppState>>, Query(q): Query<page::PageQuery>) -> Response {
-    html(page::status_page(&app, &q, Timestamp::now()))
+    html(cached_page(app, q).await)
 }
 
 async fn monitor_page_handler(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
@@ -251,7 +330,11 @@ async fn monitor_page_handler(State(app): State<Arc<AppState>>, Path(id): Path<S
 
 async fn metrics_handler(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let format = ExpositionFormat::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    ([(header::CONTENT_TYPE, format.content_type())], metrics::render(&app, format)).into_response()
+    // Off the async workers: at thousands of monitors this takes tens of milliseconds.
+    match tokio::task::spawn_blocking(move || metrics::render(&app, format)).await {
+        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the metrics could not be rendered\n").into_response(),
+    }
 }
 
 /// Whether the service is healthy, and the facts: storage writable, scheduler keeping up, history readable.

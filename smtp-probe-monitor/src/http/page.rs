@@ -123,8 +123,8 @@ fn state_rank(s: State) -> u8 {
 
 const STATES: [State; 6] = [State::Down, State::Flapping, State::Degraded, State::Pending, State::Unknown, State::Up];
 
-/// What `/` was asked for.
-#[derive(Debug, Default, serde::Deserialize)]
+/// What `/` was asked for (unknown parameters are ignored, so they make no new page to render).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
 pub(crate) struct PageQuery {
     group: Option<String>,
     state: Option<String>,
@@ -316,7 +316,8 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
             @for g in &groups {
                 @let c = &g.counts;
                 @let troubled = c.get(State::Up) + c.get(State::Unknown) < c.total();
-                details.group open[!fold || troubled] id={"g-" (encode(g.name))} {
+                @let open = !fold || troubled;
+                details.group open[open] id={"g-" (encode(g.name))} {
                     summary {
                         span.gname { (g.name) }
                         span.gsum {
@@ -329,12 +330,18 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
                         }
                     }
                     ol.mons {
-                        @for s in &g.members { (row(s, board.monitors.get(&s.id), &board, now)) }
+                        li.colhead aria-hidden="true" {
+                            span { "monitor" } span.bars { span { "90 days ago" } span { "today" } }
+                            span.upt { "90 days" } span.rt { "response, 24 h" } span.cert { "certificate" }
+                        }
+                        // Rows of a folded group leave out the response-time chart: they are all up, and at
+                        // thousands of monitors the page stays small.
+                        @for s in &g.members { (row(s, board.monitors.get(&s.id), &board, now, open)) }
                     }
                 }
             }
             footer {
-                "smtp-probe-monitor " (env!("CARGO_PKG_VERSION")) " · bars: 90 UTC days, green up, amber degraded or briefly down, red down ≥ 0.5 %, blue maintenance, grey no data · "
+                "smtp-probe-monitor " (env!("CARGO_PKG_VERSION")) " · bars: 90 UTC days, green up, amber degraded or briefly down, red down ≥ 0.5 %, blue maintenance, grey no data · uptime: (up + degraded) ÷ (up + degraded + down) time · "
                 a href="/api/v1/monitors" { "JSON" } " · " a href="/metrics" { "metrics" }
             }
         }
@@ -369,8 +376,8 @@ fn cert_class(days: i64) -> &'static str {
     }
 }
 
-/// One monitor's row.
-fn row(s: &MonitorSnapshot, history: Option<&History>, board: &BoardData, now: Timestamp) -> Markup {
+/// One monitor's row; `chart` adds the response-time sparkline.
+fn row(s: &MonitorSnapshot, history: Option<&History>, board: &BoardData, now: Timestamp, chart: bool) -> Markup {
     let last = s.last_check.as_deref();
     let empty = History::default();
     let h = history.unwrap_or(&empty);
@@ -381,26 +388,22 @@ fn row(s: &MonitorSnapshot, history: Option<&History>, board: &BoardData, now: T
                 a.name href={"/monitors/" (s.id.as_str())} { (s.name) }
                 span.state { (s.state.as_str()) }
                 @if let Some(m) = &s.maintenance { span.maint { "maintenance: " (m) } }
-                span.target title=(s.target) {
+                span.target {
                     (s.target)
-                    @if let Some(since) = s.since { " · " (s.state.as_str()) " for " (span(now.since(since))) }
+                    @if let Some(since) = s.since { " · for " (span(now.since(since))) }
                 }
             }
-            div.barwrap {
-                (svg::uptime_bar(&h.days, |i| board.day_start(i), &format!("{}: 90-day uptime", s.name)))
-                div.barlegend { span { "90 days ago" } span { "today" } }
-            }
+            div.barwrap { (svg::uptime_bar(&h.days, |i| board.day_start(i), "90-day uptime")) }
             div.upt title={"24 hours: " (h.availability(Window::Day).map_or_else(|| "no data".to_owned(), percent))} {
                 (quarter.map_or_else(|| "—".to_owned(), percent))
-                small { "90 days" }
             }
             div.rt {
-                (svg::sparkline(&h.hours, &format!("{}: response time, last 24 hours", s.name)))
+                @if chart { (svg::sparkline(&h.hours, "response time, last 24 hours")) }
                 span { (last.and_then(|c| c.response_ms).map_or_else(|| "—".to_owned(), millis)) }
             }
             @match last.and_then(|c| c.cert_days_left) {
-                Some(d) => div class=(cert_class(d)) { (d) " d" small { "certificate" } },
-                None => div.cert { "—" small { "no TLS" } },
+                Some(d) => div class=(cert_class(d)) { (d) " d" },
+                None => div.cert { "—" },
             }
         }
     }

@@ -109,19 +109,17 @@ pub(crate) fn uptime_bar(days: &[Cell; DAYS], day_start: impl Fn(usize) -> Times
                 j += 1;
             }
         }
-        let title = if j - i == 1 {
-            day_title(&days[i], day_start(i))
+        // A day of its own says what happened; a run of quiet days needs no tooltip (and the page stays small).
+        if j - i == 1 {
+            let _ = write!(
+                out,
+                "<rect class=\"{}\" x=\"{i}\" width=\"1\" height=\"1\"><title>{}</title></rect>",
+                kind.class(),
+                escaped(&day_title(&days[i], day_start(i)))
+            );
         } else {
-            let what = if kind == DayKind::Up { "100 % available" } else { "no data" };
-            format!("{} – {}: {what}", day_label(day_start(i)), day_label(day_start(j - 1)))
-        };
-        let _ = write!(
-            out,
-            "<rect class=\"{}\" x=\"{i}\" width=\"{}\" height=\"1\"><title>{}</title></rect>",
-            kind.class(),
-            j - i,
-            escaped(&title)
-        );
+            let _ = write!(out, "<rect class=\"{}\" x=\"{i}\" width=\"{}\" height=\"1\"/>", kind.class(), j - i);
+        }
         i = j;
     }
     // The day gaps: one rect filled with the page's shared pattern.
@@ -145,7 +143,8 @@ pub(crate) fn sparkline(hours: &[Hour; HOURS], label: &str) -> Markup {
     const W: usize = HOURS - 1;
     const H: f64 = 20.0;
     let max = hours.iter().filter_map(|h| h.latency.map(|(_, p95)| p95)).max().unwrap_or(0).max(1);
-    let y = |ms: u32| H - 1.0 - (f64::from(ms) / f64::from(max)) * (H - 2.0);
+    // Whole units: a sparkline is 24 px tall, and the page carries thousands of them.
+    let y = |ms: u32| (H - 1.0 - (f64::from(ms) / f64::from(max)) * (H - 2.0)).round() as i32;
     let mut out = String::with_capacity(300);
     let _ = write!(
         out,
@@ -169,12 +168,12 @@ pub(crate) fn sparkline(hours: &[Hour; HOURS], label: &str) -> Markup {
         for (k, h) in run.iter().enumerate() {
             let (p50, p95) = h.latency.unwrap_or_default();
             let x = start + k;
-            let _ = write!(band, "{}{x},{:.1}", if k == 0 { "M" } else { "L" }, y(p95));
-            let _ = write!(line, "{}{x},{:.1}", if k == 0 { "M" } else { "L" }, y(p50));
+            let _ = write!(band, "{}{x},{}", if k == 0 { "M" } else { "L" }, y(p95));
+            let _ = write!(line, "{}{x},{}", if k == 0 { "M" } else { "L" }, y(p50));
         }
         for (k, h) in run.iter().enumerate().rev() {
             let x = start + k;
-            let _ = write!(band, "L{x},{:.1}", y(h.latency.unwrap_or_default().0));
+            let _ = write!(band, "L{x},{}", y(h.latency.unwrap_or_default().0));
         }
         band.push('Z');
         if run.len() == 1 {
@@ -306,6 +305,7 @@ mod tests {
         days[71].degraded_ms = 60_000;
         let bar = uptime_bar(&days, |i| Timestamp(i as i64 * 86_400_000), "90 days <x>").into_string();
         assert_eq!(bar.matches("<rect class=\"n\"").count(), 1, "{bar}");
+        assert_eq!(bar.matches("<title>").count(), 2, "tooltips for the days of their own: {bar}");
         assert_eq!(bar.matches("<rect class=\"u\"").count(), 2, "{bar}");
         assert_eq!(bar.matches("<rect class=\"d\"").count(), 1);
         assert_eq!(bar.matches("<rect class=\"w\"").count(), 1);
