@@ -16,8 +16,9 @@
 //!
 //! Phases: warm-up (every monitor has been checked once, the board has loaded), a measurement window (CPU,
 //! lateness, database growth; nothing else runs), then the HTTP window: one client, one request at a time,
-//! cycling through `/`, `/api/v1/monitors` (the first page, 500 monitors), `/api/v1/monitors/{id}` and
-//! `/metrics`, each timed from connect to the last byte.
+//! cycling through `/` (as served: from the page cache, at most 5 s old), `/` rendered for the request (a second
+//! HTTP service on the same engine, without the cache), `/api/v1/monitors` (the first page, 500 monitors),
+//! `/api/v1/monitors/{id}` and `/metrics`, each timed from connect to the last byte.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use smtp_probe_monitor::config::Config;
 use smtp_probe_monitor::engine::{Engine, EngineOptions};
-use smtp_probe_monitor::http::HttpService;
+use smtp_probe_monitor::http::{HttpOptions, HttpService};
 use smtp_probe_monitor::storage::{SqlStore, Store};
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -156,6 +157,16 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(smtp_probe_monitor::http::serve(listener, http.router(), http.limits(), std::future::pending()));
+    // The same routes with no page cache, to time a render.
+    let uncached = HttpService::start_with(
+        engine.clone(),
+        &config.http,
+        HttpOptions { page_cache: Some(Duration::ZERO), ..HttpOptions::default() },
+    )
+    .expect("http");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let render_addr = listener.local_addr().unwrap();
+    tokio::spawn(smtp_probe_monitor::http::serve(listener, uncached.router(), uncached.limits(), std::future::pending()));
     let me = std::process::id().to_string();
     let server_pid = server.child.id().to_string();
     println!(
@@ -210,20 +221,21 @@ async fn main() {
     // The HTTP window: one client, one request at a time.
     let id = engine.snapshot()[monitors / 2].id.clone();
     let paths = [
-        ("page /".to_owned(), "/".to_owned()),
-        ("API list".to_owned(), "/api/v1/monitors".to_owned()),
-        ("API monitor".to_owned(), format!("/api/v1/monitors/{id}")),
-        ("/metrics".to_owned(), "/metrics".to_owned()),
+        ("page /".to_owned(), addr, "/".to_owned()),
+        ("page render".to_owned(), render_addr, "/".to_owned()),
+        ("API list".to_owned(), addr, "/api/v1/monitors".to_owned()),
+        ("API monitor".to_owned(), addr, format!("/api/v1/monitors/{id}")),
+        ("/metrics".to_owned(), addr, "/metrics".to_owned()),
     ];
     let (hcpu0, ht0) = (cpu(&me), Instant::now());
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
     let mut sizes = vec![0usize; paths.len()];
     let mut lateness_http = 0;
     while ht0.elapsed() < Duration::from_secs(http_secs) {
-        for (i, (_, path)) in paths.iter().enumerate() {
-            let path = path.clone();
-            let (ms, bytes, status) = tokio::task::spawn_blocking(move || get(addr, &path)).await.unwrap();
-            assert_eq!(status, 200, "{}", paths[i].1);
+        for (i, (_, to, path)) in paths.iter().enumerate() {
+            let (to, path) = (*to, path.clone());
+            let (ms, bytes, status) = tokio::task::spawn_blocking(move || get(to, &path)).await.unwrap();
+            assert_eq!(status, 200, "{}", paths[i].2);
             times[i].push(ms);
             sizes[i] = bytes;
         }
@@ -254,7 +266,7 @@ async fn main() {
         h.ok
     );
     println!("  HTTP window  {http_cpu:.1} % CPU while serving; lateness p99 during it {lateness_http} ms");
-    for (i, (name, _)) in paths.iter().enumerate() {
+    for (i, (name, ..)) in paths.iter().enumerate() {
         let mut t = times[i].clone();
         t.sort_by(f64::total_cmp);
         println!(
@@ -272,7 +284,7 @@ async fn main() {
         "lateness_p50_ms": percentile(&p50s.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), 0.5),
         "lateness_p99_ms": p99s.last(), "lateness_max_ms": max_ms, "bytes_per_check": bytes_per_check,
         "http_cpu_pct": http_cpu,
-        "http": paths.iter().enumerate().map(|(i, (name, _))| {
+        "http": paths.iter().enumerate().map(|(i, (name, ..))| {
             let mut t = times[i].clone();
             t.sort_by(f64::total_cmp);
             serde_json::json!({ "name": name, "p50_ms": percentile(&t, 0.5), "p99_ms": percentile(&t, 0.99), "requests": t.len(), "bytes": sizes[i] })
@@ -280,6 +292,7 @@ async fn main() {
     });
     println!("{json}");
     drop(http);
+    drop(uncached);
     engine.shutdown(Duration::from_secs(10)).await;
     let _ = store.monitors().await;
 }
