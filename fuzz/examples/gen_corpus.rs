@@ -474,6 +474,85 @@ fn tlsrpt() {
     seed("other-scheme", b"v=TLSRPTv1; rua=ftp://example.com/x");
 }
 
+fn imap_parser() {
+    // [chunk, limits, stream...]: chunk 0 whole, else pieces of that size; limits 0 defaults, 1/5/9… small, 2 tiny,
+    // 3 large.
+    let seed = |name: &str, chunk: u8, limits: u8, stream: &[u8]| {
+        let mut bytes = vec![chunk, limits];
+        bytes.extend_from_slice(stream);
+        write("imap_parser", name, &bytes);
+    };
+    let session = smtp_probe_fuzz::imap::seed_session(false).concat();
+    seed("dovecot-session-whole", 0, 0, &session);
+    seed("dovecot-session-bytewise", 1, 0, &session);
+    seed("dovecot-session-7", 7, 0, &session);
+    seed("dovecot-session-tiny-limits", 5, 2, &session);
+    seed("dovecot-session-small-limits", 3, 0xf9, &session);
+    seed("junk-session", 13, 3, &smtp_probe_fuzz::imap::seed_session(true).concat());
+    seed("greeting-preauth", 0, 0, b"* PREAUTH [CAPABILITY IMAP4rev1] welcome back\r\n");
+    seed("greeting-bye", 0, 0, b"* BYE [UNAVAILABLE] too many connections\r\n");
+    seed("smtp-not-imap", 0, 0, b"220 mx.example.org ESMTP\r\n");
+    seed("tls-record", 0, 0, b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76");
+    seed("literal-plus-and-braces", 2, 0, b"* 1 FETCH (BODY[HEADER] {9+}\r\nx {3}\r\n\r\n UID 4)\r\na1 OK\r\n");
+    seed("literal-too-large", 0, 2, b"* 1 FETCH (BODY[] {100000}\r\n");
+    seed("literal-huge-number", 0, 0, b"* 1 FETCH (BODY[] {999999999999999999999999}\r\n");
+    seed(
+        "endless-line",
+        4,
+        2,
+        &[b'*', b' ', b'O', b'K', b' '].iter().copied().chain(std::iter::repeat_n(b'a', 400)).collect::<Vec<u8>>(),
+    );
+    seed("untagged-flood", 16, 2, &b"* 1 EXISTS\r\n".repeat(20));
+    seed("search-modseq", 0, 0, b"* SEARCH 1 2 3 (MODSEQ 917162500)\r\na1 OK\r\n");
+    seed("continuation", 0, 0, b"+ \r\n+ VXNlcm5hbWU6\r\na1 NO [AUTHENTICATIONFAILED] no\r\n");
+    seed("select-response", 3, 0, b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Flags permitted.\r\n* 3 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1700000000] UIDs valid\r\n* OK [UIDNEXT 4] next\r\na3 OK [READ-WRITE] Select completed.\r\n");
+    seed("other-untagged", 0, 0, b"* LIST (\\HasNoChildren) \"/\" INBOX\r\n* STATUS Junk (MESSAGES 3)\r\n* ID (\"name\" \"Dovecot\")\r\n* ENABLED CONDSTORE\r\n");
+    seed("malformed-after-greeting", 0, 0, b"* OK hi\r\n* 1 FETCH UID\r\n");
+    seed("nested-lists", 0, 0, b"* 1 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 3 1)(\"text\" \"html\" NIL NIL NIL \"7bit\" 5 1) \"alternative\"))\r\n");
+}
+
+fn imap_session() {
+    // [flags, seed, stream...]: see smtp_probe_fuzz::imap::check_imap_session.
+    let seed = |name: &str, flags: u8, rng: u8, stream: &[u8]| {
+        let mut bytes = vec![flags, rng];
+        bytes.extend_from_slice(stream);
+        write("imap_session", name, &bytes);
+    };
+    // Segments separated by NUL: the greeting, then one answer per command.
+    let session = smtp_probe_fuzz::imap::seed_session(false).join(&0);
+    let junk = smtp_probe_fuzz::imap::seed_session(true).join(&0);
+    seed("found-in-inbox", 0, 1, &session);
+    seed("found-in-inbox-pieces", 0, 77, &session);
+    seed("found-in-junk", 1, 3, &junk);
+    seed("found-no-transcript", 0x80, 5, &session);
+    seed("small-limits", 4, 9, &session);
+    seed("closed-midway", 8, 11, &session[..session.len() / 2]);
+    seed("wrong-password", 0, 21, b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n\0a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n\0* BYE\r\na2 OK\r\n");
+    seed("abandoned", 0x40, 13, &session);
+    seed("silent-after-greeting", 0, 0, b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n");
+    seed("greeting-bye", 0, 0, b"* BYE no\r\n");
+    seed(
+        "login-refused",
+        2,
+        0,
+        b"* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n\0a1 NO [AUTHENTICATIONFAILED] no\r\n\0* BYE\r\na2 OK\r\n",
+    );
+    seed("logindisabled", 0, 0, b"* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] ready\r\n\0* BYE\r\na1 OK\r\n");
+    seed("plain-with-continuation", 0, 2, b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n\0+ \r\n\0a1 OK Logged in\r\n\0* CAPABILITY IMAP4rev1 UIDPLUS\r\na2 OK\r\n\0a3 OK [READ-WRITE] x\r\n");
+    seed("starttls-verified", 0x10, 4, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n\0a1 OK go\r\n\0* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\na2 OK\r\n\0a3 OK [CAPABILITY IMAP4rev1 UIDPLUS] in\r\n\0a4 OK [READ-WRITE] x\r\n");
+    seed("starttls-unverified", 0x30, 4, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n\0a1 OK go\r\n\0* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\na2 OK\r\n\0a3 OK bye\r\n");
+    seed(
+        "starttls-injection",
+        0x10,
+        0,
+        b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n\0a1 OK go\r\n* OK injected\r\n",
+    );
+    let mut wrong = session.clone();
+    let at = wrong.windows(18).position(|w| w == b"X-Smtp-Probe-Token").unwrap();
+    wrong[at] = b'Y';
+    seed("search-hit-without-token", 0, 6, &wrong);
+}
+
 fn main() {
     reply_parser();
     reply_roundtrip();
@@ -483,4 +562,6 @@ fn main() {
     spf();
     dmarc();
     tlsrpt();
+    imap_parser();
+    imap_session();
 }

@@ -4,4 +4,5 @@
 //! `smtp-probe-proto/tests/fuzz_corpus.rs` can include the very same file and replay the committed corpus.
 
 pub mod checks;
+pub mod imap;
 pub mod policy_checks;

@@ -19,6 +19,7 @@
 //! - [`probe_each`]: one report per address group of the [`AddressFamily`] policy (one per family for
 //!   [`AddressFamily::Both`]).
 //! - [`probe_stream`]: probe over a [`TcpStream`] you connected yourself (through a proxy, from a pool).
+//! - [`roundtrip`]: submit a tokenised message, watch it arrive over IMAP, delete it: a [`RoundTripReport`].
 //!
 //! ```no_run
 //! use smtp_probe_blocking::{probe, Error, ProbeConfig, Verdict};
@@ -64,10 +65,15 @@ use std::time::{Duration, Instant, SystemTime};
 use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
 use smtp_probe_proto::{Session, SessionOutput};
 
+pub use smtp_probe_proto::imap::MailboxConfig;
 pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
     TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
+pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
+
+mod roundtrip;
+pub use roundtrip::roundtrip;
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;

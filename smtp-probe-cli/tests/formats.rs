@@ -148,11 +148,15 @@ fn documented_examples_match_the_schema() {
     let validator = jsonschema::validator_for(&schema()).unwrap();
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../smtp-probe-proto/JSON-SCHEMA.md")).unwrap();
-    let examples: Vec<&str> =
-        doc.split("```json\n").skip(1).map(|rest| rest.split("```").next().expect("a closed block")).collect();
+    let examples: Vec<Value> = doc
+        .split("```json\n")
+        .skip(1)
+        .map(|rest| serde_json::from_str(rest.split("```").next().expect("a closed block")).expect("JSON"))
+        // A round trip (its `token` first) is the library's, not the command's: the core's tests validate it.
+        .filter(|example: &Value| example.get("token").is_none())
+        .collect();
     assert_eq!(examples.len(), 2, "a target example and an MX example");
     for example in examples {
-        let example: Value = serde_json::from_str(example).expect("the example is JSON");
         let errors: Vec<String> =
             validator.iter_errors(&example).map(|e| format!("{e} at {}", e.instance_path)).collect();
         assert!(errors.is_empty(), "{errors:#?}");

@@ -40,6 +40,8 @@ pub enum AlertKind {
     MonitorOffline,
     /// It came back.
     MonitorOnline,
+    /// A test notification sent on request (never decided by the policy, never queued): nothing is wrong.
+    Test,
 }
 
 impl AlertKind {
@@ -53,6 +55,7 @@ impl AlertKind {
             AlertKind::CertificateExpiring => "certificate_expiring",
             AlertKind::MonitorOffline => "monitor_offline",
             AlertKind::MonitorOnline => "monitor_online",
+            AlertKind::Test => "test",
         }
     }
 
@@ -66,6 +69,7 @@ impl AlertKind {
             "certificate_expiring" => AlertKind::CertificateExpiring,
             "monitor_offline" => AlertKind::MonitorOffline,
             "monitor_online" => AlertKind::MonitorOnline,
+            "test" => AlertKind::Test,
             _ => return None,
         })
     }

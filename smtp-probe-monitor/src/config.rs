@@ -46,7 +46,8 @@ use crate::schedule::SchedulerLimits;
 mod http;
 pub use http::{Area, BasicAuth, HttpAuth, HttpConfig, ProbeEndpoint, ProbeModule};
 
-/// The shortest interval between two regular checks of one monitor.
+/// The shortest interval between two regular checks of one monitor, unless `scheduler.min_interval` lowers it
+/// (for servers the user runs: a lab, a demo, tests).
 pub const MIN_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A configuration that could not be used.
@@ -298,38 +299,121 @@ pub struct MonitorConfig {
     pub alert: AlertPolicy,
 }
 
-/// An alert channel (senders come with the alerting layer; the definitions are validated now).
+/// An alert channel (`[channels.<name>]`): where alerts go and how they are paced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelConfig {
+    /// Where and in which format.
+    pub kind: ChannelKind,
+    /// Timeouts, retries, rate limit, grouping (from `[delivery]`, overridden per channel).
+    pub delivery: DeliverySettings,
+}
+
+/// What kind of channel, with its destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ChannelConfig {
-    /// A generic JSON webhook.
+pub enum ChannelKind {
+    /// A generic JSON webhook (the body is documented in the crate's README, versioned).
     Webhook {
         /// URL (may carry a token, so from `url`, `url_env` or `url_file`).
         url: Secret,
+        /// Sent as `Authorization: Bearer …` (from `bearer_token_env` or `bearer_token_file`).
+        bearer_token: Option<Secret>,
+        /// Extra trusted CAs (PEM) for an `https://` URL, with the file they came from.
+        ca_pem: Option<(PathBuf, Vec<u8>)>,
     },
     /// A Slack-compatible incoming webhook.
     Slack {
         /// Webhook URL (a secret: `url_env` or `url_file` only).
         url: Secret,
+        /// Extra trusted CAs (PEM).
+        ca_pem: Option<(PathBuf, Vec<u8>)>,
     },
-    /// A Microsoft-Teams-compatible webhook.
+    /// A Microsoft-Teams-compatible webhook (an Adaptive Card in a `message`, as Teams workflows take it).
     Teams {
         /// Webhook URL (a secret: `url_env` or `url_file` only).
         url: Secret,
+        /// Extra trusted CAs (PEM).
+        ca_pem: Option<(PathBuf, Vec<u8>)>,
     },
     /// Email through an SMTP relay.
-    Email {
-        /// The relay: `smtp://host[:port]`, `submission://host` or `smtps://host`.
-        relay: String,
-        /// From address.
-        from: String,
-        /// Recipients.
-        to: Vec<String>,
-        /// Relay user.
-        username: Option<String>,
-        /// Relay password.
-        password: Option<Secret>,
-    },
+    Email(EmailChannel),
+}
+
+impl ChannelKind {
+    /// `webhook`, `slack`, `teams` or `email`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChannelKind::Webhook { .. } => "webhook",
+            ChannelKind::Slack { .. } => "slack",
+            ChannelKind::Teams { .. } => "teams",
+            ChannelKind::Email(_) => "email",
+        }
+    }
+}
+
+/// Email through an SMTP relay. Credentials go only over TLS whose certificate verified: with a username, the
+/// relay must use STARTTLS (required) or implicit TLS, unless `allow_plaintext` says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChannel {
+    /// The relay: `smtp://host[:port]`, `submission://host` or `smtps://host` (the scheme sets the port and TLS).
+    pub relay: Target,
+    /// TLS towards the relay (from `tls`, else the scheme; required when credentials are set).
+    pub tls: TlsMode,
+    /// The name to verify in the relay's certificate, if not its host.
+    pub tls_name: Option<String>,
+    /// Extra trusted CAs (PEM) with the file they came from.
+    pub ca_pem: Option<(PathBuf, Vec<u8>)>,
+    /// From address.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Relay user.
+    pub username: Option<String>,
+    /// Relay password.
+    pub password: Option<Secret>,
+    /// Send credentials without verified TLS (off unless set).
+    pub allow_plaintext: bool,
+}
+
+/// How a channel's alerts are delivered (`[delivery]`, and the same keys in a channel to override them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// One attempt's deadline. Default 10 s (email 30 s).
+    pub timeout: Duration,
+    /// The first retry's delay; it doubles with each failure, with jitter. Default 10 s.
+    pub retry_initial: Duration,
+    /// The longest delay between attempts (a longer `Retry-After` is cut to it). Default 10 min.
+    pub retry_max: Duration,
+    /// An alert not delivered this long after it was decided is given up (status `failed`). Default 24 h.
+    pub give_up_after: Duration,
+    /// Messages per minute at most. Default 30 (email 10).
+    pub max_per_minute: u32,
+    /// Messages that may go at once before the rate applies. Default 5.
+    pub burst: u32,
+    /// Requests in flight at once. Default 2 (email 1).
+    pub concurrency: usize,
+    /// Collect alerts this long and send them as one message (`None`: one message per alert, at once).
+    pub group_wait: Option<Duration>,
+    /// With grouping, the least time between two messages. Default 1 min.
+    pub group_interval: Duration,
+}
+
+impl DeliverySettings {
+    /// The defaults for a kind of channel (`email` is slower and more conservative than webhooks).
+    pub fn defaults_for(kind: &str) -> DeliverySettings {
+        let email = kind == "email";
+        DeliverySettings {
+            timeout: Duration::from_secs(if email { 30 } else { 10 }),
+            retry_initial: Duration::from_secs(10),
+            retry_max: Duration::from_secs(600),
+            give_up_after: Duration::from_secs(24 * 3600),
+            max_per_minute: if email { 10 } else { 30 },
+            burst: 5,
+            concurrency: if email { 1 } else { 2 },
+            group_wait: None,
+            group_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------------ raw TOML
@@ -354,6 +438,8 @@ struct RawConfig {
     defaults: RawDefaults,
     #[serde(default)]
     monitors: Vec<Spanned<RawMonitor>>,
+    #[serde(default)]
+    delivery: RawDelivery,
     #[serde(default)]
     channels: BTreeMap<String, Spanned<RawChannel>>,
     #[serde(default)]
@@ -399,6 +485,7 @@ struct RawRetention {
 struct RawScheduler {
     max_concurrency: Option<usize>,
     min_host_spacing: Option<Spanned<String>>,
+    min_interval: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -502,33 +589,70 @@ struct RawThresholds {
     certificate_days_critical: Option<u32>,
 }
 
+/// `[delivery]`, and the same keys inside a channel.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    timeout: Option<Spanned<String>>,
+    retry_initial: Option<Spanned<String>>,
+    retry_max: Option<Spanned<String>>,
+    give_up_after: Option<Spanned<String>>,
+    max_per_minute: Option<Spanned<u32>>,
+    burst: Option<Spanned<u32>>,
+    concurrency: Option<Spanned<usize>>,
+    group_wait: Option<Spanned<String>>,
+    group_interval: Option<Spanned<String>>,
+}
+
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
-enum RawChannel {
-    Webhook {
-        url: Option<String>,
-        url_env: Option<String>,
-        url_file: Option<String>,
-    },
-    Slack {
-        url: Option<String>,
-        url_env: Option<String>,
-        url_file: Option<String>,
-    },
-    Teams {
-        url: Option<String>,
-        url_env: Option<String>,
-        url_file: Option<String>,
-    },
-    Email {
-        relay: String,
-        from: String,
-        to: Vec<String>,
-        username: Option<String>,
-        password: Option<String>,
-        password_env: Option<String>,
-        password_file: Option<String>,
-    },
+#[serde(deny_unknown_fields)]
+struct RawChannel {
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    url: Option<String>,
+    url_env: Option<String>,
+    url_file: Option<String>,
+    bearer_token_env: Option<String>,
+    bearer_token_file: Option<String>,
+    ca_file: Option<Spanned<String>>,
+    relay: Option<Spanned<String>>,
+    tls: Option<Spanned<String>>,
+    tls_name: Option<String>,
+    from: Option<String>,
+    to: Option<Vec<String>>,
+    username: Option<String>,
+    password: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    #[serde(default)]
+    allow_plaintext: bool,
+    // The [delivery] keys, overriding it for this channel (listed, not flattened: flattening loses the spans).
+    timeout: Option<Spanned<String>>,
+    retry_initial: Option<Spanned<String>>,
+    retry_max: Option<Spanned<String>>,
+    give_up_after: Option<Spanned<String>>,
+    max_per_minute: Option<Spanned<u32>>,
+    burst: Option<Spanned<u32>>,
+    concurrency: Option<Spanned<usize>>,
+    group_wait: Option<Spanned<String>>,
+    group_interval: Option<Spanned<String>>,
+}
+
+impl RawChannel {
+    /// This channel's delivery keys over `base` (the `[delivery]` section).
+    fn delivery_over(&self, base: &RawDelivery) -> RawDelivery {
+        RawDelivery {
+            timeout: self.timeout.clone().or_else(|| base.timeout.clone()),
+            retry_initial: self.retry_initial.clone().or_else(|| base.retry_initial.clone()),
+            retry_max: self.retry_max.clone().or_else(|| base.retry_max.clone()),
+            give_up_after: self.give_up_after.clone().or_else(|| base.give_up_after.clone()),
+            max_per_minute: self.max_per_minute.clone().or_else(|| base.max_per_minute.clone()),
+            burst: self.burst.clone().or_else(|| base.burst.clone()),
+            concurrency: self.concurrency.clone().or_else(|| base.concurrency.clone()),
+            group_wait: self.group_wait.clone().or_else(|| base.group_wait.clone()),
+            group_interval: self.group_interval.clone().or_else(|| base.group_interval.clone()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -715,6 +839,14 @@ impl Builder<'_> {
                 Duration::from_secs(1),
             )?,
         };
+        let min_interval = self.opt_duration(&raw.scheduler.min_interval, "scheduler.min_interval", MIN_INTERVAL)?;
+        if min_interval < Duration::from_secs(1) {
+            return self.err(
+                raw.scheduler.min_interval.as_ref().map_or(0..0, |s| s.span()),
+                "scheduler.min_interval",
+                "at least 1s",
+            );
+        }
         let lease = LeaseConfig {
             ttl: self.opt_duration(&raw.lease.ttl, "lease.ttl", Duration::from_secs(30))?,
             renew_every: self.opt_duration(&raw.lease.renew_every, "lease.renew_every", Duration::from_secs(10))?,
@@ -729,8 +861,10 @@ impl Builder<'_> {
 
         let mut channels = BTreeMap::new();
         for (name, ch) in &raw.channels {
-            channels.insert(name.clone(), self.channel(name, ch)?);
+            channels.insert(name.clone(), self.channel(name, ch, &raw.delivery)?);
         }
+        // The [delivery] section is checked even with no channel using it: a typo should not wait for one.
+        self.delivery("delivery", &raw.delivery, "webhook")?;
 
         let default_channels: Vec<String> = match &raw.defaults.channels {
             Some(list) => {
@@ -756,6 +890,7 @@ impl Builder<'_> {
         for (i, m) in raw.monitors.iter().enumerate() {
             let field = format!("monitors[{i}]");
             let defaults = Defaults {
+                min_interval,
                 interval: default_interval,
                 timeout: default_timeout,
                 channels: &default_channels,
@@ -871,73 +1006,255 @@ impl Builder<'_> {
         })
     }
 
-    fn channel(&self, name: &str, raw: &Spanned<RawChannel>) -> Result<ChannelConfig, ConfigError> {
+    fn channel(
+        &self,
+        name: &str,
+        raw: &Spanned<RawChannel>,
+        delivery: &RawDelivery,
+    ) -> Result<ChannelConfig, ConfigError> {
         let field = format!("channels.{name}");
+        let span = raw.span();
+        let r = raw.get_ref();
         if MonitorId::parse(name).is_none() {
-            return self.err(raw.span(), &field, "channel names are lower-case letters, digits and '-'");
+            return self.err(span, &field, "channel names are lower-case letters, digits and '-'");
         }
-        let url =
-            |url: &Option<String>, url_env: &Option<String>, url_file: &Option<String>, inline_ok: bool| match self
-                .secret(
-                    raw.span(),
-                    &format!("{field}.url"),
-                    url.as_deref(),
-                    url_env.as_deref(),
-                    url_file.as_deref(),
-                    inline_ok,
-                )? {
-                Some(u) if u.expose().starts_with("https://") || u.expose().starts_with("http://") => Ok(u),
-                Some(_) => self.err(raw.span(), format!("{field}.url"), "must be an http:// or https:// URL"),
-                None => self.err(raw.span(), format!("{field}.url"), "a URL is needed (url, url_env or url_file)"),
-            };
-        Ok(match raw.get_ref() {
+        let kind = r.kind.get_ref().as_str();
+        // Keys that belong to another type of channel are refused by name, not ignored.
+        let http_keys =
+            [("url", r.url.is_some()), ("url_env", r.url_env.is_some()), ("url_file", r.url_file.is_some())];
+        let webhook_keys =
+            [("bearer_token_env", r.bearer_token_env.is_some()), ("bearer_token_file", r.bearer_token_file.is_some())];
+        let email_keys = [
+            ("relay", r.relay.is_some()),
+            ("tls", r.tls.is_some()),
+            ("tls_name", r.tls_name.is_some()),
+            ("from", r.from.is_some()),
+            ("to", r.to.is_some()),
+            ("username", r.username.is_some()),
+            ("password", r.password.is_some()),
+            ("password_env", r.password_env.is_some()),
+            ("password_file", r.password_file.is_some()),
+            ("allow_plaintext", r.allow_plaintext),
+        ];
+        let refuse = |keys: &[(&str, bool)]| -> Result<(), ConfigError> {
+            match keys.iter().find(|(_, set)| *set) {
+                Some((key, _)) => {
+                    self.err(span.clone(), format!("{field}.{key}"), format!("not a setting of a {kind} channel"))
+                }
+                None => Ok(()),
+            }
+        };
+        let ca_pem = match &r.ca_file {
+            Some(f) => Some(self.read_ca(f, &format!("{field}.ca_file"))?),
+            None => None,
+        };
+        let url = |inline_ok: bool| match self.secret(
+            span.clone(),
+            &format!("{field}.url"),
+            r.url.as_deref(),
+            r.url_env.as_deref(),
+            r.url_file.as_deref(),
+            inline_ok,
+        )? {
+            Some(u) if u.expose().starts_with("https://") || u.expose().starts_with("http://") => {
+                match reqwest::Url::parse(u.expose()) {
+                    Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => Ok(u),
+                    _ => self.err(span.clone(), format!("{field}.url"), "not a valid URL"),
+                }
+            }
+            Some(_) => self.err(span.clone(), format!("{field}.url"), "must be an http:// or https:// URL"),
+            None => self.err(span.clone(), format!("{field}.url"), "a URL is needed (url, url_env or url_file)"),
+        };
+        let kind = match kind {
             // A generic webhook's URL may be plain; Slack and Teams URLs are bearer secrets.
-            RawChannel::Webhook { url: u, url_env, url_file } => {
-                ChannelConfig::Webhook { url: url(u, url_env, url_file, true)? }
-            }
-            RawChannel::Slack { url: u, url_env, url_file } => {
-                ChannelConfig::Slack { url: url(u, url_env, url_file, false)? }
-            }
-            RawChannel::Teams { url: u, url_env, url_file } => {
-                ChannelConfig::Teams { url: url(u, url_env, url_file, false)? }
-            }
-            RawChannel::Email { relay, from, to, username, password, password_env, password_file } => {
-                if relay.parse::<Target>().is_err() {
-                    return self.err(
-                        raw.span(),
-                        format!("{field}.relay"),
-                        "use smtp://host[:port], submission://host or smtps://host",
-                    );
-                }
-                if to.is_empty() {
-                    return self.err(raw.span(), format!("{field}.to"), "at least one recipient");
-                }
-                for a in std::iter::once(from).chain(to) {
-                    if !a.contains('@')
-                        || a.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
-                    {
-                        return self.err(raw.span(), &field, format!("{a:?} is not an email address"));
-                    }
-                }
-                let password = self.secret(
-                    raw.span(),
-                    &format!("{field}.password"),
-                    password.as_deref(),
-                    password_env.as_deref(),
-                    password_file.as_deref(),
+            "webhook" => {
+                refuse(&email_keys)?;
+                let bearer_token = self.secret(
+                    span.clone(),
+                    &format!("{field}.bearer_token"),
+                    None,
+                    r.bearer_token_env.as_deref(),
+                    r.bearer_token_file.as_deref(),
                     false,
                 )?;
-                if password.is_some() != username.is_some() {
-                    return self.err(raw.span(), &field, "username and password go together");
+                if bearer_token.as_ref().is_some_and(|t| t.expose().chars().any(|c| c.is_control() || c == ' ')) {
+                    return self.err(
+                        span,
+                        format!("{field}.bearer_token"),
+                        "a token has no spaces or control characters",
+                    );
                 }
-                ChannelConfig::Email {
-                    relay: relay.clone(),
-                    from: from.clone(),
-                    to: to.clone(),
-                    username: username.clone(),
-                    password,
-                }
+                ChannelKind::Webhook { url: url(true)?, bearer_token, ca_pem }
             }
+            "slack" | "teams" => {
+                refuse(&email_keys)?;
+                refuse(&webhook_keys)?;
+                let url = url(false)?;
+                if kind == "slack" { ChannelKind::Slack { url, ca_pem } } else { ChannelKind::Teams { url, ca_pem } }
+            }
+            "email" => {
+                refuse(&http_keys)?;
+                refuse(&webhook_keys)?;
+                ChannelKind::Email(self.email_channel(&field, raw, ca_pem)?)
+            }
+            other => {
+                return self.err(
+                    r.kind.span(),
+                    format!("{field}.type"),
+                    format!("{other:?}: one of webhook, slack, teams, email"),
+                );
+            }
+        };
+        let delivery = self.delivery(&field, &r.delivery_over(delivery), kind.as_str())?;
+        Ok(ChannelConfig { kind, delivery })
+    }
+
+    fn email_channel(
+        &self,
+        field: &str,
+        raw: &Spanned<RawChannel>,
+        ca_pem: Option<(PathBuf, Vec<u8>)>,
+    ) -> Result<EmailChannel, ConfigError> {
+        let span = raw.span();
+        let r = raw.get_ref();
+        let Some(relay_text) = &r.relay else {
+            return self.err(
+                span,
+                format!("{field}.relay"),
+                "a relay is needed: smtp://host[:port], submission://host or smtps://host",
+            );
+        };
+        let relay = relay_text.get_ref().trim().parse::<Target>().or_else(|e| {
+            self.err(
+                relay_text.span(),
+                format!("{field}.relay"),
+                format!("{e}; use smtp://host[:port], submission://host or smtps://host"),
+            )
+        })?;
+        let (Some(from), Some(to)) = (&r.from, &r.to) else {
+            return self.err(span, field, "from and to are needed");
+        };
+        if to.is_empty() {
+            return self.err(span, format!("{field}.to"), "at least one recipient");
+        }
+        for a in std::iter::once(from).chain(to) {
+            if a.parse::<lettre::Address>().is_err() {
+                return self.err(span, field, format!("{a:?} is not an email address"));
+            }
+        }
+        let password = self.secret(
+            span.clone(),
+            &format!("{field}.password"),
+            r.password.as_deref(),
+            r.password_env.as_deref(),
+            r.password_file.as_deref(),
+            false,
+        )?;
+        if password.is_some() != r.username.is_some() {
+            return self.err(span, field, "username and password go together");
+        }
+        let tls = match &r.tls {
+            None => match relay.tls_mode() {
+                Some(mode) => mode,
+                // A bare host:port: STARTTLS, required when credentials are to be sent.
+                None if r.username.is_some() => TlsMode::StartTlsRequired,
+                None => TlsMode::StartTlsOpportunistic,
+            },
+            Some(t) => match t.get_ref().as_str() {
+                "none" => TlsMode::None,
+                "opportunistic" => TlsMode::StartTlsOpportunistic,
+                "required" | "starttls" => TlsMode::StartTlsRequired,
+                "implicit" => TlsMode::Implicit,
+                _ => {
+                    return self.err(
+                        t.span(),
+                        format!("{field}.tls"),
+                        "one of none, opportunistic, required, implicit",
+                    );
+                }
+            },
+        };
+        // smtp:// means "STARTTLS when offered"; with credentials it must be offered.
+        let tls = if r.username.is_some() && tls == TlsMode::StartTlsOpportunistic && r.tls.is_none() {
+            TlsMode::StartTlsRequired
+        } else {
+            tls
+        };
+        if r.username.is_some() && !matches!(tls, TlsMode::StartTlsRequired | TlsMode::Implicit) && !r.allow_plaintext {
+            return self.err(
+                span,
+                format!("{field}.tls"),
+                "credentials go only over verified TLS: use tls = \"required\" or \"implicit\" (or allow_plaintext = true)",
+            );
+        }
+        Ok(EmailChannel {
+            relay,
+            tls,
+            tls_name: r.tls_name.clone(),
+            ca_pem,
+            from: from.clone(),
+            to: to.clone(),
+            username: r.username.clone(),
+            password,
+            allow_plaintext: r.allow_plaintext,
+        })
+    }
+
+    fn delivery(&self, field: &str, r: &RawDelivery, kind: &str) -> Result<DeliverySettings, ConfigError> {
+        let d = DeliverySettings::defaults_for(kind);
+        let dur = |v: &Option<Spanned<String>>, name: &str, default: Duration| {
+            self.opt_duration(v, &format!("{field}.{name}"), default)
+        };
+        let timeout = dur(&r.timeout, "timeout", d.timeout)?;
+        let retry_initial = dur(&r.retry_initial, "retry_initial", d.retry_initial)?;
+        let retry_max = dur(&r.retry_max, "retry_max", d.retry_max)?;
+        let give_up_after = dur(&r.give_up_after, "give_up_after", d.give_up_after)?;
+        let group_interval = dur(&r.group_interval, "group_interval", d.group_interval)?;
+        let group_wait = dur(&r.group_wait, "group_wait", Duration::ZERO)?;
+        let span_of = |v: &Option<Spanned<String>>| v.as_ref().map_or(0..0, |s| s.span());
+        if timeout.is_zero() || timeout > Duration::from_secs(300) {
+            return self.err(span_of(&r.timeout), format!("{field}.timeout"), "more than zero and at most 5m");
+        }
+        if retry_initial.is_zero() || retry_initial > retry_max {
+            return self.err(
+                span_of(&r.retry_initial),
+                format!("{field}.retry_initial"),
+                "more than zero and at most retry_max",
+            );
+        }
+        if give_up_after < retry_initial {
+            return self.err(
+                span_of(&r.give_up_after),
+                format!("{field}.give_up_after"),
+                "at least retry_initial: an alert deserves a second try",
+            );
+        }
+        let count = |v: &Option<Spanned<u32>>, name: &str, default: u32, max: u32| match v {
+            Some(n) if *n.get_ref() == 0 || *n.get_ref() > max => {
+                self.err(n.span(), format!("{field}.{name}"), format!("1 to {max}"))
+            }
+            Some(n) => Ok(*n.get_ref()),
+            None => Ok(default),
+        };
+        let max_per_minute = count(&r.max_per_minute, "max_per_minute", d.max_per_minute, 6000)?;
+        let burst = count(&r.burst, "burst", d.burst, 1000)?;
+        let concurrency = match &r.concurrency {
+            Some(n) if *n.get_ref() == 0 || *n.get_ref() > 64 => {
+                return self.err(n.span(), format!("{field}.concurrency"), "1 to 64");
+            }
+            Some(n) => *n.get_ref(),
+            None => d.concurrency,
+        };
+        Ok(DeliverySettings {
+            timeout,
+            retry_initial,
+            retry_max,
+            give_up_after,
+            max_per_minute,
+            burst,
+            concurrency,
+            group_wait: (!group_wait.is_zero()).then_some(group_wait),
+            group_interval,
         })
     }
 
@@ -978,14 +1295,15 @@ impl Builder<'_> {
             })?,
         };
         let interval = self.opt_duration(&m.interval, &format!("{field}.interval"), d.interval)?;
-        if interval < MIN_INTERVAL {
+        if interval < d.min_interval {
             let span = m.interval.as_ref().map_or(m.name.span(), |s| s.span());
             return self.err(
                 span,
                 format!("{field}.interval"),
                 format!(
-                    "at least {}s: receivers rate-limit and block monitors that connect too often",
-                    MIN_INTERVAL.as_secs()
+                    "at least {}: receivers rate-limit and block monitors that connect too often \
+                     (scheduler.min_interval lowers the floor for servers you run yourself)",
+                    humantime::format_duration(d.min_interval)
                 ),
             );
         }
@@ -1274,6 +1592,7 @@ impl Builder<'_> {
 }
 
 struct Defaults<'a> {
+    min_interval: Duration,
     interval: Duration,
     timeout: Duration,
     channels: &'a [String],
@@ -1533,6 +1852,82 @@ monitors = ["submission"]
 
         let (line, _, _, _) = invalid("[[monitors]\nname = 1");
         assert_eq!(line, 1, "syntax errors have positions too");
+    }
+
+    #[test]
+    fn channels_with_delivery_settings() {
+        let c = load(
+            r#"
+[delivery]
+retry_initial = "5s"
+max_per_minute = 20
+group_wait = "30s"
+
+[channels.hook]
+type = "webhook"
+url = "http://127.0.0.1:9000/hook"
+timeout = "3s"
+concurrency = 4
+
+[channels.chat]
+type = "slack"
+url_env = "SLACK_URL"
+group_wait = "0s"
+
+[channels.mail]
+type = "email"
+relay = "smtp://relay.example.org"
+from = "monitor@example.org"
+to = ["oncall@example.org"]
+username = "monitor"
+password_env = "MX_PASSWORD"
+"#,
+        )
+        .unwrap();
+        let hook = &c.channels["hook"];
+        assert_eq!(hook.kind.as_str(), "webhook");
+        assert_eq!(hook.delivery.timeout, Duration::from_secs(3), "the channel's own");
+        assert_eq!(hook.delivery.concurrency, 4);
+        assert_eq!(hook.delivery.retry_initial, Duration::from_secs(5), "from [delivery]");
+        assert_eq!(hook.delivery.max_per_minute, 20);
+        assert_eq!(hook.delivery.group_wait, Some(Duration::from_secs(30)));
+        assert_eq!(hook.delivery.retry_max, Duration::from_secs(600), "the default");
+        assert_eq!(c.channels["chat"].delivery.group_wait, None, "\"0s\" turns grouping off");
+        let ChannelKind::Email(mail) = &c.channels["mail"].kind else { panic!("email") };
+        assert_eq!(mail.tls, TlsMode::StartTlsRequired, "credentials make STARTTLS required on smtp://");
+        assert_eq!((mail.relay.host(), mail.relay.port()), ("relay.example.org", 25));
+        assert_eq!(c.channels["mail"].delivery.timeout, Duration::from_secs(30), "email's default");
+    }
+
+    #[test]
+    fn channel_errors_name_the_field() {
+        let slack_relay = "[channels.c]\ntype = \"slack\"\nurl_env = \"SLACK_URL\"\nrelay = \"smtp://x\"\n";
+        assert_eq!(invalid(slack_relay).2, "channels.c.relay");
+        let (_, _, field, message) = invalid("[channels.c]\ntype = \"pager\"\n");
+        assert_eq!(field, "channels.c.type");
+        assert!(message.contains("webhook, slack, teams, email"), "{message}");
+        let plain = "[channels.m]\ntype = \"email\"\nrelay = \"smtp://relay.example.org\"\ntls = \"opportunistic\"\n\
+                     from = \"a@example.org\"\nto = [\"b@example.org\"]\nusername = \"u\"\npassword_env = \"MX_PASSWORD\"\n";
+        let (_, _, field, message) = invalid(plain);
+        assert_eq!(field, "channels.m.tls");
+        assert!(message.contains("verified TLS"), "{message}");
+        assert!(load(&format!("{plain}allow_plaintext = true\n")).is_ok(), "an explicit override");
+        let bad_rate = "[delivery]\nmax_per_minute = 0\n";
+        assert_eq!(invalid(bad_rate).2, "delivery.max_per_minute");
+        let bad_retry = "[channels.h]\ntype = \"webhook\"\nurl = \"http://h/\"\nretry_initial = \"20m\"\n";
+        assert_eq!(invalid(bad_retry).2, "channels.h.retry_initial");
+        let bad_to =
+            "[channels.m]\ntype = \"email\"\nrelay = \"smtp://r\"\nfrom = \"a@b\"\nto = [\"not an address\"]\n";
+        assert!(invalid(bad_to).3.contains("not an email address"));
+    }
+
+    #[test]
+    fn min_interval_lowers_the_floor() {
+        let m = "[[monitors]]\nname = \"lab\"\ntarget = \"127.0.0.1:2525\"\ninterval = \"2s\"\ntimeout = \"1s\"\n";
+        assert_eq!(invalid(m).2, "monitors[0].interval");
+        let c = load(&format!("[scheduler]\nmin_interval = \"1s\"\n{m}")).unwrap();
+        assert_eq!(c.monitors[0].interval, Duration::from_secs(2));
+        assert_eq!(invalid("[scheduler]\nmin_interval = \"100ms\"\n").2, "scheduler.min_interval");
     }
 
     #[test]

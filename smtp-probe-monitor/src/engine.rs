@@ -20,6 +20,7 @@ use crate::canary::{Connectivity, ConnectivityChange};
 use crate::check::{CheckOutcome, Status};
 use crate::clock::Timestamp;
 use crate::config::{Config, ConfigError, MonitorConfig};
+use crate::delivery::{self, ChannelHealth, DeliveryOptions, DeliveryStatus};
 use crate::events::Event;
 use crate::figures::{self, Figures};
 use crate::histogram::Histogram;
@@ -73,6 +74,8 @@ pub struct EngineOptions {
     pub event_capacity: usize,
     /// A resolver for `mx:` monitors (default: the configured `dns_server`, else the system's).
     pub resolver: Option<Resolver>,
+    /// Alert delivery (default on); `None` leaves the outbox to a sender of the embedder's own.
+    pub delivery: Option<DeliveryOptions>,
 }
 
 impl Default for EngineOptions {
@@ -82,6 +85,7 @@ impl Default for EngineOptions {
             retention_every: Duration::from_secs(3600),
             event_capacity: 4096,
             resolver: None,
+            delivery: Some(DeliveryOptions::default()),
         }
     }
 }
@@ -135,6 +139,7 @@ struct Shared {
     connectivity_lost: watch::Receiver<bool>,
     instance: String,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    delivery: Option<delivery::DispatcherHandle>,
 }
 
 /// A running engine. Cheap to clone; the engine stops with [`EngineHandle::shutdown`] (or when the runtime
@@ -163,12 +168,36 @@ impl Engine {
         let resolver = options.resolver.clone().or_else(|| make_resolver(&config));
         let shared_store = store.shared();
         let resume = store.resume_state().await?;
-        let (writer, writer_task) = writer::spawn(store.clone(), config.service.instance.clone(), options.writer);
+        let (notice_tx, notice_rx) = mpsc::unbounded_channel();
+        let (writer, writer_task) = writer::spawn_with_notices(
+            store.clone(),
+            config.service.instance.clone(),
+            options.writer,
+            options.delivery.is_some().then_some(notice_tx),
+        );
         let (events, _) = broadcast::channel(options.event_capacity.max(16));
+        let snapshots = Snapshots::default();
+        let (dispatcher, dispatcher_task) = match options.delivery {
+            Some(delivery_options) => {
+                let (handle, task) = delivery::spawn(delivery::Setup {
+                    store: store.clone(),
+                    instance: config.service.instance.clone(),
+                    shared_store,
+                    ehlo: config.service.ehlo_name.clone(),
+                    channels: config.channels.clone(),
+                    snapshots: snapshots.clone(),
+                    events: events.clone(),
+                    options: delivery_options,
+                    notices: notice_rx,
+                    storage: writer.watch_health(),
+                });
+                (Some(handle), Some(task))
+            }
+            None => (None, None),
+        };
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let (lost_tx, lost_rx) = watch::channel(false);
-        let snapshots = Snapshots::default();
         let shared = Arc::new(Shared {
             snapshots: snapshots.clone(),
             events: events.clone(),
@@ -178,7 +207,8 @@ impl Engine {
             stats: Mutex::new(SchedulerStats::default()),
             connectivity_lost: lost_rx,
             instance: config.service.instance.clone(),
-            tasks: Mutex::new(vec![writer_task]),
+            tasks: Mutex::new(std::iter::once(writer_task).chain(dispatcher_task).collect()),
+            delivery: dispatcher,
         });
         let (ids_tx, ids_rx) = watch::channel(config.monitors.iter().map(|m| m.id.clone()).collect::<Vec<_>>());
         let mut core = Core {
@@ -294,6 +324,26 @@ impl EngineHandle {
         self.shared.stats.lock().expect("stats lock").clone()
     }
 
+    /// Alert delivery: every channel's health and counters, claims, alerts held in memory while storage fails
+    /// (for the API, `/healthz` and metrics). `running` is false when delivery is off.
+    pub fn delivery_status(&self) -> DeliveryStatus {
+        self.shared.delivery.as_ref().map(delivery::DispatcherHandle::status).unwrap_or_default()
+    }
+
+    /// Sends a test notification (`event: "test"`) through a channel as configured now, outside the outbox, and
+    /// returns what the receiver said (for a "send a test" button).
+    pub async fn test_channel(&self, channel: &str) -> Result<String, delivery::ChannelTestError> {
+        match &self.shared.delivery {
+            Some(d) => d.test(channel).await,
+            None => Err(delivery::ChannelTestError::NotRunning),
+        }
+    }
+
+    /// Every channel's health (a shorthand for `delivery_status().channels`).
+    pub fn channel_health(&self) -> Vec<ChannelHealth> {
+        self.delivery_status().channels
+    }
+
     /// Whether the canaries say this machine's own connectivity is down.
     pub fn connectivity_lost(&self) -> bool {
         *self.shared.connectivity_lost.borrow()
@@ -332,8 +382,13 @@ impl EngineHandle {
     /// start, removed ones stop. Storage settings need a restart (a warning is logged).
     pub async fn reload(&self, config: Config) -> Result<ReloadSummary, ReloadError> {
         let (tx, rx) = oneshot::channel();
+        let channels = config.channels.clone();
         self.shared.control.send(Control::Reload(Box::new(config), tx)).map_err(|_| ReloadError::Stopped)?;
-        rx.await.map_err(|_| ReloadError::Stopped)
+        let summary = rx.await.map_err(|_| ReloadError::Stopped)?;
+        if let Some(d) = &self.shared.delivery {
+            d.set_channels(channels);
+        }
+        Ok(summary)
     }
 
     /// Reads, validates and runs a configuration file. A bad file is refused with the reason, and the running
@@ -343,7 +398,8 @@ impl EngineHandle {
         self.reload(config).await
     }
 
-    /// Stops scheduling, waits up to `grace` for running checks, writes everything, gives up leases.
+    /// Stops scheduling, waits up to `grace` for running checks, writes everything, sends the alerts that are
+    /// due (within `grace` again), gives up leases.
     pub async fn shutdown(&self, grace: Duration) {
         let (tx, rx) = oneshot::channel();
         if self.shared.control.send(Control::Shutdown(tx)).is_ok() {
@@ -351,6 +407,9 @@ impl EngineHandle {
         }
         if !self.shared.writer.flush(Duration::from_secs(10)).await {
             tracing::warn!("shutdown: some results could not be written");
+        }
+        if let Some(d) = &self.shared.delivery {
+            d.shutdown(grace).await;
         }
         if self.shared.store.shared()
             && let Err(e) = self.shared.store.release_leases(&self.shared.instance).await

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::alert::Alert;
+use crate::alert::{Alert, AlertKind};
 use crate::check::CheckOutcome;
 use crate::clock::Timestamp;
 use crate::id::MonitorId;
@@ -44,6 +44,23 @@ pub enum Event {
     Alert {
         /// The alert.
         alert: Alert,
+    },
+    /// An attempt to deliver an alert to a channel ended.
+    Delivery {
+        /// The alert's dedup key.
+        alert: String,
+        /// Its kind.
+        kind: AlertKind,
+        /// Its monitor.
+        monitor: Option<MonitorId>,
+        /// The channel.
+        channel: String,
+        /// `delivered`, `failed` (tried again), `rejected`, `expired` or `skipped`.
+        status: String,
+        /// The attempt's number for this alert and channel, from 1.
+        attempt: u32,
+        /// What the channel said.
+        detail: String,
     },
     /// The monitor's own connectivity changed (canaries).
     Connectivity {

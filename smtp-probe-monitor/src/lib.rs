@@ -1,7 +1,7 @@
 //! Continuous SMTP monitoring on [smtp-probe](smtp_probe_tokio): checks on a schedule, failures confirmed before
-//! they count, incidents that open and close by rule, alerts queued in a durable outbox, history, uptime and
-//! response-time percentiles in SQLite (embedded, the default) or PostgreSQL — as a library first, with the
-//! `smtp-probe-monitor` binary on top.
+//! they count, incidents that open and close by rule, alerts queued in a durable outbox and delivered to
+//! webhooks, Slack, Teams and email, history, uptime and response-time percentiles in SQLite (embedded, the
+//! default) or PostgreSQL — as a library first, with the `smtp-probe-monitor` binary on top.
 //!
 //! Embed it in a tokio service: build it from a configuration, run it on your runtime, subscribe to its events,
 //! read its snapshot and figures.
@@ -55,6 +55,7 @@
 //! | [`config`] | the TOML file, validated (line, column, field), secrets from env or files | reads files |
 //! | [`incident`] | confirmation, open after N, close after M, degraded vs down, flap damping | none |
 //! | [`alert`] | opened / escalated / recovered / reminders / certificate thresholds / maintenance and silence | none |
+//! | [`delivery`] | the outbox to webhooks, Slack, Teams and email: retries, pacing, grouping, channel health | network, database |
 //! | [`schedule`] | slots with stable offsets, concurrency, per-host spacing, no catch-up, lateness | none |
 //! | [`uptime`], [`histogram`], [`figures`] | time-weighted uptime, mergeable latency histograms, per-window figures | none |
 //! | [`maintenance`], [`canary`] | recurring windows; the monitor's own connectivity | none |
@@ -75,6 +76,7 @@ pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod delivery;
 pub mod engine;
 pub mod events;
 pub mod figures;

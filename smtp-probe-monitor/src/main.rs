@@ -5,6 +5,7 @@
 //! smtp-probe-monitor --demo [--listen 127.0.0.1:8080]         # against the bundled demo servers, state in a temp dir
 //! smtp-probe-monitor run --config monitor.toml [--listen ADDR] [--log-format json]
 //! smtp-probe-monitor check --config monitor.toml              # validate the file and exit
+//! smtp-probe-monitor test-channel --config monitor.toml ops   # send a test notification through a channel
 //! ```
 
 use std::net::SocketAddr;
@@ -61,6 +62,14 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Send a test notification through one alert channel and say what the receiver answered (0 delivered).
+    TestChannel {
+        /// The configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The channel's name (`[channels.<name>]`).
+        channel: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -98,10 +107,11 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::TestChannel { config, channel }) => return test_channel(&config, &channel),
         Some(Command::Run { config, listen, log_format }) => (log_format, Job::Run { config, listen }),
         None if cli.demo => (cli.log_format, Job::Demo { listen: cli.listen }),
         None => {
-            eprintln!("smtp-probe-monitor: give a command (run, check) or --demo; see --help");
+            eprintln!("smtp-probe-monitor: give a command (run, check, test-channel) or --demo; see --help");
             return ExitCode::from(2);
         }
     };
@@ -119,6 +129,33 @@ fn main() -> ExitCode {
             Job::Demo { listen } => demo(listen).await,
         }
     })
+}
+
+fn test_channel(config: &std::path::Path, channel: &str) -> ExitCode {
+    let c = match Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(smtp_probe_monitor::delivery::send_test(&c, channel)) {
+        Ok(said) => {
+            println!("{channel}: delivered ({said})");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{channel}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 enum Job {

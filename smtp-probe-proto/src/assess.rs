@@ -91,8 +91,9 @@ fn finding(severity: Severity, cause: Cause, message: String) -> Finding {
     Finding { severity, cause: Some(cause), phase: Some(Phase::TlsHandshake), message, server_text: None }
 }
 
-/// A certificate problem as people read it: `certificate CN=mx.example.com expired 12 days ago (...)`.
-fn describe_certificate_problem(problem: &CertificateProblem, info: &TlsInfo) -> String {
+/// A certificate problem as people read it: `certificate CN=mx.example.com expired 12 days ago (...)`. The IMAP side
+/// of a round trip words its own the same way.
+pub(crate) fn describe_certificate_problem(problem: &CertificateProblem, info: &TlsInfo) -> String {
     let Some(leaf) = info.leaf() else { return problem.to_string() };
     match problem {
         CertificateProblem::Expired => {

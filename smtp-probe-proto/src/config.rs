@@ -254,6 +254,21 @@ impl ProbeConfig {
         ProbeConfig(Arc::new(inner))
     }
 
+    /// The same configuration sending a test message with `token` and the `Date:` value `date` (both made by the
+    /// crate, so known to be safe) once its envelope is accepted, within `overall`: one round-trip run's
+    /// submission. Without an envelope there is nothing to send, and the configuration is kept as it is.
+    pub(crate) fn with_test_message(&self, token: &str, date: String, overall: Duration) -> ProbeConfig {
+        let mut inner = ConfigInner::clone(&self.0);
+        if let Some(envelope) = &mut inner.envelope {
+            envelope.action = EnvelopeAction::SendTestMessage {
+                token: SafeText::from_checked(token.to_owned()),
+                date: Some(SafeText::from_checked(date)),
+            };
+        }
+        inner.timeouts.overall = overall;
+        ProbeConfig(Arc::new(inner))
+    }
+
     /// Where to probe.
     pub fn target(&self) -> &Target {
         &self.0.target
@@ -587,13 +602,13 @@ impl ProbeConfigBuilder {
 
 /// The TLS name a target implies: its host when that is a DNS name. An address is not a name: its IP SANs are
 /// verified and no SNI is sent (RFC 6066).
-fn derived_tls_name(target: &Target) -> Option<String> {
+pub(crate) fn derived_tls_name(target: &Target) -> Option<String> {
     target.ip().is_none().then(|| target.host().to_owned())
 }
 
 /// Checks an explicit TLS name the way the TLS stack will (an IPv6 address may come in brackets), so a bad name is
 /// a configuration error now rather than a failed handshake later.
-fn check_tls_name(name: String) -> Result<String, ConfigError> {
+pub(crate) fn check_tls_name(name: String) -> Result<String, ConfigError> {
     let invalid = |name: &str, reason: String| ConfigError::InvalidTlsName { name: name.to_owned(), reason };
     let bare = match name.strip_prefix('[') {
         Some(bracketed) => bracketed.strip_suffix(']').ok_or_else(|| invalid(&name, "unclosed '['".to_owned()))?,

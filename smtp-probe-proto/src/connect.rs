@@ -138,7 +138,7 @@ fn connect_cause(failure: &ConnectFailure) -> Cause {
     }
 }
 
-fn describe(failure: &ConnectFailure) -> String {
+pub(crate) fn describe(failure: &ConnectFailure) -> String {
     match failure {
         ConnectFailure::Io(e) => e.to_string(),
         ConnectFailure::TimedOut(d) => format!("no answer within {} ms", d.as_millis()),
@@ -151,6 +151,9 @@ pub fn finish_report(report: &mut Report, addr: SocketAddr, connect: Duration, f
     report.connect = Some(connect);
     report.total = report.total.saturating_add(connect);
     report.response_time = report.response_time.saturating_add(connect);
+    if let Some(accepted) = &mut report.message_accepted {
+        *accepted = accepted.saturating_add(connect);
+    }
     if let Some(family) = family {
         report.findings.push(Finding {
             severity: Severity::Info,

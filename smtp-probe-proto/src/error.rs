@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::capabilities::AuthMechanism;
+use crate::imap::ResponseLimits;
 use crate::reply::ReplyLimits;
 
 pub use crate::name::{DomainError, HostnameError};
@@ -45,7 +46,9 @@ pub enum Error {
     Tls(#[from] TlsConfigError),
 }
 
-/// A configuration refused when it was built. Nothing has been sent.
+/// A configuration refused when it was built: a probe's ([`ProbeConfig`](crate::ProbeConfig)), a mailbox's
+/// ([`MailboxConfig`](crate::imap::MailboxConfig)) or a round trip's ([`RoundTripConfig`](crate::RoundTripConfig)).
+/// Nothing has been sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -98,7 +101,9 @@ pub enum ConfigError {
         max.as_secs() / 3600
     )]
     TimeoutOutOfRange {
-        /// Which timeout: `connect`, `overall`, `greeting`, `reply`, `tls_handshake`, `data` or `quit`.
+        /// Which timeout: `connect`, `overall`, `greeting`, `reply`, `tls_handshake`, `data` or `quit` (a probe);
+        /// `imap_connect`, `imap_greeting`, `imap_reply`, `imap_tls_handshake` or `imap_logout` (a mailbox);
+        /// `round_trip_deadline` or `round_trip_cleanup` (a round trip).
         field: &'static str,
         /// The value given.
         value: Duration,
@@ -114,10 +119,73 @@ pub enum ConfigError {
         /// The limits given.
         limits: ReplyLimits,
     },
+    /// A mailbox whose password could go over a connection without TLS (no TLS, or opportunistic STARTTLS), without
+    /// the explicit override ([`allow_plaintext_login`](crate::imap::MailboxConfigBuilder::allow_plaintext_login)).
+    #[error(
+        "IMAP without required TLS could send the mailbox password in the clear: use implicit TLS or required \
+         STARTTLS, or allow plaintext login explicitly"
+    )]
+    PlaintextLogin,
+    /// The junk folder to search is the inbox itself.
+    #[error("the junk folder {folder:?} is the inbox: name another folder, or none")]
+    JunkFolderIsInbox {
+        /// The folder, as given.
+        folder: String,
+    },
+    /// A mailbox poll interval that starts at zero, ends below its start, or grows past
+    /// [`MAX_TIMEOUT`](crate::MAX_TIMEOUT).
+    #[error(
+        "the poll interval from {initial:?} up to {max:?} is out of range: it must start above zero, and grow to at \
+         least its start and at most 24 h"
+    )]
+    PollIntervalOutOfRange {
+        /// The first wait given.
+        initial: Duration,
+        /// The longest wait given.
+        max: Duration,
+    },
+    /// IMAP response limits no IMAP server could be read with.
+    #[error(
+        "IMAP response limits are too small for any IMAP server: {limits:?} (line at least {MIN_IMAP_LINE}, literal \
+         at least {MIN_IMAP_LITERAL}, buffer at least line + literal, untagged at least {MIN_IMAP_UNTAGGED})"
+    )]
+    ResponseLimitsTooSmall {
+        /// The limits given.
+        limits: ResponseLimits,
+    },
+    /// A round trip's critical delivery time below its warning one.
+    #[error("the critical delivery time of {critical:?} is below the warning one of {warning:?}")]
+    DeliveryThresholdsInverted {
+        /// The warning threshold given.
+        warning: Duration,
+        /// The critical threshold given.
+        critical: Duration,
+    },
+    /// A round trip whose submission authenticates over opportunistic STARTTLS, which goes ahead over a certificate
+    /// that does not verify, without the explicit override
+    /// ([`allow_plaintext_auth`](crate::ProbeConfigBuilder::allow_plaintext_auth)).
+    #[error(
+        "the round trip's submission authenticates: use required STARTTLS or implicit TLS (opportunistic STARTTLS \
+         would send the credentials over a certificate that did not verify), or allow plaintext AUTH explicitly"
+    )]
+    OpportunisticSubmissionAuth,
+    /// A round-trip token that is empty or longer than 64 characters.
+    #[error("a round-trip token has 1 to 64 characters, not {len}")]
+    TokenLength {
+        /// The length given, in bytes.
+        len: usize,
+    },
 }
 
 /// The smallest [`ReplyLimits::max_buffered`] a configuration accepts: room for a few whole reply lines.
 pub(crate) const MIN_BUFFERED: usize = 512;
+
+/// The smallest [`ResponseLimits::max_line_len`] a mailbox configuration accepts.
+pub(crate) const MIN_IMAP_LINE: usize = 512;
+/// The smallest [`ResponseLimits::max_literal`] a mailbox configuration accepts: room for a small header block.
+pub(crate) const MIN_IMAP_LITERAL: usize = 1024;
+/// The smallest [`ResponseLimits::max_untagged`] a mailbox configuration accepts: what a SELECT answers with.
+pub(crate) const MIN_IMAP_UNTAGGED: usize = 16;
 
 /// The part of an envelope that is missing ([`ConfigError::IncompleteEnvelope`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

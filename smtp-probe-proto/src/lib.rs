@@ -50,6 +50,10 @@
 //! `poll_output`, so the order of events reported between two polls does not matter. [`Session`] is the same loop
 //! with TLS inside (feature `rustls`): what adapters drive.
 //!
+//! Round trips (does mail actually arrive?) have their own sans-IO pieces: [`imap`] (the mailbox side: a bounded IMAP
+//! response parser and the [`MailboxProbe`](imap::MailboxProbe) state machine) and [`roundtrip`] (the token, the
+//! configuration, and the [`RoundTripReport`] with its verdict).
+//!
 //! What the server does wrong is never an `Err` here: it is a [`Finding`] in the [`Report`], which ends with a
 //! [`Verdict`] and one primary [`Cause`]. Errors are only for the caller: an [`Error`] while setting up (a
 //! [`TargetError`], [`DomainError`], [`ConfigError`] or `TlsConfigError`, each convertible into it with `?`), a
@@ -68,13 +72,16 @@ mod config;
 pub mod connect;
 pub mod date;
 mod error;
+pub mod imap;
 mod message;
 pub mod mx;
 mod name;
 pub mod policy;
 mod probe;
+mod queue_id;
 pub mod reply;
 mod report;
+pub mod roundtrip;
 #[cfg(feature = "serde")]
 mod schema;
 #[cfg(feature = "rustls")]
@@ -104,6 +111,7 @@ pub use report::{
     Cause, CertificateInfo, CertificateProblem, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo,
     TranscriptLine, Verdict,
 };
+pub use roundtrip::{RoundTripConfig, RoundTripConfigBuilder, RoundTripReport, Token};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use session::{Session, SessionOutput};

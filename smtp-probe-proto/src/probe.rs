@@ -524,6 +524,8 @@ impl Probe {
                     self.cfg().envelope.as_ref().map(|e| &e.action)
                 {
                     self.report.message_token = Some(token.as_str().to_owned());
+                    self.report.queue_id = crate::queue_id::queue_id(&reply.text_lossy());
+                    self.report.message_accepted = Some(self.input_at.max(self.start) - self.start);
                 }
                 self.quit();
             }

@@ -60,9 +60,15 @@ causes! {
     TemporaryFailure => "temporary_failure", "A 4xx reply: the server says try again later.";
     SlowResponse => "slow_response", "The probe took longer than the response-time threshold.";
     ExpectationFailed => "expectation_failed", "An expectation (greeting text, capability, SIZE) was not met.";
+    NotDelivered => "not_delivered", "Round trip: the message was accepted but did not reach the mailbox by the deadline.";
+    DeliveredToJunk => "delivered_to_junk", "Round trip: the message arrived, but in the junk folder.";
+    SlowDelivery => "slow_delivery", "Round trip: the message arrived later than the delivery-time threshold.";
+    MailboxAuthFailed => "mailbox_auth_failed", "Round trip: the IMAP server rejected the mailbox credentials.";
+    MailboxUnavailable => "mailbox_unavailable", "Round trip: the mailbox could not be read (unreachable, refused, broken IMAP, no usable login).";
 }
 
-/// A step of the SMTP conversation (`snake_case` names in every output: `tls_handshake`, `rcpt_to`, ...).
+/// A step of the SMTP conversation, or (`imap_*`, `delivery`) of a round trip's mailbox side (`snake_case`
+/// names in every output: `tls_handshake`, `rcpt_to`, `imap_login`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
@@ -96,6 +102,30 @@ pub enum Phase {
     Rset,
     /// QUIT.
     Quit,
+    /// Round trip: DNS and the TCP connection to the IMAP server.
+    ImapConnect,
+    /// Round trip: the IMAP greeting.
+    ImapGreeting,
+    /// Round trip: IMAP CAPABILITY.
+    ImapCapability,
+    /// Round trip: the IMAP STARTTLS command.
+    ImapStartTls,
+    /// Round trip: the TLS handshake with the IMAP server.
+    ImapTlsHandshake,
+    /// Round trip: IMAP LOGIN or AUTHENTICATE.
+    ImapLogin,
+    /// Round trip: SELECT of a folder.
+    ImapSelect,
+    /// Round trip: looking for the message (NOOP and UID SEARCH, repeated).
+    ImapSearch,
+    /// Round trip: UID FETCH of the message's headers.
+    ImapFetch,
+    /// Round trip: deleting the probe's own message (UID STORE, UID EXPUNGE).
+    ImapCleanup,
+    /// Round trip: IMAP LOGOUT.
+    ImapLogout,
+    /// Round trip: the wait between acceptance and the message showing up.
+    Delivery,
 }
 
 names!(Phase, "phase", {
@@ -114,6 +144,18 @@ names!(Phase, "phase", {
     Message => "message",
     Rset => "rset",
     Quit => "quit",
+    ImapConnect => "imap_connect",
+    ImapGreeting => "imap_greeting",
+    ImapCapability => "imap_capability",
+    ImapStartTls => "imap_starttls",
+    ImapTlsHandshake => "imap_tls_handshake",
+    ImapLogin => "imap_login",
+    ImapSelect => "imap_select",
+    ImapSearch => "imap_search",
+    ImapFetch => "imap_fetch",
+    ImapCleanup => "imap_cleanup",
+    ImapLogout => "imap_logout",
+    Delivery => "delivery",
 });
 
 /// How much a finding weighs on the verdict (`info`, `warning`, `critical`).
@@ -398,6 +440,11 @@ pub struct Report {
     pub total: Duration,
     /// The test message token, when a test message was accepted.
     pub message_token: Option<String>,
+    /// The queue id the server named when it accepted the test message (`queued as …`, `id=…`), if it did.
+    pub queue_id: Option<String>,
+    /// From the start of the probe (as `total`: the connection, once an adapter adds it) to the reply that accepted
+    /// the test message: when the message left the sender's hands.
+    pub message_accepted: Option<Duration>,
 }
 
 impl Report {
@@ -440,6 +487,8 @@ impl Report {
             response_time: Duration::ZERO,
             total: Duration::ZERO,
             message_token: None,
+            queue_id: None,
+            message_accepted: None,
         }
     }
 
@@ -558,7 +607,7 @@ mod tests {
     #[test]
     fn cause_names_are_the_fixed_vocabulary() {
         let names: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 24);
+        assert_eq!(names.len(), 29);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
         assert_eq!(Cause::StartTlsUnavailable.as_str(), "starttls_unavailable");
     }

@@ -1,7 +1,7 @@
-//! The serialized shape of the crate's types (feature `serde`): a report serializes as exactly the JSON object
-//! `JSON-SCHEMA.md` documents and `schema/report.schema.json` validates (the `smtp-probe` command's
-//! `--format json` is this, and nothing else). The shape lives here, in one place; the types it reads stay free to
-//! change.
+//! The serialized shape of the crate's types (feature `serde`): a report (and an MX report, a round-trip report)
+//! serializes as exactly the JSON object `JSON-SCHEMA.md` documents and `schema/report.schema.json` validates (the
+//! `smtp-probe` command's `--format json` is this, and nothing else). The shape lives here, in one place; the types
+//! it reads stay free to change.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -11,11 +11,13 @@ use std::time::{Duration, SystemTime};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::capabilities::{Capabilities, Keyword};
+use crate::imap::{CleanupOutcome, FoundMessage, MailboxReport, Status};
 use crate::mx::{MxHostReport, MxReport};
 use crate::reply::OwnedReply;
 use crate::report::{
     Cause, CertificateInfo, CertificateProblem, Finding, Phase, Report, TlsInfo, TranscriptLine, Verdict,
 };
+use crate::roundtrip::{AuthResult, Delivery, Hop, RoundTripReport, Token};
 
 /// Deserializes a type from its string form through `FromStr`, with the type's own error as the message.
 pub(crate) fn deserialize_from_str<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -50,6 +52,14 @@ pub(crate) fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Resul
     serializer.serialize_f64(millis_value(*duration))
 }
 
+/// An optional duration as [`millis`], or `null`.
+pub(crate) fn millis_opt<S: Serializer>(duration: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(d) => millis(d, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 fn millis_value(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
@@ -70,6 +80,11 @@ fn rfc3339(time: SystemTime) -> String {
     };
     let whole = crate::date::rfc3339(secs);
     format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
+}
+
+/// Unix seconds as [`rfc3339`] (whole seconds, so `.000`).
+fn unix_rfc3339(unix: i64) -> String {
+    format!("{}.000Z", crate::date::rfc3339(unix).trim_end_matches('Z'))
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
@@ -191,6 +206,8 @@ struct ReportJson<'a> {
     capabilities: CapabilityPair<'a>,
     tls: Option<&'a TlsInfo>,
     message_token: Option<&'a str>,
+    queue_id: Option<&'a str>,
+    message_accepted_ms: Option<f64>,
     #[serde(skip_serializing_if = "<[TranscriptLine]>::is_empty")]
     transcript: &'a [TranscriptLine],
 }
@@ -228,6 +245,8 @@ impl Serialize for Report {
             capabilities: CapabilityPair { plain: self.capabilities.as_ref(), tls: self.capabilities_tls.as_ref() },
             tls: self.tls.as_ref(),
             message_token: self.message_token.as_deref(),
+            queue_id: self.queue_id.as_deref(),
+            message_accepted_ms: self.message_accepted.map(millis_value),
             transcript: &self.transcript,
         }
         .serialize(serializer)
@@ -264,6 +283,269 @@ impl Serialize for MxReport {
     }
 }
 
+// ---- round trips ------------------------------------------------------------------------------------------------
+
+/// The token itself.
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl Serialize for Token {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// `OK`, `NO`, `BAD`, `PREAUTH` or `BYE`.
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// `expunged`, `expunged_mailbox`, `flagged_deleted`, `kept` or `failed`.
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl Serialize for CleanupOutcome {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[derive(serde::Serialize)]
+struct HopJson<'a> {
+    from: Option<&'a str>,
+    by: Option<&'a str>,
+    with: Option<&'a str>,
+    id: Option<&'a str>,
+    at: Option<String>,
+    delay_ms: Option<i64>,
+}
+
+/// The documented hop object (`JSON-SCHEMA.md`, "Hop").
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl Serialize for Hop {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        HopJson {
+            from: self.from.as_deref(),
+            by: self.by.as_deref(),
+            with: self.with.as_deref(),
+            id: self.id.as_deref(),
+            at: self.at.map(unix_rfc3339),
+            delay_ms: self.delay_secs.map(|secs| secs.saturating_mul(1000)),
+        }
+        .serialize(serializer)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct AuthResultJson<'a> {
+    authserv_id: &'a str,
+    method: &'a str,
+    result: &'a str,
+    details: &'a str,
+}
+
+/// The documented authentication result object (`JSON-SCHEMA.md`, "Authentication result").
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl Serialize for AuthResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AuthResultJson {
+            authserv_id: &self.authserv_id,
+            method: &self.method,
+            result: &self.result,
+            details: &self.details,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// One entry of a mailbox report's `phases`: an IMAP command and its tagged reply, or the connection.
+#[derive(serde::Serialize)]
+struct ImapPhaseJson<'a> {
+    phase: Phase,
+    command: Option<&'a str>,
+    #[serde(serialize_with = "millis")]
+    duration_ms: Duration,
+    status: Option<Status>,
+    text: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct FoundJson<'a> {
+    folder: &'a str,
+    junk: bool,
+    uids: &'a [u32],
+    internal_date: Option<String>,
+    size: Option<u32>,
+    #[serde(serialize_with = "millis_opt")]
+    visible_after_ms: Option<Duration>,
+    #[serde(serialize_with = "millis_opt")]
+    not_visible_after_ms: Option<Duration>,
+    headers: &'a str,
+}
+
+impl<'a> From<&'a FoundMessage> for FoundJson<'a> {
+    fn from(found: &'a FoundMessage) -> Self {
+        FoundJson {
+            folder: &found.folder,
+            junk: found.junk,
+            uids: &found.uids,
+            internal_date: found.internal_date.map(unix_rfc3339),
+            size: found.size,
+            visible_after_ms: found.visible_after,
+            not_visible_after_ms: found.not_visible_after,
+            headers: &found.headers,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct MailboxJson<'a> {
+    target: &'a str,
+    address: Option<&'a str>,
+    verdict: Verdict,
+    cause: Option<Cause>,
+    findings: &'a [Finding],
+    phases: Vec<ImapPhaseJson<'a>>,
+    #[serde(serialize_with = "millis_opt")]
+    connect_ms: Option<Duration>,
+    #[serde(serialize_with = "millis_opt")]
+    ready_ms: Option<Duration>,
+    #[serde(serialize_with = "millis")]
+    total_ms: Duration,
+    greeting: Option<&'a str>,
+    capabilities: &'a [String],
+    tls: Option<&'a TlsInfo>,
+    searches: u32,
+    message: Option<FoundJson<'a>>,
+    cleanup: Option<CleanupOutcome>,
+    commands: u32,
+    bytes_sent: u64,
+    bytes_received: u64,
+    #[serde(skip_serializing_if = "<[TranscriptLine]>::is_empty")]
+    transcript: &'a [TranscriptLine],
+}
+
+/// The documented mailbox object (`JSON-SCHEMA.md`, "Mailbox"): `phases` is the connection as the adapter measured
+/// it (when it did), then every IMAP step in order; `transcript` is present when one was recorded.
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl Serialize for MailboxReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let connect = self.connect.map(|duration_ms| ImapPhaseJson {
+            phase: Phase::ImapConnect,
+            command: None,
+            duration_ms,
+            status: None,
+            text: None,
+        });
+        let steps = self.steps.iter().map(|step| ImapPhaseJson {
+            phase: step.phase,
+            command: step.command.as_deref(),
+            duration_ms: step.duration,
+            status: step.status,
+            text: step.text.as_deref(),
+        });
+        MailboxJson {
+            target: &self.target,
+            address: self.address.as_deref(),
+            verdict: self.verdict,
+            cause: self.cause,
+            findings: &self.findings,
+            phases: connect.into_iter().chain(steps).collect(),
+            connect_ms: self.connect,
+            ready_ms: self.ready,
+            total_ms: self.total,
+            greeting: self.greeting.as_deref(),
+            capabilities: &self.capabilities,
+            tls: self.tls.as_ref(),
+            searches: self.searches,
+            message: self.message.as_ref().map(FoundJson::from),
+            cleanup: self.cleanup,
+            commands: self.commands,
+            bytes_sent: self.bytes_sent,
+            bytes_received: self.bytes_received,
+            transcript: &self.transcript,
+        }
+        .serialize(serializer)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct DeliveryJson<'a> {
+    folder: &'a str,
+    junk: bool,
+    queue_id: Option<&'a str>,
+    stored_at: Option<String>,
+    hops: &'a [Hop],
+    authentication: &'a [AuthResult],
+}
+
+impl<'a> From<&'a Delivery> for DeliveryJson<'a> {
+    fn from(delivery: &'a Delivery) -> Self {
+        DeliveryJson {
+            folder: &delivery.folder,
+            junk: delivery.junk,
+            queue_id: delivery.queue_id.as_deref(),
+            stored_at: delivery.stored_at.map(unix_rfc3339),
+            hops: &delivery.hops,
+            authentication: &delivery.authentication,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RoundTripJson<'a> {
+    token: &'a Token,
+    verdict: Verdict,
+    cause: Option<Cause>,
+    summary: String,
+    started_at: String,
+    findings: &'a [Finding],
+    #[serde(serialize_with = "millis_opt")]
+    mailbox_ready_ms: Option<Duration>,
+    #[serde(serialize_with = "millis_opt")]
+    submit_started_ms: Option<Duration>,
+    #[serde(serialize_with = "millis_opt")]
+    submit_ms: Option<Duration>,
+    #[serde(serialize_with = "millis_opt")]
+    accepted_ms: Option<Duration>,
+    #[serde(serialize_with = "millis_opt")]
+    end_to_end_ms: Option<Duration>,
+    #[serde(serialize_with = "millis_opt")]
+    not_visible_after_ms: Option<Duration>,
+    #[serde(serialize_with = "millis")]
+    total_ms: Duration,
+    delivery: Option<DeliveryJson<'a>>,
+    submit: Option<&'a Report>,
+    mailbox: &'a MailboxReport,
+}
+
+/// The documented round-trip object (`JSON-SCHEMA.md`, "Round trip"): the timings of
+/// [`RoundTripTimings`](crate::roundtrip::RoundTripTimings) as `*_ms` fields, the submission a [`Report`] object.
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl Serialize for RoundTripReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let t = &self.timings;
+        RoundTripJson {
+            token: &self.token,
+            verdict: self.verdict,
+            cause: self.cause,
+            summary: self.summary(),
+            started_at: rfc3339(self.started_at),
+            findings: &self.findings,
+            mailbox_ready_ms: t.mailbox_ready,
+            submit_started_ms: t.submit_started,
+            submit_ms: t.submit,
+            accepted_ms: t.accepted,
+            end_to_end_ms: t.end_to_end,
+            not_visible_after_ms: t.not_visible_after,
+            total_ms: t.total,
+            delivery: self.delivery.as_ref().map(DeliveryJson::from),
+            submit: self.submit.as_ref(),
+            mailbox: &self.mailbox,
+        }
+        .serialize(serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +558,7 @@ mod tests {
         assert_eq!(rfc3339(at(1_767_225_600, 0)), "2026-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(at(1_767_225_600, 7)), "2026-01-01T00:00:00.007Z");
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH - Duration::from_millis(1)), "1969-12-31T23:59:59.999Z");
+        assert_eq!(unix_rfc3339(1_767_225_600), "2026-01-01T00:00:00.000Z");
+        assert_eq!(unix_rfc3339(-1), "1969-12-31T23:59:59.000Z");
     }
 }

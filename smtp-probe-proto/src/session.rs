@@ -10,7 +10,7 @@ use crate::report::{Report, TlsFailure};
 use crate::tls::{Fed, TlsLayer};
 
 /// The largest TLS record on the wire: 16 KiB of data, 2 KiB of expansion, a 5-byte header (RFC 8446 §5.2).
-const MAX_TLS_RECORD: usize = 16 * 1024 + 2048 + 5;
+pub(crate) const MAX_TLS_RECORD: usize = 16 * 1024 + 2048 + 5;
 
 /// What the adapter must do next. Drain [`Session::poll_output`] until it returns `Timeout` or `Done`.
 ///

@@ -545,6 +545,10 @@ fn test_message_is_sent_with_its_token_and_accepted() {
     let (report, harness) = assert_split_invariant(&message_config(token), start, &script);
     assert_eq!((report.verdict, report.cause), (Verdict::Up, None));
     assert_eq!(report.message_token.as_deref(), Some(token));
+    assert_eq!(report.queue_id.as_deref(), Some("4XyZ1r2abc"), "the queue id from the 250");
+    let accepted = report.message_accepted.expect("the acceptance is timed");
+    let message_step = report.steps.iter().find(|s| s.phase == Phase::Message).unwrap();
+    assert!(accepted >= message_step.duration && accepted <= report.total, "{accepted:?} vs {:?}", report.total);
     let lines = harness.client_lines();
     assert!(lines[1].starts_with("MAIL FROM:<probe@example.org> SIZE="), "SIZE declared when offered: {lines:?}");
     assert_eq!(lines[2..], client(&["RCPT TO:<inbox@example.com>", "DATA", "<message>", "QUIT"]));
@@ -594,6 +598,7 @@ fn data_554_is_data_rejected() {
     assert_eq!(report.cause, Some(Cause::DataRejected));
     assert_eq!(finding(&report, Cause::DataRejected).phase, Some(Phase::Message));
     assert_eq!(report.message_token, None);
+    assert_eq!((report.queue_id, report.message_accepted), (None, None), "nothing was accepted");
 }
 
 // ---- QUIT and closes (items 21–22) ---------------------------------------------------------------------------------

@@ -13,6 +13,10 @@ use smtp_probe_proto::{Cause, ProbeConfig, ReplyLimits, TlsMode, Verdict};
 #[allow(dead_code)]
 mod checks;
 
+#[path = "../../fuzz/src/imap.rs"]
+#[allow(dead_code)]
+mod imap;
+
 /// Every file of one target's corpus, sorted by name.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
@@ -98,6 +102,49 @@ fn probe_session_corpus() {
 }
 
 #[test]
+fn imap_parser_corpus() {
+    let mut errors = Vec::new();
+    replay("imap_parser", |bytes| {
+        let run = imap::check_imap_parser(bytes);
+        errors.push(run.error.map(|e| std::mem::discriminant(&e)));
+    });
+    // The seeds reach every limit and the "not IMAP" recognition, and some parse cleanly.
+    for (name, kind) in response_error_kinds() {
+        assert!(errors.contains(&Some(kind)), "no imap_parser seed ends with {name}");
+    }
+    assert!(errors.contains(&None), "no imap_parser seed parses cleanly");
+}
+
+fn response_error_kinds() -> Vec<(&'static str, std::mem::Discriminant<smtp_probe_proto::imap::ResponseError>)> {
+    use smtp_probe_proto::imap::ResponseError as E;
+    vec![
+        ("LineTooLong", std::mem::discriminant(&E::LineTooLong { limit: 0 })),
+        ("LiteralTooLarge", std::mem::discriminant(&E::LiteralTooLarge { size: 0, limit: 0 })),
+        ("TooManyUntagged", std::mem::discriminant(&E::TooManyUntagged { limit: 0 })),
+        ("NotImap", std::mem::discriminant(&E::NotImap { preview: String::new(), hint: None })),
+        ("Malformed", std::mem::discriminant(&E::Malformed { line: String::new(), why: "" })),
+    ]
+}
+
+#[test]
+fn imap_session_corpus() {
+    let start = start();
+    let mut causes = Vec::new();
+    let mut found = 0;
+    replay("imap_session", |bytes| {
+        let report = imap::check_imap_session(bytes, start);
+        causes.push(report.cause);
+        found += usize::from(report.message.is_some());
+    });
+    assert!(found >= 3, "seeds that find the message: {found}");
+    for cause in
+        [None, Some(Cause::MailboxAuthFailed), Some(Cause::MailboxUnavailable), Some(Cause::CertificateInvalid)]
+    {
+        assert!(causes.contains(&cause), "no imap_session seed ends with {cause:?}");
+    }
+}
+
+#[test]
 fn session_encoding_round_trips() {
     use checks::Action::*;
     let actions = vec![Send(vec![b'x'; 300]), Canned(3), CannedBareLf(200), Eof, Advance(4999), Advance(7), TlsOk(9)];
@@ -127,6 +174,9 @@ fn every_decoder_accepts_short_inputs() {
         checks::check_reply_roundtrip(&bytes);
         let report = checks::check_probe_session(&bytes, start);
         assert!(report.total <= Duration::from_secs(11));
+        imap::check_imap_parser(&bytes);
+        let report = imap::check_imap_session(&bytes, start);
+        assert!(report.total <= Duration::from_secs(8));
     }
 }
 

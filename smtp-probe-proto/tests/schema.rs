@@ -1,6 +1,6 @@
-//! The serialized report is the documented JSON shape: every kind of report the probe makes validates against
-//! `schema/report.schema.json`, the fields carry what `JSON-SCHEMA.md` says they do, and the vocabularies (causes,
-//! phases) are the same in the code, the schema and the document.
+//! The serialized report is the documented JSON shape: every kind of report the probe makes (and every kind of round
+//! trip) validates against `schema/report.schema.json`, the fields carry what `JSON-SCHEMA.md` says they do, and the
+//! vocabularies (causes, phases) are the same in the code, the schema and the document.
 
 mod common;
 
@@ -8,11 +8,14 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use serde_json::{Value, json};
+use smtp_probe_proto::connect::ConnectFailure;
+use smtp_probe_proto::imap::{MailboxConfig, MailboxOutput, MailboxProbe, MailboxReport};
 use smtp_probe_proto::mx::{MxAnswer, MxPlan, MxRecord, MxReport};
-use smtp_probe_proto::testing::{ServerStep, expect};
+use smtp_probe_proto::roundtrip::{RoundTripStart, RoundTripTimings};
+use smtp_probe_proto::testing::{ServerStep, expect, wall_start};
 use smtp_probe_proto::{
-    AddressFamily, Cause, CertificateInfo, CertificateProblem, Domain, Phase, Report, Target, TlsFailure, TlsInfo,
-    TlsMode, Verdict,
+    AddressFamily, Cause, CertificateInfo, CertificateProblem, Domain, Phase, Report, RoundTripConfig, RoundTripReport,
+    Secret, Target, TlsFailure, TlsInfo, TlsMode, Verdict,
 };
 
 fn schema() -> Value {
@@ -26,7 +29,22 @@ fn document() -> String {
 
 #[track_caller]
 fn assert_valid(value: &Value) {
-    let validator = jsonschema::validator_for(&schema()).expect("a valid JSON Schema");
+    assert_valid_against(&schema(), value);
+}
+
+/// Validates against one definition of the schema (`round_trip_report`) rather than the command's output.
+#[track_caller]
+fn assert_valid_as(definition: &str, value: &Value) {
+    let mut schema = schema();
+    let root = schema.as_object_mut().expect("an object");
+    root.remove("oneOf");
+    root.insert("$ref".into(), json!(format!("#/$defs/{definition}")));
+    assert_valid_against(&schema, value);
+}
+
+#[track_caller]
+fn assert_valid_against(schema: &Value, value: &Value) {
+    let validator = jsonschema::validator_for(schema).expect("a valid JSON Schema");
     let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path)).collect();
     assert!(errors.is_empty(), "{errors:#?}\n{value:#}");
 }
@@ -177,6 +195,209 @@ fn mx_reports_validate() {
     assert_valid(&serde_json::to_value(MxReport::lookup_failed(&domain, "SERVFAIL")).unwrap());
 }
 
+// ---- round trips ------------------------------------------------------------------------------------------------
+
+const MAILBOX_USER: &str = "inbox@example.com";
+
+fn round_trip_config(deadline: Duration) -> RoundTripConfig {
+    let submit = builder(TlsMode::None).mail_from(USER).rcpt_to(MAILBOX_USER).build().unwrap();
+    let mailbox =
+        MailboxConfig::builder(Target::new("imap.example.com", 143).unwrap(), MAILBOX_USER, Secret::new(PASSWORD))
+            .tls(TlsMode::None)
+            .allow_plaintext_login(true)
+            .junk_folder("Junk")
+            .build()
+            .unwrap();
+    RoundTripConfig::builder(submit, mailbox).deadline(deadline).cleanup_time(Duration::from_secs(2)).build().unwrap()
+}
+
+/// The submission of `run` against a scripted server: accepted with a queue id, or refused at RCPT.
+fn submit(config: &RoundTripConfig, run: &RoundTripStart, accepted: bool) -> Report {
+    let mut script = vec![
+        line("220 mx.example.com ESMTP"),
+        expect("EHLO"),
+        lines(&["250-mx.example.com", "250 SIZE 10240000"]),
+        expect("MAIL"),
+        line("250 2.1.0 ok"),
+        expect("RCPT"),
+    ];
+    if accepted {
+        script.extend([
+            line("250 2.1.5 ok"),
+            expect("DATA"),
+            line("354 go ahead"),
+            expect("<message>"),
+            line("250 2.0.0 Ok: queued as 4XyZ1r2abc"),
+        ]);
+    } else {
+        script.push(line("550 5.1.1 <inbox@example.com>: User unknown"));
+    }
+    script.extend([expect("QUIT"), line("221 2.0.0 bye")]);
+    let (report, _) = run_whole(&config.submit_config(run, run.at), run.at, &script);
+    report
+}
+
+/// A scripted IMAP server: logs in, selects, and finds the message (when `delivered`) in the inbox on the second
+/// round (the first searched the inbox and the junk folder).
+fn imap_answer(line: &str, token: &str, delivered: bool, searches: &mut u32) -> String {
+    let (tag, command) = line.split_once(' ').unwrap();
+    let verb: String = command.split(' ').take(2).collect::<Vec<_>>().join(" ");
+    let headers = format!(
+        "Received: from mx.example.com by imap.example.com with LMTP id 9Abc;\r\n\tThu, 01 Jan 2026 00:00:02 +0000\r\n\
+         Received: from [192.0.2.7] by mx.example.com (Postfix) with ESMTPSA id 4XyZ1r2abc;\r\n\tThu, 01 Jan 2026 00:00:01 +0000\r\n\
+         Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.org; dkim=none\r\n\
+         Date: Thu, 01 Jan 2026 00:00:00 +0000\r\nX-Smtp-Probe-Token: {token}\r\n\r\n"
+    );
+    match verb.as_str() {
+        "AUTHENTICATE PLAIN" => format!("{tag} OK [CAPABILITY IMAP4rev1 UIDPLUS] Logged in\r\n"),
+        v if v.starts_with("SELECT") => format!("* 1 EXISTS\r\n{tag} OK [READ-WRITE] Select completed\r\n"),
+        "UID SEARCH" => {
+            *searches += 1;
+            let found = if delivered && *searches > 2 { " 7" } else { "" };
+            format!("* SEARCH{found}\r\n{tag} OK Search completed\r\n")
+        }
+        "UID FETCH" => format!(
+            "* 2 FETCH (UID 7 INTERNALDATE \"01-Jan-2026 00:00:02 +0000\" RFC822.SIZE 640 BODY[HEADER] {{{}}}\r\n{headers})\r\n\
+             {tag} OK Fetch completed\r\n",
+            headers.len()
+        ),
+        "UID EXPUNGE" => format!("* 2 EXPUNGE\r\n{tag} OK Expunge completed\r\n"),
+        "LOGOUT" => format!("* BYE Logging out\r\n{tag} OK Logout completed\r\n"),
+        _ => format!("{tag} OK done\r\n"),
+    }
+}
+
+/// The mailbox side of `run` against the scripted IMAP server, in simulated time: 2 ms per reply.
+fn mailbox(
+    config: &RoundTripConfig,
+    run: &RoundTripStart,
+    submitted: Option<&Report>,
+    delivered: bool,
+) -> MailboxReport {
+    let mut now = run.at;
+    let mut probe =
+        MailboxProbe::new(config.mailbox().clone(), run.token.clone(), now, run.search_deadline, run.deadline);
+    probe.handle_input(now, b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n");
+    let mut searches = 0;
+    loop {
+        match probe.poll_output(now) {
+            MailboxOutput::Transmit(bytes) => {
+                let line = String::from_utf8(bytes).unwrap();
+                now += Duration::from_millis(2);
+                probe.handle_input(
+                    now,
+                    imap_answer(line.trim_end(), run.token.as_str(), delivered, &mut searches).as_bytes(),
+                );
+            }
+            MailboxOutput::Timeout(at) => {
+                now = at;
+                probe.handle_timeout(now);
+            }
+            MailboxOutput::Ready => match submitted.and_then(|s| s.message_accepted) {
+                Some(accepted) => probe.handle_accepted(now, now + accepted),
+                None => probe.handle_abandon(now),
+            },
+            MailboxOutput::StartTls(_) => panic!("TLS is off here"),
+            MailboxOutput::Done => break,
+        }
+    }
+    let mut report = probe.into_report();
+    report.address = Some("192.0.2.8:143".into());
+    report.connect = Some(Duration::from_micros(850));
+    report
+}
+
+fn round_trip(deadline: Duration, accepted: bool, delivered: bool) -> RoundTripReport {
+    let config = round_trip_config(deadline);
+    let run = RoundTripStart::new(&config, start(), wall_start(), 7);
+    let submitted = submit(&config, &run, accepted);
+    let mailbox = mailbox(&config, &run, Some(&submitted), delivered);
+    let timings = RoundTripTimings {
+        mailbox_ready: mailbox.ready,
+        submit_started: mailbox.ready,
+        submit: Some(submitted.total),
+        accepted: submitted.message_accepted.map(|a| a + mailbox.ready.unwrap()),
+        total: mailbox.total,
+        ..RoundTripTimings::default()
+    };
+    RoundTripReport::assemble(&config, &run, Some(submitted), mailbox, timings)
+}
+
+#[test]
+fn round_trip_reports_are_the_documented_object() {
+    let report = round_trip(Duration::from_secs(20), true, true);
+    assert_eq!((report.verdict, report.cause), (Verdict::Up, None), "{}", report.summary());
+    let value = serde_json::to_value(&report).unwrap();
+    assert_valid_as("round_trip_report", &value);
+    assert_eq!(value["token"], report.token.as_str());
+    assert_eq!(value["summary"], report.summary());
+    assert_eq!(value["started_at"], "2026-01-01T00:00:00.000Z", "the run's wall time, RFC 3339");
+    assert!(value["end_to_end_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{}", value["end_to_end_ms"]);
+    assert!(value["not_visible_after_ms"].as_f64().is_some(), "the first search missed");
+    let delivery = &value["delivery"];
+    assert_eq!((delivery["folder"].as_str(), delivery["queue_id"].as_str()), (Some("INBOX"), Some("4XyZ1r2abc")));
+    assert_eq!(delivery["stored_at"], "2026-01-01T00:00:02.000Z");
+    assert_eq!(delivery["hops"][0]["by"], "mx.example.com");
+    assert_eq!(
+        (delivery["hops"][0]["at"].as_str(), delivery["hops"][0]["delay_ms"].as_i64()),
+        (Some("2026-01-01T00:00:01.000Z"), Some(1000))
+    );
+    assert_eq!(
+        delivery["authentication"][0],
+        json!({ "authserv_id": "mx.example.com", "method": "spf", "result": "pass", "details": "smtp.mailfrom=example.org" })
+    );
+    assert_eq!(value["submit"]["queue_id"], "4XyZ1r2abc", "the submission is a report object");
+    let mailbox = &value["mailbox"];
+    assert_eq!(mailbox["target"], "imap.example.com:143");
+    let phases: Vec<&str> =
+        mailbox["phases"].as_array().unwrap().iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases[..4], ["imap_connect", "imap_greeting", "imap_login", "imap_select"]);
+    assert_eq!(phases.last(), Some(&"imap_logout"));
+    assert_eq!(mailbox["phases"][2]["command"], "a1 AUTHENTICATE PLAIN <redacted>", "credentials stay redacted");
+    assert_eq!(mailbox["phases"][2]["status"], "OK");
+    assert_eq!((mailbox["cleanup"].as_str(), mailbox["searches"].as_u64()), (Some("expunged"), Some(2)));
+    assert_eq!(mailbox["message"]["internal_date"], "2026-01-01T00:00:02.000Z");
+    assert!(mailbox["transcript"].as_array().is_some_and(|t| !t.is_empty()), "recorded, so present");
+    assert!(!value.to_string().contains(PASSWORD));
+}
+
+#[test]
+fn every_kind_of_round_trip_validates() {
+    // Accepted, never seen: not delivered at the deadline.
+    let lost = round_trip(Duration::from_secs(1), true, false);
+    assert_eq!(lost.cause, Some(Cause::NotDelivered), "{}", lost.summary());
+    let value = serde_json::to_value(&lost).unwrap();
+    assert_valid_as("round_trip_report", &value);
+    assert_eq!((value["delivery"].clone(), value["end_to_end_ms"].clone()), (Value::Null, Value::Null));
+    assert_eq!(value["findings"][0]["phase"], "delivery");
+
+    // Refused at RCPT: the mailbox logs out without searching.
+    let refused = round_trip(Duration::from_secs(20), false, false);
+    assert_eq!(refused.cause, Some(Cause::RecipientRejected), "{}", refused.summary());
+    let value = serde_json::to_value(&refused).unwrap();
+    assert_valid_as("round_trip_report", &value);
+    assert_eq!((value["accepted_ms"].clone(), value["mailbox"]["searches"].as_u64()), (Value::Null, Some(0)));
+
+    // The mailbox could not be reached: nothing was sent.
+    let config = round_trip_config(Duration::from_secs(20));
+    let run = RoundTripStart::new(&config, start(), wall_start(), 7);
+    let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    let failures = [("192.0.2.8:143".parse().unwrap(), ConnectFailure::Io(refused))];
+    let unreachable = MailboxReport::connect_failed(config.mailbox(), &failures, Duration::from_micros(300));
+    let timings = RoundTripTimings { total: Duration::from_millis(1), ..RoundTripTimings::default() };
+    let report = RoundTripReport::assemble(&config, &run, None, unreachable, timings);
+    assert_eq!(report.cause, Some(Cause::MailboxUnavailable));
+    let value = serde_json::to_value(&report).unwrap();
+    assert_valid_as("round_trip_report", &value);
+    assert_eq!(value["submit"], Value::Null);
+    assert_eq!(value["mailbox"]["address"], "192.0.2.8:143");
+    assert_eq!(
+        value["mailbox"]["phases"],
+        json!([{ "phase": "imap_connect", "command": null, "duration_ms": 0.3, "status": null, "text": null }])
+    );
+    assert!(value["mailbox"].get("transcript").is_none(), "nothing recorded, so absent");
+}
+
 #[test]
 fn the_schema_and_the_document_name_every_cause_and_phase() {
     let schema = schema();
@@ -198,9 +419,13 @@ fn the_documented_examples_validate() {
     let doc = document();
     let examples: Vec<&str> =
         doc.split("```json\n").skip(1).map(|rest| rest.split("```").next().expect("a closed block")).collect();
-    assert_eq!(examples.len(), 2, "a target example and an MX example");
+    assert_eq!(examples.len(), 3, "a target example, an MX example and a round-trip example");
     for example in examples {
-        assert_valid(&serde_json::from_str(example).expect("the example is JSON"));
+        let value: Value = serde_json::from_str(example).expect("the example is JSON");
+        match value.get("token") {
+            Some(_) => assert_valid_as("round_trip_report", &value),
+            None => assert_valid(&value),
+        }
     }
 }
 

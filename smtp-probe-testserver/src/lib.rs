@@ -47,11 +47,13 @@
 //! target. MX-mode tests get their DNS from
 //! `dns` (feature `dns`): a tiny loopback DNS server.
 //!
-//! The adapters share two suites from here: [`conformance`] (scenarios, expected outcomes, a report
-//! normalizer, and the [`conformance_tests!`] macro) and [`postfix`] (the real loopback Postfix of
-//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro). [`domain_bed`] reads the
-//! domain check's loopback world: the DNSSEC bed of `.ci/dns.sh` and the Exim of `.ci/exim.sh`. [`chromium`] loads
-//! a page on loopback in headless Chromium (`.ci/chromium.sh`) for a screenshot and the rendered DOM.
+//! The adapters share three suites from here: [`conformance`] (scenarios, expected outcomes, a report
+//! normalizer, and the [`conformance_tests!`] macro), [`postfix`] (the real loopback Postfix of
+//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro) and [`dovecot`] (round trips
+//! through that Postfix to the Dovecot of `.ci/dovecot.sh`, with the [`roundtrip_tests!`] macro). [`domain_bed`]
+//! reads the domain check's loopback world: the DNSSEC bed of `.ci/dns.sh` and the Exim of `.ci/exim.sh`.
+//! [`chromium`] loads a page on loopback in headless Chromium (`.ci/chromium.sh`) for a screenshot and the
+//! rendered DOM. [`services`] decides, for all of them, whether a missing service skips a test or fails it.
 
 pub mod certs;
 pub mod chromium;
@@ -61,6 +63,7 @@ pub mod demo;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod domain_bed;
+pub mod dovecot;
 pub mod openmetrics;
 pub mod postfix;
 pub mod promtool;

@@ -5,7 +5,7 @@
 //! ran — [`env()`] loads `$SMTP_PROBE_POSTFIX_DIR/env` (default `/var/tmp/smtp-probe-postfix/env`) itself.
 //! When neither is there, [`env_or_skip`] prints
 //! `skipped: no loopback Postfix (run .ci/postfix.sh)` to stderr and the test returns without failing — unless
-//! `SMTP_PROBE_REQUIRE_SERVICES=1` is set (CI sets it), where it fails (see [`services`](crate::services)).
+//! `SMTP_PROBE_REQUIRE_SERVICES=1` is set (CI sets it), where it fails (see [`services`]).
 //!
 //! [`cases`] lists the interop cases as [`Scenario`](crate::conformance::Scenario)s, so every adapter runs
 //! the same ones (with [`postfix_tests!`](crate::postfix_tests)) and their reports can be compared with the

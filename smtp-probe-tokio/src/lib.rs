@@ -40,6 +40,8 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Round trips — submit a tokenised message, watch it arrive over IMAP, delete it — are [`roundtrip`].
+//!
 //! Dropping the future closes the socket: a probe never outlives its caller's interest.
 //!
 //! To print or serve reports, use the renderer crate, `smtp-probe-render` (re-exported as `render` with the
@@ -56,14 +58,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
+pub use smtp_probe_proto::imap::MailboxConfig;
 pub use smtp_probe_proto::{
     self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
     TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
+pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
 use smtp_probe_proto::{Session, SessionOutput};
 
 mod cache;
 mod ehlo;
+mod roundtrip;
+pub use roundtrip::roundtrip;
+
 #[cfg(feature = "mx")]
 mod mx;
 

@@ -266,10 +266,55 @@ pub struct DeliveryRecord {
     pub attempt: i64,
     /// When.
     pub at: Timestamp,
-    /// `delivered`, `failed`, ...
+    /// `delivered`; `failed` (may be tried again), `rejected` (the channel refused it: not tried again),
+    /// `expired` (given up at the deadline), `skipped` (the channel is no longer configured).
     pub status: String,
     /// What the channel said.
     pub detail: Option<String>,
+}
+
+/// An outbox row as stored: one alert, the channels it goes to, and how far its delivery got.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxRecord {
+    /// Row id (the cursor for paging, and the key of its deliveries).
+    pub id: i64,
+    /// The alert.
+    pub alert: Alert,
+    /// Channel names.
+    pub channels: Vec<String>,
+    /// `pending` (not tried yet), `retrying`, `delivered`, `partial` (some channels failed), `failed`, or
+    /// `suppressed` (no channel to send to).
+    pub status: String,
+    /// How often it was claimed for delivery.
+    pub attempts: i64,
+    /// When it is tried next (while not done).
+    pub next_attempt_at: Option<Timestamp>,
+    /// When it was finished.
+    pub done_at: Option<Timestamp>,
+}
+
+/// A maintenance window as it covered one monitor (the history's mark).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MaintenanceMark {
+    /// Which monitor.
+    pub monitor: MonitorId,
+    /// The window's name.
+    pub window: String,
+    /// The first check inside it.
+    pub started: Timestamp,
+    /// The first check after it (`None` while it lasts).
+    pub ended: Option<Timestamp>,
+}
+
+/// Which outbox rows [`Store::alerts`] lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// Only this monitor's.
+    pub monitor: Option<MonitorId>,
+    /// Only rows not finished yet (`pending`, `retrying`).
+    pub open_only: bool,
+    /// Rows with an id below this (the previous page's last id).
+    pub before_id: Option<i64>,
 }
 
 /// What an instance needs to resume after a restart or a lease takeover.
@@ -372,7 +417,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records one delivery attempt.
     async fn record_delivery(&self, delivery: &DeliveryRecord) -> Result<(), StoreError>;
 
-    /// Ends an alert (`delivered`, `failed`, `suppressed`) or, with `retry_at`, releases it for another attempt.
+    /// Ends an alert (`delivered`, `partial`, `failed`, `suppressed`) or, with `retry_at`, releases it for
+    /// another attempt (status `retrying`).
     async fn finish_alert(
         &self,
         id: i64,
@@ -381,11 +427,31 @@ pub trait Store: Send + Sync + 'static {
         retry_at: Option<Timestamp>,
     ) -> Result<(), StoreError>;
 
+    /// Extends this owner's claims on rows `ids` to `until` (a sender still working on them keeps them).
+    async fn renew_claims(&self, owner: &str, ids: &[i64], until: Timestamp) -> Result<(), StoreError>;
+
+    /// Releases claims on unfinished rows: every claim (`None`: a single-instance store at start, where any claim
+    /// is a crashed run's) or one owner's. Returns how many.
+    async fn release_claims(&self, owner: Option<&str>) -> Result<u64, StoreError>;
+
     /// Outbox rows by status: (kind, status, count).
     async fn outbox_summary(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
 
+    /// Outbox rows, newest first, at most `limit` (for the API's alert history).
+    async fn alerts(&self, query: &AlertQuery, limit: u32) -> Result<Vec<OutboxRecord>, StoreError>;
+
     /// Delivery attempts, newest first.
     async fn deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Every delivery attempt of one outbox row, oldest first.
+    async fn deliveries_of(&self, outbox_id: i64) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Maintenance marks, newest first; of one monitor or all; at most `limit`.
+    async fn maintenance_marks(
+        &self,
+        monitor: Option<&MonitorId>,
+        limit: u32,
+    ) -> Result<Vec<MaintenanceMark>, StoreError>;
 
     /// Takes or renews the leases of `wanted` for `owner` until `until`: a lease is taken when it is free, held
     /// by `owner`, or expired at `now`. Returns the monitors `owner` holds afterwards.

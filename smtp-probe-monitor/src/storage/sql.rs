@@ -7,11 +7,11 @@ use std::path::Path;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::{
-    Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryRecord, IncidentChange, IncidentRecord, MonitorRow, ResumeState,
-    RollupDelta, RollupRow, StatusCounts, Store, StoreError,
+    AlertQuery, Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryRecord, IncidentChange, IncidentRecord, MaintenanceMark,
+    MonitorRow, OutboxRecord, ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
 };
 use crate::alert::{Alert, Notified};
 use crate::check::{CheckOutcome, PhaseTiming, Status};
@@ -92,11 +92,33 @@ impl SqlStore {
                     Ok(())
                 })
             })
-            .connect(&url)
+            .connect_with(connect_options(&url)?)
             .await?;
         let migrations = if backend == "sqlite" { SQLITE_MIGRATIONS } else { POSTGRES_MIGRATIONS };
         Migrator::new(Embedded(migrations)).await?.run(&pool).await?;
         Ok(SqlStore { pool, backend })
+    }
+
+    /// Runs `body` in a transaction on a connection of its own. When anything fails, the connection is closed
+    /// instead of going back to the pool: after a failed COMMIT (a full disk) SQLite and the driver can disagree
+    /// on whether a transaction is still open, and a pooled connection left inside one would hold the write lock
+    /// against every other writer.
+    async fn in_tx<T>(
+        &self,
+        body: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let out = body(&mut tx).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+        .await;
+        if result.is_err() {
+            conn.close_on_drop();
+        }
+        result
     }
 
     /// The connection pool (for tests and tools).
@@ -108,6 +130,15 @@ impl SqlStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The URL's options, with sqlx's statement logging turned down: a locked database makes every retry "slow",
+/// and the writer reports the fault itself, once.
+fn connect_options(url: &str) -> Result<sqlx::any::AnyConnectOptions, StoreError> {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    Ok(sqlx::any::AnyConnectOptions::from_str(url)?
+        .log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1)))
 }
 
 fn sqlite_url(path: &Path) -> String {
@@ -229,6 +260,17 @@ fn rollup_from_row(row: &AnyRow) -> Result<RollupDelta, StoreError> {
     })
 }
 
+fn delivery_from_row(r: &AnyRow) -> Result<DeliveryRecord, StoreError> {
+    Ok(DeliveryRecord {
+        outbox_id: r.try_get("outbox_id")?,
+        channel: r.try_get("channel")?,
+        attempt: r.try_get("attempt")?,
+        at: Timestamp(r.try_get("at")?),
+        status: r.try_get("status")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
 fn state_from_str(s: &str) -> Option<State> {
     Some(match s {
         "up" => State::Up,
@@ -266,7 +308,7 @@ impl Store for SqlStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        self.in_tx(async |tx| {
         let now = Timestamp::now().0;
         for m in &batch.monitors {
             sqlx::query(
@@ -481,8 +523,9 @@ impl Store for SqlStore {
                 None => {}
             }
         }
-        tx.commit().await?;
         Ok(())
+        })
+        .await
     }
 
     async fn resume_state(&self) -> Result<ResumeState, StoreError> {
@@ -728,16 +771,19 @@ impl Store for SqlStore {
         by: &str,
         at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let r = sqlx::query(
+        self.in_tx(async |tx| {
+            let r = sqlx::query(
             "UPDATE incidents SET acknowledged_at = $3, acknowledged_by = $4 WHERE monitor_id = $1 AND started_at = $2",
         )
         .bind(monitor.as_str())
         .bind(started.0)
         .bind(at.0)
         .bind(by)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() > 0)
+            Ok(r.rows_affected() > 0)
+        })
+        .await
     }
 
     async fn claim_alerts(
@@ -747,38 +793,43 @@ impl Store for SqlStore {
         until: Timestamp,
         limit: u32,
     ) -> Result<Vec<ClaimedAlert>, StoreError> {
-        // The outer WHERE repeats the claim condition: on PostgreSQL a row another claimer locked first is
-        // re-checked after its commit and skipped, so each row goes to one sender.
-        let rows = sqlx::query(
-            "UPDATE alert_outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+        self.in_tx(async |tx| {
+            // The outer WHERE repeats the claim condition: on PostgreSQL a row another claimer locked first is
+            // re-checked after its commit and skipped, so each row goes to one sender.
+            let rows = sqlx::query(
+                "UPDATE alert_outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM alert_outbox WHERE done_at IS NULL AND next_attempt_at <= $3 \
                           AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4) \
                AND done_at IS NULL AND (claimed_until IS NULL OR claimed_until < $3) \
              RETURNING id, payload, channels, attempts",
-        )
-        .bind(owner)
-        .bind(until.0)
-        .bind(now.0)
-        .bind(i64::from(limit.min(1000)))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let payload: String = row.try_get("payload")?;
-            let alert: Alert = serde_json::from_str(&payload).map_err(|e| corrupt("alert_outbox", e.to_string()))?;
-            let channels: String = row.try_get("channels")?;
-            out.push(ClaimedAlert {
-                id: row.try_get("id")?,
-                alert,
-                channels: channels.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect(),
-                attempts: row.try_get::<i64, _>("attempts")? - 1,
-            });
-        }
-        out.sort_by_key(|c| c.id);
-        Ok(out)
+            )
+            .bind(owner)
+            .bind(until.0)
+            .bind(now.0)
+            .bind(i64::from(limit.min(1000)))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let payload: String = row.try_get("payload")?;
+                let alert: Alert =
+                    serde_json::from_str(&payload).map_err(|e| corrupt("alert_outbox", e.to_string()))?;
+                let channels: String = row.try_get("channels")?;
+                out.push(ClaimedAlert {
+                    id: row.try_get("id")?,
+                    alert,
+                    channels: channels.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect(),
+                    attempts: row.try_get::<i64, _>("attempts")? - 1,
+                });
+            }
+            out.sort_by_key(|c| c.id);
+            Ok(out)
+        })
+        .await
     }
 
     async fn record_delivery(&self, d: &DeliveryRecord) -> Result<(), StoreError> {
+        self.in_tx(async |tx| {
         sqlx::query(
             "INSERT INTO alert_deliveries (outbox_id, channel, attempt, at, status, detail) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -788,9 +839,11 @@ impl Store for SqlStore {
         .bind(d.at.0)
         .bind(&d.status)
         .bind(d.detail.as_deref())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         Ok(())
+        })
+        .await
     }
 
     async fn finish_alert(
@@ -800,6 +853,7 @@ impl Store for SqlStore {
         at: Timestamp,
         retry_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
+        self.in_tx(async |tx| {
         match retry_at {
             Some(retry) => {
                 sqlx::query(
@@ -809,7 +863,7 @@ impl Store for SqlStore {
                 .bind(id)
                 .bind(status)
                 .bind(retry.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
             }
             None => {
@@ -817,11 +871,144 @@ impl Store for SqlStore {
                     .bind(id)
                     .bind(status)
                     .bind(at.0)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
             }
         }
         Ok(())
+        })
+        .await
+    }
+
+    async fn renew_claims(&self, owner: &str, ids: &[i64], until: Timestamp) -> Result<(), StoreError> {
+        self.in_tx(async |tx| {
+        // In chunks: one statement per 500 rows keeps the parameter list well under both databases' limits.
+        for chunk in ids.chunks(500) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "UPDATE alert_outbox SET claimed_until = $2 WHERE claimed_by = $1 AND done_at IS NULL AND id IN ({list})"
+            );
+            let mut q = sqlx::query(&sql).bind(owner).bind(until.0);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        Ok(())
+        })
+        .await
+    }
+
+    async fn release_claims(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        self.in_tx(async |tx| {
+            let r = match owner {
+                Some(o) => {
+                    sqlx::query(
+                        "UPDATE alert_outbox SET claimed_by = NULL, claimed_until = NULL \
+                     WHERE done_at IS NULL AND claimed_by = $1",
+                    )
+                    .bind(o)
+                    .execute(&mut *tx)
+                    .await?
+                }
+                None => {
+                    sqlx::query(
+                        "UPDATE alert_outbox SET claimed_by = NULL, claimed_until = NULL \
+                     WHERE done_at IS NULL AND claimed_until IS NOT NULL",
+                    )
+                    .execute(&mut *tx)
+                    .await?
+                }
+            };
+            Ok(r.rows_affected())
+        })
+        .await
+    }
+
+    async fn alerts(&self, query: &AlertQuery, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, payload, channels, status, attempts, next_attempt_at, done_at FROM alert_outbox WHERE id < $1",
+        );
+        if query.open_only {
+            sql.push_str(" AND done_at IS NULL");
+        }
+        if query.monitor.is_some() {
+            sql.push_str(" AND monitor_id = $3");
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT $2");
+        let mut q = sqlx::query(&sql).bind(query.before_id.unwrap_or(i64::MAX)).bind(i64::from(limit.min(10_000)));
+        if let Some(m) = &query.monitor {
+            q = q.bind(m.as_str());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let payload: String = row.try_get("payload")?;
+                let alert: Alert =
+                    serde_json::from_str(&payload).map_err(|e| corrupt("alert_outbox", e.to_string()))?;
+                let channels: String = row.try_get("channels")?;
+                let done_at = row.try_get::<Option<i64>, _>("done_at")?.map(Timestamp);
+                Ok(OutboxRecord {
+                    id: row.try_get("id")?,
+                    alert,
+                    channels: channels.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect(),
+                    status: row.try_get("status")?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at: if done_at.is_none() {
+                        Some(Timestamp(row.try_get("next_attempt_at")?))
+                    } else {
+                        None
+                    },
+                    done_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn deliveries_of(&self, outbox_id: i64) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT outbox_id, channel, attempt, at, status, detail FROM alert_deliveries WHERE outbox_id = $1 \
+             ORDER BY id",
+        )
+        .bind(outbox_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn maintenance_marks(
+        &self,
+        monitor: Option<&MonitorId>,
+        limit: u32,
+    ) -> Result<Vec<MaintenanceMark>, StoreError> {
+        let limit = i64::from(limit.min(10_000));
+        let columns = "monitor_id, started_at, ended_at, window_name";
+        let rows =
+            match monitor {
+                Some(m) => sqlx::query(&format!(
+                    "SELECT {columns} FROM maintenance_marks WHERE monitor_id = $1 ORDER BY started_at DESC LIMIT $2"
+                ))
+                .bind(m.as_str())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query(&format!("SELECT {columns} FROM maintenance_marks ORDER BY started_at DESC LIMIT $1"))
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
+        rows.iter()
+            .map(|r| {
+                Ok(MaintenanceMark {
+                    monitor: monitor_id(r, "monitor_id", "maintenance_marks")?,
+                    window: r.try_get("window_name")?,
+                    started: Timestamp(r.try_get("started_at")?),
+                    ended: r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp),
+                })
+            })
+            .collect()
     }
 
     async fn outbox_summary(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
@@ -840,18 +1027,7 @@ impl Store for SqlStore {
         .bind(i64::from(limit.min(10_000)))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DeliveryRecord {
-                    outbox_id: r.try_get("outbox_id")?,
-                    channel: r.try_get("channel")?,
-                    attempt: r.try_get("attempt")?,
-                    at: Timestamp(r.try_get("at")?),
-                    status: r.try_get("status")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(delivery_from_row).collect()
     }
 
     async fn acquire_leases(
@@ -861,70 +1037,77 @@ impl Store for SqlStore {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<MonitorId>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // Renew everything this owner holds in one statement; then try only the leases that are free or expired.
-        sqlx::query("UPDATE leases SET expires_at = $2 WHERE owner = $1 AND expires_at >= $3")
-            .bind(owner)
-            .bind(until.0)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
-        let mut held_elsewhere = std::collections::HashSet::new();
-        let mut mine = std::collections::HashSet::new();
-        for row in sqlx::query("SELECT monitor_id, owner FROM leases WHERE expires_at >= $1")
-            .bind(now.0)
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            let id: String = row.try_get("monitor_id")?;
-            let o: String = row.try_get("owner")?;
-            if o == owner {
-                mine.insert(id);
-            } else {
-                held_elsewhere.insert(id);
+        self.in_tx(async |tx| {
+            // Renew everything this owner holds in one statement; then try only the leases that are free or expired.
+            sqlx::query("UPDATE leases SET expires_at = $2 WHERE owner = $1 AND expires_at >= $3")
+                .bind(owner)
+                .bind(until.0)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            let mut held_elsewhere = std::collections::HashSet::new();
+            let mut mine = std::collections::HashSet::new();
+            for row in sqlx::query("SELECT monitor_id, owner FROM leases WHERE expires_at >= $1")
+                .bind(now.0)
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                let id: String = row.try_get("monitor_id")?;
+                let o: String = row.try_get("owner")?;
+                if o == owner {
+                    mine.insert(id);
+                } else {
+                    held_elsewhere.insert(id);
+                }
             }
-        }
-        for id in wanted {
-            if mine.contains(id.as_str()) || held_elsewhere.contains(id.as_str()) {
-                continue;
-            }
-            let r = sqlx::query(
-                "INSERT INTO leases (monitor_id, owner, expires_at) VALUES ($1, $2, $3) \
+            for id in wanted {
+                if mine.contains(id.as_str()) || held_elsewhere.contains(id.as_str()) {
+                    continue;
+                }
+                let r = sqlx::query(
+                    "INSERT INTO leases (monitor_id, owner, expires_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (monitor_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
                  WHERE leases.owner = excluded.owner OR leases.expires_at < $4",
-            )
-            .bind(id.as_str())
-            .bind(owner)
-            .bind(until.0)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?;
-            if r.rows_affected() > 0 {
-                mine.insert(id.as_str().to_owned());
+                )
+                .bind(id.as_str())
+                .bind(owner)
+                .bind(until.0)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+                if r.rows_affected() > 0 {
+                    mine.insert(id.as_str().to_owned());
+                }
             }
-        }
-        tx.commit().await?;
-        let mut out: Vec<MonitorId> = wanted.iter().filter(|id| mine.contains(id.as_str())).cloned().collect();
-        out.sort();
-        Ok(out)
+            let mut out: Vec<MonitorId> = wanted.iter().filter(|id| mine.contains(id.as_str())).cloned().collect();
+            out.sort();
+            Ok(out)
+        })
+        .await
     }
 
     async fn release_leases(&self, owner: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE owner = $1").bind(owner).execute(&self.pool).await?;
-        Ok(())
+        self.in_tx(async |tx| {
+            sqlx::query("DELETE FROM leases WHERE owner = $1").bind(owner).execute(&mut *tx).await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn prune_results(&self, monitor: &MonitorId, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        let r = sqlx::query(
-            "DELETE FROM check_results WHERE monitor_id = $1 AND at IN \
+        self.in_tx(async |tx| {
+            let r = sqlx::query(
+                "DELETE FROM check_results WHERE monitor_id = $1 AND at IN \
              (SELECT at FROM check_results WHERE monitor_id = $1 AND at < $2 ORDER BY at LIMIT $3)",
-        )
-        .bind(monitor.as_str())
-        .bind(before.0)
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected())
+            )
+            .bind(monitor.as_str())
+            .bind(before.0)
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?;
+            Ok(r.rows_affected())
+        })
+        .await
     }
 
     async fn prune_old(&self, rollups_before: Timestamp, alerts_before: Timestamp) -> Result<u64, StoreError> {
@@ -941,7 +1124,8 @@ impl Store for SqlStore {
             ("DELETE FROM alert_outbox WHERE done_at IS NOT NULL AND done_at < $1", alerts_before.0),
         ];
         for (sql, t) in statements {
-            n += sqlx::query(sql).bind(t).execute(&self.pool).await?.rows_affected();
+            // One transaction per statement: short locks, and a failure rolls back cleanly.
+            n += self.in_tx(async |tx| Ok(sqlx::query(sql).bind(t).execute(&mut *tx).await?.rows_affected())).await?;
         }
         Ok(n)
     }

@@ -2,19 +2,24 @@
 //! batches them (one transaction per batch, every `flush_every` or `max_batch` results) and keeps rollups as
 //! in-memory deltas until they are written.
 //!
+//! A state change (an incident, an alert) is written at once rather than with the next batch, so what people
+//! are told is on disk within milliseconds; results ride along.
+//!
 //! When the database is locked, the disk is full or PostgreSQL is unreachable, writing fails, and the writer
 //! keeps everything, reports [`StorageHealth`] as failing, and retries with back-off; checks go on. The
 //! backlog is bounded: past `max_backlog` raw results, the **oldest raw results are dropped first** (counted
 //! in `dropped_results`), while rollups (so uptime and percentiles), incidents and queued alerts are kept.
+//! Alerts it cannot write are handed to the alert dispatcher ([`AlertNotice::Held`]) so they are delivered
+//! anyway; once written, the dispatcher hears so ([`AlertNotice::Written`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::{Batch, MonitorRow, RollupDelta, Store, Transition};
+use super::{Batch, MonitorRow, OutboxEntry, RollupDelta, Store, Transition};
 use crate::check::{CheckOutcome, Status};
 use crate::clock::Timestamp;
 use crate::id::MonitorId;
@@ -57,11 +62,26 @@ pub struct StorageHealth {
     pub backlog: usize,
     /// Raw results dropped because the backlog was full.
     pub dropped_results: u64,
+    /// Write attempts that failed since start (each retry counts).
+    pub failed_writes: u64,
     /// Results written since start.
     pub written_results: u64,
     /// The last successful write.
     pub last_write: Option<Timestamp>,
 }
+
+/// What the writer tells the alert dispatcher about the alerts passing through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertNotice {
+    /// These alerts could not be written (storage is failing): for now they exist only in memory. Each alert
+    /// is announced once.
+    Held(Vec<OutboxEntry>),
+    /// These alerts are in the outbox now (by dedup key): a claim will find them.
+    Written(Vec<String>),
+}
+
+/// The most ops taken in before a write, so a burst becomes one transaction rather than many.
+const MAX_OPS_PER_WRITE: usize = 10_000;
 
 enum WriteOp {
     Monitors(Vec<MonitorRow>),
@@ -119,6 +139,18 @@ pub fn spawn(
     instance: String,
     config: WriterConfig,
 ) -> (WriterHandle, tokio::task::JoinHandle<()>) {
+    spawn_with_notices(store, instance, config, None)
+}
+
+/// As [`spawn`], telling `notices` which alerts are held in memory and which are written.
+pub fn spawn_with_notices(
+    store: Arc<dyn Store>,
+    instance: String,
+    config: WriterConfig,
+    notices: Option<mpsc::UnboundedSender<AlertNotice>>,
+) -> (WriterHandle, tokio::task::JoinHandle<()>) {
+    use tracing::Instrument;
+    let span = tracing::info_span!("storage", instance = %instance);
     let (tx, rx) = mpsc::unbounded_channel();
     let (health_tx, health_rx) = watch::channel(StorageHealth { ok: true, ..StorageHealth::default() });
     let writer = Writer {
@@ -132,8 +164,10 @@ pub fn spawn(
         waiters: Vec::new(),
         health: health_tx,
         backoff: Duration::ZERO,
+        notices,
+        announced: HashSet::new(),
     };
-    let task = tokio::spawn(writer.run(rx));
+    let task = tokio::spawn(writer.run(rx).instrument(span));
     (WriterHandle { tx, health: health_rx }, task)
 }
 
@@ -148,6 +182,9 @@ struct Writer {
     waiters: Vec<oneshot::Sender<()>>,
     health: watch::Sender<StorageHealth>,
     backoff: Duration,
+    notices: Option<mpsc::UnboundedSender<AlertNotice>>,
+    /// Keys of alerts announced as held and not yet written.
+    announced: HashSet<String>,
 }
 
 impl Writer {
@@ -157,8 +194,19 @@ impl Writer {
             tokio::select! {
                 op = rx.recv() => match op {
                     Some(op) => {
-                        let flush_now = self.absorb(op);
-                        // While backing off after a failure, only the timer writes.
+                        let mut flush_now = self.absorb(op);
+                        // Take in what else is waiting, so a burst is one transaction.
+                        for _ in 0..MAX_OPS_PER_WRITE {
+                            match rx.try_recv() {
+                                Ok(op) => flush_now |= self.absorb(op),
+                                Err(_) => break,
+                            }
+                        }
+                        // While backing off after a failure, only the timer writes; new alerts go to the
+                        // dispatcher at once.
+                        if !self.backoff.is_zero() {
+                            self.notify_held();
+                        }
                         if (flush_now || self.checks.len() >= self.config.max_batch) && self.backoff.is_zero() {
                             self.flush().await;
                             next_flush = Instant::now() + self.config.flush_every.max(self.backoff);
@@ -200,7 +248,11 @@ impl Writer {
                     self.health.send_modify(|h| h.dropped_results += 1);
                 }
             }
-            WriteOp::Transition(t) => self.transitions.push_back(t),
+            WriteOp::Transition(t) => {
+                // What people are told goes to disk now, not with the next batch.
+                self.transitions.push_back(t);
+                return true;
+            }
             WriteOp::Flush(w) => {
                 self.waiters.push(w);
                 return true;
@@ -231,6 +283,7 @@ impl Writer {
             match error {
                 None => {
                     self.backoff = Duration::ZERO;
+                    self.notify_written(&batch.transitions);
                     let written = batch.checks.len() as u64;
                     let backlog = self.checks.len();
                     self.health.send_if_modified(|h| {
@@ -269,6 +322,7 @@ impl Writer {
                     for t in transitions.into_iter().rev() {
                         self.transitions.push_front(t);
                     }
+                    self.notify_held();
                     self.backoff = (self.backoff * 2).clamp(Duration::from_millis(250), Duration::from_secs(5));
                     let backlog = self.checks.len();
                     self.health.send_modify(|h| {
@@ -278,6 +332,7 @@ impl Writer {
                             tracing::debug!(%error, backlog, "storage write failed again");
                         }
                         h.ok = false;
+                        h.failed_writes += 1;
                         h.failing_since.get_or_insert_with(Timestamp::now);
                         h.error = Some(error);
                         h.backlog = backlog;
@@ -289,5 +344,33 @@ impl Writer {
         for w in self.waiters.drain(..) {
             let _ = w.send(());
         }
+    }
+
+    /// Hands the alerts that could not be written to the dispatcher (each once).
+    fn notify_held(&mut self) {
+        let Some(tx) = &self.notices else { return };
+        let held: Vec<OutboxEntry> = self
+            .transitions
+            .iter()
+            .flat_map(|t| &t.alerts)
+            .filter(|e| self.announced.insert(e.alert.dedup_key.clone()))
+            .cloned()
+            .collect();
+        if !held.is_empty() {
+            let _ = tx.send(AlertNotice::Held(held));
+        }
+    }
+
+    /// Tells the dispatcher which alerts are in the outbox now.
+    fn notify_written(&mut self, transitions: &[Transition]) {
+        let Some(tx) = &self.notices else { return };
+        let keys: Vec<String> = transitions.iter().flat_map(|t| &t.alerts).map(|e| e.alert.dedup_key.clone()).collect();
+        if keys.is_empty() {
+            return;
+        }
+        for k in &keys {
+            self.announced.remove(k);
+        }
+        let _ = tx.send(AlertNotice::Written(keys));
     }
 }

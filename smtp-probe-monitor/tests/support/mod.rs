@@ -1,6 +1,9 @@
 //! Shared by the integration tests: real services from `.ci/` scripts, and small builders.
 #![allow(dead_code)]
 
+pub mod fast;
+pub mod flip;
+pub mod receiver;
 pub mod web;
 
 use std::sync::Arc;
