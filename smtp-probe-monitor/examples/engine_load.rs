@@ -166,7 +166,12 @@ async fn main() {
     .expect("http");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let render_addr = listener.local_addr().unwrap();
-    tokio::spawn(smtp_probe_monitor::http::serve(listener, uncached.router(), uncached.limits(), std::future::pending()));
+    tokio::spawn(smtp_probe_monitor::http::serve(
+        listener,
+        uncached.router(),
+        uncached.limits(),
+        std::future::pending(),
+    ));
     let me = std::process::id().to_string();
     let server_pid = server.child.id().to_string();
     println!(

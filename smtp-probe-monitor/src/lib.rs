@@ -74,9 +74,9 @@ pub mod canary;
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod delivery;
 pub mod engine;
 pub mod events;
 pub mod figures;

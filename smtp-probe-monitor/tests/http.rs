@@ -237,6 +237,54 @@ async fn the_page_shows_every_monitor_and_escapes_what_servers_say() {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A channel whose receiver is gone: the failure shows in the API, `/metrics`, `/healthz` (which stays 200: the
+/// service itself is fine) and on the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_alert_channel_shows_everywhere() {
+    let nobody = support::receiver::free_addr();
+    let w = world(&format!(
+        "channels = [\"pager\"]\n[channels.pager]\ntype = \"webhook\"\nurl = \"http://{nobody}/hook\"\n\
+         retry_initial = \"200ms\"\n[channels.spare]\ntype = \"webhook\"\nurl = \"http://{nobody}/spare\"\n"
+    ));
+    let engine = start(&w.config).await;
+    let served =
+        web::serve(&engine, &w.config.http, HttpOptions { page_cache: Some(Duration::ZERO), ..HttpOptions::default() })
+            .await;
+    let addr = served.addr;
+    support::wait_for(Duration::from_secs(30), "a failed delivery", async || {
+        engine.channel_health().iter().any(|c| c.name == "pager" && c.consecutive_failures > 0)
+    })
+    .await;
+
+    let api = get(addr, "/api/v1/alerts/channels").await.json();
+    let channels = api["channels"].as_array().unwrap();
+    let pager = channels.iter().find(|c| c["name"] == "pager").expect("pager listed");
+    assert_eq!(pager["state"], "failing", "{api}");
+    assert!(pager["last_error"].is_string(), "{api}");
+    let spare = channels.iter().find(|c| c["name"] == "spare").expect("an unused channel is listed too");
+    assert_eq!(spare["state"], "ok", "{api}");
+
+    let metrics = get(addr, "/metrics").await.body;
+    assert!(metrics.contains("smtp_probe_monitor_alert_channel_up{channel=\"pager\",kind=\"webhook\"} 0"), "{metrics}");
+    assert!(metrics.contains("smtp_probe_monitor_alert_channel_up{channel=\"spare\",kind=\"webhook\"} 1"), "{metrics}");
+    let failures = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("smtp_probe_monitor_alert_channel_failures_total{channel=\"pager\"} "))
+        .expect("a failure counter for the channel");
+    assert!(failures.parse::<f64>().unwrap() >= 1.0, "{failures}");
+    promtool(&metrics);
+
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status, 200, "a receiver's fault is not the service's: {}", health.body);
+    assert_eq!(health.json()["alert_channels_failing"], serde_json::json!(["pager"]));
+
+    let page = get(addr, "/").await.body;
+    assert!(page.contains("Alert channel <b>pager</b> (webhook) fails since"), "{page}");
+    assert!(!page.contains("<b>spare</b>"));
+    drop(served);
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
 fn promtool(text: &str) {
     if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(text) {
         checked.unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));

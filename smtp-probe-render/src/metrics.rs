@@ -31,7 +31,8 @@
 //!
 //! The monitor service (`smtp-probe-monitor`) serves these on its `/metrics`, besides the exporter's counters for
 //! its `/probe`. A monitor's series carry `monitor` (its id) and `group` (its first tag, the group it is shown in
-//! on the status page; empty when it has none); the configuration bounds both, and no server text is ever a label.
+//! on the status page; empty when it has none); an alert channel's carry `channel` (its name in the configuration);
+//! the configuration bounds all of them, and no server or receiver text is ever a label.
 //!
 //! | metric (sample name) | type | unit | labels | what |
 //! | --- | --- | --- | --- | --- |
@@ -56,6 +57,12 @@
 //! | `smtp_probe_monitor_storage_dropped_results_total` | counter | | | raw results dropped while storage failed (rollups kept) |
 //! | `smtp_probe_monitor_connectivity_lost` | gauge | | | 1 while every canary fails (results are unknown, alerts held) |
 //! | `smtp_probe_monitor_alerts` | gauge | | `kind`, `status` | alerts in the outbox by kind and delivery status |
+//! | `smtp_probe_monitor_alert_channel_up` | gauge | | `channel`, `kind` | 1 while the channel's last delivery attempt succeeded (or none was made), 0 while it fails |
+//! | `smtp_probe_monitor_alert_channel_queued` | gauge | | `channel` | alerts waiting for the channel in this instance |
+//! | `smtp_probe_monitor_alert_channel_attempts_total` | counter | | `channel` | delivery attempts through the channel |
+//! | `smtp_probe_monitor_alert_channel_failures_total` | counter | | `channel` | delivery attempts that failed |
+//! | `smtp_probe_monitor_alert_channel_delivered_total` | counter | | `channel` | alerts delivered (a grouped message counts each alert in it) |
+//! | `smtp_probe_monitor_alert_channel_given_up_total` | counter | | `channel` | alerts given up (rejected by the receiver, or past their deadline) |
 //! | `smtp_probe_monitor_events_missed_total` | counter | | | engine events the metrics missed (the latency histogram lacks them) |
 //!
 //! Types follow OpenMetrics: a counter's samples end in `_total`, an info metric's single sample (value 1)
@@ -359,6 +366,41 @@ pub const MONITOR_CONNECTIVITY_LOST: Metric = gauge(
 /// Alerts in the outbox.
 pub const MONITOR_ALERTS: Metric =
     gauge("smtp_probe_monitor_alerts", None, &["kind", "status"], "Alerts in the outbox, by kind and delivery status.");
+/// Whether an alert channel delivers.
+pub const MONITOR_CHANNEL_UP: Metric = gauge(
+    "smtp_probe_monitor_alert_channel_up",
+    None,
+    &["channel", "kind"],
+    "Whether the alert channel's last delivery attempt succeeded (1, also before any attempt) or failed (0).",
+);
+/// Alerts waiting for a channel.
+pub const MONITOR_CHANNEL_QUEUED: Metric = gauge(
+    "smtp_probe_monitor_alert_channel_queued",
+    None,
+    &["channel"],
+    "Alerts waiting for the channel in this instance.",
+);
+/// Delivery attempts per channel.
+pub const MONITOR_CHANNEL_ATTEMPTS: Metric =
+    counter("smtp_probe_monitor_alert_channel_attempts", &["channel"], "Delivery attempts through the alert channel.");
+/// Failed delivery attempts per channel.
+pub const MONITOR_CHANNEL_FAILURES: Metric = counter(
+    "smtp_probe_monitor_alert_channel_failures",
+    &["channel"],
+    "Delivery attempts through the alert channel that failed.",
+);
+/// Alerts delivered per channel.
+pub const MONITOR_CHANNEL_DELIVERED: Metric = counter(
+    "smtp_probe_monitor_alert_channel_delivered",
+    &["channel"],
+    "Alerts delivered through the channel (a grouped message counts each alert in it).",
+);
+/// Alerts given up per channel.
+pub const MONITOR_CHANNEL_GIVEN_UP: Metric = counter(
+    "smtp_probe_monitor_alert_channel_given_up",
+    &["channel"],
+    "Alerts the channel gave up on (rejected by the receiver, or past their deadline).",
+);
 /// Events the metrics missed.
 pub const MONITOR_EVENTS_MISSED: Metric = counter(
     "smtp_probe_monitor_events_missed",
@@ -412,6 +454,12 @@ pub const MONITOR_METRICS: &[Metric] = &[
     MONITOR_STORAGE_DROPPED,
     MONITOR_CONNECTIVITY_LOST,
     MONITOR_ALERTS,
+    MONITOR_CHANNEL_UP,
+    MONITOR_CHANNEL_QUEUED,
+    MONITOR_CHANNEL_ATTEMPTS,
+    MONITOR_CHANNEL_FAILURES,
+    MONITOR_CHANNEL_DELIVERED,
+    MONITOR_CHANNEL_GIVEN_UP,
     MONITOR_EVENTS_MISSED,
 ];
 

@@ -14,6 +14,7 @@
 //! | `GET /api/v1/tags/{tag}/figures` | the exact figures of every monitor with that tag together |
 //! | `GET /api/v1/alerts` | the outbox by kind and delivery status |
 //! | `GET /api/v1/alerts/deliveries?limit=` | delivery attempts, newest first |
+//! | `GET /api/v1/alerts/channels` | each alert channel's health (delivering or failing, last error, counters) |
 //! | `GET /api/v1/status` | the service: storage, scheduler, history, instance (what `/healthz` judges) |
 //!
 //! A `before` is milliseconds or an RFC 3339 time. Errors are `{"error": "..."}` with a 400, 404, 415 or 503.
@@ -410,6 +411,11 @@ pub(crate) async fn deliveries(State(app): State<Arc<AppState>>, Query(q): Query
         Ok(list) => Json(json!({ "deliveries": list })).into_response(),
         Err(e) => storage_error(e),
     }
+}
+
+/// `GET /api/v1/alerts/channels`: every channel's health and counters, and the dispatcher's state.
+pub(crate) async fn channels(State(app): State<Arc<AppState>>) -> Response {
+    Json(app.engine.delivery_status()).into_response()
 }
 
 /// `GET /api/v1/status`.

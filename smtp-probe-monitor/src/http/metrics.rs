@@ -17,6 +17,7 @@ use super::AppState;
 use super::board::Window;
 use super::page::group_of;
 use crate::check::Status;
+use crate::delivery::{ChannelHealth, ChannelState};
 use crate::engine::EngineHandle;
 use crate::events::Event;
 use crate::id::MonitorId;
@@ -96,59 +97,97 @@ pub(crate) fn render(app: &AppState, format: ExpositionFormat) -> String {
     let snaps = app.engine.snapshot();
     let mut out = Exposition::new(format);
     let groups: Vec<&str> = snaps.iter().map(|s| group_of(&s.tags)).collect();
-    let each = |out: &mut Exposition, metric, mut f: Box<dyn FnMut(&mut Samples<'_>, &MonitorSnapshot, [(&str, &str); 2]) + '_>| {
+    let each = |out: &mut Exposition,
+                metric,
+                mut f: Box<dyn FnMut(&mut Samples<'_>, &MonitorSnapshot, [(&str, &str); 2]) + '_>| {
         out.family_with(metric, |samples| {
             for (s, group) in snaps.iter().zip(&groups) {
                 f(samples, s, [("monitor", s.id.as_str()), ("group", group)]);
             }
         });
     };
-    each(&mut out, metrics::MONITOR_INFO, Box::new(|w, s, l| w.sample(&[l[0], l[1], ("name", &s.name), ("target", &s.target)], 1.0)));
-    each(&mut out, metrics::MONITOR_UP, Box::new(|w, s, l| match s.last_check.as_deref().map(|c| c.status) {
-        Some(Status::Up | Status::Degraded) => w.sample(&l, 1.0),
-        Some(Status::Down) => w.sample(&l, 0.0),
-        Some(Status::Unknown) | None => {}
-    }));
-    each(&mut out, metrics::MONITOR_STATE, Box::new(|w, s, l| w.sample(&[l[0], l[1], ("state", s.state.as_str())], 1.0)));
-    each(&mut out, metrics::MONITOR_CAUSE, Box::new(|w, s, l| {
-        if let Some(c) = s.last_check.as_deref().filter(|c| c.status != Status::Up)
-            && let Some(why) = c.cause.as_deref()
-        {
-            w.sample(&[l[0], l[1], ("cause", why)], 1.0);
-        }
-    }));
+    each(
+        &mut out,
+        metrics::MONITOR_INFO,
+        Box::new(|w, s, l| w.sample(&[l[0], l[1], ("name", &s.name), ("target", &s.target)], 1.0)),
+    );
+    each(
+        &mut out,
+        metrics::MONITOR_UP,
+        Box::new(|w, s, l| match s.last_check.as_deref().map(|c| c.status) {
+            Some(Status::Up | Status::Degraded) => w.sample(&l, 1.0),
+            Some(Status::Down) => w.sample(&l, 0.0),
+            Some(Status::Unknown) | None => {}
+        }),
+    );
+    each(
+        &mut out,
+        metrics::MONITOR_STATE,
+        Box::new(|w, s, l| w.sample(&[l[0], l[1], ("state", s.state.as_str())], 1.0)),
+    );
+    each(
+        &mut out,
+        metrics::MONITOR_CAUSE,
+        Box::new(|w, s, l| {
+            if let Some(c) = s.last_check.as_deref().filter(|c| c.status != Status::Up)
+                && let Some(why) = c.cause.as_deref()
+            {
+                w.sample(&[l[0], l[1], ("cause", why)], 1.0);
+            }
+        }),
+    );
     // Only while it holds (an inhibition rule matches `== 1`): the common case adds nothing to the scrape.
-    each(&mut out, metrics::MONITOR_MAINTENANCE, Box::new(|w, s, l| {
-        if s.maintenance.is_some() {
-            w.sample(&l, 1.0);
-        }
-    }));
-    each(&mut out, metrics::MONITOR_RESPONSE_DURATION, Box::new(|w, s, l| {
-        if let Some(ms) = s.last_check.as_deref().and_then(|c| c.response_ms) {
-            w.sample(&l, f64::from(ms) / 1000.0);
-        }
-    }));
-    each(&mut out, metrics::MONITOR_LAST_CHECK, Box::new(|w, s, l| {
-        if let Some(c) = s.last_check.as_deref() {
-            w.sample(&l, c.at.0 as f64 / 1000.0);
-        }
-    }));
-    each(&mut out, metrics::MONITOR_CERTIFICATE_DAYS, Box::new(|w, s, l| {
-        if let Some(days) = s.last_check.as_deref().and_then(|c| c.cert_days_left) {
-            w.sample(&l, days as f64);
-        }
-    }));
+    each(
+        &mut out,
+        metrics::MONITOR_MAINTENANCE,
+        Box::new(|w, s, l| {
+            if s.maintenance.is_some() {
+                w.sample(&l, 1.0);
+            }
+        }),
+    );
+    each(
+        &mut out,
+        metrics::MONITOR_RESPONSE_DURATION,
+        Box::new(|w, s, l| {
+            if let Some(ms) = s.last_check.as_deref().and_then(|c| c.response_ms) {
+                w.sample(&l, f64::from(ms) / 1000.0);
+            }
+        }),
+    );
+    each(
+        &mut out,
+        metrics::MONITOR_LAST_CHECK,
+        Box::new(|w, s, l| {
+            if let Some(c) = s.last_check.as_deref() {
+                w.sample(&l, c.at.0 as f64 / 1000.0);
+            }
+        }),
+    );
+    each(
+        &mut out,
+        metrics::MONITOR_CERTIFICATE_DAYS,
+        Box::new(|w, s, l| {
+            if let Some(days) = s.last_check.as_deref().and_then(|c| c.cert_days_left) {
+                w.sample(&l, days as f64);
+            }
+        }),
+    );
     {
         let board = app.board.read();
-        each(&mut out, metrics::MONITOR_AVAILABILITY, Box::new(|w, s, l| {
-            if let Some(h) = board.monitors.get(&s.id) {
-                for win in Window::ALL {
-                    if let Some(a) = h.availability(win) {
-                        w.sample(&[l[0], l[1], ("window", win.as_str())], a);
+        each(
+            &mut out,
+            metrics::MONITOR_AVAILABILITY,
+            Box::new(|w, s, l| {
+                if let Some(h) = board.monitors.get(&s.id) {
+                    for win in Window::ALL {
+                        if let Some(a) = h.availability(win) {
+                            w.sample(&[l[0], l[1], ("window", win.as_str())], a);
+                        }
                     }
                 }
-            }
-        }));
+            }),
+        );
     }
     each(&mut out, metrics::MONITOR_CHECKS, Box::new(|w, s, l| w.sample(&l, s.checks as f64)));
     out.family_with(metrics::MONITOR_RESPONSE_LATENCY, |w| {
@@ -176,7 +215,9 @@ pub(crate) fn render(app: &AppState, format: ExpositionFormat) -> String {
     one(&mut out, metrics::MONITOR_CHECKS_RUNNING, stats.running as f64);
     one(&mut out, metrics::MONITOR_CHECKS_STARTED, stats.started as f64);
     out.family_with(metrics::MONITOR_LATENESS, |w| {
-        for (stat, v) in [("p50", stats.lateness_p50_ms), ("p99", stats.lateness_p99_ms), ("max", stats.lateness_max_ms)] {
+        for (stat, v) in
+            [("p50", stats.lateness_p50_ms), ("p99", stats.lateness_p99_ms), ("max", stats.lateness_max_ms)]
+        {
             if let Some(ms) = v {
                 w.sample(&[("stat", stat)], f64::from(ms) / 1000.0);
             }
@@ -192,6 +233,24 @@ pub(crate) fn render(app: &AppState, format: ExpositionFormat) -> String {
             w.sample(&[("kind", kind), ("status", status)], *n as f64);
         }
     });
+    let channels = app.engine.channel_health();
+    out.family_with(metrics::MONITOR_CHANNEL_UP, |w| {
+        for c in &channels {
+            w.sample(&[("channel", &c.name), ("kind", c.kind)], f64::from(u8::from(c.state == ChannelState::Ok)));
+        }
+    });
+    let per_channel = |out: &mut Exposition, metric, value: &dyn Fn(&ChannelHealth) -> f64| {
+        out.family_with(metric, |w| {
+            for c in &channels {
+                w.sample(&[("channel", &c.name)], value(c));
+            }
+        });
+    };
+    per_channel(&mut out, metrics::MONITOR_CHANNEL_QUEUED, &|c| c.queued as f64);
+    per_channel(&mut out, metrics::MONITOR_CHANNEL_ATTEMPTS, &|c| c.attempts_total as f64);
+    per_channel(&mut out, metrics::MONITOR_CHANNEL_FAILURES, &|c| c.failures_total as f64);
+    per_channel(&mut out, metrics::MONITOR_CHANNEL_DELIVERED, &|c| c.delivered_total as f64);
+    per_channel(&mut out, metrics::MONITOR_CHANNEL_GIVEN_UP, &|c| c.given_up_total as f64);
     one(&mut out, metrics::MONITOR_EVENTS_MISSED, app.latency.missed.load(Ordering::Relaxed) as f64);
     if let Some(exporter) = &app.exporter {
         for family in &exporter.families() {

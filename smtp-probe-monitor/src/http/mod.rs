@@ -8,7 +8,7 @@
 //! | `/api/v1/…` | the [JSON API](api): monitors, paginated history, incidents (and acknowledging them), tags, alerts | api |
 //! | `GET /metrics` | every monitor's gauges, a latency histogram per group, the service's figures ([`metrics`]) | metrics |
 //! | `GET /probe?target=&module=` | one on-demand check, rendered as `smtp-probe --format prometheus` does ([`blackbox`]) | probe |
-//! | `GET /healthz` | 200 when storage is writable and the scheduler keeps up, else 503; JSON saying which | healthz |
+//! | `GET /healthz` | 200 when storage is writable and the scheduler keeps up, else 503; JSON saying which (and naming failing alert channels, which do not fail it) | healthz |
 //!
 //! ```no_run
 //! # async fn run(engine: smtp_probe_monitor::engine::EngineHandle, config: smtp_probe_monitor::config::Config)
@@ -248,6 +248,7 @@ impl HttpService {
             .route("/tags/{tag}/figures", get(api::tag_figures))
             .route("/alerts", get(api::alerts))
             .route("/alerts/deliveries", get(api::deliveries))
+            .route("/alerts/channels", get(api::channels))
             .route("/status", get(api::status))
             .fallback(|| async { api::error(StatusCode::NOT_FOUND, "no such API route") })
             .with_state(self.app.clone());
@@ -352,6 +353,8 @@ pub(crate) fn health(app: &AppState) -> (bool, serde_json::Value) {
         "storage": storage,
         "scheduler": { "ok": scheduler_ok, "max_lateness_ms": max, "stats": stats },
         "connectivity_lost": app.engine.connectivity_lost(),
+        "alert_channels_failing": app.engine.channel_health().iter()
+            .filter(|c| c.state == crate::delivery::ChannelState::Failing).map(|c| c.name.as_str()).collect::<Vec<_>>(),
         "history": { "loaded": board.loaded, "refreshed": board.refreshed, "error": board.error },
     });
     (ok, body)

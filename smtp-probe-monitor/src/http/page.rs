@@ -20,6 +20,7 @@ use super::AppState;
 use super::board::{BoardData, Cell, History, Window};
 use super::svg;
 use crate::clock::Timestamp;
+use crate::delivery::ChannelState;
 use crate::id::MonitorId;
 use crate::incident::State;
 use crate::snapshot::MonitorSnapshot;
@@ -79,6 +80,14 @@ pub(crate) fn span(d: Duration) -> String {
 }
 
 /// `2026-03-01 10:00 UTC`.
+/// At most `max` characters of `text` (receiver text shown on the page), with `…` when cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 pub(crate) fn utc(t: Timestamp) -> String {
     match time::OffsetDateTime::from_unix_timestamp(t.as_secs()) {
         Ok(t) => {
@@ -272,6 +281,13 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
             }
             @if app.engine.connectivity_lost() {
                 p.warn { "This monitor's own network is down (every canary fails): results are unknown and alerts are held." }
+            }
+            @for c in app.engine.channel_health().iter().filter(|c| c.state == ChannelState::Failing) {
+                p.warn {
+                    "Alert channel " b { (c.name) } " (" (c.kind) ") fails since " (utc(c.since))
+                    @if let Some(e) = &c.last_error { ": " (clip(e, 200)) }
+                    " — " (c.consecutive_failures) " failed attempts, " (c.queued) " alerts waiting."
+                }
             }
             @if !board.loaded {
                 p.warn { "Loading the history from storage: uptime bars fill in shortly." }

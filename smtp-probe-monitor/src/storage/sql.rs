@@ -10,8 +10,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::{
-    AlertQuery, Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryRecord, IncidentChange, IncidentRecord, MaintenanceMark,
-    MonitorRow, OutboxRecord, ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
+    AlertQuery, Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryRecord, IncidentChange, IncidentRecord,
+    MaintenanceMark, MonitorRow, OutboxRecord, ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
 };
 use crate::alert::{Alert, Notified};
 use crate::check::{CheckOutcome, PhaseTiming, Status};
