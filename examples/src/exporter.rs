@@ -37,7 +37,14 @@
 //! certificate_days_critical = 7
 //! auth = { username = "monitor", password_env = "SMTP_PROBE_PASSWORD" }
 //! allow = ["mail.example.com:587", "*.mx.example.com", "192.0.2.0/24"]   # required with auth
+//! allow_addresses = ["10.20.0.0/16"] # address ranges a request may reach after all (see below)
 //! ```
+//!
+//! **A request chooses the target, so its addresses are judged as a request's**
+//! ([`AddressPolicy::new(Origin::Request)`](smtp_probe_tokio::AddressPolicy)): a target that is, or resolves to, a
+//! loopback, link-local, unspecified or cloud-metadata address is never contacted, and its probe is down with
+//! `address_denied`. A module's `allow_addresses` (`--allow-address` for the built-in modules) lifts that for the
+//! ranges it names, e.g. `127.0.0.0/8` to probe an MTA on this host.
 //!
 //! **A module with credentials probes only the targets of its allow-list** (see
 //! [`smtp_probe_monitor::http::allow`] for the entries: exact names, one-label `*.` wildcards, addresses and CIDR networks, each with an optional port):
@@ -86,7 +93,7 @@ use serde::Deserialize;
 use smtp_probe_monitor::config::{AuthSpec as MonitorAuth, ProbeModule, Secret};
 use smtp_probe_monitor::http::allow::AllowList;
 use smtp_probe_testserver::demo::Demo;
-use smtp_probe_tokio::TlsMode;
+use smtp_probe_tokio::{AddressPolicy, Origin, TlsMode};
 use tokio::net::TcpListener;
 
 pub use smtp_probe_monitor::http::blackbox::{Counters, Exporter, Module, Modules, ProbeRequest, Refusal, Rendered};
@@ -115,6 +122,10 @@ pub struct Args {
     /// Trust the CAs of this PEM file too, in the built-in modules.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Let the built-in modules connect to this address range (`127.0.0.0/8`, `10.1.2.3`) although a request's
+    /// target may not (loopback, link-local and cloud-metadata addresses are refused). Repeatable.
+    #[arg(long = "allow-address", value_name = "RANGE")]
+    pub allow_addresses: Vec<String>,
     /// Add a module "demo" and start the bundled loopback demo server for it.
     #[arg(long)]
     pub demo: bool,
@@ -169,6 +180,9 @@ pub struct ModuleSpec {
     pub auth: Option<AuthSpec>,
     /// The targets this module may probe (required with `auth`): see [`smtp_probe_monitor::http::allow`].
     pub allow: Option<Vec<String>>,
+    /// Address ranges (`127.0.0.0/8`, `10.1.2.3`) this module may connect to although a request's target may not:
+    /// loopback, link-local, unspecified and cloud-metadata addresses are otherwise refused.
+    pub allow_addresses: Option<Vec<String>>,
 }
 
 /// The config file: `[modules.NAME]` tables.
@@ -239,14 +253,28 @@ pub fn module_from_spec(name: &str, spec: &ModuleSpec) -> Result<Module, Error> 
     settings.cert_days_critical = spec.certificate_days_critical;
     settings.auth = auth;
     settings.allow = allow;
+    settings.addresses = addresses(spec.allow_addresses.as_deref().unwrap_or_default())
+        .map_err(|e| invalid(&format!("allow_addresses: {e}")))?;
     Module::new(&settings).map_err(|e| invalid(&e.to_string()))
 }
 
-/// The built-in modules, for running without a config file.
-pub fn builtin_modules(timeout: Duration, ehlo_name: Option<&str>, ca_file: Option<&Path>) -> Result<Modules, Error> {
+/// A request's address policy with these ranges allowed.
+fn addresses(ranges: &[String]) -> Result<AddressPolicy, smtp_probe_tokio::proto::AddressRangeError> {
+    ranges.iter().try_fold(AddressPolicy::new(Origin::Request), |policy, range| policy.allow(range))
+}
+
+/// The built-in modules, for running without a config file; each may connect to the `allow_addresses` ranges
+/// besides what a request may reach.
+pub fn builtin_modules(
+    timeout: Duration,
+    ehlo_name: Option<&str>,
+    ca_file: Option<&Path>,
+    allow_addresses: &[String],
+) -> Result<Modules, Error> {
     let ca = ca_file.map(read_ca).transpose()?;
     let ehlo = ehlo_name.map_or_else(smtp_probe_tokio::default_ehlo_name, str::to_owned);
-    smtp_probe_monitor::http::blackbox::builtin_modules(timeout, &ehlo, ca.as_ref())
+    let addresses = addresses(allow_addresses).map_err(|e| Error::new(format!("--allow-address: {e}")))?;
+    smtp_probe_monitor::http::blackbox::builtin_modules(timeout, &ehlo, ca.as_ref(), &addresses)
         .map_err(|e| Error::new(format!("invalid configuration: {e}")))
 }
 
@@ -264,7 +292,12 @@ impl Args {
                     .map(|(name, spec)| Ok((name.clone(), module_from_spec(name, spec)?)))
                     .collect::<Result<_, Error>>()?
             }
-            None => builtin_modules(self.timeout, self.ehlo_name.as_deref(), self.ca_file.as_deref())?,
+            None => builtin_modules(
+                self.timeout,
+                self.ehlo_name.as_deref(),
+                self.ca_file.as_deref(),
+                &self.allow_addresses,
+            )?,
         };
         let demo = if self.demo {
             let (demo, _) = common::start_demo()?;
@@ -380,5 +413,28 @@ mod tests {
         assert!(!module.allows(&"evil.example".parse().unwrap()));
         let open = module_from_spec("open", &ModuleSpec::default()).unwrap();
         assert!(open.allows(&"anything.example".parse().unwrap()), "no credentials, no list: any target");
+    }
+
+    #[test]
+    fn a_request_reaches_only_what_the_module_allows() {
+        let module = module_from_spec("smtp", &ModuleSpec::default()).unwrap();
+        let config = module.config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
+        assert_eq!(config.address_policy().origin(), Origin::Request);
+        assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_err(), "loopback is denied");
+        assert!(config.address_policy().check("169.254.169.254".parse().unwrap()).is_err(), "metadata is denied");
+        assert!(config.address_policy().check("192.0.2.7".parse().unwrap()).is_ok());
+
+        let file = ConfigFile::parse("[modules.local]\nallow_addresses = [\"127.0.0.0/8\"]").unwrap();
+        let module = module_from_spec("local", &file.modules["local"]).unwrap();
+        let config = module.config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
+        assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_ok(), "allowed on purpose");
+        assert!(config.address_policy().check("169.254.169.254".parse().unwrap()).is_err(), "the rest still denied");
+
+        let bad = ModuleSpec { allow_addresses: Some(vec!["localhost".into()]), ..ModuleSpec::default() };
+        let err = module_from_spec("x", &bad).unwrap_err().to_string();
+        assert!(err.starts_with("module x: allow_addresses: invalid address range \"localhost\""), "{err}");
+        let builtin = builtin_modules(Duration::from_secs(3), None, None, &["127.0.0.0/8".to_owned()]).unwrap();
+        let config = builtin["smtp"].config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
+        assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_ok());
     }
 }

@@ -286,14 +286,17 @@ async fn a_failing_alert_channel_shows_everywhere() {
 }
 
 fn promtool(text: &str) {
-    if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(text) {
+    if let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(text) {
         checked.unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_pass_both_checkers_and_carry_no_server_text() {
-    let w = world("[http.probe.modules.plain]\ntls = \"none\"\ntimeout = \"3s\"\n");
+    let w = world(
+        "[http.probe.modules.plain]\ntls = \"none\"\ntimeout = \"3s\"\nallow_addresses = [\"127.0.0.0/8\"]\n\
+         [http.probe.modules.public]\ntls = \"none\"\ntimeout = \"3s\"\n",
+    );
     let engine = start(&w.config).await;
     let served = web::serve(&engine, &w.config.http, HttpOptions::default()).await;
     let addr = served.addr;
@@ -304,13 +307,25 @@ async fn metrics_pass_both_checkers_and_carry_no_server_text() {
     assert_eq!(probed.status, 200, "{probed:?}");
     assert!(probed.body.contains(&format!("smtp_probe_up{{target=\"{}\"}} 1\n", w.up.addr())), "{}", probed.body);
     assert_eq!(get(addr, &format!("/probe?module=smtp&target={}", w.up.addr())).await.status, 400);
+    // A request's target may not reach this host unless the module allows it: a verdict, and no connection.
+    let untouched = Responder::new().start().unwrap();
+    let denied = get(addr, &format!("/probe?module=public&target={}", untouched.addr())).await;
+    assert_eq!(denied.status, 200, "{denied:?}");
+    let target = untouched.addr();
+    assert!(denied.body.contains(&format!("smtp_probe_up{{target=\"{target}\"}} 0\n")), "{}", denied.body);
+    assert!(
+        denied.body.contains(&format!("smtp_probe_cause{{target=\"{target}\",cause=\"address_denied\"}} 1\n")),
+        "{}",
+        denied.body
+    );
+    assert_eq!(untouched.connections(), 0, "a denied address is never contacted");
 
     let text = get(addr, "/metrics").await;
     assert_eq!(text.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
     promtool(&text.body);
     let open = get_with(addr, "/metrics", &[("Accept", "application/openmetrics-text;version=1.0.0")]).await;
     assert!(open.header("content-type").unwrap().starts_with("application/openmetrics-text"));
-    if let Some(checked) = smtp_probe_testserver::openmetrics::check("metrics_pass_both_checkers", &open.body) {
+    if let Some(checked) = smtp_probe_testsuite::openmetrics::check("metrics_pass_both_checkers", &open.body) {
         checked.unwrap_or_else(|e| panic!("OpenMetrics: {e}\n{}", open.body));
     }
     let body = &text.body;

@@ -102,7 +102,7 @@ async fn prometheus_scrapes_metrics_and_probe() {
     let text = format!(
         "[storage]\nkind = \"sqlite\"\npath = \"{db}\"\n[service]\ninstance = \"prom\"\n\
          [scheduler]\nmin_host_spacing = \"0s\"\n[incidents]\nopen_after = 1\n[defaults]\ntimeout = \"5s\"\n\
-         [http.probe.modules.plain]\ntls = \"none\"\ntimeout = \"3s\"\n\
+         [http.probe.modules.plain]\ntls = \"none\"\ntimeout = \"3s\"\nallow_addresses = [\"127.0.0.0/8\"]\n\
          [[monitors]]\nname = \"MX up\"\ntarget = \"{up}\"\ntls = \"none\"\ntags = [\"eu\"]\n\
          [[monitors]]\nname = \"MX down\"\ntarget = \"{down}\"\ntls = \"none\"\ntags = [\"eu\"]\n",
         db = dir.path().join("monitor.db").display(),

@@ -1,7 +1,7 @@
 //! [`Item`]: one thing a renderer renders. Every format takes a slice of them, in the order they are to appear.
 
 use smtp_probe_proto::mx::{MxHostReport, MxReport};
-use smtp_probe_proto::{Report, Verdict};
+use smtp_probe_proto::{Cause, Report, Verdict};
 
 /// One result to render: a target's [`Report`] or an MX domain's [`MxReport`], borrowed.
 ///
@@ -45,6 +45,14 @@ impl<'a> Item<'a> {
         match self {
             Item::Target(report) => report.verdict,
             Item::Mx(mx) => mx.verdict,
+        }
+    }
+
+    /// The cause of that verdict: a target's, or an MX domain's (`local_error` when the check could not run).
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            Item::Target(report) => report.cause,
+            Item::Mx(mx) => mx.cause,
         }
     }
 

@@ -65,6 +65,11 @@
 //! | `smtp_probe_monitor_alert_channel_given_up_total` | counter | | `channel` | alerts given up (rejected by the receiver, or past their deadline) |
 //! | `smtp_probe_monitor_events_missed_total` | counter | | | engine events the metrics missed (the latency histogram lacks them) |
 //!
+//! The `cause` label takes the values of the core's fixed vocabulary (`smtp_probe_proto::Cause`, listed in the
+//! core's `JSON-SCHEMA.md`), those of the connection included: `address_denied` (every address of the target is
+//! denied by the address policy; nothing was contacted) and `local_error` (the probe could not run on this machine:
+//! an alert on it is about the prober, not the server).
+//!
 //! Types follow OpenMetrics: a counter's samples end in `_total`, an info metric's single sample (value 1)
 //! ends in `_info`, a histogram's in `_bucket` (with `le`), `_sum` and `_count`. In the Prometheus text format an
 //! info metric is written as a gauge of that sample name, and a counter's family is named after its sample.

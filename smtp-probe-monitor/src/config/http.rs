@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_spanned::Spanned;
-use smtp_probe_tokio::TlsMode;
+use smtp_probe_tokio::{AddressPolicy, Origin, TlsMode};
 
 use super::{AuthSpec, Builder, ConfigError, RawAuth, Secret, ServiceConfig};
 use crate::http::allow::AllowList;
@@ -178,6 +178,11 @@ pub struct ProbeModule {
     pub auth: Option<AuthSpec>,
     /// The targets the module may probe; `None`: any.
     pub allow: Option<AllowList>,
+    /// The addresses a target may reach, judged after name resolution. A request chooses the target, so this is a
+    /// request's policy ([`Origin::Request`]: loopback, link-local, unspecified and cloud-metadata addresses are
+    /// denied, and the probe is down with `address_denied` without contacting anything), with the ranges of
+    /// `allow_addresses` allowed.
+    pub addresses: AddressPolicy,
 }
 
 impl ProbeModule {
@@ -195,6 +200,7 @@ impl ProbeModule {
             cert_days_critical: None,
             auth: None,
             allow: None,
+            addresses: AddressPolicy::new(Origin::Request),
         }
     }
 }
@@ -231,6 +237,7 @@ struct RawBasic {
 struct RawProbe {
     enabled: Option<bool>,
     max_probes: Option<Spanned<usize>>,
+    allow_addresses: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     modules: BTreeMap<String, Spanned<RawModule>>,
 }
@@ -249,6 +256,7 @@ struct RawModule {
     certificate_days_critical: Option<u32>,
     auth: Option<Spanned<RawAuth>>,
     allow: Option<Vec<Spanned<String>>>,
+    allow_addresses: Option<Vec<Spanned<String>>>,
 }
 
 impl Builder<'_> {
@@ -341,7 +349,17 @@ impl Builder<'_> {
             probe.modules.insert(name.clone(), self.probe_module(name, m, service)?);
         }
         if probe.modules.is_empty() {
+            let addresses = self.addresses(raw.probe.allow_addresses.as_deref(), "http.probe.allow_addresses")?;
             probe.modules = ProbeEndpoint::builtin_modules(&service.ehlo_name);
+            for module in probe.modules.values_mut() {
+                module.addresses = addresses.clone();
+            }
+        } else if let Some(first) = raw.probe.allow_addresses.as_ref().and_then(|a| a.first()) {
+            return self.err(
+                first.span(),
+                "http.probe.allow_addresses",
+                "applies to the built-in modules only: with modules configured, set allow_addresses in each",
+            );
         }
         Ok(HttpConfig {
             auth: HttpAuth { basic, bearer },
@@ -352,6 +370,18 @@ impl Builder<'_> {
             header_timeout,
             probe,
         })
+    }
+
+    /// A request's address policy with these ranges allowed.
+    fn addresses(&self, ranges: Option<&[Spanned<String>]>, field: &str) -> Result<AddressPolicy, ConfigError> {
+        let mut policy = AddressPolicy::new(Origin::Request);
+        for range in ranges.unwrap_or_default() {
+            policy = match policy.allow(range.get_ref()) {
+                Ok(p) => p,
+                Err(e) => return self.err(range.span(), field, e.to_string()),
+            };
+        }
+        Ok(policy)
     }
 
     fn probe_module(
@@ -453,6 +483,7 @@ impl Builder<'_> {
             cert_days_critical: r.certificate_days_critical,
             auth,
             allow,
+            addresses: self.addresses(r.allow_addresses.as_deref(), &format!("{field}.allow_addresses"))?,
         };
         // Everything the probe library would refuse is refused here, with the module named.
         if let Err(e) = crate::http::blackbox::Module::new(&module) {
@@ -499,6 +530,34 @@ mod tests {
         let names: Vec<&str> = c.http.probe.modules.keys().map(String::as_str).collect();
         assert_eq!(names, ["plain", "smtp", "smtps", "submission"]);
         assert_eq!(c.http.probe.modules["submission"].tls, Some(TlsMode::StartTlsRequired));
+    }
+
+    #[test]
+    fn probe_targets_are_judged_as_requests() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let c = load("").unwrap();
+        let smtp = &c.http.probe.modules["smtp"].addresses;
+        assert_eq!(smtp.origin(), Origin::Request);
+        assert!(smtp.check(ip("127.0.0.1")).is_err() && smtp.check(ip("169.254.169.254")).is_err());
+        assert!(smtp.check(ip("192.0.2.7")).is_ok());
+
+        let c = load("[http.probe]\nallow_addresses = [\"127.0.0.0/8\"]\n").unwrap();
+        for module in c.http.probe.modules.values() {
+            assert!(module.addresses.check(ip("127.0.0.1")).is_ok(), "the built-in modules take the ranges");
+            assert!(module.addresses.check(ip("169.254.169.254")).is_err(), "and only those");
+        }
+        let c = load("[http.probe.modules.local]\nallow_addresses = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let local = &c.http.probe.modules["local"].addresses;
+        assert!(local.check(ip("::1")).is_ok() && local.check(ip("127.0.0.1")).is_err());
+
+        let (line, field, message) =
+            invalid("[http.probe.modules.x]\ntls = \"none\"\nallow_addresses = [\"localhost\"]\n");
+        assert_eq!((line, field.as_str()), (3, "http.probe.modules.x.allow_addresses"));
+        assert!(message.contains("invalid address range \"localhost\""), "{message}");
+        let (line, field, message) =
+            invalid("[http.probe]\nallow_addresses = [\"127.0.0.1\"]\n[http.probe.modules.x]\ntls = \"none\"\n");
+        assert_eq!((line, field.as_str()), (2, "http.probe.allow_addresses"));
+        assert!(message.contains("built-in modules only"), "{message}");
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //!   anyone who can reach `/probe` chooses the target, and must not be able to make the service log in to a
 //!   server of theirs. The configuration refuses a credentialed module without one; a target off the list is
 //!   refused without a connection.
+//! - **A request's target reaches only public addresses**: the target is judged after name resolution by a
+//!   request's [`AddressPolicy`] ([`Origin::Request`]): a loopback, link-local, unspecified or cloud-metadata
+//!   address is never contacted, and the probe is down with `address_denied`. A module's `allow_addresses`
+//!   (`[http.probe] allow_addresses` for the built-in modules) lifts that for the ranges it names, e.g.
+//!   `127.0.0.0/8` to probe an MTA on this host.
 //!
 //! Without configured modules there are four, with no credentials: `smtp` (STARTTLS when offered), `submission`
 //! (STARTTLS required), `smtps` (implicit TLS) and `plain` (no TLS). A scrape configuration:
@@ -45,7 +50,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use smtp_probe_render::{Exposition, ExpositionFormat, Family, Item, metrics};
 use smtp_probe_tokio::proto::{AuthMechanism, Secret};
-use smtp_probe_tokio::{ProbeConfig, Target, TlsConfig, TlsMode, Verdict};
+use smtp_probe_tokio::{AddressPolicy, Origin, ProbeConfig, Target, TlsConfig, TlsMode, Verdict};
 use tokio::sync::Semaphore;
 
 use super::allow::AllowList;
@@ -86,6 +91,7 @@ pub struct Module {
     certificate_days: (Option<u32>, Option<u32>),
     auth: Option<(String, Secret, Vec<AuthMechanism>, bool)>,
     allow: Option<AllowList>,
+    addresses: AddressPolicy,
     extra: Option<Configure>,
 }
 
@@ -140,6 +146,7 @@ impl Module {
                 )
             }),
             allow: settings.allow.clone(),
+            addresses: settings.addresses.clone(),
             extra: None,
         };
         let any_target = Target::new("localhost", 25).expect("a valid target");
@@ -152,6 +159,11 @@ impl Module {
     #[cfg(feature = "demo")]
     pub fn demo(demo: Arc<smtp_probe_testserver::demo::Demo>, timeout: Duration) -> Module {
         let target = demo.target();
+        // The demo server is on loopback, which a request's target may not reach: its address is allowed, and
+        // the allow-list keeps the module to that one server.
+        let request = AddressPolicy::new(Origin::Request);
+        let ip = target.ip().map(|ip| ip.to_string()).unwrap_or_default();
+        let addresses = request.clone().allow(&ip).unwrap_or(request);
         Module {
             tls: None,
             tls_name: None,
@@ -162,6 +174,7 @@ impl Module {
             certificate_days: (None, None),
             auth: None,
             allow: Some(AllowList::exactly(&target)),
+            addresses,
             extra: Some(Arc::new(move |builder| demo.configure(builder))),
         }
     }
@@ -183,7 +196,8 @@ impl Module {
             .connect_timeout(budget)
             .overall_timeout(budget)
             .ehlo_name(self.ehlo_name.as_str())
-            .transcript(false);
+            .transcript(false)
+            .address_policy(self.addresses.clone());
         if let Some(mode) = self.tls {
             builder = builder.tls(mode);
         }
@@ -212,11 +226,13 @@ impl Module {
 pub type Modules = BTreeMap<String, Module>;
 
 /// The built-in modules, with no credentials and no allow-list: `smtp` (STARTTLS when offered), `submission`
-/// (STARTTLS required), `smtps` (implicit TLS), `plain` (no TLS).
+/// (STARTTLS required), `smtps` (implicit TLS), `plain` (no TLS); each with a request's address policy, `addresses`
+/// (which may allow more ranges, e.g. `127.0.0.0/8` to probe an MTA on this host).
 pub fn builtin_modules(
     timeout: Duration,
     ehlo_name: &str,
     ca_pem: Option<&(std::path::PathBuf, Vec<u8>)>,
+    addresses: &AddressPolicy,
 ) -> Result<Modules, ModuleError> {
     let mut modules = Modules::new();
     for (name, tls) in [
@@ -227,6 +243,7 @@ pub fn builtin_modules(
     ] {
         let mut settings = ProbeModule::new(Some(tls), ehlo_name, timeout);
         settings.ca_pem = ca_pem.cloned();
+        settings.addresses = addresses.clone();
         modules.insert(name.to_owned(), Module::new(&settings)?);
     }
     Ok(modules)
