@@ -65,11 +65,7 @@ fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
         b = b.tls_name(name.as_str());
     }
     if let Some((path, pem)) = &spec.ca_pem {
-        let tls = TlsConfig::builder()
-            .add_ca_pem(&path.display().to_string(), pem)
-            .and_then(|b| b.build())
-            .map_err(|e| format!("ca_file: {e}"))?;
-        b = b.tls_config(tls);
+        b = b.tls_config(shared_tls(&path.display().to_string(), pem)?);
     }
     if let Some(auth) = &spec.auth {
         b = b
@@ -98,6 +94,29 @@ fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
         addresses = addresses.allow(range).map_err(|e| format!("allow_addresses: {e}"))?;
     }
     b.address_policy(addresses).build().map_err(|e| e.to_string())
+}
+
+/// Distinct CA files kept built at most; past it the cache starts over.
+const TLS_CACHE_MAX: usize = 256;
+
+/// The trust settings for a CA file, shared by every monitor that names the same file with the same content: each
+/// holds a verifier with its own root store (tens of kilobytes), so 5,000 monitors building their own took
+/// hundreds of megabytes. Bounded by [`TLS_CACHE_MAX`], so reloads with ever new files cannot grow it.
+fn shared_tls(origin: &str, pem: &[u8]) -> Result<TlsConfig, String> {
+    type Cache = std::collections::HashMap<(String, Vec<u8>), TlsConfig>;
+    static CACHE: std::sync::LazyLock<std::sync::Mutex<Cache>> = std::sync::LazyLock::new(Default::default);
+    let key = (origin.to_owned(), pem.to_vec());
+    if let Some(tls) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(tls.clone());
+    }
+    let tls =
+        TlsConfig::builder().add_ca_pem(origin, pem).and_then(|b| b.build()).map_err(|e| format!("ca_file: {e}"))?;
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= TLS_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(key, tls.clone());
+    Ok(tls)
 }
 
 /// Runs one check. Never fails: what the network and the server did is in the outcome.
