@@ -92,14 +92,15 @@ impl Latency {
 }
 
 /// The whole exposition, written family by family straight into one string (no allocation per series).
+/// Writes one monitor's sample of a family, given its `monitor` and `group` labels.
+type PerMonitor<'a> = Box<dyn FnMut(&mut Samples<'_>, &MonitorSnapshot, [(&str, &str); 2]) + 'a>;
+
 pub(crate) fn render(app: &AppState, format: ExpositionFormat) -> String {
     // A copy: the engine never waits for a scrape.
     let snaps = app.engine.snapshot();
     let mut out = Exposition::new(format);
     let groups: Vec<&str> = snaps.iter().map(|s| group_of(&s.tags)).collect();
-    let each = |out: &mut Exposition,
-                metric,
-                mut f: Box<dyn FnMut(&mut Samples<'_>, &MonitorSnapshot, [(&str, &str); 2]) + '_>| {
+    let each = |out: &mut Exposition, metric, mut f: PerMonitor<'_>| {
         out.family_with(metric, |samples| {
             for (s, group) in snaps.iter().zip(&groups) {
                 f(samples, s, [("monitor", s.id.as_str()), ("group", group)]);
