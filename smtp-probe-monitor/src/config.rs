@@ -44,7 +44,7 @@ use crate::maintenance::{MaintenanceWindow, Repeat};
 use crate::schedule::SchedulerLimits;
 
 mod http;
-pub use http::{Area, BasicAuth, HttpAuth, HttpConfig, ProbeEndpoint, ProbeModule};
+pub use http::{Area, BasicAuth, HttpAuth, HttpConfig, ProbeEndpoint, ProbeModule, RoundTripModule};
 
 /// The shortest interval between two regular checks of one monitor, unless `scheduler.min_interval` lowers it
 /// (for servers the user runs: a lab, a demo, tests).
@@ -996,7 +996,7 @@ impl Builder<'_> {
             maintenance.push(self.maintenance(&format!("maintenance[{i}]"), w, &ids)?);
         }
 
-        let http = self.http(&raw.http, &service)?;
+        let http = self.http(&raw.http, &service, &monitors)?;
         Ok(Config { service, storage, retention, scheduler, lease, monitors, channels, maintenance, http })
     }
 

@@ -388,18 +388,14 @@ pub enum RoundTripRequestError {
     Config(String),
 }
 
-/// `/probe` for a round-trip module, whole: checks the request, runs one round trip of `check` (a
-/// [`CheckKind::RoundTrip`]) within the scrape timeout, and renders it in the format the `Accept` header asks
-/// for (`smtp_probe_roundtrip_*` metrics, the renderer crate's vocabulary). Limiting how many run at once is the
-/// caller's: each one sends a real message.
-pub async fn probe_roundtrip(
-    check: &CheckKind,
-    request: RoundTripRequest<'_>,
-) -> Result<ProbeResponse, RoundTripRequestError> {
-    let CheckKind::RoundTrip { submit, probe, roundtrip } = check else {
+/// Whether a `/probe` request's `target` (absent, or naming the submission server of `check`, a
+/// [`CheckKind::RoundTrip`]) may run this round trip: checked before anything is sent, and before the caller
+/// spends one of its few round-trip slots on a request that would be refused.
+pub fn check_roundtrip_target(check: &CheckKind, target: Option<&str>) -> Result<(), RoundTripRequestError> {
+    let CheckKind::RoundTrip { submit, .. } = check else {
         return Err(RoundTripRequestError::NotARoundTrip);
     };
-    if let Some(asked) = request.target.map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(asked) = target.map(str::trim).filter(|t| !t.is_empty()) {
         let invalid = |reason: String| RoundTripRequestError::InvalidTarget { target: asked.to_owned(), reason };
         let parsed: Target = asked.parse().map_err(|e: smtp_probe_tokio::TargetError| invalid(e.to_string()))?;
         let parsed = match parsed.tls_mode() {
@@ -413,6 +409,21 @@ pub async fn probe_roundtrip(
             });
         }
     }
+    Ok(())
+}
+
+/// `/probe` for a round-trip module, whole: checks the request, runs one round trip of `check` (a
+/// [`CheckKind::RoundTrip`]) within the scrape timeout, and renders it in the format the `Accept` header asks
+/// for (`smtp_probe_roundtrip_*` metrics, the renderer crate's vocabulary). Limiting how many run at once is the
+/// caller's: each one sends a real message.
+pub async fn probe_roundtrip(
+    check: &CheckKind,
+    request: RoundTripRequest<'_>,
+) -> Result<ProbeResponse, RoundTripRequestError> {
+    check_roundtrip_target(check, request.target)?;
+    let CheckKind::RoundTrip { submit, probe, roundtrip } = check else {
+        return Err(RoundTripRequestError::NotARoundTrip);
+    };
     let mut spec = probe.clone();
     if let Some(limit) = request.scrape_timeout.and_then(scrape_timeout) {
         spec.timeout = spec.timeout.min(limit.saturating_sub(SCRAPE_OFFSET)).max(MIN_ROUNDTRIP_BUDGET);

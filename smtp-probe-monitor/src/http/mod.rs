@@ -201,7 +201,10 @@ impl HttpService {
                 modules.insert(name.clone(), module);
             }
             modules.extend(options.extra_modules);
-            Some(Exporter::new(modules, config.probe.max_probes))
+            Some(
+                Exporter::new(modules, config.probe.max_probes)
+                    .with_roundtrips(config.probe.roundtrips.clone(), config.probe.max_roundtrips),
+            )
         } else {
             None
         };
