@@ -59,7 +59,10 @@ fn general_name(name: &GeneralName<'_>) -> Option<String> {
 fn key_algorithm(cert: &X509Certificate<'_>) -> String {
     let spki = cert.public_key();
     let algorithm = oid_name(&spki.algorithm.algorithm);
-    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|oid| oid_name(&oid));
+    // An EC key's parameters name its curve. An RSA key's are NULL, which reads as an empty OID: no curve.
+    let curve =
+        spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).filter(|oid| !oid.as_bytes().is_empty());
+    let curve = curve.map(|oid| oid_name(&oid));
     let bits = spki.parsed().map(|k| k.key_size()).unwrap_or(0);
     match (curve, bits) {
         (Some(curve), _) => format!("{algorithm} {curve}"),
