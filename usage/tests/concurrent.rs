@@ -36,7 +36,11 @@ async fn three_targets_at_once_in_order_rendered_as_the_command_does() {
     let ca = std::fs::read(support::get(&env, "CA")).expect("the test CA");
     let tls = TlsConfig::builder().add_ca_pem("test CA", &ca).unwrap().build().unwrap();
     let host = support::get(&env, "HOST");
-    let doors = [("PLAIN_PORT", TlsMode::StartTlsRequired), ("SUBMISSION_PORT", TlsMode::StartTlsRequired), ("SMTPS_PORT", TlsMode::Implicit)];
+    let doors = [
+        ("PLAIN_PORT", TlsMode::StartTlsRequired),
+        ("SUBMISSION_PORT", TlsMode::StartTlsRequired),
+        ("SMTPS_PORT", TlsMode::Implicit),
+    ];
     let configs: Vec<ProbeConfig> = doors
         .iter()
         .map(|(port, mode)| {
