@@ -63,6 +63,7 @@ pub mod dns;
 pub mod domain_bed;
 pub mod dovecot;
 pub mod openmetrics;
+pub mod policy_server;
 pub mod postfix;
 pub mod promtool;
 pub mod responder;

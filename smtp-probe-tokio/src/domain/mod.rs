@@ -1,0 +1,315 @@
+//! The domain check (feature `domain`): a domain's mail records, validated with DNSSEC, its MTA-STS policy fetched
+//! over HTTPS, every MX host probed, and a verdict that follows what senders honouring MTA-STS and DANE do. The
+//! rules are in [`smtp_probe_proto::domain`]; this module looks up, fetches and probes, all at once and inside
+//! the probe configuration's one overall deadline.
+//!
+//! Lookups go through a [`DnssecResolver`]: hickory validates every answer from the configured trust anchor (see
+//! [`dnssec`] for exactly what is validated and what is trusted).
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use smtp_probe_tokio::domain::{check_domain, DnssecResolver, DomainConfig};
+//! use smtp_probe_tokio::{Domain, ProbeConfig, Verdict};
+//!
+//! let domain: Domain = "example.com".parse()?;
+//! let probe = ProbeConfig::builder(domain.mx_target()).ehlo_name("monitor.example.org").build()?;
+//! let config = DomainConfig::new(probe, DnssecResolver::system()?);
+//! let report = check_domain(&domain, &config).await;
+//! println!("{}", report.summary());
+//! for host in &report.hosts {
+//!     println!("{} {}: {}", host.preference, host.host, host.verdict);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod dnssec;
+mod fetch;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+pub use dnssec::{DnssecResolver, ResolverError};
+use smtp_probe_proto::connect::ProbeStart;
+use smtp_probe_proto::domain::fetch::{PolicyFetchReport, policy_host};
+pub use smtp_probe_proto::domain::{
+    Answer, Dane, DnssecStatus, DomainOptions, DomainParts, DomainReport, DomainTimings, HostPolicy, RecordLookup,
+    RecordType,
+};
+use smtp_probe_proto::mx::{MxAnswer, MxPlan, MxRecord, MxReport};
+use smtp_probe_proto::policy::mta_sts::MtaStsRecord;
+use smtp_probe_proto::policy::spf::{QueryType, SpfAnswer, SpfCheck, SpfPoll, SpfReport};
+use smtp_probe_proto::{Domain, ProbeConfig, TlsConfig};
+use tokio::time::timeout_at;
+
+/// How to check a domain: the probe template for its MX hosts, the validating resolver, the trust settings of
+/// the policy fetch, and overrides of where hosts are reached.
+#[derive(Debug, Clone)]
+pub struct DomainConfig {
+    probe: ProbeConfig,
+    resolver: DnssecResolver,
+    policy_tls: TlsConfig,
+    policy_port: u16,
+    overrides: HashMap<String, SocketAddr>,
+    options: DomainOptions,
+}
+
+impl DomainConfig {
+    /// Checks with `probe` as the template of every MX host's probe (its port is the MX port, 25 for
+    /// [`Domain::mx_target`]; its overall timeout bounds the whole check) and `resolver` for every lookup. The
+    /// policy fetch trusts what `probe` trusts.
+    pub fn new(probe: ProbeConfig, resolver: DnssecResolver) -> DomainConfig {
+        let policy_tls = probe.tls_config();
+        DomainConfig { probe, resolver, policy_tls, policy_port: 443, overrides: HashMap::new(), options: DomainOptions::default() }
+    }
+
+    /// The trust settings of the MTA-STS policy fetch (default: those of the probe).
+    pub fn policy_tls(mut self, tls: TlsConfig) -> DomainConfig {
+        self.policy_tls = tls;
+        self
+    }
+
+    /// The HTTPS port of policy hosts (443; another for test beds).
+    pub fn policy_port(mut self, port: u16) -> DomainConfig {
+        self.policy_port = port;
+        self
+    }
+
+    /// Reach `host` (an MX host, or a policy host `mta-sts.<domain>`) at `addr` instead of its DNS addresses and
+    /// the configured port. The name is still the one verified in certificates and matched against policies.
+    pub fn override_host(mut self, host: &str, addr: SocketAddr) -> DomainConfig {
+        self.overrides.insert(host.trim_end_matches('.').to_ascii_lowercase(), addr);
+        self
+    }
+
+    /// How the results are judged.
+    pub fn options(mut self, options: DomainOptions) -> DomainConfig {
+        self.options = options;
+        self
+    }
+
+    /// The probe template.
+    pub fn probe_config(&self) -> &ProbeConfig {
+        &self.probe
+    }
+
+    fn override_for(&self, host: &str) -> Option<SocketAddr> {
+        self.overrides.get(&host.trim_end_matches('.').to_ascii_lowercase()).copied()
+    }
+}
+
+/// Checks `domain` (see the [module documentation](self)).
+pub async fn check_domain(domain: &Domain, config: &DomainConfig) -> DomainReport {
+    let started = Instant::now();
+    let wall = SystemTime::now();
+    let deadline = ProbeStart::new(&config.probe, started, wall).deadline;
+    let name = domain.as_str();
+    let resolver = &config.resolver;
+    let dns_done = std::sync::Mutex::new(Duration::ZERO);
+    let lookup = |qname: String, rtype: RecordType| {
+        let dns_done = &dns_done;
+        async move {
+            let result = match timeout_at(deadline.into(), resolver.lookup(&qname, rtype)).await {
+                Ok(result) => result,
+                Err(_) => RecordLookup::new(
+                    &qname,
+                    rtype,
+                    DnssecStatus::Indeterminate,
+                    Answer::Failed("no answer before the deadline".into()),
+                ),
+            };
+            let mut done = dns_done.lock().unwrap_or_else(|p| p.into_inner());
+            *done = (*done).max(started.elapsed());
+            result
+        }
+    };
+
+    let mx_part = async {
+        let mx_lookup = lookup(name.to_owned(), RecordType::Mx).await;
+        let (mx, tlsa) = probe_hosts(domain, &mx_lookup, config, wall, &lookup).await;
+        (mx_lookup, mx, tlsa, started.elapsed())
+    };
+    let mta_sts_part = async {
+        let record = lookup(format!("_mta-sts.{name}"), RecordType::Txt).await;
+        let valid = matches!(MtaStsRecord::from_rrset(&record.txt()), Ok(Some(_)));
+        let fetch = if valid {
+            let fetch_started = Instant::now();
+            let host = policy_host(name);
+            let (addresses, port) = match config.override_for(&host) {
+                Some(addr) => (Ok(vec![addr.ip()]), addr.port()),
+                None => (addresses(&lookup, &host).await, config.policy_port),
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut report = fetch::fetch_policy(domain, addresses, port, &config.policy_tls, left).await;
+            report.elapsed = fetch_started.elapsed();
+            Some(report)
+        } else {
+            None
+        };
+        (record, fetch)
+    };
+    let spf_part = async {
+        let check = SpfCheck::new(name).ok()?;
+        Some(run_spf(check, &lookup).await)
+    };
+    let ((mx_lookup, mx, tlsa, mx_done), (mta_sts_record, policy_fetch), tls_rpt, dmarc, spf) = tokio::join!(
+        mx_part,
+        mta_sts_part,
+        lookup(format!("_smtp._tls.{name}"), RecordType::Txt),
+        lookup(format!("_dmarc.{name}"), RecordType::Txt),
+        spf_part,
+    );
+    let now_unix = wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut parts = DomainParts::new(domain.clone(), wall, mx_lookup, mx, mta_sts_record, tls_rpt, dmarc, now_unix);
+    parts.timings = DomainTimings {
+        dns: *dns_done.lock().unwrap_or_else(|p| p.into_inner()),
+        policy_fetch: policy_fetch.as_ref().map(|f: &PolicyFetchReport| f.elapsed),
+        mx_probes: mx_done,
+        total: started.elapsed(),
+    };
+    parts.policy_fetch = policy_fetch;
+    parts.spf = spf;
+    parts.tlsa = tlsa;
+    DomainReport::assemble(parts, config.options)
+}
+
+/// The MX plan from the validated MX lookup, every host probed with its TLSA lookup beside it.
+async fn probe_hosts<F, Fut>(
+    domain: &Domain,
+    mx_lookup: &RecordLookup,
+    config: &DomainConfig,
+    wall: SystemTime,
+    lookup: &F,
+) -> (MxReport, Vec<RecordLookup>)
+where
+    F: Fn(String, RecordType) -> Fut,
+    Fut: std::future::Future<Output = RecordLookup>,
+{
+    let answer = match &mx_lookup.answer {
+        Answer::Records(records) => MxAnswer::Records(
+            records
+                .iter()
+                .filter_map(|r| {
+                    let (preference, exchange) = r.split_once(' ')?;
+                    Some(MxRecord::new(preference.parse().ok()?, exchange))
+                })
+                .collect(),
+        ),
+        Answer::NoData => MxAnswer::NoData,
+        Answer::NxDomain => MxAnswer::NxDomain,
+        Answer::Failed(why) => MxAnswer::Failed(why.clone()),
+        _ => MxAnswer::Failed("unexpected answer".into()),
+    };
+    let plan = match MxPlan::new(domain, answer) {
+        MxPlan::Done(report) => return (report, Vec::new()),
+        MxPlan::Probe(plan) => plan,
+    };
+    let port = config.probe.target().port();
+    let hosts = plan.hosts.iter().map(|host| async move {
+        let tlsa_name = format!("_{port}._tcp.{}", host.host);
+        let probe = probe_host(&host.host, config, wall, lookup);
+        tokio::join!(probe, lookup(tlsa_name, RecordType::Tlsa))
+    });
+    let results = futures_util::future::join_all(hosts).await;
+    let (reports, tlsa): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+    (plan.finish(reports), tlsa)
+}
+
+/// One MX host: its addresses (the override, or validated A/AAAA lookups), each probed with the host as the TLS
+/// name.
+async fn probe_host<F, Fut>(host: &str, config: &DomainConfig, wall: SystemTime, lookup: &F) -> Vec<smtp_probe_proto::Report>
+where
+    F: Fn(String, RecordType) -> Fut,
+    Fut: std::future::Future<Output = RecordLookup>,
+{
+    let _ = wall;
+    let template = &config.probe;
+    let targets: Vec<SocketAddr> = match config.override_for(host) {
+        Some(addr) => vec![addr],
+        None => match addresses(lookup, host).await {
+            Ok(ips) => ips.into_iter().map(|ip| SocketAddr::new(ip, template.target().port())).collect(),
+            Err(why) => {
+                let target = format!("{host}:{}", template.target().port());
+                return vec![smtp_probe_proto::Report::without_session(
+                    target,
+                    SystemTime::now(),
+                    smtp_probe_proto::Cause::DnsFailure,
+                    smtp_probe_proto::Phase::Resolve,
+                    format!("{host}: {why}"),
+                )];
+            }
+        },
+    };
+    let mut reports = Vec::new();
+    for addr in targets.into_iter().take(2) {
+        let target = match smtp_probe_proto::Target::new(addr.ip().to_string(), addr.port()) {
+            Ok(t) => t,
+            Err(_) => continue,
+        };
+        let cfg = ProbeConfig::builder(target)
+            .tls_name(host)
+            .tls_config(template.tls_config())
+            .build();
+        if let Ok(cfg) = cfg {
+            reports.push(crate::probe(&cfg).await);
+        }
+    }
+    reports
+}
+
+/// The addresses of `host` from validated A and AAAA lookups.
+async fn addresses<F, Fut>(lookup: &F, host: &str) -> Result<Vec<IpAddr>, String>
+where
+    F: Fn(String, RecordType) -> Fut,
+    Fut: std::future::Future<Output = RecordLookup>,
+{
+    let (a, aaaa) = tokio::join!(lookup(host.to_owned(), RecordType::A), lookup(host.to_owned(), RecordType::Aaaa));
+    let ips: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).filter_map(|r| r.parse().ok()).collect();
+    if !ips.is_empty() {
+        return Ok(ips);
+    }
+    match (a.failed(), &a.answer) {
+        (Some(why), _) => Err(why.to_owned()),
+        (None, Answer::NxDomain) => Err("no such host (NXDOMAIN)".into()),
+        _ => Err("the host has no address".into()),
+    }
+}
+
+/// Drives the sans-IO SPF check through the validating resolver, each query once (the check bounds its own
+/// queries: [`SpfLimits`](smtp_probe_proto::policy::spf::SpfLimits)).
+async fn run_spf<F, Fut>(mut check: SpfCheck, lookup: &F) -> SpfReport
+where
+    F: Fn(String, RecordType) -> Fut,
+    Fut: std::future::Future<Output = RecordLookup>,
+{
+    loop {
+        let query = match check.poll() {
+            SpfPoll::Done(report) => return report.clone(),
+            SpfPoll::Lookup(query) => query.clone(),
+        };
+        let rtype = match query.qtype {
+            QueryType::Txt => RecordType::Txt,
+            QueryType::A => RecordType::A,
+            QueryType::Aaaa => RecordType::Aaaa,
+            QueryType::Mx => RecordType::Mx,
+        };
+        let result = lookup(query.name.clone(), rtype).await;
+        let answer = match &result.answer {
+            Answer::Records(records) => match query.qtype {
+                QueryType::Txt => SpfAnswer::txt(records),
+                QueryType::A | QueryType::Aaaa => {
+                    SpfAnswer::Addresses(records.iter().filter_map(|r| r.parse().ok()).collect())
+                }
+                QueryType::Mx => SpfAnswer::Exchanges(
+                    records.iter().filter_map(|r| r.split_once(' ').map(|(_, e)| e.to_owned())).collect(),
+                ),
+            },
+            Answer::NxDomain => SpfAnswer::NxDomain,
+            Answer::Failed(why) => SpfAnswer::Failed(why.clone()),
+            _ => SpfAnswer::NoData,
+        };
+        // The answer is of the query's type by construction.
+        let _ = check.handle_answer(answer);
+    }
+}
