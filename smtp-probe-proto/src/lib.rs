@@ -71,8 +71,6 @@ pub mod command;
 mod config;
 pub mod connect;
 pub mod date;
-#[cfg(feature = "rustls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub mod domain;
 mod error;
 pub mod imap;

@@ -1,9 +1,11 @@
 //! [`Item`]: one thing a renderer renders. Every format takes a slice of them, in the order they are to appear.
 
+use smtp_probe_proto::domain::DomainReport;
 use smtp_probe_proto::mx::{MxHostReport, MxReport};
 use smtp_probe_proto::{Report, Verdict};
 
-/// One result to render: a target's [`Report`] or an MX domain's [`MxReport`], borrowed.
+/// One result to render: a target's [`Report`], an MX domain's [`MxReport`] or a domain check's
+/// [`DomainReport`], borrowed.
 ///
 /// New kinds of result (a round trip, a domain's policies) become new variants; the enum is `non_exhaustive`
 /// so that adding one is not a breaking change, and every renderer handles each kind in one place.
@@ -25,6 +27,14 @@ pub enum Item<'a> {
     Target(&'a Report),
     /// Every MX host of a domain.
     Mx(&'a MxReport),
+    /// A domain check: records, policies, and every MX host judged under them.
+    Domain(&'a DomainReport),
+}
+
+impl<'a> From<&'a DomainReport> for Item<'a> {
+    fn from(report: &'a DomainReport) -> Item<'a> {
+        Item::Domain(report)
+    }
 }
 
 impl<'a> From<&'a Report> for Item<'a> {
@@ -45,19 +55,22 @@ impl<'a> Item<'a> {
         match self {
             Item::Target(report) => report.verdict,
             Item::Mx(mx) => mx.verdict,
+            Item::Domain(domain) => domain.verdict,
         }
     }
 
     /// Every probe report in the item, each with the MX host it was made for (`None` for a target).
     pub fn reports(&self) -> Box<dyn Iterator<Item = (Option<MxHost<'a>>, &'a Report)> + 'a> {
-        match *self {
-            Item::Target(report) => Box::new(std::iter::once((None, report))),
-            Item::Mx(mx) => Box::new(
-                mx.hosts
-                    .iter()
-                    .flat_map(move |host| host.reports.iter().map(move |r| (Some(MxHost { domain: mx, host }), r))),
-            ),
-        }
+        let mx = match *self {
+            Item::Target(report) => return Box::new(std::iter::once((None, report))),
+            Item::Mx(mx) => mx,
+            Item::Domain(domain) => &domain.mx,
+        };
+        Box::new(
+            mx.hosts
+                .iter()
+                .flat_map(move |host| host.reports.iter().map(move |r| (Some(MxHost { domain: mx, host }), r))),
+        )
     }
 }
 
@@ -95,7 +108,14 @@ pub(crate) fn split<'a>(items: &[Item<'a>]) -> (Vec<&'a Report>, Vec<&'a MxRepor
         match *item {
             Item::Target(report) => targets.push(report),
             Item::Mx(mx) => domains.push(mx),
+            Item::Domain(_) => {}
         }
     }
     (targets, domains)
+}
+
+/// The domain checks of these items, in order.
+#[cfg_attr(not(any(feature = "prometheus", feature = "nagios", feature = "human")), allow(dead_code))]
+pub(crate) fn domain_checks<'a>(items: &[Item<'a>]) -> Vec<&'a DomainReport> {
+    items.iter().filter_map(|item| if let Item::Domain(d) = item { Some(*d) } else { None }).collect()
 }

@@ -79,7 +79,11 @@ fn certified(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -
 
 impl PolicyServer {
     /// A server for the policies under `dir`, presenting `chain` (leaf first) with `key`.
-    pub fn builder(dir: PathBuf, chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> PolicyServerBuilder {
+    pub fn builder(
+        dir: PathBuf,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> PolicyServerBuilder {
         let cert = certified(chain, key).expect("a usable certificate and key");
         PolicyServerBuilder { dir, cert, other_certs: HashMap::new(), behaviours: HashMap::new() }
     }
@@ -204,7 +208,9 @@ fn respond(dir: &std::path::Path, behaviour: &Behaviour, domain: &str) -> Vec<u8
             out.extend(body);
         }
         (_, Some(body)) => {
-            out.extend(head("200 OK", &format!("Content-Type: text/plain\r\nContent-Length: {}\r\n", body.len())).bytes());
+            out.extend(
+                head("200 OK", &format!("Content-Type: text/plain\r\nContent-Length: {}\r\n", body.len())).bytes(),
+            );
             out.extend(body);
         }
     }
@@ -221,9 +227,8 @@ pub async fn start_for_bed(
     use rustls::pki_types::pem::PemObject;
 
     let pem = |name: &str| std::fs::read(postfix.dir.join(name));
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem("server.pem")?)
-        .collect::<Result<_, _>>()
-        .map_err(std::io::Error::other)?;
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&pem("server.pem")?).collect::<Result<_, _>>().map_err(std::io::Error::other)?;
     let key = PrivateKeyDer::from_pem_slice(&pem("server.key")?).map_err(std::io::Error::other)?;
     let wrong_domain = dns.zone(crate::domain_bed::Scenario::PolicyWrongCert).to_owned();
     let pki = crate::certs::TestPki::new().map_err(std::io::Error::other)?;

@@ -13,7 +13,9 @@ use smtp_probe_proto::policy::mta_sts::Mode;
 use smtp_probe_testserver::domain_bed::{self, DnsEnv, MxServer, Scenario};
 use smtp_probe_testserver::policy_server::{self, PolicyServer};
 use smtp_probe_testserver::postfix::{self, PostfixEnv};
-use smtp_probe_tokio::domain::{Dane, DnssecResolver, DnssecStatus, DomainConfig, DomainOptions, DomainReport, check_domain};
+use smtp_probe_tokio::domain::{
+    Dane, DnssecResolver, DnssecStatus, DomainConfig, DomainOptions, DomainReport, check_domain,
+};
 use smtp_probe_tokio::{Cause, Domain, ProbeConfig, TlsConfig, Verdict};
 
 struct Bed {
@@ -44,8 +46,8 @@ impl Bed {
             .build()
             .unwrap();
         let resolver = DnssecResolver::with_anchor(&[self.dns.authoritative], &self.dns.trust_anchor).unwrap();
-        let mut config = DomainConfig::new(probe, resolver)
-            .override_host(&format!("mta-sts.{domain}"), self.policies.addr());
+        let mut config =
+            DomainConfig::new(probe, resolver).override_host(&format!("mta-sts.{domain}"), self.policies.addr());
         for host in self.dns.postfix_hosts.iter().chain(&self.dns.exim_hosts) {
             let port = match self.dns.server_for(host) {
                 Some(MxServer::Exim) => self.exim_port,
@@ -93,7 +95,12 @@ async fn enforce_with_an_expired_certificate_is_down() {
 async fn testing_mode_is_degraded() {
     let Some(bed) = bed("testing_mode_is_degraded").await else { return };
     let report = bed.check(Scenario::Testing).await;
-    assert_eq!((report.verdict, report.cause), (Verdict::Degraded, Some(Cause::MtaStsViolation)), "{}", report.summary());
+    assert_eq!(
+        (report.verdict, report.cause),
+        (Verdict::Degraded, Some(Cause::MtaStsViolation)),
+        "{}",
+        report.summary()
+    );
     assert_eq!(report.policy_mode(), Some(Mode::Testing));
 }
 
@@ -126,9 +133,11 @@ async fn unsigned_tlsa_records_do_not_count() {
 #[tokio::test]
 async fn failing_policy_fetches_are_reported_precisely() {
     let Some(bed) = bed("failing_policy_fetches_are_reported_precisely").await else { return };
-    for (scenario, kind) in
-        [(Scenario::Policy404, "http_status"), (Scenario::PolicyWrongCert, "certificate"), (Scenario::PolicyHuge, "too_large")]
-    {
+    for (scenario, kind) in [
+        (Scenario::Policy404, "http_status"),
+        (Scenario::PolicyWrongCert, "certificate"),
+        (Scenario::PolicyHuge, "too_large"),
+    ] {
         let report = bed.check(scenario).await;
         assert_eq!(
             (report.verdict, report.cause),

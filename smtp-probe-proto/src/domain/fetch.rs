@@ -16,20 +16,29 @@
 //!
 //! A response head above 16 KiB is malformed; nothing grows without bound.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
+#[cfg(feature = "rustls")]
+use std::time::{Instant, SystemTime};
 
+#[cfg(feature = "rustls")]
 use crate::name::Domain;
 use crate::policy::mta_sts::{MtaStsPolicy, MtaStsPolicyError, POLICY_MAX_BYTES};
-use crate::report::{CertificateProblem, TlsFailure, TlsInfo};
+#[cfg(feature = "rustls")]
+use crate::report::TlsFailure;
+use crate::report::{CertificateProblem, TlsInfo};
+#[cfg(feature = "rustls")]
 use crate::tls::{Fed, TlsConfig, TlsLayer};
 
 /// The path senders fetch.
 pub const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
 /// The largest response head (status line and headers) accepted.
+#[cfg(feature = "rustls")]
 const HEAD_MAX_BYTES: usize = 16 * 1024;
 /// The most header fields parsed.
+#[cfg(feature = "rustls")]
 const MAX_HEADERS: usize = 64;
 /// The longest chunk-size line (with extensions) accepted.
+#[cfg(feature = "rustls")]
 const CHUNK_LINE_MAX: usize = 1024;
 
 /// Why no policy came out of a fetch.
@@ -152,6 +161,7 @@ pub fn policy_url(domain: &str) -> String {
     format!("https://{}{POLICY_PATH}", policy_host(domain))
 }
 
+#[cfg(feature = "rustls")]
 #[derive(Debug)]
 enum Body {
     /// `Content-Length`.
@@ -162,6 +172,7 @@ enum Body {
     UntilClose,
 }
 
+#[cfg(feature = "rustls")]
 #[derive(Debug)]
 enum Chunked {
     /// Reading a chunk-size line.
@@ -176,6 +187,8 @@ enum Chunked {
 }
 
 /// One policy fetch (see the [module documentation](self)).
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 #[derive(Debug)]
 pub struct PolicyFetch {
     tls: Option<TlsLayer>,
@@ -188,6 +201,7 @@ pub struct PolicyFetch {
     done: bool,
 }
 
+#[cfg(feature = "rustls")]
 impl PolicyFetch {
     /// Starts a fetch of `domain`'s policy: the TLS client for `mta-sts.<domain>` with `tls`'s trust settings (a
     /// certificate that does not verify ends the handshake), the request queued. `timeout` bounds the whole fetch
@@ -358,9 +372,7 @@ impl PolicyFetch {
         };
         let status = response.code.unwrap_or(0);
         self.report.status = Some(status);
-        let header = |name: &str| {
-            response.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
-        };
+        let header = |name: &str| response.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value);
         let content_type = header("content-type").map(|v| crate::policy::text::quote(v));
         self.report.content_type = content_type.clone();
         if (300..400).contains(&status) {
@@ -416,6 +428,7 @@ impl PolicyFetch {
     }
 }
 
+#[cfg(feature = "rustls")]
 /// Decodes chunked data into `body` (stopping once it holds more than the policy limit); `Ok(true)` at the end.
 fn dechunk(state: &mut Chunked, mut data: &[u8], body: &mut Vec<u8>) -> Result<bool, FetchError> {
     let malformed = |what: &str| FetchError::Malformed(format!("chunked encoding: {what}"));
@@ -479,6 +492,7 @@ fn dechunk(state: &mut Chunked, mut data: &[u8], body: &mut Vec<u8>) -> Result<b
     Ok(matches!(state, Chunked::Done))
 }
 
+#[cfg(feature = "rustls")]
 fn tls_error(failure: TlsFailure, report: &mut PolicyFetchReport) -> FetchError {
     match failure {
         TlsFailure::Certificate { problem, info } => {
@@ -491,7 +505,7 @@ fn tls_error(failure: TlsFailure, report: &mut PolicyFetchReport) -> FetchError 
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "rustls"))]
 mod tests {
     use super::*;
 

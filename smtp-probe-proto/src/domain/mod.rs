@@ -32,8 +32,6 @@
 //! assert_eq!(lookup.dnssec.as_str(), "secure");
 //! ```
 
-#[cfg(feature = "rustls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub mod fetch;
 #[cfg(feature = "serde")]
 mod json;

@@ -9,7 +9,7 @@ use crate::name::Domain;
 use crate::policy::dmarc::DmarcRecord;
 use crate::policy::mta_sts::{Mode, MtaStsPolicy, MtaStsRecord, MxCheck, MxTls};
 use crate::policy::spf::SpfReport;
-use crate::policy::tlsa::{DaneMatch, RecordOutcome, Tlsa, TlsaSet};
+use crate::policy::tlsa::{Tlsa, TlsaSet};
 use crate::policy::tlsrpt::TlsRptRecord;
 use crate::policy::{Level, RecordFinding};
 use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict};
@@ -153,15 +153,17 @@ pub enum Dane {
     NoUsable,
     /// A record matched the presented chain.
     Authenticated {
-        /// Which record and certificate.
-        matched: DaneMatch,
+        /// The record (index in the TLSA RRset, in [`HostPolicy::tlsa`] order).
+        record: usize,
+        /// The certificate of the presented chain it matched (0 is the leaf).
+        certificate: usize,
     },
     /// Secure, usable records, and no TLS to match them against (no STARTTLS, a failed handshake).
     NoTls,
     /// Secure, usable records, none of which matches the presented chain.
     Mismatch {
-        /// Each record's outcome.
-        outcomes: Vec<RecordOutcome>,
+        /// What each record made of the chain, for people, in record order.
+        outcomes: Vec<String>,
     },
 }
 
@@ -418,7 +420,8 @@ impl DomainReport {
                 if self.hosts.iter().any(|h| matches!(h.dane, Dane::Authenticated { .. })) {
                     policies.push("DANE".to_owned());
                 }
-                let under = if policies.is_empty() { String::new() } else { format!(" under {}", policies.join(" and ")) };
+                let under =
+                    if policies.is_empty() { String::new() } else { format!(" under {}", policies.join(" and ")) };
                 format!("{}: all {} MX host(s) of {} take mail{under}", self.verdict, self.hosts.len(), self.domain)
             }
             Some(f) => crate::report::verdict_line(self.verdict, f),
@@ -461,6 +464,41 @@ fn presented_chain(report: &Report) -> Option<&[Vec<u8>]> {
     None
 }
 
+/// Matches a chain against the set as SMTP senders do: the matching record and certificate, or what each record
+/// made of the chain.
+#[cfg(feature = "rustls")]
+fn verify(set: &TlsaSet, chain: &[Vec<u8>], host: &str, now_unix: u64) -> Result<(usize, usize), Vec<String>> {
+    use crate::policy::tlsa::RecordOutcome;
+
+    let verification = set.verify(chain, &[host], now_unix);
+    if let Some(matched) = verification.matched {
+        return Ok((matched.record, matched.certificate));
+    }
+    let describe = |(index, outcome): (usize, &RecordOutcome)| {
+        let what = match outcome {
+            RecordOutcome::Authenticated { certificate } => format!("matches certificate {certificate}"),
+            RecordOutcome::NoMatch => "matches no presented certificate".to_owned(),
+            RecordOutcome::ChainInvalid { certificate, reason } => {
+                format!("matches certificate {certificate}, but the leaf does not chain to it: {reason}")
+            }
+            RecordOutcome::NameMismatch { certificate } => {
+                format!("matches certificate {certificate}, but the leaf is not valid for {host}")
+            }
+            RecordOutcome::Unusable(why) => format!("unusable: {why}"),
+            #[allow(unreachable_patterns)]
+            other => format!("{other:?}"),
+        };
+        format!("record {index}: {what}")
+    };
+    Err(verification.outcomes.iter().enumerate().map(describe).collect())
+}
+
+/// Without TLS in the core there is no chain to match.
+#[cfg(not(feature = "rustls"))]
+fn verify(_: &TlsaSet, _: &[Vec<u8>], _: &str, _: u64) -> Result<(usize, usize), Vec<String>> {
+    Err(vec!["DANE matching needs the core's rustls feature".to_owned()])
+}
+
 /// DANE for one host from its TLSA lookup and the probe's handshake.
 fn dane(host: &MxHostReport, lookup: Option<&RecordLookup>, now_unix: u64) -> (Dane, Vec<String>, Vec<RecordFinding>) {
     let Some(lookup) = lookup else { return (Dane::NoRecords, Vec::new(), Vec::new()) };
@@ -494,13 +532,12 @@ fn dane(host: &MxHostReport, lookup: Option<&RecordLookup>, now_unix: u64) -> (D
             result = Some(Dane::NoTls);
             break;
         };
-        let verification = set.verify(chain, &[host.host.as_str()], now_unix);
-        match verification.matched {
-            Some(matched) => {
-                result.get_or_insert(Dane::Authenticated { matched });
+        match verify(&set, chain, &host.host, now_unix) {
+            Ok((record, certificate)) => {
+                result.get_or_insert(Dane::Authenticated { record, certificate });
             }
-            None => {
-                result = Some(Dane::Mismatch { outcomes: verification.outcomes });
+            Err(outcomes) => {
+                result = Some(Dane::Mismatch { outcomes });
                 break;
             }
         }

@@ -33,7 +33,8 @@ pub(crate) async fn fetch_policy(
         let addr = SocketAddr::new(ip, port);
         match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
-                let mut fetch = PolicyFetch::new(domain, tls, Instant::now(), SystemTime::now(), deadline - Instant::now());
+                let mut fetch =
+                    PolicyFetch::new(domain, tls, Instant::now(), SystemTime::now(), deadline - Instant::now());
                 fetch.set_address(addr.to_string());
                 let mut report = pump(stream, fetch).await;
                 report.elapsed = started.elapsed();

@@ -61,7 +61,14 @@ impl DomainConfig {
     /// policy fetch trusts what `probe` trusts.
     pub fn new(probe: ProbeConfig, resolver: DnssecResolver) -> DomainConfig {
         let policy_tls = probe.tls_config();
-        DomainConfig { probe, resolver, policy_tls, policy_port: 443, overrides: HashMap::new(), options: DomainOptions::default() }
+        DomainConfig {
+            probe,
+            resolver,
+            policy_tls,
+            policy_port: 443,
+            overrides: HashMap::new(),
+            options: DomainOptions::default(),
+        }
     }
 
     /// The trust settings of the MTA-STS policy fetch (default: those of the probe).
@@ -218,7 +225,12 @@ where
 
 /// One MX host: its addresses (the override, or validated A/AAAA lookups), each probed with the host as the TLS
 /// name.
-async fn probe_host<F, Fut>(host: &str, config: &DomainConfig, wall: SystemTime, lookup: &F) -> Vec<smtp_probe_proto::Report>
+async fn probe_host<F, Fut>(
+    host: &str,
+    config: &DomainConfig,
+    wall: SystemTime,
+    lookup: &F,
+) -> Vec<smtp_probe_proto::Report>
 where
     F: Fn(String, RecordType) -> Fut,
     Fut: std::future::Future<Output = RecordLookup>,
@@ -247,10 +259,7 @@ where
             Ok(t) => t,
             Err(_) => continue,
         };
-        let cfg = ProbeConfig::builder(target)
-            .tls_name(host)
-            .tls_config(template.tls_config())
-            .build();
+        let cfg = ProbeConfig::builder(target).tls_name(host).tls_config(template.tls_config()).build();
         if let Ok(cfg) = cfg {
             reports.push(crate::probe(&cfg).await);
         }
