@@ -104,11 +104,11 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
         let ok = check.hosts.iter().filter(|h| h.verdict != Verdict::Down).count();
         perf.push(format!("{}={ok};;;0;{}", quote(&format!("{} mx_policy_ok", check.domain)), check.hosts.len()));
         let t = &check.timings;
-        perf.push(format!("{}={:.6}s", quote(&format!("{} dns_time", check.domain)), t.dns.as_secs_f64()));
+        perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} dns_time", check.domain)), t.dns.as_secs_f64()));
         if let Some(fetch) = t.policy_fetch {
-            perf.push(format!("{}={:.6}s", quote(&format!("{} policy_fetch_time", check.domain)), fetch.as_secs_f64()));
+            perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} policy_fetch_time", check.domain)), fetch.as_secs_f64()));
         }
-        perf.push(format!("{}={:.6}s", quote(&format!("{} check_time", check.domain)), t.total.as_secs_f64()));
+        perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} check_time", check.domain)), t.total.as_secs_f64()));
     }
     let mut out = format!("SMTP {} - {}|{}\n", state(worst), clean(&text), perf.join(" "));
     let mut long = |line: String| {
