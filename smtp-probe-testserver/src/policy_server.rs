@@ -244,3 +244,17 @@ pub async fn start_for_bed(
         .start()
         .await
 }
+
+/// The loopback Postfix's certificate chain and key (issued by the test CA for every name of the bed).
+pub fn postfix_certificate(
+    postfix: &crate::postfix::PostfixEnv,
+) -> std::io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    use rustls::pki_types::pem::PemObject;
+
+    let pem = |name: &str| std::fs::read(postfix.dir.join(name));
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem("server.pem")?)
+        .collect::<Result<_, _>>()
+        .map_err(std::io::Error::other)?;
+    let key = PrivateKeyDer::from_pem_slice(&pem("server.key")?).map_err(std::io::Error::other)?;
+    Ok((chain, key))
+}

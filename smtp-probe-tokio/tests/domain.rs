@@ -182,3 +182,75 @@ async fn dmarc_none_and_missing_tls_rpt_are_findings() {
     assert!(problems(&no_rpt).contains(&Problem::TlsRptMissing), "{:?}", no_rpt.record_findings);
     assert_eq!((none.verdict, no_rpt.verdict), (Verdict::Up, Verdict::Up));
 }
+
+/// The policy fetch on its own, against the policy server's failing cases (no bed needed: certificates from the
+/// test server crate's PKI): what senders refuse is refused, and every framing of a good body is read.
+#[tokio::test]
+async fn policy_fetches_follow_the_senders_rules() {
+    use smtp_probe_testserver::certs::{CertSpec, TestPki};
+    use smtp_probe_testserver::policy_server::Behaviour;
+    use smtp_probe_tokio::domain::fetch_policy;
+
+    let labels = ["plain", "redirect", "html", "chunked", "close", "teapot", "hugechunked", "hugelength"];
+    let dir = std::env::temp_dir().join(format!("smtp-probe-policies-{}", std::process::id()));
+    for label in labels {
+        let mut body = format!("version: STSv1\r\nmode: enforce\r\nmx: *.{label}.test\r\nmax_age: 604800\r\n");
+        if label.starts_with("huge") {
+            body.push_str(&format!("x_padding: {}\r\n", "x".repeat(70_000)));
+        }
+        let path = dir.join(format!("{label}.test/.well-known"));
+        std::fs::create_dir_all(&path).unwrap();
+        std::fs::write(path.join("mta-sts.txt"), body).unwrap();
+    }
+    let pki = TestPki::new().unwrap();
+    let cert = pki.issue(CertSpec::new().names(labels.iter().map(|l| format!("mta-sts.{l}.test")))).unwrap();
+    let server = PolicyServer::builder(dir.clone(), cert.cert_chain(), cert.private_key())
+        .behaviour("redirect.test", Behaviour::Redirect("https://elsewhere.example/".into()))
+        .behaviour("html.test", Behaviour::ContentType("text/html".into()))
+        .behaviour("chunked.test", Behaviour::Chunked)
+        .behaviour("close.test", Behaviour::UntilClose)
+        .behaviour("teapot.test", Behaviour::Status(418))
+        .behaviour("hugechunked.test", Behaviour::Chunked)
+        .start()
+        .await
+        .unwrap();
+    let tls = TlsConfig::builder().add_ca_pem("test CA", pki.ca_pem().as_bytes()).unwrap().build().unwrap();
+    let fetch = |label: &str| {
+        let domain: Domain = format!("{label}.test").parse().unwrap();
+        let tls = tls.clone();
+        let addr = server.addr();
+        async move { fetch_policy(&domain, addr, &tls, Duration::from_secs(5)).await }
+    };
+    for label in ["plain", "chunked", "close"] {
+        let report = fetch(label).await;
+        let policy = report.policy().unwrap_or_else(|| panic!("{label}: {:?}", report.outcome));
+        assert_eq!(policy.mode, Mode::Enforce, "{label}");
+        assert!(report.tls.as_ref().is_some_and(|t| t.verified), "{label}: the policy host's certificate is reported");
+        assert_eq!(report.status, Some(200));
+    }
+    let redirect = fetch("redirect").await;
+    assert!(
+        matches!(&redirect.outcome, Err(FetchError::Redirect { status: 301, location }) if location.contains("elsewhere")),
+        "{:?}",
+        redirect.outcome
+    );
+    let html = fetch("html").await;
+    assert!(matches!(&html.outcome, Err(FetchError::ContentType(ct)) if ct == "text/html"), "{:?}", html.outcome);
+    assert_eq!(fetch("teapot").await.outcome, Err(FetchError::Status(418)));
+    for label in ["hugechunked", "hugelength"] {
+        let huge = fetch(label).await;
+        assert_eq!(huge.outcome, Err(FetchError::TooLarge), "{label}");
+        assert!(huge.body_bytes <= 64 * 1024 + 1, "{label}: reading stopped at {}", huge.body_bytes);
+    }
+    // A certificate from a CA the fetch does not trust: refused, and reported.
+    let untrusting = TlsConfig::builder().add_ca_pem("other", pki.untrusted_ca_pem().as_bytes()).unwrap().build().unwrap();
+    let domain: Domain = "plain.test".parse().unwrap();
+    let wrong = fetch_policy(&domain, server.addr(), &untrusting, Duration::from_secs(5)).await;
+    assert!(matches!(wrong.outcome, Err(FetchError::Certificate(_))), "{:?}", wrong.outcome);
+    assert!(wrong.tls.as_ref().is_some_and(|t| !t.verified && !t.certificates.is_empty()));
+    // Nothing listening: a connection failure, not a hang.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let refused = fetch_policy(&domain, closed, &tls, Duration::from_secs(2)).await;
+    assert!(matches!(refused.outcome, Err(FetchError::Connect(_))), "{:?}", refused.outcome);
+    let _ = std::fs::remove_dir_all(dir);
+}

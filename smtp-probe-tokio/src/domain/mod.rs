@@ -106,6 +106,12 @@ impl DomainConfig {
     }
 }
 
+/// Fetches `domain`'s MTA-STS policy from `addr` (instead of `mta-sts.<domain>` on port 443), the certificate
+/// checked for `mta-sts.<domain>` with `tls`, within `timeout`: the fetch [`check_domain`] makes, on its own.
+pub async fn fetch_policy(domain: &Domain, addr: SocketAddr, tls: &TlsConfig, timeout: Duration) -> PolicyFetchReport {
+    fetch::fetch_policy(domain, Ok(vec![addr.ip()]), addr.port(), tls, timeout).await
+}
+
 /// Checks `domain` (see the [module documentation](self)).
 pub async fn check_domain(domain: &Domain, config: &DomainConfig) -> DomainReport {
     let started = Instant::now();
