@@ -41,9 +41,10 @@ impl DomainSettings {
             })
             .transpose()?;
         let dns_server = match dns_server {
-            Some(text) => Some(parse_addr(text, 53).ok_or_else(|| {
-                Failure::new(format!("--dns-server {text:?} is not an IP address or IP:PORT"))
-            })?),
+            Some(text) => Some(
+                parse_addr(text, 53)
+                    .ok_or_else(|| Failure::new(format!("--dns-server {text:?} is not an IP address or IP:PORT")))?,
+            ),
             None => crate::mx::dns_server_from_env()?,
         };
         let connect_to = connect_to

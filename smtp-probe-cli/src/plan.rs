@@ -119,8 +119,7 @@ impl Plan {
         }
         let mut domains = Vec::with_capacity(args.domain.len());
         for (index, input) in args.domain.iter().enumerate() {
-            let domain: Domain =
-                input.parse().map_err(|e| Failure::new(format!("invalid --domain {input:?}: {e}")))?;
+            let domain: Domain = input.parse().map_err(|e| Failure::new(format!("invalid --domain {input:?}: {e}")))?;
             let mode = tls_mode(args, None)?;
             let port = args.port.unwrap_or(if mode == TlsMode::Implicit { 465 } else { 25 });
             let target = domain.mx_target().with_port(port).map_err(|e| Failure::new(e.to_string()))?;

@@ -106,7 +106,11 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
         let t = &check.timings;
         perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} dns_time", check.domain)), t.dns.as_secs_f64()));
         if let Some(fetch) = t.policy_fetch {
-            perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} policy_fetch_time", check.domain)), fetch.as_secs_f64()));
+            perf.push(format!(
+                "{}={:.6}s;;;0;",
+                quote(&format!("{} policy_fetch_time", check.domain)),
+                fetch.as_secs_f64()
+            ));
         }
         perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} check_time", check.domain)), t.total.as_secs_f64()));
     }

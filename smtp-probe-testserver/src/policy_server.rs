@@ -252,9 +252,8 @@ pub fn postfix_certificate(
     use rustls::pki_types::pem::PemObject;
 
     let pem = |name: &str| std::fs::read(postfix.dir.join(name));
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem("server.pem")?)
-        .collect::<Result<_, _>>()
-        .map_err(std::io::Error::other)?;
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&pem("server.pem")?).collect::<Result<_, _>>().map_err(std::io::Error::other)?;
     let key = PrivateKeyDer::from_pem_slice(&pem("server.key")?).map_err(std::io::Error::other)?;
     Ok((chain, key))
 }

@@ -243,7 +243,8 @@ async fn policy_fetches_follow_the_senders_rules() {
         assert!(huge.body_bytes <= 64 * 1024 + 1, "{label}: reading stopped at {}", huge.body_bytes);
     }
     // A certificate from a CA the fetch does not trust: refused, and reported.
-    let untrusting = TlsConfig::builder().add_ca_pem("other", pki.untrusted_ca_pem().as_bytes()).unwrap().build().unwrap();
+    let untrusting =
+        TlsConfig::builder().add_ca_pem("other", pki.untrusted_ca_pem().as_bytes()).unwrap().build().unwrap();
     let domain: Domain = "plain.test".parse().unwrap();
     let wrong = fetch_policy(&domain, server.addr(), &untrusting, Duration::from_secs(5)).await;
     assert!(matches!(wrong.outcome, Err(FetchError::Certificate(_))), "{:?}", wrong.outcome);

@@ -631,3 +631,214 @@ fn judge_host(
     };
     (policy_host, findings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fetch::{FetchError, PolicyFetchReport};
+    use crate::domain::{Answer, RecordType};
+    use crate::mx::{MxAnswer, MxPlan, MxRecord};
+    use crate::report::{CertificateProblem, TlsInfo};
+
+    const GOOD_POLICY: &str = "version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 604800\n";
+
+    fn lookup(name: &str, rtype: RecordType, dnssec: DnssecStatus, records: &[&str]) -> RecordLookup {
+        let answer = if records.is_empty() {
+            Answer::NoData
+        } else {
+            Answer::Records(records.iter().map(|r| (*r).to_owned()).collect())
+        };
+        RecordLookup::new(name, rtype, dnssec, answer)
+    }
+
+    /// A probe of `host` that completed over TLS; `problem` when the certificate did not verify.
+    fn probed(host: &str, problem: Option<CertificateProblem>) -> Report {
+        let mut report = Report::empty(format!("{host}:25"), SystemTime::UNIX_EPOCH, 0);
+        report.tls = Some(TlsInfo {
+            version: Some("TLSv1.3".into()),
+            cipher: None,
+            sni: Some(host.into()),
+            verified_name: Some(host.into()),
+            verified: problem.is_none(),
+            verify_error: problem,
+            handshake: Duration::ZERO,
+            certificates: Vec::new(),
+        });
+        report
+    }
+
+    fn mx(hosts: &[(&str, Report)]) -> MxReport {
+        let domain: Domain = "example.com".parse().unwrap();
+        let records = hosts.iter().enumerate().map(|(i, (h, _))| MxRecord::new(10 * (i as u16 + 1), *h)).collect();
+        match MxPlan::new(&domain, MxAnswer::Records(records)) {
+            MxPlan::Probe(plan) => plan.finish(hosts.iter().map(|(_, r)| vec![r.clone()]).collect()),
+            MxPlan::Done(report) => panic!("nothing to probe: {report:?}"),
+        }
+    }
+
+    struct Case {
+        parts: DomainParts,
+    }
+
+    impl Case {
+        fn new(hosts: &[(&str, Report)]) -> Case {
+            let names: Vec<String> = hosts.iter().map(|(h, _)| format!("10 {h}")).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut parts = DomainParts::new(
+                "example.com".parse().unwrap(),
+                SystemTime::UNIX_EPOCH,
+                lookup("example.com", RecordType::Mx, DnssecStatus::Secure, &names),
+                mx(hosts),
+                lookup("_mta-sts.example.com", RecordType::Txt, DnssecStatus::Secure, &[]),
+                lookup(
+                    "_smtp._tls.example.com",
+                    RecordType::Txt,
+                    DnssecStatus::Secure,
+                    &["v=TLSRPTv1; rua=mailto:t@example.com"],
+                ),
+                lookup("_dmarc.example.com", RecordType::Txt, DnssecStatus::Secure, &["v=DMARC1; p=reject"]),
+                1_700_000_000,
+            );
+            parts.tlsa = hosts
+                .iter()
+                .map(|(h, _)| lookup(&format!("_25._tcp.{h}"), RecordType::Tlsa, DnssecStatus::Secure, &[]))
+                .collect();
+            Case { parts }
+        }
+
+        fn policy(mut self, body: &str) -> Case {
+            self.parts.mta_sts_record =
+                lookup("_mta-sts.example.com", RecordType::Txt, DnssecStatus::Secure, &["v=STSv1; id=1"]);
+            let mut fetch = PolicyFetchReport::failed("example.com", FetchError::Closed, Duration::ZERO);
+            fetch.outcome = MtaStsPolicy::parse(body.as_bytes()).map_err(FetchError::Invalid);
+            self.parts.policy_fetch = Some(fetch);
+            self
+        }
+
+        fn judge(self, strict: bool) -> DomainReport {
+            DomainReport::assemble(self.parts, DomainOptions::default().strict(strict))
+        }
+    }
+
+    fn verdict(report: &DomainReport) -> (Verdict, Option<Cause>) {
+        (report.verdict, report.cause)
+    }
+
+    #[test]
+    fn without_a_policy_the_opportunistic_rule_stands() {
+        let report = Case::new(&[("mx1.example.com", probed("mx1.example.com", Some(CertificateProblem::Expired)))])
+            .judge(false);
+        assert_eq!(verdict(&report), (Verdict::Up, None), "{}", report.summary());
+        assert_eq!(report.hosts[0].dane, Dane::NoRecords);
+        assert!(report.hosts[0].mta_sts.is_none());
+    }
+
+    #[test]
+    fn enforce_refuses_a_bad_certificate_and_testing_reports_it() {
+        let bad = || probed("mx1.example.com", Some(CertificateProblem::Expired));
+        let enforce = Case::new(&[("mx1.example.com", bad())]).policy(GOOD_POLICY).judge(false);
+        assert_eq!(verdict(&enforce), (Verdict::Down, Some(Cause::MtaStsViolation)), "{}", enforce.summary());
+        assert!(enforce.summary().contains("certificate expired"), "{}", enforce.summary());
+        let testing =
+            Case::new(&[("mx1.example.com", bad())]).policy(&GOOD_POLICY.replace("enforce", "testing")).judge(false);
+        assert_eq!(verdict(&testing), (Verdict::Degraded, Some(Cause::MtaStsViolation)));
+        let good = Case::new(&[("mx1.example.com", probed("mx1.example.com", None))]).policy(GOOD_POLICY).judge(false);
+        assert_eq!(verdict(&good), (Verdict::Up, None), "{}", good.summary());
+        assert!(good.summary().contains("MTA-STS enforce"), "{}", good.summary());
+    }
+
+    #[test]
+    fn a_host_the_policy_does_not_list_is_refused_but_another_still_takes_mail() {
+        let report = Case::new(&[
+            ("mx1.example.com", probed("mx1.example.com", None)),
+            ("backup.example.net", probed("backup.example.net", None)),
+        ])
+        .policy(GOOD_POLICY)
+        .judge(false);
+        assert_eq!(verdict(&report), (Verdict::Degraded, Some(Cause::MtaStsViolation)), "{}", report.summary());
+        assert_eq!(report.hosts[1].verdict, Verdict::Down);
+        assert!(report.findings[0].message.contains("mail still reaches another MX host"), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn a_policy_that_cannot_be_fetched_is_unavailable_not_absent() {
+        let mut case = Case::new(&[("mx1.example.com", probed("mx1.example.com", None))]).policy(GOOD_POLICY);
+        case.parts.policy_fetch.as_mut().unwrap().outcome = Err(FetchError::Status(404));
+        let report = case.judge(false);
+        assert_eq!(verdict(&report), (Verdict::Degraded, Some(Cause::PolicyUnavailable)), "{}", report.summary());
+        assert!(report.summary().contains("HTTP status 404"), "{}", report.summary());
+        assert!(report.mta_sts.policy().is_none());
+    }
+
+    #[test]
+    fn bogus_answers_are_never_silently_absent() {
+        let mut case = Case::new(&[("mx1.example.com", probed("mx1.example.com", None))]);
+        case.parts.tlsa[0] = lookup("_25._tcp.mx1.example.com", RecordType::Tlsa, DnssecStatus::Bogus, &["3 1 1 00"]);
+        let report = case.judge(false);
+        assert_eq!(verdict(&report), (Verdict::Down, Some(Cause::DnssecBogus)), "{}", report.summary());
+        assert_eq!(report.hosts[0].dane, Dane::Bogus);
+
+        let mut case = Case::new(&[("mx1.example.com", probed("mx1.example.com", None))]);
+        case.parts.mx_lookup.dnssec = DnssecStatus::Bogus;
+        assert_eq!(verdict(&case.judge(false)), (Verdict::Down, Some(Cause::DnssecBogus)));
+    }
+
+    #[test]
+    fn unsigned_tlsa_records_and_failed_lookups() {
+        let mut case = Case::new(&[("mx1.example.com", probed("mx1.example.com", None))]);
+        case.parts.tlsa[0] =
+            lookup("_25._tcp.mx1.example.com", RecordType::Tlsa, DnssecStatus::Insecure, &["3 1 1 00"]);
+        let report = case.judge(false);
+        assert_eq!((verdict(&report), &report.hosts[0].dane), ((Verdict::Up, None), &Dane::Insecure));
+
+        let mut case = Case::new(&[("mx1.example.com", probed("mx1.example.com", None))]);
+        case.parts.tlsa[0] = RecordLookup::new(
+            "_25._tcp.mx1.example.com",
+            RecordType::Tlsa,
+            DnssecStatus::Indeterminate,
+            Answer::Failed("SERVFAIL".into()),
+        );
+        let report = case.judge(false);
+        assert_eq!(verdict(&report), (Verdict::Degraded, Some(Cause::DnsFailure)), "{}", report.summary());
+    }
+
+    #[test]
+    fn usable_tlsa_records_need_tls() {
+        let mut case =
+            Case::new(&[("mx1.example.com", Report::empty("mx1.example.com:25".into(), SystemTime::UNIX_EPOCH, 0))]);
+        let record = format!("3 1 1 {}", "ab".repeat(32));
+        case.parts.tlsa[0] = lookup("_25._tcp.mx1.example.com", RecordType::Tlsa, DnssecStatus::Secure, &[&record]);
+        let report = case.judge(false);
+        assert_eq!(verdict(&report), (Verdict::Down, Some(Cause::DaneMismatch)), "{}", report.summary());
+        assert_eq!(report.hosts[0].dane, Dane::NoTls);
+        assert!(report.dane_usable());
+    }
+
+    #[test]
+    fn record_problems_count_only_when_strict() {
+        let mut case = Case::new(&[("mx1.example.com", probed("mx1.example.com", None))]);
+        case.parts.dmarc = lookup("_dmarc.example.com", RecordType::Txt, DnssecStatus::Secure, &["v=DMARC1; p=none"]);
+        case.parts.tls_rpt = lookup("_smtp._tls.example.com", RecordType::Txt, DnssecStatus::Secure, &[]);
+        let strict = DomainReport::assemble(case.parts.clone(), DomainOptions::default().strict(true));
+        let relaxed = DomainReport::assemble(case.parts, DomainOptions::default());
+        let problems: Vec<_> = relaxed.record_findings.iter().map(|f| f.problem).collect();
+        assert_eq!(problems, [crate::policy::Problem::DmarcPolicyNone, crate::policy::Problem::TlsRptMissing]);
+        assert_eq!(verdict(&relaxed), (Verdict::Up, None));
+        assert_eq!(verdict(&strict), (Verdict::Degraded, Some(Cause::RecordProblem)), "{}", strict.summary());
+    }
+
+    #[test]
+    fn nothing_to_probe_keeps_the_mx_verdict() {
+        let domain: Domain = "example.com".parse().unwrap();
+        let mut case = Case::new(&[("mx1.example.com", probed("mx1.example.com", None))]);
+        case.parts.mx = match MxPlan::new(&domain, MxAnswer::NxDomain) {
+            MxPlan::Done(report) => report,
+            MxPlan::Probe(_) => unreachable!(),
+        };
+        case.parts.tlsa.clear();
+        let report = case.judge(false);
+        assert_eq!(report.verdict, Verdict::Down);
+        assert_eq!(report.cause, report.mx.cause);
+        assert!(report.hosts.is_empty());
+    }
+}
