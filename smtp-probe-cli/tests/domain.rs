@@ -75,6 +75,12 @@ impl Bed {
         let run = self.run(scenario, &["--format", "json"]);
         assert_eq!(run.code, code, "{scenario:?}: {run:?}");
         let report = run.json();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../smtp-probe-proto/schema/report.schema.json");
+        let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        if let Err(e) = validator.validate(&report) {
+            panic!("{scenario:?}: the JSON does not follow the schema: {e}\n{report:#}");
+        }
         assert_eq!(report["verdict"], verdict, "{scenario:?}: {}", report["summary"]);
         assert_eq!(report["cause"].as_str(), cause, "{scenario:?}: {}", report["summary"]);
         report
