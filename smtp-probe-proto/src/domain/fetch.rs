@@ -373,10 +373,10 @@ impl PolicyFetch {
         let status = response.code.unwrap_or(0);
         self.report.status = Some(status);
         let header = |name: &str| response.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value);
-        let content_type = header("content-type").map(|v| crate::policy::text::quote(v));
+        let content_type = header("content-type").map(crate::policy::text::quote);
         self.report.content_type = content_type.clone();
         if (300..400).contains(&status) {
-            let location = header("location").map(|v| crate::policy::text::quote(v)).unwrap_or_default();
+            let location = header("location").map(crate::policy::text::quote).unwrap_or_default();
             return Err(FetchError::Redirect { status, location });
         }
         if status != 200 {
