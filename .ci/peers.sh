@@ -6,7 +6,7 @@
 #   monitoring-plugins-standard  -> /usr/lib/nagios/plugins/check_smtp
 #   prometheus-blackbox-exporter -> /usr/bin/prometheus-blackbox-exporter
 #   prometheus                   -> /usr/bin/promtool, /usr/bin/prometheus
-#   python3-prometheus-client    -> the reference OpenMetrics parser (smtp_probe_testserver::openmetrics)
+#   python3-prometheus-client    -> the reference OpenMetrics parser (smtp_probe_testsuite::openmetrics)
 #
 # Writes ${SMTP_PROBE_PEERS_DIR:-/var/tmp/smtp-probe-peers}/env (load with set -a; . FILE).
 set -euo pipefail

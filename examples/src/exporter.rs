@@ -37,7 +37,14 @@
 //! certificate_days_critical = 7
 //! auth = { username = "monitor", password_env = "SMTP_PROBE_PASSWORD" }
 //! allow = ["mail.example.com:587", "*.mx.example.com", "192.0.2.0/24"]   # required with auth
+//! allow_addresses = ["10.20.0.0/16"] # address ranges a request may reach after all (see below)
 //! ```
+//!
+//! **A request chooses the target, so its addresses are judged as a request's**
+//! ([`AddressPolicy::new(Origin::Request)`](smtp_probe_tokio::AddressPolicy)): a target that is, or resolves to, a
+//! loopback, link-local, unspecified or cloud-metadata address is never contacted, and its probe is down with
+//! `address_denied`. A module's `allow_addresses` (`--allow-address` for the built-in modules) lifts that for the
+//! ranges it names, e.g. `127.0.0.0/8` to probe an MTA on this host.
 //!
 //! **A module with credentials probes only the targets of its allow-list** (see [`crate::allow`] for the
 //! entries: exact names, one-label `*.` wildcards, addresses and CIDR networks, each with an optional port):
@@ -91,7 +98,7 @@ use serde::Deserialize;
 use smtp_probe_render::{Exposition, ExpositionFormat, Family, Item, metrics};
 use smtp_probe_testserver::demo::Demo;
 use smtp_probe_tokio::proto::Secret;
-use smtp_probe_tokio::{ProbeConfig, Target, TlsConfig, TlsMode, Verdict};
+use smtp_probe_tokio::{AddressPolicy, Origin, ProbeConfig, Target, TlsConfig, TlsMode, Verdict};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -126,6 +133,10 @@ pub struct Args {
     /// Trust the CAs of this PEM file too, in the built-in modules.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Let the built-in modules connect to this address range (`127.0.0.0/8`, `10.1.2.3`) although a request's
+    /// target may not (loopback, link-local and cloud-metadata addresses are refused). Repeatable.
+    #[arg(long = "allow-address", value_name = "RANGE")]
+    pub allow_addresses: Vec<String>,
     /// Add a module "demo" and start the bundled loopback demo server for it.
     #[arg(long)]
     pub demo: bool,
@@ -180,6 +191,9 @@ pub struct ModuleSpec {
     pub auth: Option<AuthSpec>,
     /// The targets this module may probe (required with `auth`): see [`crate::allow`].
     pub allow: Option<Vec<String>>,
+    /// Address ranges (`127.0.0.0/8`, `10.1.2.3`) this module may connect to although a request's target may not:
+    /// loopback, link-local, unspecified and cloud-metadata addresses are otherwise refused.
+    pub allow_addresses: Option<Vec<String>>,
 }
 
 /// The config file: `[modules.NAME]` tables.
@@ -209,6 +223,8 @@ pub struct Module {
     certificate_days: (Option<u32>, Option<u32>),
     auth: Option<(String, Secret, bool)>,
     allow: Option<AllowList>,
+    /// The address policy of a request's target, with the module's allowed ranges.
+    addresses: AddressPolicy,
     demo: Option<Arc<Demo>>,
 }
 
@@ -229,6 +245,10 @@ impl Module {
             .map(|entries| AllowList::parse(entries.iter().map(String::as_str)))
             .transpose()
             .map_err(|e| invalid(&e.to_string()))?;
+        let mut addresses = AddressPolicy::new(Origin::Request);
+        for range in spec.allow_addresses.iter().flatten() {
+            addresses = addresses.allow(range).map_err(|e| invalid(&format!("allow_addresses: {e}")))?;
+        }
         let auth = match &spec.auth {
             None => None,
             Some(auth) => {
@@ -256,6 +276,7 @@ impl Module {
             certificate_days: (spec.certificate_days_warning, spec.certificate_days_critical),
             auth,
             allow,
+            addresses,
             demo: None,
         };
         let any_target = Target::new("localhost", 25).expect("a valid target");
@@ -264,8 +285,10 @@ impl Module {
     }
 
     /// The module that probes the bundled demo server (STARTTLS against its CA, AUTH, an envelope): the demo
-    /// user's credentials go to the demo server only.
+    /// user's credentials go to the demo server only, and its loopback address is the one allowed.
     pub fn demo(demo: Arc<Demo>, timeout: Duration) -> Module {
+        let ip = demo.target().ip().map(|ip| ip.to_string()).unwrap_or_default();
+        let addresses = AddressPolicy::new(Origin::Request);
         Module {
             tls: None,
             tls_name: None,
@@ -276,6 +299,7 @@ impl Module {
             certificate_days: (None, None),
             auth: None,
             allow: Some(AllowList::exactly(&demo.target())),
+            addresses: addresses.clone().allow(&ip).unwrap_or(addresses),
             demo: Some(demo),
         }
     }
@@ -293,7 +317,10 @@ impl Module {
     /// The probe configuration for `target`, bounded by `budget`. The module's TLS mode, when it sets one, wins
     /// over the one the target's scheme implies.
     pub fn config(&self, target: Target, budget: Duration) -> Result<ProbeConfig, Error> {
-        let mut builder = common::builder(target, budget).ehlo_name(self.ehlo_name.as_str()).transcript(false);
+        let mut builder = common::builder(target, budget)
+            .ehlo_name(self.ehlo_name.as_str())
+            .transcript(false)
+            .address_policy(self.addresses.clone());
         if let Some(mode) = self.tls {
             builder = builder.tls(mode);
         }
@@ -315,8 +342,14 @@ impl Module {
     }
 }
 
-/// The built-in modules, for running without a config file.
-pub fn builtin_modules(timeout: Duration, ehlo_name: Option<&str>, ca_file: Option<&Path>) -> Result<Modules, Error> {
+/// The built-in modules, for running without a config file; each may connect to the `allow_addresses` ranges
+/// besides what a request may reach.
+pub fn builtin_modules(
+    timeout: Duration,
+    ehlo_name: Option<&str>,
+    ca_file: Option<&Path>,
+    allow_addresses: &[String],
+) -> Result<Modules, Error> {
     let mut modules = Modules::new();
     for (name, tls) in [
         ("smtp", TlsMode::StartTlsOpportunistic),
@@ -329,6 +362,7 @@ pub fn builtin_modules(timeout: Duration, ehlo_name: Option<&str>, ca_file: Opti
             ehlo_name: ehlo_name.map(str::to_owned),
             ca_file: ca_file.map(Path::to_path_buf),
             timeout: Some(timeout.as_secs_f64()),
+            allow_addresses: Some(allow_addresses.to_vec()),
             ..ModuleSpec::default()
         };
         modules.insert(name.to_owned(), Module::from_spec(name, &spec)?);
@@ -353,7 +387,12 @@ impl Args {
                     .map(|(name, spec)| Ok((name.clone(), Module::from_spec(name, spec)?)))
                     .collect::<Result<_, Error>>()?
             }
-            None => builtin_modules(self.timeout, self.ehlo_name.as_deref(), self.ca_file.as_deref())?,
+            None => builtin_modules(
+                self.timeout,
+                self.ehlo_name.as_deref(),
+                self.ca_file.as_deref(),
+                &self.allow_addresses,
+            )?,
         };
         let demo = if self.demo {
             let (demo, _) = common::start_demo()?;
@@ -709,6 +748,29 @@ mod tests {
         assert!(!module.allows(&"evil.example".parse().unwrap()));
         let open = Module::from_spec("open", &ModuleSpec::default()).unwrap();
         assert!(open.allows(&"anything.example".parse().unwrap()), "no credentials, no list: any target");
+    }
+
+    #[test]
+    fn a_request_reaches_only_what_the_module_allows() {
+        let module = Module::from_spec("smtp", &ModuleSpec::default()).unwrap();
+        let config = module.config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
+        assert_eq!(config.address_policy().origin(), Origin::Request);
+        assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_err(), "loopback is denied");
+        assert!(config.address_policy().check("169.254.169.254".parse().unwrap()).is_err(), "metadata is denied");
+        assert!(config.address_policy().check("192.0.2.7".parse().unwrap()).is_ok());
+
+        let file = ConfigFile::parse("[modules.local]\nallow_addresses = [\"127.0.0.0/8\"]").unwrap();
+        let module = Module::from_spec("local", &file.modules["local"]).unwrap();
+        let config = module.config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
+        assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_ok(), "allowed on purpose");
+        assert!(config.address_policy().check("169.254.169.254".parse().unwrap()).is_err(), "the rest still denied");
+
+        let bad = ModuleSpec { allow_addresses: Some(vec!["localhost".into()]), ..ModuleSpec::default() };
+        let err = Module::from_spec("x", &bad).unwrap_err().to_string();
+        assert!(err.starts_with("module x: allow_addresses: invalid address range \"localhost\""), "{err}");
+        let builtin = builtin_modules(Duration::from_secs(3), None, None, &["127.0.0.0/8".to_owned()]).unwrap();
+        let config = builtin["smtp"].config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
+        assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_ok());
     }
 
     #[test]

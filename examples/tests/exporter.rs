@@ -1,8 +1,10 @@
 //! `exporter` in-process against loopback SMTP servers, over real HTTP on loopback: `/probe` serves the CLI's
 //! Prometheus metrics (checked by `promtool check metrics` when installed), `/metrics` the exporter's own
 //! counters, bad requests are 400s; and each bound holds: a credentialed module refuses a target off its
-//! allow-list without connecting to it, the probe past `--max-probes` gets a 503, the scrape timeout shortens the
-//! probe, a client that drips its headers is cut off.
+//! allow-list without connecting to it, a loopback target is denied unless the module allows its range, the probe
+//! past `--max-probes` gets a 503, the scrape timeout shortens the probe, a client that drips its headers is cut off.
+//! The test servers are on loopback, which a request's target may not reach by default: the modules here allow
+//! `127.0.0.0/8` explicitly.
 
 mod support;
 
@@ -16,8 +18,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// The ranges the test modules may reach: the loopback test servers.
+fn loopback() -> Vec<String> {
+    vec!["127.0.0.0/8".to_owned()]
+}
+
 async fn start() -> (SocketAddr, oneshot::Sender<()>) {
-    let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None).unwrap();
+    let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None, &loopback()).unwrap();
     start_with(modules, 8, HttpLimits::default()).await
 }
 
@@ -90,6 +97,31 @@ async fn probe_serves_the_cli_metrics() {
     let _ = stop.send(());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_loopback_target_is_denied_unless_allowed() {
+    let server = Responder::new().start().unwrap();
+    let target = format!("127.0.0.1:{}", server.port());
+    let builtin = builtin_modules(Duration::from_secs(3), Some("probe.test"), None, &[]).unwrap();
+    let (addr, stop) = start_with(builtin, 4, HttpLimits::default()).await;
+    let denied = support::get(addr, &format!("/probe?target={target}&module=plain")).await;
+    assert_eq!(denied.status, 200, "a denied target is a verdict, not a bad request");
+    assert!(denied.body.contains(&format!("smtp_probe_up{{target=\"{target}\"}} 0\n")), "{}", denied.body);
+    assert!(
+        denied.body.contains(&format!("smtp_probe_cause{{target=\"{target}\",cause=\"address_denied\"}} 1\n")),
+        "{}",
+        denied.body
+    );
+    let _ = stop.send(());
+    assert_eq!(server.connections(), 0, "a denied address is never contacted");
+
+    let allowed = modules("[modules.local]\ntls = \"none\"\nallow_addresses = [\"127.0.0.1\"]\n");
+    let (addr, stop) = start_with(allowed, 4, HttpLimits::default()).await;
+    let up = support::get(addr, &format!("/probe?target={target}&module=local")).await;
+    assert!(up.body.contains(&format!("smtp_probe_up{{target=\"{target}\"}} 1\n")), "{}", up.body);
+    let _ = stop.send(());
+    assert_eq!(server.connections(), 1);
+}
+
 /// Modules from a config file's text (its passwords from the environment).
 fn modules(toml: &str) -> Modules {
     let file = smtp_probe_examples::exporter::ConfigFile::parse(toml).unwrap();
@@ -108,7 +140,7 @@ async fn a_credentialed_module_never_connects_off_its_allow_list() {
     let config = format!(
         "[modules.auth]\ntls = \"none\"\nehlo_name = \"probe.test\"\ntimeout = 3\n\
          auth = {{ username = \"monitor\", password_env = \"CARGO_PKG_NAME\", allow_plaintext = true }}\n\
-         allow = [\"127.0.0.1:{}\", \"*.mx.example.test\"]\n",
+         allow = [\"127.0.0.1:{}\", \"*.mx.example.test\"]\nallow_addresses = [\"127.0.0.0/8\"]\n",
         allowed.port()
     );
     let (addr, stop) = start_with(modules(&config), 4, HttpLimits::default()).await;
@@ -141,7 +173,7 @@ async fn a_credentialed_module_never_connects_off_its_allow_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_probe_limit_the_answer_is_503() {
     let silent = Script::new().hang().start().unwrap();
-    let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None).unwrap();
+    let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None, &loopback()).unwrap();
     let (addr, stop) = start_with(modules, 2, HttpLimits::default()).await;
     let path = format!("/probe?module=plain&target={}", silent.addr());
     let first = tokio::spawn({
@@ -177,7 +209,7 @@ async fn past_the_probe_limit_the_answer_is_503() {
 async fn the_scrape_timeout_shortens_the_probe() {
     let silent = Script::new().hang().start().unwrap();
     // The module would wait 30 s for the greeting; Prometheus says it gives up after 1.5 s.
-    let modules = builtin_modules(Duration::from_secs(30), Some("probe.test"), None).unwrap();
+    let modules = builtin_modules(Duration::from_secs(30), Some("probe.test"), None, &loopback()).unwrap();
     let (addr, stop) = start_with(modules, 2, HttpLimits::default()).await;
     let asked = std::time::Instant::now();
     let answer = support::get_with(
@@ -203,7 +235,7 @@ async fn the_scrape_timeout_shortens_the_probe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_drips_its_headers_is_cut_off() {
-    let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None).unwrap();
+    let modules = builtin_modules(Duration::from_secs(3), Some("probe.test"), None, &loopback()).unwrap();
     let limits = HttpLimits { header_read_timeout: Duration::from_millis(500), ..HttpLimits::default() };
     let (addr, stop) = start_with(modules, 2, limits).await;
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -1,23 +1,24 @@
 //! Round trips from blocking code: log in to the mailbox, submit a tokenised message with [`probe`](crate::probe),
-//! then let the core's [`MailboxSession`] search until the message shows up or the deadline passes. This module
-//! only connects, pumps bytes and sleeps; every decision is in `smtp_probe_proto`.
+//! then let the core's mailbox conversation search until the message shows up or the deadline passes. The mailbox
+//! connection steps through the core's planner ([`Dialer::mailbox`]) as a probe's does, with the same bounded
+//! resolver, socket options and ACK policy. This module only resolves, connects, pumps bytes and sleeps; every
+//! decision is in `smtp_probe_proto`.
 
-use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant, SystemTime};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Instant, SystemTime};
 
-use smtp_probe_proto::connect::{self, ConnectFailure};
-use smtp_probe_proto::imap::{MailboxConfig, MailboxReport, MailboxSession, MailboxSessionOutput};
+use smtp_probe_proto::connect::{Dial, Dialer, MailboxConnection, MailboxConversation, MailboxIo};
+use smtp_probe_proto::imap::MailboxReport;
 use smtp_probe_proto::roundtrip::{RoundTripStart, RoundTripTimings};
 use smtp_probe_proto::{RoundTripConfig, RoundTripReport};
 
-use crate::{READ_CHUNK, read_before, write_before};
+use crate::READ_CHUNK;
+use crate::socket::{connect, quick_ack, read_before, write_before};
 
 /// Runs one round trip on the calling thread and returns its report: the mailbox is opened first (so a wrong IMAP
 /// password never leaves a message behind), then the message is submitted, then the mailbox is searched until the
 /// message shows up or the deadline passes, and the message is deleted. One deadline bounds the whole run (plus
-/// the configured cleanup time); name resolution goes through the OS resolver, which has no timeout (see the crate
-/// docs).
+/// the configured cleanup time), the IMAP server's name lookup included (see the crate docs).
 ///
 /// Nothing here can fail once the configuration is built: an unreachable server, a refused login, a message that
 /// never arrives are verdicts in the report.
@@ -41,25 +42,17 @@ use crate::{READ_CHUNK, read_before, write_before};
 pub fn roundtrip(config: &RoundTripConfig) -> RoundTripReport {
     let run = RoundTripStart::new(config, Instant::now(), SystemTime::now(), entropy());
     let mut timings = RoundTripTimings::default();
-    let (mut stream, connect_time) = match connect_mailbox(config.mailbox(), run.search_deadline) {
+    let (mut stream, connection) = match connect_mailbox(config, &run) {
         Ok(connected) => connected,
         Err(report) => {
             timings.total = run.at.elapsed();
             return RoundTripReport::assemble(config, &run, None, *report, timings);
         }
     };
-    let address = stream.peer_addr().ok().map(|a| a.to_string());
-    let mut session = MailboxSession::new(
-        config.mailbox().clone(),
-        run.token.clone(),
-        Instant::now(),
-        run.wall,
-        run.search_deadline,
-        run.deadline,
-    );
+    let mut conversation = MailboxConversation::over(connection, &run);
 
     let mut submit = None;
-    if pump(&mut stream, &mut session, run.deadline) == Pumped::Ready {
+    if pump(&mut stream, &mut conversation) == Pumped::Ready {
         let submit_started = run.at.elapsed();
         timings.mailbox_ready = Some(submit_started);
         let submit_config = config.submit_config(&run, Instant::now());
@@ -70,58 +63,42 @@ pub fn roundtrip(config: &RoundTripConfig) -> RoundTripReport {
         timings.submit = Some(elapsed);
         timings.accepted = RoundTripTimings::accepted_from(submit_started, elapsed, &report);
         match timings.accepted {
-            Some(accepted) => session.handle_accepted(Instant::now(), run.at + accepted),
-            None => session.handle_abandon(Instant::now()),
+            Some(accepted) => conversation.handle_accepted(Instant::now(), run.at + accepted),
+            None => conversation.handle_abandon(Instant::now()),
         }
         submit = Some(report);
-        // Ready comes once: this run ends in Done.
-        pump(&mut stream, &mut session, run.deadline);
+        // Ready comes once: this run ends in Close.
+        pump(&mut stream, &mut conversation);
     }
     let _ = stream.shutdown(Shutdown::Write);
-    let mut mailbox = session.into_report();
-    mailbox.address = address;
-    mailbox.connect = Some(connect_time);
+    let mailbox = conversation.into_report();
     timings.total = run.at.elapsed();
     RoundTripReport::assemble(config, &run, submit, mailbox, timings)
 }
 
-/// Resolves and connects to the IMAP server by `deadline`; a failure is the mailbox report (boxed: it is large).
-fn connect_mailbox(config: &MailboxConfig, deadline: Instant) -> Result<(TcpStream, Duration), Box<MailboxReport>> {
-    let target = config.target();
-    let addrs: Vec<SocketAddr> = match connect::literal_address(target) {
-        Some(addr) => vec![addr],
-        // The OS resolver cannot be given a timeout (see the crate docs).
-        None => match (target.host(), target.port()).to_socket_addrs() {
-            Ok(_) if Instant::now() >= deadline => {
-                return Err(Box::new(MailboxReport::dns_failed(config, "no answer before the deadline")));
-            }
-            Ok(addrs) => addrs.collect(),
-            Err(e) => return Err(Box::new(MailboxReport::dns_failed(config, &e.to_string()))),
-        },
-    };
-    let started = Instant::now();
-    let mut failures = Vec::new();
-    for addr in addrs {
-        let attempt = Instant::now();
-        let budget = config.timeouts().connect.min(deadline.saturating_duration_since(attempt));
-        // `connect_timeout` refuses a zero timeout: no time left is a timed-out attempt.
-        let connected = if budget.is_zero() {
-            Err(ConnectFailure::TimedOut(budget))
-        } else {
-            TcpStream::connect_timeout(&addr, budget).map_err(|e| match e.kind() {
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectFailure::TimedOut(budget),
-                _ => ConnectFailure::Io(e),
-            })
-        };
-        match connected {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok((stream, attempt.elapsed()));
-            }
-            Err(failure) => failures.push((addr, failure)),
+/// Steps the mailbox's planner until connected; when no connection is made, the mailbox report says why (boxed:
+/// it is large).
+fn connect_mailbox(
+    config: &RoundTripConfig,
+    run: &RoundTripStart,
+) -> Result<(TcpStream, MailboxConnection), Box<MailboxReport>> {
+    let mut dialer = Dialer::mailbox(config.mailbox(), run);
+    loop {
+        match dialer.poll(Instant::now()) {
+            Dial::Resolve { deadline } => match crate::dns::resolve(dialer.target(), deadline) {
+                Ok(addrs) => dialer.handle_resolved(Instant::now(), addrs),
+                Err(failure) => dialer.handle_resolve_failed(Instant::now(), failure),
+            },
+            Dial::Connect { addr, deadline } => match connect(addr, deadline) {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok((stream, dialer.handle_connected(Instant::now())));
+                }
+                Err(failure) => dialer.handle_connect_failed(Instant::now(), failure),
+            },
+            Dial::Done => return Err(Box::new(dialer.into_report())),
         }
     }
-    Err(Box::new(MailboxReport::connect_failed(config, &failures, started.elapsed())))
 }
 
 /// Where a pump stopped.
@@ -133,28 +110,29 @@ enum Pumped {
     Done,
 }
 
-/// Drives the session until it is ready for the submission, or done. `deadline` bounds a write when the session
-/// names no deadline of its own.
-fn pump(stream: &mut TcpStream, session: &mut MailboxSession, deadline: Instant) -> Pumped {
+/// The pump: what the mailbox conversation asks for, done on the socket (see [`MailboxIo`]), until it is ready for
+/// the submission, or done.
+fn pump(stream: &mut TcpStream, conversation: &mut MailboxConversation) -> Pumped {
     let mut buf = [0u8; READ_CHUNK];
     loop {
-        match session.poll_output(Instant::now()) {
-            MailboxSessionOutput::Transmit(bytes) => {
-                // A peer that stops reading cannot hold the run past its deadline.
-                let until = session.next_deadline().unwrap_or(deadline);
-                match write_before(stream, &bytes, until) {
-                    Ok(true) => {}
-                    Ok(false) => session.handle_timeout(Instant::now()),
-                    Err(_) => session.handle_eof(Instant::now()),
+        match conversation.poll(Instant::now()) {
+            MailboxIo::Write { bytes, until } => match write_before(stream, &bytes, until) {
+                Ok(true) => {}
+                Ok(false) => conversation.handle_timeout(Instant::now()),
+                Err(_) => conversation.handle_eof(Instant::now()),
+            },
+            MailboxIo::Read { until, quick_ack: ack } => {
+                if ack {
+                    quick_ack(stream);
+                }
+                match read_before(stream, &mut buf, until) {
+                    Ok(Some(0)) | Err(_) => conversation.handle_eof(Instant::now()),
+                    Ok(Some(n)) => conversation.handle_input(Instant::now(), &buf[..n]),
+                    Ok(None) => conversation.handle_timeout(Instant::now()),
                 }
             }
-            MailboxSessionOutput::Timeout(until) => match read_before(stream, &mut buf, until) {
-                Ok(Some(0)) | Err(_) => session.handle_eof(Instant::now()),
-                Ok(Some(n)) => session.handle_input(Instant::now(), &buf[..n]),
-                Ok(None) => session.handle_timeout(Instant::now()),
-            },
-            MailboxSessionOutput::Ready => return Pumped::Ready,
-            MailboxSessionOutput::Done => return Pumped::Done,
+            MailboxIo::Ready => return Pumped::Ready,
+            MailboxIo::Close => return Pumped::Done,
         }
     }
 }

@@ -1,7 +1,7 @@
-//! Every conformance scenario (`smtp_probe_testserver::conformance`) through the blocking adapter's `probe`.
+//! Every conformance scenario (`smtp_probe_testsuite::conformance`) through the blocking adapter's `probe`.
 
-use smtp_probe_testserver::conformance::Scenario;
+use smtp_probe_testsuite::conformance::Scenario;
 
-smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
+smtp_probe_testsuite::conformance_tests!(|scenario: &Scenario| {
     scenario.run(smtp_probe_blocking::probe);
 });

@@ -99,6 +99,15 @@ pub struct Args {
     #[arg(short = '6', long = "use-ipv6")]
     pub ipv6: bool,
 
+    /// Also connect to this address range (repeatable), e.g. 127.0.0.0/8: it lifts the denial of loopback,
+    /// link-local, unspecified and cloud-metadata addresses, which applies to MX hosts.
+    #[arg(long = "allow-address", value_name = "CIDR")]
+    pub allow_address: Vec<String>,
+
+    /// Never connect to this address range (repeatable), e.g. 10.0.0.0/8.
+    #[arg(long = "deny-address", value_name = "CIDR")]
+    pub deny_address: Vec<String>,
+
     /// Text the greeting must contain.
     #[arg(short = 'e', long, value_name = "STRING")]
     pub expect: Option<String>,

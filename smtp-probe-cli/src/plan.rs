@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use smtp_probe_tokio::proto::{AuthMechanism, ProbeConfigBuilder, Thresholds};
-use smtp_probe_tokio::{AddressFamily, Domain, ProbeConfig, Target, TlsConfig, TlsMode};
+use smtp_probe_tokio::{AddressFamily, AddressPolicy, Domain, ProbeConfig, Target, TlsConfig, TlsMode};
 
 #[cfg(feature = "demo")]
 use smtp_probe_testserver::demo::Demo;
@@ -78,8 +78,9 @@ impl Plan {
         }
         let tls = tls_config(args)?;
         let auth = credentials(args)?;
+        let policy = address_policy(args)?;
         let configure = |target: Target, mode: TlsMode, index: usize| -> Result<ProbeConfig, Failure> {
-            let mut builder = common(args, target).tls(mode);
+            let mut builder = common(args, target).tls(mode).address_policy(policy.clone());
             if let Some(name) = &args.tls_name {
                 builder = builder.tls_name(name);
             }
@@ -209,6 +210,18 @@ fn common(args: &Args, target: Target) -> ProbeConfigBuilder {
         builder = builder.expect_greeting(text);
     }
     builder
+}
+
+/// The address policy of `--allow-address` and `--deny-address`, for targets typed on the command line.
+fn address_policy(args: &Args) -> Result<AddressPolicy, Failure> {
+    let mut policy = AddressPolicy::default();
+    for range in &args.allow_address {
+        policy = policy.allow(range).map_err(|e| Failure::new(format!("--allow-address: {e}")))?;
+    }
+    for range in &args.deny_address {
+        policy = policy.deny(range).map_err(|e| Failure::new(format!("--deny-address: {e}")))?;
+    }
+    Ok(policy)
 }
 
 /// The TLS mode from the scheme and the flags; a flag contradicting the scheme is a usage error. `-D` needs a

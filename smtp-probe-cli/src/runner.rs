@@ -30,9 +30,10 @@ impl Results {
         Results { targets, mx: Vec::new(), domains: Vec::new() }
     }
 
-    /// The worst status: of each target's verdict and each MX domain's aggregate verdict (`Ok` for nothing).
+    /// The worst status: of each target's verdict and each MX domain's aggregate verdict, a probe that could not
+    /// run (`local_error`) counting as unknown (`Ok` for nothing).
     pub fn status(&self) -> Status {
-        smtp_probe_render::worst_verdict(&self.items()).map_or(Status::Ok, Status::from_verdict)
+        self.items().iter().map(|item| Status::of(item.verdict(), item.cause())).max().unwrap_or(Status::Ok)
     }
 
     /// What the renderers take: the targets, then the MX domains.

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use smtp_probe_tokio::{Report, Verdict};
+use smtp_probe_tokio::{Cause, Verdict};
 
 /// The outcome of a run, ordered from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -13,7 +13,8 @@ pub enum Status {
     Warning,
     /// The worst target is down (exit 2).
     Critical,
-    /// The probe could not run: bad arguments, unreadable files (exit 3).
+    /// The probe could not run: bad arguments, unreadable files, a fault of this machine (`local_error`: no file
+    /// descriptor left, a local firewall) (exit 3).
     Unknown,
 }
 
@@ -27,9 +28,13 @@ impl Status {
         }
     }
 
-    /// The worst status of these reports (`Ok` for none).
-    pub fn worst(reports: &[Report]) -> Status {
-        reports.iter().map(|r| Status::from_verdict(r.verdict)).max().unwrap_or(Status::Ok)
+    /// The status of a verdict and its cause: a probe that could not run (`local_error`) is unknown, whatever
+    /// its verdict says.
+    pub fn of(verdict: Verdict, cause: Option<Cause>) -> Status {
+        match cause {
+            Some(Cause::LocalError) => Status::Unknown,
+            _ => Status::from_verdict(verdict),
+        }
     }
 
     /// The Nagios label: `OK`, `WARNING`, `CRITICAL` or `UNKNOWN`.
@@ -45,5 +50,19 @@ impl Status {
     /// The process exit code.
     pub fn exit_code(self) -> ExitCode {
         ExitCode::from(self as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_that_could_not_run_is_unknown() {
+        assert_eq!(Status::of(Verdict::Down, Some(Cause::LocalError)), Status::Unknown);
+        assert_eq!(Status::of(Verdict::Down, Some(Cause::ConnectRefused)), Status::Critical);
+        assert_eq!(Status::of(Verdict::Degraded, Some(Cause::SlowResponse)), Status::Warning);
+        assert_eq!(Status::of(Verdict::Up, None), Status::Ok);
+        assert_eq!(Status::Unknown.exit_code(), ExitCode::from(3));
     }
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 use common::{NagiosGrammar, Run, run_command, temp_file};
 use smtp_probe_testserver::domain_bed::{self, DnsEnv, MxServer, Scenario};
 use smtp_probe_testserver::policy_server::{self, PolicyServer};
-use smtp_probe_testserver::postfix;
+use smtp_probe_testsuite::postfix;
 
 struct Bed {
     dns: DnsEnv,
@@ -27,7 +27,8 @@ fn bed(test: &str) -> Option<Bed> {
     let postfix = postfix::env_or_skip(test)?;
     let exim = domain_bed::exim_env_or_skip(test)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let policies = runtime.block_on(policy_server::start_for_bed(&dns, &postfix)).expect("the policy server starts");
+    let policies =
+        runtime.block_on(policy_server::start_for_bed(&dns, &postfix.dir)).expect("the policy server starts");
     let mut connect_to = Vec::new();
     for host in dns.postfix_hosts.iter().chain(&dns.exim_hosts) {
         let port = if dns.server_for(host) == Some(MxServer::Exim) { exim.port } else { postfix.plain_port };
@@ -58,6 +59,9 @@ impl Bed {
             self.ca_file.path().to_str().unwrap(),
             "-F",
             "probe.mail.test",
+            // MX hosts come from DNS, where loopback addresses are denied: the bed lifts that.
+            "--allow-address",
+            "127.0.0.0/8",
         ]);
         for c in &self.connect_to {
             command.args(["--connect-to", c]);
@@ -136,7 +140,7 @@ fn human_nagios_and_prometheus_outputs() {
     ] {
         assert!(prometheus.stdout.contains(needle), "{needle} missing:\n{}", prometheus.stdout);
     }
-    if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(&prometheus.stdout) {
+    if let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(&prometheus.stdout) {
         checked.unwrap_or_else(|e| panic!("promtool: {e}\n{}", prometheus.stdout));
     }
 }

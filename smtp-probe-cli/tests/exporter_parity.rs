@@ -52,7 +52,9 @@ fn the_exporter_serves_what_the_cli_prints() {
     let t = target(&server);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let modules = builtin_modules(Duration::from_secs(5), Some("probe.test"), Some(ca.path())).unwrap();
+    let modules =
+        builtin_modules(Duration::from_secs(5), Some("probe.test"), Some(ca.path()), &["127.0.0.0/8".to_owned()])
+            .unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -212,7 +212,7 @@ fn prometheus_output_passes_promtool() {
     let fixtures = fixtures();
     for case in &fixtures.cases {
         let run = run_case(case, "prometheus");
-        let Some(checked) = smtp_probe_testserver::promtool::check_metrics(&run.stdout) else { return };
+        let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(&run.stdout) else { return };
         checked.unwrap_or_else(|e| panic!("promtool: {e}\n{}", run.stdout));
         let up = run.stdout.lines().filter(|l| l.starts_with("smtp_probe_up{")).count();
         assert_eq!(up, run.stdout.matches("smtp_probe_duration_seconds{").count());
@@ -240,7 +240,7 @@ fn openmetrics_output_passes_the_reference_parser() {
     for case in &fixtures.cases {
         let run = run_case(case, "openmetrics");
         assert!(run.stdout.ends_with("# EOF\n"), "{}", run.stdout);
-        let Some(checked) = smtp_probe_testserver::openmetrics::check("openmetrics_output", &run.stdout) else {
+        let Some(checked) = smtp_probe_testsuite::openmetrics::check("openmetrics_output", &run.stdout) else {
             return;
         };
         checked.unwrap_or_else(|e| panic!("OpenMetrics: {e}\n{}", run.stdout));

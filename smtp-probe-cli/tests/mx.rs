@@ -47,6 +47,11 @@ impl Fixture {
                 self.ca_file.path().to_str().unwrap(),
                 "-F",
                 "probe.test",
+                // MX hosts come from DNS: their loopback addresses are denied unless allowed.
+                "--allow-address",
+                "127.0.0.0/8",
+                "--allow-address",
+                "::1",
             ])
             .args(args);
         command
@@ -285,7 +290,7 @@ fn prometheus_mx_output_passes_promtool() {
         all.extend(["--format", "prometheus"]);
         let run = f.run(&all);
         assert!((0..=2).contains(&run.code), "{run:?}");
-        if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(&run.stdout) {
+        if let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(&run.stdout) {
             checked.unwrap_or_else(|e| panic!("promtool: {e}\n{}", run.stdout));
         }
         assert!(run.stdout.contains("# TYPE smtp_probe_mx_up gauge"), "{}", run.stdout);
@@ -334,4 +339,35 @@ fn mx_usage_errors_exit_3() {
         "x",
     ]));
     assert!(run.stderr.contains("--tls-name cannot be used with --mx"), "{run:?}");
+}
+
+#[test]
+fn mx_hosts_on_loopback_are_denied_without_allow_address() {
+    let f = Fixture::start();
+    let mut command = common::command();
+    command.env("SMTP_PROBE_DNS_SERVER", f.dns.addr().to_string());
+    command.args(["-p", &f.port.to_string(), "--mx", "two.test", "--format", "json"]);
+    let run = run_command(&mut command);
+    assert_eq!(run.code, 2, "{run:?}");
+    let mx = run.json();
+    assert_eq!(mx["cause"], "address_denied", "{mx:#}");
+    assert_eq!(mx["hosts"][0]["reports"][0]["address"], Value::Null, "nothing was contacted");
+    assert_eq!((f.mx1.connections(), f.mx2.connections()), (0, 0));
+    let run = f.run(&["--mx", "two.test", "--deny-address", "127.0.0.2", "--format", "json"]);
+    assert_eq!(run.code, 1, "mx2 denied, mx1 up: degraded ({run:?})");
+    let run = f.run(&["--mx", "two.test", "--allow-address", "not-a-range"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("--allow-address: invalid address range \"not-a-range\""), "{}", run.stderr);
+}
+
+#[test]
+fn the_timeout_bounds_the_whole_mx_check() {
+    // The MX query is never answered: -t ends the command, lookup included.
+    let f = Fixture::start();
+    let started = std::time::Instant::now();
+    let (run, mx) = f.json(&["--mx", "hung.test", "-t", "1"]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(mx["cause"], "dns_failure");
+    assert!(took < std::time::Duration::from_millis(1900), "took {took:?} with -t 1");
 }

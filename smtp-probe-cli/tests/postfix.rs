@@ -4,7 +4,7 @@
 mod common;
 
 use common::{command, expect, phases, run_command, temp_file};
-use smtp_probe_testserver::postfix::{PostfixEnv, env_or_skip};
+use smtp_probe_testsuite::postfix::{PostfixEnv, env_or_skip};
 
 /// The environment and the CA written to a file for `--ca-file`.
 fn setup(test: &str) -> Option<(PostfixEnv, tempfile::NamedTempFile)> {

@@ -1,4 +1,4 @@
-//! async-std 1.13: its TCP, DNS and timers. async-std is discontinued upstream (its authors recommend smol),
+//! async-std 1.13: its TCP, timers and blocking threads. async-std is discontinued upstream (its authors recommend smol),
 //! but it still builds and works, and its streams implement the futures-io traits this crate pumps.
 //!
 //! ```
@@ -16,7 +16,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use ::async_std::net::{TcpStream, ToSocketAddrs};
+use ::async_std::net::TcpStream;
 
 use crate::{Runtime, Timer};
 
@@ -38,17 +38,19 @@ impl Runtime for AsyncStd {
         TcpStream::connect(addr)
     }
 
-    fn resolve(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send {
-        let host = host.to_owned();
-        async move { Ok((host.as_str(), port).to_socket_addrs().await?.collect()) }
+    fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl Future<Output = T> + Send {
+        ::async_std::task::spawn_blocking(f)
     }
 
     fn peer_addr(stream: &Self::Stream) -> Option<SocketAddr> {
         stream.peer_addr().ok()
     }
 
-    // No quick_ack: async-std's TcpStream exposes no borrowed fd (`AsFd`) without its unstable features, and this
-    // crate forbids `unsafe`, so replies that a server splits with Nagle's algorithm may show ~40 ms more here.
+    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
+        stream.set_nodelay(true)
+    }
+
+    // No quick_ack: see `proto::connect::Io`.
 }
 
-crate::runtime_functions!(AsyncStd, TcpStream, "async-std");
+crate::runtime::runtime_functions!(AsyncStd, TcpStream, "async-std");

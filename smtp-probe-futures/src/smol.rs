@@ -1,4 +1,5 @@
-//! smol 2: TCP and DNS from `async-net`, timers from `async-io` (what `smol::net` and `smol::Timer` are).
+//! smol 2: TCP from `async-net`, timers from `async-io` (what `smol::net` and `smol::Timer` are), blocking calls
+//! on the `blocking` thread pool (what `smol::unblock` is).
 //!
 //! ```
 //! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
@@ -41,13 +42,16 @@ impl Runtime for Smol {
         async_net::TcpStream::connect(addr)
     }
 
-    fn resolve(&self, host: &str, port: u16) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send {
-        let host = host.to_owned();
-        async move { async_net::resolve((host.as_str(), port)).await }
+    fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl Future<Output = T> + Send {
+        blocking::unblock(f)
     }
 
     fn peer_addr(stream: &Self::Stream) -> Option<SocketAddr> {
         stream.peer_addr().ok()
+    }
+
+    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
+        stream.set_nodelay(true)
     }
 
     #[cfg(target_os = "linux")]
@@ -56,4 +60,4 @@ impl Runtime for Smol {
     }
 }
 
-crate::runtime_functions!(Smol, async_net::TcpStream, "smol");
+crate::runtime::runtime_functions!(Smol, async_net::TcpStream, "smol");

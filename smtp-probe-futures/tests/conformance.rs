@@ -1,20 +1,20 @@
-//! Every conformance scenario (`smtp_probe_testserver::conformance`) through this crate's `probe`, on smol and
+//! Every conformance scenario (`smtp_probe_testsuite::conformance`) through this crate's `probe`, on smol and
 //! on async-std.
 
 mod common;
 
 mod smol {
-    use smtp_probe_testserver::conformance::Scenario;
+    use smtp_probe_testsuite::conformance::Scenario;
 
-    smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
+    smtp_probe_testsuite::conformance_tests!(|scenario: &Scenario| {
         scenario.run(super::common::smol);
     });
 }
 
 mod async_std {
-    use smtp_probe_testserver::conformance::Scenario;
+    use smtp_probe_testsuite::conformance::Scenario;
 
-    smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
+    smtp_probe_testsuite::conformance_tests!(|scenario: &Scenario| {
         scenario.run(super::common::async_std);
     });
 }

@@ -106,3 +106,78 @@ fn names_resolve_through_the_runtime() {
         assert!(reports[0].resolve.is_some(), "the lookup is timed");
     }
 }
+
+/// A runtime that is smol, counting the socket options the pump sets (statics: the trait's socket functions take
+/// no `self`).
+mod counting {
+    use std::future::Future;
+    use std::io;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use smtp_probe_futures::smol::Smol;
+    use smtp_probe_futures::{Runtime, Timer};
+
+    pub static NODELAY: AtomicUsize = AtomicUsize::new(0);
+    pub static QUICK_ACKS: AtomicUsize = AtomicUsize::new(0);
+
+    pub struct Counting;
+
+    impl Timer for Counting {
+        fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
+            Smol.sleep_until(deadline)
+        }
+    }
+
+    impl Runtime for Counting {
+        type Stream = <Smol as Runtime>::Stream;
+
+        fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send {
+            Smol.connect(addr)
+        }
+
+        fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl Future<Output = T> + Send {
+            Smol::spawn_blocking(f)
+        }
+
+        fn peer_addr(stream: &Self::Stream) -> Option<SocketAddr> {
+            Smol::peer_addr(stream)
+        }
+
+        fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
+            Smol::set_nodelay(stream)?;
+            // Set on the socket, not just asked for.
+            if stream.nodelay()? {
+                NODELAY.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+
+        fn quick_ack(stream: &Self::Stream) {
+            Smol::quick_ack(stream);
+            QUICK_ACKS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[test]
+fn every_connection_gets_nodelay_and_quick_acks_follow_the_policy() {
+    use std::sync::atomic::Ordering;
+    // The greeting comes in two pieces: after the first, the probe reads again, and acknowledges at once. The replies
+    // to EHLO and QUIT come whole: each is answered by a command (or the end), with no quick ACK.
+    let server = Script::new()
+        .send("220 mx.test")
+        .sleep(Duration::from_millis(200))
+        .send(" ESMTP\r\n")
+        .expect("EHLO")
+        .reply("250 mx.test")
+        .expect("QUIT")
+        .reply("221 bye")
+        .start()
+        .unwrap();
+    let report = smol::block_on(smtp_probe_futures::probe_with(&counting::Counting, &plain(local(server.port()))));
+    assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
+    assert_eq!(counting::NODELAY.load(Ordering::Relaxed), 1, "TCP_NODELAY on the one connection");
+    assert_eq!(counting::QUICK_ACKS.load(Ordering::Relaxed), 1, "one quick ACK, after the half greeting");
+}

@@ -34,7 +34,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 use smtp_probe_tokio::proto::Domain;
-use smtp_probe_tokio::{Target, TlsMode};
+use smtp_probe_tokio::{AddressPolicy, Target, TlsMode};
 
 use crate::alert::AlertPolicy;
 use crate::clock::Timestamp;
@@ -241,6 +241,10 @@ pub struct ProbeSpec {
     pub cert_days_critical: Option<u32>,
     /// The whole check's deadline.
     pub timeout: Duration,
+    /// Address ranges the check may connect to although their origin would deny them: an `mx:` check's hosts come
+    /// from DNS, so loopback, link-local, unspecified and cloud-metadata addresses are refused unless listed here
+    /// (`127.0.0.0/8` for MX hosts on this machine). Each is checked when the configuration is read.
+    pub allow_addresses: Vec<String>,
 }
 
 /// Credentials for AUTH.
@@ -510,6 +514,7 @@ struct RawDefaults {
     channels: Option<Vec<Spanned<String>>>,
     ehlo_name: Option<String>,
     ca_file: Option<Spanned<String>>,
+    allow_addresses: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -530,6 +535,7 @@ struct RawMonitor {
     thresholds: RawThresholds,
     interval: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
+    allow_addresses: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     tags: Vec<String>,
     channels: Option<Vec<Spanned<String>>>,
@@ -871,6 +877,7 @@ impl Builder<'_> {
             Some(f) => Some(self.read_ca(f, "defaults.ca_file")?),
             None => None,
         };
+        let default_allow = self.address_ranges(raw.defaults.allow_addresses.as_deref(), "defaults.allow_addresses")?;
 
         let mut monitors = Vec::with_capacity(raw.monitors.len());
         let mut ids = BTreeMap::new();
@@ -883,6 +890,7 @@ impl Builder<'_> {
                 channels: &default_channels,
                 ehlo: raw.defaults.ehlo_name.as_deref().unwrap_or(&service.ehlo_name),
                 ca: default_ca.as_ref(),
+                allow_addresses: default_allow.as_deref().unwrap_or_default(),
                 incidents: &raw.incidents,
                 alerts: &raw.alerts,
             };
@@ -1244,6 +1252,21 @@ impl Builder<'_> {
         })
     }
 
+    /// Address ranges (`127.0.0.0/8`, `10.1.2.3`), each one checked.
+    fn address_ranges(
+        &self,
+        list: Option<&[Spanned<String>]>,
+        field: &str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(list) = list else { return Ok(None) };
+        for range in list {
+            if let Err(e) = AddressPolicy::default().allow(range.get_ref()) {
+                return self.err(range.span(), field, e.to_string());
+            }
+        }
+        Ok(Some(list.iter().map(|r| r.get_ref().trim().to_owned()).collect()))
+    }
+
     fn read_ca(&self, file: &Spanned<String>, field: &str) -> Result<(PathBuf, Vec<u8>), ConfigError> {
         let path = self.path(file.get_ref());
         match std::fs::read(&path) {
@@ -1362,6 +1385,9 @@ impl Builder<'_> {
             cert_days_warning: th.certificate_days_warning,
             cert_days_critical: th.certificate_days_critical,
             timeout,
+            allow_addresses: self
+                .address_ranges(m.allow_addresses.as_deref(), &format!("{field}.allow_addresses"))?
+                .unwrap_or_else(|| d.allow_addresses.to_vec()),
         };
 
         let target_text = m.target.get_ref().trim();
@@ -1584,6 +1610,7 @@ struct Defaults<'a> {
     channels: &'a [String],
     ehlo: &'a str,
     ca: Option<&'a (PathBuf, Vec<u8>)>,
+    allow_addresses: &'a [String],
     incidents: &'a RawIncidents,
     alerts: &'a RawAlerts,
 }
@@ -1790,6 +1817,25 @@ monitors = ["submission"]
         assert_eq!(c.storage, StorageConfig::Sqlite { path: PathBuf::from("/etc/monitor/data/monitor.db") });
         assert!(c.service.listen.ip().is_loopback());
         assert_eq!(c.monitors[0].interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn allowed_address_ranges_from_defaults_or_the_monitor() {
+        let c = load(
+            "[defaults]\nallow_addresses = [\"127.0.0.0/8\"]\n\
+             [[monitors]]\nname = \"local mx\"\ntarget = \"mx:example.test\"\n\
+             [[monitors]]\nname = \"own\"\ntarget = \"mx:example.org\"\nallow_addresses = [\"10.1.2.3\", \"::1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.monitors[0].check.probe().allow_addresses, ["127.0.0.0/8"]);
+        assert_eq!(c.monitors[1].check.probe().allow_addresses, ["10.1.2.3", "::1"]);
+        let none = load("[[monitors]]\nname = \"a\"\ntarget = \"mx:example.org\"\n").unwrap();
+        assert!(none.monitors[0].check.probe().allow_addresses.is_empty(), "MX hosts on loopback are denied");
+
+        let (line, column, field, message) =
+            invalid("[[monitors]]\nname = \"a\"\ntarget = \"mx:example.org\"\nallow_addresses = [\"localhost\"]\n");
+        assert_eq!((line, column, field.as_str()), (4, 20, "monitors[0].allow_addresses"));
+        assert!(message.contains("invalid address range \"localhost\""), "{message}");
     }
 
     #[test]

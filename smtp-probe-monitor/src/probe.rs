@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smtp_probe_tokio::proto::{AuthMechanism, Domain, Keyword, Secret, mx::MxReport};
-use smtp_probe_tokio::{ProbeConfig, Report, Target, TlsConfig};
+use smtp_probe_tokio::{AddressPolicy, Cause, ProbeConfig, Report, Target, TlsConfig};
 
 use crate::check::{CheckOutcome, MAX_REPLY_CODES, MAX_SERVER_TEXT, MAX_SUMMARY, PhaseTiming, Status, clip, ms};
 use crate::clock::Timestamp;
@@ -93,7 +93,11 @@ fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
     if let Some(size) = spec.expect_min_size {
         b = b.min_size(size);
     }
-    b.build().map_err(|e| e.to_string())
+    let mut addresses = AddressPolicy::default();
+    for range in &spec.allow_addresses {
+        addresses = addresses.allow(range).map_err(|e| format!("allow_addresses: {e}"))?;
+    }
+    b.address_policy(addresses).build().map_err(|e| e.to_string())
 }
 
 /// Runs one check. Never fails: what the network and the server did is in the outcome.
@@ -142,7 +146,7 @@ pub fn from_report(monitor: &MonitorId, at: Timestamp, report: &Report) -> Check
     CheckOutcome {
         monitor: monitor.clone(),
         at,
-        status: Status::from(report.verdict),
+        status: status(report.verdict, report.cause),
         cause: report.cause.map(|c| c.as_str().to_owned()),
         recheck: false,
         response_ms: report.greeting.is_some().then(|| ms(report.response_time)),
@@ -153,6 +157,15 @@ pub fn from_report(monitor: &MonitorId, at: Timestamp, report: &Report) -> Check
         reply_codes,
         summary: clip(&report.summary(), MAX_SUMMARY),
         server_text: server_text.map(|t| clip(&t, MAX_SERVER_TEXT)),
+    }
+}
+
+/// The status of a verdict: a check that could not run on this machine (`local_error`: no file descriptor left, a
+/// local firewall) says nothing about the server, so it is unknown, as the command's exit status 3 is.
+fn status(verdict: smtp_probe_tokio::Verdict, cause: Option<Cause>) -> Status {
+    match cause {
+        Some(Cause::LocalError) => Status::Unknown,
+        _ => Status::from(verdict),
     }
 }
 
@@ -169,7 +182,7 @@ pub fn from_mx(monitor: &MonitorId, at: Timestamp, report: &MxReport) -> CheckOu
         Some(r) => from_report(monitor, at, r),
         None => CheckOutcome::unknown(monitor.clone(), at, ""),
     };
-    outcome.status = Status::from(report.verdict);
+    outcome.status = status(report.verdict, report.cause);
     outcome.cause = report.cause.map(|c| c.as_str().to_owned());
     outcome.cert_days_left = report
         .hosts
@@ -182,4 +195,24 @@ pub fn from_mx(monitor: &MonitorId, at: Timestamp, report: &MxReport) -> CheckOu
         outcome.server_text = Some(clip(&text, MAX_SERVER_TEXT));
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use smtp_probe_tokio::proto::Phase;
+
+    use super::*;
+
+    #[test]
+    fn a_check_that_could_not_run_is_unknown() {
+        let monitor = MonitorId::parse("m").unwrap();
+        let report =
+            |cause| Report::without_session("mx.example:25", SystemTime::UNIX_EPOCH, cause, Phase::Connect, "x");
+        let outcome = from_report(&monitor, Timestamp(0), &report(Cause::LocalError));
+        assert_eq!((outcome.status, outcome.cause.as_deref()), (Status::Unknown, Some("local_error")));
+        let outcome = from_report(&monitor, Timestamp(0), &report(Cause::ConnectRefused));
+        assert_eq!(outcome.status, Status::Down);
+    }
 }

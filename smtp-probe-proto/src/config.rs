@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::capabilities::{AuthMechanism, Keyword};
 use crate::command::{Address, SafeText, Secret};
+use crate::connect::{AddressPolicy, Origin};
 use crate::error::{ConfigError, EnvelopePart, MIN_BUFFERED};
+use crate::mx::MxLimits;
 use crate::name::check_hostname;
 use crate::reply::ReplyLimits;
 use crate::target::Target;
@@ -188,6 +190,8 @@ pub(crate) struct ConfigInner {
     pub(crate) limits: ReplyLimits,
     pub(crate) transcript: bool,
     pub(crate) address_family: AddressFamily,
+    pub(crate) address_policy: AddressPolicy,
+    pub(crate) mx_limits: MxLimits,
     #[cfg(feature = "rustls")]
     pub(crate) tls_config: Option<crate::tls::TlsConfig>,
 }
@@ -299,6 +303,23 @@ impl ProbeConfig {
         self.0.address_family
     }
 
+    /// Which addresses adapters may connect to, after resolving the target.
+    pub fn address_policy(&self) -> &AddressPolicy {
+        &self.0.address_policy
+    }
+
+    /// The bounds of MX mode.
+    pub fn mx_limits(&self) -> MxLimits {
+        self.0.mx_limits
+    }
+
+    /// The same configuration for a target from `origin` (MX hosts come from DNS).
+    pub(crate) fn with_origin(mut self, origin: Origin) -> ProbeConfig {
+        let inner = Arc::make_mut(&mut self.0);
+        inner.address_policy = inner.address_policy.clone().with_origin(origin);
+        self
+    }
+
     /// The TLS trust settings (the shared default when none were set).
     #[cfg(feature = "rustls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
@@ -327,6 +348,8 @@ pub struct ProbeConfigBuilder {
     limits: ReplyLimits,
     transcript: bool,
     address_family: AddressFamily,
+    address_policy: AddressPolicy,
+    mx_limits: MxLimits,
     #[cfg(feature = "rustls")]
     tls_config: Option<crate::tls::TlsConfig>,
 }
@@ -351,6 +374,8 @@ impl ProbeConfigBuilder {
             limits: ReplyLimits::default(),
             transcript: true,
             address_family: AddressFamily::default(),
+            address_policy: AddressPolicy::default(),
+            mx_limits: MxLimits::default(),
             #[cfg(feature = "rustls")]
             tls_config: None,
         }
@@ -368,6 +393,19 @@ impl ProbeConfigBuilder {
     /// Which addresses to connect to (adapters).
     pub fn address_family(mut self, family: AddressFamily) -> Self {
         self.address_family = family;
+        self
+    }
+
+    /// Which addresses adapters may connect to, and where the target came from (default: typed by the user, no
+    /// lists). Set [`Origin::Request`] for targets that someone else chose, such as an exporter's `target`.
+    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.address_policy = policy;
+        self
+    }
+
+    /// The bounds of MX mode: how many hosts, addresses per host, connections at once (each at least 1).
+    pub fn mx_limits(mut self, limits: MxLimits) -> Self {
+        self.mx_limits = limits;
         self
     }
 
@@ -574,6 +612,15 @@ impl ProbeConfigBuilder {
         if let Some((field, value)) = each.into_iter().find(|(_, t)| t.is_zero() || *t > MAX_TIMEOUT) {
             return Err(ConfigError::TimeoutOutOfRange { field, value, max: MAX_TIMEOUT });
         }
+        let mx = self.mx_limits;
+        let mx_limits = [
+            ("mx hosts", mx.hosts),
+            ("mx addresses per host", mx.addresses_per_host),
+            ("mx concurrent", mx.concurrent),
+        ];
+        if let Some((field, _)) = mx_limits.into_iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::ZeroLimit { field });
+        }
         let limits = self.limits;
         if limits.max_line_len == 0 || limits.max_lines == 0 || limits.max_buffered < MIN_BUFFERED {
             return Err(ConfigError::ReplyLimitsTooSmall { limits });
@@ -594,6 +641,8 @@ impl ProbeConfigBuilder {
             limits: self.limits,
             transcript: self.transcript,
             address_family: self.address_family,
+            address_policy: self.address_policy,
+            mx_limits: self.mx_limits,
             #[cfg(feature = "rustls")]
             tls_config: self.tls_config,
         })))

@@ -39,6 +39,9 @@ pub enum Error {
     /// A configuration refused when it was built.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// An address range for the address policy that is not one.
+    #[error(transparent)]
+    AddressRange(#[from] crate::connect::AddressRangeError),
     /// TLS trust settings that could not be built.
     #[cfg(feature = "rustls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
@@ -110,6 +113,12 @@ pub enum ConfigError {
         /// The largest value allowed.
         max: Duration,
     },
+    /// A limit that must be at least 1 is 0.
+    #[error("the {field} limit must be at least 1")]
+    ZeroLimit {
+        /// Which limit: `mx hosts`, `mx addresses per host` or `mx concurrent`.
+        field: &'static str,
+    },
     /// Reply limits no SMTP server could be read with.
     #[error(
         "reply limits are too small for any SMTP server: {limits:?} (each must be at least 1, and max_buffered at \
@@ -126,6 +135,13 @@ pub enum ConfigError {
          STARTTLS, or allow plaintext login explicitly"
     )]
     PlaintextLogin,
+    /// A mailbox with the [`Both`](crate::AddressFamily::Both) address-family policy: a mailbox is read over one
+    /// connection.
+    #[error(
+        "a mailbox is read over one connection: the address family `both` (one probe per family) is for SMTP \
+         probes; use any, ipv4_only, ipv6_only, prefer_ipv4 or prefer_ipv6"
+    )]
+    MailboxFamilyBoth,
     /// The junk folder to search is the inbox itself.
     #[error("the junk folder {folder:?} is the inbox: name another folder, or none")]
     JunkFolderIsInbox {

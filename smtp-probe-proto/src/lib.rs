@@ -101,10 +101,12 @@ pub use config::{
     AddressFamily, AuthConfig, Envelope, EnvelopeAction, Expectations, MAX_TIMEOUT, ProbeConfig, ProbeConfigBuilder,
     Thresholds, Timeouts, TlsMode,
 };
+pub use connect::{AddressPolicy, AddressRangeError, Origin};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use error::TlsConfigError;
 pub use error::{ConfigError, DomainError, EnvelopePart, Error, HostnameError, TargetError, UsageError};
+pub use mx::MxLimits;
 pub use name::Domain;
 pub use probe::{Output, Probe, TlsRequest};
 pub use reply::{EnhancedCode, OwnedReply, Reply, ReplyCode, ReplyLimits, ReplyParser};

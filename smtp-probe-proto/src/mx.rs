@@ -27,13 +27,40 @@
 //!   - **down** when every host is down: no MX host can take mail.
 //!
 //!   The cause is that of the best-preference host that is not up: the one senders try first.
+//! - **Bounds** ([`MxLimits`], from the configuration): at most 10 hosts are probed, in preference order; the
+//!   others are listed in [`MxReport::not_probed`] and left out of the verdict. Each host gets at most 5 addresses
+//!   tried (per family with [`AddressFamily::Both`](crate::AddressFamily::Both)), at most 5 connections are open at
+//!   once, and one deadline — the configured overall timeout, started before the MX lookup — bounds the whole
+//!   check, lookups included.
+//! - **Address policy**: MX hosts come from DNS, so the address policy's built-in denials (loopback, link-local,
+//!   unspecified, cloud metadata) apply to their addresses ([`Origin::Dns`]); the
+//!   configuration's allow and deny lists are kept.
 
 use core::fmt;
 
 use crate::config::ProbeConfig;
+use crate::connect::Origin;
 use crate::name::Domain;
 use crate::report::{Cause, Finding, Phase, Report, Severity, Verdict};
 use crate::target::TargetError;
+
+/// The bounds of MX mode ([`ProbeConfigBuilder::mx_limits`](crate::ProbeConfigBuilder::mx_limits)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MxLimits {
+    /// MX hosts probed, best preference first; the rest are listed as not probed. Default 10.
+    pub hosts: usize,
+    /// Addresses tried per host (per address family with `Both`). Default 5, as Postfix's
+    /// `smtp_mx_address_limit`.
+    pub addresses_per_host: usize,
+    /// Connections open at once (one per host being probed). Default 5.
+    pub concurrent: usize,
+}
+
+impl Default for MxLimits {
+    fn default() -> MxLimits {
+        MxLimits { hosts: 10, addresses_per_host: 5, concurrent: 5 }
+    }
+}
 
 /// One MX record as the resolver returned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,14 +111,15 @@ pub enum MxPlan {
     Done(MxReport),
 }
 
-/// The hosts of a domain to probe, in preference order.
+/// The hosts of a domain to probe, in preference order: run [`MxProbe::dialers`] (at most
+/// [`MxLimits::concurrent`] at once), then hand their reports to [`MxProbe::finish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MxProbe {
     /// The domain.
     pub domain: Domain,
     /// Whether the host is the domain itself because it has no MX records.
     pub implicit_mx: bool,
-    /// The hosts, best preference first. Never empty.
+    /// Every host, best preference first (those past [`MxLimits::hosts`] included). Never empty.
     pub hosts: Vec<MxHost>,
     findings: Vec<Finding>,
 }
@@ -143,6 +171,8 @@ pub struct MxReport {
     pub implicit_mx: bool,
     /// Every host probed, best preference first.
     pub hosts: Vec<MxHostReport>,
+    /// The hosts past [`MxLimits::hosts`], in preference order: listed, not probed, not counted in the verdict.
+    pub not_probed: Vec<MxHost>,
     /// What was decided and why, in order: DNS outcomes, skipped records, hosts that are not up. The first
     /// finding of the highest severity carries the verdict's cause, as in a [`Report`].
     pub findings: Vec<Finding>,
@@ -164,6 +194,7 @@ impl MxReport {
             null_mx: false,
             implicit_mx: false,
             hosts: Vec::new(),
+            not_probed: Vec::new(),
             findings: Vec::new(),
         };
         for finding in findings {
@@ -278,17 +309,60 @@ fn decide(domain: Domain, answer: MxAnswer) -> MxPlan {
 }
 
 impl MxProbe {
-    /// The report for the domain from each host's reports, given in the order of [`MxProbe::hosts`].
+    /// One [`Dialer`](crate::connect::Dialer) per host to probe: the first [`MxLimits::hosts`] of `config`, in
+    /// preference order, each with `config` retargeted to it ([`host_config`]), at most
+    /// [`MxLimits::addresses_per_host`] addresses, and the one deadline of `start` (taken before the MX lookup). A
+    /// host name from DNS that is not a valid name gets a dialer that is already done, with a `dns_failure`.
+    ///
+    /// Run at most [`MxLimits::concurrent`] of them at once, and hand their reports to [`finish`](Self::finish) in
+    /// this order.
+    #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    pub fn dialers(&self, config: &ProbeConfig, start: crate::connect::ProbeStart) -> Vec<crate::connect::Dialer> {
+        use crate::connect::Dialer;
+        let limits = config.mx_limits();
+        self.hosts
+            .iter()
+            .take(limits.hosts)
+            .map(|host| match host_config(config, host) {
+                Ok(config) => Dialer::new(&config, start).with_address_limit(limits.addresses_per_host),
+                Err(e) => {
+                    // A name from DNS that is no host name: nothing to resolve or connect to.
+                    let message = format!("{}: unusable MX host name: {e}", host.host);
+                    let name = format!("{}:{}", host.host, config.target().port());
+                    let report = Report::without_session(name, start.wall, Cause::DnsFailure, Phase::Resolve, message);
+                    Dialer::finished(config, start, report)
+                }
+            })
+            .collect()
+    }
+
+    /// The report for the domain from each probed host's reports, in the order of [`MxProbe::hosts`]: the hosts
+    /// past the last list of reports are listed as [not probed](MxReport::not_probed).
     ///
     /// # Panics
     ///
-    /// If there is not exactly one list of reports per host.
+    /// If there are more lists of reports than hosts.
     pub fn finish(self, reports: Vec<Vec<Report>>) -> MxReport {
-        assert_eq!(reports.len(), self.hosts.len(), "one list of reports per MX host");
+        assert!(reports.len() <= self.hosts.len(), "at most one list of reports per MX host");
+        let mut hosts = self.hosts;
+        let not_probed = hosts.split_off(reports.len());
         let hosts: Vec<MxHostReport> =
-            self.hosts.into_iter().zip(reports).map(|(host, reports)| MxHostReport::new(host, reports)).collect();
+            hosts.into_iter().zip(reports).map(|(host, reports)| MxHostReport::new(host, reports)).collect();
         let mut report = MxReport::new(self.domain, self.findings);
         report.implicit_mx = self.implicit_mx;
+        if !not_probed.is_empty() {
+            let listed: Vec<String> =
+                not_probed.iter().map(|h| format!("{} (preference {})", h.host, h.preference)).collect();
+            report.add_finding(info(format!(
+                "{} has {} MX hosts: the first {} were probed; not probed: {}",
+                report.domain,
+                hosts.len() + not_probed.len(),
+                hosts.len(),
+                listed.join(", ")
+            )));
+        }
+        report.not_probed = not_probed;
         let working = hosts.iter().filter(|h| h.verdict != Verdict::Down).count();
         // Failing hosts in preference order, so the first finding of the top severity is the best-preference one.
         for host in hosts.iter().filter(|h| h.verdict != Verdict::Up) {
@@ -326,8 +400,9 @@ impl MxProbe {
 /// The configuration for probing one MX host: `config` retargeted to the host, on the port and with the scheme of
 /// `config`'s target; the host is the TLS name (SNI and certificate verification) unless `config` names one
 /// explicitly. Everything else is kept. `Err` for a host name from DNS that is not a valid name.
+/// Its address policy is that of a name from DNS ([`Origin::Dns`]).
 pub fn host_config(config: &ProbeConfig, host: &MxHost) -> Result<ProbeConfig, TargetError> {
-    Ok(config.with_target(config.target().with_host(&host.host)?))
+    Ok(config.with_target(config.target().with_host(&host.host)?).with_origin(Origin::Dns))
 }
 
 #[cfg(test)]
@@ -527,9 +602,43 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "one list of reports per MX host")]
-    fn finish_wants_one_list_per_host() {
-        two().finish(vec![vec![up("mx1")]]);
+    #[should_panic(expected = "at most one list of reports per MX host")]
+    fn finish_wants_at_most_one_list_per_host() {
+        two().finish(vec![vec![up("mx1")], vec![up("mx2")], vec![up("mx3")]]);
+    }
+
+    #[test]
+    fn hosts_past_the_limit_are_listed_not_probed() {
+        let names: Vec<(u16, String)> = (1..=12).map(|i| (i * 10, format!("mx{i}.example.com"))).collect();
+        let names: Vec<(u16, &str)> = names.iter().map(|(p, h)| (*p, h.as_str())).collect();
+        let probe = probe_of(MxPlan::new(&dom("example.com"), records(&names)));
+        let config = ProbeConfig::builder("example.com".parse().unwrap()).build().unwrap();
+        #[allow(clippy::disallowed_methods)] // a test may read the clock to find an instant to start from
+        let now = std::time::Instant::now();
+        let start = crate::connect::ProbeStart::new(&config, now, std::time::SystemTime::UNIX_EPOCH);
+        let dialers = probe.dialers(&config, start);
+        assert_eq!(dialers.len(), 10);
+        assert_eq!(dialers[9].target().to_string(), "mx10.example.com:25");
+        assert_eq!(dialers[0].config().address_policy().origin(), Origin::Dns, "MX hosts come from DNS");
+        let reports = (1..=10).map(|i| vec![up(&format!("mx{i}"))]).collect();
+        let report = probe.finish(reports);
+        assert_eq!((report.verdict, report.cause), (Verdict::Up, None), "not probed is not down");
+        assert_eq!(report.hosts.len(), 10);
+        let not_probed: Vec<&str> = report.not_probed.iter().map(|h| h.host.as_str()).collect();
+        assert_eq!(not_probed, ["mx11.example.com", "mx12.example.com"]);
+        assert!(report.findings[0].message.contains("has 12 MX hosts: the first 10 were probed"));
+        assert!(
+            report.findings[0]
+                .message
+                .ends_with("mx11.example.com (preference 110), mx12.example.com (preference 120)")
+        );
+        // Fewer hosts than the limit: none left out.
+        let config = ProbeConfig::builder("example.com".parse().unwrap())
+            .mx_limits(MxLimits { hosts: 1, ..MxLimits::default() })
+            .build()
+            .unwrap();
+        assert_eq!(two().dialers(&config, start).len(), 1);
+        assert!(two().finish(vec![vec![up("mx1")], vec![up("mx2")]]).not_probed.is_empty());
     }
 
     #[test]

@@ -40,6 +40,8 @@ causes! {
     ConnectRefused => "connect_refused", "The TCP connection was refused (filled in by adapters).";
     ConnectTimeout => "connect_timeout", "The TCP connection did not complete in time (filled in by adapters).";
     NetworkUnreachable => "network_unreachable", "No route to the address (filled in by adapters).";
+    AddressDenied => "address_denied", "Every address of the target is denied by the address policy: nothing was contacted (filled in by adapters).";
+    LocalError => "local_error", "The probe could not run on this machine: out of file descriptors or buffer space, a connection refused by a local firewall or routing policy, no DNS lookup could start. Not the server's fault (the CLI exits 3, \"unknown\").";
     GreetingTimeout => "greeting_timeout", "Connected, but no complete greeting in time.";
     GreetingRejected => "greeting_rejected", "The server greeted with a permanent refusal (554 and the like).";
     NotSmtp => "not_smtp", "The peer does not speak SMTP.";
@@ -612,7 +614,7 @@ mod tests {
     #[test]
     fn cause_names_are_the_fixed_vocabulary() {
         let names: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 29);
+        assert_eq!(names.len(), 31);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
         assert_eq!(Cause::StartTlsUnavailable.as_str(), "starttls_unavailable");
     }

@@ -263,6 +263,7 @@ struct MxJson<'a> {
     implicit_mx: bool,
     findings: &'a [Finding],
     hosts: &'a [MxHostReport],
+    not_probed: &'a [crate::mx::MxHost],
 }
 
 /// The documented MX domain object (`JSON-SCHEMA.md`, "MX domain").
@@ -278,6 +279,7 @@ impl Serialize for MxReport {
             implicit_mx: self.implicit_mx,
             findings: &self.findings,
             hosts: &self.hosts,
+            not_probed: &self.not_probed,
         }
         .serialize(serializer)
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use serde_json::{Value, json};
-use smtp_probe_proto::connect::ConnectFailure;
+use smtp_probe_proto::connect::{ConnectFailure, Dial, Dialer};
 use smtp_probe_proto::imap::{MailboxConfig, MailboxOutput, MailboxProbe, MailboxReport};
 use smtp_probe_proto::mx::{MxAnswer, MxPlan, MxRecord, MxReport};
 use smtp_probe_proto::roundtrip::{RoundTripStart, RoundTripTimings};
@@ -442,9 +442,14 @@ fn every_kind_of_round_trip_validates() {
     // The mailbox could not be reached: nothing was sent.
     let config = round_trip_config(Duration::from_secs(20));
     let run = RoundTripStart::new(&config, start(), wall_start(), 7);
+    let mut dialer = Dialer::mailbox(config.mailbox(), &run);
+    assert!(matches!(dialer.poll(run.at), Dial::Resolve { .. }));
+    dialer.handle_resolved(run.at, ["192.0.2.8".parse().unwrap()]);
+    assert!(matches!(dialer.poll(run.at), Dial::Connect { .. }));
     let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-    let failures = [("192.0.2.8:143".parse().unwrap(), ConnectFailure::Io(refused))];
-    let unreachable = MailboxReport::connect_failed(config.mailbox(), &failures, Duration::from_micros(300));
+    dialer.handle_connect_failed(run.at + Duration::from_micros(300), ConnectFailure::Io(refused));
+    assert_eq!(dialer.poll(run.at + Duration::from_micros(300)), Dial::Done);
+    let unreachable = dialer.into_report();
     let timings = RoundTripTimings { total: Duration::from_millis(1), ..RoundTripTimings::default() };
     let report = RoundTripReport::assemble(&config, &run, None, unreachable, timings);
     assert_eq!(report.cause, Some(Cause::MailboxUnavailable));

@@ -2,7 +2,7 @@
 
 use smtp_probe_proto::domain::DomainReport;
 use smtp_probe_proto::mx::{MxHostReport, MxReport};
-use smtp_probe_proto::{Report, Verdict};
+use smtp_probe_proto::{Cause, Report, Verdict};
 
 /// One result to render: a target's [`Report`], an MX domain's [`MxReport`] or a domain check's
 /// [`DomainReport`], borrowed.
@@ -56,6 +56,16 @@ impl<'a> Item<'a> {
             Item::Target(report) => report.verdict,
             Item::Mx(mx) => mx.verdict,
             Item::Domain(domain) => domain.verdict,
+        }
+    }
+
+    /// The cause of that verdict: a target's, an MX domain's or a domain check's (`local_error` when the check could
+    /// not run).
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            Item::Target(report) => report.cause,
+            Item::Mx(mx) => mx.cause,
+            Item::Domain(domain) => domain.cause,
         }
     }
 

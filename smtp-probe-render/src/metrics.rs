@@ -38,6 +38,11 @@
 //! | `smtp_probe_exporter_busy_total` | counter | | | probe requests refused at the concurrency limit (503) |
 //! | `smtp_probe_exporter_probes_in_flight` | gauge | | | probes running now |
 //!
+//! The `cause` label takes the values of the core's fixed vocabulary (`smtp_probe_proto::Cause`, listed in the
+//! core's `JSON-SCHEMA.md`), those of the connection included: `address_denied` (every address of the target is
+//! denied by the address policy; nothing was contacted) and `local_error` (the probe could not run on this machine:
+//! an alert on it is about the prober, not the server).
+//!
 //! Types follow OpenMetrics: a counter's samples end in `_total`, an info metric's single sample (value 1)
 //! ends in `_info`. In the Prometheus text format an info metric is written as a gauge of that sample name, and a
 //! counter's family is named after its sample.

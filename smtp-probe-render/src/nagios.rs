@@ -1,6 +1,7 @@
 //! Nagios plugin output (<https://nagios-plugins.org/doc/guidelines.html>): one status line,
 //! `SMTP OK|WARNING|CRITICAL - <what happened, in the server's words where it matters>|<perfdata>`, then long
-//! output lines (findings with `verbose`, the transcript with `transcript`).
+//! output lines (findings with `verbose`, the transcript with `transcript`). A check that could not run on this
+//! machine (`local_error`) is `UNKNOWN`, whatever its verdict.
 //!
 //! Perfdata: `'time'` is the response time the thresholds compare; every phase follows (`'connect'`,
 //! `'greeting'`, `'ehlo'`, ...), then `'cert_days'`, the days left of the first certificate of the chain to expire,
@@ -22,10 +23,10 @@ use std::time::Duration;
 
 use smtp_probe_proto::domain::DomainReport;
 use smtp_probe_proto::mx::MxReport;
-use smtp_probe_proto::{Finding, OwnedReply, Report, Thresholds, Verdict};
+use smtp_probe_proto::{Cause, Finding, OwnedReply, Report, Thresholds, Verdict};
 
 use crate::escape::{escape, escape_bytes, truncate};
-use crate::item::{Item, all_reports, domain_checks, split, worst_verdict};
+use crate::item::{Item, all_reports, domain_checks, split};
 
 /// The longest description of one item in the status line, in characters.
 pub const MAX_ITEM_CHARS: usize = 512;
@@ -43,12 +44,14 @@ pub struct NagiosOptions {
     pub transcript: bool,
 }
 
-/// The Nagios state of a verdict: `OK`, `WARNING` or `CRITICAL`.
-fn state(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Up => "OK",
-        Verdict::Degraded => "WARNING",
-        Verdict::Down => "CRITICAL",
+/// The Nagios state of an item, from best to worst: `OK`, `WARNING` or `CRITICAL` as its verdict says, `UNKNOWN`
+/// when the check could not run on this machine (`local_error`), as the command's exit status 3 says.
+fn state(item: &Item<'_>) -> (u8, &'static str) {
+    match (item.verdict(), item.cause()) {
+        (_, Some(Cause::LocalError)) => (3, "UNKNOWN"),
+        (Verdict::Up, _) => (0, "OK"),
+        (Verdict::Degraded, _) => (1, "WARNING"),
+        (Verdict::Down, _) => (2, "CRITICAL"),
     }
 }
 
@@ -59,7 +62,7 @@ pub(crate) fn unknown(message: &str) -> String {
 }
 
 pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
-    let Some(worst) = worst_verdict(items) else {
+    let Some((_, worst)) = items.iter().map(state).max() else {
         return unknown("nothing was probed");
     };
     let domains = split(items).1;
@@ -114,7 +117,7 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
         }
         perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} check_time", check.domain)), t.total.as_secs_f64()));
     }
-    let mut out = format!("SMTP {} - {}|{}\n", state(worst), clean(&text), perf.join(" "));
+    let mut out = format!("SMTP {worst} - {}|{}\n", clean(&text), perf.join(" "));
     let mut long = |line: String| {
         let _ = writeln!(out, "{}", truncate(&line, MAX_LINE_CHARS));
     };
@@ -248,4 +251,33 @@ fn seconds(duration: Duration) -> String {
 /// Server text as it may appear anywhere in plugin output: escaped, and without the `|` that starts perfdata.
 fn clean(text: &str) -> String {
     escape(text).replace('|', "¦")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use smtp_probe_proto::Phase;
+
+    use super::*;
+
+    fn down(target: &str, cause: Cause, message: &str) -> Report {
+        Report::without_session(target, SystemTime::UNIX_EPOCH, cause, Phase::Connect, message)
+    }
+
+    #[test]
+    fn a_check_that_could_not_run_is_unknown() {
+        let refused = down("mx1.example.com:25", Cause::ConnectRefused, "connection refused");
+        let local =
+            down("mx2.example.com:25", Cause::LocalError, "could not run: this process is out of file descriptors");
+        let options = NagiosOptions::default();
+        assert!(render(&[Item::from(&refused)], &options).starts_with("SMTP CRITICAL - "));
+        let out = render(&[Item::from(&local)], &options);
+        assert!(
+            out.starts_with("SMTP UNKNOWN - mx2.example.com:25 down: local_error (connect): could not run"),
+            "{out}"
+        );
+        let out = render(&[Item::from(&refused), Item::from(&local)], &options);
+        assert!(out.starts_with("SMTP UNKNOWN - 2 of 2 targets not up: "), "{out}");
+    }
 }

@@ -71,13 +71,13 @@ fn mx_domain() -> smtp_probe_proto::mx::MxReport {
 }
 
 fn promtool(text: &str) {
-    if let Some(checked) = smtp_probe_testserver::promtool::check_metrics(text) {
+    if let Some(checked) = smtp_probe_testsuite::promtool::check_metrics(text) {
         checked.unwrap_or_else(|e| panic!("promtool: {e}\n{text}"));
     }
 }
 
 fn openmetrics(test: &str, text: &str) {
-    if let Some(checked) = smtp_probe_testserver::openmetrics::check(test, text) {
+    if let Some(checked) = smtp_probe_testsuite::openmetrics::check(test, text) {
         checked.unwrap_or_else(|e| panic!("OpenMetrics: {e}\n{text}"));
     }
 }

@@ -11,7 +11,8 @@
 //!     .a("mx1.example.test", Ipv4Addr::new(127, 0, 0, 1))
 //!     .mx("null.test", 0, ".")
 //!     .exists("bare.test")
-//!     .servfail("broken.test");
+//!     .servfail("broken.test")
+//!     .silent("hung.test"); // never answered
 //! let dns = DnsServer::start(zone)?; // 127.0.0.1, ephemeral UDP port
 //! assert!(dns.addr().ip().is_loopback());
 //! assert!(!dns.asked("example.test", RecordType::MX));
@@ -41,6 +42,10 @@ pub struct Zone {
     names: HashMap<String, Vec<RData>>,
     /// Names answered with SERVFAIL.
     servfail: Vec<String>,
+    /// Names whose queries are never answered.
+    silent: Vec<String>,
+    /// Names answered only after a while.
+    delayed: Vec<(String, Duration)>,
 }
 
 impl Zone {
@@ -80,6 +85,28 @@ impl Zone {
     pub fn servfail(&mut self, name: &str) -> &mut Self {
         self.servfail.push(fqdn(name));
         self
+    }
+
+    /// Never answers queries for `name` (a resolver that hangs, for deadline tests).
+    pub fn silent(&mut self, name: &str) -> &mut Self {
+        self.silent.push(fqdn(name));
+        self
+    }
+
+    /// Answers queries for `name` only after `delay` (other queries are answered meanwhile).
+    pub fn delay(&mut self, name: &str, delay: Duration) -> &mut Self {
+        self.delayed.push((fqdn(name), delay));
+        self
+    }
+
+    /// How long to wait before answering `request`; `None` when it is never answered.
+    fn delay_for(&self, request: &Message) -> Option<Duration> {
+        let Some(query) = request.queries().first() else { return Some(Duration::ZERO) };
+        let name = query.name().to_ascii().to_ascii_lowercase();
+        if self.silent.contains(&name) {
+            return None;
+        }
+        Some(self.delayed.iter().find(|(n, _)| *n == name).map_or(Duration::ZERO, |(_, delay)| *delay))
     }
 
     /// The response to one request.
@@ -127,7 +154,16 @@ pub struct DnsServer {
 impl DnsServer {
     /// Serves `zone` over UDP on `127.0.0.1` (an ephemeral port), on a thread of its own.
     pub fn start(zone: Zone) -> std::io::Result<DnsServer> {
-        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        DnsServer::start_on(zone, (Ipv4Addr::LOCALHOST, 0).into())
+    }
+
+    /// Serves `zone` over UDP on `addr`, which must be a loopback address (port 53 in a network namespace of its
+    /// own, say, for the OS resolver).
+    pub fn start_on(zone: Zone, addr: SocketAddr) -> std::io::Result<DnsServer> {
+        if !addr.ip().is_loopback() {
+            return Err(std::io::Error::other(format!("{addr} is not a loopback address")));
+        }
+        let socket = UdpSocket::bind(addr)?;
         socket.set_read_timeout(Some(Duration::from_millis(50)))?;
         let addr = socket.local_addr()?;
         let queries = Arc::new(Mutex::new(Vec::new()));
@@ -143,8 +179,15 @@ impl DnsServer {
                         let mut queries = queries.lock().unwrap_or_else(|e| e.into_inner());
                         queries.push((q.name().to_ascii().to_ascii_lowercase(), q.query_type()));
                     }
-                    if let Ok(bytes) = zone.answer(&request).to_vec() {
+                    let Some(delay) = zone.delay_for(&request) else { continue };
+                    let Ok(bytes) = zone.answer(&request).to_vec() else { continue };
+                    if delay.is_zero() {
                         let _ = socket.send_to(&bytes, peer);
+                    } else if let Ok(later) = socket.try_clone() {
+                        std::thread::spawn(move || {
+                            std::thread::sleep(delay);
+                            let _ = later.send_to(&bytes, peer);
+                        });
                     }
                 }
             }
@@ -193,10 +236,19 @@ impl Drop for DnsServer {
 /// | `dangling.test` | 10 → `missing.test` (NXDOMAIN) | — |
 /// | `dual.test` | 10 → itself; A → [`MX1`], AAAA → ::1 (when the machine has ::1) | up on both families |
 /// | `servfail.test` | SERVFAIL | — |
+/// | `twelve.test` | 10 → `h1.twelve.test` … 120 → `h12.twelve.test`, each A → [`MX2`] | twelve hosts up |
+/// | `eight.test` | 10 → `eight.test`; eight A records, `127.0.0.10`–`127.0.0.17`, nothing listening | refused |
+/// | `crowd.test` | 10 → `c1.crowd.test` … 60 → `c6.crowd.test`, each A → [`HANGING`] | six silent hosts |
+/// | `hung.test` | the MX query is never answered | — |
+/// | `late.test` | 10 → `hanging.test` (A → [`HANGING`]), the MX answer [`LATE`] late | a silent host |
 ///
 /// The SMTP servers are [`Responder`](crate::Responder)s with STARTTLS certificates from [`MxWorld::pki`] for
 /// their own names (`mx1.two.test`, `mx2.two.test`, `dual.test`), plus a scripted server that greets
-/// `554 5.3.2` on [`REJECTING`]; nothing listens on [`REFUSING`].
+/// `554 5.3.2` on [`REJECTING`] and one that accepts and never speaks on [`HANGING`]; nothing listens on
+/// [`REFUSING`].
+///
+/// Every SMTP server is on loopback, which the address policy denies by default for MX hosts (they come from DNS):
+/// allow `127.0.0.0/8` and `::1` in the probe's configuration.
 pub struct MxWorld {
     /// The DNS server; point the resolver at [`DnsServer::addr`] alone.
     pub dns: DnsServer,
@@ -210,6 +262,8 @@ pub struct MxWorld {
     pub mx2: crate::TestServer,
     /// The 554 greeter on [`REJECTING`].
     pub rejecting: crate::TestServer,
+    /// The silent server on [`HANGING`].
+    pub hanging: crate::TestServer,
     /// `dual.test` on ::1, when the machine has ::1.
     pub v6: Option<crate::TestServer>,
 }
@@ -222,6 +276,10 @@ pub const MX2: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 pub const REJECTING: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 /// Nothing listens here: down (connect_refused).
 pub const REFUSING: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
+/// A server that accepts and never says a word.
+pub const HANGING: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 5);
+/// How late the MX answer of `late.test` comes.
+pub const LATE: Duration = Duration::from_millis(600);
 
 impl MxWorld {
     /// Starts the servers (on a port free on all four addresses) and the DNS server.
@@ -235,7 +293,7 @@ impl MxWorld {
         let (mx1_responder, mx2_responder, dual) =
             (responder("mx1.two.test")?, responder("mx2.two.test")?, responder("dual.test")?);
         // All servers share one port, so a single port reaches each of them by address.
-        let (port, mx1, mx2, rejecting) = (0..50)
+        let (port, mx1, mx2, rejecting, hanging) = (0..50)
             .find_map(|_| {
                 let mx1 = ServerBuilder::new(mx1_responder.clone()).bind((MX1, 0).into()).start().ok()?;
                 let port = mx1.port();
@@ -244,10 +302,14 @@ impl MxWorld {
                     .bind((REJECTING, port).into())
                     .start()
                     .ok()?;
-                std::net::TcpListener::bind((REFUSING, port)).ok()?; // free now, so nothing listens there
-                Some((port, mx1, mx2, rejecting))
+                let hanging = ServerBuilder::new(Script::new().hang()).bind((HANGING, port).into()).start().ok()?;
+                // Free now, so nothing listens there.
+                for last in std::iter::once(4).chain(10..=17) {
+                    std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 0, last), port)).ok()?;
+                }
+                Some((port, mx1, mx2, rejecting, hanging))
             })
-            .ok_or_else(|| std::io::Error::other("no port free on 127.0.0.1-4"))?;
+            .ok_or_else(|| std::io::Error::other("no port free on 127.0.0.1-5 and 127.0.0.10-17"))?;
         let v6 = ServerBuilder::new(dual).bind((Ipv6Addr::LOCALHOST, port).into()).start().ok();
 
         let mut zone = Zone::default();
@@ -271,9 +333,25 @@ impl MxWorld {
             .mx("dual.test", 10, "dual.test")
             .a("dual.test", MX1)
             .aaaa("dual.test", Ipv6Addr::LOCALHOST)
-            .servfail("servfail.test");
+            .servfail("servfail.test")
+            .silent("hung.test")
+            .mx("late.test", 10, "hanging.test")
+            .delay("late.test", LATE)
+            .a("hanging.test", HANGING)
+            .mx("eight.test", 10, "eight.test");
+        for i in 1..=12 {
+            let host = format!("h{i}.twelve.test");
+            zone.mx("twelve.test", i * 10, &host).a(&host, MX2);
+        }
+        for i in 1..=6 {
+            let host = format!("c{i}.crowd.test");
+            zone.mx("crowd.test", i * 10, &host).a(&host, HANGING);
+        }
+        for last in 10..=17 {
+            zone.a("eight.test", Ipv4Addr::new(127, 0, 0, last));
+        }
         let dns = DnsServer::start(zone)?;
-        Ok(MxWorld { dns, port, pki, mx1, mx2, rejecting, v6 })
+        Ok(MxWorld { dns, port, pki, mx1, mx2, rejecting, hanging, v6 })
     }
 
     /// `ip:port` of the server on `ip`.

@@ -1,6 +1,6 @@
 //! The loopback world of the domain check, as tests see it: the DNSSEC bed of `.ci/dns.sh` (Knot signing the
 //! `mail.test` zones, Unbound validating them) and the Exim of `.ci/exim.sh` (STARTTLS with an expired
-//! certificate), beside the Postfix of [`postfix`](crate::postfix).
+//! certificate), beside the Postfix of `.ci/postfix.sh` (its settings: `smtp_probe_testsuite::postfix`).
 //!
 //! [`dns_env()`] and [`exim_env()`] read the `SMTP_PROBE_DNS_*` and `SMTP_PROBE_EXIM_*` variables, or, when
 //! those are unset, the env file the script wrote (`$SMTP_PROBE_DNS_DIR/env`, default

@@ -43,29 +43,24 @@
 //!
 //! Either way the handle records what every client sent
 //! ([`TestServer::transcripts`], [`TestServer::connection_logs`]).
-//! Certificates come from [`certs::TestPki`]. [`demo`] is the demo server `smtp-probe` probes when given no
-//! target. MX-mode tests get their DNS from
-//! `dns` (feature `dns`): a tiny loopback DNS server.
+//! Certificates come from [`certs::TestPki`]. [`demo`] (feature `demo`) is the demo server `smtp-probe` probes
+//! when given no target. MX-mode tests get their DNS from `dns` (feature `dns`): a tiny loopback DNS server.
+//! Tests that need a real service read its env file through [`services`], which also decides whether a missing
+//! service skips a test or fails it; [`domain_bed`] reads the domain check's loopback world: the DNSSEC bed of
+//! `.ci/dns.sh` and the Exim of `.ci/exim.sh`.
 //!
-//! The adapters share three suites from here: [`conformance`] (scenarios, expected outcomes, a report
-//! normalizer, and the [`conformance_tests!`] macro), [`postfix`] (the real loopback Postfix of
-//! `.ci/postfix.sh`: its settings, its interop cases and the [`postfix_tests!`] macro) and [`dovecot`] (round trips
-//! through that Postfix to the Dovecot of `.ci/dovecot.sh`, with the [`roundtrip_tests!`] macro). [`domain_bed`]
-//! reads the domain check's loopback world: the DNSSEC bed of `.ci/dns.sh` and the Exim of `.ci/exim.sh`.
-//! [`services`] decides, for all of them, whether a missing service skips a test or fails it.
+//! The suites the adapters share (conformance scenarios, Postfix interop cases, round trips through Dovecot, the
+//! promtool and OpenMetrics checks) are in the dev-only crate `smtp-probe-testsuite`, built on these servers. This
+//! crate does not depend on the probe's core, except for the demo's probe configuration (feature `demo`).
 
 pub mod certs;
-pub mod conformance;
 mod conn;
+#[cfg(feature = "demo")]
 pub mod demo;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod domain_bed;
-pub mod dovecot;
-pub mod openmetrics;
 pub mod policy_server;
-pub mod postfix;
-pub mod promtool;
 pub mod responder;
 pub mod script;
 mod server;

@@ -218,18 +218,13 @@ fn respond(dir: &std::path::Path, behaviour: &Behaviour, domain: &str) -> Vec<u8
 }
 
 /// The policy server of the domain bed: the bed's policy files, with the loopback Postfix's certificate (issued
-/// by the test CA for `*.<scenario>.mail.test`), and for [`Scenario::PolicyWrongCert`](crate::domain_bed::Scenario)
-/// a certificate from a CA nobody trusts.
+/// by the test CA for `*.<scenario>.mail.test`; `postfix_dir` is the state directory of `.ci/postfix.sh`), and for
+/// [`Scenario::PolicyWrongCert`](crate::domain_bed::Scenario) a certificate from a CA nobody trusts.
 pub async fn start_for_bed(
     dns: &crate::domain_bed::DnsEnv,
-    postfix: &crate::postfix::PostfixEnv,
+    postfix_dir: &std::path::Path,
 ) -> std::io::Result<PolicyServer> {
-    use rustls::pki_types::pem::PemObject;
-
-    let pem = |name: &str| std::fs::read(postfix.dir.join(name));
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&pem("server.pem")?).collect::<Result<_, _>>().map_err(std::io::Error::other)?;
-    let key = PrivateKeyDer::from_pem_slice(&pem("server.key")?).map_err(std::io::Error::other)?;
+    let (chain, key) = postfix_certificate(postfix_dir)?;
     let wrong_domain = dns.zone(crate::domain_bed::Scenario::PolicyWrongCert).to_owned();
     let pki = crate::certs::TestPki::new().map_err(std::io::Error::other)?;
     let wrong = pki
@@ -245,13 +240,14 @@ pub async fn start_for_bed(
         .await
 }
 
-/// The loopback Postfix's certificate chain and key (issued by the test CA for every name of the bed).
+/// The loopback Postfix's certificate chain and key (issued by the test CA for every name of the bed), from the
+/// state directory of `.ci/postfix.sh`.
 pub fn postfix_certificate(
-    postfix: &crate::postfix::PostfixEnv,
+    postfix_dir: &std::path::Path,
 ) -> std::io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     use rustls::pki_types::pem::PemObject;
 
-    let pem = |name: &str| std::fs::read(postfix.dir.join(name));
+    let pem = |name: &str| std::fs::read(postfix_dir.join(name));
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(&pem("server.pem")?).collect::<Result<_, _>>().map_err(std::io::Error::other)?;
     let key = PrivateKeyDer::from_pem_slice(&pem("server.key")?).map_err(std::io::Error::other)?;

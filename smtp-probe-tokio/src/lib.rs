@@ -1,6 +1,6 @@
-//! Probe SMTP servers from tokio: a thin byte pump around [`smtp_probe_proto::Session`], which does all SMTP and
-//! TLS work in memory. This crate resolves, connects, moves bytes and sleeps until the deadlines the session
-//! asks for — nothing else.
+//! Probe SMTP servers from tokio: a thin byte pump around the sans-IO core, which does all SMTP and TLS work in
+//! memory and plans the connections ([`proto::connect`]: address and family policies, deadlines, what a failure
+//! means). This crate resolves, connects, moves bytes and sleeps until the deadlines it is given — nothing else.
 //!
 //! A probe of a local test server, with STARTTLS, a private CA and certificate-days thresholds:
 //!
@@ -40,9 +40,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Round trips — submit a tokenised message, watch it arrive over IMAP, delete it — are [`roundtrip`].
+//! Round trips — submit a tokenised message, watch it arrive over IMAP, delete it — are [`roundtrip`]; the mailbox
+//! connection follows the same planner and socket rules as a probe's.
 //!
-//! Dropping the future closes the socket: a probe never outlives its caller's interest.
+//! Dropping the future closes the socket: a probe never outlives its caller's interest. Names are resolved by the
+//! OS resolver on threads of their own, at most [`MAX_LOOKUPS`](proto::connect::MAX_LOOKUPS) at once in the
+//! process; a lookup that outlives its probe's deadline is abandoned, not waited for.
 //!
 //! To print or serve reports, use the renderer crate, `smtp-probe-render` (re-exported as `render` with the
 //! feature of that name): the documented JSON, Prometheus text and OpenMetrics, Nagios and human output, the same
@@ -50,23 +53,24 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-use std::net::SocketAddr;
+use std::future::Future;
+use std::net::IpAddr;
 use std::time::{Instant, SystemTime};
 
-use smtp_probe_proto::connect::{self, ConnectFailure, ProbeStart};
+use smtp_probe_proto::connect::{ConnectFailure, Conversation, Dial, Dialer, Io, ProbeStart, ResolveFailure};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
 pub use smtp_probe_proto::imap::MailboxConfig;
 pub use smtp_probe_proto::{
-    self as proto, AddressFamily, Cause, ConfigError, EnvelopePart, Error, HostnameError, ProbeConfig, Report, Target,
-    TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
+    self as proto, AddressFamily, AddressPolicy, Cause, ConfigError, EnvelopePart, Error, HostnameError, Origin,
+    ProbeConfig, Report, Target, TargetError, TlsConfig, TlsConfigError, TlsMode, Verdict,
 };
 pub use smtp_probe_proto::{RoundTripConfig, RoundTripReport, Secret};
-use smtp_probe_proto::{Session, SessionOutput};
 
 mod cache;
+mod dns;
 mod ehlo;
 mod roundtrip;
 pub use roundtrip::roundtrip;
@@ -92,7 +96,7 @@ pub use mx::{hickory_resolver, probe_mx, probe_mx_with_resolver, single_server_r
 pub use smtp_probe_proto::mx::{MxHostReport, MxReport};
 #[cfg(feature = "mx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
-pub use smtp_probe_proto::{Domain, DomainError};
+pub use smtp_probe_proto::{Domain, DomainError, MxLimits};
 
 /// Bytes read from the socket at a time. SMTP replies are small; TLS records are reassembled by rustls.
 const READ_CHUNK: usize = 4096;
@@ -102,122 +106,99 @@ const READ_CHUNK: usize = 4096;
 /// them.
 ///
 /// Everything the network or the server does is in the report: a name that does not resolve, a refused
-/// connection, a timeout are verdicts, not errors.
+/// connection, a timeout, an address the [`AddressPolicy`] denies are verdicts, not errors.
 pub async fn probe(config: &ProbeConfig) -> Report {
-    connect::worst(probe_each(config).await).expect("probe_each returns at least one report")
+    dial(config).await.into_report()
 }
 
 /// Probes the configuration's target, one report per address group of the address-family policy (one, or one per
 /// family for [`AddressFamily::Both`]). Never empty.
 pub async fn probe_each(config: &ProbeConfig) -> Vec<Report> {
-    let target = config.target();
-    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
-    let Some(addr) = connect::literal_address(target) else {
-        let lookup = tokio::net::lookup_host((target.host(), target.port()));
-        let resolved = timeout_at(start.deadline.into(), lookup).await;
-        let resolve = start.at.elapsed();
-        let mut reports = match resolved {
-            Ok(Ok(addrs)) => probe_addrs(&addrs.collect::<Vec<_>>(), config, start).await,
-            Ok(Err(e)) => vec![connect::dns_failed(config, start.wall, &e.to_string())],
-            Err(_) => vec![connect::dns_failed(config, start.wall, "no answer before the deadline")],
-        };
-        connect::record_resolve(&mut reports, resolve);
-        return reports;
-    };
-    probe_addrs(&[addr], config, start).await
+    dial(config).await.into_reports()
 }
 
-/// Probes resolved addresses of the configuration's target, one report per address group of the policy.
-async fn probe_addrs(addrs: &[SocketAddr], config: &ProbeConfig, start: ProbeStart) -> Vec<Report> {
-    let groups = connect::plan(addrs, config.address_family());
-    if groups.is_empty() {
-        return vec![connect::no_address(config, start.wall)];
-    }
-    let mut reports = Vec::with_capacity(groups.len());
-    for group in groups {
-        reports.push(probe_group(&group, config, start).await);
-    }
-    reports
+async fn dial(config: &ProbeConfig) -> Dialer {
+    let mut dialer = Dialer::new(config, ProbeStart::new(config, Instant::now(), SystemTime::now()));
+    run(&mut dialer, &dns::System).await;
+    dialer
 }
 
-async fn probe_group(group: &connect::AddressGroup, config: &ProbeConfig, start: ProbeStart) -> Report {
-    let started = Instant::now();
-    let mut failures = Vec::new();
-    for &addr in &group.addrs {
-        let attempt = Instant::now();
-        let budget = connect::connect_budget(config, attempt, start.deadline);
-        match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                let connected = Instant::now();
-                let mut report = drive(stream, config, connected, start).await;
-                connect::finish_report(&mut report, addr, connected - attempt, group.family);
-                return report;
+/// Looks up the addresses of a [`Dialer`]'s target (those the family policy can use), giving up at the deadline.
+pub(crate) trait Resolve {
+    fn resolve(
+        &self,
+        target: &Target,
+        family: AddressFamily,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Vec<IpAddr>, ResolveFailure>> + Send;
+}
+
+/// Steps `dialer` to the end: lookups through `resolver`, connections and conversations here.
+pub(crate) async fn run(dialer: &mut Dialer, resolver: &impl Resolve) {
+    loop {
+        match dialer.poll(Instant::now()) {
+            Dial::Resolve { deadline } => {
+                match resolver.resolve(dialer.target(), dialer.address_family(), deadline).await {
+                    Ok(addrs) => dialer.handle_resolved(Instant::now(), addrs),
+                    Err(failure) => dialer.handle_resolve_failed(Instant::now(), failure),
+                }
             }
-            Ok(Err(e)) => failures.push((addr, ConnectFailure::Io(e))),
-            Err(_) => failures.push((addr, ConnectFailure::TimedOut(budget))),
+            Dial::Connect { addr, deadline } => match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    let connection = dialer.handle_connected(Instant::now());
+                    let report = converse(stream, || Conversation::over(connection)).await;
+                    dialer.handle_report(Instant::now(), report);
+                }
+                Ok(Err(e)) => dialer.handle_connect_failed(Instant::now(), ConnectFailure::Io(e)),
+                Err(_) => dialer.handle_connect_failed(Instant::now(), ConnectFailure::TimedOut),
+            },
+            Dial::Done => return,
         }
     }
-    connect::connect_failed(config, start.wall, &failures, started.elapsed())
 }
 
 /// Runs a session over an already connected stream (for callers who connect themselves, e.g. through a proxy).
 /// The overall deadline starts now.
 pub async fn probe_stream(stream: TcpStream, config: &ProbeConfig) -> Report {
     let now = Instant::now();
-    let peer: Option<SocketAddr> = stream.peer_addr().ok();
-    let mut report = drive(stream, config, now, ProbeStart::new(config, now, SystemTime::now())).await;
-    report.address = peer.map(|a| a.to_string());
-    report
+    let start = ProbeStart::new(config, now, SystemTime::now());
+    let peer = stream.peer_addr().ok();
+    converse(stream, || Conversation::new(config, now, start, peer)).await
 }
 
-/// The pump: session output to the socket, socket input and deadlines to the session.
-async fn drive(mut stream: TcpStream, config: &ProbeConfig, connected: Instant, start: ProbeStart) -> Report {
+/// The pump: what the conversation asks for, done on the socket (see [`proto::connect::Io`]). The conversation is
+/// made here, in the pump's own state, rather than moved in: a session is a few KiB.
+async fn converse(mut stream: TcpStream, conversation: impl FnOnce() -> Conversation) -> Report {
+    let mut conversation = conversation();
     let _ = stream.set_nodelay(true);
-    let deadline = start.deadline;
-    let mut session = Session::with_deadline(config.clone(), connected, start.wall, deadline);
     let mut buf = [0u8; READ_CHUNK];
-    // Whether the last thing done was feeding input to the session (see `quick_ack`).
-    let mut fed = false;
     loop {
-        match session.poll_output(Instant::now()) {
-            SessionOutput::Transmit(bytes) => {
-                fed = false;
-                // A peer that stops reading cannot hold the probe past its deadline.
-                let until = session.next_deadline().unwrap_or(deadline);
-                match timeout_at(until.into(), stream.write_all(&bytes)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => session.handle_eof(Instant::now()),
-                    Err(_) => session.handle_timeout(Instant::now()),
-                }
-            }
-            SessionOutput::Timeout(until) => {
-                // Input was consumed and the session still waits for more: acknowledge what came at once. When it
-                // has something to send instead, that segment carries the ACK and no extra packet is needed.
-                if std::mem::take(&mut fed) {
+        match conversation.poll(Instant::now()) {
+            Io::Write { bytes, until } => match timeout_at(until.into(), stream.write_all(&bytes)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => conversation.handle_eof(Instant::now()),
+                Err(_) => conversation.handle_timeout(Instant::now()),
+            },
+            Io::Read { until, quick_ack: ack } => {
+                if ack {
                     quick_ack(&stream);
                 }
                 match timeout_at(until.into(), stream.read(&mut buf)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(Instant::now()),
-                    Ok(Ok(n)) => {
-                        session.handle_input(Instant::now(), &buf[..n]);
-                        fed = true;
-                    }
-                    Err(_) => session.handle_timeout(Instant::now()),
+                    Ok(Ok(0) | Err(_)) => conversation.handle_eof(Instant::now()),
+                    Ok(Ok(n)) => conversation.handle_input(Instant::now(), &buf[..n]),
+                    Err(_) => conversation.handle_timeout(Instant::now()),
                 }
             }
-            SessionOutput::Done => {
+            Io::Close => {
+                // shutdown(2) of the write side: it does not wait for the peer.
                 let _ = stream.shutdown().await;
-                return session.into_report();
+                return conversation.into_report();
             }
         }
     }
 }
 
-/// Acknowledge received segments at once. Servers that write a reply in two pieces with Nagle's algorithm on
-/// (OpenSSL's TLS 1.3 session tickets, then the EHLO reply) otherwise wait for our delayed ACK, and the report
-/// would show ~40 ms that are not the server's. Linux re-enters delayed ACKs by itself, so this is set after every
-/// read that leaves the session waiting for more input; a read answered by a command needs none (the command's
-/// segment carries the ACK), which saves a syscall and a bare ACK packet per reply.
+/// `TCP_QUICKACK`, when the conversation asks for it (the policy: [`proto::connect::Io`]).
 #[cfg(target_os = "linux")]
 fn quick_ack(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);

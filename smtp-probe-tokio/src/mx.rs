@@ -1,6 +1,7 @@
-//! MX mode (feature `mx`): probe every MX host of a domain, each address per the address-family policy, and
-//! sum them up in an [`MxReport`]. The rules (implicit MX, null MX, the aggregate verdict) are in
-//! [`smtp_probe_proto::mx`]; this module only resolves and runs the probes.
+//! MX mode (feature `mx`): probe the MX hosts of a domain, each address per the address-family policy, and sum
+//! them up in an [`MxReport`]. The rules (implicit MX, null MX, the aggregate verdict, the bounds: hosts, addresses
+//! per host, connections at once, one deadline) are in [`smtp_probe_proto::mx`]; this module only resolves and
+//! runs the probes.
 //!
 //! Every name, the MX hosts' addresses included, is resolved through the one hickory resolver given (or the
 //! system's, read from `/etc/resolv.conf`), never through the OS's `getaddrinfo`, so a caller pointing the
@@ -9,13 +10,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime};
 
+use futures_util::StreamExt;
 pub use hickory_resolver;
 use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::{ResolveError, TokioResolver};
-use smtp_probe_proto::connect::ProbeStart;
-use smtp_probe_proto::mx::{self, MxAnswer, MxHost, MxPlan, MxRecord, MxReport};
-use smtp_probe_proto::{AddressFamily, Cause, Domain, Phase, ProbeConfig, Report, connect};
+use smtp_probe_proto::connect::{ProbeStart, ResolveFailure};
+use smtp_probe_proto::mx::{MxAnswer, MxPlan, MxRecord, MxReport};
+use smtp_probe_proto::{AddressFamily, Domain, ProbeConfig, Target};
 use tokio::time::timeout_at;
 
 /// A resolver from the system configuration (`/etc/resolv.conf` on Unix, the registry on Windows).
@@ -47,8 +49,11 @@ pub fn single_server_resolver(addr: SocketAddr) -> TokioResolver {
 ///
 /// `config` is the template for each host: its target is replaced by the host on the same port and with the same
 /// scheme (port 25 for mail exchangers: [`Domain::mx_target`]), and the host becomes the TLS name unless `config`
-/// sets one explicitly (see [`mx::host_config`]). Its overall timeout bounds the MX lookup, and each host's own
-/// lookup and probe. A system resolver configuration that cannot be read is reported as a `dns_failure`.
+/// sets one explicitly (see [`host_config`](smtp_probe_proto::mx::host_config)). Its overall timeout bounds the
+/// whole check, from the MX lookup to the last host's QUIT; its [`MxLimits`](crate::MxLimits) how many hosts are
+/// probed, how many addresses each, how many connections are open at once. Addresses of MX hosts come from DNS:
+/// the address policy's built-in denials (loopback, link-local, ...) apply to them. A system resolver
+/// configuration that cannot be read is reported as a `dns_failure`.
 ///
 /// To probe many domains, build one resolver and use [`probe_mx_with_resolver`]: it keeps its cache.
 ///
@@ -74,12 +79,13 @@ pub async fn probe_mx(domain: &Domain, config: &ProbeConfig) -> MxReport {
     }
 }
 
-/// Probes every MX host of `domain`, resolving the MX records and then each host's A/AAAA records with
-/// `resolver`. The hosts are probed concurrently, each on the port of `config`'s target (see [`probe_mx`]), each
-/// host's addresses as [`crate::probe_each`] does (one report, or one per family with [`AddressFamily::Both`]).
+/// Probes the MX hosts of `domain`, resolving the MX records and then each host's A/AAAA records with
+/// `resolver`. The hosts are probed concurrently (up to the limit), each on the port of `config`'s target (see
+/// [`probe_mx`]), each host's addresses as [`crate::probe_each`] does (one report, or one per family with
+/// [`AddressFamily::Both`]).
 pub async fn probe_mx_with_resolver(resolver: &TokioResolver, domain: &Domain, config: &ProbeConfig) -> MxReport {
-    let deadline = connect::overall_deadline(config, Instant::now());
-    let answer = match timeout_at(deadline.into(), resolver.mx_lookup(fqdn(domain.as_str()))).await {
+    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
+    let answer = match timeout_at(start.deadline.into(), resolver.mx_lookup(fqdn(domain.as_str()))).await {
         Ok(Ok(lookup)) => MxAnswer::Records(
             lookup.iter().map(|mx| MxRecord::new(mx.preference(), mx.exchange().to_ascii())).collect(),
         ),
@@ -90,42 +96,39 @@ pub async fn probe_mx_with_resolver(resolver: &TokioResolver, domain: &Domain, c
         },
         Err(_) => MxAnswer::Failed("no answer before the deadline".into()),
     };
-    match MxPlan::new(domain, answer) {
-        MxPlan::Done(report) => report,
-        MxPlan::Probe(plan) => {
-            let probes = plan.hosts.iter().map(|host| probe_host(resolver, host, config));
-            let reports = futures_util::future::join_all(probes).await;
-            plan.finish(reports)
+    let plan = match MxPlan::new(domain, answer) {
+        MxPlan::Done(report) => return report,
+        MxPlan::Probe(plan) => plan,
+    };
+    let hickory = Hickory(resolver);
+    let hosts = futures_util::stream::iter(plan.dialers(config, start)).map(|mut dialer| {
+        let hickory = &hickory;
+        async move {
+            crate::run(&mut dialer, hickory).await;
+            dialer.into_reports()
         }
-    }
+    });
+    let reports = hosts.buffered(config.mx_limits().concurrent).collect().await;
+    plan.finish(reports)
 }
 
-/// One MX host: its addresses through `resolver`, then the probes, with a deadline of its own.
-async fn probe_host(resolver: &TokioResolver, host: &MxHost, config: &ProbeConfig) -> Vec<Report> {
-    let port = config.target().port();
-    let start = ProbeStart::new(config, Instant::now(), SystemTime::now());
-    let config = match mx::host_config(config, host) {
-        Ok(config) => config,
-        Err(e) => {
-            // A name from DNS that is no host name: nothing to resolve or connect to.
-            let message = format!("{}: unusable MX host name: {e}", host.host);
-            let name = format!("{}:{port}", host.host);
-            return vec![Report::without_session(name, start.wall, Cause::DnsFailure, Phase::Resolve, message)];
+/// MX hosts' addresses, through the same resolver as the MX records.
+struct Hickory<'a>(&'a TokioResolver);
+
+impl crate::Resolve for Hickory<'_> {
+    async fn resolve(
+        &self,
+        target: &Target,
+        family: AddressFamily,
+        deadline: Instant,
+    ) -> Result<Vec<IpAddr>, ResolveFailure> {
+        let lookup = addresses(self.0, target.host(), family);
+        match timeout_at(deadline.into(), lookup).await {
+            Ok(Ok(addrs)) => Ok(addrs),
+            Ok(Err(why)) => Err(ResolveFailure::Failed(why)),
+            Err(_) => Err(ResolveFailure::TimedOut),
         }
-    };
-    let lookup = addresses(resolver, &host.host, config.address_family());
-    let resolved = timeout_at(start.deadline.into(), lookup).await;
-    let resolve = start.at.elapsed();
-    let mut reports = match resolved {
-        Ok(Ok(ips)) => {
-            let addrs: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
-            crate::probe_addrs(&addrs, &config, start).await
-        }
-        Ok(Err(why)) => vec![connect::dns_failed(&config, start.wall, &why)],
-        Err(_) => vec![connect::dns_failed(&config, start.wall, "no answer before the deadline")],
-    };
-    connect::record_resolve(&mut reports, resolve);
-    reports
+    }
 }
 
 /// The addresses of `host` the policy can use: A and AAAA looked up side by side (IPv4 first, which is the

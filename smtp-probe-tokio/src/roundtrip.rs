@@ -1,19 +1,20 @@
 //! Round trips from tokio: log in to the mailbox, submit a tokenised message with [`probe`](crate::probe), then
-//! let the core's [`MailboxSession`] search until the message shows up or the deadline passes. This module only
-//! connects, pumps bytes and sleeps; every decision is in `smtp_probe_proto`.
+//! let the core's mailbox conversation search until the message shows up or the deadline passes. The mailbox
+//! connection steps through the core's planner ([`Dialer::mailbox`]) as a probe's does, with the same resolver, socket
+//! options and ACK policy. This module only resolves, connects, pumps bytes and sleeps; every decision is in
+//! `smtp_probe_proto`.
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use smtp_probe_proto::connect::ConnectFailure;
-use smtp_probe_proto::imap::{MailboxConfig, MailboxReport, MailboxSession, MailboxSessionOutput};
+use smtp_probe_proto::connect::{ConnectFailure, Dial, Dialer, MailboxConnection, MailboxConversation, MailboxIo};
+use smtp_probe_proto::imap::MailboxReport;
 use smtp_probe_proto::roundtrip::{RoundTripStart, RoundTripTimings};
-use smtp_probe_proto::{RoundTripConfig, RoundTripReport, connect};
+use smtp_probe_proto::{RoundTripConfig, RoundTripReport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
-use crate::READ_CHUNK;
+use crate::{READ_CHUNK, Resolve};
 
 /// Runs one round trip and returns its report: the mailbox is opened first (so a wrong IMAP password never leaves a
 /// message behind), then the message is submitted, then the mailbox is searched until the message shows up or the
@@ -48,26 +49,17 @@ use crate::READ_CHUNK;
 pub async fn roundtrip(config: &RoundTripConfig) -> RoundTripReport {
     let run = RoundTripStart::new(config, Instant::now(), SystemTime::now(), entropy());
     let mut timings = RoundTripTimings::default();
-    let (stream, connect_time) = match connect_mailbox(config.mailbox(), run.search_deadline).await {
+    let (stream, connection) = match connect_mailbox(config, &run).await {
         Ok(connected) => connected,
         Err(report) => {
             timings.total = run.at.elapsed();
             return RoundTripReport::assemble(config, &run, None, *report, timings);
         }
     };
-    let address = stream.peer_addr().ok().map(|a| a.to_string());
-    let mut pump = Pump::new(stream, run.deadline);
-    let mut session = MailboxSession::new(
-        config.mailbox().clone(),
-        run.token.clone(),
-        Instant::now(),
-        run.wall,
-        run.search_deadline,
-        run.deadline,
-    );
+    let mut pump = Pump::new(stream, MailboxConversation::over(connection, &run));
 
     let mut submit = None;
-    if pump.run(&mut session).await == Pumped::Ready {
+    if pump.run().await == Pumped::Ready {
         let submit_started = run.at.elapsed();
         timings.mailbox_ready = Some(submit_started);
         let submit_config = config.submit_config(&run, Instant::now());
@@ -78,50 +70,46 @@ pub async fn roundtrip(config: &RoundTripConfig) -> RoundTripReport {
         timings.submit = Some(elapsed);
         timings.accepted = RoundTripTimings::accepted_from(submit_started, elapsed, &report);
         match timings.accepted {
-            Some(accepted) => session.handle_accepted(Instant::now(), run.at + accepted),
-            None => session.handle_abandon(Instant::now()),
+            Some(accepted) => pump.conversation.handle_accepted(Instant::now(), run.at + accepted),
+            None => pump.conversation.handle_abandon(Instant::now()),
         }
         submit = Some(report);
-        // Ready comes once: this run ends in Done.
-        pump.run(&mut session).await;
+        // Ready comes once: this run ends in Close.
+        pump.run().await;
     }
+    // shutdown(2) of the write side: it does not wait for the peer.
     let _ = pump.stream.shutdown().await;
-    let mut mailbox = session.into_report();
-    mailbox.address = address;
-    mailbox.connect = Some(connect_time);
+    let mailbox = pump.conversation.into_report();
     timings.total = run.at.elapsed();
     RoundTripReport::assemble(config, &run, submit, mailbox, timings)
 }
 
-/// Resolves and connects to the IMAP server by `deadline`; a failure is the mailbox report (boxed: it is large).
+/// Steps the mailbox's planner until connected; when no connection is made, the mailbox report says why (boxed:
+/// it is large).
 async fn connect_mailbox(
-    config: &MailboxConfig,
-    deadline: Instant,
-) -> Result<(TcpStream, Duration), Box<MailboxReport>> {
-    let target = config.target();
-    let addrs: Vec<SocketAddr> = match connect::literal_address(target) {
-        Some(addr) => vec![addr],
-        None => match timeout_at(deadline.into(), tokio::net::lookup_host((target.host(), target.port()))).await {
-            Ok(Ok(addrs)) => addrs.collect(),
-            Ok(Err(e)) => return Err(Box::new(MailboxReport::dns_failed(config, &e.to_string()))),
-            Err(_) => return Err(Box::new(MailboxReport::dns_failed(config, "no answer before the deadline"))),
-        },
-    };
-    let started = Instant::now();
-    let mut failures = Vec::new();
-    for addr in addrs {
-        let attempt = Instant::now();
-        let budget = config.timeouts().connect.min(deadline.saturating_duration_since(attempt));
-        match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                return Ok((stream, attempt.elapsed()));
+    config: &RoundTripConfig,
+    run: &RoundTripStart,
+) -> Result<(TcpStream, MailboxConnection), Box<MailboxReport>> {
+    let mut dialer = Dialer::mailbox(config.mailbox(), run);
+    loop {
+        match dialer.poll(Instant::now()) {
+            Dial::Resolve { deadline } => {
+                match crate::dns::System.resolve(dialer.target(), dialer.address_family(), deadline).await {
+                    Ok(addrs) => dialer.handle_resolved(Instant::now(), addrs),
+                    Err(failure) => dialer.handle_resolve_failed(Instant::now(), failure),
+                }
             }
-            Ok(Err(e)) => failures.push((addr, ConnectFailure::Io(e))),
-            Err(_) => failures.push((addr, ConnectFailure::TimedOut(budget))),
+            Dial::Connect { addr, deadline } => match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok((stream, dialer.handle_connected(Instant::now())));
+                }
+                Ok(Err(e)) => dialer.handle_connect_failed(Instant::now(), ConnectFailure::Io(e)),
+                Err(_) => dialer.handle_connect_failed(Instant::now(), ConnectFailure::TimedOut),
+            },
+            Dial::Done => return Err(Box::new(dialer.into_report())),
         }
     }
-    Err(Box::new(MailboxReport::connect_failed(config, &failures, started.elapsed())))
 }
 
 /// Where a pump stopped.
@@ -133,45 +121,42 @@ enum Pumped {
     Done,
 }
 
-/// The byte pump between one socket and one mailbox session.
+/// The byte pump between one socket and the mailbox conversation (see [`MailboxIo`]).
 struct Pump {
     stream: TcpStream,
-    /// The run's deadline, for a write when the session names none.
-    deadline: Instant,
+    conversation: MailboxConversation,
     buf: Box<[u8; READ_CHUNK]>,
 }
 
 impl Pump {
-    fn new(stream: TcpStream, deadline: Instant) -> Pump {
-        Pump { stream, deadline, buf: Box::new([0; READ_CHUNK]) }
+    fn new(stream: TcpStream, conversation: MailboxConversation) -> Pump {
+        Pump { stream, conversation, buf: Box::new([0; READ_CHUNK]) }
     }
 
-    /// Drives the session until it is ready for the submission, or done.
-    async fn run(&mut self, session: &mut MailboxSession) -> Pumped {
+    /// Drives the conversation until it is ready for the submission, or done.
+    async fn run(&mut self) -> Pumped {
+        let conversation = &mut self.conversation;
         loop {
-            match session.poll_output(Instant::now()) {
-                MailboxSessionOutput::Transmit(bytes) => {
-                    // A peer that stops reading cannot hold the run past its deadline.
-                    let until = session.next_deadline().unwrap_or(self.deadline);
+            match conversation.poll(Instant::now()) {
+                MailboxIo::Write { bytes, until } => {
                     match timeout_at(until.into(), self.stream.write_all(&bytes)).await {
                         Ok(Ok(())) => {}
-                        Ok(Err(_)) => session.handle_eof(Instant::now()),
-                        Err(_) => session.handle_timeout(Instant::now()),
+                        Ok(Err(_)) => conversation.handle_eof(Instant::now()),
+                        Err(_) => conversation.handle_timeout(Instant::now()),
                     }
                 }
-                MailboxSessionOutput::Timeout(until) => {
+                MailboxIo::Read { until, quick_ack } => {
+                    if quick_ack {
+                        crate::quick_ack(&self.stream);
+                    }
                     match timeout_at(until.into(), self.stream.read(&mut self.buf[..])).await {
-                        Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(Instant::now()),
-                        Ok(Ok(n)) => {
-                            // As for SMTP: no delayed ACK for a reply the server writes in two pieces.
-                            crate::quick_ack(&self.stream);
-                            session.handle_input(Instant::now(), &self.buf[..n]);
-                        }
-                        Err(_) => session.handle_timeout(Instant::now()),
+                        Ok(Ok(0) | Err(_)) => conversation.handle_eof(Instant::now()),
+                        Ok(Ok(n)) => conversation.handle_input(Instant::now(), &self.buf[..n]),
+                        Err(_) => conversation.handle_timeout(Instant::now()),
                     }
                 }
-                MailboxSessionOutput::Ready => return Pumped::Ready,
-                MailboxSessionOutput::Done => return Pumped::Done,
+                MailboxIo::Ready => return Pumped::Ready,
+                MailboxIo::Close => return Pumped::Done,
             }
         }
     }

@@ -12,10 +12,11 @@ use smtp_probe_proto::policy::Problem;
 use smtp_probe_proto::policy::mta_sts::Mode;
 use smtp_probe_testserver::domain_bed::{self, DnsEnv, MxServer, Scenario};
 use smtp_probe_testserver::policy_server::{self, PolicyServer};
-use smtp_probe_testserver::postfix::{self, PostfixEnv};
+use smtp_probe_testsuite::postfix::{self, PostfixEnv};
 use smtp_probe_tokio::domain::{
     Dane, DnssecResolver, DnssecStatus, DomainConfig, DomainOptions, DomainReport, check_domain,
 };
+use smtp_probe_tokio::proto::connect::{AddressPolicy, Origin};
 use smtp_probe_tokio::{Cause, Domain, ProbeConfig, TlsConfig, Verdict};
 
 struct Bed {
@@ -29,7 +30,7 @@ async fn bed(test: &str) -> Option<Bed> {
     let dns = domain_bed::dns_env_or_skip(test)?;
     let postfix = postfix::env_or_skip(test)?;
     let exim = domain_bed::exim_env_or_skip(test)?;
-    let policies = policy_server::start_for_bed(&dns, &postfix).await.expect("the policy server starts");
+    let policies = policy_server::start_for_bed(&dns, &postfix.dir).await.expect("the policy server starts");
     Some(Bed { dns, postfix, exim_port: exim.port, policies })
 }
 
@@ -39,7 +40,10 @@ impl Bed {
     fn config(&self, scenario: Scenario) -> (Domain, DomainConfig) {
         let domain: Domain = self.dns.zone(scenario).parse().unwrap();
         let tls = TlsConfig::builder().add_ca_pem("test CA", self.postfix.ca_pem.as_bytes()).unwrap().build().unwrap();
+        // MX hosts come from DNS, where loopback addresses are denied: the bed lifts that.
+        let loopback = AddressPolicy::new(Origin::Typed).allow("127.0.0.0/8").unwrap().allow("::1").unwrap();
         let probe = ProbeConfig::builder(domain.mx_target())
+            .address_policy(loopback)
             .tls_config(tls)
             .ehlo_name("probe.mail.test")
             .overall_timeout(Duration::from_secs(10))

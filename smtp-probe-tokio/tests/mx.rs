@@ -1,17 +1,18 @@
 //! MX mode end to end, on loopback only: a tiny authoritative DNS server on 127.0.0.1
-//! (`smtp_probe_testserver::dns`) answers for a few `.test` domains, and test SMTP servers listen on 127.0.0.1,
-//! 127.0.0.2, 127.0.0.3 (and ::1) on one port chosen at runtime. The resolver is pointed at that DNS server only; the
-//! system resolver is never asked.
+//! (`smtp_probe_testserver::dns`) answers for a few `.test` domains, and test SMTP servers listen on 127.0.0.1-5
+//! (and ::1) on one port chosen at runtime. The resolver is pointed at that DNS server only; the system resolver is
+//! never asked. MX hosts come from DNS, so loopback addresses are denied unless the configuration allows them: the
+//! fixture allows them, one test checks the denial.
 #![cfg(feature = "mx")]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use smtp_probe_testserver::dns::{MX1, MX2, MxWorld, REFUSING, REJECTING, RecordType};
+use smtp_probe_testserver::dns::{LATE, MX1, MX2, MxWorld, REFUSING, REJECTING, RecordType};
 use smtp_probe_tokio::hickory_resolver::TokioResolver;
 use smtp_probe_tokio::proto::ProbeConfigBuilder;
 use smtp_probe_tokio::{
-    AddressFamily, Cause, Domain, DomainError, MxReport, ProbeConfig, Target, TlsConfig, TlsMode, Verdict,
-    probe_mx_with_resolver,
+    AddressFamily, AddressPolicy, Cause, Domain, DomainError, MxLimits, MxReport, ProbeConfig, Target, TlsConfig,
+    TlsMode, Verdict, probe_mx_with_resolver,
 };
 
 // The shared loopback world: SMTP servers on 127.0.0.1-4 (one port) and the DNS zone that names them.
@@ -35,9 +36,11 @@ impl Fixture {
         Fixture { world, resolver }
     }
 
-    /// A configuration whose target is the domain on the test servers' port: every MX host is probed there.
+    /// A configuration whose target is the domain on the test servers' port: every MX host is probed there, its
+    /// loopback addresses allowed.
     fn builder(&self, domain: &str) -> ProbeConfigBuilder {
         ProbeConfig::builder(Target::new(domain, self.port).unwrap())
+            .address_policy(loopback_allowed())
             .tls(TlsMode::None)
             .ehlo_name("probe.test")
             .connect_timeout(Duration::from_secs(5))
@@ -51,6 +54,10 @@ impl Fixture {
     async fn probe(&self, domain: &str, config: &ProbeConfig) -> MxReport {
         probe_mx_with_resolver(&self.resolver, &domain.parse().unwrap(), config).await
     }
+}
+
+fn loopback_allowed() -> AddressPolicy {
+    AddressPolicy::default().allow("127.0.0.0/8").unwrap().allow("::1").unwrap()
 }
 
 fn hosts(report: &MxReport) -> Vec<(u16, &str, Verdict)> {
@@ -202,4 +209,115 @@ fn a_domain_that_is_not_one_cannot_be_probed() {
     assert!(matches!("192.0.2.1".parse::<Domain>(), Err(DomainError::IpAddress { .. })));
     assert!(matches!("a b.test".parse::<Domain>(), Err(DomainError::ForbiddenByte { byte: b' ' })));
     assert!(matches!("user@two.test".parse::<Domain>(), Err(DomainError::InvalidName { .. })));
+}
+
+// The bounds and the address policy.
+
+#[tokio::test]
+async fn mx_hosts_on_loopback_are_denied_unless_allowed() {
+    let f = Fixture::start();
+    let config = f.builder("two.test").address_policy(AddressPolicy::default()).build().unwrap();
+    let report = f.probe("two.test", &config).await;
+    assert_eq!(hosts(&report), [(10, "mx1.two.test", Verdict::Down), (20, "mx2.two.test", Verdict::Down)]);
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::AddressDenied)), "{}", report.summary());
+    let host = &report.hosts[0].reports[0];
+    assert_eq!(
+        host.summary(),
+        "down: address_denied (connect): address 127.0.0.1 of mx1.two.test is denied by the address policy (loopback)"
+    );
+    assert_eq!(host.address, None);
+    assert_eq!((f.mx1.connections(), f.mx2.connections()), (0, 0), "nothing was contacted");
+    // Allowing one address allows that one only.
+    let config = f.builder("two.test").address_policy(AddressPolicy::default().allow("127.0.0.2").unwrap()).build();
+    let report = f.probe("two.test", &config.unwrap()).await;
+    assert_eq!(hosts(&report), [(10, "mx1.two.test", Verdict::Down), (20, "mx2.two.test", Verdict::Up)]);
+    assert_eq!((f.mx1.connections(), f.mx2.connections()), (0, 1));
+}
+
+#[tokio::test]
+async fn twelve_mx_hosts_ten_probed_two_listed() {
+    let f = Fixture::start();
+    let report = f.probe("twelve.test", &f.config()).await;
+    assert_eq!((report.verdict, report.cause), (Verdict::Up, None), "{}", report.summary());
+    assert_eq!(report.hosts.len(), 10);
+    assert_eq!(report.hosts[9].host, "h10.twelve.test");
+    let listed: Vec<(u16, &str)> = report.not_probed.iter().map(|h| (h.preference, h.host.as_str())).collect();
+    assert_eq!(listed, [(110, "h11.twelve.test"), (120, "h12.twelve.test")]);
+    assert!(report.findings.iter().any(|f| f.message.contains("has 12 MX hosts: the first 10 were probed")));
+    assert_eq!(f.mx2.connections(), 10, "ten probes, no more");
+    assert!(!f.dns.asked("h11.twelve.test", RecordType::A), "a host not probed is not even resolved");
+    // The limit is the configuration's.
+    let limits = MxLimits { hosts: 3, ..MxLimits::default() };
+    let report = f.probe("twelve.test", &f.builder("twelve.test").mx_limits(limits).build().unwrap()).await;
+    assert_eq!((report.hosts.len(), report.not_probed.len()), (3, 9));
+}
+
+#[tokio::test]
+async fn addresses_per_host_are_capped() {
+    let f = Fixture::start();
+    let limits = MxLimits { addresses_per_host: 3, ..MxLimits::default() };
+    let report = f.probe("eight.test", &f.builder("eight.test").mx_limits(limits).build().unwrap()).await;
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ConnectRefused)), "{}", report.summary());
+    let host = &report.hosts[0].reports[0];
+    let tried = host.findings[0].message.matches("Connection refused").count();
+    assert_eq!(tried, 3, "{}", host.findings[0].message);
+    assert!(
+        host.findings
+            .iter()
+            .any(|f| f.message == "eight.test has 8 addresses: only the first 3 are tried (the limit per host)")
+    );
+    // By default five.
+    let report = f.probe("eight.test", &f.config()).await;
+    assert_eq!(report.hosts[0].reports[0].findings[0].message.matches("Connection refused").count(), 5);
+}
+
+/// A check of `domain` with a `deadline` overall timeout, and how long it took.
+async fn timed(f: &Fixture, domain: &str, deadline: Duration, limits: MxLimits) -> (MxReport, Duration) {
+    let config = f.builder(domain).overall_timeout(deadline).connect_timeout(deadline).mx_limits(limits).build();
+    let started = Instant::now();
+    let report = f.probe(domain, &config.unwrap()).await;
+    (report, started.elapsed())
+}
+
+const DEADLINE: Duration = Duration::from_millis(1500);
+const SLACK: Duration = Duration::from_millis(250);
+
+#[tokio::test]
+async fn one_deadline_bounds_the_mx_lookup() {
+    let f = Fixture::start();
+    let (report, took) = timed(&f, "hung.test", DEADLINE, MxLimits::default()).await;
+    assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnsFailure)), "{}", report.summary());
+    assert!(report.summary().contains("no answer before the deadline"), "{}", report.summary());
+    assert!(took >= DEADLINE && took <= DEADLINE + SLACK, "took {took:?}");
+}
+
+#[tokio::test]
+async fn one_deadline_for_the_lookup_and_the_hosts() {
+    // The MX answer comes 600 ms late and the host never greets: the whole check still ends at the deadline.
+    let f = Fixture::start();
+    let (report, took) = timed(&f, "late.test", DEADLINE, MxLimits::default()).await;
+    assert_eq!(hosts(&report), [(10, "hanging.test", Verdict::Down)]);
+    assert_eq!(report.cause, Some(Cause::GreetingTimeout), "{}", report.summary());
+    assert!(took >= DEADLINE && took <= DEADLINE + SLACK, "took {took:?}, the MX answer took {LATE:?}");
+    assert_eq!(f.hanging.connections(), 1);
+}
+
+#[tokio::test]
+async fn connections_at_once_are_capped() {
+    // Six silent hosts, two connections at a time: the first two hold their slots until the deadline, so the others
+    // never get a turn, and say so.
+    let f = Fixture::start();
+    let limits = MxLimits { concurrent: 2, ..MxLimits::default() };
+    let (report, took) = timed(&f, "crowd.test", DEADLINE, limits).await;
+    assert!(took <= DEADLINE + SLACK, "took {took:?}");
+    assert_eq!(report.hosts.len(), 6);
+    let causes: Vec<Option<Cause>> = report.hosts.iter().map(|h| h.cause).collect();
+    assert_eq!(causes[..2], [Some(Cause::GreetingTimeout); 2]);
+    assert_eq!(causes[2..], [Some(Cause::DnsFailure); 4], "{:#?}", report.hosts[2].reports);
+    assert!(report.hosts[5].reports[0].summary().contains("no time left to resolve it before the overall deadline"));
+    assert_eq!(f.hanging.connections(), 2, "never more than two at once, and none after the deadline");
+    // Without the cap, all six at once.
+    let (report, _) = timed(&f, "crowd.test", DEADLINE, MxLimits::default()).await;
+    assert_eq!(f.hanging.connections(), 2 + 5, "five at once by default");
+    assert_eq!(report.hosts[5].cause, Some(Cause::DnsFailure));
 }

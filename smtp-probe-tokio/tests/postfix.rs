@@ -1,8 +1,8 @@
 //! Interop with the real loopback Postfix of `.ci/postfix.sh` through the tokio adapter. Skipped (with a line
-//! on stderr) when there is none; see `smtp_probe_testserver::postfix`.
+//! on stderr) when there is none; see `smtp_probe_testsuite::postfix`.
 
-use smtp_probe_testserver::conformance::{Scenario, on_tokio};
+use smtp_probe_testsuite::conformance::{Scenario, on_tokio};
 
-smtp_probe_testserver::postfix_tests!(|scenario: &Scenario| {
+smtp_probe_testsuite::postfix_tests!(|scenario: &Scenario| {
     scenario.run(|config| on_tokio(smtp_probe_tokio::probe(config)));
 });

@@ -19,7 +19,7 @@ use serde_json::json;
 use smtp_probe_benches::load::acct;
 use smtp_probe_proto::imap::PollInterval;
 use smtp_probe_proto::{TlsMode, Verdict};
-use smtp_probe_testserver::dovecot;
+use smtp_probe_testsuite::dovecot;
 
 /// Round trips against the loopback Postfix and Dovecot.
 #[derive(Debug, Parser)]

@@ -66,5 +66,5 @@ pub async fn wait_for_status(addr: SocketAddr, path: &str, status: u16, limit: D
 
 /// Runs `promtool check metrics` on `text`; `None` (with the reason printed) when promtool is not installed.
 pub fn promtool_check(text: &str) -> Option<Result<(), String>> {
-    smtp_probe_testserver::promtool::check_metrics(text)
+    smtp_probe_testsuite::promtool::check_metrics(text)
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::command::{SafeText, Secret};
-use crate::config::{MAX_TIMEOUT, TlsMode, check_tls_name, derived_tls_name};
+use crate::config::{AddressFamily, MAX_TIMEOUT, TlsMode, check_tls_name, derived_tls_name};
+use crate::connect::AddressPolicy;
 use crate::error::{ConfigError, MIN_IMAP_LINE, MIN_IMAP_LITERAL, MIN_IMAP_UNTAGGED};
 use crate::imap::response::ResponseLimits;
 use crate::target::Target;
@@ -122,6 +123,8 @@ pub(crate) struct MailboxInner {
     pub(crate) limits: ResponseLimits,
     pub(crate) transcript: bool,
     pub(crate) certificate_days: (Option<u32>, Option<u32>),
+    pub(crate) address_family: AddressFamily,
+    pub(crate) address_policy: AddressPolicy,
     #[cfg(feature = "rustls")]
     pub(crate) tls_config: Option<crate::tls::TlsConfig>,
 }
@@ -162,6 +165,8 @@ impl MailboxConfig {
             limits: ResponseLimits::default(),
             transcript: true,
             certificate_days: (None, None),
+            address_family: AddressFamily::default(),
+            address_policy: AddressPolicy::default(),
             #[cfg(feature = "rustls")]
             tls_config: None,
         }
@@ -201,6 +206,16 @@ impl MailboxConfig {
         self.0.junk.as_deref()
     }
 
+    /// Which addresses of the IMAP server adapters connect to (never [`AddressFamily::Both`]: one connection).
+    pub fn address_family(&self) -> AddressFamily {
+        self.0.address_family
+    }
+
+    /// Which addresses of the IMAP server adapters may connect to, after resolving it.
+    pub fn address_policy(&self) -> &AddressPolicy {
+        &self.0.address_policy
+    }
+
     /// The TLS trust settings (the shared default when none were set).
     #[cfg(feature = "rustls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
@@ -227,6 +242,8 @@ pub struct MailboxConfigBuilder {
     limits: ResponseLimits,
     transcript: bool,
     certificate_days: (Option<u32>, Option<u32>),
+    address_family: AddressFamily,
+    address_policy: AddressPolicy,
     #[cfg(feature = "rustls")]
     tls_config: Option<crate::tls::TlsConfig>,
 }
@@ -317,6 +334,20 @@ impl MailboxConfigBuilder {
         self
     }
 
+    /// Which addresses of the IMAP server to connect to (default [`AddressFamily::Any`]). The mailbox is read over
+    /// one connection, so [`AddressFamily::Both`] is refused by `build`.
+    pub fn address_family(mut self, family: AddressFamily) -> Self {
+        self.address_family = family;
+        self
+    }
+
+    /// Which addresses of the IMAP server adapters may connect to, and where the target came from (default: typed
+    /// by the user, no lists), as for a probe ([`ProbeConfigBuilder::address_policy`](crate::ProbeConfigBuilder::address_policy)).
+    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.address_policy = policy;
+        self
+    }
+
     /// Validates and freezes the configuration.
     pub fn build(self) -> Result<MailboxConfig, ConfigError> {
         let default_mode = if self.target.port() == IMAP_PORT { TlsMode::StartTlsRequired } else { TlsMode::Implicit };
@@ -337,6 +368,9 @@ impl MailboxConfigBuilder {
                 return Err(ConfigError::JunkFolderIsInbox { folder: folder.to_owned() });
             }
             _ => {}
+        }
+        if self.address_family == AddressFamily::Both {
+            return Err(ConfigError::MailboxFamilyBoth);
         }
         let plaintext_possible = matches!(tls_mode, TlsMode::None | TlsMode::StartTlsOpportunistic);
         if plaintext_possible && !self.allow_plaintext {
@@ -386,6 +420,8 @@ impl MailboxConfigBuilder {
             limits: self.limits,
             transcript: self.transcript,
             certificate_days: self.certificate_days,
+            address_family: self.address_family,
+            address_policy: self.address_policy,
             #[cfg(feature = "rustls")]
             tls_config: self.tls_config,
         })))
@@ -402,6 +438,19 @@ mod tests {
 
     fn builder() -> MailboxConfigBuilder {
         at("imap.example.org:993")
+    }
+
+    #[test]
+    fn one_connection_one_family_policy() {
+        assert_eq!(builder().address_family(AddressFamily::Both).build().unwrap_err(), ConfigError::MailboxFamilyBoth);
+        let config = builder()
+            .address_family(AddressFamily::Ipv6Only)
+            .address_policy(AddressPolicy::new(crate::Origin::Request))
+            .build()
+            .unwrap();
+        assert_eq!(config.address_family(), AddressFamily::Ipv6Only);
+        assert_eq!(config.address_policy(), &AddressPolicy::new(crate::Origin::Request));
+        assert_eq!(builder().build().unwrap().address_family(), AddressFamily::Any);
     }
 
     #[test]

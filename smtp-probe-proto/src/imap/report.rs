@@ -1,12 +1,10 @@
 //! What the mailbox side of a round trip learned: [`MailboxReport`].
 
-use core::net::SocketAddr;
 use std::time::Duration;
 
-use crate::connect::{ConnectFailure, describe};
 use crate::imap::MailboxConfig;
 use crate::imap::response::Status;
-use crate::report::{Cause, Finding, Phase, TlsInfo, TranscriptLine, Verdict, record_finding};
+use crate::report::{Cause, Finding, Phase, Report, TlsInfo, TranscriptLine, Verdict, record_finding};
 
 /// An IMAP command and its tagged reply, timed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,29 +147,21 @@ impl MailboxReport {
         }
     }
 
-    /// The report for an IMAP server whose name did not resolve.
-    pub fn dns_failed(config: &MailboxConfig, why: &str) -> MailboxReport {
-        let message = format!("{}: {why}", config.target().host());
-        MailboxReport::without_session(config.inner().report_target.clone(), Cause::MailboxUnavailable, message)
-    }
-
-    /// The report for an IMAP server none of whose addresses connected within `elapsed`: every attempt in the
-    /// message.
-    pub fn connect_failed(
-        config: &MailboxConfig,
-        failures: &[(SocketAddr, ConnectFailure)],
-        elapsed: Duration,
-    ) -> MailboxReport {
-        let tried: Vec<String> = failures.iter().map(|(addr, f)| format!("{addr}: {}", describe(f))).collect();
-        let message = if tried.is_empty() {
-            format!("{} has no address to connect to", config.target().host())
-        } else {
-            format!("could not connect to the IMAP server ({})", tried.join("; "))
-        };
-        let mut report =
-            MailboxReport::without_session(config.inner().report_target.clone(), Cause::MailboxUnavailable, message);
-        report.address = failures.last().map(|(addr, _)| addr.to_string());
-        report.connect = Some(elapsed);
+    /// The report for an IMAP server that was never connected to, from the connection planner's `dialed` report
+    /// (see [`Dialer::mailbox`](crate::connect::Dialer::mailbox)): every finding in the `imap_connect` phase, causes
+    /// that blame the server as `mailbox_unavailable`, `address_denied` and `local_error` as they are.
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    pub(crate) fn not_connected(config: &MailboxConfig, dialed: Report) -> MailboxReport {
+        let mut report = MailboxReport::empty(config.inner().report_target.clone());
+        for finding in dialed.findings {
+            let cause = finding.cause.map(|cause| match cause {
+                Cause::AddressDenied | Cause::LocalError => cause,
+                _ => Cause::MailboxUnavailable,
+            });
+            report.add_finding(Finding { cause, phase: Some(Phase::ImapConnect), ..finding });
+        }
+        report.address = dialed.address;
+        report.connect = dialed.connect;
         report
     }
 

@@ -31,16 +31,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use dnssec::{DnssecResolver, ResolverError};
-use smtp_probe_proto::connect::ProbeStart;
+use futures_util::StreamExt;
+use smtp_probe_proto::connect::{Dialer, ProbeStart, ResolveFailure};
 use smtp_probe_proto::domain::fetch::{PolicyFetchReport, policy_host};
 pub use smtp_probe_proto::domain::{
     Answer, Dane, DnssecStatus, DomainOptions, DomainParts, DomainReport, DomainTimings, HostPolicy, RecordLookup,
     RecordType,
 };
-use smtp_probe_proto::mx::{MxAnswer, MxPlan, MxRecord, MxReport};
+use smtp_probe_proto::mx::{self, MxAnswer, MxHost, MxPlan, MxRecord, MxReport};
 use smtp_probe_proto::policy::mta_sts::MtaStsRecord;
 use smtp_probe_proto::policy::spf::{QueryType, SpfAnswer, SpfCheck, SpfPoll, SpfReport};
-use smtp_probe_proto::{Domain, ProbeConfig, TlsConfig};
+use smtp_probe_proto::{AddressFamily, Cause, Domain, Phase, ProbeConfig, Report, Target, TlsConfig};
 use tokio::time::timeout_at;
 
 /// How to check a domain: the probe template for its MX hosts, the validating resolver, the trust settings of
@@ -116,42 +117,25 @@ pub async fn fetch_policy(domain: &Domain, addr: SocketAddr, tls: &TlsConfig, ti
 pub async fn check_domain(domain: &Domain, config: &DomainConfig) -> DomainReport {
     let started = Instant::now();
     let wall = SystemTime::now();
-    let deadline = ProbeStart::new(&config.probe, started, wall).deadline;
+    let start = ProbeStart::new(&config.probe, started, wall);
+    let deadline = start.deadline;
     let name = domain.as_str();
     let resolver = &config.resolver;
-    let dns_done = std::sync::Mutex::new(Duration::ZERO);
-    let lookup = |qname: String, rtype: RecordType| {
-        let dns_done = &dns_done;
-        async move {
-            let result = match timeout_at(deadline.into(), resolver.lookup(&qname, rtype)).await {
-                Ok(result) => result,
-                Err(_) => RecordLookup::new(
-                    &qname,
-                    rtype,
-                    DnssecStatus::Indeterminate,
-                    Answer::Failed("no answer before the deadline".into()),
-                ),
-            };
-            let mut done = dns_done.lock().unwrap_or_else(|p| p.into_inner());
-            *done = (*done).max(started.elapsed());
-            result
-        }
-    };
-
+    let lookups = Lookups { resolver, deadline, started, dns_done: std::sync::Mutex::new(Duration::ZERO) };
     let mx_part = async {
-        let mx_lookup = lookup(name.to_owned(), RecordType::Mx).await;
-        let (mx, tlsa) = probe_hosts(domain, &mx_lookup, config, wall, &lookup).await;
+        let mx_lookup = lookups.lookup(name.to_owned(), RecordType::Mx).await;
+        let (mx, tlsa) = probe_hosts(domain, &mx_lookup, config, start, &lookups).await;
         (mx_lookup, mx, tlsa, started.elapsed())
     };
     let mta_sts_part = async {
-        let record = lookup(format!("_mta-sts.{name}"), RecordType::Txt).await;
+        let record = lookups.lookup(format!("_mta-sts.{name}"), RecordType::Txt).await;
         let valid = matches!(MtaStsRecord::from_rrset(&record.txt()), Ok(Some(_)));
         let fetch = if valid {
             let fetch_started = Instant::now();
             let host = policy_host(name);
             let (addresses, port) = match config.override_for(&host) {
                 Some(addr) => (Ok(vec![addr.ip()]), addr.port()),
-                None => (addresses(&lookup, &host).await, config.policy_port),
+                None => (addresses(&lookups, &host).await, config.policy_port),
             };
             let left = deadline.saturating_duration_since(Instant::now());
             let mut report = fetch::fetch_policy(domain, addresses, port, &config.policy_tls, left).await;
@@ -164,19 +148,19 @@ pub async fn check_domain(domain: &Domain, config: &DomainConfig) -> DomainRepor
     };
     let spf_part = async {
         let check = SpfCheck::new(name).ok()?;
-        Some(run_spf(check, &lookup).await)
+        Some(run_spf(check, &lookups).await)
     };
     let ((mx_lookup, mx, tlsa, mx_done), (mta_sts_record, policy_fetch), tls_rpt, dmarc, spf) = tokio::join!(
         mx_part,
         mta_sts_part,
-        lookup(format!("_smtp._tls.{name}"), RecordType::Txt),
-        lookup(format!("_dmarc.{name}"), RecordType::Txt),
+        lookups.lookup(format!("_smtp._tls.{name}"), RecordType::Txt),
+        lookups.lookup(format!("_dmarc.{name}"), RecordType::Txt),
         spf_part,
     );
     let now_unix = wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut parts = DomainParts::new(domain.clone(), wall, mx_lookup, mx, mta_sts_record, tls_rpt, dmarc, now_unix);
     parts.timings = DomainTimings {
-        dns: *dns_done.lock().unwrap_or_else(|p| p.into_inner()),
+        dns: *lookups.dns_done.lock().unwrap_or_else(|p| p.into_inner()),
         policy_fetch: policy_fetch.as_ref().map(|f: &PolicyFetchReport| f.elapsed),
         mx_probes: mx_done,
         total: started.elapsed(),
@@ -187,18 +171,41 @@ pub async fn check_domain(domain: &Domain, config: &DomainConfig) -> DomainRepor
     DomainReport::assemble(parts, config.options)
 }
 
-/// The MX plan from the validated MX lookup, every host probed with its TLSA lookup beside it.
-async fn probe_hosts<F, Fut>(
+/// Every lookup of one check: validated, bounded by the check's deadline, and timed (the DNS part of the check
+/// ends with the last answer).
+struct Lookups<'a> {
+    resolver: &'a DnssecResolver,
+    deadline: Instant,
+    started: Instant,
+    dns_done: std::sync::Mutex<Duration>,
+}
+
+impl Lookups<'_> {
+    async fn lookup(&self, qname: String, rtype: RecordType) -> RecordLookup {
+        let result = match timeout_at(self.deadline.into(), self.resolver.lookup(&qname, rtype)).await {
+            Ok(result) => result,
+            Err(_) => RecordLookup::new(
+                &qname,
+                rtype,
+                DnssecStatus::Indeterminate,
+                Answer::Failed("no answer before the deadline".into()),
+            ),
+        };
+        let mut done = self.dns_done.lock().unwrap_or_else(|p| p.into_inner());
+        *done = (*done).max(self.started.elapsed());
+        result
+    }
+}
+
+/// The MX plan from the validated MX lookup, every host probed (at most [`MxLimits`](crate::MxLimits) of them,
+/// so many at once) with its TLSA lookup beside it.
+async fn probe_hosts(
     domain: &Domain,
     mx_lookup: &RecordLookup,
     config: &DomainConfig,
-    wall: SystemTime,
-    lookup: &F,
-) -> (MxReport, Vec<RecordLookup>)
-where
-    F: Fn(String, RecordType) -> Fut,
-    Fut: std::future::Future<Output = RecordLookup>,
-{
+    start: ProbeStart,
+    lookups: &Lookups<'_>,
+) -> (MxReport, Vec<RecordLookup>) {
     let answer = match &mx_lookup.answer {
         Answer::Records(records) => MxAnswer::Records(
             records
@@ -218,68 +225,107 @@ where
         MxPlan::Done(report) => return (report, Vec::new()),
         MxPlan::Probe(plan) => plan,
     };
+    let limits = config.probe.mx_limits();
     let port = config.probe.target().port();
-    let hosts = plan.hosts.iter().map(|host| async move {
-        let tlsa_name = format!("_{port}._tcp.{}", host.host);
-        let probe = probe_host(&host.host, config, wall, lookup);
-        tokio::join!(probe, lookup(tlsa_name, RecordType::Tlsa))
-    });
-    let results = futures_util::future::join_all(hosts).await;
+    let hosts: Vec<_> =
+        plan.hosts.iter().take(limits.hosts).map(|host| probe_with_tlsa(host, port, config, start, lookups)).collect();
+    let results: Vec<(Vec<Report>, RecordLookup)> =
+        futures_util::stream::iter(hosts).buffered(limits.concurrent.max(1)).collect().await;
     let (reports, tlsa): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     (plan.finish(reports), tlsa)
 }
 
-/// One MX host: its addresses (the override, or validated A/AAAA lookups), each probed with the host as the TLS
-/// name.
-async fn probe_host<F, Fut>(
-    host: &str,
+/// One MX host's probe and its TLSA lookup (`_<port>._tcp.<host>`), side by side.
+async fn probe_with_tlsa(
+    host: &MxHost,
+    port: u16,
     config: &DomainConfig,
-    wall: SystemTime,
-    lookup: &F,
-) -> Vec<smtp_probe_proto::Report>
-where
-    F: Fn(String, RecordType) -> Fut,
-    Fut: std::future::Future<Output = RecordLookup>,
-{
-    let _ = wall;
-    let template = &config.probe;
-    let targets: Vec<SocketAddr> = match config.override_for(host) {
-        Some(addr) => vec![addr],
-        None => match addresses(lookup, host).await {
-            Ok(ips) => ips.into_iter().map(|ip| SocketAddr::new(ip, template.target().port())).collect(),
-            Err(why) => {
-                let target = format!("{host}:{}", template.target().port());
-                return vec![smtp_probe_proto::Report::without_session(
-                    target,
-                    SystemTime::now(),
-                    smtp_probe_proto::Cause::DnsFailure,
-                    smtp_probe_proto::Phase::Resolve,
-                    format!("{host}: {why}"),
-                )];
-            }
-        },
+    start: ProbeStart,
+    lookups: &Lookups<'_>,
+) -> (Vec<Report>, RecordLookup) {
+    let tlsa_name = format!("_{port}._tcp.{}", host.host);
+    tokio::join!(probe_host(host, config, start, lookups), lookups.lookup(tlsa_name, RecordType::Tlsa))
+}
+
+/// One MX host, as MX mode probes it ([`mx::host_config`]: the host is the TLS name, its addresses come from DNS
+/// and the address policy treats them so), its addresses from the validating resolver, or the override.
+async fn probe_host(host: &MxHost, config: &DomainConfig, start: ProbeStart, lookups: &Lookups<'_>) -> Vec<Report> {
+    let port = config.probe.target().port();
+    let override_addr = config.override_for(&host.host);
+    let host_config = mx::host_config(&config.probe, host).and_then(|c| match override_addr {
+        Some(addr) => Ok(c.with_target(c.target().with_port(addr.port())?)),
+        None => Ok(c),
+    });
+    let host_config = match host_config {
+        Ok(c) => c,
+        Err(e) => {
+            // A name from DNS that is no host name: nothing to resolve or connect to.
+            let message = format!("{}: unusable MX host name: {e}", host.host);
+            let name = format!("{}:{port}", host.host);
+            return vec![Report::without_session(name, start.wall, Cause::DnsFailure, Phase::Resolve, message)];
+        }
     };
-    let mut reports = Vec::new();
-    for addr in targets.into_iter().take(2) {
-        let target = match smtp_probe_proto::Target::new(addr.ip().to_string(), addr.port()) {
-            Ok(t) => t,
-            Err(_) => continue,
-        };
-        let cfg = ProbeConfig::builder(target).tls_name(host).tls_config(template.tls_config()).build();
-        if let Ok(cfg) = cfg {
-            reports.push(crate::probe(&cfg).await);
+    let resolve = Addresses { lookups, override_addr, limit: config.probe.mx_limits().addresses_per_host };
+    let mut dialer = Dialer::new(&host_config, start);
+    crate::run(&mut dialer, &resolve).await;
+    dialer.into_reports()
+}
+
+/// The addresses of an MX host for its [`Dialer`]: the override, or validated A/AAAA lookups (the families the
+/// policy asks for), at most `limit`.
+struct Addresses<'a> {
+    lookups: &'a Lookups<'a>,
+    override_addr: Option<SocketAddr>,
+    limit: usize,
+}
+
+impl crate::Resolve for Addresses<'_> {
+    fn resolve(
+        &self,
+        target: &Target,
+        family: AddressFamily,
+        deadline: Instant,
+    ) -> impl std::future::Future<Output = Result<Vec<IpAddr>, ResolveFailure>> + Send {
+        let host = target.host().to_owned();
+        async move {
+            if let Some(addr) = self.override_addr {
+                return Ok(vec![addr.ip()]);
+            }
+            let want_v4 = family != AddressFamily::Ipv6Only;
+            let want_v6 = family != AddressFamily::Ipv4Only;
+            let lookups = async {
+                let v4 =
+                    async { if want_v4 { Some(self.lookups.lookup(host.clone(), RecordType::A).await) } else { None } };
+                let v6 = async {
+                    if want_v6 { Some(self.lookups.lookup(host.clone(), RecordType::Aaaa).await) } else { None }
+                };
+                tokio::join!(v4, v6)
+            };
+            let Ok((v4, v6)) = timeout_at(deadline.into(), lookups).await else {
+                return Err(ResolveFailure::TimedOut);
+            };
+            let answers: Vec<RecordLookup> = [v4, v6].into_iter().flatten().collect();
+            let mut ips: Vec<IpAddr> =
+                answers.iter().flat_map(|a| a.records()).filter_map(|r| r.parse().ok()).collect();
+            ips.truncate(self.limit.max(1));
+            if !ips.is_empty() {
+                return Ok(ips);
+            }
+            match answers.iter().find_map(|a| a.failed().map(str::to_owned)) {
+                Some(why) => Err(ResolveFailure::Failed(why)),
+                None if answers.iter().any(|a| a.answer == Answer::NxDomain) => {
+                    Err(ResolveFailure::Failed("no such host (NXDOMAIN)".into()))
+                }
+                None => Ok(Vec::new()),
+            }
         }
     }
-    reports
 }
 
 /// The addresses of `host` from validated A and AAAA lookups.
-async fn addresses<F, Fut>(lookup: &F, host: &str) -> Result<Vec<IpAddr>, String>
-where
-    F: Fn(String, RecordType) -> Fut,
-    Fut: std::future::Future<Output = RecordLookup>,
-{
-    let (a, aaaa) = tokio::join!(lookup(host.to_owned(), RecordType::A), lookup(host.to_owned(), RecordType::Aaaa));
+async fn addresses(lookups: &Lookups<'_>, host: &str) -> Result<Vec<IpAddr>, String> {
+    let (a, aaaa) =
+        tokio::join!(lookups.lookup(host.to_owned(), RecordType::A), lookups.lookup(host.to_owned(), RecordType::Aaaa));
     let ips: Vec<IpAddr> = a.records().iter().chain(aaaa.records()).filter_map(|r| r.parse().ok()).collect();
     if !ips.is_empty() {
         return Ok(ips);
@@ -293,11 +339,7 @@ where
 
 /// Drives the sans-IO SPF check through the validating resolver, each query once (the check bounds its own
 /// queries: [`SpfLimits`](smtp_probe_proto::policy::spf::SpfLimits)).
-async fn run_spf<F, Fut>(mut check: SpfCheck, lookup: &F) -> SpfReport
-where
-    F: Fn(String, RecordType) -> Fut,
-    Fut: std::future::Future<Output = RecordLookup>,
-{
+async fn run_spf(mut check: SpfCheck, lookups: &Lookups<'_>) -> SpfReport {
     loop {
         let query = match check.poll() {
             SpfPoll::Done(report) => return report.clone(),
@@ -309,7 +351,7 @@ where
             QueryType::Aaaa => RecordType::Aaaa,
             QueryType::Mx => RecordType::Mx,
         };
-        let result = lookup(query.name.clone(), rtype).await;
+        let result = lookups.lookup(query.name.clone(), rtype).await;
         let answer = match &result.answer {
             Answer::Records(records) => match query.qtype {
                 QueryType::Txt => SpfAnswer::txt(records),

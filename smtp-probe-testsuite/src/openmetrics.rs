@@ -34,7 +34,7 @@ pub fn check(test: &str, text: &str) -> Option<Result<(), String>> {
         .output()
         .is_ok_and(|out| out.status.success());
     if !available {
-        return crate::services::skip(
+        return smtp_probe_testserver::services::skip(
             test,
             "OpenMetrics checker",
             &format!("{python} with prometheus_client: install the Debian package python3-prometheus-client"),

@@ -5,10 +5,13 @@
 //! [`TestPki`]), how to build the [`ProbeConfig`] from the server's address and the test CA, and what the
 //! probe must conclude ([`Expected`]: verdict, cause, text the findings must contain). Every adapter crate runs
 //! each scenario through its own `probe` with [`conformance_tests!`](crate::conformance_tests), and one
-//! cross-adapter test checks that all adapters produce the same [`normalize`]d report.
+//! cross-adapter test ([`every_adapter`]) checks that all adapters produce the same [`normalize`]d report.
+//!
+//! The isolated scenarios run in a child process with a network of its own ([`crate::isolated`]): a DNS server
+//! the OS resolver asks, addresses that time out or that a local policy refuses, a descriptor limit to run into.
 //!
 //! ```
-//! use smtp_probe_testserver::conformance;
+//! use smtp_probe_testsuite::conformance;
 //!
 //! let scenario = conformance::scenario("plain_up");
 //! let prepared = scenario.prepare().expect("local scenarios always run");
@@ -49,19 +52,32 @@
 //! | `silent_server` | accepts, never speaks | down, `greeting_timeout`, on time |
 //! | `dripping_greeting` | the greeting at one byte a second | down, `greeting_timeout`, on time |
 //! | `implicit_tls_port_in_starttls_mode` | implicit-TLS server, probed with STARTTLS | down, `greeting_timeout`, on time |
+//! | `denied_address_from_dns` | `localhost` as a name from DNS (an MX host's origin) | down, `address_denied`, not contacted |
+//! | `denied_address_from_request` | `127.0.0.1` from a request (an exporter's origin) | down, `address_denied`, not contacted |
+//! | `typed_loopback_name_allowed` | `localhost` typed by the user | up |
+//!
+//! Isolated (a child process in a network namespace of its own):
+//!
+//! | name | situation | expected |
+//! | --- | --- | --- |
+//! | `no_connect_after_the_deadline` | both families: IPv4 times out at the deadline, IPv6 (`::1`) listens | down, `connect_timeout`, on time, `::1` not contacted |
+//! | `local_firewall_is_a_local_error` | a `prohibit` route refuses the connection (`EACCES`) | down, `local_error` |
+//! | `out_of_file_descriptors_is_a_local_error` | no descriptor left (`EMFILE`) | down, `local_error`, not contacted |
+//! | `slow_dns_lookups_are_bounded` | a resolver that never answers; 40 probes at once, then 8 more | down, `local_error`; threads bounded |
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use smtp_probe_proto::{
-    Capabilities, Cause, CertificateProblem, Finding, Phase, ProbeConfig, ProbeConfigBuilder, Report, Secret, Target,
-    TlsConfig, TlsMode, Verdict,
+    AddressFamily, AddressPolicy, Capabilities, Cause, CertificateProblem, Finding, Origin, Phase, ProbeConfig,
+    ProbeConfigBuilder, Report, Secret, Target, TlsConfig, TlsMode, Verdict,
 };
+use smtp_probe_testserver::certs::{CertSpec, IssuedBy, TestPki, Validity};
+use smtp_probe_testserver::{Error, Responder, Script, TestServer};
 
-use crate::certs::{CertSpec, IssuedBy, TestPki, Validity};
+use crate::isolated::{self, Isolated};
 use crate::postfix::PostfixEnv;
-use crate::{Error, Responder, Script, TestServer};
 
 /// The overall deadline of the deadline scenarios.
 pub const DEADLINE: Duration = Duration::from_millis(1500);
@@ -108,12 +124,14 @@ pub struct Expected {
     pub deadline: Option<Duration>,
     /// More assertions on the report.
     pub check: Option<fn(&Report)>,
+    /// The server must have seen no connection.
+    pub untouched: bool,
 }
 
 impl Expected {
     /// This verdict and cause, nothing else checked.
     pub fn new(verdict: Verdict, cause: Option<Cause>) -> Expected {
-        Expected { verdict, cause, findings: Vec::new(), deadline: None, check: None }
+        Expected { verdict, cause, findings: Vec::new(), deadline: None, check: None, untouched: false }
     }
 
     /// Also require this text in some finding.
@@ -125,6 +143,12 @@ impl Expected {
     /// Also require the probe to end on time: at [`DEADLINE`], within [`SLACK`].
     pub fn on_time(mut self) -> Expected {
         self.deadline = Some(DEADLINE);
+        self
+    }
+
+    /// Also require that the server saw no connection.
+    pub fn untouched(mut self) -> Expected {
+        self.untouched = true;
         self
     }
 
@@ -157,6 +181,9 @@ impl Expected {
                 "scenario {scenario}: finished in {elapsed:?}, more than {SLACK:?} past the {deadline:?} deadline"
             );
         }
+        if self.untouched {
+            assert_eq!(outcome.connections, Some(0), "scenario {scenario}: the server was contacted; {}", shown());
+        }
         if let Some(check) = self.check {
             check(report);
         }
@@ -166,11 +193,16 @@ impl Expected {
 type LocalServer = fn(&TestPki) -> Result<Server, Error>;
 type LocalConfig = fn(SocketAddr, &str) -> ProbeConfig;
 type PostfixCase = fn(&PostfixEnv) -> ProbeConfig;
+type IsolatedCase = fn(&Isolated, &Probe<'_>) -> Outcome;
+
+/// An adapter's `probe`, made synchronous.
+pub type Probe<'a> = dyn Fn(&ProbeConfig) -> Report + Sync + 'a;
 
 #[derive(Clone, Copy)]
 enum Setup {
     Local { server: LocalServer, config: LocalConfig },
     Postfix(PostfixCase),
+    Isolated(IsolatedCase),
 }
 
 /// One situation every adapter must handle the same way.
@@ -183,6 +215,8 @@ pub struct Scenario {
     /// What the probe must conclude.
     pub expected: Expected,
     setup: Setup,
+    /// The libtest name of the test running it, which an isolated scenario runs again in its child.
+    test: Option<String>,
 }
 
 impl fmt::Debug for Scenario {
@@ -200,21 +234,35 @@ pub struct Prepared {
     pub server: Option<Server>,
 }
 
-/// A probe's report and how long the probe took (wall clock, around the adapter's call).
+/// A probe's report, how long the probe took (wall clock, around the adapter's call), and how many connections the
+/// scenario's server saw.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// The report.
     pub report: Report,
     /// How long the adapter's `probe` took.
     pub elapsed: Duration,
+    /// Connections the scenario's server accepted (`None`: no server of its own).
+    pub connections: Option<usize>,
+}
+
+impl Outcome {
+    /// Runs `probe` on `config`, timing it; `server`'s connections are counted after it.
+    pub fn of(probe: &Probe<'_>, config: &ProbeConfig, server: Option<&TestServer>) -> Outcome {
+        let started = Instant::now();
+        let report = probe(config);
+        Outcome { report, elapsed: started.elapsed(), connections: server.map(TestServer::connections) }
+    }
 }
 
 impl Prepared {
     /// Runs one probe, timing it.
-    pub fn probe(&self, probe: impl FnOnce(&ProbeConfig) -> Report) -> Outcome {
-        let started = Instant::now();
-        let report = probe(&self.config);
-        Outcome { report, elapsed: started.elapsed() }
+    pub fn probe(&self, probe: impl Fn(&ProbeConfig) -> Report + Sync) -> Outcome {
+        let server = match &self.server {
+            Some(Server::Running(server)) => Some(server),
+            _ => None,
+        };
+        Outcome::of(&probe, &self.config, server)
     }
 }
 
@@ -226,7 +274,25 @@ impl Scenario {
         server: LocalServer,
         config: LocalConfig,
     ) -> Scenario {
-        Scenario { name, description, expected, setup: Setup::Local { server, config } }
+        Scenario { name, description, expected, setup: Setup::Local { server, config }, test: None }
+    }
+
+    fn isolated(name: &'static str, description: &'static str, expected: Expected, case: IsolatedCase) -> Scenario {
+        Scenario { name, description, expected, setup: Setup::Isolated(case), test: None }
+    }
+
+    /// The scenario as run by the test `function` of module `module_path` (`module_path!()`): an isolated scenario
+    /// runs that test again in its child.
+    pub fn in_test(mut self, module_path: &str, function: &str) -> Scenario {
+        // libtest names a test by its path without the crate.
+        let path = module_path.split_once("::").map_or(String::new(), |(_, rest)| format!("{rest}::"));
+        self.test = Some(format!("{path}{function}"));
+        self
+    }
+
+    /// Whether the scenario runs in a child process with a network of its own ([`crate::isolated`]).
+    pub fn is_isolated(&self) -> bool {
+        matches!(self.setup, Setup::Isolated(_))
     }
 
     pub(crate) fn postfix(
@@ -235,11 +301,11 @@ impl Scenario {
         expected: Expected,
         case: PostfixCase,
     ) -> Scenario {
-        Scenario { name, description, expected, setup: Setup::Postfix(case) }
+        Scenario { name, description, expected, setup: Setup::Postfix(case), test: None }
     }
 
-    /// Starts the server and builds the configuration. `None` only for the Postfix cases when there is no
-    /// loopback Postfix (the skip line is printed then).
+    /// Starts the server and builds the configuration. `None` for the Postfix cases when there is no loopback
+    /// Postfix (the skip line is printed then), and for the isolated scenarios, which prepare in their child.
     pub fn prepare(&self) -> Option<Prepared> {
         match self.setup {
             Setup::Local { server, config } => {
@@ -251,24 +317,80 @@ impl Scenario {
                 let env = crate::postfix::env_or_skip(self.name)?;
                 Some(Prepared { config: case(&env), server: None })
             }
+            Setup::Isolated(_) => None,
         }
     }
 
     /// Prepares, probes with `probe` (an adapter's `probe`, made synchronous) and asserts the expected outcome.
-    /// `None` when a Postfix case is skipped.
-    pub fn run(&self, probe: impl FnOnce(&ProbeConfig) -> Report) -> Option<Outcome> {
+    /// `None` when a Postfix case is skipped, and in the parent of an isolated scenario (which runs the test again
+    /// in its child, and fails when the child does).
+    pub fn run(&self, probe: impl Fn(&ProbeConfig) -> Report + Sync) -> Option<Outcome> {
+        if let Setup::Isolated(case) = self.setup {
+            return self.in_child(|isolated| {
+                let outcome = case(isolated, &probe);
+                self.expected.assert(self.name, &outcome);
+                outcome
+            });
+        }
         let prepared = self.prepare()?;
         let outcome = prepared.probe(probe);
         self.expected.assert(self.name, &outcome);
         Some(outcome)
     }
+
+    /// In the child of an isolated scenario: `run`'s result. In the parent: runs the test again in the child.
+    fn in_child<T>(&self, run: impl FnOnce(&Isolated) -> T) -> Option<T> {
+        if isolated::is_child(self.name) {
+            return Some(run(&Isolated::start()));
+        }
+        let test = self.test.as_deref().expect("an isolated scenario is run from the test macros (`in_test`)");
+        isolated::run_in_child(test, self.name);
+        None
+    }
 }
 
-/// Runs `future` to completion on a fresh current-thread tokio runtime (IO and timers on): how the tokio
-/// adapter's tests, and the cross-adapter tests, call its `probe` from a synchronous [`Scenario::run`].
+/// Runs `scenario` through every adapter: each must meet the scenario's expectations (deadlines included), and all
+/// must give the same normalized report. Local and Postfix scenarios probe one server with all adapters at once;
+/// isolated ones run the adapters one after the other in their child.
+pub fn every_adapter(scenario: &Scenario, adapters: &[(&str, &Probe<'_>)]) {
+    let outcomes: Vec<(&str, Outcome)> = match scenario.setup {
+        Setup::Isolated(case) => {
+            let run =
+                |isolated: &Isolated| adapters.iter().map(|&(name, probe)| (name, case(isolated, probe))).collect();
+            let Some(outcomes) = scenario.in_child(run) else { return };
+            outcomes
+        }
+        _ => {
+            let Some(prepared) = scenario.prepare() else { return };
+            std::thread::scope(|s| {
+                let running: Vec<_> = adapters
+                    .iter()
+                    .map(|&(name, probe)| {
+                        let prepared = &prepared;
+                        s.spawn(move || (name, prepared.probe(probe)))
+                    })
+                    .collect();
+                running.into_iter().map(|t| t.join().expect("the adapter's probe panicked")).collect()
+            })
+        }
+    };
+    for (name, outcome) in &outcomes {
+        scenario.expected.assert(&format!("{} via {name}", scenario.name), outcome);
+    }
+    let reports: Vec<(&str, &Report)> = outcomes.iter().map(|(name, o)| (*name, &o.report)).collect();
+    assert_same(scenario.name, &reports);
+}
+
+/// Runs `future` to completion on this thread's current-thread tokio runtime (IO and timers on), made at its first
+/// use: how the tokio adapter's tests, and the cross-adapter tests, call its `probe` from a synchronous
+/// [`Scenario::run`]. Each test runs on a thread of its own, so each gets a runtime of its own; and a runtime made
+/// before a scenario takes every file descriptor is still there for the probe.
 pub fn on_tokio<F: std::future::Future>(future: F) -> F::Output {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    runtime.block_on(future)
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    }
+    RUNTIME.with(|runtime| runtime.block_on(future))
 }
 
 /// Every local scenario, in the order of the module docs.
@@ -395,8 +517,166 @@ pub fn all() -> Vec<Scenario> {
             |pki| responder(Responder::new().cert(&pki.default_cert()?).implicit_tls(true)),
             |a, ca| deadline_config(a, ca, TlsMode::StartTlsRequired),
         ),
+        Scenario::local(
+            "denied_address_from_dns",
+            "localhost as a name from DNS, as MX hosts are: loopback is denied",
+            Expected::new(Down, Some(AddressDenied))
+                .finding("address 127.0.0.1 of localhost is denied by the address policy (loopback)")
+                .untouched(),
+            |_| responder(Responder::new()),
+            |a, ca| localhost(a, ca, AddressPolicy::new(Origin::Dns)),
+        ),
+        Scenario::local(
+            "denied_address_from_request",
+            "127.0.0.1 from a request, as an exporter's targets are: loopback is denied",
+            Expected::new(Down, Some(AddressDenied))
+                .finding("address 127.0.0.1 is denied by the address policy (loopback)")
+                .untouched(),
+            |_| responder(Responder::new()),
+            |a, ca| {
+                config(a, ca, TlsMode::None)
+                    .address_policy(AddressPolicy::new(Origin::Request))
+                    .build()
+                    .expect("config")
+            },
+        ),
+        Scenario::local(
+            "typed_loopback_name_allowed",
+            "localhost typed by the user: anything goes",
+            up(),
+            |_| responder(Responder::new()),
+            |a, ca| localhost(a, ca, AddressPolicy::default()),
+        ),
     ]);
+    list.extend(isolated_scenarios());
     list
+}
+
+/// `localhost` on the server's port (IPv4, as the servers listen), with this address policy.
+fn localhost(addr: SocketAddr, ca_pem: &str, policy: AddressPolicy) -> ProbeConfig {
+    ProbeConfig::builder(Target::new("localhost", addr.port()).expect("a valid target"))
+        .tls(TlsMode::None)
+        .tls_config(trusting(ca_pem))
+        .ehlo_name("probe.smtp-probe.test")
+        .overall_timeout(GENEROUS)
+        .address_family(AddressFamily::Ipv4Only)
+        .address_policy(policy)
+        .build()
+        .expect("config")
+}
+
+fn isolated_scenarios() -> Vec<Scenario> {
+    use Cause::*;
+    use Verdict::*;
+    vec![
+        Scenario::isolated(
+            "no_connect_after_the_deadline",
+            "both families: the IPv4 connect times out at the deadline, so IPv6 (::1, listening) is not tried",
+            Expected::new(Down, Some(ConnectTimeout)).on_time().untouched(),
+            cases::no_connect_after_the_deadline,
+        ),
+        Scenario::isolated(
+            "local_firewall_is_a_local_error",
+            "a prohibit route refuses the connection (EACCES): the probe could not run",
+            Expected::new(Down, Some(LocalError)).finding("a local firewall or security policy refused the connection"),
+            cases::local_firewall,
+        ),
+        Scenario::isolated(
+            "out_of_file_descriptors_is_a_local_error",
+            "no file descriptor left (EMFILE): the probe could not run",
+            Expected::new(Down, Some(LocalError)).finding("out of file descriptors").untouched(),
+            cases::out_of_file_descriptors,
+        ),
+        Scenario::isolated(
+            "slow_dns_lookups_are_bounded",
+            "a resolver that never answers: lookup threads stay bounded, probes past the bound report local_error",
+            Expected::new(Down, Some(LocalError)).finding("earlier lookups are still running"),
+            cases::slow_dns_lookups,
+        ),
+    ]
+}
+
+/// The isolated scenarios' bodies, run in their child.
+mod cases {
+    use super::*;
+    use crate::isolated::{BLACKHOLE, PROHIBITED, exhaust_file_descriptors, names, threads};
+    use Cause::*;
+    use smtp_probe_proto::connect::MAX_LOOKUPS;
+
+    fn plain(target: Target) -> ProbeConfigBuilder {
+        ProbeConfig::builder(target).tls(TlsMode::None).ehlo_name("probe.smtp-probe.test").overall_timeout(GENEROUS)
+    }
+
+    pub(super) fn no_connect_after_the_deadline(isolated: &Isolated, probe: &Probe<'_>) -> Outcome {
+        let server = &isolated.v6;
+        let config = plain(Target::new(names::SPLIT, server.port()).expect("a valid target"))
+            .address_family(AddressFamily::Both)
+            .connect_timeout(GENEROUS)
+            .overall_timeout(DEADLINE)
+            .build()
+            .expect("config");
+        let outcome = Outcome::of(probe, &config, Some(server));
+        let v4 = format!("{BLACKHOLE}:{}", server.port());
+        assert_eq!(outcome.report.address.as_deref(), Some(v4.as_str()), "{:#?}", outcome.report.findings);
+        outcome
+    }
+
+    pub(super) fn local_firewall(_: &Isolated, probe: &Probe<'_>) -> Outcome {
+        let config = plain(Target::new(PROHIBITED.to_string(), 25).expect("a valid target")).build().expect("config");
+        Outcome::of(probe, &config, None)
+    }
+
+    pub(super) fn out_of_file_descriptors(isolated: &Isolated, probe: &Probe<'_>) -> Outcome {
+        let server = &isolated.v4;
+        let config = plain(Target::new("127.0.0.1", server.port()).expect("a valid target")).build().expect("config");
+        // Whatever the adapter sets up once (a runtime, a reactor) is set up before the descriptors run out.
+        let refused = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port");
+        let warm_up = plain(Target::new("127.0.0.1", refused.port()).expect("a valid target")).build().expect("config");
+        assert_eq!(probe(&warm_up).cause, Some(ConnectRefused));
+        let files = exhaust_file_descriptors();
+        let outcome = Outcome::of(probe, &config, Some(server));
+        drop(files);
+        outcome
+    }
+
+    pub(super) fn slow_dns_lookups(_: &Isolated, probe: &Probe<'_>) -> Outcome {
+        const DEADLINE: Duration = Duration::from_millis(500);
+        let config = plain(Target::new(names::SLOW, 25).expect("a valid target"))
+            .overall_timeout(DEADLINE)
+            .build()
+            .expect("config");
+        let refused = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port");
+        let warm_up = plain(Target::new("127.0.0.1", refused.port()).expect("a valid target")).build().expect("config");
+        probe(&warm_up);
+        let before = threads();
+        let round = |probes: usize| -> Vec<Outcome> {
+            std::thread::scope(|s| {
+                let running: Vec<_> = (0..probes).map(|_| s.spawn(|| Outcome::of(probe, &config, None))).collect();
+                running.into_iter().map(|t| t.join().expect("a probe panicked")).collect()
+            })
+        };
+        let count =
+            |outcomes: &[Outcome], cause: Cause| outcomes.iter().filter(|o| o.report.cause == Some(cause)).count();
+        // More probes than lookup slots, all at once: each slot's lookup hangs past its probe's deadline, the probes
+        // that found no slot wait for one until theirs. (Fewer than MAX_LOOKUPS get a slot when lookups abandoned by
+        // an earlier run that shares the bound still hold some: smol and async-std share the futures adapter's.)
+        let first = round(MAX_LOOKUPS + 8);
+        let (timed_out, no_slot) = (count(&first, DnsFailure), count(&first, LocalError));
+        assert!(
+            timed_out <= MAX_LOOKUPS && no_slot >= 8 && timed_out + no_slot == first.len(),
+            "{timed_out} {no_slot}"
+        );
+        for outcome in &first {
+            assert!(outcome.elapsed >= DEADLINE && outcome.elapsed <= DEADLINE + SLACK, "{:?}", outcome.elapsed);
+        }
+        let bound = before + MAX_LOOKUPS + 4;
+        assert!(threads() <= bound, "{} threads after the first round (at most {bound})", threads());
+        // The abandoned lookups still hold every slot: no new lookup thread, and every probe says why it cannot run.
+        let second = round(8);
+        assert_eq!(count(&second, LocalError), 8);
+        assert!(threads() <= bound, "{} threads after the second round (at most {bound})", threads());
+        second.into_iter().next().expect("eight outcomes")
+    }
 }
 
 /// The scenario called `name`, among the local ones and the Postfix cases.
@@ -710,14 +990,14 @@ pub fn assert_same(scenario: &str, reports: &[(&str, &Report)]) {
 ///
 /// ```ignore
 /// use smtp_probe_proto::{ProbeConfig, Report};
-/// use smtp_probe_testserver::conformance::Scenario;
+/// use smtp_probe_testsuite::conformance::Scenario;
 ///
 /// /// The adapter's `probe`, made synchronous (here the blocking adapter's, which already is).
 /// fn probe(config: &ProbeConfig) -> Report {
 ///     smtp_probe_blocking::probe(config)
 /// }
 ///
-/// smtp_probe_testserver::conformance_tests!(|scenario: &Scenario| {
+/// smtp_probe_testsuite::conformance_tests!(|scenario: &Scenario| {
 ///     scenario.run(probe);
 /// });
 /// # fn main() {}
@@ -731,6 +1011,9 @@ macro_rules! conformance_tests {
             starttls_cert_expired implicit_cert_expired starttls_cert_wrong_name implicit_cert_wrong_name
             starttls_cert_untrusted implicit_cert_untrusted starttls_cert_expiring implicit_cert_expiring
             connect_refused silent_server dripping_greeting implicit_tls_port_in_starttls_mode
+            denied_address_from_dns denied_address_from_request typed_loopback_name_allowed
+            no_connect_after_the_deadline local_firewall_is_a_local_error out_of_file_descriptors_is_a_local_error
+            slow_dns_lookups_are_bounded
         }
     };
 }
@@ -756,7 +1039,8 @@ macro_rules! __scenario_tests {
         $(
             #[test]
             fn $name() {
-                let scenario = $crate::conformance::scenario(stringify!($name));
+                let scenario =
+                    $crate::conformance::scenario(stringify!($name)).in_test(module_path!(), stringify!($name));
                 #[allow(clippy::redundant_closure_call)]
                 ($body)(&scenario);
             }

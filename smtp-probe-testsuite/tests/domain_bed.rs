@@ -18,7 +18,6 @@ use hickory_resolver::{ResolveErrorKind, Resolver};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use smtp_probe_proto::policy::dmarc::{Disposition, DmarcRecord};
 use smtp_probe_proto::policy::mta_sts::{Mode, MtaStsPolicy, MtaStsRecord};
 use smtp_probe_proto::policy::spf::{QueryType, SpfAnswer, SpfCheck, SpfPoll, SpfResult};
@@ -26,7 +25,10 @@ use smtp_probe_proto::policy::tlsa::{Tlsa, TlsaSet, Usage};
 use smtp_probe_proto::policy::tlsrpt::TlsRptRecord;
 use smtp_probe_proto::policy::{Problem, RecordFinding};
 use smtp_probe_testserver::domain_bed::{self, DnsEnv, MxServer, Scenario};
-use smtp_probe_testserver::postfix;
+use smtp_probe_testserver::rustls::{
+    self, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use smtp_probe_testsuite::postfix;
 
 /// A validating hickory resolver asking only `server` (Knot or Unbound), trusting only the bed's anchor.
 fn resolver(env: &DnsEnv, server: std::net::SocketAddr) -> Resolver<TokioConnectionProvider> {

@@ -4,7 +4,7 @@
 //! [`env()`] reads the `SMTP_PROBE_DOVECOT_*` variables, or the env file at `$SMTP_PROBE_DOVECOT_DIR/env`
 //! (default `/var/tmp/smtp-probe-dovecot/env`). [`env_or_skip`] returns both servers, or `None` after printing
 //! `skipped: …` — unless `SMTP_PROBE_REQUIRE_SERVICES=1` (CI sets it), where a missing server fails the test (see
-//! [`services`]).
+//! `smtp_probe_testserver::services`).
 //!
 //! [`cases`] are the round-trip interop cases every adapter runs with [`roundtrip_tests!`](crate::roundtrip_tests):
 //! a normal round trip over STARTTLS and over implicit TLS, a held-back message giving `not_delivered` at its
@@ -13,7 +13,7 @@
 //! also checks that its report's JSON is the documented round-trip object (`schema/report.schema.json` of the core).
 //!
 //! ```
-//! if let Some((postfix, dovecot)) = smtp_probe_testserver::dovecot::env_or_skip("doc example") {
+//! if let Some((postfix, dovecot)) = smtp_probe_testsuite::dovecot::env_or_skip("doc example") {
 //!     assert!(dovecot.host.parse::<std::net::IpAddr>()?.is_loopback());
 //!     assert_eq!(postfix.ca_pem, dovecot.ca_pem, "one CA verifies both servers");
 //! }
@@ -29,9 +29,10 @@ use std::process::Command;
 use smtp_probe_proto::imap::{MailboxConfig, MailboxConfigBuilder};
 use smtp_probe_proto::{ProbeConfig, RoundTripConfig, RoundTripConfigBuilder, Secret, Target, TlsMode};
 
+use smtp_probe_testserver::services;
+
 use crate::conformance::trusting;
 use crate::postfix::{self, PostfixEnv};
-use crate::services;
 
 /// The default state directory of `.ci/dovecot.sh`.
 pub const DEFAULT_DIR: &str = "/var/tmp/smtp-probe-dovecot";

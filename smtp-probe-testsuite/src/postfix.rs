@@ -5,14 +5,14 @@
 //! ran — [`env()`] loads `$SMTP_PROBE_POSTFIX_DIR/env` (default `/var/tmp/smtp-probe-postfix/env`) itself.
 //! When neither is there, [`env_or_skip`] prints
 //! `skipped: no loopback Postfix (run .ci/postfix.sh)` to stderr and the test returns without failing — unless
-//! `SMTP_PROBE_REQUIRE_SERVICES=1` is set (CI sets it), where it fails (see [`services`]).
+//! `SMTP_PROBE_REQUIRE_SERVICES=1` is set (CI sets it), where it fails (see `smtp_probe_testserver::services`).
 //!
 //! [`cases`] lists the interop cases as [`Scenario`](crate::conformance::Scenario)s, so every adapter runs
 //! the same ones (with [`postfix_tests!`](crate::postfix_tests)) and their reports can be compared with the
 //! conformance normalizer.
 //!
 //! ```
-//! if let Some(postfix) = smtp_probe_testserver::postfix::env_or_skip("doc example") {
+//! if let Some(postfix) = smtp_probe_testsuite::postfix::env_or_skip("doc example") {
 //!     assert!(postfix.host.parse::<std::net::IpAddr>()?.is_loopback());
 //!     assert!(postfix.ca_pem.contains("BEGIN CERTIFICATE"));
 //! }
@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::services;
+use smtp_probe_testserver::services;
 
 /// The default state directory of `.ci/postfix.sh`.
 pub const DEFAULT_DIR: &str = "/var/tmp/smtp-probe-postfix";
