@@ -548,6 +548,27 @@ mod tests {
         assert_eq!(body.len(), POLICY_MAX_BYTES + 1);
     }
 
+    proptest::proptest! {
+        /// Whatever a hostile server sends as a chunked body, split however the network splits it: no panic, and
+        /// never more than the policy limit (plus the byte that proves it was exceeded) kept.
+        #[test]
+        fn hostile_chunked_bodies_are_bounded(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+                                              cuts in proptest::collection::vec(0usize..4096, 0..8)) {
+            let mut state = Chunked::Size(Vec::new());
+            let mut body = Vec::new();
+            let mut points: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            points.push(0);
+            points.push(data.len());
+            points.sort_unstable();
+            for pair in points.windows(2) {
+                if dechunk(&mut state, &data[pair[0]..pair[1]], &mut body).is_err() {
+                    break;
+                }
+            }
+            proptest::prop_assert!(body.len() <= POLICY_MAX_BYTES + 1);
+        }
+    }
+
     #[test]
     fn urls_and_error_kinds() {
         assert_eq!(policy_url("example.com."), "https://mta-sts.example.com/.well-known/mta-sts.txt");
