@@ -235,7 +235,9 @@ async fn probe_hosts(
     (plan.finish(reports), tlsa)
 }
 
-/// One MX host's probe and its TLSA lookup (`_<port>._tcp.<host>`), side by side.
+/// One MX host, as MX mode probes it ([`mx::host_config`]: the host is the TLS name, its addresses come from DNS
+/// and the address policy treats them so), its addresses from the validating resolver (or the override), and its
+/// TLSA records (`_<port>._tcp.<host>`), looked up side by side before the probe starts.
 async fn probe_with_tlsa(
     host: &MxHost,
     port: u16,
@@ -244,13 +246,6 @@ async fn probe_with_tlsa(
     lookups: &Lookups<'_>,
 ) -> (Vec<Report>, RecordLookup) {
     let tlsa_name = format!("_{port}._tcp.{}", host.host);
-    tokio::join!(probe_host(host, config, start, lookups), lookups.lookup(tlsa_name, RecordType::Tlsa))
-}
-
-/// One MX host, as MX mode probes it ([`mx::host_config`]: the host is the TLS name, its addresses come from DNS
-/// and the address policy treats them so), its addresses from the validating resolver, or the override.
-async fn probe_host(host: &MxHost, config: &DomainConfig, start: ProbeStart, lookups: &Lookups<'_>) -> Vec<Report> {
-    let port = config.probe.target().port();
     let override_addr = config.override_for(&host.host);
     let host_config = mx::host_config(&config.probe, host).and_then(|c| match override_addr {
         Some(addr) => Ok(c.with_target(c.target().with_port(addr.port())?)),
@@ -262,63 +257,67 @@ async fn probe_host(host: &MxHost, config: &DomainConfig, start: ProbeStart, loo
             // A name from DNS that is no host name: nothing to resolve or connect to.
             let message = format!("{}: unusable MX host name: {e}", host.host);
             let name = format!("{}:{port}", host.host);
-            return vec![Report::without_session(name, start.wall, Cause::DnsFailure, Phase::Resolve, message)];
+            let report = Report::without_session(name, start.wall, Cause::DnsFailure, Phase::Resolve, message);
+            return (vec![report], lookups.lookup(tlsa_name, RecordType::Tlsa).await);
         }
     };
-    let resolve = Addresses { lookups, override_addr, limit: config.probe.mx_limits().addresses_per_host };
+    let limit = config.probe.mx_limits().addresses_per_host;
+    let addresses = async {
+        match override_addr {
+            Some(addr) => Ok(vec![addr.ip()]),
+            None => host_addresses(lookups, &host.host, host_config.address_family(), limit).await,
+        }
+    };
+    let (tlsa, addresses) = tokio::join!(lookups.lookup(tlsa_name, RecordType::Tlsa), addresses);
+    let resolve = Prefetched(std::sync::Mutex::new(Some(addresses)));
     let mut dialer = Dialer::new(&host_config, start);
     crate::run(&mut dialer, &resolve).await;
-    dialer.into_reports()
+    (dialer.into_reports(), tlsa)
 }
 
-/// The addresses of an MX host for its [`Dialer`]: the override, or validated A/AAAA lookups (the families the
-/// policy asks for), at most `limit`.
-struct Addresses<'a> {
-    lookups: &'a Lookups<'a>,
-    override_addr: Option<SocketAddr>,
-    limit: usize,
-}
+/// The addresses of an MX host, looked up before its [`Dialer`] asks (it asks once).
+struct Prefetched(std::sync::Mutex<Option<Result<Vec<IpAddr>, ResolveFailure>>>);
 
-impl crate::Resolve for Addresses<'_> {
+impl crate::Resolve for Prefetched {
     fn resolve(
         &self,
-        target: &Target,
-        family: AddressFamily,
-        deadline: Instant,
+        _: &Target,
+        _: AddressFamily,
+        _: Instant,
     ) -> impl std::future::Future<Output = Result<Vec<IpAddr>, ResolveFailure>> + Send {
-        let host = target.host().to_owned();
-        async move {
-            if let Some(addr) = self.override_addr {
-                return Ok(vec![addr.ip()]);
-            }
-            let want_v4 = family != AddressFamily::Ipv6Only;
-            let want_v6 = family != AddressFamily::Ipv4Only;
-            let lookups = async {
-                let v4 =
-                    async { if want_v4 { Some(self.lookups.lookup(host.clone(), RecordType::A).await) } else { None } };
-                let v6 = async {
-                    if want_v6 { Some(self.lookups.lookup(host.clone(), RecordType::Aaaa).await) } else { None }
-                };
-                tokio::join!(v4, v6)
-            };
-            let Ok((v4, v6)) = timeout_at(deadline.into(), lookups).await else {
-                return Err(ResolveFailure::TimedOut);
-            };
-            let answers: Vec<RecordLookup> = [v4, v6].into_iter().flatten().collect();
-            let mut ips: Vec<IpAddr> =
-                answers.iter().flat_map(|a| a.records()).filter_map(|r| r.parse().ok()).collect();
-            ips.truncate(self.limit.max(1));
-            if !ips.is_empty() {
-                return Ok(ips);
-            }
-            match answers.iter().find_map(|a| a.failed().map(str::to_owned)) {
-                Some(why) => Err(ResolveFailure::Failed(why)),
-                None if answers.iter().any(|a| a.answer == Answer::NxDomain) => {
-                    Err(ResolveFailure::Failed("no such host (NXDOMAIN)".into()))
-                }
-                None => Ok(Vec::new()),
-            }
-        }
+        let taken = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        std::future::ready(
+            taken.unwrap_or_else(|| Err(ResolveFailure::Failed("the addresses were already used".into()))),
+        )
+    }
+}
+
+/// Validated A/AAAA lookups of an MX host (the families the policy asks for), at most `limit` addresses. Empty
+/// when the name exists without addresses.
+async fn host_addresses(
+    lookups: &Lookups<'_>,
+    host: &str,
+    family: AddressFamily,
+    limit: usize,
+) -> Result<Vec<IpAddr>, ResolveFailure> {
+    let want_v4 = family != AddressFamily::Ipv6Only;
+    let want_v6 = family != AddressFamily::Ipv4Only;
+    let v4 = async { if want_v4 { Some(lookups.lookup(host.to_owned(), RecordType::A).await) } else { None } };
+    let v6 = async { if want_v6 { Some(lookups.lookup(host.to_owned(), RecordType::Aaaa).await) } else { None } };
+    let (v4, v6) = tokio::join!(v4, v6);
+    let answers: Vec<RecordLookup> = [v4, v6].into_iter().flatten().collect();
+    let mut ips: Vec<IpAddr> = answers.iter().flat_map(|a| a.records()).filter_map(|r| r.parse().ok()).collect();
+    ips.truncate(limit.max(1));
+    if !ips.is_empty() {
+        return Ok(ips);
+    }
+    if answers.iter().any(|a| a.answer == Answer::NxDomain) {
+        return Err(ResolveFailure::Failed("no such host (NXDOMAIN)".into()));
+    }
+    match answers.iter().find_map(|a| a.failed().map(str::to_owned)) {
+        Some(why) if why.contains("deadline") => Err(ResolveFailure::TimedOut),
+        Some(why) => Err(ResolveFailure::Failed(why)),
+        None => Ok(Vec::new()),
     }
 }
 
