@@ -255,3 +255,57 @@ impl AllocStats {
         (AllocStats { allocations: after.allocations - before.allocations, bytes: after.bytes - before.bytes }, out)
     }
 }
+
+// ---- hostile EHLO replies ----------------------------------------------------------------------------------------
+
+/// A hostile EHLO reply, as the `capabilities` bench and the `ehlo-cost` tool build it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostileEhlo {
+    /// `n` distinct AUTH mechanisms, then `AUTH PLAIN` (the one the probe needs) last.
+    AuthMechanisms,
+    /// `n` one-character parameters on an unknown keyword.
+    OneCharParams,
+}
+
+/// The wire bytes of a hostile EHLO reply with `n` elements: lines of at most 8,000 characters, one `250` reply.
+pub fn hostile_ehlo(kind: HostileEhlo, n: usize) -> Vec<u8> {
+    let (head, items): (&str, Box<dyn Iterator<Item = String>>) = match kind {
+        HostileEhlo::AuthMechanisms => ("AUTH", Box::new((0..n).map(|i| format!("M{i:X}")))),
+        HostileEhlo::OneCharParams => ("X-PARAMS", Box::new((0..n).map(|_| "a".to_owned()))),
+    };
+    let mut lines = vec!["mx.example.com".to_owned()];
+    let mut line = head.to_owned();
+    for item in items {
+        if line.len() + item.len() + 1 > 8000 {
+            lines.push(std::mem::replace(&mut line, head.to_owned()));
+        }
+        line.push(' ');
+        line.push_str(&item);
+    }
+    lines.push(line);
+    lines.push("AUTH PLAIN".to_owned());
+    let mut wire = Vec::new();
+    for (i, text) in lines.iter().enumerate() {
+        let separator = if i + 1 == lines.len() { ' ' } else { '-' };
+        wire.extend_from_slice(format!("250{separator}{text}\r\n").as_bytes());
+    }
+    wire
+}
+
+/// Limits that let the largest hostile reply through (16 MiB, 4,096 lines of 8 KiB).
+pub fn hostile_limits() -> smtp_probe_proto::ReplyLimits {
+    smtp_probe_proto::ReplyLimits { max_line_len: 8192, max_lines: 4096, max_buffered: 16 << 20 }
+}
+
+/// smtp-probe: frame the reply and read it into `Capabilities`.
+pub fn smtp_probe_capabilities(wire: &[u8]) -> smtp_probe_proto::Capabilities {
+    let mut parser = ReplyParser::new(hostile_limits());
+    parser.feed(wire).expect("within the limits");
+    let reply = parser.next_reply().expect("a valid reply").expect("a whole reply").to_owned();
+    smtp_probe_proto::Capabilities::from_ehlo(&reply)
+}
+
+/// smtp-proto: `EhloResponse::parse` on the same bytes.
+pub fn smtp_proto_ehlo(wire: &[u8]) -> smtp_proto::EhloResponse<String> {
+    smtp_proto::EhloResponse::parse(&mut wire.iter()).expect("a valid EHLO reply")
+}

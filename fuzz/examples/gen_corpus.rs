@@ -6,7 +6,8 @@
 use std::fs;
 use std::path::Path;
 
-use smtp_probe_fuzz::checks::{Action, SESSION_HEADER, encode_session};
+use smtp_probe_proto::testing::fuzz::imap_session;
+use smtp_probe_proto::testing::fuzz::probe_session::{Action, CANNED, SESSION_HEADER, encode_session};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
@@ -293,6 +294,54 @@ fn probe_session() {
         [OPPORTUNISTIC, 0x30, 249, 99, 99, 99, 99, 50, 0, 0, 5],
         &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(2), c(EHLO_FULL), c(BYE)],
     );
+    // Trust: credentials only over TLS whose certificate verified, unless an override says otherwise (h10 bit 3
+    // inspect-only); a published policy (h10 bits 4-5) judges the handshake by its mode.
+    let with_h10 = |h0: u8, h1: u8, h10: u8| {
+        let mut h = header(h0, h1);
+        h[10] = h10;
+        h
+    };
+    let unverified = 1 | 2; // an untrusted issuer, one certificate
+    seed(
+        "auth-over-unverified-tls-withheld",
+        header(OPPORTUNISTIC | AUTH, 0),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(unverified), c(EHLO_FULL), c(BYE)],
+    );
+    seed(
+        "auth-over-unverified-tls-inspect-only",
+        with_h10(OPPORTUNISTIC | AUTH, 0, 8),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(unverified), c(EHLO_FULL), c(AUTH_OK), c(BYE)],
+    );
+    seed(
+        "auth-over-unverified-tls-plaintext-allowed",
+        header(OPPORTUNISTIC | AUTH | 0x40, 0),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(unverified), c(EHLO_FULL), c(AUTH_OK), c(BYE)],
+    );
+    seed(
+        "policy-satisfied-unverified-required",
+        with_h10(REQUIRED, 0, 0x10),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(unverified), c(EHLO_FULL), c(BYE)],
+    );
+    seed(
+        "policy-enforce-fails",
+        with_h10(OPPORTUNISTIC, 0, 0x20),
+        &[c(GREETING), c(EHLO_FULL), c(TLS_READY), TlsOk(2), c(EHLO_FULL), c(BYE)],
+    );
+    seed("policy-testing-fails", with_h10(IMPLICIT, 0, 0x30), &[TlsOk(4), c(GREETING), c(EHLO_NO_TLS), c(BYE)]);
+    // A server that echoes the PLAIN response, and the password, back: redacted in the report.
+    seed(
+        "auth-payload-echoed",
+        header(OPPORTUNISTIC | AUTH, 0x02),
+        &[
+            c(GREETING),
+            c(EHLO_FULL),
+            c(TLS_READY),
+            TlsOk(2),
+            c(EHLO_FULL),
+            Send(b"535-5.7.8 bad AGZ1enotdXNlcgBQYTU1LWZ1enotc2VjcmV0\r\n535 5.7.8 (Pa55-fuzz-secret)\r\n".to_vec()),
+            c(BYE),
+        ],
+    );
     // Regression (fixed in probe.rs): the EHLO answered with garbage was missing from the steps.
     seed("garbage-reply-to-ehlo", header(NONE, 0), &[c(GREETING), Send(b"hello\r\n".to_vec())]);
     let mut pipelined = Vec::new();
@@ -305,7 +354,7 @@ fn probe_session() {
 }
 
 fn checks_canned(i: u8) -> &'static [u8] {
-    smtp_probe_fuzz::checks::CANNED[usize::from(i)].as_bytes()
+    CANNED[usize::from(i)].as_bytes()
 }
 
 fn mta_sts() {
@@ -336,8 +385,8 @@ fn mta_sts() {
 }
 
 fn tlsa() {
-    use smtp_probe_fuzz::policy_checks::{TlsaInput, encode_tlsa};
     use smtp_probe_proto::policy::tlsa::association;
+    use smtp_probe_proto::testing::fuzz::tlsa::{TlsaInput, encode_tlsa};
 
     let seed = |name: &str, bytes: &[u8]| write("tlsa", name, bytes);
     let mut rdata = vec![3, 1, 1];
@@ -482,13 +531,13 @@ fn imap_parser() {
         bytes.extend_from_slice(stream);
         write("imap_parser", name, &bytes);
     };
-    let session = smtp_probe_fuzz::imap::seed_session(false).concat();
+    let session = imap_session::seed_session(false).concat();
     seed("dovecot-session-whole", 0, 0, &session);
     seed("dovecot-session-bytewise", 1, 0, &session);
     seed("dovecot-session-7", 7, 0, &session);
     seed("dovecot-session-tiny-limits", 5, 2, &session);
     seed("dovecot-session-small-limits", 3, 0xf9, &session);
-    seed("junk-session", 13, 3, &smtp_probe_fuzz::imap::seed_session(true).concat());
+    seed("junk-session", 13, 3, &imap_session::seed_session(true).concat());
     seed("greeting-preauth", 0, 0, b"* PREAUTH [CAPABILITY IMAP4rev1] welcome back\r\n");
     seed("greeting-bye", 0, 0, b"* BYE [UNAVAILABLE] too many connections\r\n");
     seed("smtp-not-imap", 0, 0, b"220 mx.example.org ESMTP\r\n");
@@ -512,15 +561,15 @@ fn imap_parser() {
 }
 
 fn imap_session() {
-    // [flags, seed, stream...]: see smtp_probe_fuzz::imap::check_imap_session.
+    // [flags, seed, stream...]: see smtp_probe_proto::testing::fuzz::imap_session::check.
     let seed = |name: &str, flags: u8, rng: u8, stream: &[u8]| {
         let mut bytes = vec![flags, rng];
         bytes.extend_from_slice(stream);
         write("imap_session", name, &bytes);
     };
     // Segments separated by NUL: the greeting, then one answer per command.
-    let session = smtp_probe_fuzz::imap::seed_session(false).join(&0);
-    let junk = smtp_probe_fuzz::imap::seed_session(true).join(&0);
+    let session = imap_session::seed_session(false).join(&0);
+    let junk = imap_session::seed_session(true).join(&0);
     seed("found-in-inbox", 0, 1, &session);
     seed("found-in-inbox-pieces", 0, 77, &session);
     seed("found-in-junk", 1, 3, &junk);

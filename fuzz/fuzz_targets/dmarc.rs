@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    smtp_probe_fuzz::policy_checks::check_dmarc(data);
+    smtp_probe_proto::testing::fuzz::dmarc::check(data);
 });

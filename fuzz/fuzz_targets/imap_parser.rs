@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _run = smtp_probe_fuzz::imap::check_imap_parser(data);
+    let _run = smtp_probe_proto::testing::fuzz::imap_parser::check(data);
 });

@@ -6,5 +6,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // The probe never reads the clock: this instant is only the simulated connection time.
-    let _report = smtp_probe_fuzz::checks::check_probe_session(data, Instant::now());
+    let _report = smtp_probe_proto::testing::fuzz::probe_session::check(data, Instant::now());
 });

@@ -2,4 +2,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| smtp_probe_fuzz::checks::check_reply_roundtrip(data));
+fuzz_target!(|data: &[u8]| smtp_probe_proto::testing::fuzz::reply_roundtrip::check(data));

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _outcome = smtp_probe_fuzz::policy_checks::check_tlsa(data);
+    let _outcome = smtp_probe_proto::testing::fuzz::tlsa::check(data);
 });

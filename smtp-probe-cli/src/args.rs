@@ -14,10 +14,15 @@ use smtp_probe_tokio::proto::MAX_TIMEOUT;
     about,
     long_about = "Probe SMTP servers: connect, read the greeting, EHLO, STARTTLS, AUTH, MAIL FROM and RCPT TO as \
                   asked, stop before DATA (or send a test message), and say whether each server can take mail.\n\n\
-                  TLS: without a scheme or flag, STARTTLS is used when the server offers it (opportunistic: a \
-                  server without STARTTLS is still up; once TLS is used, the certificate must verify: see --ca-file, \
-                  --tls-name, --insecure). -S (or submission://) requires STARTTLS; -s (or smtps://) uses implicit \
-                  TLS. With -D, STARTTLS is required unless a scheme or flag says otherwise.\n\n\
+                  TLS: without a scheme or flag, STARTTLS is used when the server offers it, as MTAs deliver \
+                  (opportunistic, RFC 7435: a server without STARTTLS, or with a certificate that does not verify, \
+                  is still up; the certificate is reported, not counted). -S (or submission://) requires STARTTLS \
+                  and -s (or smtps://) uses implicit TLS: then the certificate must verify (see --ca-file, \
+                  --tls-name), or the probe is down. With -D, STARTTLS is required unless a scheme or flag says \
+                  otherwise.\n\n\
+                  Credentials (-U) are sent only over TLS whose certificate verified; otherwise AUTH is withheld \
+                  and the probe is down (certificate_invalid). --insecure and --allow-plaintext-auth are the only \
+                  ways round, and the report names the one used.\n\n\
                   --mx DOMAIN probes every MX host of a domain, looked up through the system's DNS resolver. --domain \
                   DOMAIN also reads its published policies (MTA-STS, DANE, SPF, DMARC, TLS-RPT) and judges every \
                   MX host as the senders honouring them do.\n\n\
@@ -137,7 +142,7 @@ pub struct Args {
     #[arg(short = 'A', long, value_name = "TYPE", ignore_case = true)]
     pub authtype: Option<AuthType>,
 
-    /// User name for AUTH.
+    /// User name for AUTH (sent only over TLS whose certificate verified, unless --insecure).
     #[arg(short = 'U', long, value_name = "USER")]
     pub authuser: Option<String>,
 
@@ -149,7 +154,7 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub authpass_file: Option<PathBuf>,
 
-    /// Allow AUTH over a connection without TLS.
+    /// Allow AUTH over a connection without TLS (and so over TLS whose certificate does not verify).
     #[arg(long)]
     pub allow_plaintext_auth: bool,
 
@@ -169,7 +174,8 @@ pub struct Args {
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
-    /// Report certificate problems (degraded) but carry on with the probe.
+    /// Inspect only: carry on past a certificate that does not verify (degraded, not down, where it counts) and
+    /// send credentials over it anyway; the report names the override.
     #[arg(long)]
     pub insecure: bool,
 

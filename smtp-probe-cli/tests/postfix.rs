@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{command, expect, phases, run_command, temp_file};
+use common::{command, expect, phases, run, run_command, temp_file};
 use smtp_probe_testsuite::postfix::{PostfixEnv, env_or_skip};
 
 /// The environment and the CA written to a file for `--ca-file`.
@@ -35,6 +35,47 @@ fn plain_port_with_opportunistic_and_required_starttls() {
     if let Some(host6) = &env.host6 {
         expect(&[&format!("[{host6}]:{}", env.plain_port), "-6", "--ca-file", ca], "up", None, 0);
     }
+}
+
+/// As a new user would probe, without the private CA: no TLS asked for is up, exit 0, with the certificate problem
+/// shown; `-S` is down; credentials are never sent over the unverified TLS (Postfix logs no SASL attempt) unless
+/// `--insecure` says so, and then the finding names it.
+#[test]
+fn without_the_ca_as_a_new_user_would() {
+    let Some(env) = env_or_skip("without_the_ca_as_a_new_user_would") else { return };
+    let plain = at(&env, env.plain_port);
+    let report = expect(&[&plain], "up", None, 0);
+    assert_eq!(report["tls"]["verified"], false);
+    assert_eq!(report["tls"]["verify_error"], "unknown_issuer");
+    let info = report["findings"].as_array().unwrap().iter().find(|f| f["phase"] == "tls_handshake").unwrap();
+    assert_eq!((info["severity"].as_str(), info["cause"].as_str()), (Some("info"), None), "{info:#}");
+    assert!(info["message"].as_str().unwrap().contains("untrusted authority"), "{info:#}");
+    let human = run(&[&plain]);
+    assert_eq!(human.code, 0, "{human:?}");
+    assert!(human.stdout.contains("UP") && human.stdout.contains("untrusted authority"), "{}", human.stdout);
+    expect(&[&plain, "-S"], "down", Some("certificate_invalid"), 2);
+
+    let submission = at(&env, env.submission_port);
+    let user = smtp_probe_testsuite::postfix::withheld_user();
+    let withheld = run_command(
+        command().args([&submission, "-U", user, "--format", "json"]).env("SMTP_PROBE_PASSWORD", "not-sent"),
+    );
+    assert_eq!(withheld.code, 2, "{withheld:?}");
+    let report = withheld.json();
+    assert_eq!((report["verdict"].as_str(), report["cause"].as_str()), (Some("down"), Some("certificate_invalid")));
+    assert!(report["summary"].as_str().unwrap().contains("credentials withheld"), "{report:#}");
+    assert!(!phases(&report).contains(&"auth".to_owned()), "{:?}", phases(&report));
+    smtp_probe_testsuite::postfix::assert_no_sasl_attempt(&env, user);
+
+    let args = [submission.as_str(), "-U", &env.user, "--insecure", "--format", "json"];
+    let insecure = run_command(command().args(args).env("SMTP_PROBE_PASSWORD", &env.password));
+    assert_eq!(insecure.code, 1, "{insecure:?}");
+    let report = insecure.json();
+    assert_eq!((report["verdict"].as_str(), report["cause"].as_str()), (Some("degraded"), Some("certificate_invalid")));
+    let auth = report["phases"].as_array().unwrap().iter().find(|p| p["phase"] == "auth").expect("AUTH was sent");
+    assert_eq!(auth["reply"]["code"], 235);
+    let named = report["findings"].as_array().unwrap().iter().find(|f| f["phase"] == "auth").unwrap();
+    assert!(named["message"].as_str().unwrap().ends_with("the inspect-only override allows it"), "{named:#}");
 }
 
 #[test]

@@ -49,17 +49,21 @@ impl AuthMechanism {
 
     /// Reads a mechanism name, case-insensitively.
     pub fn parse(name: &str) -> AuthMechanism {
-        let upper = name.to_ascii_uppercase();
-        match upper.as_str() {
-            "PLAIN" => AuthMechanism::Plain,
-            "LOGIN" => AuthMechanism::Login,
-            "CRAM-MD5" => AuthMechanism::CramMd5,
-            "XOAUTH2" => AuthMechanism::XOauth2,
-            "OAUTHBEARER" => AuthMechanism::OauthBearer,
-            "SCRAM-SHA-1" => AuthMechanism::ScramSha1,
-            "SCRAM-SHA-256" => AuthMechanism::ScramSha256,
-            _ => AuthMechanism::Other(upper),
-        }
+        AuthMechanism::typed(name).unwrap_or_else(|| AuthMechanism::Other(name.to_ascii_uppercase()))
+    }
+
+    /// The typed mechanism of this name (case-insensitively), without allocating; `None` for any other.
+    fn typed(name: &str) -> Option<AuthMechanism> {
+        const TYPED: [AuthMechanism; 7] = [
+            AuthMechanism::Plain,
+            AuthMechanism::Login,
+            AuthMechanism::CramMd5,
+            AuthMechanism::XOauth2,
+            AuthMechanism::OauthBearer,
+            AuthMechanism::ScramSha1,
+            AuthMechanism::ScramSha256,
+        ];
+        TYPED.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(name))
     }
 }
 
@@ -188,21 +192,39 @@ pub struct UnknownCapability {
 }
 
 /// What a server advertised in one EHLO reply.
+///
+/// Bounded whatever the server sends: at most [`MAX_OTHER_AUTH_MECHANISMS`] mechanisms beyond the typed ones, at
+/// most [`MAX_UNKNOWN_KEYWORDS`] unknown keywords with at most [`MAX_UNKNOWN_PARAMS`] parameters each (what is left
+/// out is counted in [`omitted`](Self::omitted); every line is still in [`raw_lines`](Self::raw_lines)). Reading a
+/// reply is linear in its size: each mechanism is compared with the few kept so far, never with every one seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// The first line: the server's domain and greeting text.
     pub domain: String,
     keywords: u32,
-    /// SASL mechanisms from every `AUTH` and `AUTH=` line, in order, without repeats.
+    /// SASL mechanisms from every `AUTH` and `AUTH=` line, in order, without repeats: every typed one, and the
+    /// first [`MAX_OTHER_AUTH_MECHANISMS`] others.
     pub auth_mechanisms: Vec<AuthMechanism>,
     /// The `SIZE` limit in bytes; `None` when SIZE is absent, advertised without a number, or advertised as 0
     /// (no fixed limit).
     pub size_limit: Option<u64>,
-    /// Keywords this crate does not type.
+    /// Keywords this crate does not type (the first [`MAX_UNKNOWN_KEYWORDS`]).
     pub unknown: Vec<UnknownCapability>,
     /// Every line after the first, as sent (lossy UTF-8).
     pub raw_lines: Vec<String>,
+    /// How many mechanisms, unknown keywords and parameters of unknown keywords the bounds left out of the typed
+    /// fields.
+    pub omitted: usize,
 }
+
+/// The most AUTH mechanisms kept beyond the typed ones (real servers offer a handful).
+pub const MAX_OTHER_AUTH_MECHANISMS: usize = 32;
+
+/// The most unknown keywords kept (real servers advertise a few).
+pub const MAX_UNKNOWN_KEYWORDS: usize = 32;
+
+/// The most parameters kept for one unknown keyword.
+pub const MAX_UNKNOWN_PARAMS: usize = 16;
 
 impl Capabilities {
     /// Reads an EHLO reply (any code; callers check for 250 first).
@@ -221,7 +243,7 @@ impl Capabilities {
     }
 
     fn add_line(&mut self, line: &str) {
-        let Some((keyword, params)) = parse::ehlo_line(line) else {
+        let Some((keyword, mut params)) = parse::ehlo_line(line) else {
             return;
         };
         match Keyword::parse(keyword) {
@@ -230,23 +252,43 @@ impl Capabilities {
                 match k {
                     Keyword::Auth => {
                         for mech in params {
-                            let mech = AuthMechanism::parse(mech);
-                            if !self.auth_mechanisms.contains(&mech) {
-                                self.auth_mechanisms.push(mech);
-                            }
+                            self.add_mechanism(mech);
                         }
                     }
                     Keyword::Size => {
-                        self.size_limit = params.first().and_then(|p| p.parse().ok()).filter(|&n: &u64| n > 0);
+                        self.size_limit = params.next().and_then(|p| p.parse().ok()).filter(|&n: &u64| n > 0);
                     }
                     _ => {}
                 }
             }
-            None => self.unknown.push(UnknownCapability {
-                keyword: keyword.to_ascii_uppercase(),
-                params: params.into_iter().map(str::to_owned).collect(),
-            }),
+            None if self.unknown.len() < MAX_UNKNOWN_KEYWORDS => {
+                let kept = params.by_ref().take(MAX_UNKNOWN_PARAMS).map(str::to_owned).collect();
+                self.omitted += params.count();
+                self.unknown.push(UnknownCapability { keyword: keyword.to_ascii_uppercase(), params: kept });
+            }
+            None => self.omitted += 1,
         }
+    }
+
+    /// Adds a mechanism unless it is there already. The list stays short (the typed mechanisms and at most
+    /// [`MAX_OTHER_AUTH_MECHANISMS`] others), so each search is bounded and a reply of any size reads in linear
+    /// time; a name is copied only when it is kept.
+    fn add_mechanism(&mut self, name: &str) {
+        if self.auth_mechanisms.iter().any(|m| m.as_str().eq_ignore_ascii_case(name)) {
+            return;
+        }
+        let mechanism = match AuthMechanism::typed(name) {
+            Some(typed) => typed,
+            None => {
+                let others = self.auth_mechanisms.iter().filter(|m| matches!(m, AuthMechanism::Other(_))).count();
+                if others >= MAX_OTHER_AUTH_MECHANISMS {
+                    self.omitted += 1;
+                    return;
+                }
+                AuthMechanism::Other(name.to_ascii_uppercase())
+            }
+        };
+        self.auth_mechanisms.push(mechanism);
     }
 
     /// Whether the keyword was advertised.
@@ -290,9 +332,8 @@ mod parse {
     use nom::IResult;
     use nom::Parser;
     use nom::bytes::complete::{take_while, take_while1};
-    use nom::character::complete::{char, space0, space1};
+    use nom::character::complete::{char, space0};
     use nom::combinator::{opt, recognize};
-    use nom::multi::separated_list0;
     use nom::sequence::pair;
 
     /// `ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`
@@ -304,15 +345,15 @@ mod parse {
         .parse(input)
     }
 
-    fn param(input: &str) -> IResult<&str, &str> {
-        take_while1(|c: char| !c.is_ascii_whitespace()).parse(input)
-    }
-
-    /// A keyword and its parameters. `AUTH=PLAIN LOGIN` (a pre-standard form) reads as `AUTH PLAIN LOGIN`.
-    pub(super) fn ehlo_line(line: &str) -> Option<(&str, Vec<&str>)> {
-        let mut parser = (space0, keyword, opt(char('=')), space0, separated_list0(space1, param), space0);
-        let (rest, (_, keyword, _, _, params, _)) = parser.parse(line).ok()?;
-        rest.is_empty().then_some((keyword, params))
+    /// A keyword and its parameters (runs of anything but whitespace, separated by spaces and tabs); `None` for a
+    /// line that is not one. `AUTH=PLAIN LOGIN` (a pre-standard form) reads as `AUTH PLAIN LOGIN`. The parameters
+    /// come lazily, so a caller that keeps a few of many never collects them all.
+    pub(super) fn ehlo_line(line: &str) -> Option<(&str, impl Iterator<Item = &str>)> {
+        let (rest, (_, keyword, _, _)) = (space0, keyword, opt(char('=')), space0).parse(line).ok()?;
+        if rest.bytes().any(|b| b.is_ascii_whitespace() && b != b' ' && b != b'\t') {
+            return None;
+        }
+        Some((keyword, rest.split([' ', '\t']).filter(|param| !param.is_empty())))
     }
 }
 
@@ -382,6 +423,42 @@ mod tests {
         assert_eq!(c.auth_mechanisms.len(), 6);
         assert!(c.supports_auth(&AuthMechanism::XOauth2));
         assert_eq!(c.auth_mechanisms[3], AuthMechanism::Other("PLAIN-CLIENTTOKEN".into()));
+    }
+
+    /// A hostile EHLO: tens of thousands of distinct mechanisms, the one the probe needs last. The typed one is
+    /// kept, the others are capped (so each search stays short and the whole read linear), nothing is lost from
+    /// the raw lines.
+    #[test]
+    fn tens_of_thousands_of_mechanisms_are_bounded_and_the_typed_ones_kept() {
+        let mechanisms: Vec<String> = (0..20_000).map(|i| format!("X{i}")).collect();
+        let line = format!("AUTH {} PLAIN", mechanisms.join(" "));
+        let c = caps(&["mx", line.as_str(), "AUTH LOGIN X1"]);
+        assert_eq!(c.auth_mechanisms.len(), MAX_OTHER_AUTH_MECHANISMS + 2);
+        assert_eq!(c.auth_mechanisms[0], AuthMechanism::Other("X0".into()));
+        assert!(c.supports_auth(&AuthMechanism::Plain) && c.supports_auth(&AuthMechanism::Login));
+        assert_eq!(c.omitted, 20_000 - MAX_OTHER_AUTH_MECHANISMS);
+        assert_eq!(c.raw_lines[0].len(), line.len());
+    }
+
+    #[test]
+    fn unknown_keywords_and_their_parameters_are_bounded() {
+        let params = vec!["a"; 30_000].join(" ");
+        let mut lines = vec!["mx".to_owned(), format!("X-MANY {params}")];
+        lines.extend((0..MAX_UNKNOWN_KEYWORDS + 5).map(|i| format!("X-K{i} p")));
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let c = caps(&lines);
+        assert_eq!(c.unknown.len(), MAX_UNKNOWN_KEYWORDS);
+        assert_eq!(c.unknown[0].params.len(), MAX_UNKNOWN_PARAMS);
+        assert_eq!(c.omitted, (30_000 - MAX_UNKNOWN_PARAMS) + 6);
+        assert_eq!(c.raw_lines.len(), lines.len() - 1, "every line kept raw");
+    }
+
+    #[test]
+    fn parameters_are_separated_by_spaces_and_tabs_only() {
+        let c = caps(&["mx", " AUTH\tplain  LOGIN\t", "SIZE#100", "X-FF a\x0cb", "AUTH= CRAM-MD5"]);
+        assert_eq!(c.auth_mechanisms, [AuthMechanism::Plain, AuthMechanism::Login, AuthMechanism::CramMd5]);
+        assert!(c.size() && c.size_limit.is_none(), "SIZE with the parameter #100");
+        assert!(c.unknown.is_empty(), "a form feed is not a separator: the line is junk");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::assess::TlsPolicy;
 use crate::capabilities::{AuthMechanism, Keyword};
 use crate::command::{Address, SafeText, Secret};
 use crate::connect::{AddressPolicy, Origin};
@@ -190,10 +191,26 @@ pub(crate) struct ConfigInner {
     pub(crate) limits: ReplyLimits,
     pub(crate) transcript: bool,
     pub(crate) address_family: AddressFamily,
+    /// A policy the domain publishes for its servers' TLS, judged by `assess`.
+    pub(crate) tls_policy: Option<Arc<dyn TlsPolicy>>,
     pub(crate) address_policy: AddressPolicy,
     pub(crate) mx_limits: MxLimits,
     #[cfg(feature = "rustls")]
     pub(crate) tls_config: Option<crate::tls::TlsConfig>,
+}
+
+impl ConfigInner {
+    /// Whether the inspect-only override is on (trust settings, feature `rustls`; never without it).
+    pub(crate) fn inspect_only(&self) -> bool {
+        #[cfg(feature = "rustls")]
+        {
+            self.tls_config.as_ref().is_some_and(crate::tls::TlsConfig::inspect_only)
+        }
+        #[cfg(not(feature = "rustls"))]
+        {
+            false
+        }
+    }
 }
 
 /// Which addresses of a name adapters connect to (`snake_case` names with serde: `ipv4_only`, `both`, ...).
@@ -258,6 +275,15 @@ impl ProbeConfig {
         ProbeConfig(Arc::new(inner))
     }
 
+    /// The same configuration judging its handshake under `policy` as well (see
+    /// [`ProbeConfigBuilder::tls_policy`]): for a policy known only once the configuration exists, such as an MX
+    /// host's DANE records.
+    pub fn with_tls_policy(&self, policy: Arc<dyn TlsPolicy>) -> ProbeConfig {
+        let mut inner = ConfigInner::clone(&self.0);
+        inner.tls_policy = Some(policy);
+        ProbeConfig(Arc::new(inner))
+    }
+
     /// The same configuration sending a test message with `token` and the `Date:` value `date` (both made by the
     /// crate, so known to be safe) once its envelope is accepted, within `overall`: one round-trip run's
     /// submission. Without an envelope there is nothing to send, and the configuration is kept as it is.
@@ -301,6 +327,11 @@ impl ProbeConfig {
     /// The address-family policy adapters follow.
     pub fn address_family(&self) -> AddressFamily {
         self.0.address_family
+    }
+
+    /// The published TLS policy the handshake is judged against, if any.
+    pub fn tls_policy(&self) -> Option<&Arc<dyn TlsPolicy>> {
+        self.0.tls_policy.as_ref()
     }
 
     /// Which addresses adapters may connect to, after resolving the target.
@@ -348,6 +379,7 @@ pub struct ProbeConfigBuilder {
     limits: ReplyLimits,
     transcript: bool,
     address_family: AddressFamily,
+    tls_policy: Option<Arc<dyn TlsPolicy>>,
     address_policy: AddressPolicy,
     mx_limits: MxLimits,
     #[cfg(feature = "rustls")]
@@ -374,6 +406,7 @@ impl ProbeConfigBuilder {
             limits: ReplyLimits::default(),
             transcript: true,
             address_family: AddressFamily::default(),
+            tls_policy: None,
             address_policy: AddressPolicy::default(),
             mx_limits: MxLimits::default(),
             #[cfg(feature = "rustls")]
@@ -387,6 +420,16 @@ impl ProbeConfigBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     pub fn tls_config(mut self, config: crate::tls::TlsConfig) -> Self {
         self.tls_config = Some(config);
+        self
+    }
+
+    /// Judge the handshake against a policy the domain publishes for its mail servers' TLS (MTA-STS, DANE): the
+    /// [`TlsPolicy`](crate::TlsPolicy) checks the finished handshake, and the probe weighs what it says by the
+    /// policy's mode (a failure is critical under `enforce`, a warning under `testing`; a policy that
+    /// authenticates the server stands in for the roots). With a policy, the handshake always completes, so that
+    /// the policy can see it.
+    pub fn tls_policy(mut self, policy: Arc<dyn TlsPolicy>) -> Self {
+        self.tls_policy = Some(policy);
         self
     }
 
@@ -641,6 +684,7 @@ impl ProbeConfigBuilder {
             limits: self.limits,
             transcript: self.transcript,
             address_family: self.address_family,
+            tls_policy: self.tls_policy,
             address_policy: self.address_policy,
             mx_limits: self.mx_limits,
             #[cfg(feature = "rustls")]

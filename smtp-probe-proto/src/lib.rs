@@ -95,6 +95,7 @@ pub mod testing;
 mod tls;
 mod vocabulary;
 
+pub use assess::{PolicyMode, PolicyOutcome, TlsPolicy};
 pub use capabilities::{AuthMechanism, Capabilities, Keyword};
 pub use command::Secret;
 pub use config::{
@@ -111,8 +112,8 @@ pub use name::Domain;
 pub use probe::{Output, Probe, TlsRequest};
 pub use reply::{EnhancedCode, OwnedReply, Reply, ReplyCode, ReplyLimits, ReplyParser};
 pub use report::{
-    Cause, CertificateInfo, CertificateProblem, Direction, Finding, Phase, Report, Severity, Step, TlsFailure, TlsInfo,
-    TranscriptLine, Verdict,
+    Cause, CertificateInfo, CertificateProblem, Direction, Finding, MAX_DESCRIBED_CERTIFICATES, MAX_SANS, Phase,
+    Report, Severity, Step, TlsFailure, TlsInfo, TranscriptLine, UnparsedCertificate, Verdict,
 };
 pub use roundtrip::{RoundTripConfig, RoundTripConfigBuilder, RoundTripReport, Token};
 #[cfg(feature = "rustls")]

@@ -8,8 +8,8 @@
 use std::mem;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::assess;
-use crate::auth;
+use crate::assess::{self, Credentials};
+use crate::auth::{self, Redactions};
 use crate::capabilities::Capabilities;
 use crate::command::{Command, encode_data};
 use crate::config::{ConfigInner, EnvelopeAction, ProbeConfig, TlsMode, deadline_after};
@@ -125,6 +125,8 @@ pub struct Probe {
     tls_outcome: Option<(Instant, TlsOutcome)>,
     /// A buffer limit a caller's layer (the `Session`'s ciphertext buffer) reported exceeded.
     overflow: Option<usize>,
+    /// The credentials' wire forms, redacted from everything the server says before it reaches the report.
+    redactions: Redactions,
     report: Report,
     finished: bool,
 }
@@ -158,6 +160,10 @@ impl Probe {
                 deadline: overall_deadline.min(deadline_after(now, inner.timeouts.greeting)),
             })
         };
+        let redactions = inner
+            .auth
+            .as_ref()
+            .map_or_else(Redactions::default, |auth| Redactions::new(&auth.username, &auth.password));
         Probe {
             parser: ReplyParser::new(inner.limits),
             report: Report::empty(
@@ -179,6 +185,7 @@ impl Probe {
             main_sequence_end: None,
             tls_outcome: None,
             overflow: None,
+            redactions,
             finished: false,
         }
     }
@@ -213,7 +220,9 @@ impl Probe {
     }
 
     /// The TLS handshake the probe asked for succeeded. Only recorded: the next poll goes on inside TLS (or refuses
-    /// plaintext that came before this news, RFC 3207 §5).
+    /// plaintext that came before this news, RFC 3207 §5). `info` is judged as the `Session`'s own handshake is:
+    /// credentials are sent only if [`TlsInfo::is_verified`] (or an override allows it), and a certificate that did
+    /// not verify counts where the configuration says it does.
     pub fn handle_tls_established(&mut self, now: Instant, info: TlsInfo) -> Result<(), UsageError> {
         self.expect_tls()?;
         self.advance(now);
@@ -413,10 +422,16 @@ impl Probe {
 
     // ---- receiving ----------------------------------------------------------------------------------------------
 
-    fn take_reply(&mut self, (reply, bare_lf): (OwnedReply, bool)) {
+    fn take_reply(&mut self, (mut reply, bare_lf): (OwnedReply, bool)) {
         let State::Await(pending) = mem::replace(&mut self.state, State::Done) else {
             unreachable!("take_reply is only called while awaiting a reply");
         };
+        if !self.redactions.is_empty() {
+            // A reply that echoes a credential (an AUTH payload, the password) shows it redacted, as the command.
+            for line in &mut reply.lines {
+                self.redactions.bytes(line);
+            }
+        }
         let at = self.input_at.max(pending.sent);
         if self.cfg().transcript {
             let last = reply.lines.len().saturating_sub(1);
@@ -676,13 +691,18 @@ impl Probe {
         };
     }
 
+    /// AUTH, when the assessment allows credentials over the connection as it is (`assess::credentials`).
     fn start_auth(&mut self) {
         let auth = self.cfg().auth.clone().expect("start_auth is only called with credentials");
-        if !self.tls_active && !auth.allow_plaintext {
-            let message = "credentials not sent: the connection is not encrypted (allow plaintext AUTH to override)";
-            self.fail(Severity::Critical, Cause::AuthUnavailable, Phase::Auth, message.to_owned(), None, Then::Quit);
-            return;
-        }
+        let tls = if self.tls_active { self.report.tls.as_ref() } else { None };
+        let overridden = match assess::credentials(self.cfg(), &auth, tls) {
+            Credentials::Withhold(finding) => {
+                self.record(finding);
+                self.end(Phase::Auth, Then::Quit);
+                return;
+            }
+            Credentials::Send(overridden) => overridden,
+        };
         let offered = self.report.effective_capabilities().map(|c| c.auth_mechanisms.clone()).unwrap_or_default();
         let Some(mechanism) = auth.mechanisms.iter().find(|m| offered.contains(m)).cloned() else {
             let message = if offered.is_empty() {
@@ -699,6 +719,10 @@ impl Probe {
             self.fail(Severity::Critical, Cause::AuthUnavailable, Phase::Auth, message, None, Then::Quit);
             return;
         };
+        if let Some(finding) = overridden {
+            // The credentials go out only because of an explicit override: say which.
+            self.record(finding);
+        }
         match mechanism {
             crate::AuthMechanism::Plain => {
                 let response = auth::plain_response(&auth.username, &auth.password);
@@ -887,7 +911,19 @@ impl Probe {
         reply: Option<&OwnedReply>,
     ) {
         let server_text = reply.map(|r| format!("{} {}", r.code, r.text_lossy()));
-        self.report.add_finding(Finding { severity, cause, phase, message, server_text });
+        self.record(Finding { severity, cause, phase, message, server_text });
+    }
+
+    /// Adds a finding to the report. Every finding goes through here: messages quote the server's bytes (a
+    /// partial reply, data nobody asked for), so the credentials' wire forms are redacted from them too.
+    fn record(&mut self, mut finding: Finding) {
+        if !self.redactions.is_empty() {
+            self.redactions.text(&mut finding.message);
+            if let Some(text) = &mut finding.server_text {
+                self.redactions.text(text);
+            }
+        }
+        self.report.add_finding(finding);
     }
 
     fn fail(
@@ -900,6 +936,11 @@ impl Probe {
         then: Then,
     ) {
         self.add_finding(severity, Some(cause), Some(phase), message, reply);
+        self.end(phase, then);
+    }
+
+    /// Ends the probe after a failure already recorded (in `phase`): say goodbye if the conversation allows.
+    fn end(&mut self, phase: Phase, then: Then) {
         match then {
             Then::Quit if !self.eof && self.now < self.overall_deadline => self.quit(),
             Then::Quit if self.eof => {
@@ -969,7 +1010,7 @@ impl Probe {
                     info.cipher.as_deref().unwrap_or("?")
                 ));
                 for finding in assess::established(self.cfg(), &info) {
-                    self.report.add_finding(finding);
+                    self.record(finding);
                 }
                 self.report.tls = Some(info);
                 if implicit {
@@ -982,7 +1023,7 @@ impl Probe {
                 }
             }
             TlsOutcome::Failed(failure) => {
-                let failed = assess::failed(failure);
+                let failed = assess::failed(self.cfg(), failure);
                 if failed.tls.is_some() {
                     self.report.tls = failed.tls;
                 }

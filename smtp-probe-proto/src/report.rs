@@ -52,7 +52,7 @@ causes! {
     StartTlsUnavailable => "starttls_unavailable", "STARTTLS was required but not offered.";
     StartTlsRejected => "starttls_rejected", "The server refused the STARTTLS command.";
     TlsHandshakeFailed => "tls_handshake_failed", "The TLS handshake failed for a reason other than the certificate.";
-    CertificateInvalid => "certificate_invalid", "The certificate did not verify (expired, wrong name, untrusted, ...).";
+    CertificateInvalid => "certificate_invalid", "The certificate did not verify (expired, wrong name, untrusted, ...) where that counts: required TLS, certificate-days thresholds, credentials (withheld), a published policy.";
     CertificateExpiring => "certificate_expiring", "The certificate expires within the configured number of days.";
     AuthUnavailable => "auth_unavailable", "Authentication was configured but cannot be done (not offered, no common mechanism, no TLS).";
     AuthFailed => "auth_failed", "The server rejected the credentials.";
@@ -324,16 +324,25 @@ impl fmt::Display for CertificateProblem {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CertificateInfo {
+    /// Where it was in the presented chain: 0 for the leaf (the server's own certificate), then each certificate
+    /// in the order the server sent it. A certificate that could not be parsed is not described, so positions
+    /// may skip one (see [`TlsInfo::unparsed`]).
+    pub position: usize,
     /// Subject distinguished name.
     pub subject: String,
     /// Issuer distinguished name.
     pub issuer: String,
-    /// Subject alternative names (DNS names and addresses).
+    /// Subject alternative names (DNS names and addresses), at most [`MAX_SANS`] of them.
     pub sans: Vec<String>,
+    /// How many more names the certificate lists beyond [`MAX_SANS`].
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub sans_omitted: usize,
     /// Serial number, hex.
     pub serial: String,
     /// notBefore, RFC 3339 UTC.
     pub not_before: String,
+    /// notBefore as Unix seconds.
+    pub not_before_unix: i64,
     /// notAfter, RFC 3339 UTC.
     pub not_after: String,
     /// notAfter as Unix seconds.
@@ -351,6 +360,45 @@ pub struct CertificateInfo {
     pub sha256: String,
 }
 
+/// The most subject alternative names kept per certificate: real certificates list a few, shared ones a hundred
+/// or so; a hostile one could list thousands, and every name is a string in the report.
+pub const MAX_SANS: usize = 256;
+
+/// The most certificates of a presented chain described in a report (every one is kept as DER, in
+/// [`TlsInfo::chain_der`]). Real chains have two to four.
+pub const MAX_DESCRIBED_CERTIFICATES: usize = 16;
+
+impl CertificateInfo {
+    /// Whether it was past its notAfter at the probe's wall time.
+    pub fn is_expired(&self) -> bool {
+        self.seconds_left < 0
+    }
+
+    /// Whether it was before its notBefore at the probe's wall time (the probe's wall time is notAfter less the
+    /// seconds left).
+    pub fn is_not_yet_valid(&self) -> bool {
+        self.not_before_unix > self.not_after_unix.saturating_sub(self.seconds_left)
+    }
+
+    /// `certificate` for the leaf, `intermediate certificate` for any other: how messages name it.
+    pub fn role(&self) -> &'static str {
+        if self.position == 0 { "certificate" } else { "intermediate certificate" }
+    }
+}
+
+/// A presented certificate that could not be parsed: it is skipped (no dates are made up for it) and reported.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnparsedCertificate {
+    /// Where it was in the presented chain (0 for the leaf).
+    pub position: usize,
+    /// Its size, in bytes.
+    pub len: usize,
+    /// SHA-256 of the DER, lower-case hex.
+    pub sha256: String,
+    /// What the parser said.
+    pub error: String,
+}
+
 /// TLS as negotiated, handed to the probe by whoever ran the handshake (the crate's `Session`, or the caller).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsInfo {
@@ -362,20 +410,34 @@ pub struct TlsInfo {
     pub sni: Option<String>,
     /// The name (or address) the certificate was verified against.
     pub verified_name: Option<String>,
-    /// Whether the chain verified for that name.
+    /// Whether the certificate verified: the chain for that name, or a configured pin (see
+    /// [`is_verified`](Self::is_verified), what credentials wait for).
     pub verified: bool,
     /// Why it did not, when it did not.
     pub verify_error: Option<CertificateProblem>,
     /// Handshake duration.
     pub handshake: Duration,
-    /// Every certificate presented, leaf first.
+    /// Every presented certificate that could be parsed (up to [`MAX_DESCRIBED_CERTIFICATES`]), leaf first.
     pub certificates: Vec<CertificateInfo>,
+    /// Presented certificates that could not be parsed, by position: skipped in `certificates`, reported as a
+    /// finding.
+    pub unparsed: Vec<UnparsedCertificate>,
+    /// The presented chain as it came off the wire (DER, leaf first), for checks that work on the certificates
+    /// themselves (DANE's TLSA matching). Not serialized. Bounded by TLS itself: a Certificate message is at most
+    /// 64 KiB.
+    pub chain_der: Vec<Vec<u8>>,
 }
 
 impl TlsInfo {
-    /// The leaf certificate.
+    /// The leaf certificate (the server's own), when it was presented and could be parsed.
     pub fn leaf(&self) -> Option<&CertificateInfo> {
-        self.certificates.first()
+        self.certificates.first().filter(|c| c.position == 0)
+    }
+
+    /// Whether the certificate verified: the chain and the name, or a configured pin. What decides whether
+    /// credentials may be sent.
+    pub fn is_verified(&self) -> bool {
+        self.verified && self.verify_error.is_none()
     }
 
     /// The presented certificate that expires first.
@@ -409,6 +471,19 @@ pub enum TlsFailure {
 ///
 /// With the `serde` feature, a report serializes as the documented JSON object (the crate's `JSON-SCHEMA.md`,
 /// validated by `schema/report.schema.json`), computed fields such as `summary` and `phases` included.
+///
+/// # Size
+///
+/// A report's size is bounded whatever the server sends. It keeps each reply a few times (in its step, in the
+/// transcript when one is recorded, in the capabilities' raw lines for an EHLO reply, as `greeting`, quoted by a
+/// finding), and a probe reads at most 11 + recipients replies (greeting, EHLO, STARTTLS, EHLO again, three for
+/// AUTH LOGIN, MAIL FROM, one per recipient, DATA, the message, QUIT); typed views are capped (see
+/// [`Capabilities`], [`MAX_SANS`], [`MAX_DESCRIBED_CERTIFICATES`]). So with [`ReplyLimits`](crate::ReplyLimits)
+/// `max_buffered` = *b* and `max_lines` = *l*, a report holds at most (11 + recipients) × (4*b* + 160*l*) bytes of
+/// what the server said, plus the TLS details (the chain's DER, at most 64 KiB — TLS's limit on a certificate
+/// message — and its description, well under 512 KiB). With the default limits and one recipient that is 3.4 MB; a
+/// server that fills every reply to the limits gets 1.9 MB, one with 12,000 AUTH mechanisms in a 64 KiB EHLO 200 KB
+/// (BENCHMARKS.md); a real probe's report is a few KiB.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {

@@ -150,10 +150,7 @@ impl Session {
                 Output::StartTls(request) => {
                     let name = request.tls_name.unwrap_or_else(|| self.config.target().host().to_owned());
                     let tls_config = self.config.tls_config();
-                    let go_on = assess::handshake_despite_invalid_certificate(
-                        self.config.tls_mode(),
-                        tls_config.inspect_only(),
-                    );
+                    let go_on = assess::handshake_goes_on(self.config.inner());
                     match TlsLayer::start(&tls_config, &name, go_on, now, self.wall) {
                         Ok(layer) => self.tls = Some(layer),
                         Err(failure) => {

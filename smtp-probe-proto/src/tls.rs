@@ -81,7 +81,7 @@ impl TlsConfig {
         }
     }
 
-    /// Whether invalid certificates are only reported.
+    /// Whether the inspect-only override is on (see [`TlsConfigBuilder::inspect_only`]).
     pub fn inspect_only(&self) -> bool {
         self.0.inspect_only
     }
@@ -143,8 +143,10 @@ impl TlsConfigBuilder {
         Ok(self)
     }
 
-    /// Complete the handshake even when the certificate is invalid, report why, and mark the probe degraded
-    /// (`certificate_invalid`) instead of down. Off by default.
+    /// Inspect only: an explicit override for a certificate that does not verify. The handshake completes, the
+    /// certificate is reported in full, and where it would have ended the probe (required TLS, certificate-days
+    /// thresholds, credentials) the probe carries on, degraded (`certificate_invalid`) instead of down.
+    /// Credentials are then sent over the unverified TLS, and a finding says so. Off by default.
     pub fn inspect_only(mut self, on: bool) -> Self {
         self.inspect_only = on;
         self
@@ -197,13 +199,14 @@ struct Seen {
     problem: Option<CertificateProblem>,
 }
 
-/// Wraps the WebPKI verifier to remember what was presented and why it failed, and to apply pins and
-/// inspect-only mode.
+/// Wraps the WebPKI verifier to remember what was presented and why it failed, to apply pins, and to let the
+/// handshake go on past a certificate that does not verify when the assessment says so.
 #[derive(Debug)]
 struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
     pins: Vec<[u8; 32]>,
-    inspect_only: bool,
+    /// Complete the handshake whatever the certificate (its problem is still recorded).
+    go_on: bool,
     seen: Arc<Mutex<Seen>>,
 }
 
@@ -236,7 +239,7 @@ impl ServerCertVerifier for RecordingVerifier {
         seen.chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.as_ref().to_vec()).collect();
         seen.problem = problem;
         match result {
-            Err(_) if self.inspect_only => Ok(ServerCertVerified::assertion()),
+            Err(_) if self.go_on => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -319,12 +322,12 @@ pub(crate) enum Fed {
 
 impl TlsLayer {
     /// Starts a handshake. `name` is the name to verify (and send as SNI when it is a DNS name), or the address
-    /// literal for an IP target. `inspect_only` completes the handshake whatever the certificate, the certificate's
-    /// problem still recorded (decided in `assess`: the config's inspect-only setting, or opportunistic STARTTLS).
+    /// literal for an IP target. `go_on` completes the handshake whatever the certificate, the certificate's
+    /// problem still recorded (decided in `assess::handshake_goes_on`).
     pub(crate) fn start(
         config: &TlsConfig,
         name: &str,
-        inspect_only: bool,
+        go_on: bool,
         now: Instant,
         wall: SystemTime,
     ) -> Result<TlsLayer, TlsFailure> {
@@ -338,7 +341,7 @@ impl TlsLayer {
         let verifier = RecordingVerifier {
             inner: config.0.verifier.clone(),
             pins: config.0.pins.clone(),
-            inspect_only,
+            go_on,
             seen: seen.clone(),
         };
         let mut client = ClientConfig::builder_with_details(
@@ -428,6 +431,7 @@ impl TlsLayer {
     /// The negotiated parameters and the certificates seen.
     pub(crate) fn info(&self, now: Instant) -> TlsInfo {
         let seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (certificates, unparsed) = certificate::describe_chain(&seen.chain, self.wall_unix);
         TlsInfo {
             version: self.conn.protocol_version().map(|v| match v {
                 rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
@@ -440,7 +444,9 @@ impl TlsLayer {
             verified: !seen.chain.is_empty() && seen.problem.is_none(),
             verify_error: seen.problem.clone(),
             handshake: now.saturating_duration_since(self.started),
-            certificates: seen.chain.iter().map(|der| certificate::describe(der, self.wall_unix)).collect(),
+            certificates,
+            unparsed,
+            chain_der: seen.chain.clone(),
         }
     }
 

@@ -398,6 +398,119 @@ fn credentials_never_appear_in_the_report_but_do_go_on_the_wire() {
     assert!(contains(harness.client_bytes(), format!("{LOGIN_USER}\r\n{LOGIN_PASSWORD}\r\n").as_bytes()));
 }
 
+/// A reply that echoes what the probe sent in AUTH (the PLAIN response, LOGIN's answers, the password itself) is
+/// redacted like the command was: in the steps, the transcript, the findings and the JSON.
+#[test]
+fn replies_that_echo_an_auth_payload_are_redacted_like_the_command() {
+    let start = start();
+    let secrets = [PASSWORD, PLAIN_RESPONSE, LOGIN_USER, LOGIN_PASSWORD];
+    let config = with_auth(builder(TlsMode::StartTlsRequired)).build().unwrap();
+    let echo = format!("535 5.7.8 Error: authentication failed for {PLAIN_RESPONSE} (that is, {PASSWORD})");
+    let (report, _) = run_whole(&config, start, &auth_script(&echo));
+    assert_eq!(report.cause, Some(Cause::AuthFailed));
+    assert_no_credentials(&report, &secrets);
+    let failed = finding(&report, Cause::AuthFailed);
+    let redacted = "535 5.7.8 Error: authentication failed for <redacted> (that is, <redacted>)";
+    assert_eq!(failed.server_text.as_deref(), Some(redacted));
+    assert_eq!(step(&report, Phase::Auth).reply.as_ref().unwrap().text_lossy(), &redacted[4..]);
+    assert!(report.transcript.iter().any(|l| l.direction == smtp_probe_proto::Direction::Server && l.text == redacted));
+
+    // LOGIN: a challenge that echoes the user name back, and a refusal quoting the password's response.
+    let config = with_auth(builder(TlsMode::StartTlsRequired)).auth_mechanisms([AuthMechanism::Login]).build().unwrap();
+    let script = then_quit(tls_then([
+        tls_ehlo_with_auth(),
+        expect("AUTH LOGIN"),
+        line("334 VXNlcm5hbWU6"),
+        expect(LOGIN_USER),
+        line(&format!("334 UGFzc3dvcmQ6 {LOGIN_USER}")),
+        expect(LOGIN_PASSWORD),
+        line(&format!("535-5.7.8 bad password {LOGIN_PASSWORD}\r\n535 5.7.8 try again")),
+    ]));
+    let (report, _) = run_whole(&config, start, &script);
+    assert_eq!(report.cause, Some(Cause::AuthFailed));
+    assert_no_credentials(&report, &secrets);
+    assert_eq!(
+        finding(&report, Cause::AuthFailed).server_text.as_deref(),
+        Some("535 5.7.8 bad password <redacted> 5.7.8 try again")
+    );
+
+    // Data nobody asked for, quoted in a finding, is redacted too.
+    let config = with_auth(builder(TlsMode::StartTlsRequired)).build().unwrap();
+    let script = then_quit(tls_then([
+        tls_ehlo_with_auth(),
+        expect("AUTH PLAIN"),
+        line(&format!("235 2.7.0 ok\r\n250 extra {PASSWORD}")),
+    ]));
+    let (report, _) = run_whole(&config, start, &script);
+    let violation = finding(&report, Cause::ProtocolViolation);
+    assert!(violation.message.ends_with("\"250 extra <redacted>\\r\\n\""), "{}", violation.message);
+    assert_no_credentials(&report, &secrets);
+}
+
+/// Every combination of TLS mode, certificate outcome and override: AUTH bytes go out only when the TLS the
+/// report holds verified, or an override allows it, and a probe that withholds them is never up.
+#[test]
+fn no_auth_bytes_unless_verified_or_overridden_in_every_combination() {
+    let start = start();
+    for mode in [TlsMode::None, TlsMode::StartTlsOpportunistic, TlsMode::StartTlsRequired, TlsMode::Implicit] {
+        for verified in [true, false] {
+            for inspect_only in [false, true] {
+                for plaintext in [false, true] {
+                    for offers_starttls in [true, false] {
+                        let case = format!(
+                            "{mode}, verified {verified}, inspect-only {inspect_only}, plaintext {plaintext}, \
+                             STARTTLS offered {offers_starttls}"
+                        );
+                        let trust = smtp_probe_proto::TlsConfig::builder().inspect_only(inspect_only).build().unwrap();
+                        let built = with_auth(builder(mode)).allow_plaintext_auth(plaintext).tls_config(trust).build();
+                        let Ok(config) = built else {
+                            assert!(mode == TlsMode::None && !plaintext, "{case}: {built:?}");
+                            continue;
+                        };
+                        let tls = TlsInfo {
+                            verified,
+                            verify_error: (!verified).then_some(CertificateProblem::UnknownIssuer),
+                            ..tls13()
+                        };
+                        let ehlo = if offers_starttls {
+                            lines(&["250-mx.example.com", "250-AUTH PLAIN", "250 STARTTLS"])
+                        } else {
+                            lines(&["250-mx.example.com", "250 AUTH PLAIN"])
+                        };
+                        let mut script = match mode {
+                            TlsMode::Implicit => vec![ServerStep::TlsEstablished(tls.clone()), line(GREETING)],
+                            _ => vec![line(GREETING)],
+                        };
+                        script.extend([expect("EHLO"), ehlo]);
+                        if offers_starttls && matches!(mode, TlsMode::StartTlsOpportunistic | TlsMode::StartTlsRequired)
+                        {
+                            script.extend([
+                                expect("STARTTLS"),
+                                line("220 ready"),
+                                ServerStep::TlsEstablished(tls.clone()),
+                                expect("EHLO"),
+                                tls_ehlo_with_auth(),
+                            ]);
+                        }
+                        script.extend([expect("AUTH"), line("235 2.7.0 ok")]);
+                        // The server expects AUTH; when the probe withholds it, the script simply does not match.
+                        let mut harness = Harness::new(config, start, then_quit(script));
+                        let report = harness.run();
+                        let sent = contains(harness.client_bytes(), b"AUTH ");
+                        let tls_up = report.tls.is_some() && report.capabilities_tls.is_some();
+                        let verified_tls = tls_up && report.tls.as_ref().unwrap().is_verified();
+                        let allowed = verified_tls || (tls_up && inspect_only) || plaintext;
+                        assert!(!sent || allowed, "{case}: AUTH sent");
+                        if !sent {
+                            assert_ne!(report.verdict, Verdict::Up, "{case}: credentials withheld, yet up");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn auth_is_refused_over_plaintext_when_starttls_is_not_offered() {
     let start = start();
@@ -830,11 +943,13 @@ fn certificate_days_thresholds_warn_then_go_critical() {
     let config = builder(TlsMode::StartTlsRequired).certificate_days(Some(5), Some(2)).build().unwrap();
     assert_eq!(run_whole(&config, start, &script(leaf())).0.verdict, Verdict::Up, "5 days left is not under 5");
 
-    // The chain's earliest expiry counts, and is named as a chain certificate.
-    let chain = tls_with(vec![certificate("CN=mx.example.com", 60), certificate("CN=Example Issuing CA", 5)]);
+    // The chain's earliest expiry counts, and is named as the intermediate it is.
+    let intermediate = CertificateInfo { position: 1, ..certificate("CN=Example Issuing CA", 5) };
+    let chain = tls_with(vec![certificate("CN=mx.example.com", 60), intermediate]);
     let config = builder(TlsMode::StartTlsRequired).certificate_days(Some(10), None).build().unwrap();
     let (report, _) = run_whole(&config, start, &script(chain));
-    assert!(finding(&report, Cause::CertificateExpiring).message.contains("a chain certificate CN=Example Issuing CA"));
+    let message = &finding(&report, Cause::CertificateExpiring).message;
+    assert!(message.starts_with("intermediate certificate CN=Example Issuing CA expires in 5 days"), "{message}");
 }
 
 #[test]

@@ -1,21 +1,16 @@
 //! Replays the committed fuzz seed corpus (`fuzz/corpus/<target>/`) on stable Rust, with the very checks the
-//! cargo-fuzz targets run: `fuzz/src/checks.rs` is included as a module, and its inputs are hand-decoded byte
-//! formats, so no fuzzing toolchain or extra dependency is needed.
+//! cargo-fuzz targets run (`smtp_probe_proto::testing::fuzz`, one module per target): their inputs are
+//! hand-decoded byte formats, so no fuzzing toolchain or extra dependency is needed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use smtp_probe_proto::testing::fuzz::{
+    dmarc, imap_parser, imap_session, mta_sts, probe_session, reply_parser, reply_roundtrip, spf, tlsa, tlsrpt,
+};
 use smtp_probe_proto::testing::{Harness, expect, send};
-use smtp_probe_proto::{Cause, ProbeConfig, ReplyLimits, TlsMode, Verdict};
-
-#[path = "../../fuzz/src/checks.rs"]
-#[allow(dead_code)]
-mod checks;
-
-#[path = "../../fuzz/src/imap.rs"]
-#[allow(dead_code)]
-mod imap;
+use smtp_probe_proto::{Cause, Phase, ProbeConfig, ReplyLimits, TlsMode, Verdict};
 
 /// Every file of one target's corpus, sorted by name.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -60,13 +55,13 @@ fn start() -> Instant {
 #[test]
 fn reply_parser_corpus() {
     replay("reply_parser", |bytes| {
-        checks::check_reply_parser(bytes);
+        reply_parser::check(bytes);
     });
 }
 
 #[test]
 fn reply_roundtrip_corpus() {
-    replay("reply_roundtrip", checks::check_reply_roundtrip);
+    replay("reply_roundtrip", reply_roundtrip::check);
 }
 
 #[test]
@@ -75,7 +70,7 @@ fn probe_session_corpus() {
     let mut causes = Vec::new();
     let start = start();
     replay("probe_session", |bytes| {
-        let report = checks::check_probe_session(bytes, start);
+        let report = probe_session::check(bytes, start);
         verdicts.push(report.verdict);
         causes.push(report.cause);
     });
@@ -101,11 +96,55 @@ fn probe_session_corpus() {
     }
 }
 
+/// The trust seeds end as they were made to: credentials withheld over TLS whose certificate did not verify,
+/// sent when an override says so, a published policy counted by its mode, an echoed AUTH payload redacted.
+#[test]
+fn trust_seeds_end_as_made() {
+    let start = start();
+    let run = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/probe_session").join(name);
+        probe_session::check(&fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), start)
+    };
+    let auth_codes = |report: &smtp_probe_proto::Report| -> Vec<u16> {
+        report
+            .steps
+            .iter()
+            .filter(|s| s.phase == Phase::Auth)
+            .filter_map(|s| s.reply.as_ref())
+            .map(|r| r.code.get())
+            .collect()
+    };
+    let withheld = run("auth-over-unverified-tls-withheld");
+    assert_eq!((withheld.verdict, withheld.cause), (Verdict::Down, Some(Cause::CertificateInvalid)));
+    assert!(withheld.primary_finding().unwrap().message.starts_with("credentials withheld: "));
+    assert_eq!(auth_codes(&withheld), [] as [u16; 0]);
+    for (name, verdict) in [
+        ("auth-over-unverified-tls-inspect-only", Verdict::Degraded),
+        ("auth-over-unverified-tls-plaintext-allowed", Verdict::Up),
+    ] {
+        let report = run(name);
+        assert_eq!(report.verdict, verdict, "{name}: {:#?}", report.findings);
+        assert_eq!(auth_codes(&report), [235], "{name}");
+        assert!(report.findings.iter().any(|f| f.phase == Some(Phase::Auth)
+            && f.message.starts_with("credentials sent over TLS whose certificate did not verify")));
+    }
+    assert_eq!(run("policy-satisfied-unverified-required").verdict, Verdict::Up);
+    for (name, verdict) in [("policy-enforce-fails", Verdict::Down), ("policy-testing-fails", Verdict::Degraded)] {
+        let report = run(name);
+        assert_eq!((report.verdict, report.cause), (verdict, Some(Cause::CertificateInvalid)), "{name}");
+        assert!(report.primary_finding().unwrap().message.starts_with("fuzz policy ("), "{name}");
+    }
+    let echoed = run("auth-payload-echoed");
+    assert_eq!(echoed.cause, Some(Cause::AuthFailed));
+    let server_text = echoed.primary_finding().unwrap().server_text.as_deref().unwrap();
+    assert_eq!(server_text, "535 5.7.8 bad <redacted> 5.7.8 (<redacted>)");
+}
+
 #[test]
 fn imap_parser_corpus() {
     let mut errors = Vec::new();
     replay("imap_parser", |bytes| {
-        let run = imap::check_imap_parser(bytes);
+        let run = imap_parser::check(bytes);
         errors.push(run.error.map(|e| std::mem::discriminant(&e)));
     });
     // The seeds reach every limit and the "not IMAP" recognition, and some parse cleanly.
@@ -132,7 +171,7 @@ fn imap_session_corpus() {
     let mut causes = Vec::new();
     let mut found = 0;
     replay("imap_session", |bytes| {
-        let report = imap::check_imap_session(bytes, start);
+        let report = imap_session::check(bytes, start);
         causes.push(report.cause);
         found += usize::from(report.message.is_some());
     });
@@ -146,10 +185,10 @@ fn imap_session_corpus() {
 
 #[test]
 fn session_encoding_round_trips() {
-    use checks::Action::*;
+    use probe_session::Action::*;
     let actions = vec![Send(vec![b'x'; 300]), Canned(3), CannedBareLf(200), Eof, Advance(4999), Advance(7), TlsOk(9)];
     let header = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-    let session = checks::decode_session(&checks::encode_session(header, &actions));
+    let session = probe_session::decode_session(&probe_session::encode_session(header, &actions));
     assert_eq!(session.header, header);
     let mut expected = actions;
     expected.splice(0..1, [Send(vec![b'x'; 255]), Send(vec![b'x'; 45])]);
@@ -158,11 +197,11 @@ fn session_encoding_round_trips() {
 
 #[test]
 fn base64_matches_rfc4616_example() {
-    assert_eq!(checks::base64(b"\0tim\0tanstaaftanstaaf"), "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
-    assert_eq!(checks::base64(b""), "");
-    assert_eq!(checks::base64(b"f"), "Zg==");
-    assert_eq!(checks::base64(b"fo"), "Zm8=");
-    assert_eq!(checks::base64(b"foo"), "Zm9v");
+    assert_eq!(probe_session::base64(b"\0tim\0tanstaaftanstaaf"), "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
+    assert_eq!(probe_session::base64(b""), "");
+    assert_eq!(probe_session::base64(b"f"), "Zg==");
+    assert_eq!(probe_session::base64(b"fo"), "Zm8=");
+    assert_eq!(probe_session::base64(b"foo"), "Zm9v");
 }
 
 #[test]
@@ -170,12 +209,12 @@ fn every_decoder_accepts_short_inputs() {
     let start = start();
     for len in 0..=16 {
         let bytes = vec![0xa5; len];
-        checks::check_reply_parser(&bytes);
-        checks::check_reply_roundtrip(&bytes);
-        let report = checks::check_probe_session(&bytes, start);
+        reply_parser::check(&bytes);
+        reply_roundtrip::check(&bytes);
+        let report = probe_session::check(&bytes, start);
         assert!(report.total <= Duration::from_secs(11));
-        imap::check_imap_parser(&bytes);
-        let report = imap::check_imap_session(&bytes, start);
+        imap_parser::check(&bytes);
+        let report = imap_session::check(&bytes, start);
         assert!(report.total <= Duration::from_secs(8));
     }
 }
@@ -183,7 +222,7 @@ fn every_decoder_accepts_short_inputs() {
 #[test]
 fn unbounded_limits_parse_replies() {
     let limits = ReplyLimits { max_line_len: usize::MAX, max_lines: usize::MAX, max_buffered: usize::MAX };
-    let replies = checks::parse_all(b"220 mx ESMTP\r\n250-mx\r\n250 SIZE", limits).expect("parses");
+    let replies = reply_parser::parse_all(b"220 mx ESMTP\r\n250-mx\r\n250 SIZE", limits).expect("parses");
     assert_eq!(replies.len(), 1);
 }
 
@@ -201,7 +240,7 @@ fn cut_lines_fail_like_whole_lines() {
         // usize::MAX line limit: an overflow panic on any partial line.
         b"\x03\x04\x00220 a\r\n250",
     ] {
-        checks::check_reply_parser(input);
+        reply_parser::check(input);
     }
 }
 
@@ -218,22 +257,18 @@ fn a_command_answered_with_garbage_is_a_step() {
     assert_eq!(report.steps[1].reply, None);
 }
 
-// ---- the published-policy parsers (`fuzz/src/policy_checks.rs`) ------------------------------------------------
-
-#[path = "../../fuzz/src/policy_checks.rs"]
-#[allow(dead_code)]
-mod policy_checks;
+// ---- the published-policy parsers --------------------------------------------------------------------------------
 
 #[test]
 fn mta_sts_corpus() {
-    replay("mta_sts", policy_checks::check_mta_sts);
+    replay("mta_sts", mta_sts::check);
 }
 
 #[test]
 fn tlsa_corpus() {
     use smtp_probe_proto::policy::tlsa::RecordOutcome;
     let mut outcomes = Vec::new();
-    replay("tlsa", |bytes| outcomes.extend(policy_checks::check_tlsa(bytes)));
+    replay("tlsa", |bytes| outcomes.extend(tlsa::check(bytes)));
     // The seeds reach every outcome: DANE-EE and DANE-TA matches, and each way a record fails.
     let reached = |f: &dyn Fn(&RecordOutcome) -> bool| outcomes.iter().any(f);
     assert!(reached(&|o| matches!(o, RecordOutcome::Authenticated { certificate: 0 })));
@@ -251,7 +286,7 @@ fn spf_corpus() {
     let mut results = Vec::new();
     let mut problems = Vec::new();
     replay("spf", |bytes| {
-        let report = policy_checks::check_spf(bytes);
+        let report = spf::check(bytes);
         results.push(report.result);
         problems.extend(report.findings.iter().map(|f| f.problem));
     });
@@ -285,12 +320,12 @@ fn spf_corpus() {
 
 #[test]
 fn dmarc_corpus() {
-    replay("dmarc", policy_checks::check_dmarc);
+    replay("dmarc", dmarc::check);
 }
 
 #[test]
 fn tlsrpt_corpus() {
-    replay("tlsrpt", policy_checks::check_tlsrpt);
+    replay("tlsrpt", tlsrpt::check);
 }
 
 #[test]
@@ -298,22 +333,22 @@ fn policy_decoders_accept_short_inputs() {
     for len in 0..=16 {
         for byte in [0x00, 0x0a, 0x3b, 0xa5, 0xff] {
             let bytes = vec![byte; len];
-            policy_checks::check_mta_sts(&bytes);
-            policy_checks::check_tlsa(&bytes);
-            policy_checks::check_spf(&bytes);
-            policy_checks::check_dmarc(&bytes);
-            policy_checks::check_tlsrpt(&bytes);
+            mta_sts::check(&bytes);
+            tlsa::check(&bytes);
+            spf::check(&bytes);
+            dmarc::check(&bytes);
+            tlsrpt::check(&bytes);
         }
     }
 }
 
 #[test]
 fn tlsa_inputs_round_trip() {
-    let input = policy_checks::TlsaInput {
+    let input = tlsa::TlsaInput {
         records: vec![vec![3, 1, 1, 9], vec![]],
         chain: vec![vec![0x30; 300], vec![1]],
         names: vec!["mx1.mail.test".into(), "mail.test".into()],
         now: 86_400 * 20_000,
     };
-    assert_eq!(policy_checks::decode_tlsa(&policy_checks::encode_tlsa(&input)), input);
+    assert_eq!(tlsa::decode_tlsa(&tlsa::encode_tlsa(&input)), input);
 }

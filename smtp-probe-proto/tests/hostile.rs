@@ -447,3 +447,151 @@ fn unsolicited_reply_after_the_greeting_is_a_violation_and_never_taken_as_the_eh
     assert!(report.capabilities.is_none(), "the fake reply must not count as EHLO");
     assert!(harness.client_lines().is_empty(), "nothing is sent to a server that breaks the protocol");
 }
+
+// ---- item 6 of the trust issue: linear cost and a bounded report, whatever the server sends -----------------------
+
+/// A reply of `code` whose lines carry `texts`, as one write.
+fn reply_of(code: u16, texts: &[String]) -> ServerStep {
+    let last = texts.len() - 1;
+    let mut bytes = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        bytes.extend_from_slice(format!("{code}{}{text}\r\n", if i == last { ' ' } else { '-' }).as_bytes());
+    }
+    ServerStep::Send(bytes)
+}
+
+/// Lines of `width` characters of `fill`, as many as fit in `limits` with `first` in front (one reply).
+fn filled(limits: ReplyLimits, first: &[&str], width: usize, fill: &str) -> Vec<String> {
+    let mut texts: Vec<String> = first.iter().map(|s| (*s).to_owned()).collect();
+    let used = |texts: &[String]| texts.iter().map(|t| t.len() + 6).sum::<usize>();
+    let line = fill.repeat(width / fill.len());
+    while texts.len() < limits.max_lines && used(&texts) + line.len() + 6 <= limits.max_buffered {
+        texts.push(line.clone());
+    }
+    texts
+}
+
+/// The documented bound (see `Report`): per reply, four copies of its bytes and 160 bytes per line, for at most
+/// 11 + recipients replies; plus the TLS details and a fixed part.
+fn documented_bound(limits: ReplyLimits, recipients: usize) -> usize {
+    (11 + recipients) * (4 * limits.max_buffered + 160 * limits.max_lines) + 64 * 1024
+}
+
+fn ehlo_probe(limits: ReplyLimits, ehlo: ServerStep) -> (smtp_probe_proto::Report, usize) {
+    let config = with_auth(builder(TlsMode::None)).allow_plaintext_auth(true).reply_limits(limits).build().unwrap();
+    let script = greeted([ehlo, expect("AUTH"), line("535 5.7.8 no"), expect("QUIT"), line("221 bye")]);
+    let (report, harness) = run_whole(&config, start(), &script);
+    assert!(harness.mismatches().is_empty(), "{:?}", harness.mismatches());
+    let bytes = smtp_probe_proto::testing::report_heap_bytes(&report);
+    (report, bytes)
+}
+
+/// Tens of thousands of distinct AUTH mechanisms (with limits raised to let them through, and with the defaults):
+/// the typed mechanism is still found, the kept list is capped (so each of the reply's mechanisms is compared
+/// with a bounded list, which is what makes reading it linear: see the `capabilities` bench for the timing), and
+/// the report stays under the documented bound.
+#[test]
+fn tens_of_thousands_of_auth_mechanisms_keep_the_report_bounded() {
+    for limits in [ReplyLimits::default(), ReplyLimits { max_line_len: 8192, max_lines: 128, max_buffered: 1 << 20 }] {
+        let mut n = 0;
+        let mut lines = vec!["mx.example.com".to_owned()];
+        'fill: while lines.len() < limits.max_lines - 1 {
+            let mut text = String::from("AUTH");
+            while text.len() + 12 < limits.max_line_len.min(limits.max_buffered / limits.max_lines - 8) {
+                text.push_str(&format!(" {n:04X}"));
+                n += 1;
+            }
+            lines.push(text);
+            if lines.iter().map(|l| l.len() + 6).sum::<usize>() + limits.max_line_len > limits.max_buffered {
+                break 'fill;
+            }
+        }
+        lines.push("AUTH PLAIN".to_owned());
+        let wire: usize = lines.iter().map(|l| l.len() + 6).sum();
+        let (report, bytes) = ehlo_probe(limits, reply_of(250, &lines));
+        assert!(n >= 10_000, "{n} mechanisms");
+        let caps = report.capabilities.as_ref().expect("the EHLO reply was read");
+        assert!(caps.supports_auth(&smtp_probe_proto::AuthMechanism::Plain));
+        assert!(caps.auth_mechanisms.len() <= smtp_probe_proto::capabilities::MAX_OTHER_AUTH_MECHANISMS + 7);
+        assert_eq!(caps.omitted, n - smtp_probe_proto::capabilities::MAX_OTHER_AUTH_MECHANISMS);
+        assert!(bytes <= documented_bound(limits, 0), "{bytes} bytes for a {wire}-byte EHLO");
+        // Three copies of the reply (step, transcript, raw lines) and small change: not one string per mechanism.
+        assert!(bytes < 3 * wire + 40 * 1024, "{n} mechanisms in {wire} bytes: a {bytes}-byte report");
+        println!(
+            "{n} distinct AUTH mechanisms, {wire}-byte EHLO: report {bytes} bytes (bound {})",
+            documented_bound(limits, 0)
+        );
+    }
+}
+
+/// 60 KB of one-character parameters, on an unknown keyword and on AUTH: a few kept, the report bounded.
+#[test]
+fn sixty_kilobytes_of_one_character_parameters_keep_the_report_bounded() {
+    let limits = ReplyLimits::default();
+    for keyword in ["X-PARAMS", "AUTH"] {
+        let head = format!("{keyword} a");
+        let mut lines = vec!["mx.example.com".to_owned()];
+        lines.extend(filled(limits, &[], 2030, " a").into_iter().map(|l| format!("{head}{l}")).take(30));
+        lines.push("AUTH PLAIN".to_owned());
+        let wire: usize = lines.iter().map(|l| l.len() + 6).sum();
+        assert!(wire >= 60_000, "{wire}");
+        let (report, bytes) = ehlo_probe(limits, reply_of(250, &lines));
+        let caps = report.capabilities.as_ref().expect("the EHLO reply was read");
+        assert!(caps.unknown.iter().all(|u| u.params.len() <= smtp_probe_proto::capabilities::MAX_UNKNOWN_PARAMS));
+        assert!(caps.omitted > 0 || keyword == "AUTH");
+        assert!(bytes <= documented_bound(limits, 0), "{bytes}");
+        assert!(bytes < 3 * wire + 40 * 1024, "{keyword}: {wire}-byte EHLO, {bytes}-byte report");
+        println!("60 KB of one-character {keyword} parameters ({wire}-byte EHLO): report {bytes} bytes");
+    }
+}
+
+/// The worst a server can do to one probe: every reply as large as the limits allow (the most lines, the most
+/// bytes), through the longest conversation there is (STARTTLS, AUTH LOGIN, an envelope, a test message). The
+/// report stays under the documented bound.
+#[test]
+fn every_reply_at_the_limits_keeps_the_report_under_the_documented_bound() {
+    let limits = ReplyLimits::default();
+    let config = with_auth(builder(TlsMode::StartTlsRequired))
+        .auth_mechanisms([smtp_probe_proto::AuthMechanism::Login])
+        .mail_from(USER)
+        .rcpt_to("postmaster@example.com")
+        .send_test_message("token-1")
+        .reply_limits(limits)
+        .build()
+        .unwrap();
+    let big = |code: u16, first: &[&str]| reply_of(code, &filled(limits, first, 500, "x"));
+    let script = vec![
+        big(220, &["mx.example.com ESMTP"]),
+        expect("EHLO"),
+        big(250, &["mx.example.com", "STARTTLS", "AUTH LOGIN"]),
+        expect("STARTTLS"),
+        big(220, &["ready"]),
+        ServerStep::TlsEstablished(tls13()),
+        expect("EHLO"),
+        big(250, &["mx.example.com", "AUTH LOGIN"]),
+        expect("AUTH LOGIN"),
+        big(334, &["VXNlcm5hbWU6"]),
+        expect(""),
+        big(334, &["UGFzc3dvcmQ6"]),
+        expect(""),
+        big(235, &["ok"]),
+        expect("MAIL FROM"),
+        big(250, &["ok"]),
+        expect("RCPT TO"),
+        big(250, &["ok"]),
+        expect("DATA"),
+        big(354, &["go"]),
+        expect("<message>"),
+        big(250, &["queued"]),
+        expect("QUIT"),
+        big(221, &["bye"]),
+    ];
+    let (report, harness) = run_whole(&config, start(), &script);
+    assert!(harness.mismatches().is_empty(), "{:?}", harness.mismatches());
+    assert_eq!(report.verdict, Verdict::Up, "{:#?}", report.findings);
+    assert_eq!(report.steps.iter().filter(|s| s.reply.is_some()).count(), 12);
+    let bytes = smtp_probe_proto::testing::report_heap_bytes(&report);
+    let bound = documented_bound(limits, 1);
+    assert!(bytes <= bound, "{bytes} > {bound}");
+    println!("every reply at the default limits, 12 replies: report {bytes} bytes (bound {bound})");
+}

@@ -51,11 +51,14 @@ fn assert_valid_against(schema: &Value, value: &Value) {
 
 fn certificate(days_left: i64) -> CertificateInfo {
     CertificateInfo {
+        position: 0,
         subject: "CN=mx.example.com".into(),
         issuer: "CN=Example CA".into(),
         sans: vec!["DNS:mx.example.com".into()],
+        sans_omitted: 0,
         serial: "01".into(),
         not_before: "2025-01-01T00:00:00Z".into(),
+        not_before_unix: 1_735_689_600,
         not_after: "2026-03-01T00:00:00Z".into(),
         not_after_unix: 1_772_323_200,
         days_left,

@@ -5,13 +5,15 @@
 #[path = "support/tls_server.rs"]
 mod tls_server;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::SupportedProtocolVersion;
 
 use smtp_probe_proto::{
-    AuthMechanism, Cause, CertificateProblem, Direction, Finding, Phase, ProbeConfig, ProbeConfigBuilder, ReplyLimits,
-    Report, Secret, Session, SessionOutput, Severity, Timeouts, TlsConfig, TlsMode, Verdict,
+    AuthMechanism, Cause, CertificateProblem, Direction, Finding, Phase, PolicyMode, PolicyOutcome, ProbeConfig,
+    ProbeConfigBuilder, ReplyLimits, Report, Secret, Session, SessionOutput, Severity, Timeouts, TlsConfig, TlsMode,
+    TlsPolicy, Verdict,
 };
 use tls_server::{
     Ca, DAY, LATENCY, Leaf, Mode, OnHello, PASSWORD, Reads, Run, Server, ServerTls, USER, drive, rfc3339, sha256_hex,
@@ -420,7 +422,7 @@ fn inspect_only(mode: Mode) {
     assert_eq!(
         f.message,
         format!(
-            "certificate CN=mx.test expired 12 days ago ({}) (inspect-only mode: the probe carried on)",
+            "certificate CN=mx.test expired 12 days ago ({}) (inspect-only override: the probe carried on)",
             rfc3339(-12 * DAY)
         )
     );
@@ -688,29 +690,315 @@ fn greeting_in_the_handshake_read(mode: Mode) {
 
 // ---- opportunistic STARTTLS: how MTAs deliver ---------------------------------------------------------------------
 
-/// Senders using opportunistic STARTTLS encrypt without verifying, so mail still flows to a server whose
-/// certificate does not verify: the probe carries on, reports the certificate in full, and says degraded.
+/// A configuration for `mode` whose trust settings do not know the test CA (the webpki roots only): the
+/// certificate never verifies.
+fn untrusting(mode: TlsMode) -> ProbeConfigBuilder {
+    ProbeConfig::builder(TARGET.parse().unwrap())
+        .tls(mode)
+        .ehlo_name("probe.test")
+        .tls_config(TlsConfig::builder().build().unwrap())
+}
+
+/// The same, with the inspect-only override.
+fn untrusting_inspect_only(mode: TlsMode) -> ProbeConfigBuilder {
+    untrusting(mode).tls_config(TlsConfig::builder().inspect_only(true).build().unwrap())
+}
+
+fn run_starttls(config: ProbeConfig, leaf: &Leaf) -> Run {
+    run(Mode::StartTls, config, &ServerTls::new(leaf.clone()))
+}
+
+/// No AUTH command reached the server, and no credential left the client in any form.
+fn assert_no_credentials_sent(run: &Run) {
+    assert!(
+        run.server.received.iter().all(|r| !r.line.to_ascii_uppercase().starts_with("AUTH")),
+        "{:?}",
+        run.server.received
+    );
+    assert!(run.report.steps.iter().all(|s| s.phase != Phase::Auth), "{:#?}", run.report.steps);
+    assert!(run.report.transcript.iter().all(|l| !(l.direction == Direction::Client && l.text.starts_with("AUTH"))));
+    assert!(!run.client_bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()));
+}
+
+/// Senders using opportunistic STARTTLS encrypt without verifying (RFC 7435), so mail still flows to a server whose
+/// certificate does not verify: the probe carries on, reports the certificate in full, and the verdict is up.
 #[test]
-fn opportunistic_starttls_with_an_untrusted_certificate_is_degraded_not_down() {
+fn opportunistic_starttls_with_an_untrusted_certificate_is_up_and_reported() {
     let ca = Ca::new(CA_NAME);
     let leaf = valid_leaf(&ca);
-    let config = ProbeConfig::builder(TARGET.parse().unwrap())
-        .tls(TlsMode::StartTlsOpportunistic)
-        .ehlo_name("probe.test")
-        .tls_config(TlsConfig::builder().build().unwrap()) // the private CA is not trusted
-        .build()
-        .unwrap();
-    let run = run(Mode::StartTls, config, &ServerTls::new(leaf.clone()));
+    let run = run_starttls(untrusting(TlsMode::StartTlsOpportunistic).build().unwrap(), &leaf);
     let report = &run.report;
-    assert_outcome(report, Verdict::Degraded, Some(Cause::CertificateInvalid));
-    let f = finding(report, Cause::CertificateInvalid);
-    assert!(f.message.contains("untrusted authority"), "{}", f.message);
-    assert!(f.message.contains("opportunistic STARTTLS"), "{}", f.message);
+    assert_outcome(report, Verdict::Up, None);
+    let f = report.findings.iter().find(|f| f.phase == Some(Phase::TlsHandshake)).expect("the certificate finding");
+    assert_eq!((f.severity, f.cause), (Severity::Info, None));
+    assert_eq!(
+        f.message,
+        format!(
+            "certificate CN=mx.test is issued by an untrusted authority (CN={CA_NAME}) (opportunistic TLS: reported, \
+             not counted; senders that do not verify still deliver)"
+        )
+    );
     let tls = report.tls.as_ref().unwrap();
+    assert!(!tls.verified && !tls.is_verified());
     assert_eq!(tls.verify_error, Some(CertificateProblem::UnknownIssuer));
     assert_eq!(tls.leaf().unwrap().sha256, leaf.sha256());
+    assert_eq!(tls.chain_der, std::slice::from_ref(&leaf.der), "the presented chain, as DER, for DANE");
     assert!(run.server.received.iter().any(|r| r.tls && r.line == "EHLO probe.test"), "EHLO inside TLS");
     assert_eq!(phases(report).last(), Some(&Phase::Quit));
+}
+
+/// Credentials are sent only over TLS whose certificate verified. Opportunistic STARTTLS goes on past the
+/// certificate (so the report shows what the server offers inside TLS), then withholds AUTH: down,
+/// `certificate_invalid`, and the finding says what is wrong and that nothing was sent.
+#[test]
+fn credentials_are_withheld_over_opportunistic_tls_whose_certificate_does_not_verify() {
+    let ca = Ca::new(CA_NAME);
+    let config = untrusting(TlsMode::StartTlsOpportunistic).auth(USER, Secret::new(PASSWORD)).build().unwrap();
+    let run = run_starttls(config, &valid_leaf(&ca));
+    let report = &run.report;
+    assert_outcome(report, Verdict::Down, Some(Cause::CertificateInvalid));
+    let f = report.primary_finding().unwrap();
+    assert_eq!((f.severity, f.phase), (Severity::Critical, Some(Phase::Auth)));
+    assert!(
+        f.message.starts_with(&format!(
+            "credentials withheld: certificate CN=mx.test is issued by an untrusted authority (CN={CA_NAME}); they are \
+             sent only over TLS whose certificate verifies"
+        )),
+        "{}",
+        f.message
+    );
+    assert_no_credentials_sent(&run);
+    let caps = report.capabilities_tls.as_ref().expect("EHLO inside TLS still reported");
+    assert!(caps.supports_auth(&AuthMechanism::Plain));
+    assert_eq!(phases(report)[3..], [Phase::TlsHandshake, Phase::EhloTls, Phase::Quit]);
+}
+
+/// With required or implicit TLS the handshake itself is refused, and its finding says the credentials were not
+/// sent.
+#[test]
+fn credentials_with_required_tls_and_an_unverified_certificate_stop_at_the_handshake() {
+    for (tls_mode, mode) in [(TlsMode::StartTlsRequired, Mode::StartTls), (TlsMode::Implicit, Mode::Implicit)] {
+        let ca = Ca::new(CA_NAME);
+        let config = untrusting(tls_mode).auth(USER, Secret::new(PASSWORD)).build().unwrap();
+        let leaf = valid_leaf(&ca);
+        let run = run(mode, config, &ServerTls::new(leaf.clone()));
+        let message = assert_certificate_refused(&run, mode, CertificateProblem::UnknownIssuer, &leaf);
+        assert!(message.ends_with("; credentials not sent"), "{message}");
+        assert_no_credentials_sent(&run);
+    }
+}
+
+/// The inspect-only override: the credentials go out over the unverified TLS, and a finding names the override.
+#[test]
+fn inspect_only_sends_credentials_and_names_the_override() {
+    let ca = Ca::new(CA_NAME);
+    for tls_mode in [TlsMode::StartTlsOpportunistic, TlsMode::StartTlsRequired] {
+        let config = untrusting_inspect_only(tls_mode).auth(USER, Secret::new(PASSWORD)).build().unwrap();
+        let run = run_starttls(config, &valid_leaf(&ca));
+        let report = &run.report;
+        assert_outcome(report, Verdict::Degraded, Some(Cause::CertificateInvalid));
+        let auth = report.steps.iter().find(|s| s.phase == Phase::Auth).expect("AUTH was sent");
+        assert_eq!(auth.reply.as_ref().map(|r| r.code.get()), Some(235));
+        let named =
+            report.findings.iter().find(|f| f.phase == Some(Phase::Auth)).expect("a finding about the credentials");
+        assert_eq!((named.severity, named.cause), (Severity::Warning, Some(Cause::CertificateInvalid)));
+        assert!(named.message.starts_with("credentials sent over TLS whose certificate did not verify (certificate CN=mx.test is issued by an untrusted authority"), "{}", named.message);
+        assert!(named.message.ends_with("the inspect-only override allows it"), "{}", named.message);
+    }
+}
+
+/// Allowing plaintext AUTH allows unverified TLS too (it is no worse), and says so without changing the verdict.
+#[test]
+fn allowing_plaintext_auth_covers_unverified_tls_and_says_so() {
+    let ca = Ca::new(CA_NAME);
+    let config = untrusting(TlsMode::StartTlsOpportunistic)
+        .auth(USER, Secret::new(PASSWORD))
+        .allow_plaintext_auth(true)
+        .build()
+        .unwrap();
+    let run = run_starttls(config, &valid_leaf(&ca));
+    let report = &run.report;
+    assert_outcome(report, Verdict::Up, None);
+    assert!(
+        report.steps.iter().any(|s| s.phase == Phase::Auth && s.reply.as_ref().is_some_and(|r| r.code.get() == 235))
+    );
+    let named = report.findings.iter().find(|f| f.phase == Some(Phase::Auth)).expect("the override is named");
+    assert_eq!((named.severity, named.cause), (Severity::Info, None));
+    assert!(named.message.ends_with("plaintext AUTH is allowed, so this is too"), "{}", named.message);
+}
+
+/// Certificate-days thresholds judge the certificate even over opportunistic STARTTLS: the handshake is refused,
+/// and the finding says why it counted. With the inspect-only override the probe carries on, degraded.
+#[test]
+fn days_thresholds_judge_an_opportunistic_certificate() {
+    let ca = Ca::new(CA_NAME);
+    let leaf = valid_leaf(&ca);
+    let config = untrusting(TlsMode::StartTlsOpportunistic).certificate_days(Some(14), None).build().unwrap();
+    let run = run_starttls(config, &leaf);
+    let message = assert_certificate_refused(&run, Mode::StartTls, CertificateProblem::UnknownIssuer, &leaf);
+    assert!(message.ends_with("(the certificate is being checked (days thresholds))"), "{message}");
+
+    let config =
+        untrusting_inspect_only(TlsMode::StartTlsOpportunistic).certificate_days(Some(14), None).build().unwrap();
+    let run = run_starttls(config, &leaf);
+    assert_outcome(&run.report, Verdict::Degraded, Some(Cause::CertificateInvalid));
+    let f = finding(&run.report, Cause::CertificateInvalid);
+    assert!(f.message.ends_with("(inspect-only override: the probe carried on)"), "{}", f.message);
+    // Without the thresholds, inspect-only changes nothing for opportunistic TLS: reported, not counted.
+    let run = run_starttls(untrusting_inspect_only(TlsMode::StartTlsOpportunistic).build().unwrap(), &leaf);
+    assert_outcome(&run.report, Verdict::Up, None);
+}
+
+// ---- a published policy (the seam MTA-STS and DANE plug into) -----------------------------------------------------
+
+/// A policy that accepts one leaf certificate by its fingerprint, whatever the roots say (the shape of DANE-EE),
+/// and checks that it is handed the presented chain as DER.
+#[derive(Debug)]
+struct LeafPolicy {
+    sha256: String,
+    mode: PolicyMode,
+}
+
+impl TlsPolicy for LeafPolicy {
+    fn name(&self) -> &str {
+        "DANE"
+    }
+
+    fn mode(&self) -> PolicyMode {
+        self.mode
+    }
+
+    fn check(&self, target: &smtp_probe_proto::Target, tls: &smtp_probe_proto::TlsInfo) -> PolicyOutcome {
+        assert_eq!(target.host(), TARGET);
+        match tls.chain_der.first() {
+            Some(der) if sha256_hex(der) == self.sha256 => PolicyOutcome::Satisfied,
+            _ => PolicyOutcome::Failed { reason: "no TLSA record matches the presented chain".into() },
+        }
+    }
+}
+
+fn with_policy(builder: ProbeConfigBuilder, sha256: &str, mode: PolicyMode) -> ProbeConfig {
+    builder.tls_policy(Arc::new(LeafPolicy { sha256: sha256.to_owned(), mode })).build().unwrap()
+}
+
+/// A policy that authenticates the server stands in for the roots: required TLS with an untrusted certificate
+/// is up, the handshake having gone on so that the policy could see it.
+#[test]
+fn a_satisfied_policy_authenticates_a_certificate_the_roots_do_not() {
+    let ca = Ca::new(CA_NAME);
+    let leaf = valid_leaf(&ca);
+    let config = with_policy(untrusting(TlsMode::StartTlsRequired), &leaf.sha256(), PolicyMode::Enforce);
+    let run = run_starttls(config, &leaf);
+    assert_outcome(&run.report, Verdict::Up, None);
+    let f = run.report.findings.iter().find(|f| f.phase == Some(Phase::TlsHandshake)).unwrap();
+    assert_eq!(f.severity, Severity::Info);
+    assert!(f.message.ends_with("(DANE authenticates the server instead)"), "{}", f.message);
+    assert!(run.server.handshake_done());
+}
+
+/// A policy that fails: critical under `enforce` (whatever the overrides), a warning under `testing`, and the
+/// worse of that and the certificate's own finding.
+#[test]
+fn a_failed_policy_counts_by_its_mode() {
+    let ca = Ca::new(CA_NAME);
+    let leaf = valid_leaf(&ca);
+    let other = "00".repeat(32);
+    let cases = [
+        // (trusting the CA, inspect-only, mode, verdict)
+        (true, false, PolicyMode::Enforce, Verdict::Down),
+        (true, false, PolicyMode::Testing, Verdict::Degraded),
+        (false, true, PolicyMode::Enforce, Verdict::Down),
+        (false, false, PolicyMode::Testing, Verdict::Degraded),
+    ];
+    for (trusted, inspect_only, mode, verdict) in cases {
+        let builder = match (trusted, inspect_only) {
+            (true, _) => ProbeConfig::builder(TARGET.parse().unwrap())
+                .tls(TlsMode::StartTlsOpportunistic)
+                .ehlo_name("probe.test")
+                .tls_config(trusting(&ca)),
+            (false, true) => untrusting_inspect_only(TlsMode::StartTlsOpportunistic),
+            (false, false) => untrusting(TlsMode::StartTlsOpportunistic),
+        };
+        let run = run_starttls(with_policy(builder, &other, mode), &leaf);
+        let case = format!("trusted {trusted}, inspect-only {inspect_only}, {mode}");
+        assert_eq!((run.report.verdict, run.report.cause), (verdict, Some(Cause::CertificateInvalid)), "{case}");
+        let f = run.report.findings.iter().find(|f| f.message.starts_with("DANE (")).expect("the policy's finding");
+        assert_eq!(f.message, format!("DANE ({mode}) is not satisfied: no TLSA record matches the presented chain"));
+        assert_eq!(f.severity, if mode == PolicyMode::Enforce { Severity::Critical } else { Severity::Warning });
+        assert!(run.server.handshake_done(), "{case}: the handshake completes for the policy to see it");
+    }
+}
+
+// ---- certificates told right ----------------------------------------------------------------------------------------
+
+/// An expired intermediate is named as the intermediate, with its own dates, not as the leaf.
+#[test]
+fn an_expired_intermediate_is_described_as_the_intermediate() {
+    let root = Ca::new(CA_NAME);
+    let intermediate = root.intermediate("Example Issuing CA", -400 * DAY, -2 * DAY);
+    let leaf = intermediate.leaf(&["mx.test"], -30 * DAY, 60 * DAY);
+    let mut server_tls = ServerTls::new(leaf);
+    server_tls.send_ca = true; // the intermediate
+    let config = builder(Mode::Implicit, TARGET).tls_config(trusting(&root)).build().unwrap();
+    let run = run(Mode::Implicit, config, &server_tls);
+    assert_outcome(&run.report, Verdict::Down, Some(Cause::CertificateInvalid));
+    let tls = run.report.tls.as_ref().unwrap();
+    assert_eq!(tls.verify_error, Some(CertificateProblem::Expired));
+    assert_eq!(tls.leaf().unwrap().days_left, 60, "the leaf itself is fine");
+    assert_eq!(tls.certificates[1].position, 1);
+    assert_eq!(
+        finding(&run.report, Cause::CertificateInvalid).message,
+        format!("intermediate certificate CN=Example Issuing CA expired 2 days ago ({})", rfc3339(-2 * DAY))
+    );
+}
+
+/// A certificate in the chain that cannot be parsed is skipped with a finding: it never reads as a certificate
+/// that expires in 1970, nor as "0 days left" for the days thresholds.
+#[test]
+fn an_unparseable_chain_certificate_is_skipped_with_a_finding() {
+    let ca = Ca::new(CA_NAME);
+    let leaf = valid_leaf(&ca);
+    let garbage = vec![0x30, 0x03, 0x02, 0x01, 0x07];
+    let mut server_tls = ServerTls::new(leaf.clone());
+    server_tls.extra_chain = vec![garbage.clone()];
+    let config =
+        builder(Mode::Implicit, TARGET).tls_config(trusting(&ca)).certificate_days(Some(30), Some(7)).build().unwrap();
+    let run = run(Mode::Implicit, config, &server_tls);
+    let report = &run.report;
+    assert_outcome(report, Verdict::Up, None);
+    let tls = report.tls.as_ref().unwrap();
+    assert!(tls.verified, "the leaf chains to the CA without it");
+    assert_eq!(tls.chain_der, [leaf.der.clone(), garbage.clone()]);
+    assert_eq!(tls.certificates.len(), 1);
+    assert_eq!((tls.unparsed.len(), tls.unparsed[0].position, tls.unparsed[0].len), (1, 1, garbage.len()));
+    assert_eq!(tls.chain_earliest_expiry().unwrap().days_left, 60, "not 0, not 1970");
+    let f = report.findings.iter().find(|f| f.message.contains("could not be parsed")).expect("a finding");
+    assert_eq!((f.severity, f.cause), (Severity::Info, None));
+    assert!(
+        f.message
+            .starts_with(&format!("certificate 1 of the presented chain (5 bytes, SHA-256 {})", sha256_hex(&garbage))),
+        "{}",
+        f.message
+    );
+    let json = serde_json::to_value(report).unwrap();
+    assert!(!json.to_string().contains("1970"), "{json:#}");
+    assert_eq!(json["tls"]["chain"].as_array().unwrap().len(), 1);
+}
+
+/// A not-yet-valid intermediate, likewise.
+#[test]
+fn a_not_yet_valid_intermediate_is_described_as_the_intermediate() {
+    let root = Ca::new(CA_NAME);
+    let intermediate = root.intermediate("Example Issuing CA", 3 * DAY, 400 * DAY);
+    let mut server_tls = ServerTls::new(intermediate.leaf(&["mx.test"], -30 * DAY, 60 * DAY));
+    server_tls.send_ca = true;
+    let config = builder(Mode::Implicit, TARGET).tls_config(trusting(&root)).build().unwrap();
+    let run = run(Mode::Implicit, config, &server_tls);
+    assert_eq!(run.report.tls.as_ref().unwrap().verify_error, Some(CertificateProblem::NotYetValid));
+    assert_eq!(
+        finding(&run.report, Cause::CertificateInvalid).message,
+        format!("intermediate certificate CN=Example Issuing CA is not valid before {}", rfc3339(3 * DAY))
+    );
 }
 
 /// In inspect-only mode an expired certificate is invalid (degraded), and not also "expiring in -12 days" (which

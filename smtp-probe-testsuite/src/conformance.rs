@@ -48,6 +48,9 @@
 //! | `{starttls,implicit}_cert_wrong_name` | certificate for `wrong.test` | down, `certificate_invalid`, subject |
 //! | `{starttls,implicit}_cert_untrusted` | issued by an untrusted CA | down, `certificate_invalid`, subject |
 //! | `{starttls,implicit}_cert_expiring` | 5½ days left, warning under 14 | degraded, `certificate_expiring`, days |
+//! | `opportunistic_cert_untrusted_up` | untrusted CA, no TLS asked for | up, the certificate reported (info) |
+//! | `auth_cert_untrusted_withheld` | untrusted CA, credentials given | down, `certificate_invalid`, no AUTH sent |
+//! | `auth_cert_untrusted_inspect_only` | the same, with the inspect-only override | degraded, AUTH 235, the override named |
 //! | `connect_refused` | a port bound, then released | down, `connect_refused` |
 //! | `silent_server` | accepts, never speaks | down, `greeting_timeout`, on time |
 //! | `dripping_greeting` | the greeting at one byte a second | down, `greeting_timeout`, on time |
@@ -485,6 +488,7 @@ pub fn all() -> Vec<Scenario> {
         ),
     ];
     list.extend(certificate_scenarios());
+    list.extend(trust_scenarios());
     list.extend([
         Scenario::local(
             "connect_refused",
@@ -756,6 +760,57 @@ fn certificate_scenarios() -> Vec<Scenario> {
     .collect()
 }
 
+/// Opportunistic STARTTLS raises no alarm by itself, and credentials go only over TLS whose certificate verified.
+fn trust_scenarios() -> Vec<Scenario> {
+    use Cause::*;
+    use Verdict::*;
+    vec![
+        Scenario::local(
+            "opportunistic_cert_untrusted_up",
+            "STARTTLS offered with a certificate from an untrusted CA, no TLS asked for",
+            Expected::new(Up, None).finding("untrusted authority").with_check(checks::reported_not_counted),
+            |pki| responder(Responder::new().cert(&pki.issue(CertSpec::default().issued_by(IssuedBy::UntrustedCa))?)),
+            |a, ca| config(a, ca, TlsMode::StartTlsOpportunistic).build().expect("config"),
+        ),
+        Scenario::local(
+            "auth_cert_untrusted_withheld",
+            "credentials given, the certificate from an untrusted CA: AUTH is never sent",
+            Expected::new(Down, Some(CertificateInvalid))
+                .finding("credentials withheld: certificate CN=mx.test is issued by an untrusted authority")
+                .with_check(checks::no_auth_sent),
+            untrusted_auth_server,
+            |a, ca| {
+                config(a, ca, TlsMode::StartTlsOpportunistic).auth(USER.0, Secret::new(USER.1)).build().expect("config")
+            },
+        ),
+        Scenario::local(
+            "auth_cert_untrusted_inspect_only",
+            "the same with the inspect-only override: AUTH is sent, and the finding says why",
+            Expected::new(Degraded, Some(CertificateInvalid))
+                .finding("the inspect-only override allows it")
+                .with_check(checks::auth_235_unverified),
+            untrusted_auth_server,
+            |a, ca| {
+                let trust = TlsConfig::builder()
+                    .webpki_roots(false)
+                    .add_ca_pem("the test CA", ca.as_bytes())
+                    .and_then(|b| b.inspect_only(true).build())
+                    .expect("the test CA is a valid trust anchor");
+                config(a, ca, TlsMode::StartTlsOpportunistic)
+                    .tls_config(trust)
+                    .auth(USER.0, Secret::new(USER.1))
+                    .build()
+                    .expect("config")
+            },
+        ),
+    ]
+}
+
+fn untrusted_auth_server(pki: &TestPki) -> Result<Server, Error> {
+    let cert = pki.issue(CertSpec::default().issued_by(IssuedBy::UntrustedCa))?;
+    responder(Responder::new().cert(&cert).user(USER.0, USER.1))
+}
+
 /// Half a day past five days, so that the whole days left (5) cannot change between issuing the certificate
 /// and probing, whichever second either happens in.
 fn expires_in_five_and_a_half_days() -> Validity {
@@ -843,6 +898,25 @@ mod checks {
 
     pub(super) fn unknown_issuer(report: &Report) {
         problem(report, CertificateProblem::UnknownIssuer);
+    }
+
+    pub(super) fn reported_not_counted(report: &Report) {
+        unknown_issuer(report);
+        let f = report.findings.iter().find(|f| f.message.contains("untrusted authority")).expect("reported");
+        assert_eq!((f.severity, f.cause), (smtp_probe_proto::Severity::Info, None));
+        assert!(report.capabilities_tls.is_some(), "the probe carried on inside TLS");
+    }
+
+    pub(super) fn no_auth_sent(report: &Report) {
+        unknown_issuer(report);
+        assert!(report.steps.iter().all(|s| s.phase != Phase::Auth), "{:#?}", report.steps);
+        assert!(report.capabilities_tls.as_ref().is_some_and(|c| !c.auth_mechanisms.is_empty()), "AUTH was offered");
+    }
+
+    pub(super) fn auth_235_unverified(report: &Report) {
+        unknown_issuer(report);
+        let auth = report.steps.iter().find(|s| s.phase == Phase::Auth).expect("an AUTH step");
+        assert_eq!(auth.reply.as_ref().map(|r| r.code.get()), Some(235));
     }
 }
 
@@ -1010,6 +1084,7 @@ macro_rules! conformance_tests {
             greeting_421 garbage_greeting helo_only_up reset_after_greeting
             starttls_cert_expired implicit_cert_expired starttls_cert_wrong_name implicit_cert_wrong_name
             starttls_cert_untrusted implicit_cert_untrusted starttls_cert_expiring implicit_cert_expiring
+            opportunistic_cert_untrusted_up auth_cert_untrusted_withheld auth_cert_untrusted_inspect_only
             connect_refused silent_server dripping_greeting implicit_tls_port_in_starttls_mode
             denied_address_from_dns denied_address_from_request typed_loopback_name_allowed
             no_connect_after_the_deadline local_firewall_is_a_local_error out_of_file_descriptors_is_a_local_error
@@ -1028,6 +1103,8 @@ macro_rules! postfix_tests {
             $crate::postfix::cases().iter().map(|s| s.name).collect::<::std::vec::Vec<_>>();
             postfix_plain_starttls_up postfix_submission_auth_up postfix_submission_auth_failed
             postfix_unknown_recipient postfix_relay_denied postfix_smtps_up
+            postfix_plain_untrusted_opportunistic_up postfix_plain_untrusted_required_down
+            postfix_submission_untrusted_withholds_credentials postfix_submission_insecure_sends_credentials
         }
     };
 }

@@ -9,7 +9,9 @@
 //!
 //! [`cases`] lists the interop cases as [`Scenario`](crate::conformance::Scenario)s, so every adapter runs
 //! the same ones (with [`postfix_tests!`](crate::postfix_tests)) and their reports can be compared with the
-//! conformance normalizer.
+//! conformance normalizer. Some run without the test CA, as a new user would: opportunistic STARTTLS is up with
+//! the certificate problem reported, required STARTTLS is down, and credentials are withheld — which
+//! [`assert_no_sasl_attempt`] proves from Postfix's own log.
 //!
 //! ```
 //! if let Some(postfix) = smtp_probe_testsuite::postfix::env_or_skip("doc example") {
@@ -20,8 +22,12 @@
 //! ```
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use smtp_probe_testserver::services;
 
@@ -105,8 +111,80 @@ fn from_vars(vars: &HashMap<String, String>) -> Option<PostfixEnv> {
 
 pub use cases::cases;
 
+/// A SASL user name no other test uses, made once per process: were AUTH sent with it, Postfix would log it
+/// (`SASL ... authentication failed: ..., sasl_username=<it>`), so its absence from the log shows that no AUTH
+/// was attempted.
+pub fn withheld_user() -> &'static str {
+    static USER: OnceLock<String> = OnceLock::new();
+    USER.get_or_init(|| format!("withheld-{}@{}", unique(), "mx.test"))
+}
+
+/// Asserts that Postfix's log shows no SASL attempt for `user`. A marker session (a refused recipient, which
+/// Postfix logs with its sender) is made after the probe, and the log is read once the marker is in it: whatever
+/// the probe's session made Postfix log is in the log by then.
+///
+/// # Panics
+/// When the log names `user`, or the marker does not show within 10 seconds.
+pub fn assert_no_sasl_attempt(env: &PostfixEnv, user: &str) {
+    let marker = format!("marker-{}@mx.test", unique());
+    log_marker(env, &marker).expect("a marker session with the loopback Postfix");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = std::fs::read_to_string(&env.log).unwrap_or_default();
+        if log.contains(&marker) {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "the marker {marker} never reached {}", env.log.display());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let attempts: Vec<&str> = log.lines().filter(|l| l.contains(user)).collect();
+    assert!(attempts.is_empty(), "Postfix saw a SASL attempt for {user}: {attempts:#?}");
+}
+
+/// Something unique to this process and moment, for names in Postfix's log.
+fn unique() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A plain session on the plain port that Postfix logs with `marker` as the sender: MAIL FROM it, RCPT TO an
+/// unknown local user (refused, and logged with the sender), QUIT.
+fn log_marker(env: &PostfixEnv, marker: &str) -> std::io::Result<()> {
+    let stream = TcpStream::connect((env.host.as_str(), env.plain_port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    let mut reply = || -> std::io::Result<String> {
+        let mut last = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(last);
+            }
+            let done = line.as_bytes().get(3) != Some(&b'-');
+            last = line;
+            if done {
+                return Ok(last);
+            }
+        }
+    };
+    reply()?;
+    for command in [
+        "EHLO marker.smtp-probe.test".to_owned(),
+        format!("MAIL FROM:<{marker}>"),
+        format!("RCPT TO:<{}>", env.unknown_rcpt),
+    ] {
+        writer.write_all(format!("{command}\r\n").as_bytes())?;
+        reply()?;
+    }
+    writer.write_all(b"QUIT\r\n")?;
+    reply()?;
+    Ok(())
+}
+
 mod cases {
-    use smtp_probe_proto::{Cause, ProbeConfig, ProbeConfigBuilder, Secret, Target, TlsMode, Verdict};
+    use smtp_probe_proto::{Cause, ProbeConfig, ProbeConfigBuilder, Secret, Target, TlsConfig, TlsMode, Verdict};
 
     use super::PostfixEnv;
     use crate::conformance::{Expected, Scenario, trusting};
@@ -119,6 +197,11 @@ mod cases {
             .tls_name(env.tls_name.as_str())
             .tls_config(trusting(&env.ca_pem))
             .ehlo_name("probe.smtp-probe.test")
+    }
+
+    /// As a new user would probe: no CA given, so the private test CA is unknown (the bundled webpki roots only).
+    fn untrusting(env: &PostfixEnv, port: u16, mode: TlsMode) -> ProbeConfigBuilder {
+        base(env, port, mode).tls_config(TlsConfig::default())
     }
 
     fn build(config: ProbeConfigBuilder) -> ProbeConfig {
@@ -171,14 +254,49 @@ mod cases {
             Scenario::postfix(
                 "postfix_smtps_up",
                 "port 2465, implicit TLS: TLSv1.3, certificate verified",
-                up.with_check(checks::tls13_verified),
+                up.clone().with_check(checks::tls13_verified),
                 |env| build(base(env, env.smtps_port, TlsMode::Implicit)),
+            ),
+            Scenario::postfix(
+                "postfix_plain_untrusted_opportunistic_up",
+                "port 2525 without the test CA, no TLS asked for: up, the certificate problem reported, not counted",
+                up.with_check(checks::untrusted_reported),
+                |env| build(untrusting(env, env.plain_port, TlsMode::StartTlsOpportunistic)),
+            ),
+            Scenario::postfix(
+                "postfix_plain_untrusted_required_down",
+                "port 2525 without the test CA, STARTTLS required: down, certificate_invalid",
+                Expected::new(Verdict::Down, Some(Cause::CertificateInvalid)).finding("untrusted authority"),
+                |env| build(untrusting(env, env.plain_port, TlsMode::StartTlsRequired)),
+            ),
+            Scenario::postfix(
+                "postfix_submission_untrusted_withholds_credentials",
+                "port 2587 without the test CA, credentials given: no AUTH (Postfix logs no SASL attempt), down",
+                Expected::new(Verdict::Down, Some(Cause::CertificateInvalid))
+                    .finding("credentials withheld")
+                    .with_check(checks::credentials_withheld),
+                |env| {
+                    let config = untrusting(env, env.submission_port, TlsMode::StartTlsOpportunistic);
+                    build(config.auth(super::withheld_user(), Secret::new("not-sent")))
+                },
+            ),
+            Scenario::postfix(
+                "postfix_submission_insecure_sends_credentials",
+                "port 2587 without the test CA, inspect-only: AUTH sent (235), the finding names the override",
+                Expected::new(Verdict::Degraded, Some(Cause::CertificateInvalid))
+                    .finding("the inspect-only override allows it")
+                    .with_check(checks::auth_235_unverified),
+                |env| {
+                    let trust = TlsConfig::builder().inspect_only(true).build().expect("the webpki roots");
+                    let config = base(env, env.submission_port, TlsMode::StartTlsOpportunistic).tls_config(trust);
+                    build(config.auth(env.user.as_str(), Secret::new(env.password.as_str())))
+                },
             ),
         ]
     }
 
     mod checks {
-        use smtp_probe_proto::{Phase, Report};
+        use smtp_probe_proto::{CertificateProblem, Direction, Phase, Report, Severity};
 
         pub(super) fn verified_tls(report: &Report) {
             let tls = report.tls.as_ref().expect("STARTTLS was offered and used");
@@ -198,6 +316,42 @@ mod cases {
             verified_tls(report);
             let tls = report.tls.as_ref().expect("TLS");
             assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
+        }
+
+        fn unverified(report: &Report) {
+            let tls = report.tls.as_ref().expect("the certificate is reported");
+            assert!(!tls.verified);
+            assert_eq!(tls.verify_error, Some(CertificateProblem::UnknownIssuer));
+            assert!(tls.leaf().is_some_and(|leaf| leaf.subject.contains("mx.test")), "{:?}", tls.leaf());
+        }
+
+        pub(super) fn untrusted_reported(report: &Report) {
+            unverified(report);
+            let f = report.findings.iter().find(|f| f.message.contains("untrusted authority")).expect("reported");
+            assert_eq!((f.severity, f.cause, f.phase), (Severity::Info, None, Some(Phase::TlsHandshake)));
+            assert!(report.capabilities_tls.is_some(), "EHLO inside TLS");
+        }
+
+        pub(super) fn credentials_withheld(report: &Report) {
+            unverified(report);
+            assert!(report.steps.iter().all(|s| s.phase != Phase::Auth), "{:#?}", report.steps);
+            let auth_lines = report.transcript.iter().filter(|l| l.direction == Direction::Client);
+            assert!(auth_lines.clone().all(|l| !l.text.starts_with("AUTH")), "{:#?}", report.transcript);
+            assert!(auth_lines.clone().any(|l| l.text == "QUIT"), "the probe says goodbye");
+            let offered = report.capabilities_tls.as_ref().expect("EHLO inside TLS");
+            assert!(
+                !offered.auth_mechanisms.is_empty(),
+                "Postfix offers AUTH inside TLS: it was withheld, not missing"
+            );
+            if let Some(env) = super::super::env() {
+                super::super::assert_no_sasl_attempt(&env, super::super::withheld_user());
+            }
+        }
+
+        pub(super) fn auth_235_unverified(report: &Report) {
+            unverified(report);
+            let auth = report.steps.iter().find(|s| s.phase == Phase::Auth).expect("an AUTH step");
+            assert_eq!(auth.reply.as_ref().map(|r| r.code.get()), Some(235));
         }
     }
 }

@@ -79,9 +79,12 @@ async fn enforce_and_matching_tlsa_is_up() {
     assert_eq!(report.verdict, Verdict::Up, "{}\n{:#?}", report.summary(), report.findings);
     assert_eq!(report.policy_mode(), Some(Mode::Enforce));
     assert_eq!(report.records[0].dnssec, DnssecStatus::Secure, "{:?}", report.records[0]);
-    let host = &report.hosts[0];
-    assert!(host.mta_sts.as_ref().is_some_and(|c| c.passed()), "{host:?}");
-    assert!(matches!(host.dane, Dane::Authenticated { .. }), "{:?}", host.dane);
+    assert_eq!(report.hosts.len(), 2, "both MX hosts");
+    for host in &report.hosts {
+        assert!(host.mta_sts.as_ref().is_some_and(|c| c.passed()), "{host:?}");
+        assert!(matches!(host.dane, Dane::Authenticated { record: 0, certificate: 0 }), "{:?}", host.dane);
+    }
+    assert!(report.dane_usable());
     assert!(problems(&report).is_empty(), "{:?}", report.record_findings);
 }
 
@@ -114,6 +117,13 @@ async fn a_tlsa_mismatch_is_down() {
     let report = bed.check(Scenario::TlsaMismatch).await;
     assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DaneMismatch)), "{}", report.summary());
     assert!(matches!(report.hosts[0].dane, Dane::Mismatch { .. }), "{:?}", report.hosts[0].dane);
+    // The probe itself judged its handshake by the TLSA records (the core's assessment seam).
+    let probe = &report.mx.hosts[0].reports[0];
+    assert!(
+        probe.findings.iter().any(|f| f.message.contains("DANE (enforce) is not satisfied")),
+        "{:#?}",
+        probe.findings
+    );
 }
 
 #[tokio::test]

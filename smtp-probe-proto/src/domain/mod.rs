@@ -32,6 +32,8 @@
 //! assert_eq!(lookup.dnssec.as_str(), "secure");
 //! ```
 
+#[cfg(feature = "rustls")]
+mod dane;
 pub mod fetch;
 #[cfg(feature = "serde")]
 mod json;
@@ -39,6 +41,9 @@ mod report;
 
 use std::time::Duration;
 
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use dane::DanePolicy;
 pub use report::{Dane, DomainOptions, DomainParts, DomainReport, DomainTimings, HostPolicy, MtaStsState};
 
 /// The largest number of records kept from one lookup.

@@ -459,15 +459,18 @@ fn primary(host: &MxHostReport) -> Option<&Finding> {
 
 /// The chain the server presented to the probe, DER, leaf first.
 fn presented_chain(report: &Report) -> Option<&[Vec<u8>]> {
-    // The probe's report does not carry the DER chain yet: nothing to match.
-    let _ = report;
-    None
+    report.tls.as_ref().map(|tls| tls.chain_der.as_slice()).filter(|chain| !chain.is_empty())
 }
 
 /// Matches a chain against the set as SMTP senders do: the matching record and certificate, or what each record
 /// made of the chain.
 #[cfg(feature = "rustls")]
-fn verify(set: &TlsaSet, chain: &[Vec<u8>], host: &str, now_unix: u64) -> Result<(usize, usize), Vec<String>> {
+pub(super) fn verify(
+    set: &TlsaSet,
+    chain: &[Vec<u8>],
+    host: &str,
+    now_unix: u64,
+) -> Result<(usize, usize), Vec<String>> {
     use crate::policy::tlsa::RecordOutcome;
 
     let verification = set.verify(chain, &[host], now_unix);
@@ -495,7 +498,7 @@ fn verify(set: &TlsaSet, chain: &[Vec<u8>], host: &str, now_unix: u64) -> Result
 
 /// Without TLS in the core there is no chain to match.
 #[cfg(not(feature = "rustls"))]
-fn verify(_: &TlsaSet, _: &[Vec<u8>], _: &str, _: u64) -> Result<(usize, usize), Vec<String>> {
+pub(super) fn verify(_: &TlsaSet, _: &[Vec<u8>], _: &str, _: u64) -> Result<(usize, usize), Vec<String>> {
     Err(vec!["DANE matching needs the core's rustls feature".to_owned()])
 }
 
@@ -663,6 +666,8 @@ mod tests {
             verify_error: problem,
             handshake: Duration::ZERO,
             certificates: Vec::new(),
+            unparsed: Vec::new(),
+            chain_der: Vec::new(),
         });
         report
     }
@@ -812,6 +817,63 @@ mod tests {
         assert_eq!(verdict(&report), (Verdict::Down, Some(Cause::DaneMismatch)), "{}", report.summary());
         assert_eq!(report.hosts[0].dane, Dane::NoTls);
         assert!(report.dane_usable());
+    }
+
+    /// A self-signed leaf for `host` (DER) and the `3 1 1` TLSA record of its key.
+    fn leaf_and_record(host: &str) -> (Vec<u8>, String) {
+        use crate::policy::tlsa::{Matching, Selector, association};
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![host.to_owned()]).unwrap().self_signed(&key).unwrap();
+        let der = cert.der().to_vec();
+        let digest = association(&der, Selector::Spki, Matching::Sha256).unwrap();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        (der, format!("3 1 1 {hex}"))
+    }
+
+    #[test]
+    fn dane_matches_the_chain_the_probe_was_presented() {
+        let (der, record) = leaf_and_record("mx1.example.com");
+        let (_, other) = leaf_and_record("mx1.example.com");
+        let with_chain = || {
+            // Self-signed: the roots do not verify it; opportunistic TLS does not count that.
+            let mut report = probed("mx1.example.com", Some(CertificateProblem::UnknownIssuer));
+            report.tls.as_mut().unwrap().chain_der = vec![der.clone()];
+            report
+        };
+        for (published, expected) in
+            [(&record, (Verdict::Up, None)), (&other, (Verdict::Down, Some(Cause::DaneMismatch)))]
+        {
+            let mut case = Case::new(&[("mx1.example.com", with_chain())]);
+            case.parts.tlsa[0] =
+                lookup("_25._tcp.mx1.example.com", RecordType::Tlsa, DnssecStatus::Secure, &[published]);
+            let report = case.judge(false);
+            assert_eq!(verdict(&report), expected, "{}", report.summary());
+            assert!(report.dane_usable());
+        }
+        let mut case = Case::new(&[("mx1.example.com", with_chain())]);
+        case.parts.tlsa[0] = lookup("_25._tcp.mx1.example.com", RecordType::Tlsa, DnssecStatus::Secure, &[&record]);
+        let report = case.judge(false);
+        assert_eq!(report.hosts[0].dane, Dane::Authenticated { record: 0, certificate: 0 });
+        assert!(report.summary().contains("under DANE"), "{}", report.summary());
+    }
+
+    #[test]
+    fn the_dane_policy_judges_a_handshake() {
+        use crate::domain::DanePolicy;
+        use crate::{PolicyOutcome, TlsPolicy};
+        let (der, record) = leaf_and_record("mx1.example.com");
+        let secure = lookup("_25._tcp.mx1.example.com", RecordType::Tlsa, DnssecStatus::Secure, &[&record]);
+        let insecure = lookup("_25._tcp.mx1.example.com", RecordType::Tlsa, DnssecStatus::Insecure, &[&record]);
+        assert!(DanePolicy::for_host("mx1.example.com", &insecure, 0).is_none(), "unsigned records do not count");
+        let policy = DanePolicy::for_host("mx1.example.com", &secure, 1_700_000_000).expect("secure and usable");
+        let target: crate::Target = "mx1.example.com:25".parse().unwrap();
+        let mut tls = probed("mx1.example.com", None).tls.unwrap();
+        tls.chain_der = vec![der];
+        assert_eq!(policy.check(&target, &tls), PolicyOutcome::Satisfied);
+        tls.chain_der = vec![leaf_and_record("mx1.example.com").0];
+        assert!(
+            matches!(policy.check(&target, &tls), PolicyOutcome::Failed { reason } if reason.contains("no TLSA record"))
+        );
     }
 
     #[test]

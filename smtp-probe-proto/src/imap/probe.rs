@@ -726,7 +726,7 @@ impl MailboxProbe {
     /// Sends the credentials, if it is safe to: only over TLS whose certificate verified (or a pin matched), or
     /// through an override the configuration states and the report names.
     fn login(&mut self) {
-        let verified = self.report.tls.as_ref().is_some_and(|tls| tls.verified);
+        let verified = self.report.tls.as_ref().is_some_and(TlsInfo::is_verified);
         if self.tls_active && !verified {
             let inspect_only = self.inspect_only();
             if !inspect_only {

@@ -85,6 +85,19 @@ impl Ca {
         self.issuer.pem()
     }
 
+    /// An intermediate CA issued by this one, valid over `[wall + from, wall + to]` seconds.
+    pub fn intermediate(&self, name: &str, from: i64, to: i64) -> Ca {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, from, to);
+        let issuer = CertifiedIssuer::signed_by(params, KeyPair::generate().unwrap(), &self.issuer).unwrap();
+        Ca { issuer, name: name.to_owned() }
+    }
+
     pub fn der(&self) -> Vec<u8> {
         self.issuer.der().to_vec()
     }
@@ -130,6 +143,8 @@ pub struct ServerTls {
     pub provider: CryptoProvider,
     /// Send application data (the implicit-TLS greeting) with the server's handshake flight (TLS 1.3 0.5-RTT).
     pub half_rtt: bool,
+    /// More certificates to send after the leaf (and the CA), as they are: garbage included.
+    pub extra_chain: Vec<Vec<u8>>,
 }
 
 impl ServerTls {
@@ -140,6 +155,7 @@ impl ServerTls {
             versions: rustls::ALL_VERSIONS,
             provider: rustls::crypto::ring::default_provider(),
             half_rtt: false,
+            extra_chain: Vec::new(),
         }
     }
 
@@ -148,6 +164,7 @@ impl ServerTls {
         if self.send_ca {
             chain.push(CertificateDer::from(self.leaf.ca_der.clone()));
         }
+        chain.extend(self.extra_chain.iter().cloned().map(CertificateDer::from));
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf.key_der.clone()));
         let mut config = ServerConfig::builder_with_provider(Arc::new(self.provider.clone()))
             .with_protocol_versions(self.versions)

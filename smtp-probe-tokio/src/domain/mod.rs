@@ -35,8 +35,8 @@ use futures_util::StreamExt;
 use smtp_probe_proto::connect::{Dialer, ProbeStart, ResolveFailure};
 use smtp_probe_proto::domain::fetch::{PolicyFetchReport, policy_host};
 pub use smtp_probe_proto::domain::{
-    Answer, Dane, DnssecStatus, DomainOptions, DomainParts, DomainReport, DomainTimings, HostPolicy, RecordLookup,
-    RecordType,
+    Answer, Dane, DanePolicy, DnssecStatus, DomainOptions, DomainParts, DomainReport, DomainTimings, HostPolicy,
+    RecordLookup, RecordType,
 };
 use smtp_probe_proto::mx::{self, MxAnswer, MxHost, MxPlan, MxRecord, MxReport};
 use smtp_probe_proto::policy::mta_sts::MtaStsRecord;
@@ -269,6 +269,12 @@ async fn probe_with_tlsa(
         }
     };
     let (tlsa, addresses) = tokio::join!(lookups.lookup(tlsa_name, RecordType::Tlsa), addresses);
+    // Secure, usable TLSA records: the probe judges its own handshake by them, as DANE senders do.
+    let now_unix = start.wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let host_config = match DanePolicy::for_host(&host.host, &tlsa, now_unix) {
+        Some(policy) => host_config.with_tls_policy(std::sync::Arc::new(policy)),
+        None => host_config,
+    };
     let resolve = Prefetched(std::sync::Mutex::new(Some(addresses)));
     let mut dialer = Dialer::new(&host_config, start);
     crate::run(&mut dialer, &resolve).await;

@@ -1,405 +1,14 @@
-//! Input decoders and property checks for the smtp-probe fuzz targets, in plain Rust.
-//!
-//! This one file is shared by the cargo-fuzz targets (`fuzz/fuzz_targets/*.rs`, through `fuzz/src/lib.rs`) and
-//! by the stable replay test `smtp-probe-proto/tests/fuzz_corpus.rs` (through `#[path]`), so a corpus file means
-//! exactly the same thing in both. It depends on `smtp-probe-proto` and `std` only: every input format is a
-//! small hand-decoded byte format (documented on each `check_*` function), not `arbitrary`, so the replay test
-//! needs no extra dependency. Every decoder accepts every byte string.
+//! Target `probe_session`: a whole probe against a fuzzed server script, on a simulated clock.
 
 use std::collections::VecDeque;
-use std::mem::discriminant;
 use std::time::{Duration, Instant};
 
-use smtp_probe_proto::reply::ReplyError;
-use smtp_probe_proto::{
-    AuthMechanism, Cause, CertificateInfo, CertificateProblem, Keyword, OwnedReply, Phase, Probe, ProbeConfig, Reply,
-    ReplyCode, ReplyLimits, ReplyParser, Report, Secret, Severity, Timeouts, TlsFailure, TlsInfo, TlsMode, UsageError,
-    Verdict,
+use super::input::Input;
+use crate::{
+    AuthMechanism, Cause, CertificateInfo, CertificateProblem, Keyword, Output, Phase, PolicyMode, PolicyOutcome,
+    Probe, ProbeConfig, ReplyLimits, Report, Secret, Severity, Timeouts, TlsFailure, TlsInfo, TlsMode, TlsPolicy,
+    UsageError, Verdict,
 };
-use smtp_probe_proto::{EnhancedCode, Output};
-
-// ---- a byte reader that never fails ---------------------------------------------------------------------------
-
-/// Reads an input front to back; past the end every byte reads as zero.
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.byte(), self.byte()])
-    }
-
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.0.split_at(n.min(self.0.len()));
-        self.0 = rest;
-        head
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn rest(self) -> &'a [u8] {
-        self.0
-    }
-}
-
-/// A tiny deterministic generator for chunk sizes (xorshift32).
-struct Rng(u32);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        x
-    }
-}
-
-// ---- reply parser ---------------------------------------------------------------------------------------------
-
-/// How the `reply_parser` target cuts the stream into `feed` calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Chunking {
-    /// One `feed` of the whole stream.
-    Whole,
-    /// Pieces of this many bytes, drained after each.
-    Fixed(usize),
-    /// Pieces of 1–16 bytes from a generator seeded with this byte; draining is sometimes skipped, so several
-    /// pieces pile up before `next_reply` runs.
-    Random(u8),
-}
-
-impl Chunking {
-    fn decode(b: u8) -> Chunking {
-        match b {
-            0 => Chunking::Whole,
-            1..=0x7f => Chunking::Fixed(usize::from(b)),
-            _ => Chunking::Random(b),
-        }
-    }
-}
-
-/// Parser limits from two bytes: defaults, tiny limits (to reach every limit error), or no limits at all.
-pub fn decode_limits(l1: u8, l2: u8) -> ReplyLimits {
-    match l1 & 7 {
-        0 => ReplyLimits::default(),
-        1 | 5 => ReplyLimits {
-            max_line_len: usize::from(l1 >> 3),
-            max_lines: usize::from(l2 & 0x0f) + 1,
-            max_buffered: usize::from(l2 >> 4) * 24,
-        },
-        2 => ReplyLimits { max_line_len: 512, max_lines: 8, max_buffered: 1024 },
-        3 | 6 => ReplyLimits {
-            max_line_len: usize::from(l2) * 2,
-            max_lines: usize::from(l1 >> 3) + 1,
-            max_buffered: 64 * 1024,
-        },
-        4 => ReplyLimits { max_line_len: usize::MAX, max_lines: usize::MAX, max_buffered: usize::MAX },
-        _ => ReplyLimits { max_line_len: usize::from(l2), max_lines: 2, max_buffered: usize::from(l1 >> 3) * 8 },
-    }
-}
-
-/// A reply as observed, for comparing two runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeenReply {
-    /// The code.
-    pub code: u16,
-    /// The text of each line.
-    pub lines: Vec<Vec<u8>>,
-    /// The bytes as received.
-    pub raw: Vec<u8>,
-    /// Whether a line ended in a bare LF.
-    pub bare_lf: bool,
-}
-
-/// What one run of the parser produced.
-#[derive(Debug, Default)]
-pub struct ParserRun {
-    /// Every reply, in order.
-    pub replies: Vec<SeenReply>,
-    /// The error that ended the run, if any.
-    pub error: Option<ReplyError>,
-}
-
-/// Target `reply_parser`. Input: `[chunking, limits1, limits2, stream...]` (see [`Chunking`] and
-/// [`decode_limits`]).
-///
-/// Feeds the stream in pieces and checks that the parser never panics, never buffers more than `max_buffered`
-/// bytes (nor holds more than twice that in capacity), that the replies taken plus the bytes still buffered are
-/// exactly the bytes fed, that every reply is well formed and within the limits, that an error poisons the
-/// parser (every later call repeats it), and that the pieces do not matter: the replies are those of a one-piece
-/// parse of the whole stream (a prefix of them when the buffer limit ended the run) and the error is of the same
-/// kind.
-pub fn check_reply_parser(data: &[u8]) -> ParserRun {
-    let mut input = Input(data);
-    let chunking = Chunking::decode(input.byte());
-    let limits = decode_limits(input.byte(), input.byte());
-    let stream = input.rest();
-
-    let chunked = run_parser(stream, limits, chunking);
-    let reference = run_parser(stream, ReplyLimits { max_buffered: usize::MAX, ..limits }, Chunking::Whole);
-    assert!(
-        reference.replies.starts_with(&chunked.replies),
-        "pieces changed the replies:\n chunked {:?}\n whole   {:?}",
-        chunked.replies,
-        reference.replies
-    );
-    match &chunked.error {
-        Some(ReplyError::BufferFull { limit }) => assert_eq!(*limit, limits.max_buffered),
-        Some(err) => {
-            assert_eq!(chunked.replies, reference.replies, "replies before the error differ ({err:?})");
-            let whole = reference.error.as_ref().expect("an error in pieces must be an error in one piece");
-            assert!(same_kind(err, whole), "pieces changed the error: {err:?} in pieces, {whole:?} in one piece");
-        }
-        None => {
-            assert_eq!(chunked.replies, reference.replies);
-            assert_eq!(reference.error, None, "an error in one piece must be an error in pieces");
-        }
-    }
-    chunked
-}
-
-/// Same error variant, and the same numbers where the variant carries numbers. The text of a rejected line
-/// (`NotSmtp`, `InvalidCode`, `MalformedLine`) legitimately depends on how much of it had arrived.
-pub fn same_kind(a: &ReplyError, b: &ReplyError) -> bool {
-    match (a, b) {
-        (ReplyError::MismatchedCodes { .. }, _)
-        | (ReplyError::LineTooLong { .. }, _)
-        | (ReplyError::TooManyLines { .. }, _)
-        | (ReplyError::BufferFull { .. }, _) => a == b,
-        _ => discriminant(a) == discriminant(b),
-    }
-}
-
-fn run_parser(stream: &[u8], limits: ReplyLimits, chunking: Chunking) -> ParserRun {
-    let mut parser = ReplyParser::new(limits);
-    assert_eq!(parser.limits(), limits);
-    let mut run = ParserRun::default();
-    let mut fed = Vec::new();
-    let mut taken = Vec::new();
-    let mut rng = match chunking {
-        Chunking::Random(seed) => Rng(u32::from(seed).wrapping_mul(0x9e37_79b9) | 1),
-        _ => Rng(1),
-    };
-    let mut rest = stream;
-    loop {
-        if rest.is_empty() {
-            // The final drain: a trailing partial line is checked as the peer would leave it.
-            if let Err(err) = drain(&mut parser, limits, &mut run, &mut taken) {
-                run.error = Some(err);
-            }
-            check_buffer(&parser, limits, &fed, &taken);
-            break;
-        }
-        let (size, drain_now) = match chunking {
-            Chunking::Whole => (rest.len(), true),
-            Chunking::Fixed(n) => (n, true),
-            Chunking::Random(_) => {
-                let r = rng.next();
-                (1 + (r % 16) as usize, (r >> 8) % 4 != 0)
-            }
-        };
-        let (chunk, tail) = rest.split_at(size.min(rest.len()));
-        rest = tail;
-        if let Err(err) = parser.feed(chunk) {
-            assert_eq!(err, ReplyError::BufferFull { limit: limits.max_buffered }, "feed fails only when full");
-            assert!(
-                parser.buffered().len() + chunk.len() > limits.max_buffered,
-                "BufferFull with {} buffered + {} new <= {}",
-                parser.buffered().len(),
-                chunk.len(),
-                limits.max_buffered
-            );
-            check_buffer(&parser, limits, &fed, &taken);
-            run.error = Some(err);
-            break;
-        }
-        fed.extend_from_slice(chunk);
-        check_buffer(&parser, limits, &fed, &taken);
-        if drain_now {
-            if let Err(err) = drain(&mut parser, limits, &mut run, &mut taken) {
-                check_buffer(&parser, limits, &fed, &taken);
-                run.error = Some(err);
-                break;
-            }
-            check_buffer(&parser, limits, &fed, &taken);
-        }
-    }
-    if let Some(err) = &run.error {
-        // Poisoned: every later call repeats the error and stores nothing.
-        let buffered = parser.buffered().len();
-        assert_eq!(parser.next_reply().err().as_ref(), Some(err));
-        assert_eq!(parser.feed(b"250 ok\r\n").as_ref(), Err(err));
-        assert_eq!(parser.feed(b"").as_ref(), Err(err));
-        assert_eq!(parser.next_reply().err().as_ref(), Some(err));
-        assert_eq!(parser.buffered().len(), buffered);
-        let _ = err.to_string();
-    }
-    run
-}
-
-/// Takes every complete reply; `Err` ends the run.
-fn drain(
-    parser: &mut ReplyParser,
-    limits: ReplyLimits,
-    run: &mut ParserRun,
-    taken: &mut Vec<u8>,
-) -> Result<(), ReplyError> {
-    while let Some(reply) = parser.next_reply()? {
-        let seen = check_reply(&reply, limits);
-        taken.extend_from_slice(&seen.raw);
-        run.replies.push(seen);
-    }
-    Ok(())
-}
-
-fn check_buffer(parser: &ReplyParser, limits: ReplyLimits, fed: &[u8], taken: &[u8]) {
-    let buffered = parser.buffered();
-    assert!(buffered.len() <= limits.max_buffered, "{} bytes buffered, limit {}", buffered.len(), limits.max_buffered);
-    let capacity_bound = limits.max_buffered; // the parser grows its buffer up to the cap, never past it
-    assert!(parser.buffer_capacity() <= capacity_bound, "capacity {} > {capacity_bound}", parser.buffer_capacity());
-    // Nothing lost, nothing invented: the replies taken, then what is buffered, are the bytes fed.
-    assert_eq!(taken.len() + buffered.len(), fed.len());
-    assert!(fed.starts_with(taken) && fed.ends_with(buffered), "replies + buffered != fed");
-}
-
-/// Checks one reply against its raw bytes and the limits.
-fn check_reply(reply: &Reply<'_>, limits: ReplyLimits) -> SeenReply {
-    let raw = reply.raw();
-    let code = reply.code();
-    assert_eq!(ReplyCode::new(code.get()), Some(code));
-    let digits = format!("{:03}", code.get());
-    let lines: Vec<&[u8]> = reply.lines().collect();
-    assert_eq!(lines.len(), reply.line_count());
-    assert!(reply.line_count() >= 1 && reply.line_count() <= limits.max_lines, "{} lines", reply.line_count());
-    assert!(raw.ends_with(b"\n"));
-    let raw_lines: Vec<&[u8]> = raw.split_inclusive(|&b| b == b'\n').collect();
-    assert_eq!(raw_lines.len(), lines.len());
-    let mut bare_lf = false;
-    for (i, raw_line) in raw_lines.iter().enumerate() {
-        let body = &raw_line[..raw_line.len() - 1];
-        let body = match body.strip_suffix(b"\r") {
-            Some(body) => body,
-            None => {
-                bare_lf = true;
-                body
-            }
-        };
-        assert!(body.len() <= limits.max_line_len, "line of {} bytes, limit {}", body.len(), limits.max_line_len);
-        assert!(body.starts_with(digits.as_bytes()), "line {body:?} in a {digits} reply");
-        let last = i + 1 == raw_lines.len();
-        match body.get(3) {
-            None | Some(b' ') => assert!(last, "a final line before the end of the reply"),
-            Some(b'-') => assert!(!last, "a continuation line ends the reply"),
-            Some(other) => panic!("separator {other:#x} accepted"),
-        }
-        assert_eq!(lines[i], body.get(4..).unwrap_or_default());
-    }
-    assert_eq!(reply.has_bare_lf(), bare_lf);
-    let owned = reply.to_owned();
-    assert_eq!(owned.code, code);
-    assert_eq!(owned.lines, lines);
-    assert_eq!(owned.enhanced, reply.enhanced_code());
-    assert_eq!(owned.enhanced, EnhancedCode::parse_prefix(lines[0]).map(|(c, _)| c));
-    if let Some(enhanced) = owned.enhanced {
-        assert!(matches!(enhanced.class, 2 | 4 | 5) && enhanced.subject <= 999 && enhanced.detail <= 999);
-    }
-    let _ = (format!("{reply:?}"), owned.text_lossy());
-    SeenReply { code: code.get(), lines: owned.lines, raw: raw.to_vec(), bare_lf }
-}
-
-/// Parses a whole byte string.
-pub fn parse_all(bytes: &[u8], limits: ReplyLimits) -> Result<Vec<OwnedReply>, ReplyError> {
-    let mut parser = ReplyParser::new(limits);
-    parser.feed(bytes)?;
-    let mut out = Vec::new();
-    while let Some(reply) = parser.next_reply()? {
-        out.push(reply.to_owned());
-    }
-    Ok(out)
-}
-
-// ---- encode/parse round trips ---------------------------------------------------------------------------------
-
-/// Target `reply_roundtrip`. Input: `[code lo, code hi, flags, text...]`, and the whole input again as a raw
-/// stream.
-///
-/// 1. Builds a reply from `code % 1000` and the text split at LF, CR removed (no lines at all when `flags` is
-///    odd): a valid code must encode and parse back to the same reply (a reply with no lines comes back as one
-///    empty line, as documented), also with limits exactly at its size, and must be refused with limits one
-///    below; an invalid three-digit code must be refused as `InvalidCode`.
-/// 2. Parses the whole input: every reply, copied out and encoded again, parses back to the same reply, and
-///    encoding is then a fixed point.
-pub fn check_reply_roundtrip(data: &[u8]) {
-    let mut input = Input(data);
-    let number = input.u16() % 1000;
-    let flags = input.byte();
-    let text = input.rest();
-    let lines: Vec<Vec<u8>> = if flags & 1 == 1 {
-        Vec::new()
-    } else {
-        text.split(|&b| b == b'\n').map(|line| line.iter().copied().filter(|&b| b != b'\r').collect()).collect()
-    };
-    match ReplyCode::new(number) {
-        Some(code) => roundtrip(code, lines),
-        None => {
-            let wire = format!("{number:03} text\r\n");
-            let err = parse_all(wire.as_bytes(), ReplyLimits::default()).expect_err("an invalid code was accepted");
-            assert!(matches!(err, ReplyError::InvalidCode { .. }), "{number:03}: {err:?}");
-        }
-    }
-    reencode_stream(data);
-}
-
-fn roundtrip(code: ReplyCode, lines: Vec<Vec<u8>>) {
-    let reply = OwnedReply::new(code, lines.clone());
-    assert_eq!((reply.code, &reply.lines), (code, &lines));
-    let mut wire = Vec::new();
-    reply.encode(&mut wire);
-    let expected = if lines.is_empty() { OwnedReply::new(code, [Vec::<u8>::new()]) } else { reply.clone() };
-    let count = expected.lines.len();
-    let longest = wire.split_inclusive(|&b| b == b'\n').map(|l| l.len() - 2).max().expect("at least one line");
-    let exact = ReplyLimits { max_line_len: longest, max_lines: count, max_buffered: wire.len() };
-    assert_eq!(parse_all(&wire, exact), Ok(vec![expected.clone()]), "wire {:?}", wire.escape_ascii().to_string());
-    let _ = reply.text_lossy();
-
-    let shorter = ReplyLimits { max_line_len: longest - 1, ..exact };
-    assert_eq!(parse_all(&wire, shorter), Err(ReplyError::LineTooLong { limit: longest - 1 }));
-    let fewer = ReplyLimits { max_lines: count - 1, ..exact };
-    assert_eq!(parse_all(&wire, fewer), Err(ReplyError::TooManyLines { limit: count - 1 }));
-    let smaller = ReplyLimits { max_buffered: wire.len() - 1, ..exact };
-    assert_eq!(parse_all(&wire, smaller), Err(ReplyError::BufferFull { limit: wire.len() - 1 }));
-}
-
-fn reencode_stream(data: &[u8]) {
-    let roomy = ReplyLimits { max_line_len: usize::MAX, max_lines: usize::MAX, max_buffered: usize::MAX };
-    let mut parser = ReplyParser::new(ReplyLimits { max_buffered: usize::MAX, ..ReplyLimits::default() });
-    parser.feed(data).expect("no buffer limit");
-    while let Ok(Some(reply)) = parser.next_reply() {
-        let owned = reply.to_owned();
-        let mut wire = Vec::new();
-        owned.encode(&mut wire);
-        let again = parse_all(&wire, roomy);
-        assert_eq!(again, Ok(vec![owned.clone()]), "re-encoded as {:?}", wire.escape_ascii().to_string());
-        let mut wire_again = Vec::new();
-        again.expect("checked")[0].encode(&mut wire_again);
-        assert_eq!(wire_again, wire, "encoding is not a fixed point");
-    }
-}
-
-// ---- probe sessions -------------------------------------------------------------------------------------------
 
 /// The password of every fuzzed session: it must never show in a report.
 pub const PASSWORD: &str = "Pa55-fuzz-secret";
@@ -466,8 +75,10 @@ pub struct Session {
     pub config: ProbeConfig,
     /// Whether the driver may wake after a deadline (a slow caller).
     pub late_wakeups: bool,
-    /// Whether AUTH without TLS is allowed.
+    /// Whether AUTH without TLS is allowed (an override: it allows AUTH over unverified TLS too).
     pub allow_plaintext_auth: bool,
+    /// Whether the inspect-only override is on (feature `rustls`; off without it).
+    pub inspect_only: bool,
     /// The reply limits in force.
     pub limits: ReplyLimits,
     /// The server's script.
@@ -484,7 +95,8 @@ pub struct Session {
 /// overall timeout, (h2+1)×40 ms; `h3`–`h6` greeting, reply, TLS and DATA timeouts, (h+1)×20 ms; `h7` the QUIT
 /// timeout, h7×10 ms but at least 1 ms (the shortest a configuration accepts). `h8`/`h9` reply limits: h8 = 0 defaults, 255 unbounded, else line h8×8, lines
 /// (h9 & 31)+1, buffer 512+(h9>>5)×512. `h10` bit 0 an IP-address target, bit 1 an internationalized
-/// recipient, bit 2 an explicit TLS name.
+/// recipient, bit 2 an explicit TLS name, bit 3 the inspect-only override (feature `rustls`), bits 4–5 a
+/// published TLS policy ([`FixedPolicy`]: none, satisfied, failed under `enforce`, failed under `testing`).
 pub fn decode_session(data: &[u8]) -> Session {
     let mut input = Input(data);
     let mut header = [0u8; SESSION_HEADER];
@@ -504,6 +116,23 @@ pub fn decode_session(data: &[u8]) -> Session {
         .allow_plaintext_auth(allow_plaintext_auth);
     if h10 & 4 != 0 {
         builder = builder.tls_name("mx.fuzz.test");
+    }
+    #[cfg(feature = "rustls")]
+    let inspect_only = h10 & 8 != 0;
+    #[cfg(not(feature = "rustls"))]
+    let inspect_only = false;
+    #[cfg(feature = "rustls")]
+    if inspect_only {
+        builder = builder.tls_config(inspect_only_trust());
+    }
+    let policy = match (h10 >> 4) & 3 {
+        0 => None,
+        1 => Some(FixedPolicy { mode: PolicyMode::Enforce, satisfied: true }),
+        2 => Some(FixedPolicy { mode: PolicyMode::Enforce, satisfied: false }),
+        _ => Some(FixedPolicy { mode: PolicyMode::Testing, satisfied: false }),
+    };
+    if let Some(policy) = policy {
+        builder = builder.tls_policy(std::sync::Arc::new(policy));
     }
     if auth {
         let mechanisms = match h1 & 3 {
@@ -579,7 +208,43 @@ pub fn decode_session(data: &[u8]) -> Session {
         };
         actions.push(action);
     }
-    Session { header, config, late_wakeups: h0 & 0x80 != 0, allow_plaintext_auth, limits, actions }
+    Session { header, config, late_wakeups: h0 & 0x80 != 0, allow_plaintext_auth, inspect_only, limits, actions }
+}
+
+/// Trust settings with the inspect-only override, built once (the webpki roots are not free to load).
+#[cfg(feature = "rustls")]
+fn inspect_only_trust() -> crate::TlsConfig {
+    static TRUST: std::sync::OnceLock<crate::TlsConfig> = std::sync::OnceLock::new();
+    TRUST.get_or_init(|| crate::TlsConfig::builder().inspect_only(true).build().expect("the webpki roots")).clone()
+}
+
+/// The published policy of a fuzzed session: it says the same of every handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedPolicy {
+    /// How senders apply it.
+    pub mode: PolicyMode,
+    /// Whether every handshake satisfies it.
+    pub satisfied: bool,
+}
+
+impl TlsPolicy for FixedPolicy {
+    fn name(&self) -> &str {
+        "fuzz policy"
+    }
+
+    fn mode(&self) -> PolicyMode {
+        self.mode
+    }
+
+    fn check(&self, _target: &crate::Target, tls: &TlsInfo) -> PolicyOutcome {
+        // It sees the presented chain, as DANE would.
+        assert_eq!(tls.chain_der.len(), tls.certificates.len() + tls.unparsed.len());
+        if self.satisfied {
+            PolicyOutcome::Satisfied
+        } else {
+            PolicyOutcome::Failed { reason: "the fuzzed server does not satisfy it".to_owned() }
+        }
+    }
 }
 
 /// Encodes a header and actions as a `probe_session` input (for making seeds): the inverse of
@@ -615,20 +280,22 @@ fn canned(i: u8, bare_lf: bool) -> Vec<u8> {
     if bare_lf { text.replace("\r\n", "\n").into_bytes() } else { text.as_bytes().to_vec() }
 }
 
-/// TLS details from one byte: bit 0 inspect-only with an untrusted issuer, bits 1–2 how many certificates,
-/// bits 3–7 the leaf's days left (−8 to 23).
+/// TLS details from one byte: bit 0 a certificate that did not verify (an untrusted issuer), bits 1–2 how many
+/// certificates, bits 3–7 the leaf's days left (−8 to 23). The chain's DER is made up (the checks only count it).
 #[allow(clippy::field_reassign_with_default)] // on purpose: robust to new fields in the report types
 pub fn tls_info(b: u8) -> TlsInfo {
     let days = i64::from(b >> 3) - 8;
     // Field by field from the defaults, so fields added to the report types do not break the fuzzers.
-    let certificates = (0..(b >> 1) & 3)
+    let certificates: Vec<CertificateInfo> = (0..(b >> 1) & 3)
         .map(|i| {
             let mut cert = CertificateInfo::default();
+            cert.position = usize::from(i);
             cert.subject = format!("CN=mx{i}.fuzz.test");
             cert.issuer = "CN=Fuzz CA".to_owned();
             cert.sans = vec!["mx.fuzz.test".to_owned()];
             cert.serial = "01".to_owned();
             cert.not_before = "2024-01-01T00:00:00Z".to_owned();
+            cert.not_before_unix = 1_704_067_200;
             cert.not_after = "2025-01-01T00:00:00Z".to_owned();
             cert.not_after_unix = 1_735_689_600 + i64::from(i) * 86_400;
             cert.days_left = days + i64::from(i);
@@ -647,6 +314,7 @@ pub fn tls_info(b: u8) -> TlsInfo {
     info.verified = b & 1 == 0;
     info.verify_error = (b & 1 == 1).then_some(CertificateProblem::UnknownIssuer);
     info.handshake = Duration::from_millis(3);
+    info.chain_der = certificates.iter().map(|c| vec![0x30, c.position as u8]).collect();
     info.certificates = certificates;
     info
 }
@@ -713,7 +381,10 @@ struct Driver {
     bytewise: bool,
     mode: TlsMode,
     allow_plaintext_auth: bool,
+    inspect_only: bool,
     secrets: [String; 3],
+    /// Whether an AUTH command went out.
+    auth_sent: bool,
 }
 
 impl Driver {
@@ -745,8 +416,17 @@ impl Driver {
         assert!(!self.probe.is_done());
         let text = String::from_utf8_lossy(bytes);
         assert!(!text.contains(PASSWORD), "the raw password went on the wire");
-        if self.secrets.iter().any(|s| text.contains(s.as_str())) {
-            assert!(self.tls_up || self.allow_plaintext_auth, "credentials sent without TLS: {text:?}");
+        // No AUTH bytes leave the probe unless the TLS the report holds verified, or an explicit override is set.
+        let auth = text.get(..5).is_some_and(|verb| verb.eq_ignore_ascii_case("AUTH "));
+        if auth || self.secrets.iter().any(|s| text.contains(s.as_str())) {
+            self.auth_sent = true;
+            let verified = self.tls_up && self.probe.report().tls.as_ref().is_some_and(TlsInfo::is_verified);
+            let tls_overridden = self.tls_up && self.inspect_only;
+            assert!(
+                verified || tls_overridden || self.allow_plaintext_auth,
+                "AUTH sent over {} without an override: {text:?}",
+                if self.tls_up { "TLS whose certificate did not verify" } else { "plaintext" }
+            );
         }
         let mode = self.mode;
         if matches!(mode, TlsMode::StartTlsRequired | TlsMode::Implicit) && !self.tls_up {
@@ -851,7 +531,7 @@ impl Driver {
 /// the total, an `up` verdict only when every configured step succeeded); the credential never appears in the
 /// report, its transcript, or the probe's `Debug`; the finished probe stays finished; and, without TLS, the
 /// same session read one byte at a time (polling after each) gives the same report.
-pub fn check_probe_session(data: &[u8], start: Instant) -> Report {
+pub fn check(data: &[u8], start: Instant) -> Report {
     let session = decode_session(data);
     let report = run_session(&session, start, false);
     // Without TLS, how the server's bytes were cut into reads changes nothing, unless the buffer limit (which
@@ -916,7 +596,9 @@ fn run_session(session: &Session, start: Instant, bytewise: bool) -> Report {
         bytewise,
         mode,
         allow_plaintext_auth: session.allow_plaintext_auth,
+        inspect_only: session.inspect_only,
         secrets: secret_forms(),
+        auth_sent: false,
     };
     for _ in 0..MAX_POLLS {
         let capacity = d.probe.buffer_capacity();
@@ -1009,21 +691,39 @@ fn check_report(session: &Session, d: &mut Driver, report: &Report) {
     if report.message_token.is_some() {
         assert!(report.steps.iter().any(|s| s.phase == Phase::Message && s.reply.is_some()));
     }
-    // The credential shows nowhere (unless the server itself sent it).
+    // With credentials configured, they show nowhere in the report, whatever the server sent: a reply that echoes
+    // them is redacted like the command was. (Without credentials the same text is no secret of the probe's, and
+    // the probe's own Debug shows the parser's buffer raw: there only what the server itself sent may appear.)
+    let auth_configured = session.header[0] & 4 != 0;
     let debug = format!("{report:?}");
     let probe_debug = format!("{:?}", d.probe);
+    let replies = report.steps.iter().filter_map(|s| s.reply.as_ref()).chain(report.greeting.as_ref());
+    let mut texts: Vec<String> =
+        replies.flat_map(|r| r.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned())).collect();
+    texts.extend(report.transcript.iter().map(|l| l.text.clone()));
+    texts.extend(report.findings.iter().flat_map(|f| [Some(f.message.clone()), f.server_text.clone()]).flatten());
+    for caps in [&report.capabilities, &report.capabilities_tls].into_iter().flatten() {
+        texts.push(caps.domain.clone());
+        texts.extend(caps.raw_lines.iter().cloned());
+        texts.extend(caps.unknown.iter().flat_map(|u| u.params.iter().cloned()));
+    }
     for secret in &d.secrets {
-        if d.server_bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
-            continue;
+        let server_sent = d.server_bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+        if auth_configured || !server_sent {
+            assert!(!debug.contains(secret.as_str()), "the credential {secret:?} is in the report");
+            for text in &texts {
+                assert!(!text.contains(secret.as_str()), "the credential {secret:?} is in the report: {text:?}");
+            }
         }
-        assert!(!debug.contains(secret.as_str()), "the credential {secret:?} is in the report");
-        assert!(!probe_debug.contains(secret.as_str()), "the credential {secret:?} is in the probe's Debug");
-        for line in &report.transcript {
-            assert!(!line.text.contains(secret.as_str()), "the credential is in the transcript: {line:?}");
+        if !server_sent {
+            assert!(!probe_debug.contains(secret.as_str()), "the credential {secret:?} is in the probe's Debug");
         }
-        for finding in &report.findings {
-            assert!(!finding.message.contains(secret.as_str()), "the credential is in a finding: {finding:?}");
-        }
+    }
+    // Credentials withheld are said to be: configured, TLS up but not verified, no override, and no AUTH sent.
+    let unverified_tls = d.tls_up && report.tls.as_ref().is_some_and(|t| !t.is_verified());
+    if auth_configured && unverified_tls && !d.inspect_only && !d.allow_plaintext_auth {
+        assert!(!d.auth_sent);
+        assert_ne!(report.verdict, Verdict::Up, "credentials withheld, yet up");
     }
     assert_eq!(report.target, config.target().to_string());
     // Finished stays finished: later events change nothing.
