@@ -34,6 +34,10 @@ struct Args {
     /// One JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// A new resolver for every check (no DNS cache, every DNSSEC chain validated again), as one `smtp-probe
+    /// --domain` run has; by default one resolver serves every check, as in a monitor.
+    #[arg(long)]
+    cold: bool,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -66,12 +70,17 @@ fn main() -> ExitCode {
         .overall_timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let resolver = DnssecResolver::with_anchor(&[dns.authoritative], &dns.trust_anchor).unwrap();
-    let mut config = DomainConfig::new(probe, resolver).override_host(&format!("mta-sts.{domain}"), policies.addr());
-    for host in dns.postfix_hosts.iter().chain(&dns.exim_hosts) {
-        let port = if dns.server_for(host) == Some(MxServer::Exim) { exim.port } else { postfix.plain_port };
-        config = config.override_host(host, SocketAddr::from(([127, 0, 0, 1], port)));
-    }
+    let make_config = || {
+        let resolver = DnssecResolver::with_anchor(&[dns.authoritative], &dns.trust_anchor).unwrap();
+        let mut config =
+            DomainConfig::new(probe.clone(), resolver).override_host(&format!("mta-sts.{domain}"), policies.addr());
+        for host in dns.postfix_hosts.iter().chain(&dns.exim_hosts) {
+            let port = if dns.server_for(host) == Some(MxServer::Exim) { exim.port } else { postfix.plain_port };
+            config = config.override_host(host, SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+        config
+    };
+    let mut config = make_config();
     // One plain probe of an MX host: STARTTLS with the same trust settings.
     let single = ProbeConfig::builder(Target::new("127.0.0.1", postfix.plain_port).unwrap())
         .tls_name(format!("mx1.{domain}"))
@@ -83,6 +92,9 @@ fn main() -> ExitCode {
     let mut rows: Vec<[f64; 6]> = Vec::new();
     let mut all_up = true;
     for run in 0..=args.runs {
+        if args.cold {
+            config = make_config();
+        }
         let (report, single_ms) = runtime.block_on(async {
             let started = Instant::now();
             let _ = smtp_probe_tokio::probe(&single).await;
@@ -102,9 +114,10 @@ fn main() -> ExitCode {
     if args.json {
         let fields: serde_json::Map<String, serde_json::Value> =
             names.iter().enumerate().map(|(i, n)| (format!("{n}_ms"), json!(column(i)))).collect();
-        println!("{}", json!({ "runs": args.runs, "median": fields, "all_up": all_up }));
+        println!("{}", json!({ "runs": args.runs, "cold": args.cold, "median": fields, "all_up": all_up }));
     } else {
-        println!("{} checks of {domain} (two MX hosts), medians:", args.runs);
+        let cache = if args.cold { "a new resolver each" } else { "one resolver" };
+        println!("{} checks of {domain} (two MX hosts, {cache}), medians:", args.runs);
         for (i, name) in names.iter().enumerate() {
             println!("  {name:<18} {:>8.2} ms", column(i));
         }
