@@ -689,7 +689,7 @@ mod tests {
     #[test]
     fn cause_names_are_the_fixed_vocabulary() {
         let names: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 31);
+        assert_eq!(names.len(), 36);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
         assert_eq!(Cause::StartTlsUnavailable.as_str(), "starttls_unavailable");
     }
