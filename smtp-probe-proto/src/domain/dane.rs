@@ -10,7 +10,10 @@ use crate::policy::tlsa::{Tlsa, TlsaSet};
 use crate::report::TlsInfo;
 use crate::target::Target;
 
-/// The TLSA records of one MX host, as a [`TlsPolicy`] (see the [module documentation](self)).
+/// The TLSA records of one MX host, as the probe's [`TlsPolicy`]: the probe of a host with secure, usable TLSA
+/// records judges its handshake by them, as DANE senders do — the handshake goes on whatever the roots say, a chain
+/// that matches a record stands in for them, and one that matches none is critical (`enforce`: DANE has no testing
+/// mode).
 #[derive(Debug, Clone)]
 pub struct DanePolicy {
     host: String,

@@ -17,7 +17,7 @@
 //! - **Without a policy**, the opportunistic rule of the probe stands: an unverifiable certificate is reported
 //!   but does not change the verdict.
 //! - Record problems (SPF over the lookup limit, DMARC missing or `p=none`, no TLS-RPT, a short `max_age`, ...)
-//!   are [`RecordFinding`]s: reported, and counted (`degraded`, `record_problem`) only with
+//!   are [`RecordFinding`](crate::policy::RecordFinding)s: reported, and counted (`degraded`, `record_problem`) only with
 //!   [`DomainOptions::strict`].
 //!
 //! The hosts' verdicts combine like MX mode's: `up` when every host takes mail from policy-honouring senders,
