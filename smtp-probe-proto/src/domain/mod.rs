@@ -7,8 +7,10 @@
 //! - **DANE** (RFC 7672) applies to an MX host whose TLSA RRset at `_<port>._tcp.<host>` is DNSSEC-secure and
 //!   has a usable record. The chain the probe's own handshake was presented must match one of them, or senders
 //!   that honour DANE (Postfix, Exchange Online) do not deliver to that host: `down`, `dane_mismatch`. A TLSA
-//!   lookup that fails validation is `dnssec_bogus`: those senders do not deliver to the host either. An insecure
-//!   (unsigned) TLSA RRset does not count.
+//!   lookup that fails validation is `dnssec_bogus`: those senders do not deliver to the host either. A TLSA
+//!   lookup with no answer at all (SERVFAIL, which is also what a validating upstream makes of a bogus answer) keeps
+//!   them away too (RFC 7672 §2.2): `down`, `dns_failure`, when the MX answer was secure. An insecure (unsigned)
+//!   TLSA RRset does not count.
 //! - **MTA-STS** (RFC 8461) applies when `_mta-sts.<domain>` has a valid record and the policy was fetched: each
 //!   MX host must match an `mx` pattern and present a certificate valid for its name. Under `enforce` a host that
 //!   fails is refused by senders such as Gmail and Microsoft (`down`, `mta_sts_violation`); under `testing` they

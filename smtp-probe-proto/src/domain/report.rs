@@ -340,7 +340,8 @@ impl DomainReport {
         let mut hosts = Vec::new();
         for (index, host) in mx.hosts.iter().enumerate() {
             let lookup = tlsa.get(index);
-            let judged = judge_host(host, lookup, mta_sts.policy(), now_unix);
+            let mx_secure = mx_lookup.dnssec == DnssecStatus::Secure;
+            let judged = judge_host(host, lookup, mta_sts.policy(), mx_secure, now_unix);
             record_findings.extend(judged.1);
             hosts.push(judged.0);
         }
@@ -553,6 +554,7 @@ fn judge_host(
     host: &MxHostReport,
     tlsa: Option<&RecordLookup>,
     policy: Option<&MtaStsPolicy>,
+    mx_secure: bool,
     now_unix: u64,
 ) -> (HostPolicy, Vec<RecordFinding>) {
     let (dane, tlsa_texts, findings) = dane(host, tlsa, now_unix);
@@ -579,10 +581,13 @@ fn judge_host(
             format!("the TLSA records at {tlsa_name} fail DNSSEC validation"),
             &mut reasons,
         ),
+        // RFC 7672 §2.2: a TLSA lookup that fails (not a proven "no records") keeps DANE senders from the host.
+        // Behind a validating resolver a bogus answer looks like this too (SERVFAIL). Only a secure MX answer
+        // makes senders look the records up at all.
         Dane::LookupFailed { reason } => worsen(
-            Verdict::Degraded,
+            if mx_secure { Verdict::Down } else { Verdict::Degraded },
             Cause::DnsFailure,
-            format!("the TLSA lookup at {tlsa_name} failed ({reason}): DANE senders defer delivery"),
+            format!("the TLSA lookup at {tlsa_name} failed ({reason}): DANE senders defer delivery to this host"),
             &mut reasons,
         ),
         Dane::NoTls => worsen(
@@ -720,6 +725,10 @@ mod tests {
             self
         }
 
+        fn clone_parts_judge(&self) -> DomainReport {
+            DomainReport::assemble(self.parts.clone(), DomainOptions::default())
+        }
+
         fn judge(self, strict: bool) -> DomainReport {
             DomainReport::assemble(self.parts, DomainOptions::default().strict(strict))
         }
@@ -803,8 +812,11 @@ mod tests {
             DnssecStatus::Indeterminate,
             Answer::Failed("SERVFAIL".into()),
         );
-        let report = case.judge(false);
-        assert_eq!(verdict(&report), (Verdict::Degraded, Some(Cause::DnsFailure)), "{}", report.summary());
+        let report = case.clone_parts_judge();
+        assert_eq!(verdict(&report), (Verdict::Down, Some(Cause::DnsFailure)), "{}", report.summary());
+        // Under an insecure MX answer, senders do not look TLSA records up: a failure only needs attention.
+        case.parts.mx_lookup.dnssec = DnssecStatus::Insecure;
+        assert_eq!(verdict(&case.judge(false)), (Verdict::Degraded, Some(Cause::DnsFailure)));
     }
 
     #[test]
