@@ -38,6 +38,11 @@ impl Bed {
     /// The check of a scenario's domain: validated against Knot from the bed's anchor, MX hosts and the policy
     /// host reached on loopback, the test CA trusted.
     fn config(&self, scenario: Scenario) -> (Domain, DomainConfig) {
+        self.config_via(scenario, self.dns.authoritative)
+    }
+
+    /// The same, asking `upstream` (Knot, or the validating Unbound) for every answer.
+    fn config_via(&self, scenario: Scenario, upstream: SocketAddr) -> (Domain, DomainConfig) {
         let domain: Domain = self.dns.zone(scenario).parse().unwrap();
         let tls = TlsConfig::builder().add_ca_pem("test CA", self.postfix.ca_pem.as_bytes()).unwrap().build().unwrap();
         // MX hosts come from DNS, where loopback addresses are denied: the bed lifts that.
@@ -49,7 +54,7 @@ impl Bed {
             .overall_timeout(Duration::from_secs(10))
             .build()
             .unwrap();
-        let resolver = DnssecResolver::with_anchor(&[self.dns.authoritative], &self.dns.trust_anchor).unwrap();
+        let resolver = DnssecResolver::with_anchor(&[upstream], &self.dns.trust_anchor).unwrap();
         let mut config =
             DomainConfig::new(probe, resolver).override_host(&format!("mta-sts.{domain}"), self.policies.addr());
         for host in self.dns.postfix_hosts.iter().chain(&self.dns.exim_hosts) {
@@ -134,6 +139,21 @@ async fn bogus_signatures_are_down() {
         assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::DnssecBogus)), "{}", report.summary());
         assert_eq!(report.hosts[0].dane, Dane::Bogus);
     }
+}
+
+/// Through a validating resolver (Unbound): secure answers validate here as well, and a bogus TLSA answer arrives as
+/// SERVFAIL, which keeps DANE senders away all the same.
+#[tokio::test]
+async fn a_validating_upstream_gives_the_same_verdicts() {
+    let Some(bed) = bed("a_validating_upstream_gives_the_same_verdicts").await else { return };
+    let (domain, config) = bed.config_via(Scenario::Good, bed.dns.resolver);
+    let good = check_domain(&domain, &config).await;
+    assert_eq!(good.verdict, Verdict::Up, "{}", good.summary());
+    assert!(good.records.iter().all(|r| r.dnssec == DnssecStatus::Secure), "{:?}", good.records);
+    let (domain, config) = bed.config_via(Scenario::Bogus, bed.dns.resolver);
+    let bogus = check_domain(&domain, &config).await;
+    assert_eq!((bogus.verdict, bogus.cause), (Verdict::Down, Some(Cause::DnsFailure)), "{}", bogus.summary());
+    assert!(matches!(bogus.hosts[0].dane, Dane::LookupFailed { .. }), "{:?}", bogus.hosts[0].dane);
 }
 
 #[tokio::test]
