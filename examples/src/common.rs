@@ -2,24 +2,12 @@
 //! server, one probe with a hard time bound, and an HTTP server with bounds of its own.
 
 use std::fmt;
-use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use smtp_probe_testserver::demo::Demo;
 use smtp_probe_tokio::proto::{Cause, Phase, ProbeConfigBuilder};
 use smtp_probe_tokio::{ProbeConfig, Report, Target, TlsConfig, probe};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 /// Why a program could not start: a bad argument, an unreadable file, a port already taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,81 +105,13 @@ pub fn unix_now() -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
-/// The bounds of an HTTP service that anyone who can reach it may call, slowly or many times at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpLimits {
-    /// How long a client may take to send a request's headers (also how long an idle kept-alive connection
-    /// stays open): a client that drips its headers is cut off, not waited for.
-    pub header_read_timeout: Duration,
-    /// How long one request may take to be answered; past it the answer is a 503.
-    pub request_timeout: Duration,
-    /// Open connections at most; past it, new connections are closed at once.
-    pub max_connections: usize,
-}
-
-impl Default for HttpLimits {
-    fn default() -> HttpLimits {
-        HttpLimits {
-            header_read_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(60),
-            max_connections: 256,
-        }
-    }
-}
-
-/// How long in-flight requests may take to finish once shutdown is asked for.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The bounds of an HTTP service that anyone who can reach it may call, slowly or many times at once (the
+/// monitor's: a header-read timeout, an answer deadline, a connection cap).
+pub use smtp_probe_monitor::http::HttpLimits;
 
 /// Serves `router` on `listener` within `limits` (HTTP/1.1) until `shutdown` resolves, then lets requests in
-/// flight finish for a few seconds.
-pub async fn serve_http(
-    listener: TcpListener,
-    router: Router,
-    limits: HttpLimits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let router = router.layer(axum::middleware::from_fn_with_state(limits.request_timeout, request_timeout));
-    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // Out of descriptors and the like: back off briefly rather than spin.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-            drop(stream); // over the cap: closed at once, never queued
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(64 * 1024);
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-            drop(permit);
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
-    Ok(())
-}
-
-/// Answers 503 for a request that is not answered within the limit.
-async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the request was not answered in time\n").into_response(),
-    }
-}
+/// flight finish for a few seconds: the monitor's HTTP server, which keeps those bounds.
+pub use smtp_probe_monitor::http::serve as serve_http;
 
 /// Resolves when the process is asked to stop (Ctrl-C / SIGINT); never, if that cannot be listened for.
 pub async fn ctrl_c() {

@@ -46,8 +46,8 @@
 //! `address_denied`. A module's `allow_addresses` (`--allow-address` for the built-in modules) lifts that for the
 //! ranges it names, e.g. `127.0.0.0/8` to probe an MTA on this host.
 //!
-//! **A module with credentials probes only the targets of its allow-list** (see [`crate::allow`] for the
-//! entries: exact names, one-label `*.` wildcards, addresses and CIDR networks, each with an optional port):
+//! **A module with credentials probes only the targets of its allow-list** (see
+//! [`smtp_probe_monitor::http::allow`] for the entries: exact names, one-label `*.` wildcards, addresses and CIDR networks, each with an optional port):
 //! anyone who can reach `/probe` chooses the target, and must not be able to make the exporter log in to a server
 //! of theirs. The exporter refuses to start with a credentialed module that has no allow-list, and answers 400 to
 //! a target off the list, without connecting to it. A module without credentials may have an allow-list too.
@@ -78,41 +78,30 @@
 //! caused). Each probe ends with QUIT. Anyone who can reach `/probe` can make this host connect anywhere (within
 //! the modules' allow-lists): keep it on loopback or behind the same access control as Prometheus.
 //!
-//! [`Exporter::handle_probe`] is the whole of `/probe` as a plain function, from the request's parameters to a
-//! rendered body or a refusal, so that another HTTP service can serve it as it is.
+//! The exporter is the monitor's `/probe` (`smtp_probe_monitor::http::blackbox`), served alone: this module reads
+//! the command line and the module file, and [`Exporter::handle_probe`] does the rest. The monitor serves the same
+//! `/probe` beside its status page and metrics, with modules from its own configuration.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use clap::Parser;
 use serde::Deserialize;
-use smtp_probe_render::{Exposition, ExpositionFormat, Family, Item, metrics};
+use smtp_probe_monitor::config::{AuthSpec as MonitorAuth, ProbeModule, Secret};
+use smtp_probe_monitor::http::allow::AllowList;
 use smtp_probe_testserver::demo::Demo;
-use smtp_probe_tokio::proto::Secret;
-use smtp_probe_tokio::{AddressPolicy, Origin, ProbeConfig, Target, TlsConfig, TlsMode, Verdict};
+use smtp_probe_tokio::{AddressPolicy, Origin, TlsMode};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
-use crate::allow::AllowList;
+pub use smtp_probe_monitor::http::blackbox::{Counters, Exporter, Module, Modules, ProbeRequest, Refusal, Rendered};
+
 use crate::common::{self, Error, HttpLimits, parse_seconds};
 
 /// The content type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// Taken off Prometheus's scrape timeout, to leave time to send the answer (the blackbox exporter's default).
-const TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
-
-/// The shortest probe budget, however short the scrape timeout.
-const MIN_BUDGET: Duration = Duration::from_millis(100);
 
 /// The command line of `exporter`.
 #[derive(Debug, Clone, Parser)]
@@ -189,7 +178,7 @@ pub struct ModuleSpec {
     pub certificate_days_critical: Option<u32>,
     /// Authenticate.
     pub auth: Option<AuthSpec>,
-    /// The targets this module may probe (required with `auth`): see [`crate::allow`].
+    /// The targets this module may probe (required with `auth`): see [`smtp_probe_monitor::http::allow`].
     pub allow: Option<Vec<String>>,
     /// Address ranges (`127.0.0.0/8`, `10.1.2.3`) this module may connect to although a request's target may not:
     /// loopback, link-local, unspecified and cloud-metadata addresses are otherwise refused.
@@ -211,135 +200,67 @@ impl ConfigFile {
     }
 }
 
-/// A module ready to probe with: files and the environment read, values checked.
-#[derive(Debug, Clone)]
-pub struct Module {
-    tls: Option<TlsMode>,
-    tls_name: Option<String>,
-    tls_config: Option<TlsConfig>,
-    ehlo_name: String,
-    timeout: Duration,
-    response: (Option<Duration>, Option<Duration>),
-    certificate_days: (Option<u32>, Option<u32>),
-    auth: Option<(String, Secret, bool)>,
-    allow: Option<AllowList>,
-    /// The address policy of a request's target, with the module's allowed ranges.
-    addresses: AddressPolicy,
-    demo: Option<Arc<Demo>>,
+/// A PEM file of CAs, read whole (the monitor's module settings hold the bytes).
+fn read_ca(path: &Path) -> Result<(PathBuf, Vec<u8>), Error> {
+    let pem =
+        std::fs::read(path).map_err(|e| Error::new(format!("cannot read the CA file {}: {e}", path.display())))?;
+    Ok((path.to_path_buf(), pem))
 }
 
-impl Module {
-    /// Prepares a module: reads its CA file and its password from the environment, checks its allow-list
-    /// (required when it has credentials), and checks that it builds a valid probe configuration.
-    pub fn from_spec(name: &str, spec: &ModuleSpec) -> Result<Module, Error> {
-        let invalid = |what: &str| Error::new(format!("module {name}: {what}"));
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return Err(invalid("a module name is made of letters, digits, '_' and '-'"));
-        }
-        let seconds = |value: Option<f64>, field: &str| {
-            value.map(|s| parse_seconds(&s.to_string()).map_err(|e| invalid(&format!("{field}: {e}")))).transpose()
-        };
-        let allow = spec
-            .allow
-            .as_ref()
-            .map(|entries| AllowList::parse(entries.iter().map(String::as_str)))
-            .transpose()
-            .map_err(|e| invalid(&e.to_string()))?;
-        let mut addresses = AddressPolicy::new(Origin::Request);
-        for range in spec.allow_addresses.iter().flatten() {
-            addresses = addresses.allow(range).map_err(|e| invalid(&format!("allow_addresses: {e}")))?;
-        }
-        let auth = match &spec.auth {
-            None => None,
-            Some(auth) => {
-                if allow.as_ref().is_none_or(AllowList::is_empty) {
-                    return Err(invalid(
-                        "a module with credentials needs an allow-list (allow = [\"mail.example.com:587\", ...]): \
-                         without one, whoever can reach /probe could have the credentials sent to a server of theirs",
-                    ));
-                }
-                let password = std::env::var(&auth.password_env)
-                    .map_err(|_| invalid(&format!("the environment variable {} is not set", auth.password_env)))?;
-                Some((auth.username.clone(), Secret::new(password), auth.allow_plaintext))
+/// Prepares a module of the file: reads its CA file and its password from the environment, checks its allow-list
+/// (required when it has credentials), and checks that it builds a valid probe configuration.
+pub fn module_from_spec(name: &str, spec: &ModuleSpec) -> Result<Module, Error> {
+    let invalid = |what: &str| Error::new(format!("module {name}: {what}"));
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(invalid("a module name is made of letters, digits, '_' and '-'"));
+    }
+    let seconds = |value: Option<f64>, field: &str| {
+        value.map(|s| parse_seconds(&s.to_string()).map_err(|e| invalid(&format!("{field}: {e}")))).transpose()
+    };
+    let allow = spec
+        .allow
+        .as_ref()
+        .map(|entries| AllowList::parse(entries.iter().map(String::as_str)))
+        .transpose()
+        .map_err(|e| invalid(&e.to_string()))?;
+    let auth = match &spec.auth {
+        None => None,
+        Some(auth) => {
+            if allow.as_ref().is_none_or(AllowList::is_empty) {
+                return Err(invalid(
+                    "a module with credentials needs an allow-list (allow = [\"mail.example.com:587\", ...]): \
+                     without one, whoever can reach /probe could have the credentials sent to a server of theirs",
+                ));
             }
-        };
-        let module = Module {
-            tls: spec.tls,
-            tls_name: spec.tls_name.clone(),
-            tls_config: spec.ca_file.as_deref().map(common::tls_config_with_ca_file).transpose()?,
-            ehlo_name: spec.ehlo_name.clone().unwrap_or_else(smtp_probe_tokio::default_ehlo_name),
-            timeout: seconds(spec.timeout, "timeout")?.unwrap_or(Duration::from_secs(10)),
-            response: (
-                seconds(spec.response_warning, "response_warning")?,
-                seconds(spec.response_critical, "response_critical")?,
-            ),
-            certificate_days: (spec.certificate_days_warning, spec.certificate_days_critical),
-            auth,
-            allow,
-            addresses,
-            demo: None,
-        };
-        let any_target = Target::new("localhost", 25).expect("a valid target");
-        module.config(any_target, module.timeout).map_err(|e| invalid(&e.to_string()))?;
-        Ok(module)
-    }
+            let password = std::env::var(&auth.password_env)
+                .map_err(|_| invalid(&format!("the environment variable {} is not set", auth.password_env)))?;
+            Some(MonitorAuth {
+                username: auth.username.clone(),
+                password: Secret::from(password),
+                mechanisms: vec!["PLAIN".into(), "LOGIN".into()],
+                allow_plaintext: auth.allow_plaintext,
+            })
+        }
+    };
+    let ehlo = spec.ehlo_name.clone().unwrap_or_else(smtp_probe_tokio::default_ehlo_name);
+    let mut settings =
+        ProbeModule::new(spec.tls, ehlo, seconds(spec.timeout, "timeout")?.unwrap_or(Duration::from_secs(10)));
+    settings.tls_name = spec.tls_name.clone();
+    settings.ca_pem = spec.ca_file.as_deref().map(read_ca).transpose()?;
+    settings.response_warning = seconds(spec.response_warning, "response_warning")?;
+    settings.response_critical = seconds(spec.response_critical, "response_critical")?;
+    settings.cert_days_warning = spec.certificate_days_warning;
+    settings.cert_days_critical = spec.certificate_days_critical;
+    settings.auth = auth;
+    settings.allow = allow;
+    settings.addresses = addresses(spec.allow_addresses.as_deref().unwrap_or_default())
+        .map_err(|e| invalid(&format!("allow_addresses: {e}")))?;
+    Module::new(&settings).map_err(|e| invalid(&e.to_string()))
+}
 
-    /// The module that probes the bundled demo server (STARTTLS against its CA, AUTH, an envelope): the demo
-    /// user's credentials go to the demo server only, and its loopback address is the one allowed.
-    pub fn demo(demo: Arc<Demo>, timeout: Duration) -> Module {
-        let ip = demo.target().ip().map(|ip| ip.to_string()).unwrap_or_default();
-        let addresses = AddressPolicy::new(Origin::Request);
-        Module {
-            tls: None,
-            tls_name: None,
-            tls_config: None,
-            ehlo_name: "localhost".to_owned(),
-            timeout,
-            response: (None, None),
-            certificate_days: (None, None),
-            auth: None,
-            allow: Some(AllowList::exactly(&demo.target())),
-            addresses: addresses.clone().allow(&ip).unwrap_or(addresses),
-            demo: Some(demo),
-        }
-    }
-
-    /// Whether the module may probe this target: any target without an allow-list, else one on it.
-    pub fn allows(&self, target: &Target) -> bool {
-        self.allow.as_ref().is_none_or(|allow| allow.allows(target))
-    }
-
-    /// The longest a probe of this module may take.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// The probe configuration for `target`, bounded by `budget`. The module's TLS mode, when it sets one, wins
-    /// over the one the target's scheme implies.
-    pub fn config(&self, target: Target, budget: Duration) -> Result<ProbeConfig, Error> {
-        let mut builder = common::builder(target, budget)
-            .ehlo_name(self.ehlo_name.as_str())
-            .transcript(false)
-            .address_policy(self.addresses.clone());
-        if let Some(mode) = self.tls {
-            builder = builder.tls(mode);
-        }
-        if let Some(name) = &self.tls_name {
-            builder = builder.tls_name(name);
-        }
-        if let Some(tls) = &self.tls_config {
-            builder = builder.tls_config(tls.clone());
-        }
-        builder = builder.response_time(self.response.0, self.response.1);
-        builder = builder.certificate_days(self.certificate_days.0, self.certificate_days.1);
-        if let Some((user, password, plaintext)) = &self.auth {
-            builder = builder.auth(user.as_str(), password.clone()).allow_plaintext_auth(*plaintext);
-        }
-        if let Some(demo) = &self.demo {
-            builder = demo.configure(builder);
-        }
-        builder.build().map_err(|e| Error::new(format!("invalid configuration: {e}")))
-    }
+/// A request's address policy with these ranges allowed.
+fn addresses(ranges: &[String]) -> Result<AddressPolicy, smtp_probe_tokio::proto::AddressRangeError> {
+    ranges.iter().try_fold(AddressPolicy::new(Origin::Request), |policy, range| policy.allow(range))
 }
 
 /// The built-in modules, for running without a config file; each may connect to the `allow_addresses` ranges
@@ -350,28 +271,12 @@ pub fn builtin_modules(
     ca_file: Option<&Path>,
     allow_addresses: &[String],
 ) -> Result<Modules, Error> {
-    let mut modules = Modules::new();
-    for (name, tls) in [
-        ("smtp", TlsMode::StartTlsOpportunistic),
-        ("submission", TlsMode::StartTlsRequired),
-        ("smtps", TlsMode::Implicit),
-        ("plain", TlsMode::None),
-    ] {
-        let spec = ModuleSpec {
-            tls: Some(tls),
-            ehlo_name: ehlo_name.map(str::to_owned),
-            ca_file: ca_file.map(Path::to_path_buf),
-            timeout: Some(timeout.as_secs_f64()),
-            allow_addresses: Some(allow_addresses.to_vec()),
-            ..ModuleSpec::default()
-        };
-        modules.insert(name.to_owned(), Module::from_spec(name, &spec)?);
-    }
-    Ok(modules)
+    let ca = ca_file.map(read_ca).transpose()?;
+    let ehlo = ehlo_name.map_or_else(smtp_probe_tokio::default_ehlo_name, str::to_owned);
+    let addresses = addresses(allow_addresses).map_err(|e| Error::new(format!("--allow-address: {e}")))?;
+    smtp_probe_monitor::http::blackbox::builtin_modules(timeout, &ehlo, ca.as_ref(), &addresses)
+        .map_err(|e| Error::new(format!("invalid configuration: {e}")))
 }
-
-/// Modules by name.
-pub type Modules = BTreeMap<String, Module>;
 
 impl Args {
     /// The modules of the config file, or the built-in ones; with `--demo`, also module `demo` and its server
@@ -384,7 +289,7 @@ impl Args {
                 let file = ConfigFile::parse(&text)?;
                 file.modules
                     .iter()
-                    .map(|(name, spec)| Ok((name.clone(), Module::from_spec(name, spec)?)))
+                    .map(|(name, spec)| Ok((name.clone(), module_from_spec(name, spec)?)))
                     .collect::<Result<_, Error>>()?
             }
             None => builtin_modules(
@@ -409,233 +314,6 @@ impl Args {
     }
 }
 
-/// The exporter's own counters.
-#[derive(Debug, Default)]
-pub struct Counters {
-    probes: Mutex<BTreeMap<(String, &'static str), u64>>,
-    bad_requests: AtomicU64,
-    busy: AtomicU64,
-}
-
-impl Counters {
-    /// Counters starting at zero for every module and verdict (so each series exists before its first probe).
-    pub fn new<'a>(modules: impl IntoIterator<Item = &'a String>) -> Counters {
-        let counters = Counters::default();
-        {
-            let mut probes = counters.probes.lock().unwrap_or_else(|e| e.into_inner());
-            for module in modules {
-                for verdict in Verdict::ALL {
-                    probes.insert((module.clone(), verdict.as_str()), 0);
-                }
-            }
-        }
-        counters
-    }
-
-    fn probed(&self, module: &str, verdict: Verdict) {
-        let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
-        *probes.entry((module.to_owned(), verdict.as_str())).or_default() += 1;
-    }
-
-    fn bad_request(&self) {
-        self.bad_requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The exposition of the counters, and of the probes running now.
-    pub fn render(&self, in_flight: usize, format: ExpositionFormat) -> String {
-        let mut probes = Family::new(metrics::EXPORTER_PROBES);
-        for ((module, verdict), count) in self.probes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            probes.sample(&[("module", module), ("verdict", verdict)], *count as f64);
-        }
-        let mut bad = Family::new(metrics::EXPORTER_BAD_REQUESTS);
-        bad.sample(&[], self.bad_requests.load(Ordering::Relaxed) as f64);
-        let mut busy = Family::new(metrics::EXPORTER_BUSY);
-        busy.sample(&[], self.busy.load(Ordering::Relaxed) as f64);
-        let mut running = Family::new(metrics::EXPORTER_PROBES_IN_FLIGHT);
-        running.sample(&[], in_flight as f64);
-        let mut out = Exposition::new(format);
-        for family in [&probes, &bad, &busy, &running] {
-            out.family(family);
-        }
-        out.finish()
-    }
-}
-
-/// The parameters of one `/probe` request, as the HTTP request carried them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProbeRequest<'a> {
-    /// The `target` parameter.
-    pub target: Option<&'a str>,
-    /// The `module` parameter (default `smtp`).
-    pub module: Option<&'a str>,
-    /// The `X-Prometheus-Scrape-Timeout-Seconds` header.
-    pub scrape_timeout: Option<&'a str>,
-    /// The `Accept` header.
-    pub accept: Option<&'a str>,
-}
-
-/// A rendered answer: the body and its content type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    /// The `Content-Type` to send.
-    pub content_type: &'static str,
-    /// The body.
-    pub body: String,
-}
-
-/// Why a probe request was not served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The request is wrong (400): no target, an unknown module, a target that is not one or is not allowed.
-    BadRequest(String),
-    /// As many probes as allowed are running (503): try again later.
-    Busy,
-}
-
-impl Refusal {
-    /// The HTTP status to answer with.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::BadRequest(why) => f.write_str(why),
-            Refusal::Busy => f.write_str("too many probes are running; try again later"),
-        }
-    }
-}
-
-/// The exporter's shared state: its modules, counters and the limit of probes running at once.
-#[derive(Debug, Clone)]
-pub struct Exporter {
-    modules: Arc<Modules>,
-    counters: Arc<Counters>,
-    probes: Arc<Semaphore>,
-    max_probes: usize,
-}
-
-impl Exporter {
-    /// An exporter serving these modules, running at most `max_probes` probes at once.
-    pub fn new(modules: Modules, max_probes: usize) -> Exporter {
-        let counters = Arc::new(Counters::new(modules.keys()));
-        let max_probes = max_probes.max(1);
-        Exporter { modules: Arc::new(modules), counters, probes: Arc::new(Semaphore::new(max_probes)), max_probes }
-    }
-
-    /// The longest any module's probe may take.
-    pub fn longest_probe(&self) -> Duration {
-        self.modules.values().map(Module::timeout).max().unwrap_or_default()
-    }
-
-    /// `/probe`, whole: checks the request, probes within the scrape timeout, renders the report in the format
-    /// the `Accept` header asks for. Nothing is sent to a target the module does not allow, and a request past
-    /// the limit of concurrent probes is refused at once.
-    pub async fn handle_probe(&self, request: ProbeRequest<'_>) -> Result<Rendered, Refusal> {
-        let result = self.probe_rendered(request).await;
-        match &result {
-            Err(Refusal::BadRequest(_)) => self.counters.bad_request(),
-            Err(Refusal::Busy) => {
-                self.counters.busy.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(_) => {}
-        }
-        result
-    }
-
-    async fn probe_rendered(&self, request: ProbeRequest<'_>) -> Result<Rendered, Refusal> {
-        let bad = Refusal::BadRequest;
-        let module_name = request.module.unwrap_or("smtp");
-        let Some(module) = self.modules.get(module_name) else {
-            return Err(bad(format!("unknown module {module_name:?}")));
-        };
-        let Some(target) = request.target.filter(|t| !t.trim().is_empty()) else {
-            return Err(bad("the target parameter is missing".to_owned()));
-        };
-        let target = common::parse_target(target).map_err(|e| bad(e.to_string()))?;
-        if !module.allows(&target) {
-            return Err(bad(format!(
-                "module {module_name} may not probe {target}: it is not on the module's allow-list"
-            )));
-        }
-        let budget = match request.scrape_timeout.and_then(scrape_timeout) {
-            Some(limit) => module.timeout.min(limit.saturating_sub(TIMEOUT_OFFSET)).max(MIN_BUDGET),
-            None => module.timeout,
-        };
-        let config = module.config(target, budget).map_err(|e| bad(e.to_string()))?;
-        let Ok(_running) = self.probes.try_acquire() else {
-            return Err(Refusal::Busy);
-        };
-        let report = common::probe_bounded(&config).await;
-        self.counters.probed(module_name, report.verdict);
-        let format = ExpositionFormat::negotiate(request.accept);
-        let body = smtp_probe_render::exposition(&[Item::from(&report)], SystemTime::now(), format);
-        Ok(Rendered { content_type: format.content_type(), body })
-    }
-
-    /// `/metrics`: the exporter's own metrics.
-    pub fn handle_metrics(&self, accept: Option<&str>) -> Rendered {
-        let format = ExpositionFormat::negotiate(accept);
-        let in_flight = self.max_probes.saturating_sub(self.probes.available_permits());
-        Rendered { content_type: format.content_type(), body: self.counters.render(in_flight, format) }
-    }
-
-    /// The HTTP routes: `GET /probe` and `GET /metrics`.
-    pub fn router(self) -> Router {
-        Router::new().route("/probe", get(probe_handler)).route("/metrics", get(metrics_handler)).with_state(self)
-    }
-}
-
-/// The scrape timeout Prometheus announces, in seconds: a positive number, at most a day.
-fn scrape_timeout(header: &str) -> Option<Duration> {
-    let seconds = header.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0)?;
-    Some(Duration::from_secs_f64(seconds.min(86_400.0)))
-}
-
-/// The query of `/probe`.
-#[derive(Debug, Deserialize)]
-struct ProbeQuery {
-    target: Option<String>,
-    module: Option<String>,
-}
-
-fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-async fn probe_handler(
-    State(exporter): State<Exporter>,
-    Query(query): Query<ProbeQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let request = ProbeRequest {
-        target: query.target.as_deref(),
-        module: query.module.as_deref(),
-        scrape_timeout: header_text(&headers, "x-prometheus-scrape-timeout-seconds"),
-        accept: header_text(&headers, header::ACCEPT),
-    };
-    match exporter.handle_probe(request).await {
-        Ok(rendered) => ([(header::CONTENT_TYPE, rendered.content_type)], rendered.body).into_response(),
-        Err(refusal) => {
-            let mut response = (refusal.status(), format!("{refusal}\n")).into_response();
-            if refusal == Refusal::Busy {
-                response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-            }
-            response
-        }
-    }
-}
-
-async fn metrics_handler(State(exporter): State<Exporter>, headers: HeaderMap) -> Response {
-    let rendered = exporter.handle_metrics(header_text(&headers, header::ACCEPT));
-    ([(header::CONTENT_TYPE, rendered.content_type)], rendered.body).into_response()
-}
-
 /// The HTTP bounds for an exporter: requests are answered within the longest probe and a margin.
 pub fn http_limits(exporter: &Exporter, header_read_timeout: Duration, max_connections: usize) -> HttpLimits {
     HttpLimits {
@@ -645,7 +323,8 @@ pub fn http_limits(exporter: &Exporter, header_read_timeout: Duration, max_conne
     }
 }
 
-/// Serves the exporter on `listener` within `limits` until `shutdown` resolves.
+/// Serves the exporter (`/probe`, and `/metrics` with its own counters) on `listener` within `limits` until
+/// `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     exporter: Exporter,
@@ -674,6 +353,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smtp_probe_tokio::Target;
 
     #[test]
     fn config_file() {
@@ -691,7 +371,7 @@ mod tests {
         .unwrap();
         let spec = &file.modules["submission"];
         assert_eq!(spec.tls, Some(TlsMode::StartTlsRequired));
-        let module = Module::from_spec("submission", spec).unwrap();
+        let module = module_from_spec("submission", spec).unwrap();
         let config = module.config(Target::new("mx.example", 587).unwrap(), Duration::from_secs(3)).unwrap();
         assert_eq!(config.tls_mode(), TlsMode::StartTlsRequired);
         assert_eq!(config.timeouts().overall, Duration::from_secs(3));
@@ -699,7 +379,7 @@ mod tests {
 
         assert!(ConfigFile::parse("[modules.x]\ntls = \"sometimes\"").is_err());
         assert!(ConfigFile::parse("[modules.x]\ntimeout_s = 3").is_err());
-        let err = Module::from_spec("x", &ModuleSpec { ehlo_name: Some("a\r\nb".into()), ..ModuleSpec::default() });
+        let err = module_from_spec("x", &ModuleSpec { ehlo_name: Some("a\r\nb".into()), ..ModuleSpec::default() });
         assert!(err.is_err());
         let missing = AuthSpec {
             username: "u".into(),
@@ -708,24 +388,9 @@ mod tests {
         };
         let allow = Some(vec!["mail.example.com".to_owned()]);
         let err =
-            Module::from_spec("x", &ModuleSpec { auth: Some(missing), allow, ..ModuleSpec::default() }).unwrap_err();
+            module_from_spec("x", &ModuleSpec { auth: Some(missing), allow, ..ModuleSpec::default() }).unwrap_err();
         assert!(err.to_string().contains("SMTP_PROBE_EXAMPLES_UNSET_VARIABLE"), "{err}");
-        assert!(Module::from_spec("a b", &ModuleSpec::default()).is_err());
-    }
-
-    #[test]
-    fn counters_render() {
-        let counters = Counters::new([&"smtp".to_owned()]);
-        counters.probed("smtp", Verdict::Up);
-        counters.bad_request();
-        let text = counters.render(2, ExpositionFormat::Prometheus);
-        assert!(text.contains("smtp_probe_exporter_probes_total{module=\"smtp\",verdict=\"up\"} 1\n"), "{text}");
-        assert!(text.contains("smtp_probe_exporter_probes_total{module=\"smtp\",verdict=\"down\"} 0\n"), "{text}");
-        assert!(text.contains("smtp_probe_exporter_bad_requests_total 1\n"), "{text}");
-        assert!(text.contains("smtp_probe_exporter_busy_total 0\n"), "{text}");
-        assert!(text.contains("smtp_probe_exporter_probes_in_flight 2\n"), "{text}");
-        let open = counters.render(0, ExpositionFormat::OpenMetrics);
-        assert!(open.contains("# TYPE smtp_probe_exporter_probes counter\n") && open.ends_with("# EOF\n"), "{open}");
+        assert!(module_from_spec("a b", &ModuleSpec::default()).is_err());
     }
 
     #[test]
@@ -733,26 +398,26 @@ mod tests {
         let env = "SMTP_PROBE_EXAMPLES_ALLOW_TEST_PASSWORD";
         let auth = Some(AuthSpec { username: "u".into(), password_env: env.into(), allow_plaintext: false });
         let spec = ModuleSpec { auth: auth.clone(), ..ModuleSpec::default() };
-        let err = Module::from_spec("sub", &spec).unwrap_err().to_string();
+        let err = module_from_spec("sub", &spec).unwrap_err().to_string();
         assert!(err.starts_with("module sub: a module with credentials needs an allow-list"), "{err}");
         let empty = ModuleSpec { auth: auth.clone(), allow: Some(Vec::new()), ..ModuleSpec::default() };
-        assert!(Module::from_spec("sub", &empty).is_err(), "an empty allow-list is no allow-list");
+        assert!(module_from_spec("sub", &empty).is_err(), "an empty allow-list is no allow-list");
         let bad = ModuleSpec { allow: Some(vec!["*".into()]), ..ModuleSpec::default() };
-        assert!(Module::from_spec("x", &bad).unwrap_err().to_string().contains("allow-list entry \"*\""));
+        assert!(module_from_spec("x", &bad).unwrap_err().to_string().contains("allow-list entry \"*\""));
 
         let file = ConfigFile::parse("[modules.plain]\nallow = [\"mail.example.com\", \"192.0.2.0/24:25\"]").unwrap();
-        let module = Module::from_spec("plain", &file.modules["plain"]).unwrap();
+        let module = module_from_spec("plain", &file.modules["plain"]).unwrap();
         assert!(module.allows(&"mail.example.com:587".parse().unwrap()));
         assert!(module.allows(&"192.0.2.9".parse().unwrap()));
         assert!(!module.allows(&"192.0.2.9:587".parse().unwrap()));
         assert!(!module.allows(&"evil.example".parse().unwrap()));
-        let open = Module::from_spec("open", &ModuleSpec::default()).unwrap();
+        let open = module_from_spec("open", &ModuleSpec::default()).unwrap();
         assert!(open.allows(&"anything.example".parse().unwrap()), "no credentials, no list: any target");
     }
 
     #[test]
     fn a_request_reaches_only_what_the_module_allows() {
-        let module = Module::from_spec("smtp", &ModuleSpec::default()).unwrap();
+        let module = module_from_spec("smtp", &ModuleSpec::default()).unwrap();
         let config = module.config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
         assert_eq!(config.address_policy().origin(), Origin::Request);
         assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_err(), "loopback is denied");
@@ -760,26 +425,16 @@ mod tests {
         assert!(config.address_policy().check("192.0.2.7".parse().unwrap()).is_ok());
 
         let file = ConfigFile::parse("[modules.local]\nallow_addresses = [\"127.0.0.0/8\"]").unwrap();
-        let module = Module::from_spec("local", &file.modules["local"]).unwrap();
+        let module = module_from_spec("local", &file.modules["local"]).unwrap();
         let config = module.config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
         assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_ok(), "allowed on purpose");
         assert!(config.address_policy().check("169.254.169.254".parse().unwrap()).is_err(), "the rest still denied");
 
         let bad = ModuleSpec { allow_addresses: Some(vec!["localhost".into()]), ..ModuleSpec::default() };
-        let err = Module::from_spec("x", &bad).unwrap_err().to_string();
+        let err = module_from_spec("x", &bad).unwrap_err().to_string();
         assert!(err.starts_with("module x: allow_addresses: invalid address range \"localhost\""), "{err}");
         let builtin = builtin_modules(Duration::from_secs(3), None, None, &["127.0.0.0/8".to_owned()]).unwrap();
         let config = builtin["smtp"].config("127.0.0.1:25".parse().unwrap(), Duration::from_secs(3)).unwrap();
         assert!(config.address_policy().check("127.0.0.1".parse().unwrap()).is_ok());
-    }
-
-    #[test]
-    fn scrape_timeouts() {
-        assert_eq!(scrape_timeout("2.5"), Some(Duration::from_millis(2500)));
-        assert_eq!(scrape_timeout(" 10 "), Some(Duration::from_secs(10)));
-        assert_eq!(scrape_timeout("1e9"), Some(Duration::from_secs(86_400)));
-        for bad in ["0", "-1", "NaN", "inf", "soon", ""] {
-            assert_eq!(scrape_timeout(bad), None, "{bad:?}");
-        }
     }
 }

@@ -12,7 +12,6 @@
 //! signal, never a liveness check.
 #![forbid(unsafe_code)]
 
-pub mod allow;
 pub mod common;
 pub mod exporter;
 pub mod health;

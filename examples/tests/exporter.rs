@@ -127,7 +127,7 @@ fn modules(toml: &str) -> Modules {
     let file = smtp_probe_examples::exporter::ConfigFile::parse(toml).unwrap();
     file.modules
         .iter()
-        .map(|(name, spec)| (name.clone(), smtp_probe_examples::exporter::Module::from_spec(name, spec).unwrap()))
+        .map(|(name, spec)| (name.clone(), smtp_probe_examples::exporter::module_from_spec(name, spec).unwrap()))
         .collect()
 }
 

@@ -1,99 +1,309 @@
-//! Runs the engine against the bundled loopback test server with many monitors and prints how it kept up:
-//! checks, scheduling lateness, CPU time and peak RSS of this process (server thread included), storage health.
-//! A smoke tool for the scale benchmarks, not a benchmark itself.
+//! The monitor at scale, measured: the whole service in this process (engine, SQLite storage, the HTTP side with
+//! its board) checking `--monitors` monitors every `--interval` seconds against `fast-server` (the project's
+//! loopback responder, in a process of its own so its CPU is counted apart), then a load loop against the status
+//! page and the API. Prints what BENCHMARKS.md reports: CPU (this process, from /proc), peak RSS, scheduling
+//! lateness, page and API latency, database growth.
 //!
 //! ```text
-//! cargo run --release -p smtp-probe-monitor --example engine_load -- [--monitors 2000] [--seconds 70]
-//!     [--interval 30] [--addresses 1]
+//! cargo build --release -p smtp-probe-benches --bin fast-server
+//! cargo run --release -p smtp-probe-monitor --example engine_load -- --monitors 10000 [--starttls 50]
+//!     [--interval 60] [--warmup 60] [--measure 120] [--http 30] [--fast-server target/release/fast-server]
 //! ```
 //!
-//! Monitors are spread over `--addresses` servers on 127.0.0.1, 127.0.0.2, …; per-host spacing is off (every
-//! monitor of one address is its own check of one host, which a real deployment would space).
+//! Every monitor checks the same server on 127.0.0.1, so per-destination spacing is off for the run
+//! (`min_host_spacing = "0s"`): a real deployment's monitors reach many hosts. With `--starttls P`, P % of the
+//! monitors use STARTTLS (required, verified against fast-server's CA), the rest plain SMTP.
+//!
+//! Phases: warm-up (every monitor has been checked once, the board has loaded), a measurement window (CPU,
+//! lateness, database growth; nothing else runs), then the HTTP window: one client, one request at a time,
+//! cycling through `/` (as served: from the page cache, at most 5 s old), `/` rendered for the request (a second
+//! HTTP service on the same engine, without the cache), `/api/v1/monitors` (the first page, 500 monitors),
+//! `/api/v1/monitors/{id}` and `/metrics`, each timed from connect to the last byte.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smtp_probe_monitor::config::Config;
 use smtp_probe_monitor::engine::{Engine, EngineOptions};
+use smtp_probe_monitor::http::{HttpOptions, HttpService};
 use smtp_probe_monitor::storage::{SqlStore, Store};
-use smtp_probe_testserver::{Responder, ServerBuilder};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map_or(default, |v| v.parse().expect(name))
 }
 
-/// (user + system CPU seconds, peak RSS in MiB) of this process, from /proc.
-fn usage() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+fn arg_str(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+/// User + system CPU seconds of a process, from /proc.
+fn cpu(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit_once(") ").map_or(vec![], |(_, r)| r.split(' ').collect());
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A `/proc/self/status` figure in MiB.
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hwm = status
+    status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    (cpu, hwm / 1024.0)
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+struct FastServer {
+    child: Child,
+    plain: u16,
+    ca: String,
+}
+
+impl Drop for FastServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fast_server(path: &str, ca: &std::path::Path) -> FastServer {
+    let mut child = Command::new(path)
+        .args(["--ca-out", &ca.display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{path}: {e} (cargo build --release -p smtp-probe-benches --bin fast-server)"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("fast-server's JSON line");
+    FastServer { child, plain: v["plain"].as_u64().unwrap() as u16, ca: v["ca"].as_str().unwrap().to_owned() }
+}
+
+/// One GET, timed from connect to the last byte: (ms, body bytes, status).
+fn get(addr: SocketAddr, path: &str) -> (f64, usize, u16) {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+    let status = std::str::from_utf8(&buf[9..12]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    (ms, buf.len() - head_end, status)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+/// The database's size in bytes, as SQLite counts it (pages in use, WAL included).
+async fn db_bytes(store: &SqlStore) -> f64 {
+    let one = |q: &'static str| async move {
+        let row = sqlx::query(q).fetch_one(store.pool()).await.unwrap();
+        sqlx::Row::get::<i64, _>(&row, 0) as f64
+    };
+    (one("PRAGMA page_count").await - one("PRAGMA freelist_count").await) * one("PRAGMA page_size").await
 }
 
 #[tokio::main]
 async fn main() {
-    let monitors = arg("--monitors", 2000);
-    let seconds = arg("--seconds", 70);
-    let interval = arg("--interval", 30);
-    let addresses = arg("--addresses", 1).max(1);
-    let servers: Vec<_> = (1..=addresses)
-        .map(|i| {
-            let addr = format!("127.0.0.{i}:0").parse().unwrap();
-            ServerBuilder::new(Responder::new()).bind(addr).record(false).start().expect("test server")
-        })
-        .collect();
+    let monitors = arg("--monitors", 10_000) as usize;
+    let interval = arg("--interval", 60);
+    let warmup = arg("--warmup", interval + 15);
+    let measure = arg("--measure", 120);
+    let http_secs = arg("--http", 30);
+    let starttls = arg("--starttls", 0).min(100) as usize;
+    let exe = std::env::current_exe().unwrap();
+    let default_server = exe.parent().and_then(|d| d.parent()).map(|d| d.join("fast-server")).unwrap();
+    let server_path = arg_str("--fast-server").unwrap_or_else(|| default_server.display().to_string());
     let dir = tempfile::tempdir().unwrap();
+    let server = fast_server(&server_path, &dir.path().join("ca.pem"));
+
     let mut text = format!(
-        "[service]\ndata_dir = \"{}\"\ninstance = \"load\"\n[scheduler]\nmin_host_spacing = \"0s\"\nmax_concurrency = 512\n\
-         [defaults]\ninterval = \"{interval}s\"\ntimeout = \"10s\"\n",
+        "[service]\ndata_dir = \"{}\"\ninstance = \"bench\"\n[scheduler]\nmin_host_spacing = \"0s\"\n\
+         max_concurrency = 512\n[defaults]\ninterval = \"{interval}s\"\ntimeout = \"10s\"\n",
         dir.path().display()
     );
     for i in 0..monitors {
-        let server = &servers[(i % addresses) as usize];
-        text.push_str(&format!("[[monitors]]\nname = \"m{i}\"\ntarget = \"{}\"\ntls = \"none\"\n", server.addr()));
+        let tls = if i % 100 < starttls {
+            format!("tls = \"required\"\ntls_name = \"mx.test\"\nca_file = \"{}\"\n", server.ca)
+        } else {
+            "tls = \"none\"\n".to_owned()
+        };
+        text.push_str(&format!(
+            "[[monitors]]\nname = \"mx{i:06}.bench.test\"\ntarget = \"127.0.0.1:{}\"\n{tls}tags = [\"group-{:02}\"]\n",
+            server.plain,
+            i % 50
+        ));
     }
     let config = Config::from_toml_str(&text, dir.path()).expect("config");
-    let store = std::sync::Arc::new(SqlStore::connect(&config.storage).await.expect("store"));
-    let (cpu0, _) = usage();
-    let started = Instant::now();
-    let engine = Engine::start_with_store(config, store.clone(), EngineOptions::default()).await.expect("engine");
-    let mut worst_p99 = 0;
-    while started.elapsed() < Duration::from_secs(seconds) {
+    drop(text);
+    let store = Arc::new(SqlStore::connect(&config.storage).await.expect("store"));
+    let wall0 = Instant::now();
+    let engine =
+        Engine::start_with_store(config.clone(), store.clone(), EngineOptions::default()).await.expect("engine");
+    let http = HttpService::start(engine.clone(), &config.http).expect("http");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(smtp_probe_monitor::http::serve(listener, http.router(), http.limits(), std::future::pending()));
+    // The same routes with no page cache, to time a render.
+    let uncached = HttpService::start_with(
+        engine.clone(),
+        &config.http,
+        HttpOptions { page_cache: Some(Duration::ZERO), ..HttpOptions::default() },
+    )
+    .expect("http");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let render_addr = listener.local_addr().unwrap();
+    tokio::spawn(smtp_probe_monitor::http::serve(
+        listener,
+        uncached.router(),
+        uncached.limits(),
+        std::future::pending(),
+    ));
+    let me = std::process::id().to_string();
+    let server_pid = server.child.id().to_string();
+    println!(
+        "{monitors} monitors every {interval} s ({starttls} % STARTTLS) against fast-server on 127.0.0.1:{}; HTTP on {addr}",
+        server.plain
+    );
+
+    // Warm-up: every monitor checked once, the board loaded.
+    while wall0.elapsed() < Duration::from_secs(warmup) || !http.board().read().loaded {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let s = engine.scheduler_stats();
-        worst_p99 = worst_p99.max(s.lateness_p99_ms.unwrap_or(0));
         let h = engine.storage_health();
         println!(
-            "{:>4}s started {:>7} running {:>4} lateness p50 {:?} p99 {:?} max {:?} ms | written {} backlog {} ok {}",
-            started.elapsed().as_secs(),
+            "  warm-up {:>4}s: started {:>7}, running {:>3}, lateness p99 {:?} ms, written {}, backlog {}",
+            wall0.elapsed().as_secs(),
             s.started,
             s.running,
-            s.lateness_p50_ms,
             s.lateness_p99_ms,
-            s.lateness_max_ms,
             h.written_results,
-            h.backlog,
-            h.ok
+            h.backlog
         );
     }
-    let (cpu1, rss) = usage();
-    let wall = started.elapsed().as_secs_f64();
-    engine.shutdown(Duration::from_secs(10)).await;
-    let db = std::fs::metadata(dir.path().join("monitor.db")).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(dir.path().join("monitor.db-wal")).map(|m| m.len()).unwrap_or(0);
-    let stored = store.monitors().await.map(|m| m.len()).unwrap_or(0);
+
+    // The peak so far is start-up's (the configuration of every monitor parsed at once, the first board load);
+    // from here on the peak is the running service's. Writing 5 to clear_refs resets VmHWM (Linux 4.0+).
+    let rss_startup = status_mib("VmHWM:");
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    // Measurement window: nothing but the service.
+    let (cpu0, srv0, t0) = (cpu(&me), cpu(&server_pid), Instant::now());
+    let (started0, written0, db0) =
+        (engine.scheduler_stats().started, engine.storage_health().written_results, db_bytes(&store).await);
+    let mut p99s = Vec::new();
+    let mut p50s = Vec::new();
+    let mut max_ms = 0;
+    while t0.elapsed() < Duration::from_secs(measure) {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let s = engine.scheduler_stats();
+        p99s.extend(s.lateness_p99_ms);
+        p50s.extend(s.lateness_p50_ms);
+        max_ms = max_ms.max(s.lateness_max_ms.unwrap_or(0));
+    }
+    let window = t0.elapsed().as_secs_f64();
+    let (cpu1, srv1) = (cpu(&me), cpu(&server_pid));
+    let s = engine.scheduler_stats();
+    let h = engine.storage_health();
+    let checks = s.started - started0;
+    let written = h.written_results - written0;
+    let db1 = db_bytes(&store).await;
+    let cpu_pct = 100.0 * (cpu1 - cpu0) / window;
+    let per_check_us = 1e6 * (cpu1 - cpu0) / checks.max(1) as f64;
+    let bytes_per_check = (db1 - db0) / written.max(1) as f64;
+    p50s.sort_unstable();
+    p99s.sort_unstable();
+    let rss_measure = status_mib("VmHWM:");
+
+    // The HTTP window: one client, one request at a time.
+    let id = engine.snapshot()[monitors / 2].id.clone();
+    let paths = [
+        ("page /".to_owned(), addr, "/".to_owned()),
+        ("page render".to_owned(), render_addr, "/".to_owned()),
+        ("API list".to_owned(), addr, "/api/v1/monitors".to_owned()),
+        ("API monitor".to_owned(), addr, format!("/api/v1/monitors/{id}")),
+        ("/metrics".to_owned(), addr, "/metrics".to_owned()),
+    ];
+    let (hcpu0, ht0) = (cpu(&me), Instant::now());
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+    let mut sizes = vec![0usize; paths.len()];
+    let mut lateness_http = 0;
+    while ht0.elapsed() < Duration::from_secs(http_secs) {
+        for (i, (_, to, path)) in paths.iter().enumerate() {
+            let (to, path) = (*to, path.clone());
+            let (ms, bytes, status) = tokio::task::spawn_blocking(move || get(to, &path)).await.unwrap();
+            assert_eq!(status, 200, "{}", paths[i].2);
+            times[i].push(ms);
+            sizes[i] = bytes;
+        }
+        lateness_http = lateness_http.max(engine.scheduler_stats().lateness_p99_ms.unwrap_or(0));
+    }
+    let http_cpu = 100.0 * (cpu(&me) - hcpu0) / ht0.elapsed().as_secs_f64();
+    let rss = status_mib("VmHWM:");
+
+    println!("\nmeasured over {window:.0} s ({checks} checks, {written} written):");
     println!(
-        "{monitors} monitors at {interval} s for {wall:.0} s: CPU {:.1} % of one core (server included), peak RSS {rss:.0} MiB, \
-         worst lateness p99 {worst_p99} ms, database {:.1} MiB, {stored} monitors registered",
-        100.0 * (cpu1 - cpu0) / wall,
-        db as f64 / 1_048_576.0
+        "  CPU          {cpu_pct:.1} % of one core ({per_check_us:.0} µs per check, storage and HTTP side included); fast-server {:.1} % apart",
+        100.0 * (srv1 - srv0) / window
     );
+    println!(
+        "  peak RSS     {rss_measure:.0} MiB running (with the HTTP window: {rss:.0} MiB); start-up peak {rss_startup:.0} MiB"
+    );
+    println!(
+        "  lateness     p50 {} ms, p99 {} ms (worst of the rolling 1–2 min p99s), max {} ms",
+        percentile(&p50s.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), 0.5),
+        p99s.last().copied().unwrap_or(0),
+        max_ms
+    );
+    println!(
+        "  database     {:.0} bytes per check written; {:.1} MiB/day of raw results at this rate ({:.0} checks/day), \
+         plus {} hourly rollups/day; storage ok {}",
+        bytes_per_check,
+        bytes_per_check * monitors as f64 * 86_400.0 / interval as f64 / 1_048_576.0,
+        monitors as f64 * 86_400.0 / interval as f64,
+        monitors * 24,
+        h.ok
+    );
+    println!("  HTTP window  {http_cpu:.1} % CPU while serving; lateness p99 during it {lateness_http} ms");
+    for (i, (name, ..)) in paths.iter().enumerate() {
+        let mut t = times[i].clone();
+        t.sort_by(f64::total_cmp);
+        println!(
+            "  {name:<12} p50 {:>7.1} ms  p99 {:>7.1} ms  ({} requests, {:.1} KiB)",
+            percentile(&t, 0.5),
+            percentile(&t, 0.99),
+            t.len(),
+            sizes[i] as f64 / 1024.0
+        );
+    }
+    let json = serde_json::json!({
+        "monitors": monitors, "interval_s": interval, "starttls_pct": starttls, "window_s": window,
+        "checks": checks, "cpu_pct": cpu_pct, "cpu_us_per_check": per_check_us,
+        "server_cpu_pct": 100.0 * (srv1 - srv0) / window, "peak_rss_mib": rss_measure, "startup_peak_rss_mib": rss_startup, "peak_rss_after_http_mib": rss,
+        "lateness_p50_ms": percentile(&p50s.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), 0.5),
+        "lateness_p99_ms": p99s.last(), "lateness_max_ms": max_ms, "bytes_per_check": bytes_per_check,
+        "http_cpu_pct": http_cpu,
+        "http": paths.iter().enumerate().map(|(i, (name, ..))| {
+            let mut t = times[i].clone();
+            t.sort_by(f64::total_cmp);
+            serde_json::json!({ "name": name, "p50_ms": percentile(&t, 0.5), "p99_ms": percentile(&t, 0.99), "requests": t.len(), "bytes": sizes[i] })
+        }).collect::<Vec<_>>(),
+    });
+    println!("{json}");
+    drop(http);
+    drop(uncached);
+    engine.shutdown(Duration::from_secs(10)).await;
+    let _ = store.monitors().await;
 }

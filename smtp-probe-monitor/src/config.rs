@@ -43,6 +43,9 @@ use crate::incident::IncidentPolicy;
 use crate::maintenance::{MaintenanceWindow, Repeat};
 use crate::schedule::SchedulerLimits;
 
+mod http;
+pub use http::{Area, BasicAuth, HttpAuth, HttpConfig, ProbeEndpoint, ProbeModule};
+
 /// The shortest interval between two regular checks of one monitor, unless `scheduler.min_interval` lowers it
 /// (for servers the user runs: a lab, a demo, tests).
 pub const MIN_INTERVAL: Duration = Duration::from_secs(30);
@@ -77,6 +80,12 @@ pub enum ConfigError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
 impl Secret {
     /// The value.
     pub fn expose(&self) -> &str {
@@ -110,6 +119,8 @@ pub struct Config {
     pub channels: BTreeMap<String, ChannelConfig>,
     /// Maintenance windows.
     pub maintenance: Vec<MaintenanceWindow>,
+    /// The HTTP side: credentials, what is public, `/probe`.
+    pub http: HttpConfig,
 }
 
 /// Service-wide settings (`[service]`).
@@ -459,6 +470,8 @@ struct RawConfig {
     channels: BTreeMap<String, Spanned<RawChannel>>,
     #[serde(default)]
     maintenance: Vec<Spanned<RawMaintenance>>,
+    #[serde(default)]
+    http: http::RawHttp,
 }
 
 #[derive(Deserialize, Default)]
@@ -937,7 +950,8 @@ impl Builder<'_> {
             maintenance.push(self.maintenance(&format!("maintenance[{i}]"), w, &ids)?);
         }
 
-        Ok(Config { service, storage, retention, scheduler, lease, monitors, channels, maintenance })
+        let http = self.http(&raw.http, &service)?;
+        Ok(Config { service, storage, retention, scheduler, lease, monitors, channels, maintenance, http })
     }
 
     fn service(&self, raw: &RawService) -> Result<ServiceConfig, ConfigError> {

@@ -62,6 +62,7 @@
 //! | [`probe`] | the one module that calls `smtp-probe-tokio` | network |
 //! | [`storage`] | the `Store` trait, SQLite/PostgreSQL, the batching writer task | database |
 //! | [`engine`], [`snapshot`], [`events`] | the tokio service, its in-memory state and its event stream | all of the above |
+//! | [`http`] | status page, JSON API, `/metrics`, `/probe`, `/healthz` (axum), with their own bounds and credentials | HTTP |
 //! | [`reload`], [`logging`] | SIGHUP and file-watch reloads; text or JSON logs | signals, files |
 //!
 //! Time is an argument to every decision ([`clock::Timestamp`]); only the engine reads the clock, so the
@@ -74,10 +75,13 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod engine;
 pub mod events;
 pub mod figures;
 pub mod histogram;
+pub mod http;
 pub mod id;
 pub mod incident;
 pub mod logging;

@@ -1,29 +1,45 @@
-//! `smtp-probe-monitor`: runs the monitor engine from a configuration file and logs what it decides.
+//! `smtp-probe-monitor`: runs the monitor engine from a configuration file, serves its status page, API and
+//! metrics, and logs what it decides.
 //!
 //! ```text
-//! smtp-probe-monitor run --config monitor.toml [--log-format json]
-//! smtp-probe-monitor check --config monitor.toml      # validate the file and exit
+//! smtp-probe-monitor --demo [--listen 127.0.0.1:8080]         # against the bundled demo servers, state in a temp dir
+//! smtp-probe-monitor run --config monitor.toml [--listen ADDR] [--log-format json]
+//! smtp-probe-monitor check --config monitor.toml              # validate the file and exit
 //! smtp-probe-monitor test-channel --config monitor.toml ops   # send a test notification through a channel
 //! ```
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use smtp_probe_monitor::config::Config;
-use smtp_probe_monitor::engine::Engine;
+use smtp_probe_monitor::engine::{Engine, EngineHandle};
+use smtp_probe_monitor::http::{HttpOptions, HttpService};
 use smtp_probe_monitor::logging::{self, LogFormat};
 
 #[derive(Parser)]
 #[command(
     name = "smtp-probe-monitor",
     version,
-    about = "Continuous SMTP monitoring with history, incidents and alerts"
+    about = "Continuous SMTP monitoring with history, incidents, alerts, a status page and metrics",
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Watch the bundled demo server and scripted faulty ones (state in a temporary directory) and serve the
+    /// status page.
+    #[arg(long)]
+    demo: bool,
+    /// The HTTP address for --demo.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Log lines as text or JSON.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    log_format: Format,
 }
 
 #[derive(Subcommand)]
@@ -33,6 +49,9 @@ enum Command {
         /// The configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// Serve HTTP here instead of the configuration's `service.listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
         /// Log lines as text or JSON.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         log_format: Format,
@@ -59,68 +78,92 @@ enum Format {
     Json,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Check { config } => match Config::load(&config) {
-            Ok(c) => {
-                println!(
-                    "{}: valid, {} monitor(s), {} channel(s)",
-                    config.display(),
-                    c.monitors.len(),
-                    c.channels.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", config.display());
-                ExitCode::FAILURE
-            }
-        },
-        Command::TestChannel { config, channel } => {
-            let c = match Config::load(&config) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{}: {e}", config.display());
-                    return ExitCode::FAILURE;
-                }
-            };
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(smtp_probe_monitor::delivery::send_test(&c, &channel)) {
-                Ok(said) => {
-                    println!("{channel}: delivered ({said})");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("{channel}: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Run { config, log_format } => {
-            logging::init(match log_format {
-                Format::Text => LogFormat::Text,
-                Format::Json => LogFormat::Json,
-            });
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            runtime.block_on(run(config))
+impl From<Format> for LogFormat {
+    fn from(f: Format) -> LogFormat {
+        match f {
+            Format::Text => LogFormat::Text,
+            Format::Json => LogFormat::Json,
         }
     }
 }
 
-async fn run(path: PathBuf) -> ExitCode {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (format, job) = match cli.command {
+        Some(Command::Check { config }) => {
+            return match Config::load(&config) {
+                Ok(c) => {
+                    println!(
+                        "{}: valid, {} monitor(s), {} channel(s)",
+                        config.display(),
+                        c.monitors.len(),
+                        c.channels.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::TestChannel { config, channel }) => return test_channel(&config, &channel),
+        Some(Command::Run { config, listen, log_format }) => (log_format, Job::Run { config, listen }),
+        None if cli.demo => (cli.log_format, Job::Demo { listen: cli.listen }),
+        None => {
+            eprintln!("smtp-probe-monitor: give a command (run, check, test-channel) or --demo; see --help");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(format.into());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match job {
+            Job::Run { config, listen } => run(config, listen).await,
+            Job::Demo { listen } => demo(listen).await,
+        }
+    })
+}
+
+fn test_channel(config: &std::path::Path, channel: &str) -> ExitCode {
+    let c = match Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", config.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(smtp_probe_monitor::delivery::send_test(&c, channel)) {
+        Ok(said) => {
+            println!("{channel}: delivered ({said})");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{channel}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum Job {
+    Run { config: PathBuf, listen: Option<SocketAddr> },
+    Demo { listen: SocketAddr },
+}
+
+async fn run(path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
     let config = match Config::load(&path) {
         Ok(c) => c,
         Err(e) => {
@@ -128,7 +171,12 @@ async fn run(path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let engine = match Engine::start(config).await {
+    let listen = listen.unwrap_or(config.service.listen);
+    let listener = match bind(listen).await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let engine = match Engine::start(config.clone()).await {
         Ok(e) => e,
         Err(e) => {
             tracing::error!("cannot start: {e}");
@@ -136,10 +184,102 @@ async fn run(path: PathBuf) -> ExitCode {
         }
     };
     let _reload = smtp_probe_monitor::reload::spawn(engine.clone(), path);
-    wait_for_stop().await;
+    serve_until_stopped(engine, &config, listener, HttpOptions::default()).await
+}
+
+#[cfg(feature = "demo")]
+async fn demo(listen: SocketAddr) -> ExitCode {
+    let demo = match smtp_probe_monitor::demo::Demo::start(listen) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match bind(listen).await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let engine = match Engine::start(demo.config.clone()).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(listen);
+    println!("smtp-probe-monitor demo: status page on http://{addr}/");
+    println!(
+        "  also http://{addr}/api/v1/monitors, http://{addr}/metrics, http://{addr}/probe?module=demo&target={}",
+        demo.demo_target()
+    );
+    println!("  state in {} (removed at exit); Ctrl-C stops", demo.dir().display());
+    let options = HttpOptions {
+        board_refresh: Some(Duration::from_secs(10)),
+        extra_modules: demo.probe_modules(),
+        ..HttpOptions::default()
+    };
+    serve_until_stopped(engine, &demo.config, listener, options).await
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo(_listen: SocketAddr) -> ExitCode {
+    eprintln!("smtp-probe-monitor: built without the demo feature");
+    ExitCode::FAILURE
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ExitCode> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint =
+            if e.kind() == std::io::ErrorKind::AddrInUse { " (another program uses it: try --listen)" } else { "" };
+        tracing::error!("cannot listen on {addr}: {e}{hint}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn serve_until_stopped(
+    engine: EngineHandle,
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    options: HttpOptions,
+) -> ExitCode {
+    let http = match HttpService::start_with(engine.clone(), &config.http, options) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("cannot start HTTP: {e}");
+            engine.shutdown(Duration::from_secs(10)).await;
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(addr) = listener.local_addr() {
+        if !addr.ip().is_loopback() && !config.http.auth.is_set() {
+            tracing::warn!(%addr, "HTTP listens beyond loopback without credentials: set [http] basic_auth or bearer_token_env");
+        }
+        tracing::info!(%addr, "HTTP: status page, /api/v1, /metrics, /probe, /healthz");
+    }
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn({
+        let router = http.router();
+        let limits = http.limits();
+        async move {
+            smtp_probe_monitor::http::serve(listener, router, limits, async {
+                let _ = stop_rx.await;
+            })
+            .await
+        }
+    });
+    let code = tokio::select! {
+        () = wait_for_stop() => ExitCode::SUCCESS,
+        r = server => {
+            tracing::error!("the HTTP server stopped: {r:?}");
+            ExitCode::FAILURE
+        }
+    };
     tracing::info!("stopping");
+    let _ = stop_tx.send(());
     engine.shutdown(Duration::from_secs(10)).await;
-    ExitCode::SUCCESS
+    drop(http);
+    code
 }
 
 async fn wait_for_stop() {

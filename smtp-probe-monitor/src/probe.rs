@@ -85,11 +85,7 @@ fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
         b = b.tls_name(name.as_str());
     }
     if let Some((path, pem)) = &spec.ca_pem {
-        let tls = TlsConfig::builder()
-            .add_ca_pem(&path.display().to_string(), pem)
-            .and_then(|b| b.build())
-            .map_err(|e| format!("ca_file: {e}"))?;
-        b = b.tls_config(tls);
+        b = b.tls_config(shared_tls(&path.display().to_string(), pem)?);
     }
     if let Some(auth) = &spec.auth {
         b = b
@@ -120,6 +116,29 @@ fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
     b.address_policy(addresses).build().map_err(|e| e.to_string())
 }
 
+/// Distinct CA files kept built at most; past it the cache starts over.
+const TLS_CACHE_MAX: usize = 256;
+
+/// The trust settings for a CA file, shared by every monitor that names the same file with the same content: each
+/// holds a verifier with its own root store (tens of kilobytes), so 5,000 monitors building their own took
+/// hundreds of megabytes. Bounded by [`TLS_CACHE_MAX`], so reloads with ever new files cannot grow it.
+fn shared_tls(origin: &str, pem: &[u8]) -> Result<TlsConfig, String> {
+    type Cache = std::collections::HashMap<(String, Vec<u8>), TlsConfig>;
+    static CACHE: std::sync::LazyLock<std::sync::Mutex<Cache>> = std::sync::LazyLock::new(Default::default);
+    let key = (origin.to_owned(), pem.to_vec());
+    if let Some(tls) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(tls.clone());
+    }
+    let tls =
+        TlsConfig::builder().add_ca_pem(origin, pem).and_then(|b| b.build()).map_err(|e| format!("ca_file: {e}"))?;
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= TLS_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(key, tls.clone());
+    Ok(tls)
+}
+
 /// Runs one check. Never fails: what the network and the server did is in the outcome.
 pub async fn run(check: &PreparedCheck, monitor: &MonitorId, at: Timestamp) -> CheckOutcome {
     let started = Instant::now();
@@ -136,6 +155,27 @@ pub async fn run(check: &PreparedCheck, monitor: &MonitorId, at: Timestamp) -> C
     };
     outcome.total_ms = ms(started.elapsed());
     outcome
+}
+
+/// Slack added to a probe's own deadlines before [`run_report`] gives up on it: the library already bounds a probe
+/// by its overall timeout plus a short wait for the reply to QUIT, so this only catches the unexpected.
+const SAFETY_MARGIN: Duration = Duration::from_secs(3);
+
+/// Probes once for `/probe` and returns the library's report, never for (much) longer than the configuration's
+/// overall timeout: if the hard bound ever fires, the socket is closed and the report says `reply_timeout`.
+pub async fn run_report(config: &ProbeConfig) -> Report {
+    let bound = config.timeouts().overall + config.timeouts().quit + SAFETY_MARGIN;
+    let started_at = std::time::SystemTime::now();
+    match tokio::time::timeout(bound, smtp_probe_tokio::probe(config)).await {
+        Ok(report) => report,
+        Err(_) => Report::without_session(
+            config.target().to_string(),
+            started_at,
+            smtp_probe_tokio::Cause::ReplyTimeout,
+            smtp_probe_tokio::proto::Phase::Connect,
+            format!("the probe did not finish within {} s", bound.as_secs_f64()),
+        ),
+    }
 }
 
 /// A report in the monitor's terms.

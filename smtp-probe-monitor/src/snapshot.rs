@@ -55,6 +55,16 @@ impl Snapshots {
         self.0.read().expect("snapshot lock").get(id).cloned()
     }
 
+    /// Every monitor's id, in order.
+    pub fn ids(&self) -> Vec<MonitorId> {
+        self.0.read().expect("snapshot lock").keys().cloned().collect()
+    }
+
+    /// Runs `f` over every monitor, in id order, under the read lock (no copy: keep `f` short).
+    pub fn for_each(&self, mut f: impl FnMut(&MonitorSnapshot)) {
+        self.0.read().expect("snapshot lock").values().for_each(&mut f);
+    }
+
     /// How many monitors.
     pub fn len(&self) -> usize {
         self.0.read().expect("snapshot lock").len()

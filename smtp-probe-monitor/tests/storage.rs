@@ -13,7 +13,7 @@ use smtp_probe_monitor::histogram::Histogram;
 use smtp_probe_monitor::id::MonitorId;
 use smtp_probe_monitor::incident::{OpenIncident, Severity, State};
 use smtp_probe_monitor::storage::{
-    Batch, DeliveryRecord, IncidentChange, MonitorRow, OutboxEntry, RollupDelta, SqlStore, Store, Transition,
+    Batch, DAY_MS, DeliveryRecord, IncidentChange, MonitorRow, OutboxEntry, RollupDelta, SqlStore, Store, Transition,
 };
 
 fn id(s: &str) -> MonitorId {
@@ -328,9 +328,47 @@ async fn postgres_suite() {
     store.close().await;
 }
 
+/// The status page's batch reads: several monitors' recent hours, and their days summed in the database, equal
+/// what the per-monitor reads give.
+async fn batch_reads(store: Arc<dyn Store>) {
+    let day = DAY_MS;
+    let base = 20_000 * day;
+    let monitors: Vec<MonitorId> = (0..700).map(|i| id(&format!("batch-{i}"))).collect();
+    let mut batch = Batch::default();
+    for (i, m) in monitors.iter().enumerate() {
+        for h in [0, 5, 23, 24, 30] {
+            let mut delta = RollupDelta::default();
+            delta.time.up_ms = 3_000_000;
+            delta.time.down_ms = (i as i64 % 7) * 1000 + h;
+            delta.time.maintenance_ms = 7;
+            delta.latency.record(10 + h as u32);
+            delta.counts.add(Status::Up);
+            batch.rollups.insert((m.clone(), Timestamp(base + h * HOUR_MS)), delta);
+        }
+    }
+    store.write(&batch, "a").await.unwrap();
+    // 700 monitors: more than one IN list.
+    let all = store.rollups_of(&monitors, Timestamp(base), Timestamp(base + 24 * HOUR_MS)).await.unwrap();
+    assert_eq!(all.len(), 700 * 3, "hours 0, 5 and 23 of each, not the next day's");
+    let one = store.rollups(&monitors[9], Timestamp(base), Timestamp(base + 24 * HOUR_MS)).await.unwrap();
+    let mut mine: Vec<_> = all.iter().filter(|r| r.monitor == monitors[9]).cloned().collect();
+    mine.sort_by_key(|r| r.hour);
+    assert_eq!(mine, one);
+
+    let mut days = store.daily_time(&monitors, Timestamp(base), Timestamp(base + 2 * day)).await.unwrap();
+    days.sort_by(|a, b| (&a.monitor, a.day).cmp(&(&b.monitor, b.day)));
+    assert_eq!(days.len(), 1400, "two days each");
+    let m9: Vec<_> = days.iter().filter(|d| d.monitor == monitors[9]).collect();
+    assert_eq!(m9[0].day, Timestamp(base));
+    assert_eq!((m9[0].time.up_ms, m9[0].time.down_ms, m9[0].time.maintenance_ms), (9_000_000, 3 * 2000 + 28, 21));
+    assert_eq!((m9[1].day, m9[1].time.up_ms, m9[1].time.down_ms), (Timestamp(base + day), 6_000_000, 4000 + 54));
+    assert!(store.daily_time(&[], Timestamp(0), Timestamp(base)).await.unwrap().is_empty());
+}
+
 async fn suite_all(store: Arc<SqlStore>) {
     suite(store.clone()).await;
     leases_expire(store.clone()).await;
+    batch_reads(store.clone()).await;
     retention(store).await;
 }
 

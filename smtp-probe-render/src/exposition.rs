@@ -54,7 +54,8 @@ impl ExpositionFormat {
 #[derive(Debug, Clone)]
 pub struct Family {
     metric: Metric,
-    samples: Vec<(String, f64)>,
+    /// (suffix after the sample name, rendered labels, value).
+    samples: Vec<(&'static str, String, f64)>,
 }
 
 impl Family {
@@ -70,14 +71,32 @@ impl Family {
 
     /// Adds a sample with these labels (names as given, values escaped here).
     pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
-        let mut rendered = String::new();
-        for (i, (name, value)) in labels.iter().enumerate() {
-            if i > 0 {
-                rendered.push(',');
-            }
-            let _ = write!(rendered, "{name}=\"{}\"", escape_label_value(value));
+        self.samples.push(("", render_labels(labels, None), value));
+    }
+
+    /// Adds one histogram (a family of type [`MetricType::Histogram`]) with these labels: `buckets` are
+    /// (upper bound, observations at or below it), in increasing order of bound and cumulative; the `+Inf`
+    /// bucket is added here from `count`. Written as `_bucket{le=...}`, `_sum` and `_count` samples, together.
+    ///
+    /// ```
+    /// use smtp_probe_render::{metrics, Exposition, ExpositionFormat, Family};
+    ///
+    /// let mut latency = Family::new(metrics::MONITOR_RESPONSE_LATENCY);
+    /// latency.histogram(&[("group", "eu")], &[(0.1, 3), (1.0, 4)], 1.25, 5);
+    /// let mut text = Exposition::new(ExpositionFormat::Prometheus);
+    /// text.family(&latency);
+    /// let text = text.finish();
+    /// assert!(text.contains("smtp_probe_monitor_response_latency_seconds_bucket{group=\"eu\",le=\"0.1\"} 3\n"));
+    /// assert!(text.contains("smtp_probe_monitor_response_latency_seconds_bucket{group=\"eu\",le=\"+Inf\"} 5\n"));
+    /// assert!(text.contains("smtp_probe_monitor_response_latency_seconds_count{group=\"eu\"} 5\n"));
+    /// ```
+    pub fn histogram(&mut self, labels: &[(&str, &str)], buckets: &[(f64, u64)], sum: f64, count: u64) {
+        for &(le, n) in buckets.iter().filter(|(le, _)| le.is_finite()) {
+            self.samples.push(("_bucket", render_labels(labels, Some(&number(le))), n as f64));
         }
-        self.samples.push((rendered, value));
+        self.samples.push(("_bucket", render_labels(labels, Some("+Inf")), count as f64));
+        self.samples.push(("_sum", render_labels(labels, None), sum));
+        self.samples.push(("_count", render_labels(labels, None), count as f64));
     }
 
     /// Whether no sample was added.
@@ -125,13 +144,44 @@ impl Exposition {
         if family.is_empty() {
             return;
         }
-        let metric = &family.metric;
+        self.header(&family.metric);
+        let sample = family.metric.sample_name();
+        for (suffix, labels, value) in &family.samples {
+            write_sample(&mut self.out, &sample, suffix, labels, *value);
+        }
+    }
+
+    /// Writes a family sample by sample, straight into the text: for services with many series, where gathering
+    /// a [`Family`] first would allocate for every sample. The metadata is written before the first sample; a
+    /// family without samples is left out.
+    ///
+    /// ```
+    /// use smtp_probe_render::{metrics, Exposition, ExpositionFormat};
+    ///
+    /// let mut text = Exposition::new(ExpositionFormat::Prometheus);
+    /// text.family_with(metrics::MONITOR_UP, |samples| {
+    ///     for (monitor, up) in [("mx-1", 1.0), ("mx-2", 0.0)] {
+    ///         samples.sample(&[("monitor", monitor), ("group", "eu")], up);
+    ///     }
+    /// });
+    /// text.family_with(metrics::MONITOR_CAUSE, |_| {}); // nothing to say: left out
+    /// let text = text.finish();
+    /// assert!(text.contains("smtp_probe_monitor_up{monitor=\"mx-2\",group=\"eu\"} 0\n"));
+    /// assert!(!text.contains("smtp_probe_monitor_cause"));
+    /// ```
+    pub fn family_with(&mut self, metric: Metric, write: impl FnOnce(&mut Samples<'_>)) {
+        let mut samples = Samples { exposition: self, metric, name: metric.sample_name(), started: false };
+        write(&mut samples);
+    }
+
+    fn header(&mut self, metric: &Metric) {
         let sample = metric.sample_name();
         match self.format {
             ExpositionFormat::Prometheus => {
                 // The text format has no unit and no info type; a counter's family is named after its sample.
                 let kind = match metric.kind {
                     MetricType::Counter => "counter",
+                    MetricType::Histogram => "histogram",
                     MetricType::Gauge | MetricType::Info => "gauge",
                 };
                 let _ = writeln!(self.out, "# HELP {sample} {}", escape_help(metric.help, false));
@@ -145,13 +195,6 @@ impl Exposition {
                 let _ = writeln!(self.out, "# HELP {} {}", metric.name, escape_help(metric.help, true));
             }
         }
-        for (labels, value) in &family.samples {
-            self.out.push_str(&sample);
-            if !labels.is_empty() {
-                let _ = write!(self.out, "{{{labels}}}");
-            }
-            let _ = writeln!(self.out, " {}", number(*value));
-        }
     }
 
     /// The text, ending with `# EOF` in OpenMetrics.
@@ -161,6 +204,80 @@ impl Exposition {
         }
         self.out
     }
+}
+
+/// The samples of one family being written ([`Exposition::family_with`]).
+#[derive(Debug)]
+pub struct Samples<'a> {
+    exposition: &'a mut Exposition,
+    metric: Metric,
+    name: String,
+    started: bool,
+}
+
+impl Samples<'_> {
+    fn start(&mut self) {
+        if !self.started {
+            self.exposition.header(&self.metric);
+            self.started = true;
+        }
+    }
+
+    /// Writes a sample with these labels (names as given, values escaped here).
+    pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
+        self.start();
+        let out = &mut self.exposition.out;
+        out.push_str(&self.name);
+        push_labels(out, labels, None);
+        let _ = writeln!(out, " {}", number(value));
+    }
+
+    /// Writes one histogram, as [`Family::histogram`] does.
+    pub fn histogram(&mut self, labels: &[(&str, &str)], buckets: &[(f64, u64)], sum: f64, count: u64) {
+        self.start();
+        let out = &mut self.exposition.out;
+        for &(le, n) in buckets.iter().filter(|(le, _)| le.is_finite()) {
+            let _ = write!(out, "{}_bucket", self.name);
+            push_labels(out, labels, Some(&number(le)));
+            let _ = writeln!(out, " {n}");
+        }
+        let _ = write!(out, "{}_bucket", self.name);
+        push_labels(out, labels, Some("+Inf"));
+        let _ = writeln!(out, " {count}");
+        let _ = write!(out, "{}_sum", self.name);
+        push_labels(out, labels, None);
+        let _ = writeln!(out, " {}", number(sum));
+        let _ = write!(out, "{}_count", self.name);
+        push_labels(out, labels, None);
+        let _ = writeln!(out, " {count}");
+    }
+}
+
+/// `{name="value",...}` (nothing without labels), values escaped, a histogram bucket's `le` last.
+fn push_labels(out: &mut String, labels: &[(&str, &str)], le: Option<&str>) {
+    if labels.is_empty() && le.is_none() {
+        return;
+    }
+    out.push('{');
+    for (i, (name, value)) in labels.iter().copied().chain(le.map(|le| ("le", le))).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        push_escaped_label_value(out, value);
+        out.push('"');
+    }
+    out.push('}');
+}
+
+fn write_sample(out: &mut String, sample: &str, suffix: &str, labels: &str, value: f64) {
+    out.push_str(sample);
+    out.push_str(suffix);
+    if !labels.is_empty() {
+        let _ = write!(out, "{{{labels}}}");
+    }
+    let _ = writeln!(out, " {}", number(value));
 }
 
 /// A sample value: Rust's shortest round-trip form (never an exponent), and the formats' names for the
@@ -177,9 +294,30 @@ fn number(value: f64) -> String {
     }
 }
 
+/// `name="value",...`, values escaped, and a histogram bucket's `le` last.
+fn render_labels(labels: &[(&str, &str)], le: Option<&str>) -> String {
+    let mut rendered = String::new();
+    for (name, value) in labels.iter().copied().chain(le.map(|le| ("le", le))) {
+        if !rendered.is_empty() {
+            rendered.push(',');
+        }
+        let _ = write!(rendered, "{name}=\"{}\"", escape_label_value(value));
+    }
+    rendered
+}
+
 /// Label values escape backslash, double quote and line feed (both formats).
 fn escape_label_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    push_escaped_label_value(&mut out, value);
+    out
+}
+
+fn push_escaped_label_value(out: &mut String, value: &str) {
+    if !value.contains(['\\', '"', '\n']) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -188,7 +326,6 @@ fn escape_label_value(value: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Help text escapes backslash and line feed, and in OpenMetrics also double quote.
@@ -262,6 +399,31 @@ mod tests {
              smtp_probe_tls_version_info{target=\"mx:25\",version=\"TLSv1.3\",cipher=\"X\"} 1\n\
              # EOF\n"
         );
+    }
+
+    #[test]
+    fn streamed_families_read_as_gathered_ones() {
+        for format in [ExpositionFormat::Prometheus, ExpositionFormat::OpenMetrics] {
+            let labels: [&[(&str, &str)]; 3] = [&[("target", "a\"b\\c\nd")], &[], &[("group", "eu"), ("x", "y")]];
+            let mut gathered = Family::new(metrics::MONITOR_RESPONSE_LATENCY);
+            let mut up = Family::new(metrics::UP);
+            for (i, l) in labels.iter().enumerate() {
+                gathered.histogram(l, &[(0.5, i as u64), (1.0, 2 * i as u64)], 0.25 * i as f64, 3 * i as u64);
+                up.sample(l, i as f64);
+            }
+            let mut a = Exposition::new(format);
+            a.family(&up);
+            a.family(&gathered);
+            let mut b = Exposition::new(format);
+            b.family_with(metrics::UP, |s| labels.iter().enumerate().for_each(|(i, l)| s.sample(l, i as f64)));
+            b.family_with(metrics::CAUSE, |_| {});
+            b.family_with(metrics::MONITOR_RESPONSE_LATENCY, |s| {
+                for (i, l) in labels.iter().enumerate() {
+                    s.histogram(l, &[(0.5, i as u64), (1.0, 2 * i as u64)], 0.25 * i as f64, 3 * i as u64);
+                }
+            });
+            assert_eq!(a.finish(), b.finish());
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ mod prometheus;
 pub use escape::{escape, escape_bytes, truncate};
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-pub use exposition::{Exposition, ExpositionFormat, Family};
+pub use exposition::{Exposition, ExpositionFormat, Family, Samples};
 #[cfg(feature = "human")]
 #[cfg_attr(docsrs, doc(cfg(feature = "human")))]
 pub use human::{HumanOptions, MAX_REPLY_CHARS};

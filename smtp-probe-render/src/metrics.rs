@@ -38,14 +38,50 @@
 //! | `smtp_probe_exporter_busy_total` | counter | | | probe requests refused at the concurrency limit (503) |
 //! | `smtp_probe_exporter_probes_in_flight` | gauge | | | probes running now |
 //!
+//! The monitor service (`smtp-probe-monitor`) serves these on its `/metrics`, besides the exporter's counters for
+//! its `/probe`. A monitor's series carry `monitor` (its id) and `group` (its first tag, the group it is shown in
+//! on the status page; empty when it has none); an alert channel's carry `channel` (its name in the configuration);
+//! the configuration bounds all of them, and no server or receiver text is ever a label.
+//!
+//! | metric (sample name) | type | unit | labels | what |
+//! | --- | --- | --- | --- | --- |
+//! | `smtp_probe_monitor_info` | info | | `monitor`, `group`, `name`, `target` | a monitor's name and target |
+//! | `smtp_probe_monitor_up` | gauge | | `monitor`, `group` | 1 when the last check found the server taking mail (up or degraded), 0 when down |
+//! | `smtp_probe_monitor_state` | gauge | | `monitor`, `group`, `state` | 1, for the monitor's state: `up`, `pending`, `degraded`, `down`, `flapping` or `unknown` |
+//! | `smtp_probe_monitor_cause` | gauge | | `monitor`, `group`, `cause` | 1, for the primary cause of the last check when it was not up |
+//! | `smtp_probe_monitor_maintenance` | gauge | | `monitor`, `group` | 1 while a maintenance window covers the monitor (absent otherwise) |
+//! | `smtp_probe_monitor_response_duration_seconds` | gauge | seconds | `monitor`, `group` | the last check's response time |
+//! | `smtp_probe_monitor_last_check_timestamp_seconds` | gauge | seconds | `monitor`, `group` | when the last check started |
+//! | `smtp_probe_monitor_tls_certificate_days_left` | gauge | | `monitor`, `group` | whole days the certificate had left at the last check |
+//! | `smtp_probe_monitor_availability_ratio` | gauge | ratio | `monitor`, `group`, `window` | time-weighted availability over `24h`, `7d`, `30d`, `90d` |
+//! | `smtp_probe_monitor_checks_total` | counter | | `monitor`, `group` | checks this instance ran for the monitor |
+//! | `smtp_probe_monitor_response_latency_seconds` | histogram | seconds | `group` | response times of the checks this instance ran |
+//! | `smtp_probe_monitor_monitors` | gauge | | `state` | monitors in each state |
+//! | `smtp_probe_monitor_checks_running` | gauge | | | checks running now |
+//! | `smtp_probe_monitor_checks_started_total` | counter | | | checks started |
+//! | `smtp_probe_monitor_scheduler_lateness_seconds` | gauge | seconds | `stat` | how late checks started over the last minute or two (`p50`, `p99`, `max`) |
+//! | `smtp_probe_monitor_storage_healthy` | gauge | | | 1 while writes to storage succeed |
+//! | `smtp_probe_monitor_storage_backlog` | gauge | | | results waiting to be written |
+//! | `smtp_probe_monitor_storage_written_results_total` | counter | | | results written |
+//! | `smtp_probe_monitor_storage_dropped_results_total` | counter | | | raw results dropped while storage failed (rollups kept) |
+//! | `smtp_probe_monitor_connectivity_lost` | gauge | | | 1 while every canary fails (results are unknown, alerts held) |
+//! | `smtp_probe_monitor_alerts` | gauge | | `kind`, `status` | alerts in the outbox by kind and delivery status |
+//! | `smtp_probe_monitor_alert_channel_up` | gauge | | `channel`, `kind` | 1 while the channel's last delivery attempt succeeded (or none was made), 0 while it fails |
+//! | `smtp_probe_monitor_alert_channel_queued` | gauge | | `channel` | alerts waiting for the channel in this instance |
+//! | `smtp_probe_monitor_alert_channel_attempts_total` | counter | | `channel` | delivery attempts through the channel |
+//! | `smtp_probe_monitor_alert_channel_failures_total` | counter | | `channel` | delivery attempts that failed |
+//! | `smtp_probe_monitor_alert_channel_delivered_total` | counter | | `channel` | alerts delivered (a grouped message counts each alert in it) |
+//! | `smtp_probe_monitor_alert_channel_given_up_total` | counter | | `channel` | alerts given up (rejected by the receiver, or past their deadline) |
+//! | `smtp_probe_monitor_events_missed_total` | counter | | | engine events the metrics missed (the latency histogram lacks them) |
+//!
 //! The `cause` label takes the values of the core's fixed vocabulary (`smtp_probe_proto::Cause`, listed in the
 //! core's `JSON-SCHEMA.md`), those of the connection included: `address_denied` (every address of the target is
 //! denied by the address policy; nothing was contacted) and `local_error` (the probe could not run on this machine:
 //! an alert on it is about the prober, not the server).
 //!
 //! Types follow OpenMetrics: a counter's samples end in `_total`, an info metric's single sample (value 1)
-//! ends in `_info`. In the Prometheus text format an info metric is written as a gauge of that sample name, and a
-//! counter's family is named after its sample.
+//! ends in `_info`, a histogram's in `_bucket` (with `le`), `_sum` and `_count`. In the Prometheus text format an
+//! info metric is written as a gauge of that sample name, and a counter's family is named after its sample.
 
 /// How a metric's value behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +93,8 @@ pub enum MetricType {
     Counter,
     /// Facts as labels, value always 1; its sample is `<name>_info`.
     Info,
+    /// A distribution: cumulative `<name>_bucket{le}` counts, `<name>_sum` and `<name>_count`.
+    Histogram,
 }
 
 impl MetricType {
@@ -66,6 +104,7 @@ impl MetricType {
             MetricType::Gauge => "gauge",
             MetricType::Counter => "counter",
             MetricType::Info => "info",
+            MetricType::Histogram => "histogram",
         }
     }
 }
@@ -87,10 +126,10 @@ pub struct Metric {
 
 impl Metric {
     /// The name samples are written with: `<name>_total` for a counter, `<name>_info` for an info metric, else
-    /// the name.
+    /// the name (a histogram's samples add `_bucket`, `_sum` and `_count` to it).
     pub fn sample_name(&self) -> String {
         match self.kind {
-            MetricType::Gauge => self.name.to_owned(),
+            MetricType::Gauge | MetricType::Histogram => self.name.to_owned(),
             MetricType::Counter => format!("{}_total", self.name),
             MetricType::Info => format!("{}_info", self.name),
         }
@@ -279,6 +318,167 @@ pub const EXPORTER_BUSY: Metric = Metric {
 pub const EXPORTER_PROBES_IN_FLIGHT: Metric =
     gauge("smtp_probe_exporter_probes_in_flight", None, &[], "Probes running now.");
 
+const fn info(name: &'static str, labels: &'static [&'static str], help: &'static str) -> Metric {
+    Metric { name, kind: MetricType::Info, unit: None, labels, help }
+}
+
+const fn counter(name: &'static str, labels: &'static [&'static str], help: &'static str) -> Metric {
+    Metric { name, kind: MetricType::Counter, unit: None, labels, help }
+}
+
+/// The labels of every per-monitor series.
+const MONITOR: &[&str] = &["monitor", "group"];
+
+/// A monitor's name and target.
+pub const MONITOR_INFO: Metric = info(
+    "smtp_probe_monitor",
+    &["monitor", "group", "name", "target"],
+    "A monitor's name and target, as configured (always 1).",
+);
+/// Whether the last check found the server taking mail.
+pub const MONITOR_UP: Metric = gauge(
+    "smtp_probe_monitor_up",
+    None,
+    MONITOR,
+    "Whether the last check found the server taking mail: 1 when up or degraded, 0 when down.",
+);
+/// The monitor's state.
+pub const MONITOR_STATE: Metric = gauge(
+    "smtp_probe_monitor_state",
+    None,
+    &["monitor", "group", "state"],
+    "The monitor's state (up, pending, degraded, down, flapping or unknown; always 1).",
+);
+/// The primary cause of the last check, when not up.
+pub const MONITOR_CAUSE: Metric = gauge(
+    "smtp_probe_monitor_cause",
+    None,
+    &["monitor", "group", "cause"],
+    "The primary cause of the last check when it was not up (always 1).",
+);
+/// Whether a maintenance window covers the monitor.
+pub const MONITOR_MAINTENANCE: Metric =
+    gauge("smtp_probe_monitor_maintenance", None, MONITOR, "Whether a maintenance window covers the monitor now.");
+/// The last check's response time.
+pub const MONITOR_RESPONSE_DURATION: Metric = gauge(
+    "smtp_probe_monitor_response_duration_seconds",
+    SECONDS,
+    MONITOR,
+    "The last check's time to the last reply before QUIT.",
+);
+/// When the last check started.
+pub const MONITOR_LAST_CHECK: Metric = gauge(
+    "smtp_probe_monitor_last_check_timestamp_seconds",
+    SECONDS,
+    MONITOR,
+    "When the last check started, as a Unix time.",
+);
+/// Whole days the certificate had left.
+pub const MONITOR_CERTIFICATE_DAYS: Metric = gauge(
+    "smtp_probe_monitor_tls_certificate_days_left",
+    None,
+    MONITOR,
+    "Whole days the certificate had left at the last check (negative once expired).",
+);
+/// Time-weighted availability per window.
+pub const MONITOR_AVAILABILITY: Metric = gauge(
+    "smtp_probe_monitor_availability_ratio",
+    Some("ratio"),
+    &["monitor", "group", "window"],
+    "Time-weighted availability, (up + degraded) / (up + degraded + down), over the window.",
+);
+/// Checks run per monitor.
+pub const MONITOR_CHECKS: Metric =
+    counter("smtp_probe_monitor_checks", MONITOR, "Checks this instance ran for the monitor, re-checks included.");
+/// Response times, per group.
+pub const MONITOR_RESPONSE_LATENCY: Metric = Metric {
+    name: "smtp_probe_monitor_response_latency_seconds",
+    kind: MetricType::Histogram,
+    unit: SECONDS,
+    labels: &["group"],
+    help: "Response times of the checks this instance ran, by group.",
+};
+/// Monitors per state.
+pub const MONITOR_MONITORS: Metric = gauge("smtp_probe_monitor_monitors", None, &["state"], "Monitors in each state.");
+/// Checks running now.
+pub const MONITOR_CHECKS_RUNNING: Metric = gauge("smtp_probe_monitor_checks_running", None, &[], "Checks running now.");
+/// Checks started.
+pub const MONITOR_CHECKS_STARTED: Metric =
+    counter("smtp_probe_monitor_checks_started", &[], "Checks started by the scheduler.");
+/// Scheduling lateness.
+pub const MONITOR_LATENESS: Metric = gauge(
+    "smtp_probe_monitor_scheduler_lateness_seconds",
+    SECONDS,
+    &["stat"],
+    "How late checks started after their slot over the last one to two minutes (p50, p99 and max).",
+);
+/// Whether storage writes succeed.
+pub const MONITOR_STORAGE_HEALTHY: Metric =
+    gauge("smtp_probe_monitor_storage_healthy", None, &[], "Whether writes to storage succeed.");
+/// Results waiting to be written.
+pub const MONITOR_STORAGE_BACKLOG: Metric =
+    gauge("smtp_probe_monitor_storage_backlog", None, &[], "Check results waiting to be written to storage.");
+/// Results written.
+pub const MONITOR_STORAGE_WRITTEN: Metric =
+    counter("smtp_probe_monitor_storage_written_results", &[], "Check results written to storage.");
+/// Results dropped.
+pub const MONITOR_STORAGE_DROPPED: Metric = counter(
+    "smtp_probe_monitor_storage_dropped_results",
+    &[],
+    "Raw check results dropped while storage failed and the backlog was full (rollups are kept).",
+);
+/// Whether the canaries say the monitor's own connectivity is lost.
+pub const MONITOR_CONNECTIVITY_LOST: Metric = gauge(
+    "smtp_probe_monitor_connectivity_lost",
+    None,
+    &[],
+    "Whether every canary fails: results are then unknown and alerts held.",
+);
+/// Alerts in the outbox.
+pub const MONITOR_ALERTS: Metric =
+    gauge("smtp_probe_monitor_alerts", None, &["kind", "status"], "Alerts in the outbox, by kind and delivery status.");
+/// Whether an alert channel delivers.
+pub const MONITOR_CHANNEL_UP: Metric = gauge(
+    "smtp_probe_monitor_alert_channel_up",
+    None,
+    &["channel", "kind"],
+    "Whether the alert channel's last delivery attempt succeeded (1, also before any attempt) or failed (0).",
+);
+/// Alerts waiting for a channel.
+pub const MONITOR_CHANNEL_QUEUED: Metric = gauge(
+    "smtp_probe_monitor_alert_channel_queued",
+    None,
+    &["channel"],
+    "Alerts waiting for the channel in this instance.",
+);
+/// Delivery attempts per channel.
+pub const MONITOR_CHANNEL_ATTEMPTS: Metric =
+    counter("smtp_probe_monitor_alert_channel_attempts", &["channel"], "Delivery attempts through the alert channel.");
+/// Failed delivery attempts per channel.
+pub const MONITOR_CHANNEL_FAILURES: Metric = counter(
+    "smtp_probe_monitor_alert_channel_failures",
+    &["channel"],
+    "Delivery attempts through the alert channel that failed.",
+);
+/// Alerts delivered per channel.
+pub const MONITOR_CHANNEL_DELIVERED: Metric = counter(
+    "smtp_probe_monitor_alert_channel_delivered",
+    &["channel"],
+    "Alerts delivered through the channel (a grouped message counts each alert in it).",
+);
+/// Alerts given up per channel.
+pub const MONITOR_CHANNEL_GIVEN_UP: Metric = counter(
+    "smtp_probe_monitor_alert_channel_given_up",
+    &["channel"],
+    "Alerts the channel gave up on (rejected by the receiver, or past their deadline).",
+);
+/// Events the metrics missed.
+pub const MONITOR_EVENTS_MISSED: Metric = counter(
+    "smtp_probe_monitor_events_missed",
+    &[],
+    "Engine events the metrics listener missed by falling behind (their checks are not in the latency histogram).",
+);
+
 /// The metrics of one probe report, in the order they are written.
 pub const REPORT_METRICS: &[Metric] = &[
     UP,
@@ -310,16 +510,48 @@ pub const DOMAIN_METRICS: &[Metric] = &[
     DOMAIN_RECORD_FINDINGS,
 ];
 
-/// A probing service's own metrics (the exporter's, and the monitor's).
+/// A probing service's own metrics (the exporter's, and the monitor's `/probe`).
 pub const SERVICE_METRICS: &[Metric] =
     &[EXPORTER_PROBES, EXPORTER_BAD_REQUESTS, EXPORTER_BUSY, EXPORTER_PROBES_IN_FLIGHT];
+
+/// The monitor service's metrics, in the order its `/metrics` writes them.
+pub const MONITOR_METRICS: &[Metric] = &[
+    MONITOR_INFO,
+    MONITOR_UP,
+    MONITOR_STATE,
+    MONITOR_CAUSE,
+    MONITOR_MAINTENANCE,
+    MONITOR_RESPONSE_DURATION,
+    MONITOR_LAST_CHECK,
+    MONITOR_CERTIFICATE_DAYS,
+    MONITOR_AVAILABILITY,
+    MONITOR_CHECKS,
+    MONITOR_RESPONSE_LATENCY,
+    MONITOR_MONITORS,
+    MONITOR_CHECKS_RUNNING,
+    MONITOR_CHECKS_STARTED,
+    MONITOR_LATENESS,
+    MONITOR_STORAGE_HEALTHY,
+    MONITOR_STORAGE_BACKLOG,
+    MONITOR_STORAGE_WRITTEN,
+    MONITOR_STORAGE_DROPPED,
+    MONITOR_CONNECTIVITY_LOST,
+    MONITOR_ALERTS,
+    MONITOR_CHANNEL_UP,
+    MONITOR_CHANNEL_QUEUED,
+    MONITOR_CHANNEL_ATTEMPTS,
+    MONITOR_CHANNEL_FAILURES,
+    MONITOR_CHANNEL_DELIVERED,
+    MONITOR_CHANNEL_GIVEN_UP,
+    MONITOR_EVENTS_MISSED,
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn all() -> impl Iterator<Item = &'static Metric> {
-        REPORT_METRICS.iter().chain(MX_METRICS).chain(DOMAIN_METRICS).chain(SERVICE_METRICS)
+        REPORT_METRICS.iter().chain(MX_METRICS).chain(DOMAIN_METRICS).chain(SERVICE_METRICS).chain(MONITOR_METRICS)
     }
 
     #[test]

@@ -140,3 +140,35 @@ fn every_family_written_is_in_the_vocabulary() {
         assert!(known.contains(&name), "{name} is not in the vocabulary");
     }
 }
+
+#[test]
+fn histograms_pass_both_checkers() {
+    use smtp_probe_render::{Exposition, ExpositionFormat, Family};
+    let mut latency = Family::new(metrics::MONITOR_RESPONSE_LATENCY);
+    latency.histogram(&[("group", "eu")], &[(0.005, 1), (0.25, 3), (1.0, 3)], 0.75, 4);
+    latency.histogram(&[("group", "a \"quoted\" tag")], &[(0.005, 0), (0.25, 0), (1.0, 0)], 0.0, 0);
+    let mut up = Family::new(metrics::MONITOR_UP);
+    up.sample(&[("monitor", "mx-1"), ("group", "eu")], 1.0);
+    let write = |format| {
+        let mut text = Exposition::new(format);
+        text.family(&up);
+        text.family(&latency);
+        text.finish()
+    };
+    let text = write(ExpositionFormat::Prometheus);
+    promtool(&text);
+    assert!(text.contains("# TYPE smtp_probe_monitor_response_latency_seconds histogram\n"), "{text}");
+    for line in [
+        "smtp_probe_monitor_response_latency_seconds_bucket{group=\"eu\",le=\"0.005\"} 1",
+        "smtp_probe_monitor_response_latency_seconds_bucket{group=\"eu\",le=\"1\"} 3",
+        "smtp_probe_monitor_response_latency_seconds_bucket{group=\"eu\",le=\"+Inf\"} 4",
+        "smtp_probe_monitor_response_latency_seconds_sum{group=\"eu\"} 0.75",
+        "smtp_probe_monitor_response_latency_seconds_count{group=\"eu\"} 4",
+        "smtp_probe_monitor_response_latency_seconds_count{group=\"a \\\"quoted\\\" tag\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
+    }
+    let open = write(ExpositionFormat::OpenMetrics);
+    openmetrics("histograms_pass_both_checkers", &open);
+    assert!(open.contains("# UNIT smtp_probe_monitor_response_latency_seconds seconds\n"), "{open}");
+}

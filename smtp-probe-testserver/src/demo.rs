@@ -33,6 +33,7 @@ pub const RCPT: &str = "postmaster@mx.test";
 pub struct Demo {
     server: TestServer,
     tls: TlsConfig,
+    ca_pem: String,
 }
 
 impl Demo {
@@ -48,7 +49,7 @@ impl Demo {
             .add_ca_pem("the demo CA", pki.ca_pem().as_bytes())
             .and_then(|b| b.build())
             .map_err(|e| Error::Config(format!("the demo CA: {e}")))?;
-        Ok(Demo { server, tls })
+        Ok(Demo { server, tls, ca_pem: pki.ca_pem().to_owned() })
     }
 
     /// Where the server listens.
@@ -67,6 +68,11 @@ impl Demo {
             .auth_mechanisms([AuthMechanism::Plain])
             .mail_from(FROM)
             .rcpt_to(RCPT)
+    }
+
+    /// The demo CA's certificate (PEM), for a client configured from files (the monitor's `ca_file`).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// What a probe of the demo does, for a line printed before it.

@@ -52,8 +52,11 @@
 //! The suites the adapters share (conformance scenarios, Postfix interop cases, round trips through Dovecot, the
 //! promtool and OpenMetrics checks) are in the dev-only crate `smtp-probe-testsuite`, built on these servers. This
 //! crate does not depend on the probe's core, except for the demo's probe configuration (feature `demo`).
+//! [`chromium`] loads a page on loopback in headless Chromium (`.ci/chromium.sh`) for a screenshot and the rendered
+//! DOM.
 
 pub mod certs;
+pub mod chromium;
 mod conn;
 #[cfg(feature = "demo")]
 pub mod demo;

@@ -10,8 +10,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::{
-    AlertQuery, Batch, ClaimedAlert, DeliveryRecord, IncidentChange, IncidentRecord, MaintenanceMark, MonitorRow,
-    OutboxRecord, ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
+    AlertQuery, Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryRecord, IncidentChange, IncidentRecord,
+    MaintenanceMark, MonitorRow, OutboxRecord, ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
 };
 use crate::alert::{Alert, Notified};
 use crate::check::{CheckOutcome, PhaseTiming, Status};
@@ -281,6 +281,14 @@ fn state_from_str(s: &str) -> Option<State> {
         "unknown" => State::Unknown,
         _ => return None,
     })
+}
+
+/// Monitors per `IN (...)` list: few statements, and far below either database's limit on parameters.
+const IN_CHUNK: usize = 500;
+
+/// `$first, $first+1, ...`: `n` numbered parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 const ROLLUP_COLUMNS: &str =
@@ -688,6 +696,72 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn rollups_of(
+        &self,
+        monitors: &[MonitorId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<RollupRow>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in monitors.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT monitor_id, hour, {ROLLUP_COLUMNS} FROM rollups_hourly \
+                 WHERE monitor_id IN ({}) AND hour >= $1 AND hour < $2",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(from.0).bind(to.0);
+            for m in chunk {
+                q = q.bind(m.as_str());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.push(RollupRow {
+                    monitor: monitor_id(&row, "monitor_id", "rollups_hourly")?,
+                    hour: Timestamp(row.try_get("hour")?),
+                    delta: rollup_from_row(&row)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn daily_time(
+        &self,
+        monitors: &[MonitorId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<DailyTime>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in monitors.chunks(IN_CHUNK) {
+            // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back, so both databases answer integers.
+            let sql = format!(
+                "SELECT monitor_id, hour / {DAY_MS} AS day, CAST(SUM(up_ms) AS BIGINT) AS up_ms, \
+                 CAST(SUM(degraded_ms) AS BIGINT) AS degraded_ms, CAST(SUM(down_ms) AS BIGINT) AS down_ms, \
+                 CAST(SUM(unknown_ms) AS BIGINT) AS unknown_ms, CAST(SUM(maintenance_ms) AS BIGINT) AS maintenance_ms \
+                 FROM rollups_hourly WHERE monitor_id IN ({}) AND hour >= $1 AND hour < $2 \
+                 GROUP BY monitor_id, hour / {DAY_MS}",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(from.0).bind(to.0);
+            for m in chunk {
+                q = q.bind(m.as_str());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.push(DailyTime {
+                    monitor: monitor_id(&row, "monitor_id", "rollups_hourly")?,
+                    day: Timestamp(row.try_get::<i64, _>("day")? * DAY_MS),
+                    time: StateTime {
+                        up_ms: row.try_get("up_ms")?,
+                        degraded_ms: row.try_get("degraded_ms")?,
+                        down_ms: row.try_get("down_ms")?,
+                        unknown_ms: row.try_get("unknown_ms")?,
+                        maintenance_ms: row.try_get("maintenance_ms")?,
+                    },
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn acknowledge(

@@ -4,6 +4,7 @@
 pub mod fast;
 pub mod flip;
 pub mod receiver;
+pub mod web;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
