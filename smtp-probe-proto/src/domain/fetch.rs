@@ -315,6 +315,30 @@ impl PolicyFetch {
         self.report
     }
 
+    /// A fetch whose TLS is already up, fed decrypted bytes with [`handle_plaintext`](Self::handle_plaintext): for
+    /// the fuzz target of the HTTP side.
+    #[cfg(feature = "testing")]
+    pub(crate) fn plaintext(now: Instant) -> PolicyFetch {
+        PolicyFetch {
+            tls: None,
+            started: now,
+            deadline: now + std::time::Duration::from_secs(10),
+            head: Vec::new(),
+            body_mode: None,
+            body: Vec::new(),
+            report: PolicyFetchReport::failed("fuzz.invalid", FetchError::Closed, Duration::ZERO),
+            done: false,
+        }
+    }
+
+    /// Decrypted bytes from the server (see [`plaintext`](Self::plaintext)).
+    #[cfg(feature = "testing")]
+    pub(crate) fn handle_plaintext(&mut self, bytes: &[u8], now: Instant) {
+        if !self.done {
+            self.on_plaintext(bytes, now);
+        }
+    }
+
     fn finish(&mut self, outcome: Result<MtaStsPolicy, FetchError>, now: Instant) {
         if let Some(tls) = self.tls.as_ref().filter(|t| t.is_established() && self.report.tls.is_none()) {
             self.report.tls = Some(tls.info(now));
