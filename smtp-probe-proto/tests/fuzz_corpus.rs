@@ -332,15 +332,15 @@ fn tlsrpt_corpus() {
 #[test]
 fn policy_fetch_corpus() {
     replay("policy_fetch", |data| {
-        policy_fetch::check(data);
+        policy_fetch::check(data, start());
     });
     // The seeds mean what their names say.
     let seed = |name: &str| std::fs::read(format!("{}/../fuzz/corpus/policy_fetch/{name}", env!("CARGO_MANIFEST_DIR")));
     for name in ["content_length", "chunked"] {
-        let report = policy_fetch::check(&seed(name).unwrap());
+        let report = policy_fetch::check(&seed(name).unwrap(), start());
         assert!(report.outcome.is_ok(), "{name}: {:?}", report.outcome);
     }
-    assert!(policy_fetch::check(&seed("redirect").unwrap()).outcome.is_err());
+    assert!(policy_fetch::check(&seed("redirect").unwrap(), start()).outcome.is_err());
 }
 
 #[test]
@@ -353,7 +353,7 @@ fn policy_decoders_accept_short_inputs() {
             spf::check(&bytes);
             dmarc::check(&bytes);
             tlsrpt::check(&bytes);
-            policy_fetch::check(&bytes);
+            policy_fetch::check(&bytes, start());
         }
     }
 }

@@ -524,8 +524,7 @@ fn tls_error(failure: TlsFailure, report: &mut PolicyFetchReport) -> FetchError 
             FetchError::Certificate(problem)
         }
         TlsFailure::Handshake { reason } => FetchError::Tls(reason),
-        #[allow(unreachable_patterns)]
-        other => FetchError::Tls(format!("{other:?}")),
+        TlsFailure::Closed => FetchError::Closed,
     }
 }
 

@@ -489,8 +489,6 @@ pub(super) fn verify(
                 format!("matches certificate {certificate}, but the leaf is not valid for {host}")
             }
             RecordOutcome::Unusable(why) => format!("unusable: {why}"),
-            #[allow(unreachable_patterns)]
-            other => format!("{other:?}"),
         };
         format!("record {index}: {what}")
     };

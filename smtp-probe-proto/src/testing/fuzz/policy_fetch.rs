@@ -5,18 +5,17 @@ use std::time::Instant;
 use crate::domain::fetch::{FetchError, PolicyFetch, PolicyFetchReport};
 use crate::policy::mta_sts::POLICY_MAX_BYTES;
 
-/// Target `policy_fetch`. Input: the first byte is a piece size (0 is 1), the rest the response as the server sends
+/// Target `policy_fetch`, at `now` (the fetch reads no clock). Input: the first byte is a piece size (0 is 1), the rest the response as the server sends
 /// it, fed in pieces of that size and then as one piece, each followed by the end of the connection.
 ///
 /// Checks: no panic; both feeds end with the same outcome, status and body size; never more than
 /// [`POLICY_MAX_BYTES`] of body kept (plus the byte that proves it was exceeded); a policy only with status 200 and
 /// a `text/plain` media type; a redirect is never a policy.
-pub fn check(data: &[u8]) -> PolicyFetchReport {
+pub fn check(data: &[u8], now: Instant) -> PolicyFetchReport {
     let (size, response) = match data.split_first() {
         Some((&size, rest)) => (usize::from(size).max(1), rest),
         None => (1, &[][..]),
     };
-    let now = Instant::now();
     let pieced = feed(response.chunks(size), now);
     let whole = feed(std::iter::once(response), now);
     assert_eq!(pieced.outcome, whole.outcome, "pieces of {size} and one piece differ");
