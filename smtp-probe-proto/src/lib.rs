@@ -78,6 +78,7 @@ pub mod command;
 mod config;
 pub mod connect;
 pub mod date;
+pub mod domain;
 mod error;
 pub mod imap;
 mod message;

@@ -88,6 +88,9 @@ mod ehlo;
 mod roundtrip;
 pub use roundtrip::roundtrip;
 
+#[cfg(feature = "domain")]
+#[cfg_attr(docsrs, doc(cfg(feature = "domain")))]
+pub mod domain;
 #[cfg(feature = "mx")]
 mod mx;
 
