@@ -1,10 +1,15 @@
 //! The MTA-STS policy fetch without IO (RFC 8461 §3.3): `GET /.well-known/mta-sts.txt` over HTTPS from
 //! `mta-sts.<domain>`, the way senders fetch it.
 //!
-//! [`PolicyFetch`] is driven like a probe session: the adapter connects to the policy host, moves ciphertext with
-//! [`PolicyFetch::handle_input`] and [`PolicyFetch::poll_transmit`], and calls [`PolicyFetch::handle_timeout`] at
-//! [`PolicyFetch::poll_deadline`]. TLS is the core's own in-memory session, with the same trust settings
-//! ([`TlsConfig`]) and the same certificate reporting ([`TlsInfo`]) as the SMTP probe. The HTTP side is a small,
+#![cfg_attr(
+    feature = "rustls",
+    doc = "[`PolicyFetch`] (feature `rustls`) is driven like a probe session: the adapter connects to the policy host, moves ciphertext with [`PolicyFetch::handle_input`] and [`PolicyFetch::poll_transmit`], and calls [`PolicyFetch::handle_timeout`] at [`PolicyFetch::poll_deadline`]. TLS is the core's own in-memory session, with the same trust settings ([`TlsConfig`])"
+)]
+#![cfg_attr(
+    not(feature = "rustls"),
+    doc = "`PolicyFetch` (feature `rustls`) is driven like a probe session: the adapter connects to the policy host, moves ciphertext with `PolicyFetch::handle_input` and `PolicyFetch::poll_transmit`, and calls `PolicyFetch::handle_timeout` at `PolicyFetch::poll_deadline`. TLS is the core's own in-memory session, with the same trust settings (`TlsConfig`)"
+)]
+//! and the same certificate reporting ([`TlsInfo`]) as the SMTP probe. The HTTP side is a small,
 //! strict HTTP/1.1 client: one request, `Connection: close`, the response framed by `Content-Length`, chunked
 //! encoding or the end of the connection. Senders' rules apply:
 //!
