@@ -19,6 +19,13 @@ use smtp_probe_monitor::engine::{Engine, EngineHandle};
 use smtp_probe_monitor::http::{HttpOptions, HttpService};
 use smtp_probe_monitor::logging::{self, LogFormat};
 
+/// mimalloc rather than the system allocator: glibc gives each thread that allocates an arena of its own and
+/// keeps what was freed in it, which with the async workers, the blocking pool and the database threads held
+/// tens of megabytes the service no longer used.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "smtp-probe-monitor",
