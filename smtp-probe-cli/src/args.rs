@@ -24,13 +24,20 @@ use smtp_probe_tokio::proto::MAX_TIMEOUT;
                   and the probe is down (certificate_invalid). --insecure and --allow-plaintext-auth are the only \
                   ways round, and the report names the one used.\n\n\
                   --mx DOMAIN probes every MX host of a domain, looked up through the system's DNS resolver.\n\n\
-                  Without any TARGET or --mx, smtp-probe starts its bundled loopback demo server and probes it.",
+                  Without any TARGET or --mx, smtp-probe starts its bundled loopback demo server and probes it.\n\n\
+                  `smtp-probe roundtrip --help`: send a test message and watch it arrive over IMAP.",
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true,
     after_help = "Exit status: 0 up, 1 degraded, 2 down, 3 could not run (bad arguments, unreadable files). With \
                   several targets or MX domains, the worst (an MX domain counts by its aggregate verdict).\n\
                   Password sources, first found wins: -P, --authpass-file, the SMTP_PROBE_PASSWORD environment \
                   variable (the last two keep it out of the process list)."
 )]
 pub struct Args {
+    /// A subcommand instead of probing targets: `roundtrip`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Servers to probe: `host[:port]`, `smtp://`, `submission://` or `smtps://` URLs.
     #[arg(
         value_name = "TARGET",
@@ -179,6 +186,14 @@ pub struct Args {
     pub format: Format,
 }
 
+/// What `smtp-probe` can do besides probing targets (a target named like a subcommand is written with its port,
+/// `roundtrip:25`).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Send a test message and watch it arrive over IMAP: does mail flow end to end?
+    Roundtrip(Box<crate::roundtrip::RoundTripArgs>),
+}
+
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -240,7 +255,7 @@ fn parse_port(text: &str) -> Result<u16, String> {
 
 /// A number of seconds, fractions allowed, from zero to 24 h (no probe may take longer, and the core refuses
 /// longer timeouts): `-w` and `-c`.
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
     let max = MAX_TIMEOUT.as_secs();
     let seconds = text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0);
     match seconds {
@@ -251,7 +266,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 /// `-t`: above zero, at most 24 h.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     parse_seconds(text).and_then(|d| if d.is_zero() { Err("the timeout must be above zero".to_owned()) } else { Ok(d) })
 }
 

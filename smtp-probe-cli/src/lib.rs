@@ -8,6 +8,8 @@
 //! smtp-probe smtps://mail.example.com mx1.example.com mx2.example.com --format prometheus
 //! smtp-probe --mx example.com -D 21,7                          # every MX host of the domain
 //! smtp-probe                                                  # probes the bundled loopback demo server
+//! smtp-probe roundtrip --submit submission://mail.example.com --imap imaps://imap.example.com \
+//!     -U me --authpass-file pw -f me@example.com --rcpt loop@example.com --imap-pass-file imap.pw
 //! ```
 //!
 //! The command is also a library call: this runs the full demo probe (STARTTLS, AUTH, envelope) against the
@@ -38,9 +40,15 @@
 //! At most `--parallel` targets and MX domains (16 by default) are probed at once, so a long list of targets
 //! never opens thousands of connections together.
 //!
+//! `smtp-probe roundtrip` (see [`roundtrip`]) proves that mail flows: it submits a message carrying a unique token,
+//! watches the mailbox over IMAP until it arrives (inbox or junk folder) or the deadline passes, deletes it, and
+//! reports the delivery time, the hops and the `Authentication-Results`, in every format, with the same exit codes.
+//! A target named `roundtrip` is written with its port (`roundtrip:25`); after another target the word is a target.
+//!
 //! The crate is a thin shell around `smtp-probe-tokio`: [`args`] reads the command line, [`plan`] turns it into
 //! validated probe configurations ([`Plan::from_args`](plan::Plan::from_args)), [`runner`] probes (and [`mx`]
-//! resolves for `--mx`), [`output`] prints through the renderers, [`status`] maps verdicts to exit codes.
+//! resolves for `--mx`), [`output`] prints through the renderers, [`status`] maps verdicts to exit codes;
+//! [`roundtrip`] does all of that for a round trip.
 #![forbid(unsafe_code)]
 
 use std::ffi::OsString;
@@ -56,11 +64,12 @@ pub mod credentials;
 pub mod mx;
 pub mod output;
 pub mod plan;
+pub mod roundtrip;
 pub mod runner;
 pub mod status;
 pub mod token;
 
-use args::{Args, Format};
+use args::{Args, Command, Format};
 use status::Status;
 
 /// Why the command could not run: it exits 3 (UNKNOWN) with this message.
@@ -103,9 +112,13 @@ pub fn main_with_args(raw: impl IntoIterator<Item = impl Into<OsString>>) -> Exi
             return usage_error(format, &format!("{first} (see --help)"));
         }
     };
-    match run(&args) {
+    let (result, format) = match &args.command {
+        Some(Command::Roundtrip(roundtrip)) => (roundtrip::run(roundtrip), roundtrip.format),
+        None => (run(&args), args.format),
+    };
+    match result {
         Ok(status) => status.exit_code(),
-        Err(failure) => usage_error(args.format, &failure.to_string()),
+        Err(failure) => usage_error(format, &failure.to_string()),
     }
 }
 

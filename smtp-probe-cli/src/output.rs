@@ -25,7 +25,12 @@ pub fn render(args: &Args, plan: &Plan, results: &Results) -> String {
         Format::Json => smtp_probe_render::json(&items, &JsonOptions { pretty: true, array: false }),
         Format::Nagios => smtp_probe_render::nagios(
             &items,
-            &NagiosOptions { thresholds: plan.thresholds, verbose: args.verbose > 0, transcript: args.transcript },
+            &NagiosOptions {
+                thresholds: plan.thresholds,
+                verbose: args.verbose > 0,
+                transcript: args.transcript,
+                ..NagiosOptions::default()
+            },
         ),
         Format::Prometheus => smtp_probe_render::prometheus(&items, SystemTime::now()),
         Format::Openmetrics => smtp_probe_render::openmetrics(&items, SystemTime::now()),

@@ -63,7 +63,7 @@ impl Plan {
         }
         let tls = tls_config(args)?;
         let auth = credentials(args)?;
-        let policy = address_policy(args)?;
+        let policy = address_policy(&args.allow_address, &args.deny_address)?;
         let configure = |target: Target, mode: TlsMode, index: usize| -> Result<ProbeConfig, Failure> {
             let mut builder = common(args, target).tls(mode).address_policy(policy.clone());
             if let Some(name) = &args.tls_name {
@@ -171,12 +171,12 @@ fn common(args: &Args, target: Target) -> ProbeConfigBuilder {
 }
 
 /// The address policy of `--allow-address` and `--deny-address`, for targets typed on the command line.
-fn address_policy(args: &Args) -> Result<AddressPolicy, Failure> {
+pub(crate) fn address_policy(allow: &[String], deny: &[String]) -> Result<AddressPolicy, Failure> {
     let mut policy = AddressPolicy::default();
-    for range in &args.allow_address {
+    for range in allow {
         policy = policy.allow(range).map_err(|e| Failure::new(format!("--allow-address: {e}")))?;
     }
-    for range in &args.deny_address {
+    for range in deny {
         policy = policy.deny(range).map_err(|e| Failure::new(format!("--deny-address: {e}")))?;
     }
     Ok(policy)
@@ -206,11 +206,17 @@ fn tls_mode(args: &Args, scheme: Option<TlsMode>) -> Result<TlsMode, Failure> {
 
 /// The trust settings from `--ca-file` and `--insecure`; `None` keeps the default (webpki roots, full checks).
 fn tls_config(args: &Args) -> Result<Option<TlsConfig>, Failure> {
-    if args.ca_file.is_none() && !args.insecure {
+    trust(args.ca_file.as_deref(), args.insecure)
+}
+
+/// The trust settings from a CA file and the inspect-only switch (`--ca-file`, `--insecure`); `None` keeps the
+/// default (webpki roots, full checks).
+pub fn trust(ca_file: Option<&std::path::Path>, insecure: bool) -> Result<Option<TlsConfig>, Failure> {
+    if ca_file.is_none() && !insecure {
         return Ok(None);
     }
-    let mut builder = TlsConfig::builder().inspect_only(args.insecure);
-    if let Some(path) = &args.ca_file {
+    let mut builder = TlsConfig::builder().inspect_only(insecure);
+    if let Some(path) = ca_file {
         let origin = path.display().to_string();
         let pem = std::fs::read(path).map_err(|e| Failure::new(format!("cannot read the CA file {origin}: {e}")))?;
         builder = builder.add_ca_pem(&origin, &pem).map_err(|e| Failure::new(e.to_string()))?;

@@ -67,6 +67,8 @@ fn outcome(i: usize, at: i64, n: u64) -> CheckOutcome {
         reply_codes: vec![220, 250, 220, 250, 221],
         summary: format!("up: mx{i:05}.example.com answered in {ms} ms"),
         server_text: Some(format!("220 mx{i:05}.example.com ESMTP Postfix (Debian/GNU)")),
+        delivery_ms: None,
+        junk: None,
     }
 }
 

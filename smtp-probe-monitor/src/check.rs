@@ -106,6 +106,13 @@ pub struct CheckOutcome {
     pub summary: String,
     /// The server's words behind the verdict (or its greeting when up), sanitized.
     pub server_text: Option<String>,
+    /// Round trips: from the submission server's acceptance to the message visible in the mailbox, when it
+    /// arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_ms: Option<u32>,
+    /// Round trips: whether the message landed in the junk folder (`false`: the inbox), when it arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junk: Option<bool>,
 }
 
 impl CheckOutcome {
@@ -126,6 +133,8 @@ impl CheckOutcome {
             reply_codes: Vec::new(),
             summary: clip(why, MAX_SUMMARY),
             server_text: None,
+            delivery_ms: None,
+            junk: None,
         }
     }
 }

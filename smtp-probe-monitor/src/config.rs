@@ -50,6 +50,15 @@ pub use http::{Area, BasicAuth, HttpAuth, HttpConfig, ProbeEndpoint, ProbeModule
 /// (for servers the user runs: a lab, a demo, tests).
 pub const MIN_INTERVAL: Duration = Duration::from_secs(30);
 
+/// The interval of a round-trip check when the monitor sets none: each one sends real mail.
+pub const ROUNDTRIP_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// The shortest interval of a round-trip check (`scheduler.min_interval` does not lower it).
+pub const ROUNDTRIP_MIN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A round trip's deadline when the monitor sets no `timeout` (cut to half the interval).
+pub const ROUNDTRIP_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A configuration that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -193,6 +202,17 @@ pub enum CheckKind {
         /// How to probe each host.
         probe: ProbeSpec,
     },
+    /// A round trip: a test message submitted to `submit`, watched for in a mailbox over IMAP
+    /// (`[monitors.roundtrip]`).
+    RoundTrip {
+        /// The submission server (`target`).
+        submit: Target,
+        /// How to submit: TLS, credentials, EHLO name, response-time and certificate thresholds; `timeout` is
+        /// the round trip's deadline.
+        probe: ProbeSpec,
+        /// The mailbox side.
+        roundtrip: Box<RoundTripSpec>,
+    },
 }
 
 impl CheckKind {
@@ -201,6 +221,7 @@ impl CheckKind {
         match self {
             CheckKind::Smtp { target, .. } => target.host(),
             CheckKind::Mx { domain, .. } => domain.as_str(),
+            CheckKind::RoundTrip { submit, .. } => submit.host(),
         }
     }
 
@@ -210,13 +231,14 @@ impl CheckKind {
             CheckKind::Smtp { target, .. } => target.to_string(),
             CheckKind::Mx { domain, port: 25, .. } => format!("mx:{domain}"),
             CheckKind::Mx { domain, port, .. } => format!("mx:{domain}:{port}"),
+            CheckKind::RoundTrip { submit, roundtrip, .. } => format!("roundtrip:{submit}->{}", roundtrip.imap),
         }
     }
 
     /// The probe settings.
     pub fn probe(&self) -> &ProbeSpec {
         match self {
-            CheckKind::Smtp { probe, .. } | CheckKind::Mx { probe, .. } => probe,
+            CheckKind::Smtp { probe, .. } | CheckKind::Mx { probe, .. } | CheckKind::RoundTrip { probe, .. } => probe,
         }
     }
 }
@@ -269,6 +291,36 @@ pub struct AuthSpec {
     pub mechanisms: Vec<String>,
     /// Send credentials without TLS (off unless set: credentials go only over verified TLS).
     pub allow_plaintext: bool,
+}
+
+/// The mailbox side of a round trip (`[monitors.roundtrip]`): where the test message must arrive, and how to
+/// look for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundTripSpec {
+    /// The IMAP server.
+    pub imap: Target,
+    /// How to reach it: implicit TLS (`imaps://`, port 993) or STARTTLS (`imap://`, port 143).
+    pub imap_tls: TlsMode,
+    /// The name to verify in the IMAP server's certificate, if not its host.
+    pub imap_tls_name: Option<String>,
+    /// The sender (MAIL FROM and From).
+    pub from: String,
+    /// The mailbox's address (RCPT TO and To).
+    pub to: String,
+    /// The IMAP user name (default: `to`).
+    pub username: String,
+    /// The IMAP password (from the environment or a file).
+    pub password: Secret,
+    /// The folder the message should land in (default `INBOX`).
+    pub inbox: String,
+    /// A second folder to look in (Junk, Spam): found there, the check is degraded.
+    pub junk_folder: Option<String>,
+    /// Delivery time (accepted to visible) above which the check is degraded.
+    pub delivery_warning: Option<Duration>,
+    /// Delivery time above which the check is down.
+    pub delivery_critical: Option<Duration>,
+    /// Log in to the mailbox without TLS (off unless set: the IMAP password goes only over verified TLS).
+    pub allow_plaintext_login: bool,
 }
 
 /// The envelope to try.
@@ -556,6 +608,26 @@ struct RawMonitor {
     canary: bool,
     incidents: Option<RawIncidents>,
     alerts: Option<RawAlerts>,
+    roundtrip: Option<Spanned<RawRoundTrip>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoundTrip {
+    imap: Spanned<String>,
+    imap_tls_name: Option<String>,
+    from: String,
+    to: String,
+    username: Option<String>,
+    password: Option<Spanned<String>>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    inbox: Option<String>,
+    junk_folder: Option<String>,
+    delivery_warning: Option<Spanned<String>>,
+    delivery_critical: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_plaintext_login: bool,
 }
 
 #[derive(Deserialize)]
@@ -1317,8 +1389,22 @@ impl Builder<'_> {
                 )
             })?,
         };
-        let interval = self.opt_duration(&m.interval, &format!("{field}.interval"), d.interval)?;
-        if interval < d.min_interval {
+        let is_roundtrip = m.roundtrip.is_some();
+        let (default_interval, min_interval) =
+            if is_roundtrip { (ROUNDTRIP_INTERVAL, ROUNDTRIP_MIN_INTERVAL) } else { (d.interval, d.min_interval) };
+        let interval = self.opt_duration(&m.interval, &format!("{field}.interval"), default_interval)?;
+        if is_roundtrip && interval < min_interval {
+            let span = m.interval.as_ref().map_or(m.name.span(), |s| s.span());
+            return self.err(
+                span,
+                format!("{field}.interval"),
+                format!(
+                    "at least {} for a round trip: each check sends a real message",
+                    humantime::format_duration(min_interval)
+                ),
+            );
+        }
+        if interval < min_interval {
             let span = m.interval.as_ref().map_or(m.name.span(), |s| s.span());
             return self.err(
                 span,
@@ -1330,7 +1416,8 @@ impl Builder<'_> {
                 ),
             );
         }
-        let timeout = self.opt_duration(&m.timeout, &format!("{field}.timeout"), d.timeout)?;
+        let default_timeout = if is_roundtrip { ROUNDTRIP_TIMEOUT.min(interval / 2) } else { d.timeout };
+        let timeout = self.opt_duration(&m.timeout, &format!("{field}.timeout"), default_timeout)?;
         if timeout.is_zero() || timeout >= interval {
             let span = m.timeout.as_ref().map_or(m.name.span(), |s| s.span());
             return self.err(span, format!("{field}.timeout"), "more than zero and less than the interval");
@@ -1405,7 +1492,21 @@ impl Builder<'_> {
         };
 
         let target_text = m.target.get_ref().trim();
-        let check = if let Some(rest) = target_text.strip_prefix("mx:") {
+        let check = if let Some(rt) = &m.roundtrip {
+            if m.envelope.is_some() {
+                return self.err(
+                    rt.span(),
+                    format!("{field}.envelope"),
+                    "a round trip's envelope is roundtrip.from and roundtrip.to",
+                );
+            }
+            let submit = submission_target(target_text).or_else(|e| {
+                self.err(m.target.span(), format!("{field}.target"), format!("the submission server: {e}"))
+            })?;
+            probe.tls = explicit_tls.or(submit.tls_mode()).unwrap_or(TlsMode::StartTlsRequired);
+            let roundtrip = Box::new(self.roundtrip(&format!("{field}.roundtrip"), rt)?);
+            CheckKind::RoundTrip { submit, probe, roundtrip }
+        } else if let Some(rest) = target_text.strip_prefix("mx:") {
             let (domain, port) = match rest.rsplit_once(':') {
                 Some((d, p)) => match p.parse::<u16>() {
                     Ok(p) if p > 0 => (d, p),
@@ -1469,6 +1570,60 @@ impl Builder<'_> {
         let alerts = merge_alerts(d.alerts, m.alerts.as_ref());
         let alert = self.alert_policy(&alerts, &format!("{field}.alerts"))?;
         Ok(MonitorConfig { id, name, check, interval, tags, channels: channel_list, canary: m.canary, incident, alert })
+    }
+
+    fn roundtrip(&self, field: &str, raw: &Spanned<RawRoundTrip>) -> Result<RoundTripSpec, ConfigError> {
+        let r = raw.get_ref();
+        let (imap, scheme) = smtp_probe_tokio::proto::imap::parse_target(r.imap.get_ref().trim())
+            .or_else(|e| self.err(r.imap.span(), format!("{field}.imap"), e.to_string()))?;
+        let imap_tls = match scheme {
+            Some(TlsMode::StartTlsRequired) if r.allow_plaintext_login => TlsMode::StartTlsOpportunistic,
+            Some(mode) => mode,
+            None if imap.port() == smtp_probe_tokio::proto::imap::IMAP_PORT => TlsMode::StartTlsRequired,
+            None => TlsMode::Implicit,
+        };
+        let password = self
+            .secret(
+                raw.span(),
+                &format!("{field}.password"),
+                r.password.as_ref().map(|p| p.get_ref().as_str()),
+                r.password_env.as_deref(),
+                r.password_file.as_deref(),
+                false,
+            )?
+            .ok_or(())
+            .or_else(|()| {
+                self.err(
+                    raw.span(),
+                    format!("{field}.password"),
+                    "a password is needed (password_env or password_file)",
+                )
+            })?;
+        let opt = |v: &Option<Spanned<String>>, f: &str| {
+            v.as_ref().map(|v| self.duration(v, &format!("{field}.{f}"))).transpose()
+        };
+        let delivery_warning = opt(&r.delivery_warning, "delivery_warning")?;
+        let delivery_critical = opt(&r.delivery_critical, "delivery_critical")?;
+        if let (Some(w), Some(c)) = (delivery_warning, delivery_critical)
+            && w > c
+        {
+            let span = r.delivery_warning.as_ref().map_or(raw.span(), |s| s.span());
+            return self.err(span, format!("{field}.delivery_warning"), "must not exceed delivery_critical");
+        }
+        Ok(RoundTripSpec {
+            imap,
+            imap_tls,
+            imap_tls_name: r.imap_tls_name.clone(),
+            from: r.from.clone(),
+            to: r.to.clone(),
+            username: r.username.clone().unwrap_or_else(|| r.to.clone()),
+            password,
+            inbox: r.inbox.clone().unwrap_or_else(|| "INBOX".to_owned()),
+            junk_folder: r.junk_folder.clone(),
+            delivery_warning,
+            delivery_critical,
+            allow_plaintext_login: r.allow_plaintext_login,
+        })
     }
 
     fn incident_policy(&self, r: &RawIncidents, field: &str) -> Result<IncidentPolicy, ConfigError> {
@@ -1627,6 +1782,16 @@ struct Defaults<'a> {
     allow_addresses: &'a [String],
     incidents: &'a RawIncidents,
     alerts: &'a RawAlerts,
+}
+
+/// A submission server as a round trip names it: `submission://` or a bare `host[:port]` on 587 with STARTTLS
+/// required, `smtps://` on 465, `smtp://` on 25.
+fn submission_target(text: &str) -> Result<Target, smtp_probe_tokio::TargetError> {
+    let target: Target = text.parse()?;
+    match target.tls_mode() {
+        Some(_) => Ok(target),
+        None => Target::parse_with_default_port(text, 587),
+    }
 }
 
 fn merge_incidents(base: &RawIncidents, over: Option<&RawIncidents>) -> RawIncidents {
@@ -1789,6 +1954,100 @@ weekdays = ["sat", "sun"]
 tags = ["eu"]
 monitors = ["submission"]
 "#;
+
+    const ROUNDTRIP: &str = r#"
+[[monitors]]
+name = "mail flows"
+target = "smtp.example.org"
+auth = { username = "probe@example.org", password_env = "MX_PASSWORD" }
+[monitors.roundtrip]
+imap = "imap://imap.example.org"
+from = "probe@example.org"
+to = "loop@example.org"
+password_env = "MX_PASSWORD"
+junk_folder = "Junk"
+delivery_warning = "30s"
+delivery_critical = "90s"
+"#;
+
+    #[test]
+    fn a_round_trip() {
+        let c = load(ROUNDTRIP).unwrap();
+        let m = &c.monitors[0];
+        assert_eq!((m.interval, m.check.probe().timeout), (ROUNDTRIP_INTERVAL, ROUNDTRIP_TIMEOUT));
+        let CheckKind::RoundTrip { submit, probe, roundtrip } = &m.check else { panic!("{:?}", m.check) };
+        assert_eq!((submit.to_string(), probe.tls), ("smtp.example.org:587".into(), TlsMode::StartTlsRequired));
+        assert_eq!(
+            (roundtrip.imap.to_string(), roundtrip.imap_tls),
+            ("imap.example.org:143".into(), TlsMode::StartTlsRequired)
+        );
+        assert_eq!((roundtrip.username.as_str(), roundtrip.password.expose()), ("loop@example.org", "s3cret"));
+        assert_eq!((roundtrip.inbox.as_str(), roundtrip.junk_folder.as_deref()), ("INBOX", Some("Junk")));
+        assert_eq!(roundtrip.delivery_warning, Some(Duration::from_secs(30)));
+        assert!(!format!("{:?}", m.check).contains("s3cret"), "never printed");
+        assert_eq!(m.check.describe(), "roundtrip:smtp.example.org:587->imap.example.org:143");
+        assert_eq!(m.check.destination(), "smtp.example.org");
+
+        let c = load(
+            &ROUNDTRIP
+                .replace("target = \"smtp.example.org\"", "target = \"smtps://smtp.example.org\"\ninterval = \"1m\""),
+        )
+        .unwrap();
+        let CheckKind::RoundTrip { submit, probe, .. } = &c.monitors[0].check else { unreachable!() };
+        assert_eq!((submit.port(), probe.tls), (465, TlsMode::Implicit));
+        assert_eq!(probe.timeout, Duration::from_secs(30), "the default deadline is at most half the interval");
+    }
+
+    #[test]
+    fn a_round_trip_is_refused_what_would_be_unsafe_or_too_often() {
+        let cases = [
+            (
+                "password_env = \"MX_PASSWORD\"\njunk",
+                "password = \"hunter2\"\njunk",
+                "monitors[0].roundtrip.password",
+                "not accepted inline",
+            ),
+            ("password_env = \"MX_PASSWORD\"\njunk", "junk", "monitors[0].roundtrip.password", "a password is needed"),
+            (
+                "password_env = \"MX_PASSWORD\"\njunk",
+                "password_env = \"NOPE\"\njunk",
+                "monitors[0].roundtrip.password_env",
+                "NOPE is not set",
+            ),
+            (
+                "target = \"smtp.example.org\"",
+                "target = \"smtp.example.org\"\ninterval = \"30s\"",
+                "monitors[0].interval",
+                "at least 1m for a round trip",
+            ),
+            (
+                "target = \"smtp.example.org\"",
+                "target = \"smtp.example.org\"\ntimeout = \"5m\"",
+                "monitors[0].timeout",
+                "less than the interval",
+            ),
+            (
+                "target = \"smtp.example.org\"",
+                "target = \"smtp.example.org\"\nenvelope = { from = \"a@b.c\", to = [\"d@e.f\"] }",
+                "monitors[0].envelope",
+                "roundtrip.from",
+            ),
+            ("imap://imap", "pop3://imap", "monitors[0].roundtrip.imap", "unknown scheme"),
+            (
+                "delivery_warning = \"30s\"",
+                "delivery_warning = \"2m\"",
+                "monitors[0].roundtrip.delivery_warning",
+                "must not exceed",
+            ),
+            ("target = \"smtp.example.org\"", "target = \"smtp://smtp.example.org\"", "monitors[0]", "opportunistic"),
+        ];
+        for (from, to, field, message) in cases {
+            assert!(ROUNDTRIP.contains(from), "{from}");
+            let (_, _, got_field, got_message) = invalid(&ROUNDTRIP.replacen(from, to, 1));
+            assert_eq!(got_field, field, "{to}: {got_message}");
+            assert!(got_message.contains(message), "{to}: {got_message}");
+        }
+    }
 
     #[test]
     fn a_full_file() {

@@ -4,7 +4,10 @@
 //! - availability: the [uptime formula](crate::uptime);
 //! - p50/p95/p99 response time: from the merged [histograms](crate::histogram) of the window's hours;
 //! - incidents: those that started in the window; MTTR: the mean duration of those that also ended in it;
-//! - certificate days left: from the latest check (the snapshot), not from history.
+//! - certificate days left: from the latest check (the snapshot), not from history;
+//! - round trips: delivery latency p50/p95/p99 (accepted to visible in the mailbox) from their own merged
+//!   histograms, and the junk rate: the share of the messages delivered in the window that landed in the junk
+//!   folder.
 //!
 //! Windows are whole hours: a window ending now covers the hours that started within it.
 
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use crate::clock::Timestamp;
 use crate::histogram::Histogram;
-use crate::storage::{IncidentRecord, RollupRow, StatusCounts};
+use crate::storage::{DeliveryCounts, IncidentRecord, RollupRow, StatusCounts};
 use crate::uptime::StateTime;
 
 /// The standard windows.
@@ -44,6 +47,39 @@ pub struct Figures {
     pub incidents: u32,
     /// Mean time to recovery of the incidents that started and ended in the window, seconds.
     pub mttr_secs: Option<f64>,
+    /// Round trips' deliveries, when any message arrived in the window (absent for other check kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryFigures>,
+}
+
+/// What round trips delivered in one window.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DeliveryFigures {
+    /// Messages that arrived (inbox or junk folder).
+    pub delivered: i64,
+    /// Of those, the ones in the junk folder.
+    pub junk: i64,
+    /// `junk / delivered`, 0..=1.
+    pub junk_rate: f64,
+    /// Delivery latency p50, ms.
+    pub p50_ms: Option<u32>,
+    /// Delivery latency p95, ms.
+    pub p95_ms: Option<u32>,
+    /// Delivery latency p99, ms.
+    pub p99_ms: Option<u32>,
+}
+
+impl DeliveryFigures {
+    fn from_counts(c: &DeliveryCounts) -> Option<DeliveryFigures> {
+        (c.delivered > 0).then(|| DeliveryFigures {
+            delivered: c.delivered,
+            junk: c.junk,
+            junk_rate: c.junk as f64 / c.delivered as f64,
+            p50_ms: c.latency.quantile(0.50),
+            p95_ms: c.latency.quantile(0.95),
+            p99_ms: c.latency.quantile(0.99),
+        })
+    }
 }
 
 /// Figures for each standard window ending at `now`, from rollups (any order, any monitors: a tag's figures
@@ -56,10 +92,12 @@ pub fn compute(now: Timestamp, rollups: &[RollupRow], incidents: &[IncidentRecor
             let mut time = StateTime::default();
             let mut checks = StatusCounts::default();
             let mut latency = Histogram::new();
+            let mut delivery = DeliveryCounts::default();
             for r in rollups.iter().filter(|r| r.hour >= from && r.hour <= now) {
                 time.merge(&r.delta.time);
                 checks.merge(&r.delta.counts);
                 latency.merge(&r.delta.latency);
+                delivery.merge(&r.delta.delivery);
             }
             let started: Vec<&IncidentRecord> =
                 incidents.iter().filter(|i| i.started >= from && i.started <= now).collect();
@@ -77,6 +115,7 @@ pub fn compute(now: Timestamp, rollups: &[RollupRow], incidents: &[IncidentRecor
                 p99_ms: latency.quantile(0.99),
                 incidents: started.len() as u32,
                 mttr_secs: (!recovered.is_empty()).then(|| recovered.iter().sum::<f64>() / recovered.len() as f64),
+                delivery: DeliveryFigures::from_counts(&delivery),
             }
         })
         .collect()
@@ -129,5 +168,31 @@ mod tests {
         assert_eq!(f[2].checks.up, 4);
         assert_eq!(f[3].checks.up, 5);
         assert_eq!(f[3].p99_ms, Some(1000));
+        assert_eq!(f[0].delivery, None, "no round trips: no delivery figures");
+    }
+
+    #[test]
+    fn round_trips_have_delivery_percentiles_and_a_junk_rate_per_window() {
+        let now = Timestamp(100 * 24 * HOUR_MS + 30 * 60_000);
+        let today = 100 * 24;
+        let mut recent = rollup(today, 1_800_000, 0, &[]);
+        for ms in 1..=100 {
+            recent.delta.delivery.record(ms * 100, ms % 10 == 0); // 100 ms .. 10 s; every tenth in junk
+        }
+        let mut old = rollup(today - 48, 3_600_000, 0, &[]);
+        old.delta.delivery.record(60_000, true);
+        let f = compute(now, &[recent, old], &[]);
+        let day = f[0].delivery.as_ref().unwrap();
+        assert_eq!((day.delivered, day.junk, day.junk_rate), (100, 10, 0.1));
+        // Within the histogram's 6.25 %.
+        for (got, exact) in [(day.p50_ms, 5_000.0), (day.p95_ms, 9_500.0), (day.p99_ms, 9_900.0)] {
+            let got = f64::from(got.unwrap());
+            assert!((got - exact).abs() <= exact * 0.0625, "{got} vs {exact}");
+        }
+        let week = f[1].delivery.as_ref().unwrap();
+        assert_eq!((week.delivered, week.junk), (101, 11));
+        // The 100th of 101 values is the day's largest, not the old hour's minute.
+        let p99 = f64::from(week.p99_ms.unwrap());
+        assert!((p99 - 10_000.0).abs() <= 625.0, "{week:?}");
     }
 }

@@ -1,16 +1,23 @@
 //! The one module that calls `smtp-probe-tokio`: builds its configuration from a [`CheckKind`], runs a check,
 //! and turns its report into a [`CheckOutcome`]. Everything else in the crate sees only those plain types, so a
 //! change in the probe library's API is absorbed here.
+//!
+//! [`probe_roundtrip`] is `/probe`'s module kind for round trips: one round trip run on request, rendered as
+//! metrics.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use smtp_probe_tokio::proto::imap::{Cleanup, MailboxConfig};
 use smtp_probe_tokio::proto::{AuthMechanism, Domain, Keyword, Secret, mx::MxReport};
-use smtp_probe_tokio::{AddressPolicy, Cause, ProbeConfig, Report, Target, TlsConfig};
+use smtp_probe_tokio::render::{ExpositionFormat, Item};
+use smtp_probe_tokio::{
+    AddressPolicy, Cause, ProbeConfig, Report, RoundTripConfig, RoundTripReport, Target, TlsConfig, Verdict,
+};
 
 use crate::check::{CheckOutcome, MAX_REPLY_CODES, MAX_SERVER_TEXT, MAX_SUMMARY, PhaseTiming, Status, clip, ms};
 use crate::clock::Timestamp;
-use crate::config::{CheckKind, ProbeSpec};
+use crate::config::{CheckKind, ProbeSpec, RoundTripSpec};
 use crate::id::MonitorId;
 
 /// A DNS resolver for `mx:` checks, shared by all of them (it keeps its cache).
@@ -26,6 +33,7 @@ pub struct PreparedCheck {
 enum Prepared {
     Smtp { config: ProbeConfig },
     Mx { domain: Domain, config: ProbeConfig, resolver: Option<Resolver> },
+    RoundTrip { config: RoundTripConfig },
 }
 
 impl std::fmt::Debug for PreparedCheck {
@@ -34,6 +42,9 @@ impl std::fmt::Debug for PreparedCheck {
             Prepared::Smtp { config } => write!(f, "PreparedCheck({})", config.target()),
             Prepared::Mx { domain, config, .. } => {
                 write!(f, "PreparedCheck(mx:{}:{})", domain.as_str(), config.target().port())
+            }
+            Prepared::RoundTrip { config } => {
+                write!(f, "PreparedCheck(roundtrip:{}->{})", config.submit().target(), config.mailbox().target())
             }
         }
     }
@@ -48,11 +59,55 @@ pub fn prepare(check: &CheckKind, resolver: Option<Resolver>) -> Result<Prepared
             let target = domain.mx_target().with_port(*port).map_err(|e| e.to_string())?;
             Prepared::Mx { domain: domain.clone(), config: build(target, probe)?, resolver }
         }
+        CheckKind::RoundTrip { submit, probe, roundtrip } => {
+            Prepared::RoundTrip { config: roundtrip_config(submit, probe, roundtrip)? }
+        }
     };
     Ok(PreparedCheck { kind })
 }
 
 fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
+    builder(target, spec)?.build().map_err(|e| e.to_string())
+}
+
+/// A round trip's configuration: the submission as an SMTP check with the round trip's envelope, the mailbox
+/// with the same trust (CA file, certificate thresholds), `timeout` as the deadline.
+fn roundtrip_config(submit: &Target, spec: &ProbeSpec, rt: &RoundTripSpec) -> Result<RoundTripConfig, String> {
+    let submit = builder(submit.clone(), spec)?
+        .mail_from(rt.from.as_str())
+        .rcpt_to(rt.to.as_str())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut mailbox = MailboxConfig::builder(rt.imap.clone(), rt.username.as_str(), Secret::new(rt.password.expose()))
+        .tls(rt.imap_tls)
+        .allow_plaintext_login(rt.allow_plaintext_login)
+        .inbox(rt.inbox.as_str())
+        .cleanup(Cleanup::Delete)
+        .address_policy(addresses(spec)?)
+        .transcript(false)
+        .certificate_days(spec.cert_days_warning, spec.cert_days_critical);
+    if let Some(junk) = &rt.junk_folder {
+        mailbox = mailbox.junk_folder(junk.as_str());
+    }
+    if let Some(name) = &rt.imap_tls_name {
+        mailbox = mailbox.tls_name(name.as_str());
+    }
+    if let Some(tls) = trust(spec)? {
+        mailbox = mailbox.tls_config(tls);
+    }
+    let mailbox = mailbox.build().map_err(|e| format!("roundtrip: {e}"))?;
+    RoundTripConfig::builder(submit, mailbox)
+        .deadline(spec.timeout)
+        .delivery_time(rt.delivery_warning, rt.delivery_critical)
+        .build()
+        .map_err(|e| format!("roundtrip: {e}"))
+}
+
+fn trust(spec: &ProbeSpec) -> Result<Option<TlsConfig>, String> {
+    spec.ca_pem.as_ref().map(|(path, pem)| shared_tls(&path.display().to_string(), pem)).transpose()
+}
+
+fn builder(target: Target, spec: &ProbeSpec) -> Result<smtp_probe_tokio::proto::ProbeConfigBuilder, String> {
     let mut b = ProbeConfig::builder(target)
         .tls(spec.tls)
         .ehlo_name(spec.ehlo_name.as_str())
@@ -64,8 +119,8 @@ fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
     if let Some(name) = &spec.tls_name {
         b = b.tls_name(name.as_str());
     }
-    if let Some((path, pem)) = &spec.ca_pem {
-        b = b.tls_config(shared_tls(&path.display().to_string(), pem)?);
+    if let Some(tls) = trust(spec)? {
+        b = b.tls_config(tls);
     }
     if let Some(auth) = &spec.auth {
         b = b
@@ -89,11 +144,15 @@ fn build(target: Target, spec: &ProbeSpec) -> Result<ProbeConfig, String> {
     if let Some(size) = spec.expect_min_size {
         b = b.min_size(size);
     }
+    Ok(b.address_policy(addresses(spec)?))
+}
+
+fn addresses(spec: &ProbeSpec) -> Result<AddressPolicy, String> {
     let mut addresses = AddressPolicy::default();
     for range in &spec.allow_addresses {
         addresses = addresses.allow(range).map_err(|e| format!("allow_addresses: {e}"))?;
     }
-    b.address_policy(addresses).build().map_err(|e| e.to_string())
+    Ok(addresses)
 }
 
 /// Distinct CA files kept built at most; past it the cache starts over.
@@ -131,6 +190,7 @@ pub async fn run(check: &PreparedCheck, monitor: &MonitorId, at: Timestamp) -> C
             };
             from_mx(monitor, at, &report)
         }
+        Prepared::RoundTrip { config } => from_roundtrip(monitor, at, &smtp_probe_tokio::roundtrip(config).await),
     };
     outcome.total_ms = ms(started.elapsed());
     outcome
@@ -197,6 +257,8 @@ pub fn from_report(monitor: &MonitorId, at: Timestamp, report: &Report) -> Check
         reply_codes,
         summary: clip(&report.summary(), MAX_SUMMARY),
         server_text: server_text.map(|t| clip(&t, MAX_SERVER_TEXT)),
+        delivery_ms: None,
+        junk: None,
     }
 }
 
@@ -237,13 +299,151 @@ pub fn from_mx(monitor: &MonitorId, at: Timestamp, report: &MxReport) -> CheckOu
     outcome
 }
 
+/// A round trip in the monitor's terms: the submission's phases and reply codes, the mailbox's readiness and the
+/// delivery as phases of their own (`mailbox_ready`, `delivery`), the delivery latency and folder, and the
+/// earlier certificate expiry of the two servers.
+pub fn from_roundtrip(monitor: &MonitorId, at: Timestamp, report: &RoundTripReport) -> CheckOutcome {
+    let mut outcome = match &report.submit {
+        Some(submit) => from_report(monitor, at, submit),
+        None => CheckOutcome::unknown(monitor.clone(), at, ""),
+    };
+    if let Some(ready) = report.timings.mailbox_ready {
+        outcome.phases.insert(0, PhaseTiming { phase: "mailbox_ready".to_owned(), ms: ms(ready) });
+    }
+    let delivered = report.delivery.as_ref().zip(report.timings.end_to_end);
+    if let Some((_, latency)) = delivered {
+        outcome.phases.push(PhaseTiming { phase: "delivery".to_owned(), ms: ms(latency) });
+    }
+    outcome.status = status(report.verdict, report.cause);
+    outcome.cause = report.cause.map(|c| c.as_str().to_owned());
+    outcome.delivery_ms = delivered.map(|(_, latency)| ms(latency));
+    outcome.junk = delivered.map(|(d, _)| d.junk);
+    let mailbox_days = report.mailbox.tls.as_ref().and_then(|t| t.leaf()).map(|c| c.days_left);
+    outcome.cert_days_left = match (outcome.cert_days_left, mailbox_days) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    outcome.summary = clip(&report.summary(), MAX_SUMMARY);
+    if let Some(text) = report.primary_finding().and_then(|f| f.server_text.clone()) {
+        outcome.server_text = Some(clip(&text, MAX_SERVER_TEXT));
+    }
+    outcome
+}
+
+/// Taken off the scrape timeout a `/probe` request announces, to leave time to answer.
+const SCRAPE_OFFSET: Duration = Duration::from_millis(500);
+
+/// The shortest deadline a `/probe` round trip gets, however short the scrape timeout: a message needs a few
+/// seconds to arrive.
+pub const MIN_ROUNDTRIP_BUDGET: Duration = Duration::from_secs(5);
+
+/// What a `/probe` request for a round-trip module asked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundTripRequest<'a> {
+    /// The `target` parameter: when given, it must name the module's submission server (`host:port`, or a URL
+    /// form): a round trip's servers and credentials come from the configuration, never from the request.
+    pub target: Option<&'a str>,
+    /// The `X-Prometheus-Scrape-Timeout-Seconds` header: the deadline is cut to it, less half a second.
+    pub scrape_timeout: Option<&'a str>,
+    /// The `Accept` header: OpenMetrics when it asks for it, else the Prometheus text format.
+    pub accept: Option<&'a str>,
+}
+
+/// A rendered `/probe` answer.
+#[derive(Debug, Clone)]
+pub struct ProbeResponse {
+    /// The `Content-Type` of `body`.
+    pub content_type: &'static str,
+    /// The metrics: exactly what `smtp-probe roundtrip --format prometheus` (or `openmetrics`) prints.
+    pub body: String,
+    /// The round trip's verdict (for the service's own counters).
+    pub verdict: Verdict,
+}
+
+/// Why a `/probe` round trip was refused without sending anything (an HTTP 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RoundTripRequestError {
+    /// The module is not a round trip.
+    #[error("not a round-trip module")]
+    NotARoundTrip,
+    /// The `target` parameter is not a server name.
+    #[error("invalid target {target:?}: {reason}")]
+    InvalidTarget {
+        /// As given.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// The `target` parameter names another server than the module's.
+    #[error("this module submits to {configured}, not {asked}: a round trip's servers come from its configuration")]
+    OtherTarget {
+        /// As given, parsed.
+        asked: String,
+        /// The module's submission server.
+        configured: String,
+    },
+    /// The configuration could not be built (an unreadable CA file, a refused combination).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// `/probe` for a round-trip module, whole: checks the request, runs one round trip of `check` (a
+/// [`CheckKind::RoundTrip`]) within the scrape timeout, and renders it in the format the `Accept` header asks
+/// for (`smtp_probe_roundtrip_*` metrics, the renderer crate's vocabulary). Limiting how many run at once is the
+/// caller's: each one sends a real message.
+pub async fn probe_roundtrip(
+    check: &CheckKind,
+    request: RoundTripRequest<'_>,
+) -> Result<ProbeResponse, RoundTripRequestError> {
+    let CheckKind::RoundTrip { submit, probe, roundtrip } = check else {
+        return Err(RoundTripRequestError::NotARoundTrip);
+    };
+    if let Some(asked) = request.target.map(str::trim).filter(|t| !t.is_empty()) {
+        let invalid = |reason: String| RoundTripRequestError::InvalidTarget { target: asked.to_owned(), reason };
+        let parsed: Target = asked.parse().map_err(|e: smtp_probe_tokio::TargetError| invalid(e.to_string()))?;
+        let parsed = match parsed.tls_mode() {
+            Some(_) => parsed,
+            None => Target::parse_with_default_port(asked, submit.port()).map_err(|e| invalid(e.to_string()))?,
+        };
+        if !parsed.host().eq_ignore_ascii_case(submit.host()) || parsed.port() != submit.port() {
+            return Err(RoundTripRequestError::OtherTarget {
+                asked: parsed.to_string(),
+                configured: submit.to_string(),
+            });
+        }
+    }
+    let mut spec = probe.clone();
+    if let Some(limit) = request.scrape_timeout.and_then(scrape_timeout) {
+        spec.timeout = spec.timeout.min(limit.saturating_sub(SCRAPE_OFFSET)).max(MIN_ROUNDTRIP_BUDGET);
+    }
+    let config = roundtrip_config(submit, &spec, roundtrip).map_err(RoundTripRequestError::Config)?;
+    let report = smtp_probe_tokio::roundtrip(&config).await;
+    let format = ExpositionFormat::negotiate(request.accept);
+    let body = smtp_probe_tokio::render::exposition(&[Item::from(&report)], SystemTime::now(), format);
+    Ok(ProbeResponse { content_type: format.content_type(), body, verdict: report.verdict })
+}
+
+/// Prometheus's `X-Prometheus-Scrape-Timeout-Seconds`: positive seconds, at most a day.
+fn scrape_timeout(header: &str) -> Option<Duration> {
+    let seconds = header.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0)?;
+    Some(Duration::from_secs_f64(seconds.min(86_400.0)))
+}
+
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use smtp_probe_tokio::proto::Phase;
 
     use super::*;
+
+    #[test]
+    fn scrape_timeouts() {
+        assert_eq!(scrape_timeout("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(scrape_timeout("1e9"), Some(Duration::from_secs(86_400)));
+        for bad in ["0", "-1", "NaN", "inf", "soon", ""] {
+            assert_eq!(scrape_timeout(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_check_that_could_not_run_is_unknown() {

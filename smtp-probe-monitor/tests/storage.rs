@@ -35,6 +35,8 @@ fn outcome(m: &str, at: i64, status: Status) -> CheckOutcome {
         reply_codes: vec![220, 250, 221],
         summary: "up: mx answered in 42 ms".into(),
         server_text: Some("220 mx.test ESMTP".into()),
+        delivery_ms: None,
+        junk: None,
     }
 }
 
@@ -121,6 +123,25 @@ async fn suite(store: Arc<dyn Store>) {
     assert_eq!(rollups[0].delta.latency, twice);
     assert_eq!((rollups[0].delta.counts.up, rollups[0].delta.time.up_ms), (6, 6_000_000));
     assert_eq!(store.monitors().await.unwrap()[0].tags, ["eu"]);
+
+    // A round trip's result and hour: its delivery latency, folder and counts come back as written.
+    let rt = id("loop");
+    let mut delivered = outcome("loop", t0, Status::Degraded);
+    (delivered.delivery_ms, delivered.junk) = (Some(2_345), Some(true));
+    let mut delta = RollupDelta::default();
+    delta.counts.add(Status::Degraded);
+    delta.delivery.record(2_345, true);
+    delta.delivery.record(900, false);
+    let batch = Batch {
+        checks: vec![(delivered.clone(), false)],
+        rollups: [((rt.clone(), Timestamp(t0)), delta.clone())].into_iter().collect(),
+        ..Batch::default()
+    };
+    store.write(&batch, "a").await.unwrap();
+    assert_eq!(store.results(&rt, None, 1).await.unwrap(), [delivered]);
+    let hour = &store.rollups(&rt, Timestamp(t0), Timestamp(t0 + HOUR_MS)).await.unwrap()[0].delta;
+    assert_eq!(hour.delivery, delta.delivery);
+    assert_eq!((hour.delivery.delivered, hour.delivery.junk), (2, 1));
 
     // An incident opens with its alert in one write; a second open incident for the monitor is refused.
     let mut t = transition("mx", t0 + 9 * 60_000);

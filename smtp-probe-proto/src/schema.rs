@@ -496,6 +496,7 @@ impl<'a> From<&'a Delivery> for DeliveryJson<'a> {
 #[derive(serde::Serialize)]
 struct RoundTripJson<'a> {
     token: &'a Token,
+    submit_target: &'a str,
     verdict: Verdict,
     cause: Option<Cause>,
     summary: String,
@@ -528,6 +529,7 @@ impl Serialize for RoundTripReport {
         let t = &self.timings;
         RoundTripJson {
             token: &self.token,
+            submit_target: &self.submit_target,
             verdict: self.verdict,
             cause: self.cause,
             summary: self.summary(),

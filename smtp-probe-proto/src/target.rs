@@ -23,6 +23,13 @@ pub enum TargetError {
         /// The scheme, as written.
         scheme: String,
     },
+    /// A scheme other than `imap://` and `imaps://` where an IMAP server is named
+    /// ([`imap::parse_target`](crate::imap::parse_target)).
+    #[error("unknown scheme {scheme:?} for an IMAP server: use imaps:// (implicit TLS) or imap:// (STARTTLS)")]
+    UnknownImapScheme {
+        /// The scheme, as written.
+        scheme: String,
+    },
     /// A port that is not plain decimal digits for a number from 1 to 65535 (`+25`, `0`, `99999`, `2x`, empty).
     #[error("invalid port {port:?} in the target: the port is a number from 1 to 65535, in plain decimal digits")]
     InvalidPort {

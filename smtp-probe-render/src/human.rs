@@ -5,6 +5,12 @@
 //! An MX domain gets a header (its aggregate verdict and cause, null or implicit MX, its hosts by preference;
 //! `verbose` adds its findings) before its hosts' blocks.
 //!
+//! A round trip is told as a story: the verdict and what it rests on, then the mailbox login, the submission and
+//! its acceptance (queue id), when and where the message became visible (bracketed by the last search that missed
+//! it), its clean-up, the hops with their delays and the `Authentication-Results` verdicts, and the findings.
+//! `verbose` adds the submission's block and the mailbox's IMAP steps, TLS and capabilities; `transcript` both
+//! conversations.
+//!
 //! Everything the server chose (reply lines, capabilities, certificate names, findings that quote it, the
 //! transcript) is [escaped](crate::escape): no control character of the server's reaches the terminal. Without
 //! `verbose`, a reply line is cut to [`MAX_REPLY_CHARS`] characters.
@@ -12,8 +18,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use smtp_probe_proto::imap::MailboxReport;
 use smtp_probe_proto::mx::MxReport;
-use smtp_probe_proto::{CertificateInfo, Direction, Finding, OwnedReply, Phase, Report, Severity, TlsInfo, Verdict};
+use smtp_probe_proto::{
+    CertificateInfo, Direction, Finding, OwnedReply, Phase, Report, RoundTripReport, Severity, TlsInfo, TranscriptLine,
+    Verdict,
+};
 
 use crate::escape::{escape, escape_bytes, truncate};
 use crate::item::{Item, split};
@@ -54,23 +64,26 @@ pub(crate) fn render(items: &[Item<'_>], options: &HumanOptions) -> String {
                     blocks.push(Block { out: String::new(), options }.render(report));
                 }
             }
+            Item::RoundTrip(roundtrip) => blocks.push(Block { out: String::new(), options }.roundtrip(roundtrip)),
         }
     }
     let mut out = blocks.join("\n");
     if items.len() > 1 {
-        let (targets, domains) = split(items);
+        let kinds = split(items);
         let verdicts: Vec<Verdict> = items.iter().map(Item::verdict).collect();
         let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count();
-        let what = if domains.is_empty() {
+        let what = if kinds.domains.is_empty() && kinds.roundtrips.is_empty() {
             format!("{} targets", items.len())
         } else {
             let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-            format!(
-                "{} ({}, {})",
-                plural(items.len(), "check", "checks"),
-                plural(targets.len(), "target", "targets"),
-                plural(domains.len(), "MX domain", "MX domains")
-            )
+            let kinds = [
+                (kinds.targets.len(), "target", "targets"),
+                (kinds.domains.len(), "MX domain", "MX domains"),
+                (kinds.roundtrips.len(), "round trip", "round trips"),
+            ];
+            let parts: Vec<String> =
+                kinds.iter().filter(|(n, ..)| *n > 0).map(|&(n, one, many)| plural(n, one, many)).collect();
+            format!("{} ({})", plural(items.len(), "check", "checks"), parts.join(", "))
         };
         let _ = writeln!(
             out,
@@ -316,13 +329,263 @@ impl Block<'_> {
     fn transcript(&mut self, report: &Report) {
         self.line("");
         self.line("  transcript");
-        for line in &report.transcript {
+        self.transcript_lines(&report.transcript);
+    }
+
+    fn transcript_lines(&mut self, lines: &[TranscriptLine]) {
+        for line in lines {
             let who = match line.direction {
                 Direction::Client => "C:",
                 Direction::Server => "S:",
                 Direction::Event => "--",
             };
             self.line(format!("    {:>10.3} ms {who} {}", millis(line.at), escape(&line.text)));
+        }
+    }
+
+    /// A round trip's story: verdict, mailbox, submission, acceptance, delivery, clean-up, hops, authentication,
+    /// findings; `verbose` adds both sides in detail, `transcript` both conversations.
+    fn roundtrip(mut self, r: &RoundTripReport) -> String {
+        let verdict = self.verdict(r.verdict, true);
+        let title =
+            self.paint(BOLD, &format!("roundtrip {} → {}", escape(&r.submit_target), escape(&r.mailbox.target)));
+        match r.primary_finding() {
+            None => {
+                let summary = r.summary();
+                let rest = summary.split_once(": ").map_or(summary.as_str(), |(_, rest)| rest);
+                self.line(format!("{title}  {verdict}  {}", escape(rest)));
+            }
+            Some(finding) => {
+                let cause = finding.cause.map_or("unknown", |c| c.as_str());
+                let phase = finding.phase.map(|p| format!(" ({p})")).unwrap_or_default();
+                self.line(format!("{title}  {verdict}  {cause}{phase}: {}", escape(&finding.message)));
+            }
+        }
+        self.line(format!("  token        {}", r.token));
+        self.roundtrip_mailbox(r);
+        self.roundtrip_submission(r);
+        self.roundtrip_delivery(r);
+        if let Some(cleanup) = r.mailbox.cleanup {
+            self.line(format!("  cleanup      {}", cleanup.as_str()));
+        }
+        self.line(format!("  {:<13}{}", "total", ms(r.timings.total)));
+        if let Some(delivery) = &r.delivery {
+            if !delivery.hops.is_empty() {
+                self.line("");
+                for (i, hop) in delivery.hops.iter().enumerate() {
+                    let title = if i == 0 { "hops" } else { "" };
+                    let text = |part: &Option<String>| {
+                        part.as_deref().map_or_else(|| "?".to_owned(), |t| escape(t).into_owned())
+                    };
+                    let mut line = format!("  {title:<12} {:>2}  {} → {}", i + 1, text(&hop.from), text(&hop.by));
+                    if let Some(with) = &hop.with {
+                        let _ = write!(line, "  {}", escape(with));
+                    }
+                    if let Some(id) = &hop.id {
+                        let _ = write!(line, "  id {}", escape(id));
+                    }
+                    if let Some(delay) = hop.delay_secs {
+                        let _ = write!(line, "  {delay:+} s");
+                    }
+                    self.line(line);
+                }
+            }
+            if !delivery.authentication.is_empty() {
+                if delivery.hops.is_empty() {
+                    self.line("");
+                }
+                let mut servers: Vec<&str> = Vec::new();
+                for result in &delivery.authentication {
+                    if !servers.contains(&result.authserv_id.as_str()) {
+                        servers.push(&result.authserv_id);
+                    }
+                }
+                for (i, server) in servers.iter().enumerate() {
+                    let title = if i == 0 { "auth results" } else { "" };
+                    let results: Vec<String> = delivery
+                        .authentication
+                        .iter()
+                        .filter(|a| a.authserv_id == *server)
+                        .map(|a| {
+                            let painted = match a.result.as_str() {
+                                "pass" => self.paint(GREEN, &escape(&a.result)),
+                                "fail" | "permerror" | "hardfail" => self.paint(RED, &escape(&a.result)),
+                                _ => self.paint(YELLOW, &escape(&a.result)),
+                            };
+                            format!("{}={painted}", escape(&a.method))
+                        })
+                        .collect();
+                    self.line(format!("  {title:<12} {}: {}", escape(server), results.join(" ")));
+                }
+            }
+        }
+        if !r.findings.is_empty() {
+            self.line("");
+            self.line("  findings");
+            for finding in &r.findings {
+                self.finding(finding);
+            }
+        }
+        if self.options.verbose > 0 {
+            if let Some(submit) = &r.submit {
+                self.line("");
+                self.line(self.paint(DIM, "  ── submission ──"));
+                let block = Block { out: String::new(), options: &HumanOptions { transcript: false, ..*self.options } }
+                    .render(submit);
+                self.out.push_str(&block);
+            }
+            self.mailbox_detail(&r.mailbox);
+        }
+        if self.options.transcript {
+            if let Some(submit) = r.submit.as_ref().filter(|s| !s.transcript.is_empty()) {
+                self.line("");
+                self.line(format!("  transcript   submission {}", escape(&submit.target)));
+                self.transcript_lines(&submit.transcript);
+            }
+            if !r.mailbox.transcript.is_empty() {
+                self.line("");
+                self.line(format!("  transcript   mailbox {}", escape(&r.mailbox.target)));
+                self.transcript_lines(&r.mailbox.transcript);
+            }
+        }
+        self.out
+    }
+
+    /// `mailbox  logged in to <imap> in 20.2 ms, TLSv1.3, certificate verified for <name>`, or why not.
+    fn roundtrip_mailbox(&mut self, r: &RoundTripReport) {
+        let mailbox = &r.mailbox;
+        let target = escape(&mailbox.target);
+        let tls = mailbox.tls.as_ref().map(|tls| format!(", {}", self.tls_summary(tls))).unwrap_or_default();
+        match r.timings.mailbox_ready {
+            Some(ready) => self.line(format!("  mailbox      logged in to {target} in {}{tls}", ms(ready))),
+            None => {
+                let why = mailbox.cause.map_or("not ready", |c| c.as_str());
+                self.line(format!("  mailbox      {target}: {why}{tls}"));
+            }
+        }
+    }
+
+    /// `submitted  <smtp> in 5.7 ms, TLSv1.3, …`, then `accepted  25.7 ms into the run, queued as …`.
+    fn roundtrip_submission(&mut self, r: &RoundTripReport) {
+        let Some(submit) = &r.submit else {
+            self.line("  submitted    nothing: the mailbox was not ready, so no message was sent");
+            return;
+        };
+        let took = r.timings.submit.map(|d| format!(" in {}", ms(d))).unwrap_or_default();
+        let tls = submit.tls.as_ref().map(|tls| format!(", {}", self.tls_summary(tls))).unwrap_or_default();
+        self.line(format!("  submitted    {}{took}{tls}", escape(&submit.target)));
+        match r.timings.accepted {
+            Some(accepted) => {
+                let queued = match &submit.queue_id {
+                    Some(id) => format!(", queued as {}", escape(id)),
+                    None => ", no queue id in the reply".to_owned(),
+                };
+                self.line(format!("  accepted     {} into the run{queued}", ms(accepted)));
+            }
+            None => {
+                let why = submit.cause.map_or("not accepted", |c| c.as_str());
+                self.line(format!("  accepted     no: {why}"));
+            }
+        }
+    }
+
+    /// Where and when the message showed up, or how long it was looked for.
+    fn roundtrip_delivery(&mut self, r: &RoundTripReport) {
+        let t = &r.timings;
+        let searches = r.mailbox.searches;
+        let plural = if searches == 1 { "search" } else { "searches" };
+        let missed = t.not_visible_after.map(|m| format!("not yet at {}; ", ms(m))).unwrap_or_default();
+        match (&r.delivery, t.end_to_end) {
+            (Some(delivery), Some(latency)) => {
+                let folder = escape(&delivery.folder);
+                let folder =
+                    if delivery.junk { self.paint(YELLOW, &format!("{folder} (junk)")) } else { folder.into_owned() };
+                self.line(format!(
+                    "  delivered    to {folder}, visible {} after acceptance ({missed}{searches} {plural})",
+                    ms(latency)
+                ));
+            }
+            _ if t.accepted.is_some() && r.mailbox.mailbox_read() => {
+                let waited = t.accepted.map(|a| t.total.saturating_sub(a)).unwrap_or_default();
+                self.line(format!(
+                    "  delivered    {}: {searches} {plural} over {} after acceptance",
+                    self.paint(RED, "not found"),
+                    ms(waited)
+                ));
+            }
+            _ if t.accepted.is_some() => {
+                self.line("  delivered    unknown: the mailbox could not be read to the end");
+            }
+            _ => {}
+        }
+    }
+
+    /// `TLSv1.3, certificate verified for <name>`, or what was wrong with it.
+    fn tls_summary(&self, tls: &TlsInfo) -> String {
+        let version = escape(tls.version.as_deref().unwrap_or("TLS")).into_owned();
+        let name = tls.verified_name.as_deref().map(escape).unwrap_or_else(|| "the server".into());
+        let certificate = match &tls.verify_error {
+            None if tls.verified => format!("certificate verified for {name}"),
+            None => self.paint(YELLOW, "certificate not verified"),
+            Some(problem) => {
+                self.paint(RED, &format!("certificate NOT valid for {name}: {}", escape(&problem.to_string())))
+            }
+        };
+        format!("{version}, {certificate}")
+    }
+
+    /// The mailbox side in detail: IMAP steps with their replies, TLS and capabilities.
+    fn mailbox_detail(&mut self, mailbox: &MailboxReport) {
+        self.line("");
+        self.line(self.paint(DIM, "  ── mailbox ──"));
+        let verdict = self.verdict(mailbox.verdict, false);
+        self.line(format!("{}  {verdict}", self.paint(BOLD, &mailbox.target)));
+        if let Some(address) = &mailbox.address {
+            let connect = mailbox.connect.map(|d| format!(", connected in {}", ms(d))).unwrap_or_default();
+            self.line(format!("  address      {}{connect}", escape(address)));
+        }
+        if let Some(greeting) = &mailbox.greeting {
+            self.line(format!("  greeting     {}", escape(&truncate(greeting, MAX_REPLY_CHARS))));
+        }
+        if !mailbox.steps.is_empty() {
+            self.line("");
+            self.line(self.paint(DIM, "  phase                  time  command / reply"));
+            for step in &mailbox.steps {
+                let head = format!("  {:<18} {:>9}", step.phase.as_str(), ms(step.duration));
+                let status = step.status.map(|s| s.as_str()).unwrap_or("");
+                let text = step
+                    .text
+                    .as_deref()
+                    .map(|t| escape(&truncate(t, MAX_REPLY_CHARS)).into_owned())
+                    .unwrap_or_default();
+                match &step.command {
+                    Some(command) => {
+                        self.line(format!("{head}  > {}", escape(command)));
+                        self.line(format!("{:<30}  < {status} {text}", "").trim_end());
+                    }
+                    None if step.status.is_some() => self.line(format!("{head}  < {status} {text}").trim_end()),
+                    None => self.line(head),
+                }
+            }
+        }
+        if let Some(tls) = &mailbox.tls {
+            self.tls(tls);
+        }
+        if !mailbox.capabilities.is_empty() {
+            let caps: Vec<_> = mailbox.capabilities.iter().map(|c| escape(c)).collect();
+            self.line("");
+            self.line(format!("  capabilities {}", caps.join(" ")));
+        }
+        self.line(format!(
+            "  commands     {} ({} bytes sent, {} received)",
+            mailbox.commands, mailbox.bytes_sent, mailbox.bytes_received
+        ));
+        if !mailbox.findings.is_empty() {
+            self.line("");
+            self.line("  findings");
+            for finding in &mailbox.findings {
+                self.finding(finding);
+            }
         }
     }
 }

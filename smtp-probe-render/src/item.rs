@@ -1,12 +1,15 @@
 //! [`Item`]: one thing a renderer renders. Every format takes a slice of them, in the order they are to appear.
 
 use smtp_probe_proto::mx::{MxHostReport, MxReport};
-use smtp_probe_proto::{Cause, Report, Verdict};
+use std::time::Duration;
 
-/// One result to render: a target's [`Report`] or an MX domain's [`MxReport`], borrowed.
+use smtp_probe_proto::{Cause, Phase, Report, RoundTripReport, Verdict};
+
+/// One result to render: a target's [`Report`], an MX domain's [`MxReport`] or a round trip's
+/// [`RoundTripReport`], borrowed.
 ///
-/// New kinds of result (a round trip, a domain's policies) become new variants; the enum is `non_exhaustive`
-/// so that adding one is not a breaking change, and every renderer handles each kind in one place.
+/// New kinds of result (a domain's policies) become new variants; the enum is `non_exhaustive` so that adding one
+/// is not a breaking change, and every renderer handles each kind in one place.
 ///
 /// ```
 /// use std::time::SystemTime;
@@ -25,6 +28,8 @@ pub enum Item<'a> {
     Target(&'a Report),
     /// Every MX host of a domain.
     Mx(&'a MxReport),
+    /// A round trip: a message submitted and looked for in a mailbox.
+    RoundTrip(&'a RoundTripReport),
 }
 
 impl<'a> From<&'a Report> for Item<'a> {
@@ -39,26 +44,37 @@ impl<'a> From<&'a MxReport> for Item<'a> {
     }
 }
 
+impl<'a> From<&'a RoundTripReport> for Item<'a> {
+    fn from(report: &'a RoundTripReport) -> Item<'a> {
+        Item::RoundTrip(report)
+    }
+}
+
 impl<'a> Item<'a> {
-    /// The verdict that counts for this item: a target's, or an MX domain's aggregate verdict.
+    /// The verdict that counts for this item: a target's, an MX domain's aggregate verdict, or a round trip's.
     pub fn verdict(&self) -> Verdict {
         match self {
             Item::Target(report) => report.verdict,
             Item::Mx(mx) => mx.verdict,
+            Item::RoundTrip(roundtrip) => roundtrip.verdict,
         }
     }
 
-    /// The cause of that verdict: a target's, or an MX domain's (`local_error` when the check could not run).
+    /// The cause of that verdict: a target's, an MX domain's or a round trip's (`local_error` when the check could
+    /// not run).
     pub fn cause(&self) -> Option<Cause> {
         match self {
             Item::Target(report) => report.cause,
             Item::Mx(mx) => mx.cause,
+            Item::RoundTrip(roundtrip) => roundtrip.cause,
         }
     }
 
-    /// Every probe report in the item, each with the MX host it was made for (`None` for a target).
+    /// Every probe report in the item, each with the MX host it was made for (`None` for a target). A round trip
+    /// has none here: its submission is part of it, rendered with it (its own metrics, perfdata and text).
     pub fn reports(&self) -> Box<dyn Iterator<Item = (Option<MxHost<'a>>, &'a Report)> + 'a> {
         match *self {
+            Item::RoundTrip(_) => Box::new(std::iter::empty()),
             Item::Target(report) => Box::new(std::iter::once((None, report))),
             Item::Mx(mx) => Box::new(
                 mx.hosts
@@ -94,16 +110,46 @@ pub(crate) fn all_reports<'a>(items: &'a [Item<'a>]) -> impl Iterator<Item = (Op
     items.iter().flat_map(Item::reports)
 }
 
-/// The targets' reports and the MX domains' reports of these items, each in order.
+/// The items by kind, each in order.
 #[cfg_attr(not(any(feature = "prometheus", feature = "nagios", feature = "human")), allow(dead_code))]
-pub(crate) fn split<'a>(items: &[Item<'a>]) -> (Vec<&'a Report>, Vec<&'a MxReport>) {
-    let mut targets = Vec::new();
-    let mut domains = Vec::new();
+#[derive(Default)]
+pub(crate) struct Kinds<'a> {
+    /// The targets' reports.
+    pub(crate) targets: Vec<&'a Report>,
+    /// The MX domains' reports.
+    pub(crate) domains: Vec<&'a MxReport>,
+    /// The round trips' reports.
+    pub(crate) roundtrips: Vec<&'a RoundTripReport>,
+}
+
+/// The items by kind.
+#[cfg_attr(not(any(feature = "prometheus", feature = "nagios", feature = "human")), allow(dead_code))]
+pub(crate) fn split<'a>(items: &[Item<'a>]) -> Kinds<'a> {
+    let mut kinds = Kinds::default();
     for item in items {
         match *item {
-            Item::Target(report) => targets.push(report),
-            Item::Mx(mx) => domains.push(mx),
+            Item::Target(report) => kinds.targets.push(report),
+            Item::Mx(mx) => kinds.domains.push(mx),
+            Item::RoundTrip(roundtrip) => kinds.roundtrips.push(roundtrip),
         }
     }
-    (targets, domains)
+    kinds
+}
+
+/// Time in each phase of a round trip: the submission's phases, then the mailbox's (its connection, then each
+/// IMAP phase, the repeated searches summed), each phase once.
+#[cfg_attr(not(any(feature = "prometheus", feature = "nagios", feature = "human")), allow(dead_code))]
+pub(crate) fn roundtrip_phases(r: &RoundTripReport) -> Vec<(Phase, Duration)> {
+    let mut phases: Vec<(Phase, Duration)> = r.submit.as_ref().map(Report::phase_durations).unwrap_or_default();
+    let mut add = |phase: Phase, duration: Duration| match phases.iter_mut().find(|(p, _)| *p == phase) {
+        Some((_, total)) => *total = total.saturating_add(duration),
+        None => phases.push((phase, duration)),
+    };
+    if let Some(connect) = r.mailbox.connect {
+        add(Phase::ImapConnect, connect);
+    }
+    for step in &r.mailbox.steps {
+        add(step.phase, step.duration);
+    }
+    phases
 }

@@ -20,6 +20,7 @@ impl Serialize for Item<'_> {
         match self {
             Item::Target(report) => report.serialize(serializer),
             Item::Mx(mx) => mx.serialize(serializer),
+            Item::RoundTrip(roundtrip) => roundtrip.serialize(serializer),
         }
     }
 }

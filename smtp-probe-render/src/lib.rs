@@ -39,8 +39,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The API is a function per format, each taking a slice of [`Item`]s (a target's [`Report`](smtp_probe_proto::Report) or an MX domain's
-//! [`MxReport`](smtp_probe_proto::mx::MxReport)) and what that format needs besides:
+//! The API is a function per format, each taking a slice of [`Item`]s (a target's
+//! [`Report`](smtp_probe_proto::Report), an MX domain's [`MxReport`](smtp_probe_proto::mx::MxReport) or a round
+//! trip's [`RoundTripReport`](smtp_probe_proto::RoundTripReport)) and what that format needs besides:
 //!
 //! | function | feature | output |
 //! | --- | --- | --- |
@@ -102,7 +103,7 @@ pub fn json(items: &[Item<'_>], options: &JsonOptions) -> String {
 }
 
 /// The items' metrics in the Prometheus text format (0.0.4): the probe metrics of every report, then the
-/// aggregate metrics of every MX domain (see [`metrics`]). `now` is the wall-clock time certificate lifetimes
+/// aggregate metrics of every MX domain, then the metrics of every round trip (see [`metrics`]). `now` is the wall-clock time certificate lifetimes
 /// are counted from (`smtp_probe_tls_certificate_remaining_seconds`).
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
@@ -146,7 +147,8 @@ pub fn nagios_unknown(message: &str) -> String {
 }
 
 /// Text for people: a block per report, verdict first, then phases, TLS and certificate, capabilities and
-/// findings; a tally when there are several items.
+/// findings (a round trip as a story: login, submission, acceptance, delivery, hops, authentication); a tally
+/// when there are several items.
 #[cfg(feature = "human")]
 #[cfg_attr(docsrs, doc(cfg(feature = "human")))]
 pub fn human(items: &[Item<'_>], options: &HumanOptions) -> String {

@@ -4,7 +4,9 @@
 //!
 //! Every metric of a probe report carries the label `target` (`host:port`, as the report names it); those of an
 //! MX host's report also carry `mx_domain`; and when one target has several reports in one exposition (one per
-//! address family), each also carries `address` (`ip:port`). The MX aggregate metrics carry `domain`.
+//! address family), each also carries `address` (`ip:port`). The MX aggregate metrics carry `domain`. A round
+//! trip's metrics carry `submit` and `mailbox`, the `host:port` of its submission and IMAP servers (its submission
+//! is not repeated as probe metrics: its phases are in `smtp_probe_roundtrip_phase_duration_seconds`).
 //!
 //! | metric (sample name) | type | unit | labels | what |
 //! | --- | --- | --- | --- | --- |
@@ -24,6 +26,21 @@
 //! | `smtp_probe_mx_verdict` | gauge | | `domain`, `verdict` | the aggregate MX verdict, as `smtp_probe_verdict` |
 //! | `smtp_probe_mx_cause` | gauge | | `domain`, `cause` | the primary cause of an aggregate verdict other than up |
 //! | `smtp_probe_mx_hosts` | gauge | | `domain` | the number of MX hosts probed (0 for a null MX) |
+//! | `smtp_probe_roundtrip_up` | gauge | | | 1 when the test message was delivered (up or degraded), 0 when down |
+//! | `smtp_probe_roundtrip_verdict` | gauge | | `verdict` | 1 for the round trip's verdict, 0 for the two others |
+//! | `smtp_probe_roundtrip_cause` | gauge | | `cause` | 1, for the primary cause of a verdict other than up |
+//! | `smtp_probe_roundtrip_duration_seconds` | gauge | seconds | | the whole run: login, submission, searches, clean-up |
+//! | `smtp_probe_roundtrip_mailbox_ready_seconds` | gauge | seconds | | from the start until logged in with the inbox selected |
+//! | `smtp_probe_roundtrip_submit_seconds` | gauge | seconds | | the submission, from its start to its QUIT |
+//! | `smtp_probe_roundtrip_delivery_seconds` | gauge | seconds | | acceptance (the `250`) to the search that found the message |
+//! | `smtp_probe_roundtrip_not_visible_after_seconds` | gauge | seconds | | acceptance to the last search that missed it: delivery took at least this |
+//! | `smtp_probe_roundtrip_phase_duration_seconds` | gauge | seconds | `phase` | time in each SMTP and IMAP phase (`imap_*`; searches summed) |
+//! | `smtp_probe_roundtrip_searches` | gauge | | | rounds of searching the mailbox |
+//! | `smtp_probe_roundtrip_folder` | gauge | | `folder` | 1, for the configured folder the message was found in |
+//! | `smtp_probe_roundtrip_junk` | gauge | | | 1 when the message was found in the junk folder, 0 in the inbox |
+//! | `smtp_probe_roundtrip_hops` | gauge | | | `Received` headers on the delivered message |
+//! | `smtp_probe_roundtrip_authentication_results` | gauge | | `method`, `result` | `Authentication-Results` verdicts on it, counted |
+//! | `smtp_probe_roundtrip_findings` | gauge | | `severity` | findings of the round trip, by severity |
 //! | `smtp_probe_exporter_probes_total` | counter | | `module`, `verdict` | probes a service ran |
 //! | `smtp_probe_exporter_bad_requests_total` | counter | | | probe requests refused as bad (400) |
 //! | `smtp_probe_exporter_busy_total` | counter | | | probe requests refused at the concurrency limit (503) |
@@ -109,7 +126,8 @@ pub struct Metric {
     pub kind: MetricType,
     /// The unit, when there is one; the name then ends with `_<unit>`.
     pub unit: Option<&'static str>,
-    /// The labels a sample carries (besides `target`, `mx_domain` and `address` on probe metrics).
+    /// The labels a sample carries (besides `target`, `mx_domain` and `address` on probe metrics, `submit` and
+    /// `mailbox` on round-trip metrics).
     pub labels: &'static [&'static str],
     /// One sentence for `# HELP`.
     pub help: &'static str,
@@ -223,6 +241,101 @@ pub const MX_CAUSE: Metric = gauge(
 /// How many MX hosts were probed.
 pub const MX_HOSTS: Metric =
     gauge("smtp_probe_mx_hosts", None, &["domain"], "The number of MX hosts probed for the domain (0 for a null MX).");
+
+/// Whether a round trip delivered its message.
+pub const ROUNDTRIP_UP: Metric = gauge(
+    "smtp_probe_roundtrip_up",
+    None,
+    &[],
+    "Whether mail flows: 1 when the test message was delivered (up or degraded), 0 when down.",
+);
+/// A round trip's verdict, one sample per possible verdict.
+pub const ROUNDTRIP_VERDICT: Metric = gauge(
+    "smtp_probe_roundtrip_verdict",
+    None,
+    &["verdict"],
+    "The round trip's verdict: 1 for the current one of up, degraded and down.",
+);
+/// The primary cause of a round trip's verdict other than up.
+pub const ROUNDTRIP_CAUSE: Metric = gauge(
+    "smtp_probe_roundtrip_cause",
+    None,
+    &["cause"],
+    "The primary cause of a round trip's verdict other than up (always 1).",
+);
+/// The whole run.
+pub const ROUNDTRIP_DURATION: Metric = gauge(
+    "smtp_probe_roundtrip_duration_seconds",
+    SECONDS,
+    &[],
+    "Time for the whole round trip: mailbox login, submission, searches and clean-up.",
+);
+/// Until the mailbox was ready.
+pub const ROUNDTRIP_MAILBOX_READY: Metric = gauge(
+    "smtp_probe_roundtrip_mailbox_ready_seconds",
+    SECONDS,
+    &[],
+    "Time from the start of the round trip until logged in to the mailbox with the inbox selected.",
+);
+/// The submission.
+pub const ROUNDTRIP_SUBMIT: Metric = gauge(
+    "smtp_probe_roundtrip_submit_seconds",
+    SECONDS,
+    &[],
+    "Time for the submission of the test message, from its start to its QUIT.",
+);
+/// The end-to-end latency.
+pub const ROUNDTRIP_DELIVERY: Metric = gauge(
+    "smtp_probe_roundtrip_delivery_seconds",
+    SECONDS,
+    &[],
+    "Time from the submission server's acceptance of the test message to the search that found it in the mailbox.",
+);
+/// The lower bound of the end-to-end latency.
+pub const ROUNDTRIP_NOT_VISIBLE_AFTER: Metric = gauge(
+    "smtp_probe_roundtrip_not_visible_after_seconds",
+    SECONDS,
+    &[],
+    "Time from the acceptance of the test message to the last search that did not find it: delivery took at least \
+     this.",
+);
+/// Time in each phase of both sides.
+pub const ROUNDTRIP_PHASE_DURATION: Metric = gauge(
+    "smtp_probe_roundtrip_phase_duration_seconds",
+    SECONDS,
+    &["phase"],
+    "Time spent in each phase of the round trip's submission and of its mailbox session.",
+);
+/// How often the mailbox was searched.
+pub const ROUNDTRIP_SEARCHES: Metric =
+    gauge("smtp_probe_roundtrip_searches", None, &[], "Rounds of searching the mailbox for the test message.");
+/// The folder the message was found in.
+pub const ROUNDTRIP_FOLDER: Metric = gauge(
+    "smtp_probe_roundtrip_folder",
+    None,
+    &["folder"],
+    "The configured folder the test message was found in (always 1).",
+);
+/// Whether the message was found in the junk folder.
+pub const ROUNDTRIP_JUNK: Metric = gauge(
+    "smtp_probe_roundtrip_junk",
+    None,
+    &[],
+    "Whether the test message was found in the junk folder: 1 in junk, 0 in the inbox.",
+);
+/// The delivered message's hops.
+pub const ROUNDTRIP_HOPS: Metric =
+    gauge("smtp_probe_roundtrip_hops", None, &[], "The number of Received headers on the delivered test message.");
+/// Authentication-Results verdicts on the delivered message.
+pub const ROUNDTRIP_AUTHENTICATION: Metric = gauge(
+    "smtp_probe_roundtrip_authentication_results",
+    None,
+    &["method", "result"],
+    "Authentication-Results verdicts on the delivered test message, counted by method and result.",
+);
+/// The round trip's findings.
+pub const ROUNDTRIP_FINDINGS: Metric =
+    gauge("smtp_probe_roundtrip_findings", None, &["severity"], "Findings of the round trip, by severity.");
 
 /// Probes run by a service (an exporter, a monitor), by module and verdict.
 pub const EXPORTER_PROBES: Metric = Metric {
@@ -432,6 +545,25 @@ pub const REPORT_METRICS: &[Metric] = &[
 /// The aggregate metrics of an MX domain, in the order they are written.
 pub const MX_METRICS: &[Metric] = &[MX_UP, MX_VERDICT, MX_CAUSE, MX_HOSTS];
 
+/// The metrics of a round trip, in the order they are written.
+pub const ROUNDTRIP_METRICS: &[Metric] = &[
+    ROUNDTRIP_UP,
+    ROUNDTRIP_VERDICT,
+    ROUNDTRIP_CAUSE,
+    ROUNDTRIP_DURATION,
+    ROUNDTRIP_MAILBOX_READY,
+    ROUNDTRIP_SUBMIT,
+    ROUNDTRIP_DELIVERY,
+    ROUNDTRIP_NOT_VISIBLE_AFTER,
+    ROUNDTRIP_PHASE_DURATION,
+    ROUNDTRIP_SEARCHES,
+    ROUNDTRIP_FOLDER,
+    ROUNDTRIP_JUNK,
+    ROUNDTRIP_HOPS,
+    ROUNDTRIP_AUTHENTICATION,
+    ROUNDTRIP_FINDINGS,
+];
+
 /// A probing service's own metrics (the exporter's, and the monitor's `/probe`).
 pub const SERVICE_METRICS: &[Metric] =
     &[EXPORTER_PROBES, EXPORTER_BAD_REQUESTS, EXPORTER_BUSY, EXPORTER_PROBES_IN_FLIGHT];
@@ -473,7 +605,7 @@ mod tests {
     use super::*;
 
     fn all() -> impl Iterator<Item = &'static Metric> {
-        REPORT_METRICS.iter().chain(MX_METRICS).chain(SERVICE_METRICS).chain(MONITOR_METRICS)
+        REPORT_METRICS.iter().chain(MX_METRICS).chain(ROUNDTRIP_METRICS).chain(SERVICE_METRICS).chain(MONITOR_METRICS)
     }
 
     #[test]

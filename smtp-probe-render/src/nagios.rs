@@ -8,6 +8,12 @@
 //! with the certificate thresholds as ranges (`30:` alerts below 30). With several reports each label starts with
 //! the target.
 //!
+//! A round trip's text is `roundtrip <submit> → <mailbox>` and its summary (`up: delivered to INBOX in 103 ms
+//! (queued as …)`, or the cause, phase and message); its perfdata: `'delivery'`, the end-to-end latency (acceptance
+//! to visible), with [`NagiosOptions::delivery_time`] as its warning and critical thresholds, when the message was
+//! found; `'submit'`, the submission; `'mailbox_ready'`, the mailbox login; `'total'`, the whole run; `'searches'`.
+//! With several items, each of those labels starts with `roundtrip <submit> <mailbox>`.
+//!
 //! MX domains share the one status line (their aggregate verdict counts, and the text names every host with its
 //! preference and verdict). Each MX host's perfdata labels start with the host and the address probed
 //! (`'mx1.example.com 192.0.2.1:25 time'`; the domain first when there are several domains), and each domain adds
@@ -22,7 +28,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use smtp_probe_proto::mx::MxReport;
-use smtp_probe_proto::{Cause, Finding, OwnedReply, Report, Thresholds, Verdict};
+use smtp_probe_proto::{Cause, Finding, OwnedReply, Report, RoundTripReport, Thresholds, Verdict};
 
 use crate::escape::{escape, escape_bytes, truncate};
 use crate::item::{Item, all_reports, split};
@@ -37,6 +43,9 @@ pub const MAX_LINE_CHARS: usize = 1024;
 pub struct NagiosOptions {
     /// The thresholds the probes used: the perfdata's warning and critical ranges.
     pub thresholds: Thresholds,
+    /// The delivery-time thresholds the round trips used (warning, critical): the `'delivery'` perfdata's ranges
+    /// (see `RoundTripConfig::delivery_thresholds`).
+    pub delivery_time: (Option<Duration>, Option<Duration>),
     /// Findings as long output.
     pub verbose: bool,
     /// The transcript as long output.
@@ -64,12 +73,14 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
     let Some((_, worst)) = items.iter().map(state).max() else {
         return unknown("nothing was probed");
     };
-    let domains = split(items).1;
+    let kinds = split(items);
+    let domains = kinds.domains;
     let mut each: Vec<String> = items
         .iter()
         .map(|item| match item {
             Item::Target(report) => describe(report),
             Item::Mx(mx) => describe_mx(mx),
+            Item::RoundTrip(roundtrip) => describe_roundtrip(roundtrip),
         })
         .map(|text| truncate(&text, MAX_ITEM_CHARS).into_owned())
         .collect();
@@ -77,10 +88,10 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
         each.remove(0)
     } else {
         let not_up = items.iter().filter(|i| i.verdict() != Verdict::Up).count();
-        let noun = if domains.is_empty() { "targets" } else { "checks" };
+        let noun = if domains.is_empty() && kinds.roundtrips.is_empty() { "targets" } else { "checks" };
         format!("{not_up} of {} {noun} not up: {}", each.len(), each.join("; "))
     };
-    let several = all_reports(items).count() > 1;
+    let several = all_reports(items).count() + kinds.roundtrips.len() > 1;
     let several_domains = domains.len() > 1;
     let mut perf: Vec<String> = Vec::new();
     for (mx, report) in all_reports(items) {
@@ -100,6 +111,10 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
     for mx in &domains {
         let working = mx.hosts.iter().filter(|h| h.verdict != Verdict::Down).count();
         perf.push(format!("{}={working};;;0;{}", quote(&format!("{} mx_hosts_up", mx.domain)), mx.hosts.len()));
+    }
+    for roundtrip in &kinds.roundtrips {
+        let prefix = several.then(|| format!("roundtrip {} {}", roundtrip.submit_target, roundtrip.mailbox.target));
+        perf.extend(roundtrip_perfdata(roundtrip, options.delivery_time, prefix.as_deref()));
     }
     let mut out = format!("SMTP {worst} - {}|{}\n", clean(&text), perf.join(" "));
     let mut long = |line: String| {
@@ -125,6 +140,70 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
             }
         }
     }
+    for roundtrip in &kinds.roundtrips {
+        let name = format!("roundtrip {} → {}", roundtrip.submit_target, roundtrip.mailbox.target);
+        if options.verbose {
+            for finding in &roundtrip.findings {
+                long(long_finding(&name, finding));
+            }
+        }
+        if options.transcript {
+            let submit = roundtrip.submit.iter().flat_map(|s| s.transcript.iter().map(move |l| (&s.target, l)));
+            let mailbox = roundtrip.mailbox.transcript.iter().map(|l| (&roundtrip.mailbox.target, l));
+            for (side, line) in submit.chain(mailbox) {
+                let at = crate::millis(line.at);
+                long(format!("{} {at:>9.3} ms {}: {}", clean(side), line.direction, clean(&line.text)));
+            }
+        }
+    }
+    out
+}
+
+/// A round trip in a line: its servers and its summary (with the server's words behind a failure, and the queue
+/// id of a message accepted but not delivered in time, to look for in the server's logs).
+fn describe_roundtrip(roundtrip: &RoundTripReport) -> String {
+    let summary = roundtrip.summary();
+    let mut line = format!("roundtrip {} → {} {summary}", roundtrip.submit_target, roundtrip.mailbox.target);
+    if let Some(text) =
+        roundtrip.primary_finding().and_then(|f| f.server_text.as_deref().filter(|t| !f.message.contains(t)))
+    {
+        let _ = write!(line, " (server said: {text})");
+    }
+    let queued = roundtrip.submit.as_ref().and_then(|s| s.queue_id.as_deref()).filter(|id| !summary.contains(id));
+    if let Some(id) = queued {
+        let _ = write!(line, " (queued as {id})");
+    }
+    line
+}
+
+/// A round trip's perfdata: delivery (when found) with the delivery thresholds, submission, mailbox login, the
+/// whole run, searches.
+fn roundtrip_perfdata(
+    roundtrip: &RoundTripReport,
+    (warning, critical): (Option<Duration>, Option<Duration>),
+    prefix: Option<&str>,
+) -> Vec<String> {
+    let label = |name: &str| match prefix {
+        Some(prefix) => quote(&format!("{prefix} {name}")),
+        None => quote(name),
+    };
+    let t = &roundtrip.timings;
+    let mut out = Vec::new();
+    if let Some(delivery) = t.end_to_end {
+        out.push(format!(
+            "{}={}s;{};{};0;",
+            label("delivery"),
+            seconds(delivery),
+            warning.map(seconds).unwrap_or_default(),
+            critical.map(seconds).unwrap_or_default(),
+        ));
+    }
+    for (name, time) in [("submit", t.submit), ("mailbox_ready", t.mailbox_ready), ("total", Some(t.total))] {
+        if let Some(time) = time {
+            out.push(format!("{}={}s;;;0;", label(name), seconds(time)));
+        }
+    }
+    out.push(format!("{}={};;;0;", label("searches"), roundtrip.mailbox.searches));
     out
 }
 

@@ -1,11 +1,12 @@
 //! Reports as metrics of the [vocabulary](crate::metrics), in either exposition format: every probe report's
-//! metrics labelled with its `target` (and `mx_domain` for an MX host), then every MX domain's aggregate.
-//! Families with no sample (no TLS anywhere, every target up) are left out.
+//! metrics labelled with its `target` (and `mx_domain` for an MX host), then every MX domain's aggregate, then
+//! every round trip's metrics labelled with its `submit` and `mailbox` servers. Families with no sample (no TLS
+//! anywhere, every target up) are left out.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use smtp_probe_proto::{Report, Severity, Verdict};
+use smtp_probe_proto::{Finding, Report, RoundTripReport, Severity, Verdict};
 
 use crate::exposition::{Exposition, ExpositionFormat, Family};
 use crate::item::{Item, all_reports, split};
@@ -82,7 +83,7 @@ pub(crate) fn render<'a>(items: &'a [Item<'a>], now: SystemTime, format: Exposit
     let mut mx_cause = Family::new(metrics::MX_CAUSE);
     let mut mx_hosts = Family::new(metrics::MX_HOSTS);
     let mut domains_written = HashSet::new();
-    for mx in split(items).1 {
+    for mx in split(items).domains {
         if !domains_written.insert(mx.domain.as_str()) {
             continue;
         }
@@ -96,6 +97,8 @@ pub(crate) fn render<'a>(items: &'a [Item<'a>], now: SystemTime, format: Exposit
         }
         mx_hosts.sample(&[domain], mx.hosts.len() as f64);
     }
+
+    let roundtrips = roundtrip_families(&split(items).roundtrips);
 
     let mut out = Exposition::new(format);
     for family in [
@@ -118,7 +121,85 @@ pub(crate) fn render<'a>(items: &'a [Item<'a>], now: SystemTime, format: Exposit
     ] {
         out.family(family);
     }
+    for family in &roundtrips {
+        out.family(family);
+    }
     out.finish()
+}
+
+/// `Authentication-Results` methods kept as label values; others are counted as `other`. The header is the
+/// servers' text: only this fixed vocabulary reaches a label.
+const AUTH_METHODS: &[&str] = &["spf", "dkim", "dmarc", "arc", "iprev", "auth", "bimi", "dkim-atps", "vbr", "smime"];
+/// `Authentication-Results` results kept as label values (RFC 8601 §2.7 and the registry); others are `other`.
+const AUTH_RESULTS: &[&str] =
+    &["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy", "hardfail", "skipped"];
+
+/// The round trips' families, in the order of [`metrics::ROUNDTRIP_METRICS`]; the first round trip of a
+/// `submit` and `mailbox` pair wins, as for probe reports.
+fn roundtrip_families<'a>(roundtrips: &[&'a RoundTripReport]) -> Vec<Family> {
+    let mut families: Vec<Family> = metrics::ROUNDTRIP_METRICS.iter().map(|m| Family::new(*m)).collect();
+    let mut written = HashSet::new();
+    for r in roundtrips {
+        let base = [("submit", r.submit_target.as_str()), ("mailbox", r.mailbox.target.as_str())];
+        if !written.insert(base) {
+            continue;
+        }
+        let with = |extra: &[(&'a str, &'a str)]| labels(&base, extra);
+        let seconds = |d: Duration| d.as_secs_f64();
+        let mut add = |metric: metrics::Metric, labels: &[(&str, &str)], value: f64| {
+            let family = families.iter_mut().find(|f| *f.metric() == metric).expect("a round-trip metric");
+            family.sample(labels, value);
+        };
+        let t = &r.timings;
+        add(metrics::ROUNDTRIP_UP, &base, f64::from(u8::from(r.verdict != Verdict::Down)));
+        for v in Verdict::ALL {
+            add(metrics::ROUNDTRIP_VERDICT, &with(&[("verdict", v.as_str())]), f64::from(u8::from(r.verdict == *v)));
+        }
+        if let Some(c) = r.cause {
+            add(metrics::ROUNDTRIP_CAUSE, &with(&[("cause", c.as_str())]), 1.0);
+        }
+        add(metrics::ROUNDTRIP_DURATION, &base, seconds(t.total));
+        if let Some(ready) = t.mailbox_ready {
+            add(metrics::ROUNDTRIP_MAILBOX_READY, &base, seconds(ready));
+        }
+        if let Some(submit) = t.submit {
+            add(metrics::ROUNDTRIP_SUBMIT, &base, seconds(submit));
+        }
+        if let Some(delivery) = t.end_to_end {
+            add(metrics::ROUNDTRIP_DELIVERY, &base, seconds(delivery));
+        }
+        if let Some(missed) = t.not_visible_after {
+            add(metrics::ROUNDTRIP_NOT_VISIBLE_AFTER, &base, seconds(missed));
+        }
+        for (phase, time) in crate::item::roundtrip_phases(r) {
+            add(metrics::ROUNDTRIP_PHASE_DURATION, &with(&[("phase", phase.as_str())]), seconds(time));
+        }
+        add(metrics::ROUNDTRIP_SEARCHES, &base, f64::from(r.mailbox.searches));
+        if let Some(delivery) = &r.delivery {
+            add(metrics::ROUNDTRIP_FOLDER, &with(&[("folder", delivery.folder.as_str())]), 1.0);
+            add(metrics::ROUNDTRIP_JUNK, &base, f64::from(u8::from(delivery.junk)));
+            add(metrics::ROUNDTRIP_HOPS, &base, delivery.hops.len() as f64);
+            let mut counted: Vec<((&str, &str), u32)> = Vec::new();
+            for result in &delivery.authentication {
+                let known = |value: &str, vocabulary: &[&'static str]| {
+                    vocabulary.iter().copied().find(|v| *v == value).unwrap_or("other")
+                };
+                let key = (known(&result.method, AUTH_METHODS), known(&result.result, AUTH_RESULTS));
+                match counted.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, n)) => *n += 1,
+                    None => counted.push((key, 1)),
+                }
+            }
+            for ((method, result), n) in counted {
+                add(metrics::ROUNDTRIP_AUTHENTICATION, &with(&[("method", method), ("result", result)]), f64::from(n));
+            }
+        }
+        for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
+            let count = r.findings.iter().filter(|f: &&Finding| f.severity == severity).count();
+            add(metrics::ROUNDTRIP_FINDINGS, &with(&[("severity", severity.as_str())]), count as f64);
+        }
+    }
+    families
 }
 
 /// A report's labels, then a metric's own.

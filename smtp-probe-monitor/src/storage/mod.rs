@@ -125,6 +125,35 @@ pub struct RollupDelta {
     pub time: StateTime,
     /// Response times.
     pub latency: Histogram,
+    /// Round trips' deliveries.
+    pub delivery: DeliveryCounts,
+}
+
+/// What round trips delivered in an hour: zero for other check kinds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Messages that arrived (in the inbox or the junk folder).
+    pub delivered: i64,
+    /// Of those, the ones in the junk folder.
+    pub junk: i64,
+    /// Their delivery latencies (accepted to visible), ms.
+    pub latency: Histogram,
+}
+
+impl DeliveryCounts {
+    /// Counts one arrival.
+    pub fn record(&mut self, ms: u32, junk: bool) {
+        self.delivered += 1;
+        self.junk += i64::from(junk);
+        self.latency.record(ms);
+    }
+
+    /// Adds another hour's counts.
+    pub fn merge(&mut self, o: &DeliveryCounts) {
+        self.delivered += o.delivered;
+        self.junk += o.junk;
+        self.latency.merge(&o.latency);
+    }
 }
 
 /// Checks per status.
@@ -171,6 +200,7 @@ impl RollupDelta {
         self.counts.merge(&o.counts);
         self.time.merge(&o.time);
         self.latency.merge(&o.latency);
+        self.delivery.merge(&o.delivery);
     }
 }
 

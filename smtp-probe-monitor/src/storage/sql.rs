@@ -10,7 +10,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::{
-    AlertQuery, Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryRecord, IncidentChange, IncidentRecord,
+    AlertQuery, Batch, ClaimedAlert, DAY_MS, DailyTime, DeliveryCounts, DeliveryRecord, IncidentChange, IncidentRecord,
     MaintenanceMark, MonitorRow, OutboxRecord, ResumeState, RollupDelta, RollupRow, StatusCounts, Store, StoreError,
 };
 use crate::alert::{Alert, Notified};
@@ -22,10 +22,14 @@ use crate::id::MonitorId;
 use crate::incident::{OpenIncident, Severity, State};
 use crate::uptime::StateTime;
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../../migrations/postgres/0001_initial.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
+    (2, "roundtrip", include_str!("../../migrations/sqlite/0002_roundtrip.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
+    (2, "roundtrip", include_str!("../../migrations/postgres/0002_roundtrip.sql")),
+];
 
 /// The migrations compiled into the binary (sqlx's migrator applies them, with its checksums and, on
 /// PostgreSQL, its advisory lock, so instances starting together migrate once).
@@ -237,6 +241,8 @@ fn result_from_row(row: &AnyRow) -> Result<CheckOutcome, StoreError> {
         reply_codes: decode_codes(&row.try_get::<String, _>("reply_codes")?),
         summary: row.try_get("summary")?,
         server_text: row.try_get("server_text")?,
+        delivery_ms: row.try_get::<Option<i64>, _>("delivery_ms")?.map(|v| v.clamp(0, u32::MAX.into()) as u32),
+        junk: row.try_get::<Option<i64>, _>("junk")?.map(|v| v != 0),
     })
 }
 
@@ -257,6 +263,12 @@ fn rollup_from_row(row: &AnyRow) -> Result<RollupDelta, StoreError> {
             maintenance_ms: row.try_get("maintenance_ms")?,
         },
         latency: Histogram::decode(&hist).map_err(|e| corrupt("rollups_hourly", e.to_string()))?,
+        delivery: DeliveryCounts {
+            delivered: row.try_get("delivered")?,
+            junk: row.try_get("junk")?,
+            latency: Histogram::decode(&row.try_get::<Vec<u8>, _>("delivery_histogram")?)
+                .map_err(|e| corrupt("rollups_hourly", e.to_string()))?,
+        },
     })
 }
 
@@ -291,8 +303,8 @@ fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-const ROLLUP_COLUMNS: &str =
-    "up, degraded, down, unknown, up_ms, degraded_ms, down_ms, unknown_ms, maintenance_ms, histogram";
+const ROLLUP_COLUMNS: &str = "up, degraded, down, unknown, up_ms, degraded_ms, down_ms, unknown_ms, maintenance_ms, \
+     histogram, delivered, junk, delivery_histogram";
 
 #[async_trait::async_trait]
 impl Store for SqlStore {
@@ -327,8 +339,8 @@ impl Store for SqlStore {
         for (c, maintenance) in &batch.checks {
             sqlx::query(
                 "INSERT INTO check_results (monitor_id, at, status, cause, recheck, maintenance, response_ms, total_ms, \
-                 phases, tls_version, cert_days_left, reply_codes, summary, server_text) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 phases, tls_version, cert_days_left, reply_codes, summary, server_text, delivery_ms, junk) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (monitor_id, at) DO NOTHING",
             )
             .bind(c.monitor.as_str())
@@ -346,6 +358,8 @@ impl Store for SqlStore {
             .bind(&c.summary)
             // The server's words matter when something is wrong; an up check's greeting would repeat on every row.
             .bind(c.server_text.as_deref().filter(|_| c.status != Status::Up))
+            .bind(c.delivery_ms.map(i64::from))
+            .bind(c.junk.map(b))
             .execute(&mut *tx)
             .await?;
         }
@@ -370,11 +384,13 @@ impl Store for SqlStore {
             merged.merge(delta);
             sqlx::query(&format!(
                 "INSERT INTO rollups_hourly (monitor_id, hour, {ROLLUP_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                  ON CONFLICT (monitor_id, hour) DO UPDATE SET up = excluded.up, degraded = excluded.degraded, \
                  down = excluded.down, unknown = excluded.unknown, up_ms = excluded.up_ms, \
                  degraded_ms = excluded.degraded_ms, down_ms = excluded.down_ms, unknown_ms = excluded.unknown_ms, \
-                 maintenance_ms = excluded.maintenance_ms, histogram = excluded.histogram"
+                 maintenance_ms = excluded.maintenance_ms, histogram = excluded.histogram, \
+                 delivered = excluded.delivered, junk = excluded.junk, \
+                 delivery_histogram = excluded.delivery_histogram"
             ))
             .bind(id.as_str())
             .bind(hour.0)
@@ -388,6 +404,9 @@ impl Store for SqlStore {
             .bind(merged.time.unknown_ms)
             .bind(merged.time.maintenance_ms)
             .bind(merged.latency.encode())
+            .bind(merged.delivery.delivered)
+            .bind(merged.delivery.junk)
+            .bind(merged.delivery.latency.encode())
             .execute(&mut *tx)
             .await?;
         }
@@ -609,7 +628,7 @@ impl Store for SqlStore {
     ) -> Result<Vec<CheckOutcome>, StoreError> {
         let rows = sqlx::query(
             "SELECT monitor_id, at, status, cause, recheck, response_ms, total_ms, phases, tls_version, \
-             cert_days_left, reply_codes, summary, server_text FROM check_results \
+             cert_days_left, reply_codes, summary, server_text, delivery_ms, junk FROM check_results \
              WHERE monitor_id = $1 AND at < $2 ORDER BY at DESC LIMIT $3",
         )
         .bind(monitor.as_str())
@@ -1174,5 +1193,44 @@ mod tests {
         assert_eq!(decode_phases(&text), phases);
         assert!(decode_phases("zz9 c").is_empty(), "unknown codes and garbage are skipped");
         assert_eq!(decode_codes(&encode_codes(&[220, 250, 221])), [220, 250, 221]);
+    }
+
+    #[tokio::test]
+    async fn a_database_of_the_first_schema_upgrades_and_keeps_its_rollups() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("monitor.db");
+        let mut old = Histogram::new();
+        old.record(42);
+        {
+            let url = sqlite_url(&path);
+            let pool =
+                AnyPoolOptions::new().max_connections(1).connect_with(connect_options(&url).unwrap()).await.unwrap();
+            Migrator::new(Embedded(&SQLITE_MIGRATIONS[..1])).await.unwrap().run(&pool).await.unwrap();
+            sqlx::query(
+                "INSERT INTO rollups_hourly (monitor_id, hour, up, degraded, down, unknown, up_ms, degraded_ms, \
+                 down_ms, unknown_ms, maintenance_ms, histogram) VALUES ('mx', 0, 1, 0, 0, 0, 60000, 0, 0, 0, 0, $1)",
+            )
+            .bind(old.encode())
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let store = SqlStore::connect(&StorageConfig::Sqlite { path }).await.unwrap();
+        let id = MonitorId::from_name("mx").unwrap();
+        let rows = store.rollups(&id, Timestamp(0), Timestamp(1)).await.unwrap();
+        assert_eq!((rows[0].delta.counts.up, &rows[0].delta.latency), (1, &old));
+        assert_eq!(rows[0].delta.delivery, DeliveryCounts::default(), "no round trips before the upgrade");
+
+        // A round trip's hour merges into the upgraded row.
+        let mut delta = RollupDelta::default();
+        delta.counts.add(Status::Degraded);
+        delta.delivery.record(1500, true);
+        let batch = Batch { rollups: [((id.clone(), Timestamp(0)), delta)].into_iter().collect(), ..Batch::default() };
+        store.write(&batch, "test").await.unwrap();
+        let row = &store.rollups(&id, Timestamp(0), Timestamp(1)).await.unwrap()[0].delta;
+        assert_eq!((row.counts.up, row.counts.degraded, row.latency.count()), (1, 1, 1));
+        assert_eq!((row.delivery.delivered, row.delivery.junk, row.delivery.latency.max()), (1, 1, Some(1500)));
     }
 }

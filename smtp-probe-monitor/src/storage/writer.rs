@@ -239,6 +239,11 @@ impl Writer {
                 {
                     delta.latency.record(ms);
                 }
+                if outcome.status != Status::Unknown
+                    && let Some(ms) = outcome.delivery_ms
+                {
+                    delta.delivery.record(ms, outcome.junk == Some(true));
+                }
                 for s in slices {
                     self.rollups.entry((outcome.monitor.clone(), s.hour)).or_default().time.add(s.class, s.ms);
                 }

@@ -100,6 +100,40 @@ pub const IMAP_PORT: u16 = 143;
 /// The IMAPS port (implicit TLS, RFC 8314).
 pub const IMAPS_PORT: u16 = 993;
 
+/// Reads an IMAP server as people name it: `imaps://host[:port]` (implicit TLS, port 993), `imap://host[:port]`
+/// (STARTTLS, port 143), or `host[:port]` (port 993). Returns the target and the TLS mode its scheme names (`None`
+/// without a scheme: [`MailboxConfig::builder`] then takes the mode from the port).
+///
+/// ```
+/// use smtp_probe_proto::TlsMode;
+/// use smtp_probe_proto::imap::parse_target;
+///
+/// let (target, mode) = parse_target("imaps://imap.example.net")?;
+/// assert_eq!((target.to_string(), mode), ("imap.example.net:993".to_owned(), Some(TlsMode::Implicit)));
+/// let (target, mode) = parse_target("imap://[2001:db8::1]")?;
+/// assert_eq!((target.to_string(), mode), ("[2001:db8::1]:143".to_owned(), Some(TlsMode::StartTlsRequired)));
+/// assert_eq!(parse_target("imap.example.net:143")?.0.port(), 143);
+/// assert!(parse_target("pop3://mail.example.net").is_err());
+/// # Ok::<(), smtp_probe_proto::TargetError>(())
+/// ```
+pub fn parse_target(input: &str) -> Result<(Target, Option<TlsMode>), crate::TargetError> {
+    let (mode, port, rest) = match input.split_once("://") {
+        Some((scheme, rest)) => {
+            let (mode, port) = match scheme.to_ascii_lowercase().as_str() {
+                "imaps" => (TlsMode::Implicit, IMAPS_PORT),
+                "imap" => (TlsMode::StartTlsRequired, IMAP_PORT),
+                _ => return Err(crate::TargetError::UnknownImapScheme { scheme: scheme.to_owned() }),
+            };
+            (Some(mode), port, rest.strip_suffix('/').unwrap_or(rest))
+        }
+        None => (None, IMAPS_PORT, input),
+    };
+    if let Some((scheme, _)) = rest.split_once("://") {
+        return Err(crate::TargetError::UnknownImapScheme { scheme: scheme.to_owned() });
+    }
+    Ok((Target::parse_with_default_port(rest, port)?, mode))
+}
+
 /// Everything the mailbox check needs to know. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MailboxConfig(Arc<MailboxInner>);
@@ -438,6 +472,20 @@ mod tests {
 
     fn builder() -> MailboxConfigBuilder {
         at("imap.example.org:993")
+    }
+
+    #[test]
+    fn imap_urls() {
+        let at = |input: &str| parse_target(input).map(|(t, mode)| (t.to_string(), mode));
+        assert_eq!(at("imaps://imap.example.org/"), Ok(("imap.example.org:993".into(), Some(TlsMode::Implicit))));
+        assert_eq!(at("IMAP://127.0.0.1:10143"), Ok(("127.0.0.1:10143".into(), Some(TlsMode::StartTlsRequired))));
+        assert_eq!(at("imap.example.org"), Ok(("imap.example.org:993".into(), None)));
+        assert_eq!(at("imap.example.org:143"), Ok(("imap.example.org:143".into(), None)));
+        for (bad, scheme) in [("pop3://x", "pop3"), ("smtp://x", "smtp"), ("imap://smtps://x", "smtps")] {
+            assert_eq!(parse_target(bad), Err(crate::TargetError::UnknownImapScheme { scheme: scheme.into() }));
+        }
+        assert!(parse_target("imap://").is_err() && parse_target("imaps://x:0").is_err());
+        assert!(parse_target("imap://a b").is_err());
     }
 
     #[test]

@@ -64,6 +64,7 @@ mod session;
 
 pub use config::{
     Cleanup, IMAP_PORT, IMAPS_PORT, LoginMethod, MailboxConfig, MailboxConfigBuilder, MailboxTimeouts, PollInterval,
+    parse_target,
 };
 pub use probe::{MailboxOutput, MailboxProbe};
 pub use report::{CleanupOutcome, FoundMessage, ImapStep, MAX_RECORDED, MailboxReport};

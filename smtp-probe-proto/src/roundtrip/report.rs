@@ -71,6 +71,9 @@ impl Delivery {
 pub struct RoundTripReport {
     /// The message's token.
     pub token: Token,
+    /// The submission server as configured (`host:port`), whether or not anything was submitted: with the
+    /// mailbox's target, what names the round trip.
+    pub submit_target: String,
     /// The wall-clock time the run started (before the mailbox's name was resolved), so a kept report can be aged.
     pub started_at: SystemTime,
     /// `up`: delivered to the inbox in time; `degraded`: late, in junk, or a warning on either side; `down`: not
@@ -178,6 +181,7 @@ impl RoundTripReport {
         }
         RoundTripReport {
             token: run.token.clone(),
+            submit_target: config.submit().target().to_string(),
             started_at: run.wall,
             verdict,
             cause,
@@ -352,6 +356,7 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["verdict"], "up");
         assert_eq!(json["token"], "t");
+        assert_eq!(json["submit_target"], "smtp.example.org:587");
         assert_eq!(json["summary"], "up: delivered to INBOX in 300 ms (queued as 4Xyz)");
         assert_eq!(json["started_at"], "2026-01-01T00:00:00.000Z");
         assert_eq!(json["end_to_end_ms"], 300.0);

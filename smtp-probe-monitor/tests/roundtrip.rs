@@ -1,0 +1,197 @@
+//! Round trips as monitor checks and as `/probe`'s module, against the real loopback Postfix (`.ci/postfix.sh`)
+//! and Dovecot (`.ci/dovecot.sh`): a message delivered to the inbox is up with its delivery latency stored, one in
+//! the junk folder is degraded and counts towards the junk rate, the figures carry delivery percentiles, and
+//! `/probe` renders the round trip's metrics and refuses a target other than the configured one. Skipped, with
+//! the reason printed, when the servers are not set up (a failure with `SMTP_PROBE_REQUIRE_SERVICES=1`).
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use smtp_probe_monitor::check::Status;
+use smtp_probe_monitor::clock::Timestamp;
+use smtp_probe_monitor::config::{CheckKind, Config};
+use smtp_probe_monitor::probe::{RoundTripRequest, RoundTripRequestError, probe_roundtrip};
+use smtp_probe_monitor::storage::Store;
+use smtp_probe_testsuite::dovecot::{DovecotEnv, env_or_skip};
+use smtp_probe_testsuite::postfix::PostfixEnv;
+
+/// Both servers, and one file with both test CAs.
+struct Loop {
+    postfix: PostfixEnv,
+    dovecot: DovecotEnv,
+    ca: tempfile::NamedTempFile,
+}
+
+fn setup(test: &str) -> Option<Loop> {
+    let (postfix, dovecot) = env_or_skip(test)?;
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), format!("{}\n{}", postfix.ca_pem, dovecot.ca_pem)).unwrap();
+    Some(Loop { postfix, dovecot, ca })
+}
+
+impl Loop {
+    /// A round-trip monitor to `to` (STARTTLS on both sides), the passwords named by environment variables.
+    fn monitor(&self, name: &str, to: &str) -> String {
+        let (p, d) = (&self.postfix, &self.dovecot);
+        format!(
+            r#"
+[[monitors]]
+name = "{name}"
+target = "submission://{host}:{port}"
+tls_name = "{tls_name}"
+ca_file = "{ca}"
+ehlo_name = "probe.smtp-probe.test"
+timeout = "20s"
+auth = {{ username = "{user}", password_env = "SUBMIT_PASSWORD" }}
+[monitors.roundtrip]
+imap = "imap://{imap_host}:{imap_port}"
+imap_tls_name = "{imap_tls_name}"
+from = "{from}"
+to = "{to}"
+username = "{imap_user}"
+password_env = "IMAP_PASSWORD"
+junk_folder = "{junk}"
+delivery_warning = "15s"
+"#,
+            host = p.host,
+            port = p.submission_port,
+            tls_name = p.tls_name,
+            ca = self.ca.path().display(),
+            user = p.user,
+            imap_host = d.host,
+            imap_port = d.imap_port,
+            imap_tls_name = d.tls_name,
+            from = p.from,
+            imap_user = d.user,
+            junk = d.junk_folder,
+        )
+    }
+
+    fn config(&self, text: &str, imap_password: &str) -> Config {
+        let env = |name: &str| match name {
+            "SUBMIT_PASSWORD" => Some(self.postfix.password.clone()),
+            "IMAP_PASSWORD" => Some(imap_password.to_owned()),
+            _ => None,
+        };
+        Config::from_toml_with_env(text, Path::new("."), &env).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_checks_store_delivery_latency_and_the_junk_rate() {
+    let Some(rt) = setup("round_trip_checks_store_delivery_latency_and_the_junk_rate") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[storage]\nkind = \"sqlite\"\npath = \"{}\"\n[service]\ninstance = \"test\"\n{}{}",
+        dir.path().join("monitor.db").display(),
+        rt.monitor("inbox loop", &rt.dovecot.rcpt),
+        rt.monitor("junk loop", &rt.dovecot.junk_rcpt),
+    );
+    let mut config = rt.config(&text, &rt.dovecot.password);
+    assert_eq!(config.monitors[0].interval, Duration::from_secs(300), "a round trip's default interval");
+    for m in &mut config.monitors {
+        m.interval = Duration::from_secs(3); // for the test only: the file format's minimum is 1 min
+    }
+    let store = support::sqlite_store(dir.path()).await;
+    let engine = support::fast::start(config, &store).await;
+
+    let (inbox, junk) = (support::fast::id("inbox loop"), support::fast::id("junk loop"));
+    support::wait_for(Duration::from_secs(60), "one round trip of each monitor stored", async || {
+        engine.flush(Duration::from_secs(5)).await;
+        !store.results(&inbox, None, 1).await.unwrap().is_empty()
+            && !store.results(&junk, None, 1).await.unwrap().is_empty()
+    })
+    .await;
+
+    // Read back from the database: the delivery survives storage.
+    let delivered = &store.results(&inbox, None, 1).await.unwrap()[0];
+    assert_eq!((delivered.status, delivered.junk), (Status::Up, Some(false)), "{delivered:?}");
+    let latency = delivered.delivery_ms.expect("a delivery latency");
+    assert!(latency < 15_000, "{delivered:?}");
+    assert!(delivered.summary.contains("delivered to INBOX"), "{delivered:?}");
+    let phases: Vec<&str> = delivered.phases.iter().map(|p| p.phase.as_str()).collect();
+    assert_eq!((phases.first(), phases.last()), (Some(&"mailbox_ready"), Some(&"delivery")), "{phases:?}");
+    assert!(phases.contains(&"data"), "the submission's SMTP phases: {phases:?}");
+    assert!(delivered.response_ms.is_some() && delivered.tls_version.is_some(), "{delivered:?}");
+
+    let in_junk = &store.results(&junk, None, 1).await.unwrap()[0];
+    assert_eq!(
+        (in_junk.status, in_junk.cause.as_deref(), in_junk.junk),
+        (Status::Degraded, Some("delivered_to_junk"), Some(true)),
+        "{in_junk:?}"
+    );
+    assert!(in_junk.delivery_ms.is_some());
+
+    engine.shutdown(Duration::from_secs(30)).await;
+
+    // The figures, from the hourly rollups: every stored delivery counted, its latency in the percentiles.
+    let now = Timestamp::now();
+    let figures = |id| {
+        let store = std::sync::Arc::clone(&store);
+        async move {
+            let rollups = store.rollups(&id, Timestamp(now.0 - 3_600_000 * 2), Timestamp(now.0 + 1)).await.unwrap();
+            smtp_probe_monitor::figures::compute(now, &rollups, &[]).remove(0).delivery.expect("delivery figures")
+        }
+    };
+    let stored: Vec<u32> =
+        store.results(&inbox, None, 100).await.unwrap().iter().filter_map(|r| r.delivery_ms).collect();
+    let day = figures(inbox).await;
+    assert_eq!((day.delivered, day.junk, day.junk_rate), (stored.len() as i64, 0, 0.0), "{day:?}");
+    let (low, high) = (*stored.iter().min().unwrap(), *stored.iter().max().unwrap());
+    let p50 = day.p50_ms.unwrap();
+    assert!(p50 >= low - low / 16 && p50 <= high + high / 16, "{day:?} vs {stored:?}");
+    let day = figures(junk).await;
+    assert!(day.delivered >= 1 && day.junk == day.delivered && day.junk_rate == 1.0, "{day:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_renders_a_round_trip_and_takes_only_its_configured_target() {
+    let Some(rt) = setup("probe_renders_a_round_trip_and_takes_only_its_configured_target") else { return };
+    let config = rt.config(&rt.monitor("loop", &rt.dovecot.rcpt), &rt.dovecot.password);
+    let check = &config.monitors[0].check;
+    assert!(matches!(check, CheckKind::RoundTrip { .. }));
+
+    // Another server is refused before anything is sent.
+    let other = RoundTripRequest { target: Some("mail.example.net:587"), ..Default::default() };
+    let err = probe_roundtrip(check, other).await.unwrap_err();
+    assert!(matches!(err, RoundTripRequestError::OtherTarget { .. }), "{err}");
+    let bad = RoundTripRequest { target: Some("pop3://x"), ..Default::default() };
+    assert!(matches!(probe_roundtrip(check, bad).await, Err(RoundTripRequestError::InvalidTarget { .. })));
+    let smtp = &config.monitors[0];
+    let not_rt =
+        Config::from_toml_str("[[monitors]]\nname = \"mx\"\ntarget = \"mx.example.net\"\n", Path::new(".")).unwrap();
+    assert_eq!(
+        probe_roundtrip(&not_rt.monitors[0].check, RoundTripRequest::default()).await.unwrap_err(),
+        RoundTripRequestError::NotARoundTrip
+    );
+
+    // The configured server, as Prometheus sends it, in OpenMetrics.
+    let target = format!("{}:{}", rt.postfix.host, rt.postfix.submission_port);
+    let request = RoundTripRequest {
+        target: Some(&target),
+        scrape_timeout: Some("30"),
+        accept: Some("application/openmetrics-text; version=1.0.0"),
+    };
+    let response = probe_roundtrip(&smtp.check, request).await.unwrap();
+    assert!(response.content_type.starts_with("application/openmetrics-text"), "{}", response.content_type);
+    assert_eq!(response.verdict, smtp_probe_tokio::Verdict::Up, "{}", response.body);
+    let labels = format!("{{submit=\"{target}\",mailbox=\"{}:{}\"", rt.dovecot.host, rt.dovecot.imap_port);
+    for (name, more, value) in [("up", "", 1), ("junk", "", 0), ("folder", ",folder=\"INBOX\"", 1)] {
+        let line = format!("smtp_probe_roundtrip_{name}{labels}{more}}} {value}");
+        assert!(response.body.lines().any(|l| l == line), "{line} in\n{}", response.body);
+    }
+    assert!(response.body.contains(&format!("smtp_probe_roundtrip_delivery_seconds{labels}}} ")), "{}", response.body);
+    assert!(response.body.ends_with("# EOF\n"));
+
+    // A wrong mailbox password: down with its cause, at once, and never in the body.
+    let wrong = rt.config(&rt.monitor("loop", &rt.dovecot.rcpt), "not-the-imap-password");
+    let started = Instant::now();
+    let response = probe_roundtrip(&wrong.monitors[0].check, RoundTripRequest::default()).await.unwrap();
+    assert!(response.content_type.starts_with("text/plain; version=0.0.4"));
+    assert_eq!(response.verdict, smtp_probe_tokio::Verdict::Down);
+    assert!(response.body.contains(",cause=\"mailbox_auth_failed\"} 1"), "{}", response.body);
+    assert!(!response.body.contains("not-the-imap-password"));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
