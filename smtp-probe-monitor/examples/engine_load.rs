@@ -31,10 +31,21 @@ use smtp_probe_monitor::engine::{Engine, EngineOptions};
 use smtp_probe_monitor::http::{HttpOptions, HttpService};
 use smtp_probe_monitor::storage::{SqlStore, Store};
 
-/// The binary's allocator, so that the figures are the binary's.
+/// The binary's allocator and its setting, so that the figures are the binary's.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// As the binary does: freed memory back to the system at once (`mi_option_purge_delay` = 0).
+#[cfg(feature = "mimalloc")]
+fn return_freed_memory_at_once() {
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    #[allow(unsafe_code)]
+    // SAFETY: mi_option_set stores an option's value; it takes no pointers and may be called at any time.
+    unsafe {
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
+}
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -131,8 +142,13 @@ async fn db_bytes(store: &SqlStore) -> f64 {
     (one("PRAGMA page_count").await - one("PRAGMA freelist_count").await) * one("PRAGMA page_size").await
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    #[cfg(feature = "mimalloc")]
+    return_freed_memory_at_once();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime").block_on(run());
+}
+
+async fn run() {
     let monitors = arg("--monitors", 10_000) as usize;
     let interval = arg("--interval", 60);
     let warmup = arg("--warmup", interval + 15);
