@@ -127,9 +127,12 @@ child_zone insecure >"$DIR/zones/insecure.$Z.zone.new"
 EOF
     addr ns1
     echo
-    echo "; good: MTA-STS enforce, a TLSA record matching the Postfix key, SPF, DMARC reject, TLS-RPT"
+    echo "; good: two MX hosts, MTA-STS enforce, TLSA records matching the Postfix key, SPF, DMARC reject, TLS-RPT"
     mail_records good mx1
+    printf '%-34s MX    20 mx2.good\n' good
+    addr mx2.good
     printf '%-34s TLSA  %s\n' "_25._tcp.mx1.good" "$TLSA_POSTFIX"
+    printf '%-34s TLSA  %s\n' "_25._tcp.mx2.good" "$TLSA_POSTFIX"
     mta_sts good; dmarc good reject; tlsrpt good
     echo "; testing: MTA-STS testing; the MX is Exim, whose certificate has expired"
     mail_records testing exim
@@ -376,7 +379,7 @@ dig @127.0.0.1 -p "$RESOLVER_PORT" +tcp +timeout=1 +tries=1 "$Z" SOA | grep -q '
         SMTP_PROBE_DNS_TLSA_WRONG "$TLSA_WRONG" \
         SMTP_PROBE_DNS_MTA_STS_ID "$MTA_STS_ID" \
         SMTP_PROBE_DNS_MTA_STS_DIR "$DIR/mta-sts" \
-        SMTP_PROBE_DNS_POSTFIX_HOSTS "mx1.good.$Z mx1.mismatch.$Z mx1.spf11.$Z mx1.dmarcnone.$Z mx1.notlsrpt.$Z mx1.policy404.$Z mx1.policywrongcert.$Z mx1.policyhuge.$Z mx1.bogus.$Z mx1.expired.$Z mx1.insecure.$Z" \
+        SMTP_PROBE_DNS_POSTFIX_HOSTS "mx1.good.$Z mx2.good.$Z mx1.mismatch.$Z mx1.spf11.$Z mx1.dmarcnone.$Z mx1.notlsrpt.$Z mx1.policy404.$Z mx1.policywrongcert.$Z mx1.policyhuge.$Z mx1.bogus.$Z mx1.expired.$Z mx1.insecure.$Z" \
         SMTP_PROBE_DNS_EXIM_HOSTS "exim.testing.$Z exim.expiredcert.$Z"
 } >"$DIR/env.tmp"
 mv "$DIR/env.tmp" "$DIR/env"

@@ -1,25 +1,7 @@
 //! Probe SMTP servers from blocking code (std::net, no async runtime): a thin byte pump around the sans-IO core,
 //! which does all SMTP and TLS work in memory and plans the connections ([`proto::connect`]).
 //!
-//! ```
-//! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};
-//!
-//! let server = smtp_probe_testserver::Responder::new().start()?; // a loopback SMTP server
-//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?).tls(TlsMode::None).build()?;
-//! let report = probe(&config);
-//! assert_eq!(report.verdict, Verdict::Up);
-//! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! # Usage
-//!
-//! - [`probe`]: resolve, connect, probe, one [`Report`]. Everything the network and the server do is in the
-//!   report; only setting up can fail ([`Error`]: a target, TLS settings or a configuration refused).
-//! - [`probe_each`]: one report per address group of the [`AddressFamily`] policy (one per family for
-//!   [`AddressFamily::Both`]).
-//! - [`probe_stream`]: probe over a [`TcpStream`] you connected yourself (through a proxy, from a pool).
-//! - [`roundtrip`]: submit a tokenised message, watch it arrive over IMAP, delete it: a [`RoundTripReport`].
+//! Probe a mail server, STARTTLS required, and say what is wrong:
 //!
 //! ```no_run
 //! use smtp_probe_blocking::{probe, Error, ProbeConfig, Verdict};
@@ -34,6 +16,43 @@
 //! }
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! The same against a few-line SMTP server on loopback, to try it without a mail server:
+//!
+//! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use smtp_probe_blocking::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//!
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let port = listener.local_addr()?.port();
+//! std::thread::spawn(move || -> std::io::Result<()> {
+//!     let (mut socket, _) = listener.accept()?;
+//!     socket.write_all(b"220 mx.test ESMTP\r\n")?;
+//!     for command in BufReader::new(socket.try_clone()?).lines() {
+//!         let reply: &[u8] = match command?.starts_with("EHLO") {
+//!             true => b"250-mx.test\r\n250 SIZE 10240000\r\n",
+//!             false => b"221 2.0.0 Bye\r\n",
+//!         };
+//!         socket.write_all(reply)?;
+//!     }
+//!     Ok(())
+//! });
+//!
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", port)?).tls(TlsMode::None).build()?;
+//! let report = probe(&config);
+//! assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
+//! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Usage
+//!
+//! - [`probe`]: resolve, connect, probe, one [`Report`]. Everything the network and the server do is in the
+//!   report; only setting up can fail ([`Error`]: a target, TLS settings or a configuration refused).
+//! - [`probe_each`]: one report per address group of the [`AddressFamily`] policy (one per family for
+//!   [`AddressFamily::Both`]).
+//! - [`probe_stream`]: probe over a [`TcpStream`] you connected yourself (through a proxy, from a pool).
+//! - [`roundtrip`]: submit a tokenised message, watch it arrive over IMAP, delete it: a [`RoundTripReport`].
 //!
 //! The calling thread blocks for the whole probe, which the overall deadline bounds from before DNS to the end:
 //! each connect attempt gets what the planner allows, and every read and write a socket timeout recomputed from the

@@ -23,7 +23,9 @@ use smtp_probe_tokio::proto::MAX_TIMEOUT;
                   Credentials (-U) are sent only over TLS whose certificate verified; otherwise AUTH is withheld \
                   and the probe is down (certificate_invalid). --insecure and --allow-plaintext-auth are the only \
                   ways round, and the report names the one used.\n\n\
-                  --mx DOMAIN probes every MX host of a domain, looked up through the system's DNS resolver.\n\n\
+                  --mx DOMAIN probes every MX host of a domain, looked up through the system's DNS resolver. --domain \
+                  DOMAIN also reads its published policies (MTA-STS, DANE, SPF, DMARC, TLS-RPT) and judges every \
+                  MX host as the senders honouring them do.\n\n\
                   Without any TARGET or --mx, smtp-probe starts its bundled loopback demo server and probes it.\n\n\
                   `smtp-probe roundtrip --help`: send a test message and watch it arrive over IMAP.",
     args_conflicts_with_subcommands = true,
@@ -57,6 +59,41 @@ pub struct Args {
                 still takes mail, down when none does"
     )]
     pub mx: Vec<String>,
+
+    /// Check a domain as senders honouring MTA-STS and DANE see it (repeatable).
+    #[arg(
+        long = "domain",
+        value_name = "DOMAIN",
+        help = "Check DOMAIN as senders honouring MTA-STS and DANE see it (repeatable): its MX, MTA-STS, TLS-RPT, \
+                DMARC, SPF and TLSA records validated with DNSSEC, the MTA-STS policy fetched over HTTPS, every MX \
+                host probed and judged under the policies. Down when policy-honouring senders cannot deliver \
+                (mta_sts_violation under enforce, dane_mismatch, dnssec_bogus); degraded for MTA-STS testing \
+                failures and an unavailable policy (policy_unavailable). Record problems are reported, and count \
+                only with --strict-records"
+    )]
+    pub domain: Vec<String>,
+
+    /// DNSSEC trust anchor for --domain: a file of DNSKEY records [default: the DNS root key].
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
+
+    /// DNS server --domain asks, validating its answers itself [default: the system's resolvers].
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub dns_server: Option<String>,
+
+    /// Reach HOST (an MX host or mta-sts.DOMAIN) at this address instead of its DNS addresses (repeatable).
+    #[arg(
+        long = "connect-to",
+        value_name = "HOST=IP:PORT",
+        help = "Reach HOST (an MX host, or the policy host mta-sts.DOMAIN) at IP:PORT instead of its DNS addresses \
+                and the usual port (repeatable): for staging hosts and private views. HOST is still the name \
+                certificates and policies are checked against"
+    )]
+    pub connect_to: Vec<String>,
+
+    /// With --domain: record problems (SPF over the lookup limit, DMARC p=none, ...) make the verdict degraded.
+    #[arg(long)]
+    pub strict_records: bool,
 
     /// Host name or address to probe (as check_smtp); added to the TARGETs.
     #[arg(short = 'H', long = "hostname", value_name = "HOST")]

@@ -61,6 +61,7 @@ use smtp_probe_tokio::proto::ConfigError;
 
 pub mod args;
 pub mod credentials;
+pub mod domain;
 pub mod mx;
 pub mod output;
 pub mod plan;

@@ -25,6 +25,10 @@ pub struct Plan {
     pub probes: Vec<ProbeConfig>,
     /// The `--mx` domains, in command-line order.
     pub mx: Vec<MxCheck>,
+    /// The `--domain` checks, in command-line order.
+    pub domains: Vec<DomainCheck>,
+    /// How they are checked.
+    pub domain_settings: crate::domain::DomainSettings,
     /// The DNS server `--mx` asks instead of the system's ([`crate::mx::DNS_SERVER_ENV`], for tests).
     pub dns_server: Option<SocketAddr>,
     /// The thresholds shared by every probe (renderers show them).
@@ -46,19 +50,30 @@ pub struct MxCheck {
     pub config: ProbeConfig,
 }
 
+/// One `--domain`: its MX hosts are probed with `config` as `--mx` probes them, and judged under the domain's
+/// policies.
+#[derive(Debug, Clone)]
+pub struct DomainCheck {
+    /// The domain.
+    pub domain: Domain,
+    /// The configuration each MX host's probe starts from.
+    pub config: ProbeConfig,
+}
+
 impl Plan {
     /// Reads the command line into a plan. Without any target, starts the demo server and plans a probe of it.
     pub fn from_args(args: &Args) -> Result<Plan, Failure> {
         if args.warning.zip(args.critical).is_some_and(|(w, c)| w > c) {
             return Err(Failure::new("the warning time (-w) must not exceed the critical time (-c)"));
         }
-        if !args.mx.is_empty() && args.tls_name.is_some() {
+        if (!args.mx.is_empty() || !args.domain.is_empty()) && args.tls_name.is_some() {
             return Err(Failure::new(
-                "--tls-name cannot be used with --mx: each MX host's certificate is checked against its own name",
+                "--tls-name cannot be used with --mx or --domain: each MX host's certificate is checked against its \
+                 own name",
             ));
         }
         let inputs: Vec<&str> = args.hostname.iter().chain(&args.targets).map(String::as_str).collect();
-        if inputs.is_empty() && args.mx.is_empty() {
+        if inputs.is_empty() && args.mx.is_empty() && args.domain.is_empty() {
             return Plan::demo(args);
         }
         let tls = tls_config(args)?;
@@ -103,11 +118,36 @@ impl Plan {
             let config = configure(target, mode, inputs.len() + index)?;
             mx.push(MxCheck { domain, config });
         }
+        let mut domains = Vec::with_capacity(args.domain.len());
+        for (index, input) in args.domain.iter().enumerate() {
+            let domain: Domain = input.parse().map_err(|e| Failure::new(format!("invalid --domain {input:?}: {e}")))?;
+            let mode = tls_mode(args, None)?;
+            let port = args.port.unwrap_or(if mode == TlsMode::Implicit { 465 } else { 25 });
+            let target = domain.mx_target().with_port(port).map_err(|e| Failure::new(e.to_string()))?;
+            let config = configure(target, mode, inputs.len() + mx.len() + index)?;
+            domains.push(DomainCheck { domain, config });
+        }
+        let domain_settings = if domains.is_empty() {
+            crate::domain::DomainSettings::default()
+        } else {
+            crate::domain::DomainSettings::new(
+                args.trust_anchor.as_deref(),
+                args.dns_server.as_deref(),
+                &args.connect_to,
+                args.strict_records,
+            )?
+        };
         let dns_server = if mx.is_empty() { None } else { crate::mx::dns_server_from_env()? };
-        let thresholds = probes.first().map_or_else(|| *mx[0].config.thresholds(), |c| *c.thresholds());
+        let thresholds = probes
+            .first()
+            .or(mx.first().map(|m| &m.config))
+            .or(domains.first().map(|d| &d.config))
+            .map_or_else(Thresholds::default, |c| *c.thresholds());
         Ok(Plan {
             probes,
             mx,
+            domains,
+            domain_settings,
             dns_server,
             thresholds,
             parallel: args.parallel,
@@ -126,6 +166,8 @@ impl Plan {
         Ok(Plan {
             probes: vec![config],
             mx: Vec::new(),
+            domains: Vec::new(),
+            domain_settings: crate::domain::DomainSettings::default(),
             dns_server: None,
             thresholds,
             parallel: args.parallel,

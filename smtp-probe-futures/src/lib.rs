@@ -1,14 +1,48 @@
 //! Probe SMTP servers from any futures-io runtime — smol, async-std, or your own — with one byte pump around the
 //! sans-IO core, which does all SMTP and TLS work in memory and plans the connections ([`proto::connect`]).
 //!
+//! Probe a mail server with implicit TLS on smol (async-std: the same with `smtp_probe_futures::async_std`):
+//!
+//! ```no_run
+//! # #[cfg(feature = "smol")] {
+//! use smtp_probe_futures::{ProbeConfig, Verdict};
+//!
+//! # smol::block_on(async {
+//! let config = ProbeConfig::builder("smtps://mail.example.com".parse()?).build()?; // implicit TLS, port 465
+//! let report = smtp_probe_futures::smol::probe(&config).await;
+//! if report.verdict != Verdict::Up {
+//!     eprintln!("{}", report.summary());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same against a few-line SMTP server on loopback, to try it without a mail server:
+//!
 //! ```
 //! # #[cfg(feature = "smol")] {
+//! use std::io::{BufRead, BufReader, Write};
 //! use smtp_probe_futures::{ProbeConfig, Target, TlsMode, Verdict};
 //!
-//! let server = smtp_probe_testserver::Responder::new().start()?; // a loopback SMTP server
-//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?).tls(TlsMode::None).build()?;
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let port = listener.local_addr()?.port();
+//! std::thread::spawn(move || -> std::io::Result<()> {
+//!     let (mut socket, _) = listener.accept()?;
+//!     socket.write_all(b"220 mx.test ESMTP\r\n")?;
+//!     for command in BufReader::new(socket.try_clone()?).lines() {
+//!         let reply: &[u8] = match command?.starts_with("EHLO") {
+//!             true => b"250-mx.test\r\n250 SIZE 10240000\r\n",
+//!             false => b"221 2.0.0 Bye\r\n",
+//!         };
+//!         socket.write_all(reply)?;
+//!     }
+//!     Ok(())
+//! });
+//!
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", port)?).tls(TlsMode::None).build()?;
 //! let report = smol::block_on(smtp_probe_futures::smol::probe(&config));
-//! assert_eq!(report.verdict, Verdict::Up);
+//! assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -32,21 +66,6 @@
 //! [`probe_stream_with`], and [`Runtime`] (connect, run a blocking call, socket options) as well for
 //! [`probe_with`] and [`probe_each_with`]. Streams are [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`]; a tokio stream
 //! works through `tokio_util::compat`, though the `smtp-probe-tokio` crate is the better fit there.
-//!
-//! ```no_run
-//! # #[cfg(feature = "async-std")] {
-//! use smtp_probe_futures::{ProbeConfig, Verdict};
-//!
-//! # async_std::task::block_on(async {
-//! let config = ProbeConfig::builder("smtps://mail.example.com".parse()?).build()?; // implicit TLS, port 465
-//! let report = smtp_probe_futures::async_std::probe(&config).await;
-//! if report.verdict != Verdict::Up {
-//!     eprintln!("{}", report.summary());
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
-//! # }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 //!
 //! Deadlines: the overall deadline starts before DNS and bounds everything; each connect attempt gets what the
 //! planner allows, and every read and write races the session's next deadline. Names are resolved by the OS

@@ -44,7 +44,7 @@ use crate::maintenance::{MaintenanceWindow, Repeat};
 use crate::schedule::SchedulerLimits;
 
 mod http;
-pub use http::{Area, BasicAuth, HttpAuth, HttpConfig, ProbeEndpoint, ProbeModule};
+pub use http::{Area, BasicAuth, HttpAuth, HttpConfig, ProbeEndpoint, ProbeModule, RoundTripModule};
 
 /// The shortest interval between two regular checks of one monitor, unless `scheduler.min_interval` lowers it
 /// (for servers the user runs: a lab, a demo, tests).
@@ -143,8 +143,11 @@ pub struct ServiceConfig {
     pub instance: String,
     /// The EHLO name checks use unless a monitor sets one.
     pub ehlo_name: String,
-    /// A DNS server for `mx:` monitors (default: the system's resolver).
+    /// A DNS server for `mx:` and `domain:` monitors (default: the system's resolver).
     pub dns_server: Option<SocketAddr>,
+    /// The DNSSEC trust anchor of `domain:` monitors (`trust_anchor_file`: DNSKEY records; default: the root
+    /// key).
+    pub trust_anchor: Option<String>,
 }
 
 /// Where history is kept (`[storage]`).
@@ -202,6 +205,23 @@ pub enum CheckKind {
         /// How to probe each host.
         probe: ProbeSpec,
     },
+    /// A domain as senders honouring MTA-STS and DANE see it (`domain:example.com`): its records validated with
+    /// DNSSEC, its MTA-STS policy, every MX host probed and judged under the policies.
+    Domain {
+        /// The domain.
+        domain: Domain,
+        /// The MX port (25 unless `domain:example.com:2525`).
+        port: u16,
+        /// How to probe each MX host.
+        probe: ProbeSpec,
+        /// The DNS server asked (`service.dns_server`; default: the system's), every answer validated here.
+        dns_server: Option<SocketAddr>,
+        /// The trust anchor (`service.trust_anchor_file`; default: the root key).
+        trust_anchor: Option<String>,
+        /// `connect_to = ["HOST=IP:PORT"]`: reach an MX host or the policy host `mta-sts.<domain>` there instead
+        /// of its DNS addresses (staging hosts, private views); the names checked stay the real ones.
+        connect_to: Vec<(String, SocketAddr)>,
+    },
     /// A round trip: a test message submitted to `submit`, watched for in a mailbox over IMAP
     /// (`[monitors.roundtrip]`).
     RoundTrip {
@@ -220,17 +240,19 @@ impl CheckKind {
     pub fn destination(&self) -> &str {
         match self {
             CheckKind::Smtp { target, .. } => target.host(),
-            CheckKind::Mx { domain, .. } => domain.as_str(),
+            CheckKind::Mx { domain, .. } | CheckKind::Domain { domain, .. } => domain.as_str(),
             CheckKind::RoundTrip { submit, .. } => submit.host(),
         }
     }
 
-    /// As written people read it: `mx1.example.com:25`, `mx:example.com`.
+    /// As written people read it: `mx1.example.com:25`, `mx:example.com`, `domain:example.com`.
     pub fn describe(&self) -> String {
         match self {
             CheckKind::Smtp { target, .. } => target.to_string(),
             CheckKind::Mx { domain, port: 25, .. } => format!("mx:{domain}"),
             CheckKind::Mx { domain, port, .. } => format!("mx:{domain}:{port}"),
+            CheckKind::Domain { domain, port: 25, .. } => format!("domain:{domain}"),
+            CheckKind::Domain { domain, port, .. } => format!("domain:{domain}:{port}"),
             CheckKind::RoundTrip { submit, roundtrip, .. } => format!("roundtrip:{submit}->{}", roundtrip.imap),
         }
     }
@@ -238,7 +260,10 @@ impl CheckKind {
     /// The probe settings.
     pub fn probe(&self) -> &ProbeSpec {
         match self {
-            CheckKind::Smtp { probe, .. } | CheckKind::Mx { probe, .. } | CheckKind::RoundTrip { probe, .. } => probe,
+            CheckKind::Smtp { probe, .. }
+            | CheckKind::Mx { probe, .. }
+            | CheckKind::Domain { probe, .. }
+            | CheckKind::RoundTrip { probe, .. } => probe,
         }
     }
 }
@@ -512,6 +537,7 @@ struct RawService {
     instance: Option<String>,
     ehlo_name: Option<String>,
     dns_server: Option<Spanned<String>>,
+    trust_anchor_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -601,6 +627,7 @@ struct RawMonitor {
     interval: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     allow_addresses: Option<Vec<Spanned<String>>>,
+    connect_to: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     tags: Vec<String>,
     channels: Option<Vec<Spanned<String>>>,
@@ -978,6 +1005,8 @@ impl Builder<'_> {
                 allow_addresses: default_allow.as_deref().unwrap_or_default(),
                 incidents: &raw.incidents,
                 alerts: &raw.alerts,
+                dns_server: service.dns_server,
+                trust_anchor: service.trust_anchor.as_deref(),
             };
             let monitor = self.monitor(&field, m.get_ref(), &defaults, &channels)?;
             if let Some(prev) = ids.insert(monitor.id.clone(), i) {
@@ -996,7 +1025,7 @@ impl Builder<'_> {
             maintenance.push(self.maintenance(&format!("maintenance[{i}]"), w, &ids)?);
         }
 
-        let http = self.http(&raw.http, &service)?;
+        let http = self.http(&raw.http, &service, &monitors)?;
         Ok(Config { service, storage, retention, scheduler, lease, monitors, channels, maintenance, http })
     }
 
@@ -1015,8 +1044,16 @@ impl Builder<'_> {
             },
             None => None,
         };
+        let trust_anchor = match &raw.trust_anchor_file {
+            Some(f) => match std::fs::read_to_string(self.path(f.get_ref())) {
+                Ok(text) => Some(text),
+                Err(e) => return self.err(f.span(), "service.trust_anchor_file", format!("cannot read it: {e}")),
+            },
+            None => None,
+        };
         let instance = raw.instance.clone().unwrap_or_else(default_instance_name);
         Ok(ServiceConfig {
+            trust_anchor,
             data_dir: self.path(raw.data_dir.as_deref().unwrap_or("data")),
             listen,
             instance,
@@ -1506,7 +1543,11 @@ impl Builder<'_> {
             probe.tls = explicit_tls.or(submit.tls_mode()).unwrap_or(TlsMode::StartTlsRequired);
             let roundtrip = Box::new(self.roundtrip(&format!("{field}.roundtrip"), rt)?);
             CheckKind::RoundTrip { submit, probe, roundtrip }
-        } else if let Some(rest) = target_text.strip_prefix("mx:") {
+        } else if let Some((rest, is_domain)) = target_text
+            .strip_prefix("domain:")
+            .map(|rest| (rest, true))
+            .or_else(|| target_text.strip_prefix("mx:").map(|r| (r, false)))
+        {
             let (domain, port) = match rest.rsplit_once(':') {
                 Some((d, p)) => match p.parse::<u16>() {
                     Ok(p) if p > 0 => (d, p),
@@ -1524,10 +1565,45 @@ impl Builder<'_> {
                 .parse::<Domain>()
                 .or_else(|e| self.err(m.target.span(), format!("{field}.target"), e.to_string()))?;
             probe.tls = explicit_tls.unwrap_or(TlsMode::StartTlsOpportunistic);
-            CheckKind::Mx { domain, port, probe }
+            if is_domain {
+                let mut connect_to = Vec::new();
+                for entry in m.connect_to.iter().flatten() {
+                    let parsed = entry.get_ref().split_once('=').and_then(|(host, addr)| {
+                        let host = host.trim().parse::<Domain>().ok()?;
+                        Some((host.as_str().to_owned(), addr.trim().parse::<SocketAddr>().ok()?))
+                    });
+                    match parsed {
+                        Some(pair) => connect_to.push(pair),
+                        None => {
+                            return self.err(entry.span(), format!("{field}.connect_to"), "expected HOST=IP:PORT");
+                        }
+                    }
+                }
+                CheckKind::Domain {
+                    connect_to,
+                    domain,
+                    port,
+                    probe,
+                    dns_server: d.dns_server,
+                    trust_anchor: d.trust_anchor.map(str::to_owned),
+                }
+            } else {
+                if let Some(entry) = m.connect_to.iter().flatten().next() {
+                    return self.err(
+                        entry.span(),
+                        format!("{field}.connect_to"),
+                        "only domain: monitors take connect_to",
+                    );
+                }
+                CheckKind::Mx { domain, port, probe }
+            }
         } else {
             let target = target_text.parse::<Target>().or_else(|e| {
-                self.err(m.target.span(), format!("{field}.target"), format!("{e}; or mx:domain for every MX host"))
+                self.err(
+                    m.target.span(),
+                    format!("{field}.target"),
+                    format!("{e}; or mx:domain for every MX host, domain:domain for the domain check"),
+                )
             })?;
             probe.tls = explicit_tls.or(target.tls_mode()).unwrap_or(TlsMode::StartTlsOpportunistic);
             CheckKind::Smtp { target, probe }
@@ -1782,6 +1858,8 @@ struct Defaults<'a> {
     allow_addresses: &'a [String],
     incidents: &'a RawIncidents,
     alerts: &'a RawAlerts,
+    dns_server: Option<SocketAddr>,
+    trust_anchor: Option<&'a str>,
 }
 
 /// A submission server as a round trip names it: `submission://` or a bare `host[:port]` on 587 with STARTTLS
@@ -2109,6 +2187,29 @@ delivery_critical = "90s"
             invalid("[[monitors]]\nname = \"a\"\ntarget = \"mx:example.org\"\nallow_addresses = [\"localhost\"]\n");
         assert_eq!((line, column, field.as_str()), (4, 20, "monitors[0].allow_addresses"));
         assert!(message.contains("invalid address range \"localhost\""), "{message}");
+    }
+
+    #[test]
+    fn domain_monitors_parse_with_their_overrides() {
+        let text = "[service]\ndns_server = \"127.0.0.1:53\"\n[[monitors]]\nname = \"d\"\ntarget = \"domain:example.com\"\n\
+                    connect_to = [\"mx1.example.com=127.0.0.1:2525\"]\n";
+        let cfg = Config::from_toml_str(text, Path::new(".")).unwrap();
+        let CheckKind::Domain { domain, port, dns_server, connect_to, .. } = &cfg.monitors[0].check else {
+            panic!("a domain check: {:?}", cfg.monitors[0].check)
+        };
+        assert_eq!((domain.as_str(), *port), ("example.com", 25));
+        assert_eq!(*dns_server, Some("127.0.0.1:53".parse().unwrap()));
+        assert_eq!(connect_to, &[("mx1.example.com".to_owned(), "127.0.0.1:2525".parse().unwrap())]);
+        assert_eq!(cfg.monitors[0].check.describe(), "domain:example.com");
+
+        let (_, _, field, message) =
+            invalid("[[monitors]]\nname = \"a\"\ntarget = \"domain:example.com\"\nconnect_to = [\"nonsense\"]\n");
+        assert_eq!(field, "monitors[0].connect_to");
+        assert!(message.contains("HOST=IP:PORT"), "{message}");
+        let (_, _, field, _) = invalid(
+            "[[monitors]]\nname = \"a\"\ntarget = \"mx:example.com\"\nconnect_to = [\"a.example=1.2.3.4:25\"]\n",
+        );
+        assert_eq!(field, "monitors[0].connect_to");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use smtp_probe_tokio::domain::{DnssecResolver, DomainConfig, DomainReport, check_domain};
 use smtp_probe_tokio::proto::imap::{Cleanup, MailboxConfig};
 use smtp_probe_tokio::proto::{AuthMechanism, Domain, Keyword, Secret, mx::MxReport};
 use smtp_probe_tokio::render::{ExpositionFormat, Item};
@@ -33,6 +34,7 @@ pub struct PreparedCheck {
 enum Prepared {
     Smtp { config: ProbeConfig },
     Mx { domain: Domain, config: ProbeConfig, resolver: Option<Resolver> },
+    Domain { domain: Domain, config: Box<DomainConfig> },
     RoundTrip { config: RoundTripConfig },
 }
 
@@ -42,6 +44,9 @@ impl std::fmt::Debug for PreparedCheck {
             Prepared::Smtp { config } => write!(f, "PreparedCheck({})", config.target()),
             Prepared::Mx { domain, config, .. } => {
                 write!(f, "PreparedCheck(mx:{}:{})", domain.as_str(), config.target().port())
+            }
+            Prepared::Domain { domain, config } => {
+                write!(f, "PreparedCheck(domain:{}:{})", domain.as_str(), config.probe_config().target().port())
             }
             Prepared::RoundTrip { config } => {
                 write!(f, "PreparedCheck(roundtrip:{}->{})", config.submit().target(), config.mailbox().target())
@@ -58,6 +63,21 @@ pub fn prepare(check: &CheckKind, resolver: Option<Resolver>) -> Result<Prepared
             // Each MX host is probed on the port of the configuration's target.
             let target = domain.mx_target().with_port(*port).map_err(|e| e.to_string())?;
             Prepared::Mx { domain: domain.clone(), config: build(target, probe)?, resolver }
+        }
+        CheckKind::Domain { domain, port, probe, dns_server, trust_anchor, connect_to } => {
+            let target = domain.mx_target().with_port(*port).map_err(|e| e.to_string())?;
+            let upstreams: Vec<std::net::SocketAddr> = dns_server.iter().copied().collect();
+            let resolver = match (trust_anchor, upstreams.is_empty()) {
+                (None, true) => DnssecResolver::system().map_err(|e| e.to_string())?,
+                (None, false) => DnssecResolver::new(&upstreams),
+                (Some(anchor), false) => DnssecResolver::with_anchor(&upstreams, anchor).map_err(|e| e.to_string())?,
+                (Some(_), true) => return Err("trust_anchor_file needs service.dns_server".into()),
+            };
+            let mut config = DomainConfig::new(build(target, probe)?, resolver);
+            for (host, addr) in connect_to {
+                config = config.override_host(host, *addr);
+            }
+            Prepared::Domain { domain: domain.clone(), config: Box::new(config) }
         }
         CheckKind::RoundTrip { submit, probe, roundtrip } => {
             Prepared::RoundTrip { config: roundtrip_config(submit, probe, roundtrip)? }
@@ -190,6 +210,7 @@ pub async fn run(check: &PreparedCheck, monitor: &MonitorId, at: Timestamp) -> C
             };
             from_mx(monitor, at, &report)
         }
+        Prepared::Domain { domain, config } => from_domain(monitor, at, &check_domain(domain, config).await),
         Prepared::RoundTrip { config } => from_roundtrip(monitor, at, &smtp_probe_tokio::roundtrip(config).await),
     };
     outcome.total_ms = ms(started.elapsed());
@@ -274,6 +295,16 @@ fn status(verdict: smtp_probe_tokio::Verdict, cause: Option<Cause>) -> Status {
 fn reply_text(r: &smtp_probe_tokio::proto::OwnedReply) -> String {
     let lines: Vec<String> = r.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
     lines.join(" ")
+}
+
+/// A domain check in the monitor's terms: its verdict and cause (`mta_sts_violation`, `dane_mismatch`, ...), the
+/// best-preference host's timings, the earliest certificate expiry over every host.
+pub fn from_domain(monitor: &MonitorId, at: Timestamp, report: &DomainReport) -> CheckOutcome {
+    let mut outcome = from_mx(monitor, at, &report.mx);
+    outcome.status = Status::from(report.verdict);
+    outcome.cause = report.cause.map(|c| c.as_str().to_owned());
+    outcome.summary = clip(&report.summary(), MAX_SUMMARY);
+    outcome
 }
 
 /// An MX report in the monitor's terms: the aggregate verdict, the best-preference host's timings, the earliest
@@ -388,18 +419,14 @@ pub enum RoundTripRequestError {
     Config(String),
 }
 
-/// `/probe` for a round-trip module, whole: checks the request, runs one round trip of `check` (a
-/// [`CheckKind::RoundTrip`]) within the scrape timeout, and renders it in the format the `Accept` header asks
-/// for (`smtp_probe_roundtrip_*` metrics, the renderer crate's vocabulary). Limiting how many run at once is the
-/// caller's: each one sends a real message.
-pub async fn probe_roundtrip(
-    check: &CheckKind,
-    request: RoundTripRequest<'_>,
-) -> Result<ProbeResponse, RoundTripRequestError> {
-    let CheckKind::RoundTrip { submit, probe, roundtrip } = check else {
+/// Whether a `/probe` request's `target` (absent, or naming the submission server of `check`, a
+/// [`CheckKind::RoundTrip`]) may run this round trip: checked before anything is sent, and before the caller
+/// spends one of its few round-trip slots on a request that would be refused.
+pub fn check_roundtrip_target(check: &CheckKind, target: Option<&str>) -> Result<(), RoundTripRequestError> {
+    let CheckKind::RoundTrip { submit, .. } = check else {
         return Err(RoundTripRequestError::NotARoundTrip);
     };
-    if let Some(asked) = request.target.map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(asked) = target.map(str::trim).filter(|t| !t.is_empty()) {
         let invalid = |reason: String| RoundTripRequestError::InvalidTarget { target: asked.to_owned(), reason };
         let parsed: Target = asked.parse().map_err(|e: smtp_probe_tokio::TargetError| invalid(e.to_string()))?;
         let parsed = match parsed.tls_mode() {
@@ -413,6 +440,21 @@ pub async fn probe_roundtrip(
             });
         }
     }
+    Ok(())
+}
+
+/// `/probe` for a round-trip module, whole: checks the request, runs one round trip of `check` (a
+/// [`CheckKind::RoundTrip`]) within the scrape timeout, and renders it in the format the `Accept` header asks
+/// for (`smtp_probe_roundtrip_*` metrics, the renderer crate's vocabulary). Limiting how many run at once is the
+/// caller's: each one sends a real message.
+pub async fn probe_roundtrip(
+    check: &CheckKind,
+    request: RoundTripRequest<'_>,
+) -> Result<ProbeResponse, RoundTripRequestError> {
+    check_roundtrip_target(check, request.target)?;
+    let CheckKind::RoundTrip { submit, probe, roundtrip } = check else {
+        return Err(RoundTripRequestError::NotARoundTrip);
+    };
     let mut spec = probe.clone();
     if let Some(limit) = request.scrape_timeout.and_then(scrape_timeout) {
         spec.timeout = spec.timeout.min(limit.saturating_sub(SCRAPE_OFFSET)).max(MIN_ROUNDTRIP_BUDGET);

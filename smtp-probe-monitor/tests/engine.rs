@@ -356,6 +356,56 @@ async fn mx_monitors_check_every_host_of_a_domain() {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
+/// `domain:` monitors against the DNSSEC bed (`.ci/dns.sh`, with the loopback Postfix on 2525): answers validated
+/// from the bed's anchor, the verdicts policy-honouring senders give. Prints `skipped: …` without the bed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_monitors_follow_the_published_policies() {
+    use smtp_probe_testserver::domain_bed::{self, Scenario};
+    let Some(dns) = domain_bed::dns_env_or_skip("domain_monitors_follow_the_published_policies") else { return };
+    let Some(exim) = domain_bed::exim_env_or_skip("domain_monitors_follow_the_published_policies") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path()).await;
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &exim.ca_pem).unwrap();
+    let connect = |scenario: Scenario| format!("connect_to = [\"mx1.{}=127.0.0.1:2525\"]", dns.zone(scenario));
+    let text = format!(
+        "{}\n[service]\ninstance = \"domain\"\ndns_server = \"{}\"\ntrust_anchor_file = \"{}\"\n\
+         [scheduler]\nmin_host_spacing = \"0s\"\n\
+         [defaults]\nca_file = \"{}\"\nallow_addresses = [\"127.0.0.0/8\", \"::1\"]\n\
+         [[monitors]]\nname = \"plain\"\ntarget = \"domain:{}\"\n{}\n\
+         [[monitors]]\nname = \"mismatch\"\ntarget = \"domain:{}\"\n{}\n\
+         [[monitors]]\nname = \"bogus\"\ntarget = \"domain:{}\"\n{}\n",
+        sqlite(dir.path()),
+        dns.authoritative,
+        dns.trust_anchor_file.display(),
+        ca.display(),
+        dns.zone(Scenario::DmarcNone),
+        connect(Scenario::DmarcNone),
+        dns.zone(Scenario::TlsaMismatch),
+        connect(Scenario::TlsaMismatch),
+        dns.zone(Scenario::Bogus),
+        connect(Scenario::Bogus),
+    );
+    let mut cfg = Config::from_toml_str(&text, Path::new(".")).unwrap();
+    assert_eq!(cfg.monitors[0].check.describe(), format!("domain:{}", dns.zone(Scenario::DmarcNone)));
+    for m in &mut cfg.monitors {
+        m.interval = Duration::from_secs(1);
+        m.incident.confirm = false;
+    }
+    let engine = start(cfg, &store).await;
+    for (name, status, cause) in [
+        ("plain", Status::Up, None),
+        ("mismatch", Status::Down, Some("dane_mismatch")),
+        ("bogus", Status::Down, Some("dnssec_bogus")),
+    ] {
+        support::wait_for(Duration::from_secs(20), "a check", async || engine.monitor(&id(name)).unwrap().checks >= 1)
+            .await;
+        let last = engine.monitor(&id(name)).unwrap().last_check.unwrap();
+        assert_eq!((last.status, last.cause.as_deref()), (status, cause), "{name}: {}", last.summary);
+    }
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
 /// When every canary fails, the monitor's own network is in doubt: other monitors' failures are stored as
 /// unknown, open no incident and send no alert; one "monitor offline" alert is queued instead of a storm.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! Round trips as monitor checks and as `/probe`'s module, against the real loopback Postfix (`.ci/postfix.sh`)
 //! and Dovecot (`.ci/dovecot.sh`): a message delivered to the inbox is up with its delivery latency stored, one in
 //! the junk folder is degraded and counts towards the junk rate, the figures carry delivery percentiles, and
-//! `/probe` renders the round trip's metrics and refuses a target other than the configured one. Skipped, with
+//! `/probe` renders the round trip's metrics and refuses a target other than the configured one — through HTTP
+//! too, as a round-trip module, one round trip at a time (429 for another meanwhile). Skipped, with
 //! the reason printed, when the servers are not set up (a failure with `SMTP_PROBE_REQUIRE_SERVICES=1`).
 
 mod support;
@@ -194,4 +195,88 @@ async fn probe_renders_a_round_trip_and_takes_only_its_configured_target() {
     assert!(response.body.contains(",cause=\"mailbox_auth_failed\"} 1"), "{}", response.body);
     assert!(!response.body.contains("not-the-imap-password"));
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_endpoint_serves_a_round_trip_module_one_at_a_time() {
+    let Some(rt) = setup("probe_endpoint_serves_a_round_trip_module_one_at_a_time") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[storage]\nkind = \"sqlite\"\npath = \"{}\"\n[service]\ninstance = \"test\"\n\
+         [http.probe]\nmax_roundtrips = 1\n[http.probe.modules.mailflow]\nroundtrip = \"loop\"\n{}",
+        dir.path().join("monitor.db").display(),
+        rt.monitor("loop", &rt.dovecot.rcpt),
+    );
+    let config = rt.config(&text, &rt.dovecot.password);
+    assert_eq!(config.http.probe.roundtrips["mailflow"].monitor.as_str(), "loop");
+    assert!(config.http.probe.modules.is_empty(), "a configured module replaces the built-in ones");
+    // The engine runs no monitor: every round trip here is one that /probe asked for.
+    let mut engine_config = config.clone();
+    engine_config.monitors.clear();
+    let store = support::sqlite_store(dir.path()).await;
+    let engine = support::fast::start(engine_config, &store).await;
+    let served = support::web::serve(&engine, &config.http, Default::default()).await;
+    let addr = served.addr;
+    let configured = format!("{}:{}", rt.postfix.host, rt.postfix.submission_port);
+
+    // Another server: refused at once, nothing sent, nothing counted as a probe.
+    let started = Instant::now();
+    let other = support::web::get(addr, "/probe?module=mailflow&target=mail.example.net:587").await;
+    assert_eq!(other.status, 400, "{}", other.body);
+    assert!(other.body.contains(&format!("submits to {configured}")), "{}", other.body);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let metrics = support::web::get(addr, "/metrics").await.body;
+    assert!(metrics.contains("smtp_probe_exporter_bad_requests_total 1\n"), "{metrics}");
+    for verdict in ["up", "degraded", "down"] {
+        let line = format!("smtp_probe_exporter_probes_total{{module=\"mailflow\",verdict=\"{verdict}\"}} 0\n");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+
+    // The configured server, as Prometheus asks: one round trip runs; a second one meanwhile is turned away.
+    let path = format!("/probe?module=mailflow&target={configured}");
+    let first = tokio::spawn({
+        let path = path.clone();
+        async move { support::web::get_with(addr, &path, &[("X-Prometheus-Scrape-Timeout-Seconds", "25")]).await }
+    });
+    support::wait_for(Duration::from_secs(10), "the first round trip running", async || {
+        support::web::get(addr, "/metrics").await.body.contains("smtp_probe_exporter_probes_in_flight 1\n")
+    })
+    .await;
+    let second = support::web::get(addr, &path).await;
+    assert_eq!(second.status, 429, "{}", second.body);
+    assert_eq!(second.header("retry-after"), Some("30"));
+    assert!(second.body.contains("round trip is already running"), "{}", second.body);
+
+    let first = first.await.unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(first.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"), "{:?}", first.headers);
+    let labels = format!("{{submit=\"{configured}\",mailbox=\"{}:{}\"", rt.dovecot.host, rt.dovecot.imap_port);
+    for (name, more, value) in [("up", "", 1), ("junk", "", 0), ("folder", ",folder=\"INBOX\"", 1)] {
+        let line = format!("smtp_probe_roundtrip_{name}{labels}{more}}} {value}");
+        assert!(first.body.lines().any(|l| l == line), "{line} in\n{}", first.body);
+    }
+    assert!(first.body.contains(&format!("smtp_probe_roundtrip_delivery_seconds{labels}}} ")), "{}", first.body);
+    assert!(!first.body.contains(&rt.dovecot.password) && !first.body.contains(&rt.postfix.password));
+
+    // The slot is free again, and the counters say what happened.
+    let metrics = support::web::get(addr, "/metrics").await.body;
+    for line in [
+        "smtp_probe_exporter_probes_total{module=\"mailflow\",verdict=\"up\"} 1\n",
+        "smtp_probe_exporter_busy_total 1\n",
+        "smtp_probe_exporter_probes_in_flight 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    // Without a target, in OpenMetrics: the module needs none.
+    let open = support::web::get_with(
+        addr,
+        "/probe?module=mailflow",
+        &[("Accept", "application/openmetrics-text; version=1.0.0"), ("X-Prometheus-Scrape-Timeout-Seconds", "25")],
+    )
+    .await;
+    assert_eq!(open.status, 200, "{}", open.body);
+    assert!(open.body.contains(&format!("smtp_probe_roundtrip_up{labels}}} 1\n")), "{}", open.body);
+    assert!(open.body.ends_with("# EOF\n"), "{}", open.body);
+    drop(served);
+    engine.shutdown(Duration::from_secs(10)).await;
 }

@@ -81,7 +81,10 @@ fn general_name(name: &GeneralName<'_>) -> Option<String> {
 fn key_algorithm(cert: &X509Certificate<'_>) -> String {
     let spki = cert.public_key();
     let algorithm = oid_name(&spki.algorithm.algorithm);
-    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|oid| oid_name(&oid));
+    // An EC key's parameters name its curve. An RSA key's are NULL, which reads as an empty OID: no curve.
+    let curve =
+        spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).filter(|oid| !oid.as_bytes().is_empty());
+    let curve = curve.map(|oid| oid_name(&oid));
     let bits = spki.parsed().map(|k| k.key_size()).unwrap_or(0);
     match (curve, bits) {
         (Some(curve), _) => format!("{algorithm} {curve}"),
@@ -169,5 +172,36 @@ mod tests {
         let chain = vec![cert.der().to_vec(); MAX_DESCRIBED_CERTIFICATES + 3];
         let (described, unparsed) = describe_chain(&chain, 1_795_000_000);
         assert_eq!((described.len(), unparsed.len()), (MAX_DESCRIBED_CERTIFICATES, 0));
+    }
+
+    /// An RSA-2048 certificate made by `openssl req -x509 -newkey rsa:2048` (rcgen cannot make RSA keys on ring).
+    const RSA_2048_PEM: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIC9DCCAdygAwIBAgIBBzANBgkqhkiG9w0BAQsFADATMREwDwYDVQQDDAhyc2Eu\n\
+dGVzdDAeFw0yNjExMzAxNDE0MzFaFw0zNjExMjcxNDE0MzFaMBMxETAPBgNVBAMM\n\
+CHJzYS50ZXN0MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA88kofPLq\n\
+TCXkB26JkE31dtvGBLrNdjpehuRh6Io/lg8o13e27JZcCnivNPLVPbnnwIs3rdD3\n\
+6dW5p55IRqi01+NzHnjd49rqnbgPf6xLLGw7KVzh3PNCDf9TWPXcYEFaqbq5MNoA\n\
+qz2PEYO0UqOOLvYqtRz/UhTZyF0akrz2W8ZSYUau4K7JeEGC0B7RXPxXbCciZ5u/\n\
+gqRL8wd3uhCYQgVo1/kTZ5laIty+5mlwNfr93AkvK7QGKitk/78JOInm0Wv1jx/z\n\
+mjm3+PSJ+KwBuH89RVAsIE+ItXISlc1FiEDCobaIiinVwLOFAWIVToKpSOs7nZtv\n\
+rNMnr/+X8wkNJwIDAQABo1MwUTAdBgNVHQ4EFgQUuCrAHxhSGBXhhEhVt2TyHZWO\n\
+pVMwHwYDVR0jBBgwFoAUuCrAHxhSGBXhhEhVt2TyHZWOpVMwDwYDVR0TAQH/BAUw\n\
+AwEB/zANBgkqhkiG9w0BAQsFAAOCAQEAcgpRqJghMhjhaYJ37YS9tJSJv8uJFABY\n\
+Li3U5znUW9dXdUTW46X9HDUQBLzhKqxgns7RtkFJM5vtn7ONrCAyBFNvEmMIVwdk\n\
+8MhngQitp2K+aAqcmcBTaDfCCl6PAOCD2IMiccmae8OcqAJaisbDkaPxcGM3KywB\n\
+P4HkGXe/gl7PnHH0MPXTy1raW5V91WFN7SBZsHWy6unR/nAdOr7fpMSnB6yjusxX\n\
+R39PTSyXjpiRZf7sXLGweRsxFXLB4RVpgQxRkadmVOqRqeW+VRiPdznXYlpHBPHk\n\
+1USbaavxbqTPA4sqJ3gbUnRzoOA4Ou2jPZJoKHdRJeUbv2XUSPy/oQ==\n\
+-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn names_an_rsa_key_with_its_size() {
+        let body: String = RSA_2048_PEM.lines().filter(|line| !line.starts_with("-----")).collect();
+        let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).unwrap();
+        let info = describe(&der, 0, 1_795_000_000).unwrap();
+        assert_eq!(info.subject, "CN=rsa.test");
+        assert_eq!(info.key_algorithm, "rsaEncryption 2048");
+        assert_eq!(info.signature_algorithm, "sha256WithRSAEncryption");
     }
 }

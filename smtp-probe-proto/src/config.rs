@@ -275,6 +275,15 @@ impl ProbeConfig {
         ProbeConfig(Arc::new(inner))
     }
 
+    /// The same configuration judging its handshake under `policy` as well (see
+    /// [`ProbeConfigBuilder::tls_policy`]): for a policy known only once the configuration exists, such as an MX
+    /// host's DANE records.
+    pub fn with_tls_policy(&self, policy: Arc<dyn TlsPolicy>) -> ProbeConfig {
+        let mut inner = ConfigInner::clone(&self.0);
+        inner.tls_policy = Some(policy);
+        ProbeConfig(Arc::new(inner))
+    }
+
     /// The same configuration sending a test message with `token` and the `Date:` value `date` (both made by the
     /// crate, so known to be safe) once its envelope is accepted, within `overall`: one round-trip run's
     /// submission. Without an envelope there is nothing to send, and the configuration is kept as it is.

@@ -1,8 +1,14 @@
 //! Everything around a connection that is the same for every runtime, without doing any IO: which addresses to
 //! try and in which order, which of them the [`AddressPolicy`] allows, how long each connect may take, what a
-//! failed lookup or connect means as a [`Report`], and the rules of the byte pump. Adapters step through a
-//! [`Dialer`] (resolve, connect) and a [`Conversation`] (read, write, close) the way they would drive a
-//! [`Session`](crate::Session), and are left with socket, timer and DNS calls.
+//! failed lookup or connect means as a [`Report`], and the rules of the byte pump (feature `rustls`).
+#![cfg_attr(
+    feature = "rustls",
+    doc = "Adapters step through a [`Dialer`] (resolve, connect) and a [`Conversation`] (read, write, close) the way they would drive a [`Session`](crate::Session), and are left with socket, timer and DNS calls."
+)]
+#![cfg_attr(
+    not(feature = "rustls"),
+    doc = "Adapters step through a `Dialer` (resolve, connect) and a `Conversation` (read, write, close) the way they would drive a `Session`, and are left with socket, timer and DNS calls."
+)]
 //!
 //! ```text
 //! dialer = Dialer::new(config, ProbeStart::new(config, now, wall))

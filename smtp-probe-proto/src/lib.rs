@@ -47,8 +47,15 @@
 //! [`Output::StartTls`] `handle_tls_established` or `handle_tls_failed`), then drain [`Probe::poll_output`] until
 //! it returns [`Output::Timeout`] (wait for IO or that instant) or [`Output::Done`] (close the connection and take
 //! the report with [`Probe::into_report`]). The `handle_*` methods only record; every decision is taken in
-//! `poll_output`, so the order of events reported between two polls does not matter. [`Session`] is the same loop
-//! with TLS inside (feature `rustls`): what adapters drive.
+//! `poll_output`, so the order of events reported between two polls does not matter.
+#![cfg_attr(
+    feature = "rustls",
+    doc = "[`Session`] is the same loop with TLS inside (feature `rustls`): what adapters drive."
+)]
+#![cfg_attr(
+    not(feature = "rustls"),
+    doc = "`Session` is the same loop with TLS inside (feature `rustls`): what adapters drive."
+)]
 //!
 //! Round trips (does mail actually arrive?) have their own sans-IO pieces: [`imap`] (the mailbox side: a bounded IMAP
 //! response parser and the [`MailboxProbe`](imap::MailboxProbe) state machine) and [`roundtrip`] (the token, the
@@ -71,6 +78,7 @@ pub mod command;
 mod config;
 pub mod connect;
 pub mod date;
+pub mod domain;
 mod error;
 pub mod imap;
 mod message;

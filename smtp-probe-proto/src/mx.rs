@@ -111,7 +111,14 @@ pub enum MxPlan {
     Done(MxReport),
 }
 
-/// The hosts of a domain to probe, in preference order: run [`MxProbe::dialers`] (at most
+#[cfg_attr(
+    feature = "rustls",
+    doc = "The hosts of a domain to probe, in preference order: run [`MxProbe::dialers`] (at most"
+)]
+#[cfg_attr(
+    not(feature = "rustls"),
+    doc = "The hosts of a domain to probe, in preference order: run `MxProbe::dialers` (feature `rustls`; at most"
+)]
 /// [`MxLimits::concurrent`] at once), then hand their reports to [`MxProbe::finish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MxProbe {

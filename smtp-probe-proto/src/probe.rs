@@ -867,7 +867,7 @@ impl Probe {
         }
     }
 
-    /// `the server closed the connection <what>, after "<last reply>"`: item 22, never an opaque EOF.
+    /// `the server closed the connection <what>, after "<last reply>"`, never an opaque EOF.
     fn closed_after(&self, what: &str) -> String {
         match self.last_reply() {
             Some(last) => format!("the server closed the connection {what}, after \"{last}\""),

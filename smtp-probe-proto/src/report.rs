@@ -67,6 +67,11 @@ causes! {
     SlowDelivery => "slow_delivery", "Round trip: the message arrived later than the delivery-time threshold.";
     MailboxAuthFailed => "mailbox_auth_failed", "Round trip: the IMAP server rejected the mailbox credentials.";
     MailboxUnavailable => "mailbox_unavailable", "Round trip: the mailbox could not be read (unreachable, refused, broken IMAP, no usable login).";
+    MtaStsViolation => "mta_sts_violation", "Domain check: an MX host fails the domain's MTA-STS policy (enforce: senders honouring it do not deliver; testing: they deliver and report).";
+    DaneMismatch => "dane_mismatch", "Domain check: no usable TLSA record matches the chain an MX host presented (or it offered no TLS): senders honouring DANE do not deliver.";
+    DnssecBogus => "dnssec_bogus", "Domain check: an answer the check depends on fails DNSSEC validation: validating senders treat it as an error.";
+    PolicyUnavailable => "policy_unavailable", "Domain check: the domain publishes an MTA-STS record but its policy could not be fetched or is invalid.";
+    RecordProblem => "record_problem", "Domain check (strict): a published record (SPF, DMARC, TLS-RPT, MTA-STS, TLSA) has a problem.";
 }
 
 /// A step of the SMTP conversation, or (`imap_*`, `delivery`) of a round trip's mailbox side (`snake_case`
@@ -684,7 +689,7 @@ mod tests {
     #[test]
     fn cause_names_are_the_fixed_vocabulary() {
         let names: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), 31);
+        assert_eq!(names.len(), 36);
         assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
         assert_eq!(Cause::StartTlsUnavailable.as_str(), "starttls_unavailable");
     }

@@ -60,12 +60,12 @@ pub(crate) fn millis_opt<S: Serializer>(duration: &Option<Duration>, serializer:
     }
 }
 
-fn millis_value(duration: Duration) -> f64 {
+pub(crate) fn millis_value(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 /// A wall-clock time as RFC 3339 in UTC with milliseconds (`2026-01-01T00:00:00.000Z`).
-fn rfc3339(time: SystemTime) -> String {
+pub(crate) fn rfc3339(time: SystemTime) -> String {
     let (secs, millis) = match time.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(since) => (i64::try_from(since.as_secs()).unwrap_or(i64::MAX), since.subsec_millis()),
         // Before 1970: whole seconds back, then the milliseconds forward again.

@@ -1,5 +1,5 @@
 //! Conversation flows and their verdicts: EHLO/HELO, STARTTLS and TLS, AUTH, the envelope, the test message,
-//! QUIT, expectations, thresholds and deadlines (server-behaviour.md items 8–22).
+//! QUIT, expectations, thresholds and deadlines.
 
 mod common;
 
@@ -50,7 +50,7 @@ fn client(lines: &[&str]) -> Vec<String> {
 
 const EHLO: &str = "EHLO probe.example.org";
 
-// ---- EHLO and HELO (item 9) ----------------------------------------------------------------------------------------
+// ---- EHLO and HELO -------------------------------------------------------------------------------------------------
 
 #[test]
 fn ehlo_falls_back_to_helo_on_500_and_502_only() {
@@ -104,7 +104,7 @@ fn ehlo_answered_by_a_close_is_connection_closed_not_a_reason_for_helo() {
     assert_eq!(step(&report, Phase::Ehlo).reply, None);
 }
 
-// ---- STARTTLS (items 11–13) ----------------------------------------------------------------------------------------
+// ---- STARTTLS ------------------------------------------------------------------------------------------------------
 
 #[test]
 fn starttls_required_but_not_offered_is_down_and_sends_no_credentials() {
@@ -274,7 +274,7 @@ fn ehlo_500_inside_tls_does_not_fall_back_to_helo() {
     assert_eq!(harness.client_lines(), client(&[EHLO, "STARTTLS", EHLO, "QUIT"]));
 }
 
-// ---- AUTH (item 18) ------------------------------------------------------------------------------------------------
+// ---- AUTH ----------------------------------------------------------------------------------------------------------
 
 fn auth_script(reply: &str) -> Vec<ServerStep> {
     then_quit(tls_then([tls_ehlo_with_auth(), expect("AUTH PLAIN"), line(reply)]))
@@ -540,7 +540,7 @@ fn auth_not_offered_or_no_common_mechanism_is_auth_unavailable() {
     assert!(message.contains("CRAM-MD5 XOAUTH2") && message.contains("PLAIN LOGIN"), "{message}");
 }
 
-// ---- the envelope (items 19–20) ------------------------------------------------------------------------------------
+// ---- the envelope --------------------------------------------------------------------------------------------------
 
 fn envelope_config() -> ProbeConfig {
     builder(TlsMode::None).mail_from(USER).rcpt_to("postmaster@example.com").build().unwrap()
@@ -714,7 +714,7 @@ fn data_554_is_data_rejected() {
     assert_eq!((report.queue_id, report.message_accepted), (None, None), "nothing was accepted");
 }
 
-// ---- QUIT and closes (items 21–22) ---------------------------------------------------------------------------------
+// ---- QUIT and closes -----------------------------------------------------------------------------------------------
 
 fn quit_config() -> ProbeConfig {
     builder(TlsMode::None).timeouts(Timeouts { quit: secs(3), ..Timeouts::default() }).build().unwrap()
@@ -1079,7 +1079,7 @@ fn tls_reported_when_not_requested_is_a_usage_error() {
     assert_eq!(probe.poll_output(start), Output::Transmit(b"EHLO probe.example.org\r\n".to_vec()));
 }
 
-// ---- deadlines (item 26) -----------------------------------------------------------------------------------------------
+// ---- deadlines ---------------------------------------------------------------------------------------------------------
 
 #[test]
 fn server_hanging_after_ehlo_is_reply_timeout_at_the_reply_deadline() {

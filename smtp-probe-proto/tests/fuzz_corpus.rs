@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use smtp_probe_proto::testing::fuzz::{
-    dmarc, imap_parser, imap_session, mta_sts, probe_session, reply_parser, reply_roundtrip, spf, tlsa, tlsrpt,
+    dmarc, imap_parser, imap_session, mta_sts, policy_fetch, probe_session, reply_parser, reply_roundtrip, spf, tlsa,
+    tlsrpt,
 };
 use smtp_probe_proto::testing::{Harness, expect, send};
 use smtp_probe_proto::{Cause, Phase, ProbeConfig, ReplyLimits, TlsMode, Verdict};
@@ -329,6 +330,20 @@ fn tlsrpt_corpus() {
 }
 
 #[test]
+fn policy_fetch_corpus() {
+    replay("policy_fetch", |data| {
+        policy_fetch::check(data, start());
+    });
+    // The seeds mean what their names say.
+    let seed = |name: &str| std::fs::read(format!("{}/../fuzz/corpus/policy_fetch/{name}", env!("CARGO_MANIFEST_DIR")));
+    for name in ["content_length", "chunked"] {
+        let report = policy_fetch::check(&seed(name).unwrap(), start());
+        assert!(report.outcome.is_ok(), "{name}: {:?}", report.outcome);
+    }
+    assert!(policy_fetch::check(&seed("redirect").unwrap(), start()).outcome.is_err());
+}
+
+#[test]
 fn policy_decoders_accept_short_inputs() {
     for len in 0..=16 {
         for byte in [0x00, 0x0a, 0x3b, 0xa5, 0xff] {
@@ -338,6 +353,7 @@ fn policy_decoders_accept_short_inputs() {
             spf::check(&bytes);
             dmarc::check(&bytes);
             tlsrpt::check(&bytes);
+            policy_fetch::check(&bytes, start());
         }
     }
 }

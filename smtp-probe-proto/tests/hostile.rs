@@ -1,4 +1,4 @@
-//! Hostile and broken servers (server-behaviour.md items 1–7, 14): each one ends in its documented outcome, with
+//! Hostile and broken servers: each one ends in its documented outcome, with
 //! bounded memory and time.
 
 mod common;
@@ -16,7 +16,7 @@ fn greeted(rest: impl IntoIterator<Item = ServerStep>) -> Vec<ServerStep> {
     script
 }
 
-// ---- item 1: reply framing ----------------------------------------------------------------------------------------
+// ---- reply framing ------------------------------------------------------------------------------------------------
 
 #[test]
 fn four_digit_code_is_not_250() {
@@ -48,7 +48,7 @@ fn mixed_codes_in_one_reply_are_a_violation_not_accepted() {
     assert_eq!(harness.client_lines(), ["EHLO probe.example.org"], "no MAIL FROM after a broken EHLO reply");
 }
 
-// ---- item 2: multi-line greetings ---------------------------------------------------------------------------------
+// ---- multi-line greetings -----------------------------------------------------------------------------------------
 
 #[test]
 fn nothing_is_sent_until_the_final_greeting_line() {
@@ -75,7 +75,7 @@ fn nothing_is_sent_until_the_final_greeting_line() {
     assert_eq!(probe.poll_output(start + ms(5)), Output::Transmit(b"EHLO probe.example.org\r\n".to_vec()));
 }
 
-// ---- item 3: refusals in the greeting ------------------------------------------------------------------------------
+// ---- refusals in the greeting --------------------------------------------------------------------------------------
 
 #[test]
 fn greeting_421_is_temporary_with_text_and_quit() {
@@ -114,7 +114,7 @@ fn greeting_554_is_down_greeting_rejected() {
     assert_eq!(report.greeting.as_ref().unwrap().enhanced, Some(EnhancedCode { class: 5, subject: 7, detail: 1 }));
 }
 
-// ---- item 4: enhanced status codes ---------------------------------------------------------------------------------
+// ---- enhanced status codes -----------------------------------------------------------------------------------------
 
 #[test]
 fn enhanced_codes_are_parsed_when_present_and_never_required() {
@@ -204,7 +204,7 @@ fn unbounded_parser_limits_do_not_overflow() {
     assert_eq!(reply.lines().collect::<Vec<_>>(), [&b"mx.example.com"[..], b"SIZE 1000", b"OK"]);
 }
 
-// ---- item 5: bare LF -----------------------------------------------------------------------------------------------
+// ---- bare LF -------------------------------------------------------------------------------------------------------
 
 #[test]
 fn bare_lf_is_tolerated_and_noted_once() {
@@ -233,7 +233,7 @@ fn bare_lf_is_tolerated_and_noted_once() {
     assert_eq!(infos(&report)[0].phase, Some(Phase::Ehlo));
 }
 
-// ---- item 6: non-UTF-8 ---------------------------------------------------------------------------------------------
+// ---- non-UTF-8 -----------------------------------------------------------------------------------------------------
 
 #[test]
 fn non_utf8_reply_text_is_kept_as_bytes_and_shown_lossily() {
@@ -263,7 +263,7 @@ fn non_utf8_reply_text_is_kept_as_bytes_and_shown_lossily() {
     assert!(json.contains("caf\u{fffd}"), "{json}");
 }
 
-// ---- item 7: bounded memory and time -------------------------------------------------------------------------------
+// ---- bounded memory and time ---------------------------------------------------------------------------------------
 
 const SMALL: usize = 8 * 1024;
 
@@ -406,7 +406,7 @@ fn deadlines_at_the_end_of_time_do_not_overflow() {
     assert_eq!(harness.elapsed(), secs(60), "cut to the last instant that exists");
 }
 
-// ---- item 14: TLS where a greeting was expected --------------------------------------------------------------------
+// ---- TLS where a greeting was expected -----------------------------------------------------------------------------
 
 #[test]
 fn tls_record_instead_of_greeting_is_not_smtp_with_implicit_tls_hint() {

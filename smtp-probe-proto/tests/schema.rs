@@ -198,6 +198,67 @@ fn mx_reports_validate() {
     assert_valid(&serde_json::to_value(MxReport::lookup_failed(&domain, "SERVFAIL")).unwrap());
 }
 
+#[test]
+fn domain_reports_validate() {
+    use smtp_probe_proto::domain::fetch::{FetchError, PolicyFetchReport};
+    use smtp_probe_proto::domain::{
+        Answer, DnssecStatus, DomainOptions, DomainParts, DomainReport, RecordLookup, RecordType,
+    };
+    use smtp_probe_proto::policy::mta_sts::MtaStsPolicy;
+
+    let domain: Domain = "example.com".parse().unwrap();
+    let plan = MxPlan::new(&domain, MxAnswer::Records(vec![MxRecord::new(10, "mx1.example.com.")]));
+    let MxPlan::Probe(probe) = plan else { panic!("one host to probe") };
+    let mx = probe.finish(vec![vec![full_report()]]);
+    let txt = |name: &str, records: &[&str]| {
+        let answer = Answer::Records(records.iter().map(|r| (*r).to_owned()).collect());
+        RecordLookup::new(name, RecordType::Txt, DnssecStatus::Secure, answer)
+    };
+    let mx_lookup = RecordLookup::new(
+        "example.com",
+        RecordType::Mx,
+        DnssecStatus::Secure,
+        Answer::Records(vec!["10 mx1.example.com.".into()]),
+    );
+    let parts = |fetch: Result<MtaStsPolicy, FetchError>| {
+        let mut parts = DomainParts::new(
+            domain.clone(),
+            SystemTime::UNIX_EPOCH,
+            mx_lookup.clone(),
+            mx.clone(),
+            txt("_mta-sts.example.com", &["v=STSv1; id=20240101"]),
+            RecordLookup::new("_smtp._tls.example.com", RecordType::Txt, DnssecStatus::Insecure, Answer::NxDomain),
+            txt("_dmarc.example.com", &["v=DMARC1; p=none; rua=mailto:d@example.com"]),
+            1_700_000_000,
+        );
+        let mut report = PolicyFetchReport::failed("example.com", FetchError::Closed, Duration::from_millis(3));
+        report.outcome = fetch;
+        report.status = Some(200);
+        parts.policy_fetch = Some(report);
+        parts.tlsa = vec![RecordLookup::new(
+            "_25._tcp.mx1.example.com",
+            RecordType::Tlsa,
+            DnssecStatus::Indeterminate,
+            Answer::Failed("SERVFAIL".into()),
+        )];
+        parts
+    };
+    let policy = MtaStsPolicy::parse(b"version: STSv1\nmode: testing\nmx: *.example.com\nmax_age: 3600\n").unwrap();
+    for fetch in [
+        Ok(policy),
+        Err(FetchError::Redirect { status: 301, location: "https://x/".into() }),
+        Err(FetchError::TooLarge),
+    ] {
+        let report = DomainReport::assemble(parts(fetch), DomainOptions::default());
+        let value = serde_json::to_value(&report).unwrap();
+        assert_valid(&value);
+        assert_valid(&json!([value, serde_json::to_value(&report.mx).unwrap()]));
+        assert_eq!(value["domain"], "example.com");
+        assert_eq!(value["records"][0]["dnssec"], "secure");
+        assert_eq!(value["records"][4]["answer"], json!({ "result": "failed", "data": "SERVFAIL" }));
+    }
+}
+
 // ---- round trips ------------------------------------------------------------------------------------------------
 
 const MAILBOX_USER: &str = "inbox@example.com";

@@ -18,6 +18,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use smtp_probe_proto::domain::{Answer, Dane, DnssecStatus, DomainReport};
 use smtp_probe_proto::imap::MailboxReport;
 use smtp_probe_proto::mx::MxReport;
 use smtp_probe_proto::{
@@ -61,6 +62,12 @@ pub(crate) fn render(items: &[Item<'_>], options: &HumanOptions) -> String {
             Item::Mx(mx) => {
                 blocks.push(Block { out: String::new(), options }.mx_header(mx));
                 for report in mx.hosts.iter().flat_map(|h| &h.reports) {
+                    blocks.push(Block { out: String::new(), options }.render(report));
+                }
+            }
+            Item::Domain(check) => {
+                blocks.push(Block { out: String::new(), options }.domain_header(check));
+                for report in check.mx.hosts.iter().flat_map(|h| &h.reports) {
                     blocks.push(Block { out: String::new(), options }.render(report));
                 }
             }
@@ -135,6 +142,131 @@ impl Block<'_> {
     }
 
     /// `MX <domain>  <VERDICT>  <cause (phase): message>`, then null/implicit MX and the hosts by preference.
+    /// A domain check: the verdict and cause, each lookup with its DNSSEC status, the MTA-STS policy and its
+    /// fetch, SPF, each MX host under the policies, record findings.
+    fn domain_header(mut self, check: &DomainReport) -> String {
+        let verdict = self.verdict(check.verdict, true);
+        let domain = self.paint(BOLD, check.domain.as_str());
+        match check.primary_finding() {
+            None => self.line(format!("domain {domain}  {verdict}  {}", escape(&check.summary()))),
+            Some(finding) => {
+                let cause = finding.cause.map_or("unknown", |c| c.as_str());
+                self.line(format!("domain {domain}  {verdict}  {cause}: {}", escape(&finding.message)));
+            }
+        }
+        self.line("  records");
+        for lookup in &check.records {
+            let answer = match &lookup.answer {
+                Answer::Records(records) => {
+                    records.iter().map(|r| escape(&truncate(r, 120)).into_owned()).collect::<Vec<_>>().join(" | ")
+                }
+                Answer::NoData => "no records".to_owned(),
+                Answer::NxDomain => "no such name".to_owned(),
+                Answer::Failed(why) => format!("failed: {}", escape(why)),
+                _ => String::new(),
+            };
+            let status = format!("{:<13}", lookup.dnssec.as_str());
+            let style = match lookup.dnssec {
+                DnssecStatus::Secure => GREEN,
+                DnssecStatus::Bogus => RED,
+                _ => DIM,
+            };
+            let status = self.paint(style, &status);
+            self.line(format!(
+                "    {:<4} {:<40} {status} {answer}",
+                format!("{:?}", lookup.rtype).to_uppercase(),
+                escape(&lookup.name)
+            ));
+        }
+        match (&check.mta_sts.record, &check.mta_sts.fetch) {
+            (None, _) => self.line("  MTA-STS      no policy published"),
+            (Some(record), Some(fetch)) => match &fetch.outcome {
+                Ok(policy) => {
+                    let mx: Vec<String> = policy.mx.iter().map(ToString::to_string).collect();
+                    self.line(format!(
+                        "  MTA-STS      id {}  mode {}  max_age {}  mx {}",
+                        escape(&record.id),
+                        policy.mode,
+                        policy.max_age,
+                        escape(&mx.join(", "))
+                    ));
+                }
+                Err(error) => {
+                    let line = format!(
+                        "  MTA-STS      id {}  policy unavailable: {}",
+                        escape(&record.id),
+                        escape(&error.to_string())
+                    );
+                    let painted = self.paint(YELLOW, &line);
+                    self.line(painted);
+                }
+            },
+            (Some(record), None) => self.line(format!("  MTA-STS      id {}  (not fetched)", escape(&record.id))),
+        }
+        if let Some(spf) = &check.spf {
+            self.line(format!(
+                "  SPF          {}  {} DNS-querying terms, {} void",
+                spf.result, spf.lookups, spf.void_lookups
+            ));
+        }
+        for (i, host) in check.hosts.iter().enumerate() {
+            let title = if i == 0 { "hosts" } else { "" };
+            let verdict = self.verdict(host.verdict, false);
+            let cause = host.cause.map(|c| format!(" ({c})")).unwrap_or_default();
+            let mta_sts = match &host.mta_sts {
+                Some(c) if c.passed() => "MTA-STS ok",
+                Some(_) => "MTA-STS fails",
+                None => "",
+            };
+            let dane = match &host.dane {
+                Dane::NoRecords => "no TLSA",
+                Dane::Insecure => "TLSA unsigned",
+                Dane::Bogus => "TLSA bogus",
+                Dane::LookupFailed { .. } => "TLSA lookup failed",
+                Dane::NoUsable => "TLSA unusable",
+                Dane::Authenticated { .. } => "DANE ok",
+                Dane::NoTls => "DANE: no TLS",
+                Dane::Mismatch { .. } => "DANE mismatch",
+                _ => "",
+            };
+            self.line(format!(
+                "  {title:<12} {} {}  {verdict}{cause}  {mta_sts}  {dane}",
+                host.preference,
+                escape(&host.host)
+            ));
+            for reason in &host.reasons {
+                self.line(format!("               {}", escape(reason)));
+            }
+        }
+        if !check.record_findings.is_empty() {
+            self.line("  record findings");
+            for rf in &check.record_findings {
+                self.line(format!(
+                    "    {:<8} {} ({}): {}",
+                    rf.level.as_str(),
+                    rf.problem,
+                    rf.rule,
+                    escape(&rf.message)
+                ));
+            }
+        }
+        if self.options.verbose > 0 && !check.findings.is_empty() {
+            self.line("  findings");
+            for finding in &check.findings {
+                self.finding(finding);
+            }
+        }
+        let t = &check.timings;
+        let fetch = t.policy_fetch.map(|d| format!(", policy fetch {:.1} ms", millis(d))).unwrap_or_default();
+        self.line(format!(
+            "  timings      DNS {:.1} ms{fetch}, MX probes {:.1} ms, total {:.1} ms",
+            millis(t.dns),
+            millis(t.mx_probes),
+            millis(t.total)
+        ));
+        self.out
+    }
+
     fn mx_header(mut self, mx: &MxReport) -> String {
         let verdict = self.verdict(mx.verdict, true);
         let domain = self.paint(BOLD, mx.domain.as_str());

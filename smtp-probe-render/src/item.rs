@@ -1,14 +1,15 @@
 //! [`Item`]: one thing a renderer renders. Every format takes a slice of them, in the order they are to appear.
 
+use smtp_probe_proto::domain::DomainReport;
 use smtp_probe_proto::mx::{MxHostReport, MxReport};
 use std::time::Duration;
 
 use smtp_probe_proto::{Cause, Phase, Report, RoundTripReport, Verdict};
 
-/// One result to render: a target's [`Report`], an MX domain's [`MxReport`] or a round trip's
-/// [`RoundTripReport`], borrowed.
+/// One result to render: a target's [`Report`], an MX domain's [`MxReport`], a round trip's [`RoundTripReport`]
+/// or a domain check's [`DomainReport`], borrowed.
 ///
-/// New kinds of result (a domain's policies) become new variants; the enum is `non_exhaustive` so that adding one
+/// New kinds of result become new variants; the enum is `non_exhaustive` so that adding one
 /// is not a breaking change, and every renderer handles each kind in one place.
 ///
 /// ```
@@ -30,6 +31,14 @@ pub enum Item<'a> {
     Mx(&'a MxReport),
     /// A round trip: a message submitted and looked for in a mailbox.
     RoundTrip(&'a RoundTripReport),
+    /// A domain check: records, policies, and every MX host judged under them.
+    Domain(&'a DomainReport),
+}
+
+impl<'a> From<&'a DomainReport> for Item<'a> {
+    fn from(report: &'a DomainReport) -> Item<'a> {
+        Item::Domain(report)
+    }
 }
 
 impl<'a> From<&'a Report> for Item<'a> {
@@ -57,31 +66,36 @@ impl<'a> Item<'a> {
             Item::Target(report) => report.verdict,
             Item::Mx(mx) => mx.verdict,
             Item::RoundTrip(roundtrip) => roundtrip.verdict,
+            Item::Domain(domain) => domain.verdict,
         }
     }
 
-    /// The cause of that verdict: a target's, an MX domain's or a round trip's (`local_error` when the check could
+    /// The cause of that verdict: a target's, an MX domain's, a round trip's or a domain check's (`local_error` when
+    /// the check could
     /// not run).
     pub fn cause(&self) -> Option<Cause> {
         match self {
             Item::Target(report) => report.cause,
             Item::Mx(mx) => mx.cause,
             Item::RoundTrip(roundtrip) => roundtrip.cause,
+            Item::Domain(domain) => domain.cause,
         }
     }
 
     /// Every probe report in the item, each with the MX host it was made for (`None` for a target). A round trip
     /// has none here: its submission is part of it, rendered with it (its own metrics, perfdata and text).
     pub fn reports(&self) -> Box<dyn Iterator<Item = (Option<MxHost<'a>>, &'a Report)> + 'a> {
-        match *self {
-            Item::RoundTrip(_) => Box::new(std::iter::empty()),
-            Item::Target(report) => Box::new(std::iter::once((None, report))),
-            Item::Mx(mx) => Box::new(
-                mx.hosts
-                    .iter()
-                    .flat_map(move |host| host.reports.iter().map(move |r| (Some(MxHost { domain: mx, host }), r))),
-            ),
-        }
+        let mx = match *self {
+            Item::RoundTrip(_) => return Box::new(std::iter::empty()),
+            Item::Target(report) => return Box::new(std::iter::once((None, report))),
+            Item::Mx(mx) => mx,
+            Item::Domain(domain) => &domain.mx,
+        };
+        Box::new(
+            mx.hosts
+                .iter()
+                .flat_map(move |host| host.reports.iter().map(move |r| (Some(MxHost { domain: mx, host }), r))),
+        )
     }
 }
 
@@ -131,6 +145,7 @@ pub(crate) fn split<'a>(items: &[Item<'a>]) -> Kinds<'a> {
             Item::Target(report) => kinds.targets.push(report),
             Item::Mx(mx) => kinds.domains.push(mx),
             Item::RoundTrip(roundtrip) => kinds.roundtrips.push(roundtrip),
+            Item::Domain(_) => {}
         }
     }
     kinds
@@ -152,4 +167,10 @@ pub(crate) fn roundtrip_phases(r: &RoundTripReport) -> Vec<(Phase, Duration)> {
         add(step.phase, step.duration);
     }
     phases
+}
+
+/// The domain checks of these items, in order.
+#[cfg_attr(not(any(feature = "prometheus", feature = "nagios", feature = "human")), allow(dead_code))]
+pub(crate) fn domain_checks<'a>(items: &[Item<'a>]) -> Vec<&'a DomainReport> {
+    items.iter().filter_map(|item| if let Item::Domain(d) = item { Some(*d) } else { None }).collect()
 }

@@ -21,6 +21,7 @@ impl Serialize for Item<'_> {
             Item::Target(report) => report.serialize(serializer),
             Item::Mx(mx) => mx.serialize(serializer),
             Item::RoundTrip(roundtrip) => roundtrip.serialize(serializer),
+            Item::Domain(domain) => domain.serialize(serializer),
         }
     }
 }

@@ -45,15 +45,51 @@
 //!
 //! | function | feature | output |
 //! | --- | --- | --- |
-//! | [`json`] | `json` | the documented JSON shape: the core's serialization, an object or an array |
-//! | [`prometheus`], [`openmetrics`] | `prometheus` | the [metric vocabulary](metrics) as exposition text; certificate lifetimes counted from `now` |
-//! | [`nagios`], [`nagios_unknown`] | `nagios` | a plugin status line with perfdata, then long output |
-//! | [`human`] | `human` | blocks for people, verdict first, with or without ANSI colour |
+// A function or module that its feature leaves out is named, not linked (a cfg_attr pair per line).
+#![cfg_attr(
+    feature = "json",
+    doc = "| [`json`] | `json` | the documented JSON shape: the core's serialization, an object or an array |"
+)]
+#![cfg_attr(
+    not(feature = "json"),
+    doc = "| `json` | `json` | the documented JSON shape: the core's serialization, an object or an array |"
+)]
+#![cfg_attr(
+    feature = "prometheus",
+    doc = "| [`prometheus`], [`openmetrics`] | `prometheus` | the [metric vocabulary](metrics) as exposition text; certificate lifetimes counted from `now` |"
+)]
+#![cfg_attr(
+    not(feature = "prometheus"),
+    doc = "| `prometheus`, `openmetrics` | `prometheus` | the metric vocabulary as exposition text; certificate lifetimes counted from `now` |"
+)]
+#![cfg_attr(
+    feature = "nagios",
+    doc = "| [`nagios`], [`nagios_unknown`] | `nagios` | a plugin status line with perfdata, then long output |"
+)]
+#![cfg_attr(
+    not(feature = "nagios"),
+    doc = "| `nagios`, `nagios_unknown` | `nagios` | a plugin status line with perfdata, then long output |"
+)]
+#![cfg_attr(
+    feature = "human",
+    doc = "| [`human`] | `human` | blocks for people, verdict first, with or without ANSI colour |"
+)]
+#![cfg_attr(
+    not(feature = "human"),
+    doc = "| `human` | `human` | blocks for people, verdict first, with or without ANSI colour |"
+)]
 //!
 //! Every feature is on by default. Server-controlled text is data: the human and Nagios renderers write it through
 //! [`escape`] (exported for log lines too), so no ESC, BEL or bare CR a server sends reaches a terminal; JSON keeps
-//! the exact text, escaped by JSON. Services write their own counters with [`Exposition`] and [`metrics`], in the
-//! same formats and vocabulary as the reports.
+//! the exact text, escaped by JSON.
+#![cfg_attr(
+    feature = "prometheus",
+    doc = "Services write their own counters with [`Exposition`] and [`metrics`], in the same formats and vocabulary as the reports."
+)]
+#![cfg_attr(
+    not(feature = "prometheus"),
+    doc = "Services write their own counters with `Exposition` and `metrics` (feature `prometheus`), in the same formats and vocabulary as the reports."
+)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]

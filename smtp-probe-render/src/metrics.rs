@@ -4,9 +4,10 @@
 //!
 //! Every metric of a probe report carries the label `target` (`host:port`, as the report names it); those of an
 //! MX host's report also carry `mx_domain`; and when one target has several reports in one exposition (one per
-//! address family), each also carries `address` (`ip:port`). The MX aggregate metrics carry `domain`. A round
-//! trip's metrics carry `submit` and `mailbox`, the `host:port` of its submission and IMAP servers (its submission
-//! is not repeated as probe metrics: its phases are in `smtp_probe_roundtrip_phase_duration_seconds`).
+//! address family), each also carries `address` (`ip:port`). The MX aggregate metrics and the domain check's carry
+//! `domain` (a domain check's MX hosts' probe reports carry `mx_domain`, as in MX mode). A round trip's metrics
+//! carry `submit` and `mailbox`, the `host:port` of its submission and IMAP servers (its submission is not repeated
+//! as probe metrics: its phases are in `smtp_probe_roundtrip_phase_duration_seconds`).
 //!
 //! | metric (sample name) | type | unit | labels | what |
 //! | --- | --- | --- | --- | --- |
@@ -26,6 +27,14 @@
 //! | `smtp_probe_mx_verdict` | gauge | | `domain`, `verdict` | the aggregate MX verdict, as `smtp_probe_verdict` |
 //! | `smtp_probe_mx_cause` | gauge | | `domain`, `cause` | the primary cause of an aggregate verdict other than up |
 //! | `smtp_probe_mx_hosts` | gauge | | `domain` | the number of MX hosts probed (0 for a null MX) |
+//! | `smtp_probe_domain_up` | gauge | | `domain` | 1 when senders honouring the domain's policies can deliver (up or degraded) |
+//! | `smtp_probe_domain_verdict` | gauge | | `domain`, `verdict` | the domain check's verdict, as `smtp_probe_verdict` |
+//! | `smtp_probe_domain_cause` | gauge | | `domain`, `cause` | the primary cause of a domain verdict other than up |
+//! | `smtp_probe_domain_policy_mode` | gauge | | `domain`, `mode` | 1 for the MTA-STS mode in force (`enforce`, `testing`, `none`), 0 for the others; no sample without a policy |
+//! | `smtp_probe_domain_dane_usable` | gauge | | `domain` | 1 when every probed MX host has DNSSEC-secure, usable TLSA records |
+//! | `smtp_probe_domain_mx_policy_ok` | gauge | | `domain`, `host` | 1 when the MX host takes mail from policy-honouring senders (not down under the policies) |
+//! | `smtp_probe_domain_dnssec_secure` | gauge | | `domain`, `record` | 1 when the lookup (`mx`, `mta_sts`, `tlsrpt`, `dmarc`, `tlsa:<host>`) validated as secure |
+//! | `smtp_probe_domain_record_findings` | gauge | | `domain`, `level` | problems of the published records, by level (`advice`, `warning`, `error`) |
 //! | `smtp_probe_roundtrip_up` | gauge | | | 1 when the test message was delivered (up or degraded), 0 when down |
 //! | `smtp_probe_roundtrip_verdict` | gauge | | `verdict` | 1 for the round trip's verdict, 0 for the two others |
 //! | `smtp_probe_roundtrip_cause` | gauge | | `cause` | 1, for the primary cause of a verdict other than up |
@@ -242,6 +251,62 @@ pub const MX_CAUSE: Metric = gauge(
 pub const MX_HOSTS: Metric =
     gauge("smtp_probe_mx_hosts", None, &["domain"], "The number of MX hosts probed for the domain (0 for a null MX).");
 
+/// Whether senders honouring a domain's policies can deliver to it.
+pub const DOMAIN_UP: Metric = gauge(
+    "smtp_probe_domain_up",
+    None,
+    &["domain"],
+    "Whether senders honouring the domain's MTA-STS and DANE policies can deliver: 1 when up or degraded, 0 when down.",
+);
+/// The domain check's verdict.
+pub const DOMAIN_VERDICT: Metric = gauge(
+    "smtp_probe_domain_verdict",
+    None,
+    &["domain", "verdict"],
+    "The domain check's verdict: 1 for the current one, 0 for the two others.",
+);
+/// The primary cause of a domain verdict other than up.
+pub const DOMAIN_CAUSE: Metric = gauge(
+    "smtp_probe_domain_cause",
+    None,
+    &["domain", "cause"],
+    "The primary cause of a domain verdict other than up.",
+);
+/// The MTA-STS mode in force.
+pub const DOMAIN_POLICY_MODE: Metric = gauge(
+    "smtp_probe_domain_policy_mode",
+    None,
+    &["domain", "mode"],
+    "The MTA-STS mode in force: 1 for the current mode, 0 for the others (no sample without a policy).",
+);
+/// Whether DANE covers every MX host.
+pub const DOMAIN_DANE_USABLE: Metric = gauge(
+    "smtp_probe_domain_dane_usable",
+    None,
+    &["domain"],
+    "Whether every probed MX host has DNSSEC-secure TLSA records usable for SMTP.",
+);
+/// Whether an MX host passes the domain's policies.
+pub const DOMAIN_MX_POLICY_OK: Metric = gauge(
+    "smtp_probe_domain_mx_policy_ok",
+    None,
+    &["domain", "host"],
+    "Whether the MX host takes mail from senders honouring the domain's policies (not down under them).",
+);
+/// Whether a lookup validated as secure.
+pub const DOMAIN_DNSSEC_SECURE: Metric = gauge(
+    "smtp_probe_domain_dnssec_secure",
+    None,
+    &["domain", "record"],
+    "Whether the lookup validated as DNSSEC-secure from the configured trust anchor.",
+);
+/// Problems of the published records, by level.
+pub const DOMAIN_RECORD_FINDINGS: Metric = gauge(
+    "smtp_probe_domain_record_findings",
+    None,
+    &["domain", "level"],
+    "Problems of the domain's published records (SPF, DMARC, TLS-RPT, MTA-STS, TLSA), by level.",
+);
 /// Whether a round trip delivered its message.
 pub const ROUNDTRIP_UP: Metric = gauge(
     "smtp_probe_roundtrip_up",
@@ -545,6 +610,18 @@ pub const REPORT_METRICS: &[Metric] = &[
 /// The aggregate metrics of an MX domain, in the order they are written.
 pub const MX_METRICS: &[Metric] = &[MX_UP, MX_VERDICT, MX_CAUSE, MX_HOSTS];
 
+/// The metrics of a domain check, in the order they are written.
+pub const DOMAIN_METRICS: &[Metric] = &[
+    DOMAIN_UP,
+    DOMAIN_VERDICT,
+    DOMAIN_CAUSE,
+    DOMAIN_POLICY_MODE,
+    DOMAIN_DANE_USABLE,
+    DOMAIN_MX_POLICY_OK,
+    DOMAIN_DNSSEC_SECURE,
+    DOMAIN_RECORD_FINDINGS,
+];
+
 /// The metrics of a round trip, in the order they are written.
 pub const ROUNDTRIP_METRICS: &[Metric] = &[
     ROUNDTRIP_UP,
@@ -605,7 +682,13 @@ mod tests {
     use super::*;
 
     fn all() -> impl Iterator<Item = &'static Metric> {
-        REPORT_METRICS.iter().chain(MX_METRICS).chain(ROUNDTRIP_METRICS).chain(SERVICE_METRICS).chain(MONITOR_METRICS)
+        REPORT_METRICS
+            .iter()
+            .chain(MX_METRICS)
+            .chain(DOMAIN_METRICS)
+            .chain(ROUNDTRIP_METRICS)
+            .chain(SERVICE_METRICS)
+            .chain(MONITOR_METRICS)
     }
 
     #[test]

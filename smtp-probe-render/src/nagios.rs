@@ -27,11 +27,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use smtp_probe_proto::domain::DomainReport;
 use smtp_probe_proto::mx::MxReport;
 use smtp_probe_proto::{Cause, Finding, OwnedReply, Report, RoundTripReport, Thresholds, Verdict};
 
 use crate::escape::{escape, escape_bytes, truncate};
-use crate::item::{Item, all_reports, split};
+use crate::item::{Item, all_reports, domain_checks, split};
 
 /// The longest description of one item in the status line, in characters.
 pub const MAX_ITEM_CHARS: usize = 512;
@@ -80,6 +81,7 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
         .map(|item| match item {
             Item::Target(report) => describe(report),
             Item::Mx(mx) => describe_mx(mx),
+            Item::Domain(domain) => describe_domain(domain),
             Item::RoundTrip(roundtrip) => describe_roundtrip(roundtrip),
         })
         .map(|text| truncate(&text, MAX_ITEM_CHARS).into_owned())
@@ -112,6 +114,20 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
         let working = mx.hosts.iter().filter(|h| h.verdict != Verdict::Down).count();
         perf.push(format!("{}={working};;;0;{}", quote(&format!("{} mx_hosts_up", mx.domain)), mx.hosts.len()));
     }
+    for check in domain_checks(items) {
+        let ok = check.hosts.iter().filter(|h| h.verdict != Verdict::Down).count();
+        perf.push(format!("{}={ok};;;0;{}", quote(&format!("{} mx_policy_ok", check.domain)), check.hosts.len()));
+        let t = &check.timings;
+        perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} dns_time", check.domain)), t.dns.as_secs_f64()));
+        if let Some(fetch) = t.policy_fetch {
+            perf.push(format!(
+                "{}={:.6}s;;;0;",
+                quote(&format!("{} policy_fetch_time", check.domain)),
+                fetch.as_secs_f64()
+            ));
+        }
+        perf.push(format!("{}={:.6}s;;;0;", quote(&format!("{} check_time", check.domain)), t.total.as_secs_f64()));
+    }
     for roundtrip in &kinds.roundtrips {
         let prefix = several.then(|| format!("roundtrip {} {}", roundtrip.submit_target, roundtrip.mailbox.target));
         perf.extend(roundtrip_perfdata(roundtrip, options.delivery_time, prefix.as_deref()));
@@ -121,6 +137,14 @@ pub(crate) fn render(items: &[Item<'_>], options: &NagiosOptions) -> String {
         let _ = writeln!(out, "{}", truncate(&line, MAX_LINE_CHARS));
     };
     if options.verbose {
+        for check in domain_checks(items) {
+            for finding in &check.findings {
+                long(long_finding(&format!("domain {}", check.domain), finding));
+            }
+            for rf in &check.record_findings {
+                long(format!("domain {} [{} {}] {}", check.domain, rf.level, rf.problem, clean(&rf.message)));
+            }
+        }
         for mx in &domains {
             for finding in &mx.findings {
                 long(long_finding(&format!("MX {}", mx.domain), finding));
@@ -213,6 +237,15 @@ fn long_finding(source: &str, finding: &Finding) -> String {
 }
 
 /// An MX domain in a line: its summary, then every host with its preference and verdict.
+fn describe_domain(check: &DomainReport) -> String {
+    let mut line = format!("domain {} {}", check.domain, check.summary());
+    let hosts: Vec<String> = check.hosts.iter().map(|h| format!("{} {} {}", h.preference, h.host, h.verdict)).collect();
+    if !hosts.is_empty() {
+        let _ = write!(line, " [{}]", hosts.join(", "));
+    }
+    line
+}
+
 fn describe_mx(mx: &MxReport) -> String {
     let mut line = format!("MX {} {}", mx.domain, mx.summary());
     if mx.null_mx {

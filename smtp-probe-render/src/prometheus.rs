@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use smtp_probe_proto::{Finding, Report, RoundTripReport, Severity, Verdict};
 
 use crate::exposition::{Exposition, ExpositionFormat, Family};
-use crate::item::{Item, all_reports, split};
+use crate::item::{Item, all_reports, domain_checks, split};
 use crate::metrics;
 
 /// The exposition of these items at `now` (the wall-clock time certificate lifetimes are counted from).
@@ -98,6 +98,52 @@ pub(crate) fn render<'a>(items: &'a [Item<'a>], now: SystemTime, format: Exposit
         mx_hosts.sample(&[domain], mx.hosts.len() as f64);
     }
 
+    let mut d_up = Family::new(metrics::DOMAIN_UP);
+    let mut d_verdict = Family::new(metrics::DOMAIN_VERDICT);
+    let mut d_cause = Family::new(metrics::DOMAIN_CAUSE);
+    let mut d_mode = Family::new(metrics::DOMAIN_POLICY_MODE);
+    let mut d_dane = Family::new(metrics::DOMAIN_DANE_USABLE);
+    let mut d_mx_ok = Family::new(metrics::DOMAIN_MX_POLICY_OK);
+    let mut d_secure = Family::new(metrics::DOMAIN_DNSSEC_SECURE);
+    let mut d_records = Family::new(metrics::DOMAIN_RECORD_FINDINGS);
+    let mut checks_written = HashSet::new();
+    for check in domain_checks(items) {
+        if !checks_written.insert(check.domain.as_str()) {
+            continue;
+        }
+        let domain = ("domain", check.domain.as_str());
+        d_up.sample(&[domain], f64::from(u8::from(check.verdict != Verdict::Down)));
+        for v in Verdict::ALL {
+            d_verdict.sample(&[domain, ("verdict", v.as_str())], f64::from(u8::from(check.verdict == *v)));
+        }
+        if let Some(c) = check.cause {
+            d_cause.sample(&[domain, ("cause", c.as_str())], 1.0);
+        }
+        if let Some(mode) = check.policy_mode() {
+            for m in ["enforce", "testing", "none"] {
+                d_mode.sample(&[domain, ("mode", m)], f64::from(u8::from(mode.as_str() == m)));
+            }
+        }
+        d_dane.sample(&[domain], f64::from(u8::from(check.dane_usable())));
+        for host in &check.hosts {
+            d_mx_ok.sample(&[domain, ("host", host.host.as_str())], f64::from(u8::from(host.verdict != Verdict::Down)));
+        }
+        let names = ["mx", "mta_sts", "tlsrpt", "dmarc"];
+        for (index, lookup) in check.records.iter().enumerate() {
+            let record = match names.get(index) {
+                Some(name) => (*name).to_owned(),
+                None if lookup.rtype == smtp_probe_proto::domain::RecordType::Tlsa => format!("tlsa:{}", lookup.name),
+                None => continue,
+            };
+            let secure = f64::from(u8::from(lookup.dnssec == smtp_probe_proto::domain::DnssecStatus::Secure));
+            d_secure.sample(&[domain, ("record", record.as_str())], secure);
+        }
+        for level in ["advice", "warning", "error"] {
+            let count = check.record_findings.iter().filter(|f| f.level.as_str() == level).count();
+            d_records.sample(&[domain, ("level", level)], count as f64);
+        }
+    }
+
     let roundtrips = roundtrip_families(&split(items).roundtrips);
 
     let mut out = Exposition::new(format);
@@ -118,6 +164,14 @@ pub(crate) fn render<'a>(items: &'a [Item<'a>], now: SystemTime, format: Exposit
         &mx_verdict,
         &mx_cause,
         &mx_hosts,
+        &d_up,
+        &d_verdict,
+        &d_cause,
+        &d_mode,
+        &d_dane,
+        &d_mx_ok,
+        &d_secure,
+        &d_records,
     ] {
         out.family(family);
     }

@@ -33,7 +33,8 @@ pub const DEFAULT_EXIM_DIR: &str = "/var/tmp/smtp-probe-exim";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Scenario {
-    /// MTA-STS enforce, a TLSA 3 1 1 record matching the Postfix key, SPF, DMARC reject, TLS-RPT: up.
+    /// Two MX hosts (both Postfix), MTA-STS enforce, TLSA 3 1 1 records matching the Postfix key, SPF, DMARC
+    /// reject, TLS-RPT: up.
     Good,
     /// MTA-STS testing; the MX is Exim with its expired certificate: degraded.
     Testing,

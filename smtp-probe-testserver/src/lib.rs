@@ -63,6 +63,7 @@ pub mod demo;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod domain_bed;
+pub mod policy_server;
 pub mod responder;
 pub mod script;
 mod server;

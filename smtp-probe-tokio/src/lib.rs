@@ -2,41 +2,54 @@
 //! memory and plans the connections ([`proto::connect`]: address and family policies, deadlines, what a failure
 //! means). This crate resolves, connects, moves bytes and sleeps until the deadlines it is given — nothing else.
 //!
-//! A probe of a local test server, with STARTTLS, a private CA and certificate-days thresholds:
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use smtp_probe_testserver::{Responder, TestPki};
-//! use smtp_probe_tokio::{probe, ProbeConfig, Target, TlsConfig, TlsMode, Verdict};
-//!
-//! let pki = TestPki::new()?;
-//! let server = Responder::new().cert(&pki.default_cert()?).start()?; // mx.test on 127.0.0.1
-//! let config = ProbeConfig::builder(Target::new("127.0.0.1", server.port())?)
-//!     .tls(TlsMode::StartTlsRequired)
-//!     .tls_name("mx.test") // verify this name, whatever address we connect to
-//!     .tls_config(TlsConfig::builder().add_ca_pem("test CA", pki.ca_pem().as_bytes())?.build()?)
-//!     .ehlo_name("monitor.example.com")
-//!     .certificate_days(Some(21), Some(7))
-//!     .build()?;
-//! let report = probe(&config).await;
-//! assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
-//! assert!(report.tls.as_ref().is_some_and(|tls| tls.verified));
-//! # Ok(()) }
-//! ```
-//!
-//! Against a real server, the target usually comes from the forms people type:
+//! Probe a mail server, STARTTLS required, and say what is wrong:
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn main() -> Result<(), smtp_probe_tokio::Error> {
 //! use smtp_probe_tokio::{probe, ProbeConfig, Verdict};
+//!
 //! // Port 587, STARTTLS required; the host is the name verified in the certificate.
-//! let config = ProbeConfig::builder("submission://mail.example.com".parse()?).build()?;
-//! let report = probe(&config).await;
+//! let config = ProbeConfig::builder("submission://mail.example.com".parse()?)
+//!     .ehlo_name("monitor.example.com")
+//!     .certificate_days(Some(21), Some(7))
+//!     .build()?;
+//! let report = probe(&config).await; // everything the network and the server do is in the report
 //! if report.verdict != Verdict::Up {
 //!     eprintln!("{}", report.summary());
 //! }
+//! # Ok(()) }
+//! ```
+//!
+//! The same against a few-line SMTP server on loopback, to try it without a mail server:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use smtp_probe_tokio::{probe, ProbeConfig, Target, TlsMode, Verdict};
+//! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let port = listener.local_addr()?.port();
+//! tokio::spawn(async move {
+//!     let (socket, _) = listener.accept().await?;
+//!     let (read, mut write) = socket.into_split();
+//!     write.write_all(b"220 mx.test ESMTP\r\n").await?;
+//!     let mut lines = BufReader::new(read).lines();
+//!     while let Some(command) = lines.next_line().await? {
+//!         let reply: &[u8] = match command.starts_with("EHLO") {
+//!             true => b"250-mx.test\r\n250 SIZE 10240000\r\n",
+//!             false => b"221 2.0.0 Bye\r\n",
+//!         };
+//!         write.write_all(reply).await?;
+//!     }
+//!     Ok::<_, std::io::Error>(())
+//! });
+//!
+//! let config = ProbeConfig::builder(Target::new("127.0.0.1", port)?).tls(TlsMode::None).build()?;
+//! let report = probe(&config).await;
+//! assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
+//! assert_eq!(report.capabilities.as_ref().unwrap().size_limit, Some(10_240_000));
 //! # Ok(()) }
 //! ```
 //!
@@ -75,6 +88,9 @@ mod ehlo;
 mod roundtrip;
 pub use roundtrip::roundtrip;
 
+#[cfg(feature = "domain")]
+#[cfg_attr(docsrs, doc(cfg(feature = "domain")))]
+pub mod domain;
 #[cfg(feature = "mx")]
 mod mx;
 

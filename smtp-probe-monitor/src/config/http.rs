@@ -11,13 +11,20 @@
 //!
 //! [http.probe]                                # GET /probe?target=…&module=… in the blackbox exporter's style
 //! max_probes = 32                             # at once; past it, 503
+//! max_roundtrips = 1                          # round trips at once (each sends a message); past it, 429
 //!
 //! [http.probe.modules.submission]             # replaces the built-in smtp, submission, smtps and plain
 //! tls = "required"                            # none | opportunistic | required | implicit
 //! timeout = "10s"
 //! auth = { username = "monitor", password_env = "PROBE_PASSWORD" }
 //! allow = ["mail.example.com:587", "*.mx.example.com", "192.0.2.0/24"]   # required with auth
+//!
+//! [http.probe.modules.mailflow]               # a round trip on request: GET /probe?module=mailflow
+//! roundtrip = "mail-flows"                    # the id of a [[monitors]] round trip: its servers and credentials
 //! ```
+//!
+//! A round-trip module takes everything from its monitor (servers, credentials, envelope, trust, deadline) and
+//! nothing from the request; `max_roundtrips` (default 1) caps how many run at once, since each sends real mail.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -27,8 +34,9 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 use smtp_probe_tokio::{AddressPolicy, Origin, TlsMode};
 
-use super::{AuthSpec, Builder, ConfigError, RawAuth, Secret, ServiceConfig};
+use super::{AuthSpec, Builder, CheckKind, ConfigError, MonitorConfig, RawAuth, Secret, ServiceConfig};
 use crate::http::allow::AllowList;
+use crate::id::MonitorId;
 
 /// The HTTP side (`[http]`). HTTP settings take effect when the service starts; a reload leaves them as they are.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,14 +135,36 @@ pub struct ProbeEndpoint {
     pub enabled: bool,
     /// Probes at once at most; a request past it is answered 503 at once. Default 32.
     pub max_probes: usize,
-    /// Modules by name; when none are configured, [the built-in ones](ProbeEndpoint::builtin_modules).
+    /// Modules by name; when none are configured (of either kind), [the built-in ones](ProbeEndpoint::builtin_modules).
     pub modules: BTreeMap<String, ProbeModule>,
+    /// Round-trip modules by name (`roundtrip = "monitor-id"`); their names are distinct from `modules`'.
+    pub roundtrips: BTreeMap<String, RoundTripModule>,
+    /// Round trips at once at most (each sends a real message); a request past it is answered 429 at once.
+    /// Default 1.
+    pub max_roundtrips: usize,
 }
 
 impl Default for ProbeEndpoint {
     fn default() -> Self {
-        ProbeEndpoint { enabled: true, max_probes: 32, modules: ProbeEndpoint::builtin_modules("localhost") }
+        ProbeEndpoint {
+            enabled: true,
+            max_probes: 32,
+            modules: ProbeEndpoint::builtin_modules("localhost"),
+            roundtrips: BTreeMap::new(),
+            max_roundtrips: 1,
+        }
     }
+}
+
+/// A `/probe` module that runs one round trip of a configured monitor (`[http.probe.modules.NAME]` with
+/// `roundtrip = "monitor-id"`): the monitor's submission and IMAP servers, credentials, envelope, trust and
+/// deadline, as the configuration was read when the service started. A request may name no other server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundTripModule {
+    /// The monitor it runs.
+    pub monitor: MonitorId,
+    /// Its check (a [`CheckKind::RoundTrip`]).
+    pub check: CheckKind,
 }
 
 impl ProbeEndpoint {
@@ -237,6 +267,7 @@ struct RawBasic {
 struct RawProbe {
     enabled: Option<bool>,
     max_probes: Option<Spanned<usize>>,
+    max_roundtrips: Option<Spanned<usize>>,
     allow_addresses: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     modules: BTreeMap<String, Spanned<RawModule>>,
@@ -245,6 +276,7 @@ struct RawProbe {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawModule {
+    roundtrip: Option<Spanned<String>>,
     tls: Option<Spanned<String>>,
     tls_name: Option<String>,
     ca_file: Option<Spanned<String>>,
@@ -260,7 +292,12 @@ struct RawModule {
 }
 
 impl Builder<'_> {
-    pub(super) fn http(&self, raw: &RawHttp, service: &ServiceConfig) -> Result<HttpConfig, ConfigError> {
+    pub(super) fn http(
+        &self,
+        raw: &RawHttp,
+        service: &ServiceConfig,
+        monitors: &[MonitorConfig],
+    ) -> Result<HttpConfig, ConfigError> {
         let d = HttpConfig::default();
         let basic = match &raw.basic_auth {
             None => None,
@@ -344,11 +381,23 @@ impl Builder<'_> {
                 None => d.probe.max_probes,
             },
             modules: BTreeMap::new(),
+            roundtrips: BTreeMap::new(),
+            max_roundtrips: match &raw.probe.max_roundtrips {
+                Some(n) if *n.get_ref() == 0 || *n.get_ref() > 16 => {
+                    return self.err(n.span(), "http.probe.max_roundtrips", "1 to 16: each round trip sends a message");
+                }
+                Some(n) => *n.get_ref(),
+                None => d.probe.max_roundtrips,
+            },
         };
         for (name, m) in &raw.probe.modules {
-            probe.modules.insert(name.clone(), self.probe_module(name, m, service)?);
+            if let Some(id) = &m.get_ref().roundtrip {
+                probe.roundtrips.insert(name.clone(), self.roundtrip_module(name, id, m, monitors)?);
+            } else {
+                probe.modules.insert(name.clone(), self.probe_module(name, m, service)?);
+            }
         }
-        if probe.modules.is_empty() {
+        if raw.probe.modules.is_empty() {
             let addresses = self.addresses(raw.probe.allow_addresses.as_deref(), "http.probe.allow_addresses")?;
             probe.modules = ProbeEndpoint::builtin_modules(&service.ehlo_name);
             for module in probe.modules.values_mut() {
@@ -384,6 +433,75 @@ impl Builder<'_> {
         Ok(policy)
     }
 
+    /// A round-trip module: its monitor's check, and nothing else (the monitor's settings are the module's).
+    fn roundtrip_module(
+        &self,
+        name: &str,
+        id: &Spanned<String>,
+        raw: &Spanned<RawModule>,
+        monitors: &[MonitorConfig],
+    ) -> Result<RoundTripModule, ConfigError> {
+        let field = format!("http.probe.modules.{name}");
+        Self::module_name(name).or_else(|why| self.err(raw.span(), &field, why))?;
+        let r = raw.get_ref();
+        // Where a field is spanned, the error points at it; else at the module.
+        let whole = Some(raw.span());
+        let others = [
+            ("tls", r.tls.as_ref().map(Spanned::span)),
+            ("tls_name", r.tls_name.as_ref().and(whole.clone())),
+            ("ca_file", r.ca_file.as_ref().map(Spanned::span)),
+            ("ehlo_name", r.ehlo_name.as_ref().and(whole.clone())),
+            ("timeout", r.timeout.as_ref().map(Spanned::span)),
+            ("response_warning", r.response_warning.as_ref().map(Spanned::span)),
+            ("response_critical", r.response_critical.as_ref().map(Spanned::span)),
+            ("certificate_days_warning", r.certificate_days_warning.as_ref().and(whole.clone())),
+            ("certificate_days_critical", r.certificate_days_critical.as_ref().and(whole.clone())),
+            ("auth", r.auth.as_ref().map(Spanned::span)),
+            (
+                "allow",
+                r.allow.as_ref().and_then(|a| a.first()).map(Spanned::span).or(r.allow.as_ref().and(whole.clone())),
+            ),
+            (
+                "allow_addresses",
+                r.allow_addresses
+                    .as_ref()
+                    .and_then(|a| a.first())
+                    .map(Spanned::span)
+                    .or(r.allow_addresses.as_ref().and(whole)),
+            ),
+        ];
+        if let Some((other, span)) = others.into_iter().find_map(|(f, span)| span.map(|s| (f, s))) {
+            return self.err(
+                span,
+                format!("{field}.{other}"),
+                format!("a round-trip module takes its settings from monitor {:?}: set {other} there", id.get_ref()),
+            );
+        }
+        let wanted = id.get_ref().trim();
+        let Some(monitor) = monitors.iter().find(|m| m.id.as_str() == wanted) else {
+            return self.err(
+                id.span(),
+                format!("{field}.roundtrip"),
+                format!("no monitor has the id {wanted:?} (a monitor's id is its `id`, else derived from its name)"),
+            );
+        };
+        if !matches!(monitor.check, CheckKind::RoundTrip { .. }) {
+            return self.err(
+                id.span(),
+                format!("{field}.roundtrip"),
+                format!("monitor {wanted:?} is not a round trip (it has no [monitors.roundtrip] table)"),
+            );
+        }
+        Ok(RoundTripModule { monitor: monitor.id.clone(), check: monitor.check.clone() })
+    }
+
+    fn module_name(name: &str) -> Result<(), &'static str> {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err("a module name is made of letters, digits, '_' and '-'");
+        }
+        Ok(())
+    }
+
     fn probe_module(
         &self,
         name: &str,
@@ -391,9 +509,7 @@ impl Builder<'_> {
         service: &ServiceConfig,
     ) -> Result<ProbeModule, ConfigError> {
         let field = format!("http.probe.modules.{name}");
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return self.err(raw.span(), &field, "a module name is made of letters, digits, '_' and '-'");
-        }
+        Self::module_name(name).or_else(|why| self.err(raw.span(), &field, why))?;
         let r = raw.get_ref();
         let tls = match &r.tls {
             None => None,
@@ -607,6 +723,92 @@ allow = ["mail.example.com:587", "192.0.2.0/24"]
         );
         assert!(sub.allow.as_ref().unwrap().allows(&"mail.example.com:587".parse().unwrap()));
         assert!(!format!("{c:?}").contains("correct horse") && !format!("{c:?}").contains("0123456789abcdef0123"));
+    }
+
+    const LOOP: &str = r#"
+[[monitors]]
+name = "mail flows"
+id = "loop"
+target = "submission://smtp.example.org"
+auth = { username = "loop@example.org", password_env = "PW" }
+[monitors.roundtrip]
+imap = "imaps://imap.example.org"
+from = "loop@example.org"
+to = "loop@example.net"
+password_env = "PW"
+
+[[monitors]]
+name = "mx"
+target = "mx.example.org"
+"#;
+
+    #[test]
+    fn round_trip_modules_run_a_configured_monitor() {
+        let c = load(&format!(
+            "{LOOP}
+[http.probe]
+max_roundtrips = 2
+[http.probe.modules.mailflow]
+roundtrip = \"loop\"
+"
+        ))
+        .unwrap();
+        let module = &c.http.probe.roundtrips["mailflow"];
+        assert_eq!((module.monitor.as_str(), &module.check), ("loop", &c.monitors[0].check));
+        assert_eq!(c.http.probe.max_roundtrips, 2);
+        assert!(c.http.probe.modules.is_empty(), "configured modules of any kind replace the built-in ones");
+        assert_eq!(load("").unwrap().http.probe.max_roundtrips, 1, "one at a time unless told");
+
+        let text = format!(
+            "{LOOP}
+[http.probe.modules.sub]
+tls = \"required\"
+[http.probe.modules.rt]
+roundtrip = \"loop\"
+"
+        );
+        let c = load(&text).unwrap();
+        assert_eq!((c.http.probe.modules.len(), c.http.probe.roundtrips.len()), (1, 1));
+
+        let lines = LOOP.lines().count();
+        for (module, line, field, why) in [
+            ("roundtrip = \"nope\"", 3, "roundtrip", "no monitor has the id \"nope\""),
+            ("roundtrip = \"mx\"", 3, "roundtrip", "is not a round trip"),
+            ("roundtrip = \"loop\"\ntimeout = \"5s\"", 4, "timeout", "set timeout there"),
+            (
+                "roundtrip = \"loop\"\nallow = [\"smtp.example.org:587\"]",
+                4,
+                "allow",
+                "takes its settings from monitor \"loop\"",
+            ),
+        ] {
+            let (at, name, message) = invalid(&format!(
+                "{LOOP}
+[http.probe.modules.rt]
+{module}
+"
+            ));
+            assert_eq!(
+                (at - lines, name.as_str()),
+                (line, format!("http.probe.modules.rt.{field}").as_str()),
+                "{message}"
+            );
+            assert!(message.contains(why), "{message}");
+        }
+        let (at, name, _) = invalid(&format!(
+            "{LOOP}
+[http.probe]
+max_roundtrips = 17
+"
+        ));
+        assert_eq!((at - lines, name.as_str()), (3, "http.probe.max_roundtrips"));
+        let (_, name, _) = invalid(&format!(
+            "{LOOP}
+[http.probe.modules.\"r t\"]
+roundtrip = \"loop\"
+"
+        ));
+        assert_eq!(name, "http.probe.modules.r t");
     }
 
     #[test]

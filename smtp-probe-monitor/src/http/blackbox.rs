@@ -19,6 +19,14 @@
 //!   (`[http.probe] allow_addresses` for the built-in modules) lifts that for the ranges it names, e.g.
 //!   `127.0.0.0/8` to probe an MTA on this host.
 //!
+//! - **A round-trip module** (`roundtrip = "monitor-id"` in `[http.probe.modules.NAME]`) runs one round trip of
+//!   that configured monitor — submits a message, waits for it in the mailbox — and answers with the
+//!   `smtp_probe_roundtrip_*` metrics of `smtp-probe roundtrip --format prometheus`
+//!   ([`probe_roundtrip`](crate::probe::probe_roundtrip)). Its servers and credentials come from the
+//!   configuration only: `target` may be left out, and when given must name the monitor's submission server
+//!   (else 400, nothing sent). Each one sends real mail, so at most `max_roundtrips` run at once (default 1); past
+//!   it a request is answered 429 with `Retry-After` at once. A round trip also counts towards `max_probes`.
+//!
 //! Without configured modules there are four, with no credentials: `smtp` (STARTTLS when offered), `submission`
 //! (STARTTLS required), `smtps` (implicit TLS) and `plain` (no TLS). A scrape configuration:
 //!
@@ -54,7 +62,8 @@ use smtp_probe_tokio::{AddressPolicy, Origin, ProbeConfig, Target, TlsConfig, Tl
 use tokio::sync::Semaphore;
 
 use super::allow::AllowList;
-use crate::config::ProbeModule;
+use crate::config::{CheckKind, ProbeModule, RoundTripModule};
+use crate::probe::{RoundTripRequest, RoundTripRequestError};
 
 /// Taken off Prometheus's scrape timeout, to leave time to send the answer (the blackbox exporter's default).
 const TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
@@ -336,6 +345,8 @@ pub enum Refusal {
     BadRequest(String),
     /// As many probes as allowed are running (503): try again later.
     Busy,
+    /// As many round trips as allowed are running (429): each sends a message, so few run at once.
+    TooManyRoundTrips,
 }
 
 impl Refusal {
@@ -344,6 +355,16 @@ impl Refusal {
         match self {
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::TooManyRoundTrips => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// Seconds to wait before asking again, for a refusal that says to.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Refusal::BadRequest(_) => None,
+            Refusal::Busy => Some(5),
+            Refusal::TooManyRoundTrips => Some(30),
         }
     }
 }
@@ -353,17 +374,21 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::BadRequest(why) => f.write_str(why),
             Refusal::Busy => f.write_str("too many probes are running; try again later"),
+            Refusal::TooManyRoundTrips => f.write_str("a round trip is already running; try again later"),
         }
     }
 }
 
-/// `/probe`'s state: its modules, counters and the limit of probes running at once. Cheap to clone.
+/// `/probe`'s state: its modules, counters and the limits of probes and round trips running at once. Cheap to
+/// clone.
 #[derive(Debug, Clone)]
 pub struct Exporter {
     modules: Arc<Modules>,
+    roundtrips: Arc<BTreeMap<String, RoundTripModule>>,
     counters: Arc<Counters>,
     probes: Arc<Semaphore>,
     max_probes: usize,
+    roundtrip_slots: Arc<Semaphore>,
 }
 
 impl Exporter {
@@ -371,17 +396,38 @@ impl Exporter {
     pub fn new(modules: Modules, max_probes: usize) -> Exporter {
         let counters = Arc::new(Counters::new(modules.keys()));
         let max_probes = max_probes.max(1);
-        Exporter { modules: Arc::new(modules), counters, probes: Arc::new(Semaphore::new(max_probes)), max_probes }
+        Exporter {
+            modules: Arc::new(modules),
+            roundtrips: Arc::default(),
+            counters,
+            probes: Arc::new(Semaphore::new(max_probes)),
+            max_probes,
+            roundtrip_slots: Arc::new(Semaphore::new(1)),
+        }
     }
 
-    /// The modules' names.
+    /// The same exporter serving these round-trip modules too, at most `max_roundtrips` at once (at least 1). A
+    /// name already used by a probe module stays the probe module's.
+    pub fn with_roundtrips(mut self, roundtrips: BTreeMap<String, RoundTripModule>, max_roundtrips: usize) -> Exporter {
+        let roundtrips: BTreeMap<String, RoundTripModule> =
+            roundtrips.into_iter().filter(|(name, _)| !self.modules.contains_key(name)).collect();
+        let names = self.modules.keys().chain(roundtrips.keys());
+        self.counters = Arc::new(Counters::new(names));
+        self.roundtrips = Arc::new(roundtrips);
+        self.roundtrip_slots = Arc::new(Semaphore::new(max_roundtrips.max(1)));
+        self
+    }
+
+    /// The modules' names, round-trip modules included.
     pub fn module_names(&self) -> impl Iterator<Item = &str> {
-        self.modules.keys().map(String::as_str)
+        self.modules.keys().chain(self.roundtrips.keys()).map(String::as_str)
     }
 
-    /// The longest any module's probe may take.
+    /// The longest any module's probe may take (a round trip's is its monitor's deadline).
     pub fn longest_probe(&self) -> Duration {
-        self.modules.values().map(Module::timeout).max().unwrap_or_default()
+        let probes = self.modules.values().map(Module::timeout);
+        let roundtrips = self.roundtrips.values().map(|m| m.check.probe().timeout);
+        probes.chain(roundtrips).max().unwrap_or_default()
     }
 
     /// `/probe`, whole: checks the request, probes within the scrape timeout, renders the report in the format
@@ -391,7 +437,7 @@ impl Exporter {
         let result = self.probe_rendered(request).await;
         match &result {
             Err(Refusal::BadRequest(_)) => self.counters.bad_request(),
-            Err(Refusal::Busy) => {
+            Err(Refusal::Busy | Refusal::TooManyRoundTrips) => {
                 self.counters.busy.fetch_add(1, Ordering::Relaxed);
             }
             Ok(_) => {}
@@ -402,6 +448,9 @@ impl Exporter {
     async fn probe_rendered(&self, request: ProbeRequest<'_>) -> Result<Rendered, Refusal> {
         let bad = Refusal::BadRequest;
         let module_name = request.module.unwrap_or("smtp");
+        if let Some(roundtrip) = self.roundtrips.get(module_name) {
+            return self.roundtrip(module_name, &roundtrip.check, request).await;
+        }
         let Some(module) = self.modules.get(module_name) else {
             return Err(bad(format!("unknown module {:?}", crate::check::clip(module_name, 64))));
         };
@@ -430,7 +479,30 @@ impl Exporter {
         Ok(Rendered { content_type: format.content_type(), body })
     }
 
-    /// Probes running now.
+    /// One round trip of a round-trip module: the target checked first (nothing is sent for a refused one), then
+    /// a round-trip slot (429 past them) and a probe slot (503) taken, then the round trip run and rendered.
+    async fn roundtrip(
+        &self,
+        module_name: &str,
+        check: &CheckKind,
+        request: ProbeRequest<'_>,
+    ) -> Result<Rendered, Refusal> {
+        let refused = |e: RoundTripRequestError| Refusal::BadRequest(format!("module {module_name}: {e}"));
+        crate::probe::check_roundtrip_target(check, request.target).map_err(refused)?;
+        let Ok(_roundtrip) = self.roundtrip_slots.try_acquire() else {
+            return Err(Refusal::TooManyRoundTrips);
+        };
+        let Ok(_running) = self.probes.try_acquire() else {
+            return Err(Refusal::Busy);
+        };
+        let asked =
+            RoundTripRequest { target: request.target, scrape_timeout: request.scrape_timeout, accept: request.accept };
+        let response = crate::probe::probe_roundtrip(check, asked).await.map_err(refused)?;
+        self.counters.probed(module_name, response.verdict);
+        Ok(Rendered { content_type: response.content_type, body: response.body })
+    }
+
+    /// Probes running now (round trips included).
     pub fn in_flight(&self) -> usize {
         self.max_probes.saturating_sub(self.probes.available_permits())
     }
@@ -485,8 +557,8 @@ pub(crate) async fn probe_handler(
         Ok(rendered) => ([(header::CONTENT_TYPE, rendered.content_type)], rendered.body).into_response(),
         Err(refusal) => {
             let mut response = (refusal.status(), format!("{refusal}\n")).into_response();
-            if refusal == Refusal::Busy {
-                response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            if let Some(seconds) = refusal.retry_after() {
+                response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
             }
             response
         }
@@ -550,6 +622,41 @@ mod tests {
         for bad in ["0", "-1", "NaN", "inf", "soon", ""] {
             assert_eq!(scrape_timeout(bad), None, "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn round_trip_modules_refuse_before_they_send() {
+        let text = "[[monitors]]\nname = \"loop\"\ntarget = \"submission://smtp.example.org\"\n\
+                    [monitors.roundtrip]\nimap = \"imaps://imap.example.org\"\nfrom = \"a@example.org\"\n\
+                    to = \"b@example.net\"\npassword_env = \"PW\"\n\
+                    [http.probe.modules.mailflow]\nroundtrip = \"loop\"\n";
+        let env = |name: &str| (name == "PW").then(|| "pw".to_owned());
+        let config = crate::config::Config::from_toml_with_env(text, std::path::Path::new("."), &env).unwrap();
+        let exporter = Exporter::new(Modules::new(), 4).with_roundtrips(config.http.probe.roundtrips.clone(), 1);
+        assert_eq!(exporter.module_names().collect::<Vec<_>>(), ["mailflow"]);
+        assert_eq!(exporter.longest_probe(), config.monitors[0].check.probe().timeout);
+        let ask = |target| ProbeRequest { target, module: Some("mailflow"), ..ProbeRequest::default() };
+
+        // The one slot taken: a wrong target is still a 400 (it would never run), a right one a 429.
+        let held = exporter.roundtrip_slots.try_acquire().unwrap();
+        match exporter.handle_probe(ask(Some("mail.example.net:587"))).await {
+            Err(Refusal::BadRequest(message)) => {
+                assert!(message.contains("submits to smtp.example.org:587"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match exporter.handle_probe(ask(Some("smtp.example.org:587"))).await {
+            Err(refusal @ Refusal::TooManyRoundTrips) => {
+                assert_eq!((refusal.status(), refusal.retry_after()), (StatusCode::TOO_MANY_REQUESTS, Some(30)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(exporter.in_flight(), 0, "a refused round trip takes no probe slot");
+        drop(held);
+        let text = exporter.handle_metrics(None).body;
+        assert!(text.contains("smtp_probe_exporter_bad_requests_total 1\n"), "{text}");
+        assert!(text.contains("smtp_probe_exporter_busy_total 1\n"), "{text}");
+        assert!(text.contains("smtp_probe_exporter_probes_total{module=\"mailflow\",verdict=\"up\"} 0\n"), "{text}");
     }
 
     #[tokio::test]

@@ -3,10 +3,10 @@
 //!
 //! | route | what | [`Area`] |
 //! | --- | --- | --- |
-//! | `GET /` | the [status page](page): state, open incidents with the server's words, 90-day bars, response times, certificate days, grouped by tag | page |
+//! | `GET /` | the status page (`page`): state, open incidents with the server's words, 90-day bars, response times, certificate days, grouped by tag | page |
 //! | `GET /monitors/{id}` | one monitor: figures, a week of response times, the last check's phases, incidents, recent checks | page |
-//! | `/api/v1/…` | the [JSON API](api): monitors, paginated history, incidents (and acknowledging them), tags, alerts | api |
-//! | `GET /metrics` | every monitor's gauges, a latency histogram per group, the service's figures ([`metrics`]) | metrics |
+//! | `/api/v1/…` | the JSON API (`api`): monitors, paginated history, incidents (and acknowledging them), tags, alerts | api |
+//! | `GET /metrics` | every monitor's gauges, a latency histogram per group, the service's figures (`metrics`) | metrics |
 //! | `GET /probe?target=&module=` | one on-demand check, rendered as `smtp-probe --format prometheus` does ([`blackbox`]) | probe |
 //! | `GET /healthz` | 200 when storage is writable and the scheduler keeps up, else 503; JSON saying which (and naming failing alert channels, which do not fail it) | healthz |
 //!
@@ -22,7 +22,7 @@
 //! ```
 //!
 //! Reads never wait on the database for the page, the monitor list or the metrics: they answer from the engine's
-//! in-memory snapshot and the [board](board), which a background task refreshes from storage every
+//! in-memory snapshot and the [`board`], which a background task refreshes from storage every
 //! 30 seconds. Credentials (HTTP Basic or a bearer token, `[http]` in the configuration) guard every area not
 //! listed as public. The server bounds what clients can cost: a header-read timeout, a connection cap, an answer
 //! deadline per request, at most `max_probes` probes at once.
@@ -205,7 +205,10 @@ impl HttpService {
                 modules.insert(name.clone(), module);
             }
             modules.extend(options.extra_modules);
-            Some(Exporter::new(modules, config.probe.max_probes))
+            Some(
+                Exporter::new(modules, config.probe.max_probes)
+                    .with_roundtrips(config.probe.roundtrips.clone(), config.probe.max_roundtrips),
+            )
         } else {
             None
         };

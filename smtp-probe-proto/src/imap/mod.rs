@@ -7,7 +7,14 @@
 //!   deadlines, limits.
 //! - [`MailboxProbe`]: the state machine: greeting, CAPABILITY, STARTTLS, LOGIN or AUTHENTICATE PLAIN, SELECT,
 //!   polling with NOOP and UID SEARCH, UID FETCH, UID STORE and UID EXPUNGE, LOGOUT.
-//! - [`MailboxSession`] (feature `rustls`): a `MailboxProbe` with TLS inside, what adapters drive.
+#![cfg_attr(
+    feature = "rustls",
+    doc = "- [`MailboxSession`] (feature `rustls`): a `MailboxProbe` with TLS inside, what adapters drive."
+)]
+#![cfg_attr(
+    not(feature = "rustls"),
+    doc = "- `MailboxSession` (feature `rustls`): a `MailboxProbe` with TLS inside, what adapters drive."
+)]
 //! - [`MailboxReport`]: what it learned.
 //!
 //! The order of a check: greeting → CAPABILITY → STARTTLS (and CAPABILITY again) → LOGIN or AUTHENTICATE PLAIN →

@@ -129,7 +129,8 @@ struct Fetched {
 }
 
 /// One mailbox check on one connection. See the [`imap`](crate::imap) module for the order of a check, and
-/// [`MailboxSession`](crate::imap::MailboxSession) for the same with TLS inside.
+#[cfg_attr(feature = "rustls", doc = "[`MailboxSession`](crate::imap::MailboxSession) for the same with TLS inside.")]
+#[cfg_attr(not(feature = "rustls"), doc = "`MailboxSession` (feature `rustls`) for the same with TLS inside.")]
 #[derive(Debug)]
 pub struct MailboxProbe {
     config: MailboxConfig,

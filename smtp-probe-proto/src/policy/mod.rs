@@ -35,7 +35,7 @@ pub mod dmarc;
 mod finding;
 pub mod mta_sts;
 pub mod spf;
-mod text;
+pub(crate) mod text;
 pub mod tlsa;
 pub mod tlsrpt;
 mod uri;

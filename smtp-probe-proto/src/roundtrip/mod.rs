@@ -12,8 +12,10 @@
 //!
 //! Adapters run it: log in to the mailbox first (so a wrong IMAP password never leaves a message behind), submit
 //! with the SMTP probe ([`RoundTripConfig::submit_config`]), then let the
-//! [`MailboxSession`](crate::imap::MailboxSession) poll until the message shows up or the deadline passes, and put
-//! the pieces together with [`RoundTripReport::assemble`].
+#![cfg_attr(feature = "rustls", doc = "[`MailboxSession`](crate::imap::MailboxSession)")]
+#![cfg_attr(not(feature = "rustls"), doc = "`MailboxSession` (feature `rustls`)")]
+//! poll until the message shows up or the deadline passes, and put the pieces together with
+//! [`RoundTripReport::assemble`].
 
 mod config;
 mod headers;

@@ -1,7 +1,7 @@
 //! A scripted server and a simulated clock, for tests of the probe and of anything built on it
 //! (feature `testing`).
 //!
-//! The [`Harness`] moves bytes between a [`Probe`] and a [`Script`], and when both sides wait it jumps the clock
+//! The [`Harness`] moves bytes between a [`Probe`](crate::Probe) and a [`Script`], and when both sides wait it jumps the clock
 //! straight to the probe's deadline, so timeout tests are instant and deterministic. Server bytes can be fed whole,
 //! cut at any offset, or in chunks of any size, to show that the split never changes the report.
 //!

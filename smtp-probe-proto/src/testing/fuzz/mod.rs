@@ -12,7 +12,22 @@
 //! | [`reply_parser`] | the reply parser, fed in pieces, against a one-piece parse |
 //! | [`reply_roundtrip`] | replies encoded and parsed back |
 //! | [`probe_session`] | a whole probe against a fuzzed server on a simulated clock; among its properties: no AUTH command leaves the probe unless TLS is up with a certificate the report says verified, or an override allows it |
-//! | [`mta_sts`], [`tlsa`] (feature `rustls`), [`spf`], [`dmarc`], [`tlsrpt`] | the published-policy parsers and evaluators |
+#![cfg_attr(
+    feature = "rustls",
+    doc = "| [`mta_sts`], [`tlsa`] (feature `rustls`), [`spf`], [`dmarc`], [`tlsrpt`] | the published-policy parsers and evaluators |"
+)]
+#![cfg_attr(
+    not(feature = "rustls"),
+    doc = "| [`mta_sts`], `tlsa` (feature `rustls`), [`spf`], [`dmarc`], [`tlsrpt`] | the published-policy parsers and evaluators |"
+)]
+#![cfg_attr(
+    feature = "rustls",
+    doc = "| [`policy_fetch`] (feature `rustls`) | the MTA-STS policy fetch's HTTP response handling, fed in pieces, against a one-piece feed |"
+)]
+#![cfg_attr(
+    not(feature = "rustls"),
+    doc = "| `policy_fetch` (feature `rustls`) | the MTA-STS policy fetch's HTTP response handling, fed in pieces, against a one-piece feed |"
+)]
 //! | [`imap_parser`] | the IMAP response parser fed in pieces, against a one-piece parse |
 //! | [`imap_session`] | a whole mailbox check (a round trip's receiving side) against a fuzzed IMAP server on a simulated clock; the password goes out only without TLS asked for or over TLS reported verified |
 //!
@@ -31,6 +46,9 @@ pub mod dmarc;
 pub mod imap_parser;
 pub mod imap_session;
 pub mod mta_sts;
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub mod policy_fetch;
 pub mod probe_session;
 pub mod reply_parser;
 pub mod reply_roundtrip;
