@@ -276,10 +276,10 @@ async fn a_large_page_and_metrics_arrive_complete_in_pieces() {
         assert_eq!(metrics.status, 200);
         let body = &metrics.body;
         assert!(body.len() > 64 * 1024, "more than one piece: {} bytes", body.len());
-        assert_eq!(body.matches("# HELP smtp_probe_monitor_info ").count(), 1, "one header per family");
-        assert_eq!(body.matches("# HELP smtp_probe_monitor_state ").count(), 1);
+        assert_eq!(body.matches("# HELP smtp_probe_monitor_state ").count(), 1, "one header per family");
+        assert_eq!(body.matches("# TYPE smtp_probe_monitor_state gauge").count(), 1);
         for i in 0..600 {
-            let line = format!("smtp_probe_monitor_checks{{monitor=\"mx{i:04}\",group=\"g{}\"}} ", i % 7);
+            let line = format!("smtp_probe_monitor_state{{monitor=\"mx{i:04}\",group=\"g{}\",state=", i % 7);
             assert_eq!(body.matches(&line).count(), 1, "{line}");
         }
         assert!(body.contains("smtp_probe_monitor_storage_healthy"), "the service's figures after the monitors'");
