@@ -67,6 +67,19 @@ fn spawn(config: &Path, log: &Path) -> Child {
         .expect("start smtp-probe-monitor")
 }
 
+/// Waits for the binary's "engine started" line in `log`; a binary that never gets there fails the test with
+/// its log, which says why (a slow start under load and an early exit look alike otherwise).
+async fn wait_started(log: &Path) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while log_lines(log, "monitor engine started") != 1 {
+        if tokio::time::Instant::now() > deadline {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("the monitor did not start within 60 s; its log:\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn kill9(child: &mut Child) -> Timestamp {
     let at = Timestamp::now();
     child.kill().expect("SIGKILL");
@@ -217,10 +230,7 @@ async fn an_unsent_alert_survives_kill_9_and_is_sent_once() {
     let first_log = dir.path().join("first.log");
     let mut child = spawn(&config, &first_log);
     // The binary creates and migrates the database; open it only then.
-    support::wait_for(Duration::from_secs(20), "the monitor to start", async || {
-        log_lines(&first_log, "monitor engine started") == 1
-    })
-    .await;
+    wait_started(&first_log).await;
     let store = open(dir.path()).await;
     support::wait_for(Duration::from_secs(30), "failed attempts on the opened alert", async || {
         let rows = store.alerts(&AlertQuery::default(), 10).await.unwrap();
