@@ -237,6 +237,65 @@ async fn the_page_shows_every_monitor_and_escapes_what_servers_say() {
     engine.shutdown(Duration::from_secs(5)).await;
 }
 
+/// At hundreds of monitors the page and `/metrics` are sent in pieces, never built whole: each still arrives
+/// complete, with every monitor's row in its group, every family's header once and every monitor's series once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_page_and_metrics_arrive_complete_in_pieces() {
+    let up = Responder::new().start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let monitors: Vec<(String, String)> = (0..600).map(|i| (format!("mx{i:04}"), format!("\"g{}\"", i % 7))).collect();
+    let list: Vec<(&str, String, &str)> =
+        monitors.iter().map(|(name, tags)| (name.as_str(), up.addr().to_string(), tags.as_str())).collect();
+    let mut config = config(dir.path(), &list, "");
+    for m in &mut config.monitors {
+        m.interval = Duration::from_secs(3600);
+    }
+    let engine = start(&config).await;
+    // Every request rendered afresh.
+    let options = HttpOptions { page_cache: Some(Duration::ZERO), ..HttpOptions::default() };
+    let served = web::serve(&engine, &config.http, options).await;
+    let addr = served.addr;
+
+    let page = get(addr, "/?open=all").await;
+    assert_eq!(page.status, 200);
+    let html = &page.body;
+    assert!(html.len() > 4 * 64 * 1024, "several pieces: {} bytes", html.len());
+    assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>"), "complete");
+    for group in 0..7 {
+        let start = html.find(&format!("id=\"g-g{group}\"")).expect("the group");
+        let end = start + html[start..].find("</details>").expect("the group's end");
+        let rows = &html[start..end];
+        for i in (group..600).step_by(7) {
+            assert_eq!(rows.matches(&format!("id=\"m-mx{i:04}\"")).count(), 1, "mx{i:04} in g{group}");
+        }
+        assert_eq!(rows.matches("<li class=\"mon ").count(), (group..600).step_by(7).count(), "only its own");
+    }
+
+    for accept in ["text/plain", "application/openmetrics-text;version=1.0.0"] {
+        let metrics = get_with(addr, "/metrics", &[("Accept", accept)]).await;
+        assert_eq!(metrics.status, 200);
+        let body = &metrics.body;
+        assert!(body.len() > 64 * 1024, "more than one piece: {} bytes", body.len());
+        assert_eq!(body.matches("# HELP smtp_probe_monitor_state ").count(), 1, "one header per family");
+        assert_eq!(body.matches("# TYPE smtp_probe_monitor_state gauge").count(), 1);
+        for i in 0..600 {
+            let line = format!("smtp_probe_monitor_state{{monitor=\"mx{i:04}\",group=\"g{}\",state=", i % 7);
+            assert_eq!(body.matches(&line).count(), 1, "{line}");
+        }
+        assert!(body.contains("smtp_probe_monitor_storage_healthy"), "the service's figures after the monitors'");
+        if accept == "text/plain" {
+            promtool(body);
+        } else {
+            assert!(body.ends_with("# EOF\n"));
+            if let Some(checked) = smtp_probe_testsuite::openmetrics::check("large_metrics", body) {
+                checked.unwrap_or_else(|e| panic!("OpenMetrics: {e}"));
+            }
+        }
+    }
+    drop(served);
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
 /// A channel whose receiver is gone: the failure shows in the API, `/metrics`, `/healthz` (which stays 200: the
 /// service itself is fine) and on the page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

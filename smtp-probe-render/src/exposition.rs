@@ -197,6 +197,37 @@ impl Exposition {
         }
     }
 
+    /// How many bytes of text are written and not yet taken.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether no text is waiting to be taken.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// Takes the text written so far; writing goes on where it stopped, and [`finish`](Exposition::finish)
+    /// returns the rest. For serving a large exposition in chunks, so that it is never whole in memory.
+    ///
+    /// ```
+    /// use smtp_probe_render::{metrics, Exposition, ExpositionFormat};
+    ///
+    /// let mut text = Exposition::new(ExpositionFormat::OpenMetrics);
+    /// let mut chunks = Vec::new();
+    /// text.family_with(metrics::MONITOR_UP, |samples| {
+    ///     samples.sample(&[("monitor", "mx-1")], 1.0);
+    ///     chunks.push(samples.take_text());
+    ///     samples.sample(&[("monitor", "mx-2")], 0.0);
+    /// });
+    /// chunks.push(text.finish());
+    /// assert!(chunks[0].starts_with("# TYPE smtp_probe_monitor_up gauge\n"));
+    /// assert_eq!(chunks[1], "smtp_probe_monitor_up{monitor=\"mx-2\"} 0\n# EOF\n", "no second header");
+    /// ```
+    pub fn take_text(&mut self) -> String {
+        std::mem::take(&mut self.out)
+    }
+
     /// The text, ending with `# EOF` in OpenMetrics.
     pub fn finish(mut self) -> String {
         if self.format == ExpositionFormat::OpenMetrics {
@@ -221,6 +252,22 @@ impl Samples<'_> {
             self.exposition.header(&self.metric);
             self.started = true;
         }
+    }
+
+    /// How many bytes of text are written and not yet taken (this family's and the ones before).
+    pub fn len(&self) -> usize {
+        self.exposition.out.len()
+    }
+
+    /// Whether no text is waiting to be taken.
+    pub fn is_empty(&self) -> bool {
+        self.exposition.out.is_empty()
+    }
+
+    /// Takes the text written so far, between two samples ([`Exposition::take_text`]); the family goes on
+    /// without a second header.
+    pub fn take_text(&mut self) -> String {
+        self.exposition.take_text()
     }
 
     /// Writes a sample with these labels (names as given, values escaped here).

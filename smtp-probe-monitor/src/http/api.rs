@@ -170,7 +170,7 @@ pub(crate) async fn monitors(State(app): State<Arc<AppState>>, Query(q): Query<L
     let more = picked.len() > limit;
     picked.truncate(limit);
     let board = app.board.read();
-    let page: Vec<MonitorView<'_>> = picked.iter().map(|s| view(s, board.monitors.get(&s.id))).collect();
+    let page: Vec<MonitorView<'_>> = picked.iter().map(|s| view(s, board.history(&s.id))).collect();
     let next = more.then(|| page.last().map(|m| m.id.as_str().to_owned())).flatten();
     Json(json!({ "monitors": page, "next": next.map(|after| json!({ "after": after })) })).into_response()
 }
@@ -236,7 +236,7 @@ pub(crate) async fn monitor(State(app): State<Arc<AppState>>, Path(id): Path<Str
     };
     let board = app.board.read();
     let empty = History::default();
-    let h = board.monitors.get(&id).unwrap_or(&empty);
+    let h = board.history(&id).unwrap_or(&empty);
     let (days, hours) = days_and_hours(&board, h);
     Json(json!({ "monitor": view(&s, Some(h)), "figures": figures, "days": days, "hours": hours })).into_response()
 }
@@ -358,7 +358,7 @@ pub(crate) async fn tags(State(app): State<Arc<AppState>>) -> Response {
             let tag = tags.entry(t).or_default();
             tag.monitors += 1;
             *tag.states.entry(s.state.as_str()).or_default() += 1;
-            if let Some(h) = board.monitors.get(&s.id) {
+            if let Some(h) = board.history(&s.id) {
                 for (i, w) in Window::ALL.iter().enumerate() {
                     let c = h.total(*w);
                     let total = &mut tag.totals[i];

@@ -163,8 +163,9 @@ pub struct BoardData {
     pub today: i64,
     /// The hour index of the last hour cell.
     pub this_hour: i64,
-    /// Per monitor.
-    pub monitors: HashMap<MonitorId, History>,
+    /// Per monitor. Boxed: the table's spare room (up to half of it, as it grows by doubling) then costs a pointer
+    /// per slot, not a history of 2 KiB.
+    pub monitors: HashMap<MonitorId, Box<History>>,
     /// Whether the history has been read from storage since start.
     pub loaded: bool,
     /// The last successful refresh.
@@ -176,6 +177,11 @@ pub struct BoardData {
 }
 
 impl BoardData {
+    /// One monitor's history.
+    pub fn history(&self, id: &MonitorId) -> Option<&History> {
+        self.monitors.get(id).map(|h| &**h)
+    }
+
     /// The day a cell index stands for, as its start.
     pub fn day_start(&self, index: usize) -> Timestamp {
         Timestamp((self.today - (DAYS - 1 - index) as i64) * DAY_MS)
@@ -272,7 +278,7 @@ impl Board {
         let mut fresh = BoardData { today, this_hour, ..BoardData::default() };
         if !new.is_empty() {
             for id in &new {
-                fresh.monitors.insert(id.clone(), History::default());
+                fresh.monitors.insert(id.clone(), Box::default());
             }
             let from_day = Timestamp((today - (DAYS as i64 - 1)) * DAY_MS);
             for d in store.daily_time(&new, from_day, hour(first_hour)).await? {

@@ -84,6 +84,10 @@ pub struct HttpOptions {
     pub page_cache: Option<Duration>,
     /// `/probe` modules besides the configured ones (the demo's).
     pub extra_modules: Modules,
+    /// Another service's [board](HttpService::board) to read, instead of one refreshed by this service (two
+    /// services on one engine, e.g. a public page and a guarded API on other ports, then keep one history in
+    /// memory; `board_refresh` is then the other service's).
+    pub board: Option<Board>,
 }
 
 pub(crate) struct AppState {
@@ -103,7 +107,7 @@ struct PageCache {
 }
 
 struct CachedPage {
-    body: axum::body::Bytes,
+    body: page::Page,
     at: std::time::Instant,
     refreshing: bool,
 }
@@ -112,7 +116,7 @@ struct CachedPage {
 const CACHED_PAGES: usize = 32;
 
 impl PageCache {
-    fn insert(&self, query: page::PageQuery, body: axum::body::Bytes) {
+    fn insert(&self, query: page::PageQuery, body: page::Page) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= CACHED_PAGES && !entries.contains_key(&query) {
             let oldest = entries.iter().min_by_key(|(_, e)| e.at).map(|(k, _)| k.clone());
@@ -125,14 +129,14 @@ impl PageCache {
 }
 
 /// Renders `/` off the async workers (a large page takes tens of milliseconds), so checks never wait for it.
-async fn render_page(app: Arc<AppState>, query: page::PageQuery) -> axum::body::Bytes {
-    tokio::task::spawn_blocking(move || axum::body::Bytes::from(page::status_page(&app, &query, Timestamp::now())))
+async fn render_page(app: Arc<AppState>, query: page::PageQuery) -> page::Page {
+    tokio::task::spawn_blocking(move || page::status_page(&app, &query, Timestamp::now()))
         .await
-        .unwrap_or_else(|_| axum::body::Bytes::from_static(b"the page could not be rendered"))
+        .unwrap_or_else(|_| page::Page::whole("the page could not be rendered"))
 }
 
 /// `/` from the cache when it is fresh enough; else rendered (and kept).
-async fn cached_page(app: Arc<AppState>, query: page::PageQuery) -> axum::body::Bytes {
+async fn cached_page(app: Arc<AppState>, query: page::PageQuery) -> page::Page {
     let ttl = app.pages.ttl;
     if !ttl.is_zero() {
         let stale = {
@@ -208,16 +212,14 @@ impl HttpService {
         } else {
             None
         };
-        let board = Board::new();
         let latency = Arc::new(metrics::Latency::default());
-        let tasks = vec![
-            board.spawn_refresh(
-                engine.store(),
-                engine.snapshots(),
-                options.board_refresh.unwrap_or(Duration::from_secs(30)),
-            ),
-            tokio::spawn(latency.clone().follow(engine.clone())),
-        ];
+        let mut tasks = vec![tokio::spawn(latency.clone().follow(engine.clone()))];
+        let board = options.board.unwrap_or_else(|| {
+            let board = Board::new();
+            let every = options.board_refresh.unwrap_or(Duration::from_secs(30));
+            tasks.push(board.spawn_refresh(engine.store(), engine.snapshots(), every));
+            board
+        });
         let pages = PageCache {
             ttl: options.page_cache.unwrap_or(Duration::from_secs(5)),
             entries: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -318,7 +320,7 @@ fn html(body: impl Into<axum::body::Body>) -> Response {
 }
 
 async fn page_handler(State(app): State<Arc<AppState>>, Query(q): Query<page::PageQuery>) -> Response {
-    html(cached_page(app, q).await)
+    html(cached_page(app, q).await.into_body())
 }
 
 async fn monitor_page_handler(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
@@ -332,13 +334,37 @@ async fn monitor_page_handler(State(app): State<Arc<AppState>>, Path(id): Path<S
     }
 }
 
+/// Chunks of `/metrics` rendered ahead of what the client has read.
+const METRICS_AHEAD: usize = 4;
+
+/// How long `/metrics` may take to send, a slow client included: past it the rest is not rendered and the
+/// response is cut off (an incomplete scrape is an error for the scraper, never a silently short one).
+const METRICS_DEADLINE: Duration = Duration::from_secs(60);
+
 async fn metrics_handler(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let format = ExpositionFormat::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    // Off the async workers: at thousands of monitors this takes tens of milliseconds.
-    match tokio::task::spawn_blocking(move || metrics::render(&app, format)).await {
-        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the metrics could not be rendered\n").into_response(),
-    }
+    // Streamed: at 10,000 monitors the exposition is megabytes, and it is rendered (off the async workers: it
+    // takes tens of milliseconds) a few chunks ahead of what the client has read, never whole.
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<axum::body::Bytes>>(METRICS_AHEAD);
+    let deadline = tokio::time::Instant::now() + METRICS_DEADLINE;
+    let runtime = tokio::runtime::Handle::current();
+    let sender = tx.clone();
+    let render = tokio::task::spawn_blocking(move || {
+        metrics::render(&app, format, &mut |chunk| {
+            let send = tokio::time::timeout_at(deadline, sender.send(Ok(chunk.into())));
+            matches!(runtime.block_on(send), Ok(Ok(())))
+        })
+    });
+    // A render that stopped half-way (past the deadline, or failed) ends the response with an error, so that the
+    // client sees it cut off.
+    tokio::spawn(async move {
+        if !matches!(render.await, Ok(true)) {
+            let error = Err(std::io::Error::other("the metrics were not sent in time"));
+            let _ = tokio::time::timeout(METRICS_DEADLINE, tx.send(error)).await;
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }
 
 /// Whether the service is healthy, and the facts: storage writable, scheduler keeping up, history readable.

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::AppState;
@@ -204,8 +205,64 @@ fn overall(counts: &Counts) -> (&'static str, String) {
     ("up", format!("{up} of {total} monitors up, none down"))
 }
 
-/// `/`.
-pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> String {
+/// Where a group's rows go in the page's skeleton. Text from monitors and servers is escaped, so it can never
+/// contain a `<`: the marker only appears where the template put it.
+const ROWS: &str = "<!--rows-->";
+
+/// The size of a page's chunks: a large page is kept and sent in pieces of about this size, never as one buffer
+/// (at 10,000 monitors it is megabytes, and one growing buffer would need twice that while it grows).
+const CHUNK: usize = 64 * 1024;
+
+/// A rendered page, in chunks of about [`CHUNK`] bytes. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Page(pub(crate) std::sync::Arc<[Bytes]>);
+
+impl Page {
+    /// A page that is one piece of text.
+    pub(crate) fn whole(text: impl Into<Bytes>) -> Page {
+        Page(std::sync::Arc::new([text.into()]))
+    }
+
+    /// The body of a response: the chunks one after the other.
+    pub(crate) fn into_body(self) -> axum::body::Body {
+        if let [one] = &*self.0 {
+            return axum::body::Body::from(one.clone());
+        }
+        let chunks = self.0;
+        let each = (0..chunks.len()).map(move |i| Ok::<_, std::convert::Infallible>(chunks[i].clone()));
+        axum::body::Body::from_stream(tokio_stream::iter(each))
+    }
+}
+
+/// Collects text into chunks of about [`CHUNK`] bytes.
+#[derive(Default)]
+struct Chunks {
+    done: Vec<Bytes>,
+    current: String,
+}
+
+impl Chunks {
+    fn push(&mut self, text: &str) {
+        if self.current.capacity() == 0 {
+            self.current.reserve(CHUNK + CHUNK / 16);
+        }
+        self.current.push_str(text);
+        if self.current.len() >= CHUNK {
+            self.done.push(Bytes::from(std::mem::take(&mut self.current)));
+        }
+    }
+
+    fn finish(mut self) -> Page {
+        if !self.current.is_empty() {
+            self.done.push(Bytes::from(self.current));
+        }
+        Page(self.done.into())
+    }
+}
+
+/// `/`, in chunks: the skeleton (header, incidents, each group's summary, footer) is rendered first with a
+/// marker where each group's rows go, then the rows are written group by group in its place.
+pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> Page {
     let snaps = app.engine.snapshot();
     let board = app.board.read();
     let counts = Counts::of(snaps.iter());
@@ -331,8 +388,7 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
             @if shown.is_empty() { p { "No monitor matches." } }
             @for g in &groups {
                 @let c = &g.counts;
-                @let troubled = c.get(State::Up) + c.get(State::Unknown) < c.total();
-                @let open = !fold || troubled;
+                @let open = g.open(fold);
                 details.group open[open] id={"g-" (encode(g.name))} {
                     summary {
                         span.gname { (g.name) }
@@ -350,9 +406,7 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
                             span { "monitor" } span.bars { span { "90 days ago" } span { "today" } }
                             span.upt { "90 days" } span.rt { "response, 24 h" } span.cert { "certificate" }
                         }
-                        // Rows of a folded group leave out the response-time chart: they are all up, and at
-                        // thousands of monitors the page stays small.
-                        @for s in &g.members { (row(s, board.monitors.get(&s.id), &board, now, open)) }
+                        (PreEscaped(ROWS))
                     }
                 }
             }
@@ -362,7 +416,20 @@ pub(crate) fn status_page(app: &AppState, query: &PageQuery, now: Timestamp) -> 
             }
         }
     };
-    document(&title, body)
+    let skeleton = document(&title, body);
+    let mut parts = skeleton.split(ROWS);
+    let mut page = Chunks::default();
+    page.push(parts.next().unwrap_or_default());
+    for (g, after) in groups.iter().zip(parts) {
+        let open = g.open(fold);
+        for s in &g.members {
+            // Rows of a folded group leave out the response-time chart: they are all up, and at thousands of
+            // monitors the page stays small.
+            page.push(&row(s, board.history(&s.id), &board, now, open).0);
+        }
+        page.push(after);
+    }
+    page.finish()
 }
 
 /// One group of monitors on the page.
@@ -372,6 +439,14 @@ struct Group<'a> {
     counts: Counts,
     /// Time per state over 90 days, all members together.
     quarter: Cell,
+}
+
+impl Group<'_> {
+    /// Whether it shows open: always on a page that does not fold, else when something in it is not up.
+    fn open(&self, fold: bool) -> bool {
+        let c = &self.counts;
+        !fold || c.get(State::Up) + c.get(State::Unknown) < c.total()
+    }
 }
 
 fn group_name(tags: &[String]) -> &str {
@@ -444,7 +519,7 @@ pub(crate) async fn monitor_page(app: &AppState, id: &MonitorId, now: Timestamp)
         .unwrap_or_default();
     let board = app.board.read();
     let empty = History::default();
-    let h = board.monitors.get(id).unwrap_or(&empty);
+    let h = board.history(id).unwrap_or(&empty);
     let last = s.last_check.as_deref();
     let storage_error = [
         figures.as_ref().err().map(ToString::to_string),
