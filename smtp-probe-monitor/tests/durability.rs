@@ -24,6 +24,9 @@ fn write_config(dir: &Path, hook: &str, monitors: &[(&str, std::net::SocketAddr)
 [service]
 data_dir = "{data}"
 instance = "durability"
+# A port of its own: the tests of this file run the binary side by side (the default 8080 would be taken by
+# the first and stop the second from starting).
+listen = "127.0.0.1:0"
 [scheduler]
 min_host_spacing = "0s"
 min_interval = "1s"
