@@ -2,7 +2,7 @@
 //! bytes, decided here once: how long a write may take, when to acknowledge at once, when to close. The socket
 //! options and the ACK policy every adapter follows are told once, on [`Io`].
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 use std::time::Instant;
 
 use super::dialer::{Connection, Dialed};
@@ -66,7 +66,7 @@ pub enum Io {
 ///
 /// let config = ProbeConfig::builder("mx.example.com".parse()?).tls(TlsMode::None).build()?;
 /// let now = Instant::now();
-/// let mut conversation = Conversation::new(&config, now, ProbeStart::new(&config, now, SystemTime::now()), None);
+/// let mut conversation = Conversation::new(&config, now, ProbeStart::new(&config, now, crate::testing::wall_start()), None);
 /// let mut server = [&b"220 mx.example.com ESMTP\r\n"[..], b"250 mx.example.com\r\n", b"221 bye\r\n"].into_iter();
 /// loop {
 ///     match conversation.poll(now) {
@@ -160,14 +160,14 @@ impl Conversation {
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // tests read the clocks for instants to start from
 mod tests {
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     use super::*;
     use crate::config::TlsMode;
 
     fn conversation(now: Instant) -> Conversation {
         let config = ProbeConfig::builder("mx.example.com".parse().unwrap()).tls(TlsMode::None).build().unwrap();
-        Conversation::new(&config, now, ProbeStart::new(&config, now, SystemTime::now()), None)
+        Conversation::new(&config, now, ProbeStart::new(&config, now, crate::testing::wall_start()), None)
     }
 
     #[test]
@@ -188,7 +188,7 @@ mod tests {
         let now = Instant::now();
         let config = ProbeConfig::builder("mx.example.com".parse().unwrap()).tls(TlsMode::None).build().unwrap();
         let peer: SocketAddr = "192.0.2.1:25".parse().unwrap();
-        let start = ProbeStart::new(&config, now, SystemTime::now());
+        let start = ProbeStart::new(&config, now, crate::testing::wall_start());
         let mut c = Conversation::new(&config, now, start, Some(peer));
         c.handle_input(now, b"220 hi\r\n");
         match c.poll(now) {

@@ -109,7 +109,7 @@ pub enum Dial {
 ///     .address_policy(AddressPolicy::new(Origin::Dns))
 ///     .build()?;
 /// let now = Instant::now();
-/// let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+/// let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
 /// assert!(matches!(dialer.poll(now), Dial::Resolve { .. }));
 /// dialer.handle_resolved(now, ["169.254.169.254".parse()?, "192.0.2.1".parse()?]);
 /// let Dial::Connect { addr, .. } = dialer.poll(now) else { panic!("one address is allowed") };
@@ -583,7 +583,6 @@ fn plan(addrs: &[SocketAddr], family: AddressFamily) -> Vec<Group> {
 #[allow(clippy::disallowed_methods)] // tests read the clocks for instants to start from
 mod tests {
     use std::io;
-    use std::time::SystemTime;
 
     use super::*;
     use crate::config::TlsMode;
@@ -624,7 +623,7 @@ mod tests {
     fn a_typed_address_is_connected_to_without_dns() {
         let config = make("127.0.0.1:2525", AddressFamily::Any, AddressPolicy::default());
         let now = Instant::now();
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
         let Dial::Connect { addr, deadline } = dialer.poll(now) else { panic!("no DNS for an address") };
         assert_eq!((addr.to_string(), deadline), ("127.0.0.1:2525".to_owned(), now + config.timeouts().connect));
         assert_eq!(dialer.poll(now), Dial::Connect { addr, deadline }, "asked again until answered");
@@ -644,7 +643,7 @@ mod tests {
     fn both_families_one_report_each_resolve_timed() {
         let config = make("mx.example.com", AddressFamily::Both, AddressPolicy::default());
         let now = Instant::now();
-        let start = ProbeStart::new(&config, now, SystemTime::now());
+        let start = ProbeStart::new(&config, now, crate::testing::wall_start());
         let mut dialer = Dialer::new(&config, start);
         assert_eq!(dialer.poll(now), Dial::Resolve { deadline: start.deadline });
         assert_eq!(dialer.target().host(), "mx.example.com");
@@ -678,7 +677,7 @@ mod tests {
     fn no_connect_once_the_deadline_has_passed() {
         let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::default());
         let now = Instant::now();
-        let start = ProbeStart::new(&config, now, SystemTime::now());
+        let start = ProbeStart::new(&config, now, crate::testing::wall_start());
         let mut dialer = Dialer::new(&config, start);
         assert!(matches!(dialer.poll(now), Dial::Resolve { .. }));
         // The lookup took the whole probe.
@@ -723,7 +722,7 @@ mod tests {
         let now = Instant::now();
         // From DNS: loopback is denied, nothing is left.
         let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::new(Origin::Dns));
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
         dialer.poll(now);
         dialer.handle_resolved(now, ips(&["127.0.0.1", "::1"]));
         assert_eq!(dialer.poll(now), Dial::Done);
@@ -738,18 +737,18 @@ mod tests {
         assert_eq!(report.address, None);
         // A request for an address: denied too, worded without a name.
         let config = make("169.254.169.254", AddressFamily::Any, AddressPolicy::new(Origin::Request));
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
         assert_eq!(dialer.poll(now), Dial::Done);
         let report = dialer.into_report();
         assert_eq!(report.cause, Some(Cause::AddressDenied));
         assert!(report.summary().ends_with("address 169.254.169.254 is denied by the address policy (cloud metadata)"));
         // Typed by the user: allowed.
         let config = make("127.0.0.1", AddressFamily::Any, AddressPolicy::default());
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
         assert!(matches!(dialer.poll(now), Dial::Connect { .. }));
         // Some denied, some not: the others are probed, the denial noted without changing the verdict.
         let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::new(Origin::Dns));
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
         dialer.poll(now);
         dialer.handle_resolved(now, ips(&["::1", "192.0.2.1"]));
         let Dial::Connect { addr, .. } = dialer.poll(now) else { panic!("one address is allowed") };
@@ -768,7 +767,7 @@ mod tests {
         let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::default());
         let now = Instant::now();
         let dial = |addrs: &[&str], failures: Vec<ConnectFailure>| {
-            let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+            let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
             dialer.poll(now);
             dialer.handle_resolved(now, ips(addrs));
             for failure in failures {
@@ -801,7 +800,7 @@ mod tests {
         assert_eq!(report.cause, Some(Cause::NetworkUnreachable));
 
         let resolve = |failure: ResolveFailure| {
-            let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+            let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
             dialer.poll(now);
             dialer.handle_resolve_failed(now + Duration::from_millis(7), failure);
             assert_eq!(dialer.poll(now), Dial::Done);
@@ -830,7 +829,8 @@ mod tests {
     fn the_address_limit_caps_attempts_and_says_so() {
         let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::default());
         let now = Instant::now();
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now())).with_address_limit(3);
+        let mut dialer =
+            Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start())).with_address_limit(3);
         dialer.poll(now);
         let many: Vec<String> = (1..=8).map(|i| format!("192.0.2.{i}")).collect();
         dialer.handle_resolved(now, many.iter().map(|a| a.parse::<IpAddr>().unwrap()));
@@ -850,7 +850,7 @@ mod tests {
     fn the_family_policy_can_leave_nothing() {
         let config = make("mx.example.com", AddressFamily::Ipv6Only, AddressPolicy::default());
         let now = Instant::now();
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
+        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
         dialer.poll(now);
         dialer.handle_resolved(now, ips(&["192.0.2.1"]));
         assert_eq!(dialer.poll(now), Dial::Done);
@@ -863,7 +863,7 @@ mod tests {
     fn misuse_never_panics_and_always_reports() {
         let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::default());
         let now = Instant::now();
-        let start = ProbeStart::new(&config, now, SystemTime::now());
+        let start = ProbeStart::new(&config, now, crate::testing::wall_start());
         // Events nobody asked for are ignored.
         let mut dialer = Dialer::new(&config, start);
         dialer.handle_resolved(now, ips(&["192.0.2.1"]));

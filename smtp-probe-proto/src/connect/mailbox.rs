@@ -3,7 +3,7 @@
 //! [`MailboxSession`] over it with the pump's rules of [`Io`](super::Io): write deadlines, when to acknowledge at
 //! once, when to close.
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::ProbeStart;
@@ -27,7 +27,7 @@ impl Dialer<MailboxConfig> {
     /// let mailbox = MailboxConfig::builder(Target::new("192.0.2.8", 993)?, "b", Secret::new("p")).build()?;
     /// let config = RoundTripConfig::builder(submit, mailbox).build()?;
     /// let now = Instant::now();
-    /// let run = RoundTripStart::new(&config, now, SystemTime::now(), 7);
+    /// let run = RoundTripStart::new(&config, now, crate::testing::wall_start(), 7);
     /// let mut dialer = Dialer::mailbox(config.mailbox(), &run);
     /// let Dial::Connect { addr, .. } = dialer.poll(now) else { panic!("an address needs no lookup") };
     /// assert_eq!(addr.to_string(), "192.0.2.8:993");
@@ -182,7 +182,6 @@ impl MailboxConversation {
 #[allow(clippy::disallowed_methods)] // tests read the clocks for instants to start from
 mod tests {
     use std::io;
-    use std::time::SystemTime;
 
     use super::*;
     use crate::config::AddressFamily;
@@ -211,7 +210,7 @@ mod tests {
         let imap = Target::new("imap.example.net", 143).unwrap();
         let config = round_trip(imap, AddressFamily::Ipv6Only, AddressPolicy::new(Origin::Request));
         let now = Instant::now();
-        let run = RoundTripStart::new(&config, now, SystemTime::now(), 1);
+        let run = RoundTripStart::new(&config, now, crate::testing::wall_start(), 1);
         let mut dialer = Dialer::mailbox(config.mailbox(), &run);
         assert_eq!(dialer.poll(now), Dial::Resolve { deadline: run.search_deadline });
         assert_eq!((dialer.target().host(), dialer.address_family()), ("imap.example.net", AddressFamily::Ipv6Only));
@@ -247,7 +246,7 @@ mod tests {
         let now = Instant::now();
         let imap = Target::new("imap.example.net", 993).unwrap();
         let config = round_trip(imap, AddressFamily::Any, AddressPolicy::new(Origin::Request));
-        let run = RoundTripStart::new(&config, now, SystemTime::now(), 1);
+        let run = RoundTripStart::new(&config, now, crate::testing::wall_start(), 1);
 
         // Refused: the server's side, so the mailbox is unavailable.
         let mut dialer = Dialer::mailbox(config.mailbox(), &run);

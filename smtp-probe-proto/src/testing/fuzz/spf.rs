@@ -1,7 +1,7 @@
 //! Target `spf`: SPF records and `check_host()` over a fuzzed zone.
 
+use core::net::IpAddr;
 use std::collections::HashSet;
-use std::net::IpAddr;
 
 use super::{check_findings, split};
 use crate::policy::Problem;
