@@ -66,7 +66,7 @@ pub enum Io {
 ///
 /// let config = ProbeConfig::builder("mx.example.com".parse()?).tls(TlsMode::None).build()?;
 /// let now = Instant::now();
-/// let mut conversation = Conversation::new(&config, now, ProbeStart::new(&config, now, crate::testing::wall_start()), None);
+/// let mut conversation = Conversation::new(&config, now, ProbeStart::new(&config, now, SystemTime::now()), None);
 /// let mut server = [&b"220 mx.example.com ESMTP\r\n"[..], b"250 mx.example.com\r\n", b"221 bye\r\n"].into_iter();
 /// loop {
 ///     match conversation.poll(now) {

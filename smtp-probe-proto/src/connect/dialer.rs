@@ -109,7 +109,7 @@ pub enum Dial {
 ///     .address_policy(AddressPolicy::new(Origin::Dns))
 ///     .build()?;
 /// let now = Instant::now();
-/// let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
+/// let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, SystemTime::now()));
 /// assert!(matches!(dialer.poll(now), Dial::Resolve { .. }));
 /// dialer.handle_resolved(now, ["169.254.169.254".parse()?, "192.0.2.1".parse()?]);
 /// let Dial::Connect { addr, .. } = dialer.poll(now) else { panic!("one address is allowed") };

@@ -27,7 +27,7 @@ impl Dialer<MailboxConfig> {
     /// let mailbox = MailboxConfig::builder(Target::new("192.0.2.8", 993)?, "b", Secret::new("p")).build()?;
     /// let config = RoundTripConfig::builder(submit, mailbox).build()?;
     /// let now = Instant::now();
-    /// let run = RoundTripStart::new(&config, now, crate::testing::wall_start(), 7);
+    /// let run = RoundTripStart::new(&config, now, SystemTime::now(), 7);
     /// let mut dialer = Dialer::mailbox(config.mailbox(), &run);
     /// let Dial::Connect { addr, .. } = dialer.poll(now) else { panic!("an address needs no lookup") };
     /// assert_eq!(addr.to_string(), "192.0.2.8:993");
