@@ -165,6 +165,14 @@ EOF
         mail_records "$s" mx1
         mta_sts "$s"; dmarc "$s" reject; tlsrpt "$s"
     done
+    echo "; rollover: one MX (Postfix), MTA-STS enforce, a matching TLSA record; TTL 1 on what the policy-change"
+    echo "; tests change at runtime (knotc zone-set: Knot signs the change) and put back"
+    printf '%-34s 1 MX    10 mx1.rollover\n' rollover
+    addr mx1.rollover
+    printf '%-34s 1 TLSA  %s\n' "_25._tcp.mx1.rollover" "$TLSA_POSTFIX"
+    printf '%-34s 1 TXT   "v=STSv1; id=%s"\n' "_mta-sts.rollover" "$MTA_STS_ID"
+    addr mta-sts.rollover
+    dmarc rollover reject; tlsrpt rollover
     echo "; delegations: presigned children with their DS, and an unsigned one without"
     for child in bogus expired; do
         printf '%-34s NS    ns1\n' "$child"
@@ -184,6 +192,7 @@ policy testing testing 86400
 policy expiredcert enforce 604800
 policy policywrongcert enforce 604800
 policy policyhuge enforce 604800
+policy rollover enforce 604800
 # Over the 64 KiB senders read: the valid head, then 70 000 bytes of an unknown field.
 {
     printf 'x_padding: %s\r\n' "$(head -c 35000 /dev/zero | tr '\0' 'x')"
@@ -375,11 +384,13 @@ dig @127.0.0.1 -p "$RESOLVER_PORT" +tcp +timeout=1 +tries=1 "$Z" SOA | grep -q '
         SMTP_PROBE_DNS_ZONE_POLICY_404 "policy404.$Z" \
         SMTP_PROBE_DNS_ZONE_POLICY_WRONG_CERT "policywrongcert.$Z" \
         SMTP_PROBE_DNS_ZONE_POLICY_HUGE "policyhuge.$Z" \
+        SMTP_PROBE_DNS_ZONE_ROLLOVER "rollover.$Z" \
+        SMTP_PROBE_DNS_KNOT_CONF "$DIR/knot.conf" \
         SMTP_PROBE_DNS_TLSA_POSTFIX "$TLSA_POSTFIX" \
         SMTP_PROBE_DNS_TLSA_WRONG "$TLSA_WRONG" \
         SMTP_PROBE_DNS_MTA_STS_ID "$MTA_STS_ID" \
         SMTP_PROBE_DNS_MTA_STS_DIR "$DIR/mta-sts" \
-        SMTP_PROBE_DNS_POSTFIX_HOSTS "mx1.good.$Z mx2.good.$Z mx1.mismatch.$Z mx1.spf11.$Z mx1.dmarcnone.$Z mx1.notlsrpt.$Z mx1.policy404.$Z mx1.policywrongcert.$Z mx1.policyhuge.$Z mx1.bogus.$Z mx1.expired.$Z mx1.insecure.$Z" \
+        SMTP_PROBE_DNS_POSTFIX_HOSTS "mx1.good.$Z mx2.good.$Z mx1.mismatch.$Z mx1.spf11.$Z mx1.dmarcnone.$Z mx1.notlsrpt.$Z mx1.policy404.$Z mx1.policywrongcert.$Z mx1.policyhuge.$Z mx1.bogus.$Z mx1.expired.$Z mx1.insecure.$Z mx1.rollover.$Z" \
         SMTP_PROBE_DNS_EXIM_HOSTS "exim.testing.$Z exim.expiredcert.$Z"
 } >"$DIR/env.tmp"
 mv "$DIR/env.tmp" "$DIR/env"

@@ -40,7 +40,7 @@ apt_install_missing() {
 # shellcheck disable=SC2034 # used by the scripts that source this file
 TEST_MAIL_DOMAIN=mail.test
 # shellcheck disable=SC2034
-TEST_MAIL_SCENARIOS=(good testing expiredcert mismatch bogus expired insecure spf11 dmarcnone notlsrpt policy404 policywrongcert policyhuge)
+TEST_MAIL_SCENARIOS=(good testing expiredcert mismatch bogus expired insecure spf11 dmarcnone notlsrpt policy404 policywrongcert policyhuge rollover)
 
 # The subjectAltName value for a loopback MX certificate: localhost, loopback addresses, the test domain, and a
 # wildcard for it and for each scenario.

@@ -69,6 +69,7 @@ fn outcome(i: usize, at: i64, n: u64) -> CheckOutcome {
         server_text: Some(format!("220 mx{i:05}.example.com ESMTP Postfix (Debian/GNU)")),
         delivery_ms: None,
         junk: None,
+        published: None,
     }
 }
 

@@ -8,6 +8,9 @@
 //!   `reminder_every` while it stays open;
 //! - **certificate expiring** once per threshold crossed (30, 14, 7, 1 days by default), again only after a
 //!   renewal lifts the days above the highest threshold;
+//! - **policy changed** (`domain:` monitors) once per change of what the domain publishes: a new MTA-STS id or
+//!   policy, a TLSA rollover (saying whether the live certificate still matches), MX hosts added or removed
+//!   ([`crate::published`]). The first check of a domain only sets the memory;
 //! - **silenced** (a maintenance window, or canaries down): nothing is sent, checks go on. When the silence ends
 //!   the difference is sent once: an incident opened inside the window and still open gets its "opened" (marked
 //!   `after_silence`); a notified incident that recovered inside the window gets its "recovered"; one that opened
@@ -21,6 +24,7 @@ use std::time::Duration;
 use crate::clock::Timestamp;
 use crate::id::MonitorId;
 use crate::incident::{OpenIncident, Severity};
+use crate::published::{self, Published};
 
 /// What kind of notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -42,6 +46,8 @@ pub enum AlertKind {
     MonitorOnline,
     /// A test notification sent on request (never decided by the policy, never queued): nothing is wrong.
     Test,
+    /// What a `domain:` monitor's domain publishes changed (MTA-STS id or policy, TLSA records, MX hosts).
+    PolicyChanged,
 }
 
 impl AlertKind {
@@ -56,6 +62,7 @@ impl AlertKind {
             AlertKind::MonitorOffline => "monitor_offline",
             AlertKind::MonitorOnline => "monitor_online",
             AlertKind::Test => "test",
+            AlertKind::PolicyChanged => "policy_changed",
         }
     }
 
@@ -70,6 +77,7 @@ impl AlertKind {
             "monitor_offline" => AlertKind::MonitorOffline,
             "monitor_online" => AlertKind::MonitorOnline,
             "test" => AlertKind::Test,
+            "policy_changed" => AlertKind::PolicyChanged,
             _ => return None,
         })
     }
@@ -100,6 +108,9 @@ pub struct Alert {
     pub days_left: Option<i64>,
     /// The incident opened (or recovered) during a maintenance window or an outage of the monitor itself.
     pub after_silence: bool,
+    /// For policy changes: one line per change (`MTA-STS id: 20261101 → 20261130`, `TLSA _25._tcp.mx1…: …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 /// The rules.
@@ -111,6 +122,8 @@ pub struct AlertPolicy {
     pub reminder_every: Option<Duration>,
     /// Certificate days-left thresholds; each crossing alerts once.
     pub cert_thresholds: Vec<u32>,
+    /// Alert when what a `domain:` monitor's domain publishes changes.
+    pub policy_changes: bool,
 }
 
 impl Default for AlertPolicy {
@@ -119,6 +132,7 @@ impl Default for AlertPolicy {
             alert_on_degraded: true,
             reminder_every: Some(Duration::from_secs(4 * 3600)),
             cert_thresholds: vec![30, 14, 7, 1],
+            policy_changes: true,
         }
     }
 }
@@ -143,6 +157,8 @@ pub struct AlertState {
     pub notified: Option<Notified>,
     /// The lowest certificate threshold already announced.
     pub cert_threshold: Option<u32>,
+    /// What the domain published when people were last told (or when it was first seen).
+    pub published: Option<Published>,
 }
 
 /// The inputs of one decision.
@@ -154,6 +170,8 @@ pub struct AlertInput<'a> {
     pub open: Option<&'a OpenIncident>,
     /// Certificate days left from the latest result, if it had a certificate.
     pub cert_days_left: Option<i64>,
+    /// What the latest result found published (domain checks).
+    pub published: Option<&'a Published>,
     /// A maintenance window is active, or the monitor's own connectivity is down.
     pub silenced: bool,
     /// The incident opened or closed while silenced (so the message can say so).
@@ -180,6 +198,7 @@ impl AlertPolicy {
             threshold_days: None,
             days_left: None,
             after_silence: input.silence_ended_recently,
+            changes: Vec::new(),
         };
         let alertable = |o: &OpenIncident| o.severity == Severity::Down || self.alert_on_degraded;
 
@@ -245,6 +264,16 @@ impl AlertPolicy {
                 _ => {}
             }
         }
+
+        if let Some(now) = input.published {
+            let comparison = published::compare(state.published.as_ref(), now);
+            if self.policy_changes && !comparison.changes.is_empty() {
+                let mut a = base(AlertKind::PolicyChanged, format!("{monitor}:policy:{}", input.at.0));
+                a.changes = comparison.changes;
+                out.push(a);
+            }
+            state.published = Some(comparison.memory);
+        }
         out
     }
 }
@@ -263,7 +292,14 @@ mod tests {
     }
 
     fn input(at: i64, open: Option<&OpenIncident>, silenced: bool) -> AlertInput<'_> {
-        AlertInput { at: Timestamp(at), open, cert_days_left: None, silenced, silence_ended_recently: false }
+        AlertInput {
+            at: Timestamp(at),
+            open,
+            cert_days_left: None,
+            published: None,
+            silenced,
+            silence_ended_recently: false,
+        }
     }
 
     fn kinds(alerts: &[Alert]) -> Vec<AlertKind> {
@@ -338,6 +374,37 @@ mod tests {
             sent.extend(policy.decide(&id(), &mut s, inp).into_iter().map(|a| a.threshold_days.unwrap()));
         }
         assert_eq!(sent, [30, 14, 7, 1, 30], "the renewal (90 days) re-arms the thresholds");
+    }
+
+    #[test]
+    fn policy_changes_are_told_once_and_held_through_silences() {
+        let published = |id: &str| Published {
+            domain: "example.com".to_owned(),
+            parts: [("mta-sts record".to_owned(), format!("v=STSv1; id={id};"))].into(),
+            unmatched: Default::default(),
+        };
+        let (a, b, c) = (published("a1"), published("b2"), published("c3"));
+        fn with(at: i64, p: &Published, silenced: bool) -> AlertInput<'_> {
+            AlertInput { published: Some(p), ..input(at, None, silenced) }
+        }
+        let policy = AlertPolicy::default();
+        let mut s = AlertState::default();
+        assert!(policy.decide(&id(), &mut s, with(0, &a, false)).is_empty(), "the first sighting is the baseline");
+        let r = policy.decide(&id(), &mut s, with(1, &b, false));
+        assert_eq!(kinds(&r), [AlertKind::PolicyChanged]);
+        assert_eq!(r[0].changes, ["MTA-STS id: a1 → b2"]);
+        assert_eq!(r[0].dedup_key, "mx:policy:1");
+        assert!(policy.decide(&id(), &mut s, with(2, &b, false)).is_empty(), "told once");
+        // Inside a maintenance window nothing is sent; the difference is told when it ends.
+        assert!(policy.decide(&id(), &mut s, with(3, &c, true)).is_empty());
+        let mut after = with(4, &c, false);
+        after.silence_ended_recently = true;
+        let r = policy.decide(&id(), &mut s, after);
+        assert_eq!(r[0].changes, ["MTA-STS id: b2 → c3"]);
+        // Switched off: nothing is sent, the memory still follows (switching on later tells only new changes).
+        let quiet = AlertPolicy { policy_changes: false, ..AlertPolicy::default() };
+        assert!(quiet.decide(&id(), &mut s, with(5, &a, false)).is_empty());
+        assert_eq!(s.published.as_ref(), Some(&a));
     }
 
     proptest! {

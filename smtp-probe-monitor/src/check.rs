@@ -113,6 +113,9 @@ pub struct CheckOutcome {
     /// Round trips: whether the message landed in the junk folder (`false`: the inbox), when it arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub junk: Option<bool>,
+    /// Domain checks: what was found published (MX hosts, MTA-STS, TLSA records), for the policy-change alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Box<crate::published::Published>>,
 }
 
 impl CheckOutcome {
@@ -135,6 +138,7 @@ impl CheckOutcome {
             server_text: None,
             delivery_ms: None,
             junk: None,
+            published: None,
         }
     }
 }

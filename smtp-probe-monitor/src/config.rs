@@ -595,6 +595,7 @@ struct RawAlerts {
     alert_on_degraded: Option<bool>,
     reminder_every: Option<Spanned<String>>,
     certificate_days: Option<Vec<u32>>,
+    policy_changes: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1742,6 +1743,7 @@ impl Builder<'_> {
             alert_on_degraded: r.alert_on_degraded.unwrap_or(d.alert_on_degraded),
             reminder_every,
             cert_thresholds,
+            policy_changes: r.policy_changes.unwrap_or(d.policy_changes),
         })
     }
 
@@ -1891,6 +1893,7 @@ fn merge_alerts(base: &RawAlerts, over: Option<&RawAlerts>) -> RawAlerts {
         alert_on_degraded: o.alert_on_degraded.or(base.alert_on_degraded),
         reminder_every: o.reminder_every.clone().or_else(|| base.reminder_every.clone()),
         certificate_days: o.certificate_days.clone().or_else(|| base.certificate_days.clone()),
+        policy_changes: o.policy_changes.or(base.policy_changes),
     }
 }
 
@@ -2022,6 +2025,7 @@ interval = "30s"
 name = "example.com inbound"
 target = "mx:example.com"
 canary = true
+alerts = { policy_changes = false }
 
 [[maintenance]]
 name = "weekly patching"
@@ -2143,6 +2147,9 @@ delivery_critical = "90s"
         assert_eq!(mx1.check.probe().ehlo_name, "monitor.example.org");
         assert_eq!((mx1.incident.open_after, mx1.incident.close_after), (3, 4));
         assert_eq!(mx1.alert.cert_thresholds, [30, 14, 7]);
+        assert!(mx1.alert.policy_changes, "on by default");
+        assert!(!c.monitors[2].alert.policy_changes);
+        assert_eq!(c.monitors[2].alert.cert_thresholds, [30, 14, 7], "the rest of [alerts] still applies");
         let sub = &c.monitors[1];
         assert_eq!(sub.check.probe().auth.as_ref().unwrap().password.expose(), "s3cret");
         assert_eq!(

@@ -796,6 +796,7 @@ impl Core {
         let silenced = window.is_some() || (lost && !rt.config.canary);
         let before_notified = rt.alerts.notified;
         let before_cert = rt.alerts.cert_threshold;
+        let before_published = rt.alerts.published.clone();
         let alerts = rt.config.alert.decide(
             &id,
             &mut rt.alerts,
@@ -803,6 +804,7 @@ impl Core {
                 at,
                 open: rt.machine.open_incident(),
                 cert_days_left: outcome.cert_days_left.filter(|_| outcome.status != Status::Unknown),
+                published: outcome.published.as_deref().filter(|_| outcome.status != Status::Unknown),
                 silenced,
                 silence_ended_recently: rt.silenced && !silenced,
             },
@@ -853,6 +855,7 @@ impl Core {
             alerts: outbox,
             state: state_change,
             cert_threshold: (rt.alerts.cert_threshold != before_cert).then_some(rt.alerts.cert_threshold),
+            published: rt.alerts.published.clone().filter(|p| before_published.as_ref() != Some(p)).map(Box::new),
             maintenance: maintenance_change.clone(),
         };
         let mut offline_alerts = Vec::new();
@@ -877,6 +880,7 @@ impl Core {
                 threshold_days: None,
                 days_left: None,
                 after_silence: false,
+                changes: Vec::new(),
             };
             let all: BTreeSet<String> = self.config.monitors.iter().flat_map(|m| m.channels.iter().cloned()).collect();
             transition.alerts.push(OutboxEntry { alert: alert.clone(), channels: all.into_iter().collect() });
@@ -890,6 +894,7 @@ impl Core {
             || !transition.alerts.is_empty()
             || transition.state.is_some()
             || transition.cert_threshold.is_some()
+            || transition.published.is_some()
             || transition.maintenance.is_some();
         if changed {
             self.writer.transition(transition);
@@ -936,6 +941,7 @@ fn restore(rt: &mut Runtime, resume: &ResumeState) {
     rt.machine = IncidentMachine::restore(rt.config.incident.clone(), open);
     rt.alerts.notified = resume.notified.get(id).copied();
     rt.alerts.cert_threshold = resume.cert_threshold.get(id).copied();
+    rt.alerts.published = resume.published.get(id).cloned();
     if resume.maintenance.contains_key(id) {
         rt.maintenance = Some(String::new()); // a window was open; its name comes back with the next check
     }

@@ -54,7 +54,8 @@
 //! | --- | --- | --- |
 //! | [`config`] | the TOML file, validated (line, column, field), secrets from env or files | reads files |
 //! | [`incident`] | confirmation, open after N, close after M, degraded vs down, flap damping | none |
-//! | [`alert`] | opened / escalated / recovered / reminders / certificate thresholds / maintenance and silence | none |
+//! | [`alert`] | opened / escalated / recovered / reminders / certificate thresholds / policy changes / maintenance and silence | none |
+//! | [`published`] | what a `domain:` check found published (MX, MTA-STS, TLSA), remembered, and what changed | none |
 //! | [`delivery`] | the outbox to webhooks, Slack, Teams and email: retries, pacing, grouping, channel health | network, database |
 //! | [`schedule`] | slots with stable offsets, concurrency, per-host spacing, no catch-up, lateness | none |
 //! | [`uptime`], [`histogram`], [`figures`] | time-weighted uptime, mergeable latency histograms, per-window figures | none |
@@ -87,6 +88,7 @@ pub mod incident;
 pub mod logging;
 pub mod maintenance;
 pub mod probe;
+pub mod published;
 pub mod reload;
 pub mod schedule;
 pub mod snapshot;

@@ -280,6 +280,7 @@ pub fn from_report(monitor: &MonitorId, at: Timestamp, report: &Report) -> Check
         server_text: server_text.map(|t| clip(&t, MAX_SERVER_TEXT)),
         delivery_ms: None,
         junk: None,
+        published: None,
     }
 }
 
@@ -298,12 +299,14 @@ fn reply_text(r: &smtp_probe_tokio::proto::OwnedReply) -> String {
 }
 
 /// A domain check in the monitor's terms: its verdict and cause (`mta_sts_violation`, `dane_mismatch`, ...), the
-/// best-preference host's timings, the earliest certificate expiry over every host.
+/// best-preference host's timings, the earliest certificate expiry over every host, and what was found published
+/// (for the policy-change alerts).
 pub fn from_domain(monitor: &MonitorId, at: Timestamp, report: &DomainReport) -> CheckOutcome {
     let mut outcome = from_mx(monitor, at, &report.mx);
     outcome.status = Status::from(report.verdict);
     outcome.cause = report.cause.map(|c| c.as_str().to_owned());
     outcome.summary = clip(&report.summary(), MAX_SUMMARY);
+    outcome.published = Some(Box::new(crate::published::Published::from_report(report)));
     outcome
 }
 

@@ -176,6 +176,7 @@ async fn queue_alerts(store: &Arc<SqlStore>, n: usize, channel: &str) {
                 threshold_days: None,
                 days_left: None,
                 after_silence: false,
+                changes: Vec::new(),
             },
             channels: vec![channel.to_owned()],
         })
@@ -187,6 +188,7 @@ async fn queue_alerts(store: &Arc<SqlStore>, n: usize, channel: &str) {
         alerts,
         state: None,
         cert_threshold: None,
+        published: None,
         maintenance: None,
     };
     store.write(&Batch { transitions: vec![t], ..Batch::default() }, "test").await.unwrap();
@@ -279,6 +281,7 @@ async fn queue_alert(store: &Arc<SqlStore>, m: &str, channel: &str) {
         threshold_days: None,
         days_left: None,
         after_silence: false,
+        changes: Vec::new(),
     };
     let t = Transition {
         monitor: id(m),
@@ -287,6 +290,7 @@ async fn queue_alert(store: &Arc<SqlStore>, m: &str, channel: &str) {
         alerts: vec![OutboxEntry { alert, channels: vec![channel.to_owned()] }],
         state: None,
         cert_threshold: None,
+        published: None,
         maintenance: None,
     };
     store.write(&Batch { transitions: vec![t], ..Batch::default() }, "test").await.unwrap();
@@ -319,6 +323,7 @@ async fn rejected_alerts_are_not_retried_and_late_ones_are_given_up() {
         alerts: vec![entry],
         state: None,
         cert_threshold: None,
+        published: None,
         maintenance: None,
     };
     store.write(&Batch { transitions: vec![tr], ..Batch::default() }, "test").await.unwrap();
@@ -556,6 +561,7 @@ async fn a_reload_fixes_a_channel_and_the_waiting_alert_goes_out() {
         alerts: vec![OutboxEntry { alert: row, channels: vec!["old".into()] }],
         state: None,
         cert_threshold: None,
+        published: None,
         maintenance: None,
     };
     store.write(&Batch { transitions: vec![tr], ..Batch::default() }, "test").await.unwrap();

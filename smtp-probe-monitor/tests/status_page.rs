@@ -141,6 +141,7 @@ fn entered(id: &MonitorId, state: State, at: Timestamp, server_text: &str) -> Tr
         alerts: Vec::new(),
         state: Some(state),
         cert_threshold: None,
+        published: None,
         maintenance: None,
     };
     if state == State::Down {

@@ -12,6 +12,7 @@ use smtp_probe_monitor::clock::{HOUR_MS, Timestamp};
 use smtp_probe_monitor::histogram::Histogram;
 use smtp_probe_monitor::id::MonitorId;
 use smtp_probe_monitor::incident::{OpenIncident, Severity, State};
+use smtp_probe_monitor::published::Published;
 use smtp_probe_monitor::storage::{
     Batch, DAY_MS, DeliveryRecord, IncidentChange, MonitorRow, OutboxEntry, RollupDelta, SqlStore, Store, Transition,
 };
@@ -37,6 +38,7 @@ fn outcome(m: &str, at: i64, status: Status) -> CheckOutcome {
         server_text: Some("220 mx.test ESMTP".into()),
         delivery_ms: None,
         junk: None,
+        published: None,
     }
 }
 
@@ -54,6 +56,7 @@ fn alert(m: &str, key: &str, kind: AlertKind, started: i64) -> OutboxEntry {
             threshold_days: None,
             days_left: None,
             after_silence: false,
+            changes: Vec::new(),
         },
         channels: vec!["ops".into(), "mail".into()],
     }
@@ -77,6 +80,7 @@ fn transition(m: &str, at: i64) -> Transition {
         alerts: vec![],
         state: None,
         cert_threshold: None,
+        published: None,
         maintenance: None,
     }
 }
@@ -157,6 +161,13 @@ async fn suite(store: Arc<dyn Store>) {
     t.state = Some(State::Down);
     t.cert_threshold = Some(Some(30));
     t.maintenance = Some(Some("patching".into()));
+    // What the domain published: kept with the certificate threshold (neither overwrites the other).
+    let published = Published {
+        domain: "example.com".into(),
+        parts: [("mta-sts record".to_owned(), "v=STSv1; id=20261130;".to_owned())].into(),
+        unmatched: Default::default(),
+    };
+    t.published = Some(Box::new(published.clone()));
     store.write(&Batch { transitions: vec![t.clone()], ..Batch::default() }, "a").await.unwrap();
     let mut dup = transition("mx", t0 + 10 * 60_000);
     dup.incidents.push(IncidentChange::Open(incident(t0 + 10 * 60_000)));
@@ -169,6 +180,7 @@ async fn suite(store: Arc<dyn Store>) {
     assert_eq!(resume.open.get(&mx), Some(&incident(t0 + 8 * 60_000)));
     assert_eq!(resume.notified.get(&mx), Some(&n));
     assert_eq!(resume.cert_threshold.get(&mx), Some(&30));
+    assert_eq!(resume.published.get(&mx), Some(&published));
     assert!(resume.maintenance.contains_key(&mx));
     assert_eq!(resume.last_state.get(&mx), Some(&(Timestamp(t0 + 9 * 60_000), State::Down)));
     assert!(store.acknowledge(&mx, Timestamp(t0 + 8 * 60_000), "alice", Timestamp(t0 + 11 * 60_000)).await.unwrap());

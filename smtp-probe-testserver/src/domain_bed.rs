@@ -60,6 +60,10 @@ pub enum Scenario {
     PolicyWrongCert,
     /// An MTA-STS record whose policy file is larger than 64 KiB.
     PolicyHuge,
+    /// Like [`Scenario::Good`] with one MX host; its MX, TLSA and `_mta-sts` records have a TTL of 1 s because
+    /// the policy-change tests replace them at runtime ([`DnsEnv::replace_records`]) and put them back. Up until
+    /// a test changes it; no other test may depend on it.
+    Rollover,
 }
 
 impl Scenario {
@@ -78,6 +82,7 @@ impl Scenario {
         Scenario::Policy404,
         Scenario::PolicyWrongCert,
         Scenario::PolicyHuge,
+        Scenario::Rollover,
     ];
 
     /// The suffix of its `SMTP_PROBE_DNS_ZONE_*` variable.
@@ -96,6 +101,7 @@ impl Scenario {
             Scenario::Policy404 => "POLICY_404",
             Scenario::PolicyWrongCert => "POLICY_WRONG_CERT",
             Scenario::PolicyHuge => "POLICY_HUGE",
+            Scenario::Rollover => "ROLLOVER",
         }
     }
 }
@@ -144,6 +150,8 @@ pub struct DnsEnv {
     pub postfix_hosts: Vec<String>,
     /// MX hosts answered by Exim.
     pub exim_hosts: Vec<String>,
+    /// Knot's configuration, for `knotc` ([`DnsEnv::replace_records`]).
+    pub knot_conf: PathBuf,
     zones: HashMap<&'static str, String>,
 }
 
@@ -163,6 +171,37 @@ impl DnsEnv {
         } else {
             None
         }
+    }
+
+    /// Replaces the `rtype` records of `owner` (a name in the signed parent zone, e.g.
+    /// `_25._tcp.mx1.rollover.mail.test`) with `data` (presentation form, TXT strings quoted), with this TTL, in one
+    /// `knotc` transaction; Knot signs the change. Meant for [`Scenario::Rollover`] only: other tests read the
+    /// other zones while this runs.
+    pub fn replace_records(&self, owner: &str, ttl: u32, rtype: &str, data: &[&str]) -> std::io::Result<()> {
+        let zone = format!("{}.", self.domain.trim_end_matches('.'));
+        let owner = format!("{}.", owner.trim_end_matches('.'));
+        let knotc = |args: &[&str]| -> std::io::Result<()> {
+            let out = std::process::Command::new("knotc").arg("-c").arg(&self.knot_conf).args(args).output()?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+                Err(std::io::Error::other(format!("knotc {}: {}", args.join(" "), said.trim())))
+            }
+        };
+        knotc(&["zone-begin", &zone])?;
+        let ttl = ttl.to_string();
+        let edit = || -> std::io::Result<()> {
+            // Unsetting what is not there fails; the set that follows is what counts.
+            let _ = knotc(&["zone-unset", &zone, &owner, rtype]);
+            for record in data {
+                knotc(&["zone-set", &zone, &owner, &ttl, rtype, record])?;
+            }
+            knotc(&["zone-commit", &zone])
+        };
+        edit().inspect_err(|_| {
+            let _ = knotc(&["zone-abort", &zone]);
+        })
     }
 
     /// The policy file served at `https://mta-sts.<domain>/.well-known/mta-sts.txt`, if the bed has one.
@@ -222,6 +261,7 @@ pub fn dns_env() -> Option<DnsEnv> {
         mta_sts_dir: get("MTA_STS_DIR").map_or_else(|| dir.join("mta-sts"), PathBuf::from),
         postfix_hosts: hosts("POSTFIX_HOSTS"),
         exim_hosts: hosts("EXIM_HOSTS"),
+        knot_conf: get("KNOT_CONF").map_or_else(|| dir.join("knot.conf"), PathBuf::from),
         zones,
         dir,
     })

@@ -47,7 +47,8 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// The state in capitals: `DOWN`, `DEGRADED`, `RECOVERED`, `STILL DOWN`, `CERTIFICATE EXPIRING`, ...
+    /// The state in capitals: `DOWN`, `DEGRADED`, `RECOVERED`, `STILL DOWN`, `CERTIFICATE EXPIRING`, `POLICY
+    /// CHANGED`, ...
     pub fn label(&self) -> &'static str {
         let a = &self.alert;
         let down = a.severity != Some(Severity::Degraded);
@@ -62,6 +63,7 @@ impl Notification {
             AlertKind::MonitorOffline => "MONITOR OFFLINE",
             AlertKind::MonitorOnline => "MONITOR ONLINE",
             AlertKind::Test => "TEST",
+            AlertKind::PolicyChanged => "POLICY CHANGED",
         }
     }
 
@@ -121,6 +123,7 @@ impl Notification {
             }
             AlertKind::MonitorOnline => "a canary passes again: checks and alerts are back to normal".to_owned(),
             AlertKind::Test => "a test notification, sent on request: this channel reaches you".to_owned(),
+            AlertKind::PolicyChanged => format!("what the domain publishes changed: {}", a.changes.join("; ")),
         };
         if a.after_silence {
             out.push_str(" (decided during a maintenance window or while the monitor was offline)");
@@ -169,8 +172,8 @@ pub struct WebhookAlert<'a> {
     /// Unique and stable: the same on every retry and from every instance. Receivers drop repeats by it (a
     /// crash between sending and recording can repeat a message).
     pub id: &'a str,
-    /// `opened`, `escalated`, `recovered`, `reminder`, `certificate_expiring`, `monitor_offline`,
-    /// `monitor_online`, or `test` (sent on request, about nothing).
+    /// `opened`, `escalated`, `recovered`, `reminder`, `certificate_expiring`, `policy_changed`,
+    /// `monitor_offline`, `monitor_online`, or `test` (sent on request, about nothing).
     pub event: &'static str,
     /// When it was decided (RFC 3339, UTC).
     pub at: String,
@@ -184,6 +187,9 @@ pub struct WebhookAlert<'a> {
     pub incident: Option<WebhookIncident<'a>>,
     /// For `certificate_expiring`.
     pub certificate: Option<WebhookCertificate>,
+    /// For `policy_changed`: one line per change of what the domain publishes (DNS data: still untrusted text).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub changes: &'a [String],
 }
 
 /// The incident an alert is about.
@@ -237,6 +243,7 @@ pub fn webhook_body<'a>(notes: &'a [Notification], instance: &'a str, now: Times
                     }),
                     certificate: (a.kind == AlertKind::CertificateExpiring)
                         .then_some(WebhookCertificate { threshold_days: a.threshold_days, days_left: a.days_left }),
+                    changes: &a.changes,
                 }
             })
             .collect(),
@@ -259,7 +266,7 @@ fn slack_emoji(n: &Notification) -> &'static str {
     match n.alert.kind {
         AlertKind::Test => ":white_check_mark:",
         AlertKind::Recovered | AlertKind::MonitorOnline => ":large_green_circle:",
-        AlertKind::CertificateExpiring => ":warning:",
+        AlertKind::CertificateExpiring | AlertKind::PolicyChanged => ":warning:",
         AlertKind::MonitorOffline => ":grey_question:",
         _ if n.alert.severity == Some(Severity::Degraded) => ":large_orange_circle:",
         _ => ":red_circle:",
@@ -337,7 +344,9 @@ pub fn teams_body(notes: &[Notification], instance: &str) -> serde_json::Value {
     for (i, n) in notes.iter().enumerate() {
         let color = if n.is_good_news() {
             "Good"
-        } else if n.alert.severity == Some(Severity::Degraded) || n.alert.kind == AlertKind::CertificateExpiring {
+        } else if n.alert.severity == Some(Severity::Degraded)
+            || matches!(n.alert.kind, AlertKind::CertificateExpiring | AlertKind::PolicyChanged)
+        {
             "Warning"
         } else {
             "Attention"
@@ -398,6 +407,11 @@ pub fn email_subject(notes: &[Notification], instance: &str) -> String {
                 AlertKind::Opened | AlertKind::Escalated | AlertKind::Reminder => {
                     n.alert.cause.clone().unwrap_or_else(|| n.detail())
                 }
+                AlertKind::PolicyChanged => match n.alert.changes.as_slice() {
+                    [] => n.detail(),
+                    [one] => one.replace('→', "->"),
+                    [first, rest @ ..] => format!("{} (+{} more)", first.replace('→', "->"), rest.len()),
+                },
                 _ => n.detail(),
             };
             format!("[smtp-probe] {} - {why}", n.headline(instance))
@@ -446,6 +460,9 @@ pub fn email_body(notes: &[Notification], instance: &str) -> String {
         if let Some(d) = a.days_left {
             fact("Days left:", &d.to_string());
         }
+        for (i, change) in a.changes.iter().enumerate() {
+            fact(if i == 0 { "Changes:" } else { "" }, change);
+        }
         fact("Decided at:", &a.at.rfc3339());
         fact("Alert id:", &a.dedup_key);
         if let Some(server) = &a.server_text {
@@ -477,6 +494,7 @@ mod tests {
             threshold_days: None,
             days_left: None,
             after_silence: false,
+            changes: Vec::new(),
         }
     }
 
@@ -584,5 +602,44 @@ mod tests {
         let mut evil = notes[0].clone();
         evil.monitor.as_mut().unwrap().name = "x\r\nBcc: victim@example.org".into();
         assert!(!email_subject(&[evil], "i").contains(['\r', '\n']));
+    }
+
+    fn policy_changed() -> Notification {
+        let mut n = note(AlertKind::PolicyChanged, None);
+        n.alert.incident_started = None;
+        n.alert.cause = None;
+        n.alert.server_text = None;
+        n.alert.changes = vec![
+            "MTA-STS id: 20261101 → 20261130".into(),
+            "TLSA _25._tcp.mx1.example.com: 3 1 1 aa → 3 1 1 <bb>: the live certificate matches none of them".into(),
+        ];
+        n
+    }
+
+    #[test]
+    fn policy_changes_are_listed_in_every_format() {
+        let n = policy_changed();
+        assert_eq!(n.headline("i"), "POLICY CHANGED: MX 1 (Frankfurt)");
+        assert!(n.detail().starts_with("what the domain publishes changed: MTA-STS id: 20261101 → 20261130; TLSA"));
+        let notes = [n];
+        let body = serde_json::to_value(webhook_body(&notes, "i", Timestamp(1_772_360_000_000))).unwrap();
+        let a = &body["alerts"][0];
+        assert_eq!(a["event"], "policy_changed");
+        assert_eq!(a["changes"][0], "MTA-STS id: 20261101 → 20261130");
+        assert!(a["incident"].is_null());
+        let other =
+            serde_json::to_value(webhook_body(&[note(AlertKind::Opened, Some(Severity::Down))], "i", Timestamp(0)))
+                .unwrap();
+        assert!(other["alerts"][0].get("changes").is_none(), "only policy changes carry the field");
+        let slack = slack_body(&notes, "i");
+        let text = slack["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(text.starts_with(":warning: *POLICY CHANGED*"), "{text}");
+        assert!(text.contains("3 1 1 &lt;bb&gt;"), "DNS data is escaped like server text: {text}");
+        let email = email_body(&notes, "i");
+        assert!(email.contains("Changes:     MTA-STS id: 20261101 → 20261130\n             TLSA _25._tcp"), "{email}");
+        assert_eq!(
+            email_subject(&notes, "i"),
+            "[smtp-probe] POLICY CHANGED: MX 1 (Frankfurt) - MTA-STS id: 20261101 -> 20261130 (+1 more)"
+        );
     }
 }

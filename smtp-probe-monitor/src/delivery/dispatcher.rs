@@ -875,6 +875,7 @@ mod tests {
                 threshold_days: None,
                 days_left: None,
                 after_silence: false,
+                changes: Vec::new(),
             },
             outbox_id: Some(1),
             durable: true,

@@ -91,6 +91,7 @@ pub(crate) async fn test_channel(
             threshold_days: None,
             days_left: None,
             after_silence: false,
+            changes: Vec::new(),
         },
         monitor: None,
     };

@@ -16,6 +16,7 @@ use crate::clock::Timestamp;
 use crate::histogram::Histogram;
 use crate::id::MonitorId;
 use crate::incident::{OpenIncident, State};
+use crate::published::Published;
 use crate::uptime::StateTime;
 
 pub use sql::SqlStore;
@@ -112,6 +113,8 @@ pub struct Transition {
     pub state: Option<State>,
     /// The lowest certificate threshold announced changed.
     pub cert_threshold: Option<Option<u32>>,
+    /// What a domain monitor's domain published, as remembered for policy-change alerts, changed.
+    pub published: Option<Box<Published>>,
     /// A maintenance window began (`Some(name)`) or ended (`None`) at `at`.
     pub maintenance: Option<Option<String>>,
 }
@@ -356,6 +359,8 @@ pub struct ResumeState {
     pub notified: HashMap<MonitorId, Notified>,
     /// Lowest certificate threshold announced per monitor.
     pub cert_threshold: HashMap<MonitorId, u32>,
+    /// What each domain monitor's domain published, as remembered for policy-change alerts.
+    pub published: HashMap<MonitorId, Published>,
     /// Open maintenance marks per monitor.
     pub maintenance: HashMap<MonitorId, Timestamp>,
     /// The last check per monitor (time, and the state entered last).

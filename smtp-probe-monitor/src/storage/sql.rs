@@ -25,10 +25,12 @@ use crate::uptime::StateTime;
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
     (2, "roundtrip", include_str!("../../migrations/sqlite/0002_roundtrip.sql")),
+    (3, "published", include_str!("../../migrations/sqlite/0003_published.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
     (2, "roundtrip", include_str!("../../migrations/postgres/0002_roundtrip.sql")),
+    (3, "published", include_str!("../../migrations/postgres/0003_published.sql")),
 ];
 
 /// The migrations compiled into the binary (sqlx's migrator applies them, with its checksums and, on
@@ -243,6 +245,7 @@ fn result_from_row(row: &AnyRow) -> Result<CheckOutcome, StoreError> {
         server_text: row.try_get("server_text")?,
         delivery_ms: row.try_get::<Option<i64>, _>("delivery_ms")?.map(|v| v.clamp(0, u32::MAX.into()) as u32),
         junk: row.try_get::<Option<i64>, _>("junk")?.map(|v| v != 0),
+        published: None,
     })
 }
 
@@ -509,6 +512,17 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            if let Some(published) = &t.published {
+                let json = serde_json::to_string(published).map_err(|e| corrupt("alert_state", e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO alert_state (monitor_id, published) VALUES ($1, $2) \
+                     ON CONFLICT (monitor_id) DO UPDATE SET published = excluded.published",
+                )
+                .bind(id)
+                .bind(json)
+                .execute(&mut *tx)
+                .await?;
+            }
             match &t.maintenance {
                 Some(Some(name)) => {
                     // One window ends where the next begins (a replay of the same start changes nothing).
@@ -593,6 +607,14 @@ impl Store for SqlStore {
             state
                 .cert_threshold
                 .insert(monitor_id(&row, "monitor_id", "alert_state")?, t.clamp(0, u32::MAX.into()) as u32);
+        }
+        for row in sqlx::query("SELECT monitor_id, published FROM alert_state WHERE published IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let json: String = row.try_get("published")?;
+            let published = serde_json::from_str(&json).map_err(|e| corrupt("alert_state", e.to_string()))?;
+            state.published.insert(monitor_id(&row, "monitor_id", "alert_state")?, published);
         }
         for row in sqlx::query("SELECT monitor_id, started_at FROM maintenance_marks WHERE ended_at IS NULL")
             .fetch_all(&self.pool)
