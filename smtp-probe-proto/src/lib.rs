@@ -100,6 +100,8 @@ mod target;
 pub mod testing;
 #[cfg(feature = "rustls")]
 mod tls;
+#[cfg(feature = "rustls")]
+mod tls_pump;
 mod vocabulary;
 
 pub use assess::{PolicyMode, PolicyOutcome, TlsPolicy};

@@ -6,11 +6,8 @@ use std::time::{Instant, SystemTime};
 use crate::assess;
 use crate::config::ProbeConfig;
 use crate::probe::{Output, Probe};
-use crate::report::{Report, TlsFailure};
-use crate::tls::{Fed, TlsLayer};
-
-/// The largest TLS record on the wire: 16 KiB of data, 2 KiB of expansion, a 5-byte header (RFC 8446 §5.2).
-pub(crate) const MAX_TLS_RECORD: usize = 16 * 1024 + 2048 + 5;
+use crate::report::Report;
+use crate::tls_pump::TlsPump;
 
 /// What the adapter must do next. Drain [`Session::poll_output`] until it returns `Timeout` or `Done`.
 ///
@@ -58,19 +55,7 @@ pub enum SessionOutput {
 pub struct Session {
     probe: Probe,
     config: ProbeConfig,
-    wall: SystemTime,
-    tls: Option<TlsLayer>,
-    /// Ciphertext received and not yet given to TLS, and when its last byte came.
-    received: Vec<u8>,
-    received_at: Instant,
-    /// The most ciphertext `received` may hold between two polls.
-    max_received: usize,
-    /// The peer closed the connection (while TLS was in use), when.
-    closed_at: Option<Instant>,
-    /// Whether that close was handed on to the probe.
-    close_delivered: bool,
-    scratch: Vec<u8>,
-    closing: bool,
+    pump: TlsPump,
 }
 
 impl Session {
@@ -86,48 +71,18 @@ impl Session {
     /// connect.
     pub fn with_deadline(config: ProbeConfig, now: Instant, wall: SystemTime, overall_deadline: Instant) -> Session {
         let probe = Probe::with_deadline(config.clone(), now, wall, overall_deadline);
-        let max_received = config.inner().limits.max_buffered.saturating_add(MAX_TLS_RECORD);
-        Session {
-            probe,
-            config,
-            wall,
-            tls: None,
-            received: Vec::new(),
-            received_at: now,
-            max_received,
-            closed_at: None,
-            close_delivered: false,
-            scratch: Vec::new(),
-            closing: false,
-        }
+        let pump = TlsPump::new(config.inner().limits.max_buffered, now, wall);
+        Session { probe, config, pump }
     }
 
     /// Bytes read from the socket. Only recorded: the next poll processes them.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.tls.is_none() {
-            self.probe.handle_input(now, bytes); // plaintext: the probe's own buffer records it
-            return;
-        }
-        if self.closed_at.is_some() || bytes.is_empty() {
-            return;
-        }
-        if self.received.len().saturating_add(bytes.len()) > self.max_received {
-            // More than a reply buffer's worth between two polls: the probe ends as its own full buffer would.
-            self.probe.handle_overflow(now, self.max_received);
-            return;
-        }
-        self.received.extend_from_slice(bytes);
-        self.received_at = now;
+        self.pump.handle_input(&mut self.probe, now, bytes);
     }
 
     /// The peer closed the connection (or it was reset). Only recorded.
     pub fn handle_eof(&mut self, now: Instant) {
-        match &self.tls {
-            None => self.probe.handle_eof(now),
-            Some(_) => {
-                self.closed_at.get_or_insert(now);
-            }
-        }
+        self.pump.handle_eof(&mut self.probe, now);
     }
 
     /// A deadline passed (spurious calls are harmless).
@@ -138,76 +93,23 @@ impl Session {
     /// The next thing to do. Decrypting, parsing and every decision happen here.
     pub fn poll_output(&mut self, now: Instant) -> SessionOutput {
         loop {
-            self.pump();
-            if let Some(bytes) = self.tls.as_mut().and_then(TlsLayer::take_ciphertext) {
+            if let Some(bytes) = self.pump.pump(&mut self.probe) {
                 return SessionOutput::Transmit(bytes);
             }
             match self.probe.poll_output(now) {
-                Output::Transmit(bytes) => match &mut self.tls {
-                    Some(tls) => tls.write(&bytes),
-                    None => return SessionOutput::Transmit(bytes),
-                },
+                Output::Transmit(bytes) => {
+                    if let Some(plaintext) = self.pump.send(bytes) {
+                        return SessionOutput::Transmit(plaintext);
+                    }
+                }
                 Output::StartTls(request) => {
                     let name = request.tls_name.unwrap_or_else(|| self.config.target().host().to_owned());
-                    let tls_config = self.config.tls_config();
                     let go_on = assess::handshake_goes_on(self.config.inner());
-                    match TlsLayer::start(&tls_config, &name, go_on, now, self.wall) {
-                        Ok(layer) => self.tls = Some(layer),
-                        Err(failure) => {
-                            // The probe asked for this handshake, so it takes the news.
-                            let _ = self.probe.handle_tls_failed(now, failure);
-                        }
-                    }
+                    self.pump.start(&mut self.probe, &self.config.tls_config(), &name, go_on, now);
                 }
                 Output::Timeout(deadline) => return SessionOutput::Timeout(deadline),
-                Output::Done => {
-                    if let Some(tls) = self.tls.as_mut().filter(|t| t.is_established() && !self.closing) {
-                        self.closing = true;
-                        tls.close();
-                        continue;
-                    }
-                    return SessionOutput::Done;
-                }
-            }
-        }
-    }
-
-    /// Hands what `handle_input` and `handle_eof` recorded to TLS, and what TLS makes of it to the probe (which
-    /// records it in turn, for its own poll).
-    fn pump(&mut self) {
-        let Some(tls) = &mut self.tls else { return };
-        if !self.received.is_empty() {
-            let at = self.received_at;
-            self.scratch.clear();
-            let fed = tls.feed(&self.received, &mut self.scratch);
-            self.received.clear();
-            // The handshake may complete in the same read that carries the first application data (an implicit-TLS
-            // greeting): tell the probe about TLS first, so that data counts as TLS data.
-            if tls.poll_established() {
-                let info = tls.info(at);
-                // The probe asked for this handshake, so it accepts the news.
-                let _ = self.probe.handle_tls_established(at, info);
-            }
-            if !self.scratch.is_empty() {
-                self.probe.handle_input(at, &self.scratch);
-            }
-            match fed {
-                Fed::Ok => {}
-                Fed::Closed => self.probe.handle_eof(at),
-                Fed::Failed(err) if !tls.is_established() => {
-                    let failure = tls.failure(&err, at);
-                    let _ = self.probe.handle_tls_failed(at, failure);
-                }
-                // TLS broke after the handshake: the connection is unusable, as if closed.
-                Fed::Failed(_) => self.probe.handle_eof(at),
-            }
-        }
-        if let Some(at) = self.closed_at.filter(|_| !self.close_delivered) {
-            self.close_delivered = true;
-            if tls.is_established() {
-                self.probe.handle_eof(at);
-            } else {
-                let _ = self.probe.handle_tls_failed(at, TlsFailure::Closed);
+                Output::Done if self.pump.close() => continue,
+                Output::Done => return SessionOutput::Done,
             }
         }
     }
@@ -232,3 +134,5 @@ impl Session {
         self.probe.next_deadline()
     }
 }
+
+crate::tls_pump::tls_peer_by_handlers!(Probe);

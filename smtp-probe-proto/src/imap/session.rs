@@ -1,15 +1,13 @@
 //! [`MailboxSession`]: a [`MailboxProbe`] with TLS inside — raw socket bytes in and out, like the SMTP
-//! [`Session`](crate::Session), using the same in-memory TLS layer and certificate report.
+//! [`Session`](crate::Session), using the same TLS pump and certificate report.
 
 use std::time::{Instant, SystemTime};
 
 use crate::imap::config::MailboxConfig;
 use crate::imap::probe::{MailboxOutput, MailboxProbe};
 use crate::imap::report::MailboxReport;
-use crate::report::TlsFailure;
 use crate::roundtrip::Token;
-use crate::session::MAX_TLS_RECORD;
-use crate::tls::{Fed, TlsLayer};
+use crate::tls_pump::TlsPump;
 
 /// What the adapter must do next. Drain [`MailboxSession::poll_output`] until it returns `Timeout`, `Ready` or
 /// `Done`.
@@ -40,19 +38,7 @@ pub enum MailboxSessionOutput {
 pub struct MailboxSession {
     probe: MailboxProbe,
     config: MailboxConfig,
-    wall: SystemTime,
-    tls: Option<TlsLayer>,
-    /// Ciphertext received and not yet given to TLS, and when its last byte came.
-    received: Vec<u8>,
-    received_at: Instant,
-    /// The most ciphertext `received` may hold between two polls.
-    max_received: usize,
-    /// The peer closed the connection (while TLS was in use), when.
-    closed_at: Option<Instant>,
-    /// Whether that close was handed on to the probe.
-    close_delivered: bool,
-    scratch: Vec<u8>,
-    closing: bool,
+    pump: TlsPump,
 }
 
 impl MailboxSession {
@@ -67,48 +53,18 @@ impl MailboxSession {
         overall_deadline: Instant,
     ) -> MailboxSession {
         let probe = MailboxProbe::new(config.clone(), token, now, search_deadline, overall_deadline);
-        let max_received = config.inner().limits.max_buffered.saturating_add(MAX_TLS_RECORD);
-        MailboxSession {
-            probe,
-            config,
-            wall,
-            tls: None,
-            received: Vec::new(),
-            received_at: now,
-            max_received,
-            closed_at: None,
-            close_delivered: false,
-            scratch: Vec::new(),
-            closing: false,
-        }
+        let pump = TlsPump::new(config.inner().limits.max_buffered, now, wall);
+        MailboxSession { probe, config, pump }
     }
 
     /// Bytes read from the socket. Only recorded: the next poll processes them.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.tls.is_none() {
-            self.probe.handle_input(now, bytes); // plaintext: the probe's own buffer records it
-            return;
-        }
-        if self.closed_at.is_some() || bytes.is_empty() {
-            return;
-        }
-        if self.received.len().saturating_add(bytes.len()) > self.max_received {
-            // More than a response buffer's worth between two polls: the check ends as its own full buffer would.
-            self.probe.handle_overflow(now, self.max_received);
-            return;
-        }
-        self.received.extend_from_slice(bytes);
-        self.received_at = now;
+        self.pump.handle_input(&mut self.probe, now, bytes);
     }
 
     /// The peer closed the connection (or it was reset). Only recorded.
     pub fn handle_eof(&mut self, now: Instant) {
-        match &self.tls {
-            None => self.probe.handle_eof(now),
-            Some(_) => {
-                self.closed_at.get_or_insert(now);
-            }
-        }
+        self.pump.handle_eof(&mut self.probe, now);
     }
 
     /// A deadline passed (spurious calls are harmless).
@@ -129,78 +85,27 @@ impl MailboxSession {
     /// The next thing to do. Decrypting, parsing and every decision happen here.
     pub fn poll_output(&mut self, now: Instant) -> MailboxSessionOutput {
         loop {
-            self.pump();
-            if let Some(bytes) = self.tls.as_mut().and_then(TlsLayer::take_ciphertext) {
+            if let Some(bytes) = self.pump.pump(&mut self.probe) {
                 return MailboxSessionOutput::Transmit(bytes);
             }
             match self.probe.poll_output(now) {
-                MailboxOutput::Transmit(bytes) => match &mut self.tls {
-                    Some(tls) => tls.write(&bytes),
-                    None => return MailboxSessionOutput::Transmit(bytes),
-                },
+                MailboxOutput::Transmit(bytes) => {
+                    if let Some(plaintext) = self.pump.send(bytes) {
+                        return MailboxSessionOutput::Transmit(plaintext);
+                    }
+                }
                 MailboxOutput::StartTls(request) => {
                     let name = request.tls_name.unwrap_or_else(|| self.config.target().host().to_owned());
                     // Never lenient here: the password follows. Inspect-only (a stated override) is the only way
                     // past a certificate that does not verify.
                     let tls_config = self.config.tls_config();
                     let go_on = tls_config.inspect_only();
-                    match TlsLayer::start(&tls_config, &name, go_on, now, self.wall) {
-                        Ok(layer) => self.tls = Some(layer),
-                        Err(failure) => {
-                            // The probe asked for this handshake, so it takes the news.
-                            let _ = self.probe.handle_tls_failed(now, failure);
-                        }
-                    }
+                    self.pump.start(&mut self.probe, &tls_config, &name, go_on, now);
                 }
                 MailboxOutput::Timeout(deadline) => return MailboxSessionOutput::Timeout(deadline),
                 MailboxOutput::Ready => return MailboxSessionOutput::Ready,
-                MailboxOutput::Done => {
-                    if let Some(tls) = self.tls.as_mut().filter(|t| t.is_established() && !self.closing) {
-                        self.closing = true;
-                        tls.close();
-                        continue;
-                    }
-                    return MailboxSessionOutput::Done;
-                }
-            }
-        }
-    }
-
-    /// Hands what `handle_input` and `handle_eof` recorded to TLS, and what TLS makes of it to the probe (which
-    /// records it in turn, for its own poll).
-    fn pump(&mut self) {
-        let Some(tls) = &mut self.tls else { return };
-        if !self.received.is_empty() {
-            let at = self.received_at;
-            self.scratch.clear();
-            let fed = tls.feed(&self.received, &mut self.scratch);
-            self.received.clear();
-            // The handshake may complete in the same read that carries the first data (an implicit-TLS greeting):
-            // tell the probe about TLS first, so that data counts as TLS data.
-            if tls.poll_established() {
-                let info = tls.info(at);
-                let _ = self.probe.handle_tls_established(at, info);
-            }
-            if !self.scratch.is_empty() {
-                self.probe.handle_input(at, &self.scratch);
-            }
-            match fed {
-                Fed::Ok => {}
-                Fed::Closed => self.probe.handle_eof(at),
-                Fed::Failed(err) if !tls.is_established() => {
-                    let failure = tls.failure(&err, at);
-                    let _ = self.probe.handle_tls_failed(at, failure);
-                }
-                // TLS broke after the handshake: the connection is unusable, as if closed.
-                Fed::Failed(_) => self.probe.handle_eof(at),
-            }
-        }
-        if let Some(at) = self.closed_at.filter(|_| !self.close_delivered) {
-            self.close_delivered = true;
-            if tls.is_established() {
-                self.probe.handle_eof(at);
-            } else {
-                let _ = self.probe.handle_tls_failed(at, TlsFailure::Closed);
+                MailboxOutput::Done if self.pump.close() => continue,
+                MailboxOutput::Done => return MailboxSessionOutput::Done,
             }
         }
     }
@@ -226,3 +131,5 @@ impl MailboxSession {
         self.probe.next_deadline()
     }
 }
+
+crate::tls_pump::tls_peer_by_handlers!(MailboxProbe);
