@@ -187,9 +187,17 @@ thread_local! {
 /// A global allocator that forwards to [`System`] and counts, per thread, every allocation and reallocation
 /// (frees are not counted). Install it in a test or bench binary:
 ///
-/// ```ignore
+/// ```
+/// use smtp_probe_benches::{AllocStats, CountingAllocator};
+///
 /// #[global_allocator]
-/// static ALLOC: smtp_probe_benches::CountingAllocator = smtp_probe_benches::CountingAllocator;
+/// static ALLOC: CountingAllocator = CountingAllocator;
+///
+/// # fn main() {
+/// let (stats, v) = AllocStats::during(|| vec![0u8; 100]);
+/// assert_eq!((stats.allocations, stats.bytes), (1, 100));
+/// # drop(v);
+/// # }
 /// ```
 ///
 /// Counts are per thread so that other tests running in parallel cannot disturb a measurement.

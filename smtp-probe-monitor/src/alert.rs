@@ -381,7 +381,7 @@ mod tests {
         let published = |id: &str| Published {
             domain: "example.com".to_owned(),
             parts: [("mta-sts record".to_owned(), format!("v=STSv1; id={id};"))].into(),
-            unmatched: Default::default(),
+            dane: Default::default(),
         };
         let (a, b, c) = (published("a1"), published("b2"), published("c3"));
         fn with(at: i64, p: &Published, silenced: bool) -> AlertInput<'_> {

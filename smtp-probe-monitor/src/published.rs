@@ -19,7 +19,7 @@ const MX: &str = "mx";
 const MTA_STS_RECORD: &str = "mta-sts record";
 /// The key of the MTA-STS policy part.
 const MTA_STS_POLICY: &str = "mta-sts policy";
-/// The prefix of the TLSA part of one MX host (`tlsa mx1.example.com`).
+/// The prefix of the TLSA part of one MX host, before the name looked up (`tlsa _25._tcp.mx1.example.com`).
 const TLSA: &str = "tlsa ";
 /// A part that provably does not exist (NXDOMAIN, no data, no record).
 const NONE: &str = "none";
@@ -40,13 +40,13 @@ pub struct Published {
     /// The domain: a monitor that now checks another domain starts over instead of reporting a change.
     pub domain: String,
     /// Each known part: `mx` (`10 mx1.example.com, 20 mx2.example.com`), `mta-sts record` (`v=STSv1; id=…`),
-    /// `mta-sts policy` (the policy file, normalised), `tlsa <host>` (the TLSA records, sorted); `none` when the
-    /// lookup proved there is none.
+    /// `mta-sts policy` (the policy file, normalised), `tlsa _25._tcp.<host>` (the TLSA records, sorted); `none`
+    /// when the lookup proved there is none.
     pub parts: BTreeMap<String, String>,
-    /// MX hosts whose live certificate none of their usable TLSA records matches (this check only: the wording
-    /// of a TLSA change; never remembered).
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub unmatched: BTreeSet<String>,
+    /// What DANE made of each MX host's live certificate in this check, by TLSA part (`the live certificate
+    /// matches`, `… matches none of them, …`): the wording of a TLSA change, never remembered.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dane: BTreeMap<String, String>,
 }
 
 impl Published {
@@ -78,9 +78,16 @@ impl Published {
         if let Some(record) = record {
             parts.insert(MTA_STS_RECORD.to_owned(), record);
         }
-        let mut unmatched = BTreeSet::new();
-        for host in &report.hosts {
+        let mut dane = BTreeMap::new();
+        for host in report.hosts.iter().take(MAX_PARTS) {
             let name = host.host.trim_end_matches('.').to_ascii_lowercase();
+            // The name the check looked up (its port's `_N._tcp.`), else the SMTP one.
+            let owner = report
+                .records
+                .iter()
+                .find(|l| l.rtype == RecordType::Tlsa && host_of(&l.name).eq_ignore_ascii_case(&name))
+                .map_or_else(|| format!("_25._tcp.{name}"), |l| l.name.to_ascii_lowercase());
+            let key = format!("{TLSA}{owner}");
             let value = match &host.dane {
                 Dane::LookupFailed { .. } => continue,
                 Dane::NoRecords => NONE.to_owned(),
@@ -88,17 +95,29 @@ impl Published {
                 Dane::Insecure => format!("{} (unsigned: senders ignore them)", sorted(&host.tlsa)),
                 _ => sorted(&host.tlsa),
             };
-            if matches!(host.dane, Dane::Mismatch { .. }) {
-                unmatched.insert(name.clone());
+            let verdict = match &host.dane {
+                Dane::Authenticated { .. } => Some("the live certificate matches"),
+                Dane::Mismatch { .. } => {
+                    Some("the live certificate matches none of them, senders that use DANE will not deliver")
+                }
+                Dane::NoTls => Some("the host offered no TLS, senders that use DANE will not deliver"),
+                Dane::NoUsable => Some("none is usable for SMTP: DANE senders require TLS and authenticate nothing"),
+                _ => None,
+            };
+            if let Some(verdict) = verdict {
+                dane.insert(key.clone(), verdict.to_owned());
             }
-            if parts.len() < MAX_PARTS {
-                parts.insert(format!("{TLSA}{name}"), value);
-            }
+            parts.insert(key, value);
         }
         for value in parts.values_mut() {
             *value = compact(value);
         }
-        Published { domain, parts, unmatched }
+        Published { domain, parts, dane }
+    }
+
+    /// The MX host a TLSA part is about.
+    fn tlsa_host(key: &str) -> Option<&str> {
+        key.strip_prefix(TLSA).map(host_of)
     }
 
     /// The MX hosts of the `mx` part, when it is known.
@@ -110,6 +129,14 @@ impl Published {
         mx.split(", ")
             .map(|entry| entry.split_once(' ').filter(|(pref, _)| pref.parse::<u16>().is_ok()).map(|(_, host)| host))
             .collect()
+    }
+}
+
+/// The host of a TLSA owner name: `_25._tcp.mx1.example.com` is about `mx1.example.com`.
+fn host_of(owner: &str) -> &str {
+    match owner.split_once("._tcp.") {
+        Some((port, host)) if port.starts_with('_') => host,
+        _ => owner,
     }
 }
 
@@ -191,7 +218,7 @@ pub struct Comparison {
 /// memory's) sets the memory and reports nothing.
 pub fn compare(previous: Option<&Published>, current: &Published) -> Comparison {
     let baseline =
-        || Comparison { memory: Published { unmatched: BTreeSet::new(), ..current.clone() }, changes: Vec::new() };
+        || Comparison { memory: Published { dane: BTreeMap::new(), ..current.clone() }, changes: Vec::new() };
     let Some(previous) = previous.filter(|p| p.domain == current.domain) else { return baseline() };
     let mut changes = Vec::new();
     for (key, now) in &current.parts {
@@ -213,13 +240,13 @@ pub fn compare(previous: Option<&Published>, current: &Published) -> Comparison 
     let mut memory = previous.clone();
     memory.parts.extend(current.parts.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let Some(hosts) = current.mx_hosts() {
-        memory.parts.retain(|key, _| key.strip_prefix(TLSA).is_none_or(|host| hosts.contains(host)));
+        memory.parts.retain(|key, _| Published::tlsa_host(key).is_none_or(|host| hosts.contains(host)));
     }
     while memory.parts.len() > MAX_PARTS {
         let Some(extra) = memory.parts.keys().rfind(|k| k.starts_with(TLSA)).cloned() else { break };
         memory.parts.remove(&extra);
     }
-    memory.unmatched.clear();
+    memory.dane.clear();
     Comparison { memory, changes }
 }
 
@@ -253,15 +280,9 @@ fn describe(key: &str, before: &str, now: &str, current: &Published) -> String {
             (Err(_), Err(_)) => format!("MTA-STS policy: {} → {}", one_line(before), one_line(now)),
         },
         _ => {
-            let host = key.strip_prefix(TLSA).unwrap_or(key);
-            let verdict = if current.unmatched.contains(host) {
-                ": the live certificate matches none of them, senders that use DANE will not deliver"
-            } else if now == NONE || now.contains("unsigned") || now.starts_with("fails") {
-                ""
-            } else {
-                ": the live certificate matches"
-            };
-            format!("TLSA _25._tcp.{host}: {before} → {now}{verdict}")
+            let owner = key.strip_prefix(TLSA).unwrap_or(key);
+            let verdict = current.dane.get(key).map(|d| format!(": {d}")).unwrap_or_default();
+            format!("TLSA {owner}: {before} → {now}{verdict}")
         }
     }
 }
@@ -299,7 +320,7 @@ mod tests {
         Published {
             domain: "example.com".to_owned(),
             parts: parts.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-            unmatched: BTreeSet::new(),
+            dane: BTreeMap::new(),
         }
     }
 
@@ -365,19 +386,21 @@ mod tests {
 
     #[test]
     fn a_tlsa_rollover_says_whether_the_live_certificate_still_matches() {
-        let key = format!("{TLSA}mx1.example.com");
+        let key = format!("{TLSA}_25._tcp.mx1.example.com");
         let before = published(&[(&key, "3 1 1 aa")]);
         let mut after = published(&[(&key, "3 1 1 bb")]);
-        after.unmatched.insert("mx1.example.com".to_owned());
+        let refused = "the live certificate matches none of them, senders that use DANE will not deliver";
+        after.dane.insert(key.clone(), refused.to_owned());
         let c = compare(Some(&before), &after);
         assert_eq!(
             c.changes,
             ["TLSA _25._tcp.mx1.example.com: 3 1 1 aa → 3 1 1 bb: the live certificate matches none of them, senders \
               that use DANE will not deliver"]
         );
-        assert!(c.memory.unmatched.is_empty(), "the match is this check's, not remembered");
+        assert!(c.memory.dane.is_empty(), "the match is this check's, not remembered");
         // A planned rollover: the new record published next to the old one, the certificate matching.
-        let after = published(&[(&key, "3 1 1 aa; 3 1 1 bb")]);
+        let mut after = published(&[(&key, "3 1 1 aa; 3 1 1 bb")]);
+        after.dane.insert(key.clone(), "the live certificate matches".to_owned());
         let c = compare(Some(&before), &after);
         assert_eq!(
             c.changes,
@@ -387,8 +410,8 @@ mod tests {
 
     #[test]
     fn unknown_parts_keep_their_memory_and_removed_hosts_are_forgotten() {
-        let tlsa1 = format!("{TLSA}mx1.example.com");
-        let tlsa2 = format!("{TLSA}mx2.example.com");
+        let tlsa1 = format!("{TLSA}_25._tcp.mx1.example.com");
+        let tlsa2 = format!("{TLSA}_25._tcp.mx2.example.com");
         let before = published(&[
             (MX, "10 mx1.example.com, 20 mx2.example.com"),
             (MTA_STS_RECORD, ID_A),
@@ -423,17 +446,25 @@ mod tests {
     #[test]
     fn alerts_stay_bounded_however_many_hosts_change() {
         let before: Vec<(String, String)> =
-            (0..30).map(|i| (format!("{TLSA}mx{i}.example.com"), "3 1 1 aa".into())).collect();
+            (0..30).map(|i| (format!("{TLSA}_25._tcp.mx{i}.example.com"), "3 1 1 aa".into())).collect();
         let after: Vec<(String, String)> =
-            (0..30).map(|i| (format!("{TLSA}mx{i}.example.com"), "3 1 1 bb".into())).collect();
+            (0..30).map(|i| (format!("{TLSA}_25._tcp.mx{i}.example.com"), "3 1 1 bb".into())).collect();
         let p = |v: &[(String, String)]| Published {
             domain: "example.com".to_owned(),
             parts: v.iter().cloned().collect(),
-            unmatched: BTreeSet::new(),
+            dane: BTreeMap::new(),
         };
         let c = compare(Some(&p(&before)), &p(&after));
         assert_eq!(c.changes.len(), MAX_CHANGES);
         assert_eq!(c.changes.last().unwrap(), "and 19 more changes");
+    }
+
+    #[test]
+    fn tlsa_owners_name_their_host_whatever_the_port() {
+        assert_eq!(host_of("_25._tcp.mx1.example.com"), "mx1.example.com");
+        assert_eq!(host_of("_2525._tcp.mx1.example.com"), "mx1.example.com");
+        assert_eq!(Published::tlsa_host("tlsa _25._tcp.mx1.example.com"), Some("mx1.example.com"));
+        assert_eq!(Published::tlsa_host("mx"), None);
     }
 
     #[test]

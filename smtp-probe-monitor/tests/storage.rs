@@ -165,7 +165,7 @@ async fn suite(store: Arc<dyn Store>) {
     let published = Published {
         domain: "example.com".into(),
         parts: [("mta-sts record".to_owned(), "v=STSv1; id=20261130;".to_owned())].into(),
-        unmatched: Default::default(),
+        dane: Default::default(),
     };
     t.published = Some(Box::new(published.clone()));
     store.write(&Batch { transitions: vec![t.clone()], ..Batch::default() }, "a").await.unwrap();
