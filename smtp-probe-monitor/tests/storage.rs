@@ -473,3 +473,18 @@ async fn the_writer_drops_oldest_raw_results_first_and_keeps_rollups() {
     assert_eq!(rollups[0].delta.counts.up, 20, "every result still counts in the rollup");
     assert_eq!(rollups[0].delta.latency.count(), 20);
 }
+
+/// A memory of what a domain published that does not read back is skipped (the monitor starts over from its next
+/// check) instead of keeping the monitor from starting; the rest of the alert state is kept.
+#[tokio::test]
+async fn an_unreadable_published_memory_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = support::sqlite_store(dir.path()).await;
+    sqlx::query("INSERT INTO alert_state (monitor_id, cert_threshold, published) VALUES ('mx', 14, '{not json')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let resume = store.resume_state().await.unwrap();
+    assert!(resume.published.is_empty());
+    assert_eq!(resume.cert_threshold.get(&id("mx")), Some(&14));
+}

@@ -612,9 +612,18 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await?
         {
+            let id = monitor_id(&row, "monitor_id", "alert_state")?;
             let json: String = row.try_get("published")?;
-            let published = serde_json::from_str(&json).map_err(|e| corrupt("alert_state", e.to_string()))?;
-            state.published.insert(monitor_id(&row, "monitor_id", "alert_state")?, published);
+            // A memory that does not read back only costs the next change's alert: the monitor starts over from
+            // what it sees next, instead of refusing to start.
+            match serde_json::from_str(&json) {
+                Ok(published) => {
+                    state.published.insert(id, published);
+                }
+                Err(e) => {
+                    tracing::warn!(monitor = %id, "unreadable memory of what the domain published, starting over: {e}")
+                }
+            }
         }
         for row in sqlx::query("SELECT monitor_id, started_at FROM maintenance_marks WHERE ended_at IS NULL")
             .fetch_all(&self.pool)
