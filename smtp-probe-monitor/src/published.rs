@@ -153,8 +153,8 @@ fn known(lookup: &RecordLookup, value: impl FnOnce(&[String]) -> String) -> Opti
     }
 }
 
-/// `10 mx1.example.com, 20 mx2.example.com`, sorted by preference then name; empty for none (the null MX
-/// `0 .` is `0 ` and no host).
+/// `10 mx1.example.com, 20 mx2.example.com`, sorted by preference then name; empty for none; the null MX (RFC
+/// 7505) said as such.
 fn mx_value(records: &[String]) -> String {
     let mut mx: Vec<(u16, String)> = records
         .iter()
@@ -165,6 +165,11 @@ fn mx_value(records: &[String]) -> String {
         .collect();
     mx.sort();
     mx.dedup();
+    if let [(0, host)] = mx.as_slice()
+        && host.is_empty()
+    {
+        return "0 . (null MX: the domain accepts no mail)".to_owned();
+    }
     let list: Vec<String> = mx.iter().map(|(p, h)| format!("{p} {h}")).collect();
     list.join(", ")
 }
@@ -471,6 +476,7 @@ mod tests {
     fn mx_values_are_sorted_and_normalised() {
         let records = ["20 MX2.example.com.".to_owned(), "10 mx1.example.com.".to_owned()];
         assert_eq!(mx_value(&records), "10 mx1.example.com, 20 mx2.example.com");
+        assert_eq!(mx_value(&["0 .".to_owned()]), "0 . (null MX: the domain accepts no mail)");
         let p = published(&[(MX, &mx_value(&records))]);
         assert_eq!(p.mx_hosts().unwrap(), BTreeSet::from(["mx1.example.com", "mx2.example.com"]));
     }
