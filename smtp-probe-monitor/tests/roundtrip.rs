@@ -35,6 +35,11 @@ fn setup(test: &str) -> Option<Loop> {
 impl Loop {
     /// A round-trip monitor to `to` (STARTTLS on both sides), the passwords named by environment variables.
     fn monitor(&self, name: &str, to: &str) -> String {
+        self.monitor_reading(name, to, &self.dovecot.host, self.dovecot.imap_port)
+    }
+
+    /// The same, reading the mailbox at another address (a proxy in front of Dovecot).
+    fn monitor_reading(&self, name: &str, to: &str, imap_host: &str, imap_port: u16) -> String {
         let (p, d) = (&self.postfix, &self.dovecot);
         format!(
             r#"
@@ -61,8 +66,8 @@ delivery_warning = "15s"
             tls_name = p.tls_name,
             ca = self.ca.path().display(),
             user = p.user,
-            imap_host = d.host,
-            imap_port = d.imap_port,
+            imap_host = imap_host,
+            imap_port = imap_port,
             imap_tls_name = d.tls_name,
             from = p.from,
             imap_user = d.user,
@@ -78,6 +83,25 @@ delivery_warning = "15s"
         };
         Config::from_toml_with_env(text, Path::new("."), &env).unwrap_or_else(|e| panic!("{e}\n{text}"))
     }
+}
+
+/// A loopback TCP proxy to `to` that waits `delay` before connecting each client through: a round trip reading its
+/// mailbox through it stays in flight at least that long, however fast the servers are.
+async fn slow_proxy(to: (String, u16), delay: Duration) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let to = to.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(mut server) = tokio::net::TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    addr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,11 +225,14 @@ async fn probe_renders_a_round_trip_and_takes_only_its_configured_target() {
 async fn probe_endpoint_serves_a_round_trip_module_one_at_a_time() {
     let Some(rt) = setup("probe_endpoint_serves_a_round_trip_module_one_at_a_time") else { return };
     let dir = tempfile::tempdir().unwrap();
+    // The mailbox through a proxy that holds each connection 1.5 s: the first round trip is still running when
+    // the second request comes, however fast the servers answer.
+    let imap = slow_proxy((rt.dovecot.host.clone(), rt.dovecot.imap_port), Duration::from_millis(1500)).await;
     let text = format!(
         "[storage]\nkind = \"sqlite\"\npath = \"{}\"\n[service]\ninstance = \"test\"\n\
          [http.probe]\nmax_roundtrips = 1\n[http.probe.modules.mailflow]\nroundtrip = \"loop\"\n{}",
         dir.path().join("monitor.db").display(),
-        rt.monitor("loop", &rt.dovecot.rcpt),
+        rt.monitor_reading("loop", &rt.dovecot.rcpt, &imap.ip().to_string(), imap.port()),
     );
     let config = rt.config(&text, &rt.dovecot.password);
     assert_eq!(config.http.probe.roundtrips["mailflow"].monitor.as_str(), "loop");
@@ -239,9 +266,13 @@ async fn probe_endpoint_serves_a_round_trip_module_one_at_a_time() {
         async move { support::web::get_with(addr, &path, &[("X-Prometheus-Scrape-Timeout-Seconds", "25")]).await }
     });
     support::wait_for(Duration::from_secs(10), "the first round trip running", async || {
-        support::web::get(addr, "/metrics").await.body.contains("smtp_probe_exporter_probes_in_flight 1\n")
+        first.is_finished()
+            || support::web::get(addr, "/metrics").await.body.contains("smtp_probe_exporter_probes_in_flight 1\n")
     })
     .await;
+    if first.is_finished() {
+        panic!("the first round trip ended before a second one was asked for: {:?}", first.await);
+    }
     let second = support::web::get(addr, &path).await;
     assert_eq!(second.status, 429, "{}", second.body);
     assert_eq!(second.header("retry-after"), Some("30"));
@@ -250,7 +281,7 @@ async fn probe_endpoint_serves_a_round_trip_module_one_at_a_time() {
     let first = first.await.unwrap();
     assert_eq!(first.status, 200, "{}", first.body);
     assert!(first.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"), "{:?}", first.headers);
-    let labels = format!("{{submit=\"{configured}\",mailbox=\"{}:{}\"", rt.dovecot.host, rt.dovecot.imap_port);
+    let labels = format!("{{submit=\"{configured}\",mailbox=\"{imap}\"");
     for (name, more, value) in [("up", "", 1), ("junk", "", 0), ("folder", ",folder=\"INBOX\"", 1)] {
         let line = format!("smtp_probe_roundtrip_{name}{labels}{more}}} {value}");
         assert!(first.body.lines().any(|l| l == line), "{line} in\n{}", first.body);
