@@ -580,14 +580,13 @@ fn plan(addrs: &[SocketAddr], family: AddressFamily) -> Vec<Group> {
 }
 
 #[cfg(test)]
-#[allow(clippy::disallowed_methods)] // tests read the clocks for instants to start from
+#[allow(clippy::disallowed_methods)] // the address-limit test reads the clock for an instant to start from
 mod tests {
     use std::io;
 
     use super::*;
     use crate::config::TlsMode;
-    use crate::connect::{AddressPolicy, Conversation, Io, Origin};
-    use crate::report::Verdict;
+    use crate::connect::AddressPolicy;
 
     fn make(target: &str, family: AddressFamily, policy: AddressPolicy) -> ProbeConfig {
         ProbeConfig::builder(target.parse().unwrap())
@@ -598,231 +597,8 @@ mod tests {
             .unwrap()
     }
 
-    fn ips(list: &[&str]) -> Vec<IpAddr> {
-        list.iter().map(|a| a.parse().unwrap()).collect()
-    }
-
     fn errno(kind: io::ErrorKind) -> ConnectFailure {
         ConnectFailure::Io(io::Error::from(kind))
-    }
-
-    /// Drives a conversation with a server that greets, answers EHLO and QUIT.
-    fn converse(connection: Connection, now: Instant) -> Report {
-        let mut conversation = Conversation::over(connection);
-        let mut replies = [&b"220 mx ESMTP\r\n"[..], b"250 mx\r\n", b"221 bye\r\n"].into_iter();
-        loop {
-            match conversation.poll(now) {
-                Io::Write { .. } => {}
-                Io::Read { .. } => conversation.handle_input(now, replies.next().unwrap_or(b"")),
-                Io::Close => return conversation.into_report(),
-            }
-        }
-    }
-
-    #[test]
-    fn a_typed_address_is_connected_to_without_dns() {
-        let config = make("127.0.0.1:2525", AddressFamily::Any, AddressPolicy::default());
-        let now = Instant::now();
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
-        let Dial::Connect { addr, deadline } = dialer.poll(now) else { panic!("no DNS for an address") };
-        assert_eq!((addr.to_string(), deadline), ("127.0.0.1:2525".to_owned(), now + config.timeouts().connect));
-        assert_eq!(dialer.poll(now), Dial::Connect { addr, deadline }, "asked again until answered");
-        let later = now + Duration::from_millis(3);
-        let report = converse(dialer.handle_connected(later), later);
-        dialer.handle_report(later, report);
-        assert_eq!(dialer.poll(later), Dial::Done);
-        let reports = dialer.into_reports();
-        assert_eq!(reports.len(), 1);
-        let report = &reports[0];
-        assert_eq!(report.verdict, Verdict::Up, "{}", report.summary());
-        assert_eq!(report.address.as_deref(), Some("127.0.0.1:2525"));
-        assert_eq!((report.resolve, report.connect), (None, Some(Duration::from_millis(3))));
-    }
-
-    #[test]
-    fn both_families_one_report_each_resolve_timed() {
-        let config = make("mx.example.com", AddressFamily::Both, AddressPolicy::default());
-        let now = Instant::now();
-        let start = ProbeStart::new(&config, now, crate::testing::wall_start());
-        let mut dialer = Dialer::new(&config, start);
-        assert_eq!(dialer.poll(now), Dial::Resolve { deadline: start.deadline });
-        assert_eq!(dialer.target().host(), "mx.example.com");
-        let resolved = now + Duration::from_millis(5);
-        dialer.handle_resolved(resolved, ips(&["2001:db8::1", "192.0.2.1", "192.0.2.1", "192.0.2.2"]));
-        // IPv4 first: the first address refuses, the second answers.
-        let Dial::Connect { addr, .. } = dialer.poll(resolved) else { panic!() };
-        assert_eq!(addr.to_string(), "192.0.2.1:25");
-        dialer.handle_connect_failed(resolved, errno(io::ErrorKind::ConnectionRefused));
-        let Dial::Connect { addr, .. } = dialer.poll(resolved) else { panic!() };
-        assert_eq!(addr.to_string(), "192.0.2.2:25", "the duplicate is tried once");
-        let report = converse(dialer.handle_connected(resolved), resolved);
-        dialer.handle_report(resolved, report);
-        // Then IPv6, which times out.
-        let Dial::Connect { addr, .. } = dialer.poll(resolved) else { panic!() };
-        assert_eq!(addr.to_string(), "[2001:db8::1]:25");
-        dialer.handle_connect_failed(resolved, ConnectFailure::TimedOut);
-        assert_eq!(dialer.poll(resolved), Dial::Done);
-        let reports = dialer.into_reports();
-        assert_eq!(reports.len(), 2);
-        assert_eq!(reports[0].verdict, Verdict::Up);
-        assert!(reports[0].findings.iter().any(|f| f.message == "IPv4 probed separately (192.0.2.2:25)"));
-        assert_eq!((reports[1].verdict, reports[1].cause), (Verdict::Down, Some(Cause::ConnectTimeout)));
-        assert!(reports[1].findings[0].message.contains("port 25 often means"), "{}", reports[1].summary());
-        for report in &reports {
-            assert_eq!(report.resolve, Some(Duration::from_millis(5)));
-        }
-    }
-
-    #[test]
-    fn no_connect_once_the_deadline_has_passed() {
-        let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::default());
-        let now = Instant::now();
-        let start = ProbeStart::new(&config, now, crate::testing::wall_start());
-        let mut dialer = Dialer::new(&config, start);
-        assert!(matches!(dialer.poll(now), Dial::Resolve { .. }));
-        // The lookup took the whole probe.
-        dialer.handle_resolved(start.deadline, ips(&["192.0.2.1", "192.0.2.2"]));
-        assert_eq!(dialer.poll(start.deadline), Dial::Done);
-        let report = dialer.into_report();
-        assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::ConnectTimeout)));
-        assert_eq!(report.address, None, "nothing was contacted");
-        assert!(report.summary().contains("192.0.2.2:25: not tried, the overall deadline had passed"));
-
-        // A first attempt that uses up the time: the next address is not tried.
-        let mut dialer = Dialer::new(&config, start);
-        dialer.poll(now);
-        dialer.handle_resolved(now, ips(&["192.0.2.1", "192.0.2.2"]));
-        let Dial::Connect { deadline, .. } = dialer.poll(now) else { panic!() };
-        assert_eq!(deadline, now + config.timeouts().connect);
-        dialer.handle_connect_failed(start.deadline, ConnectFailure::TimedOut);
-        assert_eq!(dialer.poll(start.deadline), Dial::Done);
-        let report = dialer.into_report();
-        assert_eq!(report.cause, Some(Cause::ConnectTimeout));
-        assert_eq!(report.address.as_deref(), Some("192.0.2.1:25"));
-        assert!(report.summary().contains("192.0.2.2:25: not tried"), "{}", report.summary());
-
-        // Each attempt is cut to the overall deadline.
-        let mut dialer = Dialer::new(&config, start);
-        dialer.poll(now);
-        let late = start.deadline - Duration::from_millis(10);
-        dialer.handle_resolved(late, ips(&["192.0.2.1"]));
-        assert_eq!(
-            dialer.poll(late),
-            Dial::Connect { addr: "192.0.2.1:25".parse().unwrap(), deadline: start.deadline }
-        );
-
-        // No lookup starts after the deadline (an MX host that waited for its turn).
-        let mut dialer = Dialer::new(&config, start);
-        assert_eq!(dialer.poll(start.deadline), Dial::Done);
-        assert_eq!(dialer.into_report().cause, Some(Cause::DnsFailure));
-    }
-
-    #[test]
-    fn denied_addresses_are_never_contacted() {
-        let now = Instant::now();
-        // From DNS: loopback is denied, nothing is left.
-        let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::new(Origin::Dns));
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
-        dialer.poll(now);
-        dialer.handle_resolved(now, ips(&["127.0.0.1", "::1"]));
-        assert_eq!(dialer.poll(now), Dial::Done);
-        let report = dialer.into_report();
-        assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::AddressDenied)));
-        assert_eq!(
-            report.summary(),
-            "down: address_denied (connect): address 127.0.0.1 of mx.example.com is denied by the address policy \
-             (loopback)"
-        );
-        assert_eq!(report.findings.len(), 2);
-        assert_eq!(report.address, None);
-        // A request for an address: denied too, worded without a name.
-        let config = make("169.254.169.254", AddressFamily::Any, AddressPolicy::new(Origin::Request));
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
-        assert_eq!(dialer.poll(now), Dial::Done);
-        let report = dialer.into_report();
-        assert_eq!(report.cause, Some(Cause::AddressDenied));
-        assert!(report.summary().ends_with("address 169.254.169.254 is denied by the address policy (cloud metadata)"));
-        // Typed by the user: allowed.
-        let config = make("127.0.0.1", AddressFamily::Any, AddressPolicy::default());
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
-        assert!(matches!(dialer.poll(now), Dial::Connect { .. }));
-        // Some denied, some not: the others are probed, the denial noted without changing the verdict.
-        let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::new(Origin::Dns));
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
-        dialer.poll(now);
-        dialer.handle_resolved(now, ips(&["::1", "192.0.2.1"]));
-        let Dial::Connect { addr, .. } = dialer.poll(now) else { panic!("one address is allowed") };
-        assert_eq!(addr.ip().to_string(), "192.0.2.1");
-        let report = converse(dialer.handle_connected(now), now);
-        dialer.handle_report(now, report);
-        dialer.poll(now);
-        let report = dialer.into_report();
-        assert_eq!(report.verdict, Verdict::Up);
-        assert_eq!(report.findings[0].severity, Severity::Info);
-        assert!(report.findings[0].message.contains("address ::1 of mx.example.com is denied"));
-    }
-
-    #[test]
-    fn local_faults_are_not_the_servers() {
-        let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::default());
-        let now = Instant::now();
-        let dial = |addrs: &[&str], failures: Vec<ConnectFailure>| {
-            let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
-            dialer.poll(now);
-            dialer.handle_resolved(now, ips(addrs));
-            for failure in failures {
-                assert!(matches!(dialer.poll(now), Dial::Connect { .. }));
-                dialer.handle_connect_failed(now, failure);
-            }
-            assert_eq!(dialer.poll(now), Dial::Done);
-            dialer.into_report()
-        };
-        #[cfg(unix)]
-        {
-            let emfile = || ConnectFailure::Io(io::Error::from_raw_os_error(libc::EMFILE));
-            let report = dial(&["192.0.2.1"], vec![emfile()]);
-            assert_eq!((report.verdict, report.cause), (Verdict::Down, Some(Cause::LocalError)));
-            assert!(report.summary().contains("could not run: this process is out of file descriptors"));
-            // A refusal first, then no descriptor for the second address: the probe could not finish.
-            let refused = errno(io::ErrorKind::ConnectionRefused);
-            let report = dial(&["192.0.2.1", "192.0.2.2"], vec![refused, emfile()]);
-            assert_eq!(report.cause, Some(Cause::LocalError));
-            let nobufs = ConnectFailure::Io(io::Error::from_raw_os_error(libc::ENOBUFS));
-            assert_eq!(dial(&["192.0.2.1"], vec![nobufs]).cause, Some(Cause::LocalError));
-        }
-        let firewall = errno(io::ErrorKind::PermissionDenied);
-        let report = dial(&["192.0.2.1"], vec![firewall]);
-        assert_eq!(report.cause, Some(Cause::LocalError));
-        assert!(report.summary().contains("a local firewall or security policy refused the connection"));
-        let report = dial(&["192.0.2.1"], vec![errno(io::ErrorKind::ConnectionRefused)]);
-        assert_eq!(report.cause, Some(Cause::ConnectRefused));
-        let report = dial(&["192.0.2.1"], vec![errno(io::ErrorKind::HostUnreachable)]);
-        assert_eq!(report.cause, Some(Cause::NetworkUnreachable));
-
-        let resolve = |failure: ResolveFailure| {
-            let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
-            dialer.poll(now);
-            dialer.handle_resolve_failed(now + Duration::from_millis(7), failure);
-            assert_eq!(dialer.poll(now), Dial::Done);
-            dialer.into_report()
-        };
-        let report = resolve(ResolveFailure::NoLookupSlot);
-        assert_eq!(report.cause, Some(Cause::LocalError));
-        assert!(report.summary().contains("32 earlier lookups are still running"), "{}", report.summary());
-        assert_eq!(report.resolve, Some(Duration::from_millis(7)));
-        #[cfg(unix)]
-        assert_eq!(
-            resolve(ResolveFailure::Io(io::Error::from_raw_os_error(libc::EMFILE))).cause,
-            Some(Cause::LocalError)
-        );
-        let report = resolve(ResolveFailure::TimedOut);
-        assert_eq!(report.cause, Some(Cause::DnsFailure));
-        assert_eq!(report.summary(), "down: dns_failure (resolve): mx.example.com: no answer before the deadline");
-        assert_eq!(resolve(ResolveFailure::Failed("NXDOMAIN".into())).cause, Some(Cause::DnsFailure));
-        assert_eq!(
-            resolve(ResolveFailure::Io(io::Error::other("Name or service not known"))).cause,
-            Some(Cause::DnsFailure)
-        );
     }
 
     #[test]
@@ -844,41 +620,6 @@ mod tests {
         assert_eq!(report.cause, Some(Cause::ConnectRefused));
         assert!(report.findings.iter().any(|f| f.message
             == "mx.example.com has 8 addresses: only the first 3 are tried (the limit per host)"));
-    }
-
-    #[test]
-    fn the_family_policy_can_leave_nothing() {
-        let config = make("mx.example.com", AddressFamily::Ipv6Only, AddressPolicy::default());
-        let now = Instant::now();
-        let mut dialer = Dialer::new(&config, ProbeStart::new(&config, now, crate::testing::wall_start()));
-        dialer.poll(now);
-        dialer.handle_resolved(now, ips(&["192.0.2.1"]));
-        assert_eq!(dialer.poll(now), Dial::Done);
-        let report = dialer.into_report();
-        assert_eq!(report.cause, Some(Cause::DnsFailure));
-        assert!(report.summary().contains("has no address for the policy Ipv6Only"));
-    }
-
-    #[test]
-    fn misuse_never_panics_and_always_reports() {
-        let config = make("mx.example.com", AddressFamily::Any, AddressPolicy::default());
-        let now = Instant::now();
-        let start = ProbeStart::new(&config, now, crate::testing::wall_start());
-        // Events nobody asked for are ignored.
-        let mut dialer = Dialer::new(&config, start);
-        dialer.handle_resolved(now, ips(&["192.0.2.1"]));
-        dialer.handle_connect_failed(now, ConnectFailure::TimedOut);
-        assert!(matches!(dialer.poll(now), Dial::Resolve { .. }));
-        // Abandoned half-way: still one report, and it says the probe could not finish.
-        let report = dialer.into_report();
-        assert_eq!(report.cause, Some(Cause::LocalError));
-        assert_eq!(report.target, "mx.example.com:25");
-        // A connection reported without a connect asked for.
-        let mut dialer = Dialer::new(&config, start);
-        let connection = dialer.handle_connected(now);
-        assert!(matches!(dialer.poll(now), Dial::Resolve { .. }));
-        dialer.handle_report(now, converse(connection, now));
-        assert_eq!(dialer.into_reports().len(), 1);
     }
 
     #[test]
